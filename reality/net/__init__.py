@@ -1,0 +1,1 @@
+"""The engine: reactor, Deferreds, transports, protocols, services. Knows nothing of the game."""

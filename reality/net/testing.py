@@ -1,0 +1,316 @@
+"""Test doubles: fake time, fake wires, a reactor that only records.
+
+Protocol and world tests use these instead of sockets and sleeps::
+
+    clock = Clock()
+    transport = StringTransport()
+    protocol = EchoFactory().build_protocol(transport.get_peer())
+    protocol.make_connection(transport)
+    protocol.data_received(b"hello")
+    assert transport.value() == b"hello"
+    clock.advance(30)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from attrs import define, field
+
+from reality.net.defer import Deferred, Failure, succeed
+from reality.net.error import ConnectionDone, ConnectionLost
+from reality.net.protocol import Address, ClientFactory, Factory, Protocol
+from reality.net.timers import DelayedCall, TimerQueue, run_call
+
+__all__ = ["Clock", "MemoryReactor", "StringTransport", "connected_pair"]
+
+
+class Clock:
+    """A fake reactor clock: time moves only when the test says so."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
+        self._timers = TimerQueue(self.seconds)
+
+    def seconds(self) -> float:
+        """The fake current time."""
+        return self.now
+
+    def call_later(self, delay: float, f: Callable[..., Any], *args: Any, **kwargs: Any) -> DelayedCall:
+        """Schedule ``f(*args, **kwargs)`` ``delay`` fake seconds from now."""
+        return self._timers.schedule(self.now + max(0.0, delay), f, args, kwargs)
+
+    def call_soon(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> DelayedCall:
+        """Schedule ``f`` for the next ``advance()``, even ``advance(0)``."""
+        return self.call_later(0, f, *args, **kwargs)
+
+    def advance(self, amount: float = 0.0) -> None:
+        """Move time forward and run every call that falls due, in order.
+
+        Calls scheduled while advancing run too if they fall due.
+        Exceptions from calls propagate, so tests see them.
+        """
+        self.now += amount
+        while True:
+            call = self._timers.pop_one_due(self.now)
+            if call is None:
+                break
+            call.func(*call.args, **call.kwargs)
+
+    def pump(self, timings: Iterable[float]) -> None:
+        """Advance by each amount in turn."""
+        for amount in timings:
+            self.advance(amount)
+
+    def get_delayed_calls(self) -> list[DelayedCall]:
+        """The calls still scheduled, earliest first."""
+        return self._timers.live_calls()
+
+    def run_logged(self, amount: float = 0.0) -> None:
+        """Like :meth:`advance` but log exceptions as the reactor would."""
+        self.now += amount
+        while True:
+            call = self._timers.pop_one_due(self.now)
+            if call is None:
+                break
+            run_call(call)
+
+
+class StringTransport:
+    """A transport that records what is written to it."""
+
+    def __init__(
+        self,
+        peer: Address | None = None,
+        host: Address | None = None,
+    ) -> None:
+        self.io = bytearray()
+        self.peer = peer or Address("TCP", "192.0.2.1", 51234)
+        self.host = host or Address("TCP", "127.0.0.1", 4000)
+        self.disconnecting = False
+        self.disconnected = False
+        self.aborted = False
+        self.reading_paused = False
+        self.protocol: Protocol | None = None
+
+    # -- the transport interface --------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"write() takes bytes, not {type(data).__name__}")
+        self.io += data
+
+    def write_sequence(self, data: Iterable[bytes]) -> None:
+        for chunk in data:
+            self.write(chunk)
+
+    def lose_connection(self) -> None:
+        self.disconnecting = True
+
+    def abort_connection(self) -> None:
+        self.disconnecting = True
+        self.aborted = True
+
+    def get_peer(self) -> Address:
+        return self.peer
+
+    def get_host(self) -> Address:
+        return self.host
+
+    def pause_reading(self) -> None:
+        self.reading_paused = True
+
+    def resume_reading(self) -> None:
+        self.reading_paused = False
+
+    # -- for tests -----------------------------------------------------------
+
+    def value(self) -> bytes:
+        """Everything written so far."""
+        return bytes(self.io)
+
+    def clear(self) -> None:
+        """Forget what was written so far."""
+        self.io.clear()
+
+    def take(self) -> bytes:
+        """Everything written since the last ``take``/``clear``, then clear."""
+        data = bytes(self.io)
+        self.io.clear()
+        return data
+
+
+class StringTransportWithDisconnection(StringTransport):
+    """A StringTransport that tells its protocol when it is closed."""
+
+    def lose_connection(self) -> None:
+        if not self.disconnecting:
+            self.disconnecting = True
+            self._disconnect(ConnectionDone())
+
+    def abort_connection(self) -> None:
+        self.aborted = True
+        if not self.disconnected:
+            self.disconnecting = True
+            self._disconnect(ConnectionLost("connection was aborted"))
+
+    def _disconnect(self, reason: Exception) -> None:
+        if self.disconnected:
+            return
+        self.disconnected = True
+        if self.protocol is not None:
+            self.protocol.connected = False
+            self.protocol.connection_lost(Failure(reason))
+
+
+def connected_pair(
+    server: Protocol, client: Protocol
+) -> tuple[StringTransportWithDisconnection, StringTransportWithDisconnection]:
+    """Connect two protocols with StringTransports; use :func:`pump` to move bytes."""
+    server_transport = StringTransportWithDisconnection(
+        peer=Address("TCP", "127.0.0.1", 50000), host=Address("TCP", "127.0.0.1", 4000)
+    )
+    client_transport = StringTransportWithDisconnection(
+        peer=Address("TCP", "127.0.0.1", 4000), host=Address("TCP", "127.0.0.1", 50000)
+    )
+    server_transport.protocol = server
+    client_transport.protocol = client
+    server.make_connection(server_transport)
+    client.make_connection(client_transport)
+    return server_transport, client_transport
+
+
+def pump(
+    server: Protocol,
+    server_transport: StringTransport,
+    client: Protocol,
+    client_transport: StringTransport,
+    rounds: int = 100,
+) -> None:
+    """Deliver written bytes both ways until both sides are quiet."""
+    for _ in range(rounds):
+        to_client = server_transport.take()
+        to_server = client_transport.take()
+        if not to_client and not to_server:
+            return
+        if to_client:
+            client.data_received(to_client)
+        if to_server:
+            server.data_received(to_server)
+
+
+@define
+class ListeningRecord:
+    """One ``listen_tcp`` call recorded by :class:`MemoryReactor`."""
+
+    port: int
+    factory: Factory
+    interface: str
+    backlog: int
+    stopped: bool = False
+
+
+@define
+class ConnectingRecord:
+    """One ``connect_tcp`` call recorded by :class:`MemoryReactor`."""
+
+    host: str
+    port: int
+    factory: ClientFactory
+    timeout: float
+
+
+@define
+class FakePort:
+    """The port :class:`MemoryReactor` returns from ``listen_tcp``."""
+
+    record: ListeningRecord
+    address: Address
+
+    def get_host(self) -> Address:
+        return self.address
+
+    def stop_listening(self) -> Deferred[None]:
+        self.record.stopped = True
+        self.record.factory.do_stop()
+        return succeed(None)
+
+
+@define
+class FakeConnector:
+    """The connector :class:`MemoryReactor` returns from ``connect_tcp``."""
+
+    record: ConnectingRecord
+    stopped: bool = False
+
+    def stop_connecting(self) -> None:
+        self.stopped = True
+
+    def disconnect(self) -> None:
+        self.stopped = True
+
+    def get_destination(self) -> Address:
+        return Address("TCP", self.record.host, self.record.port)
+
+
+@define
+class MemoryReactor:
+    """A reactor that records listen and connect calls, and keeps fake time.
+
+    Timers come from an internal :class:`Clock` (``reactor.clock``).
+    """
+
+    clock: Clock = field(factory=Clock)
+    tcp_servers: list[ListeningRecord] = field(factory=list)
+    tcp_clients: list[ConnectingRecord] = field(factory=list)
+    triggers: list[tuple[str, str, Callable[..., Any]]] = field(factory=list)
+    running: bool = False
+    stopped: bool = False
+    _next_port: int = 40000
+
+    def seconds(self) -> float:
+        return self.clock.seconds()
+
+    def call_later(self, delay: float, f: Callable[..., Any], *args: Any, **kwargs: Any) -> DelayedCall:
+        return self.clock.call_later(delay, f, *args, **kwargs)
+
+    def call_soon(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> DelayedCall:
+        return self.clock.call_later(0, f, *args, **kwargs)
+
+    def advance(self, amount: float = 0.0) -> None:
+        self.clock.advance(amount)
+
+    def listen_tcp(
+        self, port: int, factory: Factory, interface: str = "", backlog: int = 128
+    ) -> FakePort:
+        record = ListeningRecord(port, factory, interface, backlog)
+        self.tcp_servers.append(record)
+        if port == 0:
+            port = self._next_port
+            self._next_port += 1
+        factory.do_start()
+        return FakePort(record, Address("TCP", interface or "0.0.0.0", port))
+
+    def connect_tcp(
+        self, host: str, port: int, factory: ClientFactory, timeout: float = 30
+    ) -> FakeConnector:
+        record = ConnectingRecord(host, port, factory, timeout)
+        self.tcp_clients.append(record)
+        connector = FakeConnector(record)
+        factory.do_start()
+        factory.started_connecting(connector)
+        return connector
+
+    def add_system_event_trigger(
+        self, phase: str, event: str, f: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> tuple[str, str, Callable[..., Any]]:
+        handle = (phase, event, lambda: f(*args, **kwargs))
+        self.triggers.append(handle)
+        return handle
+
+    def call_when_running(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        f(*args, **kwargs)
+
+    def stop(self) -> None:
+        self.stopped = True
