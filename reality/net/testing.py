@@ -37,7 +37,9 @@ class Clock:
         """The fake current time."""
         return self.now
 
-    def call_later(self, delay: float, f: Callable[..., Any], *args: Any, **kwargs: Any) -> DelayedCall:
+    def call_later(
+        self, delay: float, f: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> DelayedCall:
         """Schedule ``f(*args, **kwargs)`` ``delay`` fake seconds from now."""
         return self._timers.schedule(self.now + max(0.0, delay), f, args, kwargs)
 
@@ -272,7 +274,9 @@ class MemoryReactor:
     def seconds(self) -> float:
         return self.clock.seconds()
 
-    def call_later(self, delay: float, f: Callable[..., Any], *args: Any, **kwargs: Any) -> DelayedCall:
+    def call_later(
+        self, delay: float, f: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> DelayedCall:
         return self.clock.call_later(delay, f, *args, **kwargs)
 
     def call_soon(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> DelayedCall:

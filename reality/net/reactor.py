@@ -1,0 +1,440 @@
+"""The reactor: one loop that waits for I/O readiness and timers, in one thread.
+
+``SelectReactor`` sits on :class:`selectors.DefaultSelector` (epoll on Linux,
+kqueue on BSD and macOS). Each turn of the loop it
+
+1. waits until a file descriptor is ready or the next timer is due
+   (not at all if callbacks are queued with :meth:`call_soon`),
+2. calls the reader or writer registered for each ready descriptor,
+3. runs the timers that have fallen due, and
+4. runs exactly the ``call_soon`` callbacks that were queued when the turn
+   began (those queued meanwhile wait for the next turn).
+
+An exception in any callback is logged with its traceback and the loop
+goes on. The reactor never starts a thread: child processes
+(:meth:`spawn_process`) are pipes registered like sockets, and signals wake
+the loop through :func:`signal.set_wakeup_fd`.
+
+Shutdown runs in three phases of system event triggers, ``before``,
+``during`` and ``after``; a trigger may return a Deferred, and the next
+phase waits for it (at most ``shutdown_timeout`` seconds).
+"""
+
+from __future__ import annotations
+
+import logging
+import selectors
+import signal
+import socket
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from reality.net.defer import Deferred, Failure, deferred_list, maybe_deferred
+from reality.net.timers import DelayedCall, TimerQueue
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ReactorNotRunning", "SelectReactor", "default_reactor"]
+
+_READ = selectors.EVENT_READ
+_WRITE = selectors.EVENT_WRITE
+_PHASES = ("before", "during", "after")
+
+
+class ReactorNotRunning(RuntimeError):
+    """``stop()`` was called on a reactor that is not running."""
+
+
+class _Waker:
+    """A socketpair that wakes the loop: written by signals and ``wake()``."""
+
+    def __init__(self, reactor: SelectReactor) -> None:
+        self.reactor = reactor
+        self.rsock, self.wsock = socket.socketpair()
+        self.rsock.setblocking(False)
+        self.wsock.setblocking(False)
+
+    def fileno(self) -> int:
+        return self.rsock.fileno()
+
+    def wake(self) -> None:
+        try:
+            self.wsock.send(b"\0")
+        except OSError:
+            pass  # full: the loop will wake anyway
+
+    def drain(self) -> None:
+        try:
+            while self.rsock.recv(4096):
+                pass
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.rsock.close()
+        self.wsock.close()
+
+
+class SelectReactor:
+    """The event loop: I/O readiness, timers, signals, shutdown triggers."""
+
+    def __init__(self, selector: selectors.BaseSelector | None = None) -> None:
+        self._selector = selector if selector is not None else selectors.DefaultSelector()
+        self._timers = TimerQueue(time.monotonic)
+        self._ready: deque[tuple[Callable[..., Any], tuple, dict]] = deque()
+        self._readers: dict[int, Callable[[], Any]] = {}
+        self._writers: dict[int, Callable[[], Any]] = {}
+        self._when_running: list[tuple[Callable[..., Any], tuple, dict]] = []
+        self._triggers: dict[str, list[tuple[Callable[..., Any], tuple, dict]]] = {
+            phase: [] for phase in _PHASES
+        }
+        self.running = False
+        self._started = False
+        self._stopping = False
+        self._stop_requested = False
+        self._waker = _Waker(self)
+        self.add_reader(self._waker.fileno(), self._waker.drain)
+        self._old_signal_handlers: dict[int, Any] = {}
+        self._old_wakeup_fd: int | None = None
+        self.shutdown_timeout = 10.0
+        self.processes: dict[int, Any] = {}
+
+    # -- time -------------------------------------------------------------------
+
+    seconds = staticmethod(time.monotonic)
+
+    def call_later(
+        self, delay: float, f: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> DelayedCall:
+        """Call ``f(*args, **kwargs)`` ``delay`` seconds from now; returns a DelayedCall."""
+        if delay < 0:
+            delay = 0.0
+        return self._timers.schedule(time.monotonic() + delay, f, args, kwargs)
+
+    def call_soon(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Call ``f`` on the next turn of the loop, before waiting for I/O."""
+        self._ready.append((f, args, kwargs))
+
+    def wake(self) -> None:
+        """Make a loop blocked in ``select()`` return at once."""
+        self._waker.wake()
+
+    def get_delayed_calls(self) -> list[DelayedCall]:
+        """The scheduled timers, earliest first."""
+        return self._timers.live_calls()
+
+    # -- file descriptors ---------------------------------------------------------
+
+    def add_reader(self, fd: int, callback: Callable[[], Any]) -> None:
+        """Call ``callback()`` whenever ``fd`` is readable."""
+        self._readers[fd] = callback
+        self._update(fd)
+
+    def add_writer(self, fd: int, callback: Callable[[], Any]) -> None:
+        """Call ``callback()`` whenever ``fd`` is writable."""
+        self._writers[fd] = callback
+        self._update(fd)
+
+    def remove_reader(self, fd: int) -> None:
+        """Stop watching ``fd`` for readability."""
+        if self._readers.pop(fd, None) is not None:
+            self._update(fd)
+
+    def remove_writer(self, fd: int) -> None:
+        """Stop watching ``fd`` for writability."""
+        if self._writers.pop(fd, None) is not None:
+            self._update(fd)
+
+    def _update(self, fd: int) -> None:
+        reader = self._readers.get(fd)
+        writer = self._writers.get(fd)
+        mask = (_READ if reader is not None else 0) | (_WRITE if writer is not None else 0)
+        selector = self._selector
+        try:
+            key = selector.get_key(fd)
+        except KeyError:
+            if mask:
+                selector.register(fd, mask, (reader, writer))
+            return
+        if mask == 0:
+            selector.unregister(fd)
+        elif key.events != mask or key.data != (reader, writer):
+            selector.modify(fd, mask, (reader, writer))
+
+    def remove_all(self, fd: int) -> None:
+        """Stop watching ``fd`` entirely (before closing it)."""
+        self._readers.pop(fd, None)
+        self._writers.pop(fd, None)
+        try:
+            self._selector.unregister(fd)
+        except (KeyError, ValueError):
+            pass
+
+    # -- TCP and processes (implemented in tcp.py and process.py) -----------------
+
+    def listen_tcp(
+        self, port: int, factory: Any, interface: str = "", backlog: int = 511
+    ) -> Any:
+        """Listen for TCP connections on ``interface:port`` (port 0 picks a free one).
+
+        Returns a port with ``get_host()`` and ``stop_listening()``; raises
+        :class:`~reality.net.error.CannotListenError` if the port cannot be opened.
+        """
+        from reality.net.tcp import Port
+
+        p = Port(self, port, factory, interface, backlog)
+        p.start_listening()
+        return p
+
+    def connect_tcp(self, host: str, port: int, factory: Any, timeout: float = 30) -> Any:
+        """Connect to ``host:port``; the factory hears success or failure.
+
+        Returns a connector with ``stop_connecting()`` and ``disconnect()``.
+        """
+        from reality.net.tcp import Connector
+
+        connector = Connector(self, host, port, factory, timeout)
+        connector.connect()
+        return connector
+
+    def spawn_process(
+        self,
+        protocol: Any,
+        argv: Sequence[str],
+        env: dict[str, str] | None = None,
+        path: str | None = None,
+    ) -> Any:
+        """Start a child process whose stdin/stdout/stderr are pipes on this reactor.
+
+        ``protocol`` (a ProcessProtocol) hears ``out_received``,
+        ``err_received`` and ``process_ended``. Returns the process transport.
+        """
+        from reality.net.process import Process
+
+        return Process(self, protocol, argv, env, path)
+
+    # -- running ----------------------------------------------------------------
+
+    def call_when_running(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Call ``f`` as soon as the reactor is running (now, if it already is)."""
+        if self.running:
+            self.call_soon(f, *args, **kwargs)
+        else:
+            self._when_running.append((f, args, kwargs))
+
+    def add_system_event_trigger(
+        self, phase: str, event: str, f: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> tuple[str, tuple[Callable[..., Any], tuple, dict]]:
+        """Call ``f`` in ``phase`` ("before", "during", "after") of ``event`` ("shutdown").
+
+        A trigger may return a Deferred; the next phase waits for it.
+        Returns a handle for :meth:`remove_system_event_trigger`.
+        """
+        if event != "shutdown":
+            raise ValueError(f"unknown system event {event!r}; only 'shutdown' exists")
+        if phase not in _PHASES:
+            raise ValueError(f"unknown phase {phase!r}; expected one of {_PHASES}")
+        entry = (f, args, kwargs)
+        self._triggers[phase].append(entry)
+        return (phase, entry)
+
+    def remove_system_event_trigger(
+        self, handle: tuple[str, tuple[Callable[..., Any], tuple, dict]]
+    ) -> None:
+        """Forget a trigger added with :meth:`add_system_event_trigger`."""
+        phase, entry = handle
+        try:
+            self._triggers[phase].remove(entry)
+        except ValueError:
+            pass
+
+    def run(self, install_signal_handlers: bool = True) -> None:
+        """Run the loop until :meth:`stop` has been called and shutdown is complete."""
+        if self.running:
+            raise RuntimeError("the reactor is already running")
+        self.running = True
+        self._started = True
+        self._stopping = False
+        self._stop_requested = False
+        if install_signal_handlers:
+            self._install_signal_handlers()
+        try:
+            pending, self._when_running = self._when_running, []
+            for f, args, kwargs in pending:
+                self.call_soon(f, *args, **kwargs)
+            while self.running:
+                self.iterate()
+        finally:
+            self.running = False
+            if install_signal_handlers:
+                self._restore_signal_handlers()
+
+    def stop(self) -> None:
+        """Begin an orderly shutdown: run the triggers, then leave :meth:`run`."""
+        if not self.running:
+            raise ReactorNotRunning("the reactor is not running")
+        if self._stop_requested:
+            return
+        self._stop_requested = True
+        self.call_soon(self._shutdown)
+        self.wake()
+
+    def crash(self) -> None:
+        """Leave :meth:`run` at the end of this turn, without shutdown triggers."""
+        self.running = False
+        self.wake()
+
+    def _shutdown(self) -> None:
+        self._stopping = True
+        self._run_phase(0)
+
+    def _run_phase(self, index: int) -> None:
+        if index == len(_PHASES):
+            self.running = False
+            return
+        phase = _PHASES[index]
+        triggers, self._triggers[phase] = self._triggers[phase], []
+        waits: list[Deferred[Any]] = []
+        for f, args, kwargs in triggers:
+            d = maybe_deferred(f, *args, **kwargs)
+            d.add_errback(self._log_trigger_failure, phase, f)
+            if not d.called:
+                waits.append(d)
+        if not waits:
+            self._run_phase(index + 1)
+            return
+        done = deferred_list(waits)
+        timeout = self.call_later(self.shutdown_timeout, self._phase_timed_out, phase, done)
+
+        def next_phase(_: Any) -> None:
+            if timeout.active():
+                timeout.cancel()
+            self._run_phase(index + 1)
+
+        done.add_both(next_phase)
+
+    def _phase_timed_out(self, phase: str, done: Deferred[Any]) -> None:
+        log.warning(
+            "shutdown phase %r did not finish within %.1f s; going on",
+            phase,
+            self.shutdown_timeout,
+        )
+        if not done.called:
+            done.callback(None)
+
+    @staticmethod
+    def _log_trigger_failure(failure: Failure, phase: str, f: Any) -> None:
+        log.error("shutdown trigger %r in phase %r failed:\n%s", f, phase, failure.get_traceback())
+
+    def iterate(self, timeout: float | None = None) -> None:
+        """Run one turn of the loop, waiting at most ``timeout`` seconds for I/O."""
+        ready = self._ready
+        if ready:
+            wait = 0.0
+        else:
+            next_time = self._timers.next_time()
+            if next_time is None:
+                wait = timeout
+            else:
+                wait = next_time - time.monotonic()
+                if wait < 0:
+                    wait = 0.0
+                if timeout is not None and timeout < wait:
+                    wait = timeout
+        try:
+            events = self._selector.select(wait)
+        except InterruptedError:  # pragma: no cover - PEP 475 retries for us
+            events = []
+        for key, mask in events:
+            reader, writer = key.data
+            try:
+                if mask & _READ and reader is not None:
+                    reader()
+                if mask & _WRITE and writer is not None:
+                    # The reader may have closed the descriptor or dropped the writer.
+                    if writer is self._writers.get(key.fd):
+                        writer()
+            except Exception:
+                log.exception("Unhandled error in I/O callback for fd %d", key.fd)
+        timers = self._timers
+        if timers._heap:
+            for call in timers.pop_due(time.monotonic()):
+                try:
+                    call.func(*call.args, **call.kwargs)
+                except Exception:
+                    log.exception("Unhandled error in delayed call %r", call)
+        count = len(ready)
+        while count:
+            count -= 1
+            f, args, kwargs = ready.popleft()
+            try:
+                f(*args, **kwargs)
+            except Exception:
+                log.exception("Unhandled error in callback %r", f)
+
+    # -- signals --------------------------------------------------------------------
+
+    def _install_signal_handlers(self) -> None:
+        try:
+            self._old_wakeup_fd = signal.set_wakeup_fd(self._waker.wsock.fileno())
+        except ValueError:
+            # Not the main thread of the main interpreter: no signal handling.
+            self._old_wakeup_fd = None
+            return
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._old_signal_handlers[signum] = signal.signal(signum, self._handle_signal)
+        if hasattr(signal, "SIGCHLD"):
+            # Without a Python handler SIGCHLD would not reach the wakeup fd.
+            self._old_signal_handlers[signal.SIGCHLD] = signal.signal(
+                signal.SIGCHLD, self._handle_sigchld
+            )
+
+    def _restore_signal_handlers(self) -> None:
+        for signum, handler in self._old_signal_handlers.items():
+            try:
+                signal.signal(signum, handler)
+            except (ValueError, TypeError):
+                pass
+        self._old_signal_handlers.clear()
+        if self._old_wakeup_fd is not None:
+            try:
+                signal.set_wakeup_fd(self._old_wakeup_fd)
+            except ValueError:
+                pass
+            self._old_wakeup_fd = None
+
+    def _handle_signal(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        log.info("received %s, shutting down", name)
+        if self.running and not self._stop_requested:
+            self.stop()
+
+    def _handle_sigchld(self, signum: int, frame: Any) -> None:
+        if self.processes:
+            self.call_soon(self._reap_processes)
+
+    def _reap_processes(self) -> None:
+        for process in list(self.processes.values()):
+            process.check_exited()
+
+    # -- cleanup ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the selector and the waker (after the loop has finished)."""
+        self.remove_all(self._waker.fileno())
+        self._waker.close()
+        self._selector.close()
+
+
+_default: SelectReactor | None = None
+
+
+def default_reactor() -> SelectReactor:
+    """A module-level reactor for scripts. Library code takes ``reactor=`` instead."""
+    global _default
+    if _default is None:
+        _default = SelectReactor()
+    return _default
+

@@ -1,0 +1,602 @@
+"""TCP: connection transports, listening ports, and connectors.
+
+Writes go straight to the socket when nothing is buffered; only what the
+kernel does not take is buffered (in a ``bytearray``, whose front
+deletions are cheap), and only then does the connection register for
+writability. The protocol is told to pause when the buffer passes the
+high-water mark and to resume when it drains below the low-water mark.
+
+Reads take at most 64 KiB per ``recv``: larger buffers cross glibc's mmap
+threshold and make every read dearer.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from reality.net import error
+from reality.net.defer import Deferred, Failure, succeed
+from reality.net.protocol import Address, ClientFactory, Factory, Protocol
+
+if TYPE_CHECKING:
+    from reality.net.reactor import SelectReactor
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Client", "Connection", "Connector", "Port", "Server"]
+
+READ_SIZE = 65536
+HIGH_WATER = 64 * 1024
+LOW_WATER = 16 * 1024
+
+_BLOCKING = (BlockingIOError, InterruptedError)
+_LOST_ERRNOS = {
+    errno.ECONNRESET,
+    errno.EPIPE,
+    errno.ESHUTDOWN,
+    errno.ECONNABORTED,
+    errno.ETIMEDOUT,
+    errno.ENOTCONN,
+}
+
+
+def _address(family: int, addr: Any) -> Address:
+    if family == socket.AF_INET6:
+        return Address("TCP", addr[0], addr[1])
+    if family == socket.AF_INET:
+        return Address("TCP", addr[0], addr[1])
+    return Address("UNIX", str(addr), 0)
+
+
+class Connection:
+    """A connected TCP socket as a transport for one protocol."""
+
+    __slots__ = (
+        "reactor",
+        "socket",
+        "fileno",
+        "protocol",
+        "connected",
+        "disconnecting",
+        "disconnected",
+        "_buffer",
+        "_writing",
+        "_reading_paused",
+        "_protocol_paused",
+        "high_water",
+        "low_water",
+        "_recv",
+        "_send",
+        "_data_received",
+        "_peer",
+        "_host",
+        "_eof",
+        "__weakref__",
+    )
+
+    def __init__(self, reactor: SelectReactor, sock: socket.socket, protocol: Protocol) -> None:
+        self.reactor = reactor
+        self.socket = sock
+        self.fileno = sock.fileno()
+        self.protocol = protocol
+        self.connected = True
+        self.disconnecting = False
+        self.disconnected = False
+        self._buffer = bytearray()
+        self._writing = False
+        self._reading_paused = False
+        self._protocol_paused = False
+        self.high_water = HIGH_WATER
+        self.low_water = LOW_WATER
+        self._recv = sock.recv
+        self._send = sock.send
+        self._data_received = protocol.data_received
+        self._peer: Address | None = None
+        self._host: Address | None = None
+        self._eof = False
+
+    def _start(self) -> None:
+        self.reactor.add_reader(self.fileno, self._do_read)
+        try:
+            self.protocol.make_connection(self)
+        except Exception:
+            log.exception("Unhandled error in %r.connection_made; closing", self.protocol)
+            self.abort_connection()
+
+    # -- reading -------------------------------------------------------------------
+
+    def _do_read(self) -> None:
+        try:
+            data = self._recv(READ_SIZE)
+        except _BLOCKING:
+            return
+        except OSError as exc:
+            self._connection_failed(exc)
+            return
+        if data:
+            try:
+                self._data_received(data)
+            except Exception:
+                log.exception(
+                    "Unhandled error in %r.data_received; closing the connection", self.protocol
+                )
+                self.abort_connection()
+        else:
+            self._read_eof()
+
+    def _read_eof(self) -> None:
+        self._eof = True
+        self.reactor.remove_reader(self.fileno)
+        keep_open = False
+        eof_received = getattr(self.protocol, "eof_received", None)
+        if eof_received is not None:
+            try:
+                keep_open = bool(eof_received())
+            except Exception:
+                log.exception("Unhandled error in %r.eof_received", self.protocol)
+        if not keep_open:
+            self._close_when_flushed(error.ConnectionDone("the peer closed the connection"))
+
+    def pause_reading(self) -> None:
+        """Stop reading from the socket until :meth:`resume_reading`."""
+        if not self._reading_paused and self.connected:
+            self._reading_paused = True
+            self.reactor.remove_reader(self.fileno)
+
+    def resume_reading(self) -> None:
+        """Read from the socket again."""
+        if self._reading_paused:
+            self._reading_paused = False
+            if self.connected and not self._eof and not self.disconnecting:
+                self.reactor.add_reader(self.fileno, self._do_read)
+
+    # -- writing -------------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Send ``data``: at once as far as the kernel takes it, buffered otherwise."""
+        if self.disconnected or not data:
+            return
+        buffer = self._buffer
+        if not buffer:
+            try:
+                sent = self._send(data)
+            except _BLOCKING:
+                sent = 0
+            except OSError as exc:
+                self._connection_failed(exc)
+                return
+            if sent == len(data):
+                return
+            buffer += memoryview(data)[sent:]
+            self._start_writing()
+        else:
+            buffer += data
+        if not self._protocol_paused and len(buffer) > self.high_water:
+            self._protocol_paused = True
+            try:
+                self.protocol.pause_writing()
+            except Exception:
+                log.exception("Unhandled error in %r.pause_writing", self.protocol)
+
+    def write_sequence(self, data: Iterable[bytes]) -> None:
+        """Send several byte strings as one write."""
+        self.write(b"".join(data))
+
+    def _start_writing(self) -> None:
+        if not self._writing:
+            self._writing = True
+            self.reactor.add_writer(self.fileno, self._do_write)
+
+    def _do_write(self) -> None:
+        buffer = self._buffer
+        if buffer:
+            try:
+                sent = self._send(buffer)
+            except _BLOCKING:
+                return
+            except OSError as exc:
+                self._connection_failed(exc)
+                return
+            del buffer[:sent]
+        if self._protocol_paused and len(buffer) <= self.low_water:
+            self._protocol_paused = False
+            try:
+                self.protocol.resume_writing()
+            except Exception:
+                log.exception("Unhandled error in %r.resume_writing", self.protocol)
+        if not buffer:
+            self._writing = False
+            if not self.disconnected:
+                self.reactor.remove_writer(self.fileno)
+            if self.disconnecting:
+                self._close(error.ConnectionDone())
+
+    def get_write_buffer_size(self) -> int:
+        """How many bytes wait to be sent."""
+        return len(self._buffer)
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        """Set the high- and low-water marks that pause and resume the protocol."""
+        if high is not None:
+            self.high_water = high
+        if low is not None:
+            self.low_water = low
+        if self.low_water > self.high_water:
+            raise ValueError("the low-water mark must not exceed the high-water mark")
+
+    # -- closing -------------------------------------------------------------------
+
+    def lose_connection(self) -> None:
+        """Close the connection once everything buffered has been sent."""
+        self._close_when_flushed(error.ConnectionDone())
+
+    def _close_when_flushed(self, reason: Exception) -> None:
+        if self.disconnecting or self.disconnected:
+            return
+        self.disconnecting = True
+        self.reactor.remove_reader(self.fileno)
+        if not self._buffer:
+            # Let the protocol finish the call it is in before it hears of the end.
+            self.reactor.call_soon(self._close_if_flushed, reason)
+
+    def _close_if_flushed(self, reason: Exception) -> None:
+        # Something written after lose_connection() may still be buffered:
+        # then _do_write closes when it has gone out.
+        if not self._buffer:
+            self._close(reason)
+
+    def abort_connection(self) -> None:
+        """Close the connection now, dropping anything still buffered."""
+        if self.disconnected:
+            return
+        self.disconnecting = True
+        self._buffer.clear()
+        self.reactor.call_soon(self._close, error.ConnectionLost("connection was aborted"))
+        self.reactor.remove_all(self.fileno)
+
+    def _connection_failed(self, exc: OSError) -> None:
+        if exc.errno in _LOST_ERRNOS:
+            reason: Exception = error.ConnectionLost(f"connection was lost: {exc.strerror}")
+        else:
+            reason = error.ConnectionLost(f"connection failed: {exc}")
+        self._buffer.clear()
+        self._close(reason)
+
+    def _close(self, reason: Exception) -> None:
+        if self.disconnected:
+            return
+        self.disconnected = True
+        self.disconnecting = True
+        self.connected = False
+        self.reactor.remove_all(self.fileno)
+        try:
+            self.socket.close()
+        except OSError:
+            pass
+        self._buffer = bytearray()
+        protocol = self.protocol
+        protocol.connected = False
+        try:
+            protocol.connection_lost(Failure(reason))
+        except Exception:
+            log.exception("Unhandled error in %r.connection_lost", protocol)
+        self._connection_ended(reason)
+
+    def _connection_ended(self, reason: Exception) -> None:
+        """Hook for subclasses: the connection is closed and the protocol told."""
+
+    # -- addresses -----------------------------------------------------------------
+
+    def get_peer(self) -> Address:
+        """The remote end's address."""
+        if self._peer is None:
+            self._peer = _address(self.socket.family, self.socket.getpeername())
+        return self._peer
+
+    def get_host(self) -> Address:
+        """The local end's address."""
+        if self._host is None:
+            self._host = _address(self.socket.family, self.socket.getsockname())
+        return self._host
+
+    def set_tcp_nodelay(self, enabled: bool) -> None:
+        """Turn Nagle's algorithm off (True, the default) or on."""
+        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, int(enabled))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} fd={self.fileno} protocol={type(self.protocol).__name__}>"
+
+
+class Server(Connection):
+    """A connection accepted by a :class:`Port`."""
+
+    __slots__ = ("port",)
+
+    def __init__(
+        self, reactor: SelectReactor, sock: socket.socket, protocol: Protocol, port: Port,
+        peer: Address,
+    ) -> None:
+        super().__init__(reactor, sock, protocol)
+        self.port = port
+        self._peer = peer
+
+    def _connection_ended(self, reason: Exception) -> None:
+        self.port._connections.discard(self)
+
+
+class Client(Connection):
+    """A connection made by a :class:`Connector`."""
+
+    __slots__ = ("connector",)
+
+    def __init__(
+        self, reactor: SelectReactor, sock: socket.socket, protocol: Protocol, connector: Connector
+    ) -> None:
+        super().__init__(reactor, sock, protocol)
+        self.connector = connector
+
+    def _connection_ended(self, reason: Exception) -> None:
+        self.connector._connection_lost(reason)
+
+
+def _family_for(host: str) -> int:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+class Port:
+    """A listening TCP socket that makes a protocol for each connection."""
+
+    accept_batch = 128
+
+    def __init__(
+        self,
+        reactor: SelectReactor,
+        port: int,
+        factory: Factory,
+        interface: str = "",
+        backlog: int = 511,
+    ) -> None:
+        self.reactor = reactor
+        self.port = port
+        self.factory = factory
+        self.interface = interface
+        self.backlog = backlog
+        self.socket: socket.socket | None = None
+        self.listening = False
+        self._connections: set[Server] = set()
+        self._address: Address | None = None
+
+    def start_listening(self) -> None:
+        """Open, bind and listen; raises CannotListenError on failure."""
+        family = _family_for(self.interface)
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.interface, self.port))
+            sock.listen(self.backlog)
+            sock.setblocking(False)
+        except OSError as exc:
+            sock.close()
+            raise error.CannotListenError(self.interface, self.port, exc) from exc
+        self.socket = sock
+        self._address = _address(family, sock.getsockname())
+        self.listening = True
+        self.factory.do_start()
+        self.reactor.add_reader(sock.fileno(), self._do_accept)
+        log.debug("%s listening on %s", type(self.factory).__name__, self._address)
+
+    def _do_accept(self) -> None:
+        sock = self.socket
+        if sock is None:
+            return
+        for _ in range(self.accept_batch):
+            try:
+                conn, addr = sock.accept()
+            except _BLOCKING:
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    log.error("cannot accept a connection on %s: %s", self._address, exc)
+                    return
+                if exc.errno in (errno.ECONNABORTED, errno.EPROTO):
+                    continue
+                log.exception("accept() failed on %s", self._address)
+                return
+            conn.setblocking(False)
+            try:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+            peer = _address(conn.family, addr)
+            try:
+                protocol = self.factory.build_protocol(peer)
+            except Exception:
+                log.exception("Unhandled error in %r.build_protocol", self.factory)
+                protocol = None
+            if protocol is None:
+                conn.close()
+                continue
+            transport = Server(self.reactor, conn, protocol, self, peer)
+            self._connections.add(transport)
+            transport._start()
+
+    def get_host(self) -> Address:
+        """The address this port listens on (with the real port number)."""
+        assert self._address is not None, "the port is not listening"
+        return self._address
+
+    def stop_listening(self) -> Deferred[None]:
+        """Stop accepting connections. Open connections are left alone."""
+        if not self.listening:
+            return succeed(None)
+        self.listening = False
+        assert self.socket is not None
+        self.reactor.remove_all(self.socket.fileno())
+        self.socket.close()
+        self.socket = None
+        d: Deferred[None] = Deferred()
+
+        def stopped() -> None:
+            try:
+                self.factory.do_stop()
+            finally:
+                d.callback(None)
+
+        self.reactor.call_soon(stopped)
+        return d
+
+    def connections(self) -> list[Server]:
+        """The connections accepted by this port that are still open."""
+        return list(self._connections)
+
+    def __repr__(self) -> str:
+        return f"<Port {self._address} {type(self.factory).__name__}>"
+
+
+class Connector:
+    """An outgoing TCP connection attempt, and the connection it makes."""
+
+    def __init__(
+        self,
+        reactor: SelectReactor,
+        host: str,
+        port: int,
+        factory: ClientFactory,
+        timeout: float = 30,
+    ) -> None:
+        self.reactor = reactor
+        self.host = host
+        self.port = port
+        self.factory = factory
+        self.timeout = timeout
+        self.state = "disconnected"
+        self.transport: Client | None = None
+        self._socket: socket.socket | None = None
+        self._timer: Any = None
+        self._factory_started = False
+
+    def get_destination(self) -> Address:
+        """Where this connector connects to."""
+        return Address("TCP", self.host, self.port)
+
+    def connect(self) -> None:
+        """Start (or restart) the connection attempt."""
+        if self.state != "disconnected":
+            raise RuntimeError(f"cannot connect while {self.state}")
+        self.state = "connecting"
+        if not self._factory_started:
+            self.factory.do_start()
+            self._factory_started = True
+        self.factory.started_connecting(self)
+        try:
+            infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            self._fail_soon(error.DNSLookupError(f"cannot resolve {self.host!r}: {exc}"))
+            return
+        family, type_, proto, _, addr = infos[0]
+        sock = socket.socket(family, type_, proto)
+        sock.setblocking(False)
+        self._socket = sock
+        code = sock.connect_ex(addr)
+        if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
+            self._fail_soon(self._error_for(code))
+            return
+        self.reactor.add_writer(sock.fileno(), self._do_connect)
+        self._timer = self.reactor.call_later(self.timeout, self._timed_out)
+
+    def _error_for(self, code: int) -> Exception:
+        text = f"cannot connect to {self.host}:{self.port}: {errno.errorcode.get(code, code)}"
+        if code == errno.ECONNREFUSED:
+            return error.ConnectionRefusedError(text)
+        if code == errno.ETIMEDOUT:
+            return error.ConnectingTimeoutError(text)
+        return error.ConnectError(text)
+
+    def _do_connect(self) -> None:
+        sock = self._socket
+        if sock is None or self.state != "connecting":
+            return
+        self.reactor.remove_all(sock.fileno())
+        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            self._fail(self._error_for(code))
+            return
+        self._cancel_timer()
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        try:
+            protocol = self.factory.build_protocol(_address(sock.family, sock.getpeername()))
+        except OSError as exc:
+            self._fail(error.ConnectError(str(exc)))
+            return
+        self._socket = None
+        if protocol is None:
+            sock.close()
+            self.state = "disconnected"
+            return
+        self.state = "connected"
+        self.transport = Client(self.reactor, sock, protocol, self)
+        self.transport._start()
+
+    def _timed_out(self) -> None:
+        self._timer = None
+        if self.state == "connecting":
+            self._fail(error.ConnectingTimeoutError(
+                f"connecting to {self.host}:{self.port} timed out after {self.timeout} s"
+            ))
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+
+    def _fail_soon(self, reason: Exception) -> None:
+        self.reactor.call_soon(self._fail, reason)
+
+    def _fail(self, reason: Exception) -> None:
+        if self.state != "connecting":
+            return
+        self._cancel_timer()
+        if self._socket is not None:
+            self.reactor.remove_all(self._socket.fileno())
+            self._socket.close()
+            self._socket = None
+        self.state = "disconnected"
+        try:
+            self.factory.client_connection_failed(self, Failure(reason))
+        except Exception:
+            log.exception("Unhandled error in %r.client_connection_failed", self.factory)
+        self._maybe_stop_factory()
+
+    def _connection_lost(self, reason: Exception) -> None:
+        self.state = "disconnected"
+        self.transport = None
+        try:
+            self.factory.client_connection_lost(self, Failure(reason))
+        except Exception:
+            log.exception("Unhandled error in %r.client_connection_lost", self.factory)
+        self._maybe_stop_factory()
+
+    def _maybe_stop_factory(self) -> None:
+        # The factory may have called connect() again (reconnecting).
+        if self.state == "disconnected" and self._factory_started:
+            self._factory_started = False
+            self.factory.do_stop()
+
+    def stop_connecting(self) -> None:
+        """Abandon the attempt; the factory hears ``client_connection_failed``."""
+        if self.state == "connecting":
+            self._fail(error.ConnectError("connection attempt was cancelled"))
+
+    def disconnect(self) -> None:
+        """Stop connecting, or close the connection."""
+        if self.state == "connecting":
+            self.stop_connecting()
+        elif self.state == "connected" and self.transport is not None:
+            self.transport.lose_connection()
