@@ -13,8 +13,7 @@ The transport contract (what a protocol may call on ``self.transport``) is
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, runtime_checkable
-from typing import Protocol as TypingProtocol
+from typing import TYPE_CHECKING, Any, Protocol as TypingProtocol, runtime_checkable
 
 from attrs import frozen
 

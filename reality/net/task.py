@@ -56,14 +56,15 @@ class LoopingCall:
             raise ValueError("the interval must not be negative")
         self.running = True
         self.interval = interval
-        self._deferred = Deferred()
+        d: Deferred[LoopingCall] = Deferred()
+        self._deferred = d
         self._start_time = self.clock.seconds()
         self._last_tick = 0
         if now:
             self._run(1)
         else:
             self._schedule_next()
-        return self._deferred
+        return d
 
     def stop(self) -> None:
         """Stop calling; fires the Deferred from :meth:`start`."""

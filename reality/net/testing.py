@@ -318,3 +318,36 @@ class MemoryReactor:
 
     def stop(self) -> None:
         self.stopped = True
+
+
+class WaitTimeout(AssertionError):
+    """:func:`wait_for` gave up: the Deferred did not fire in time."""
+
+
+def wait_for(reactor: Any, d: Deferred[Any], timeout: float = 10.0) -> Any:
+    """Run a real reactor until ``d`` fires; return its result or raise its error.
+
+    For real-socket tests. Gives up with :class:`WaitTimeout` after
+    ``timeout`` seconds, so a test can never hang.
+    """
+    outcome: list[Any] = []
+
+    def done(result: Any) -> None:
+        outcome.append(result)
+        reactor.crash()
+
+    def expired() -> None:
+        reactor.crash()
+
+    timer = reactor.call_later(timeout, expired)
+    d.add_both(done)
+    if not outcome:
+        reactor.run(install_signal_handlers=False)
+    if timer.active():
+        timer.cancel()
+    if not outcome:
+        raise WaitTimeout(f"the Deferred did not fire within {timeout} seconds")
+    result = outcome[0]
+    if isinstance(result, Failure):
+        result.raise_exception()
+    return result
