@@ -1,0 +1,1530 @@
+"""Telnet: a sans-IO codec for both ends, and a thin Protocol adapter.
+
+:class:`TelnetCodec` turns bytes from the peer into events and method calls
+into bytes for the peer. It never touches a socket: :meth:`TelnetCodec.receive`
+parses input and returns a list of events; everything the codec must send
+(negotiation answers, AYT answers, text you asked it to send) collects in an
+output buffer that :meth:`TelnetCodec.data_to_send` hands over, compressed
+once MCCP2 is on. The same codec serves the server (``TelnetConfig.server()``)
+and a MUD client (``TelnetConfig.client(...)``).
+
+:class:`TelnetProtocol` is the adapter on the engine: it builds a codec in
+``connection_made`` (the server side sends its offers at once), feeds it
+``data_received``, calls one overridable hook per event, and writes what the
+codec produced.
+
+What it follows, part by part:
+
+- RFC 854 (NVT, "TELNET COMMAND STRUCTURE"): IAC parsing across any read
+  boundary, IAC IAC both ways; CR LF, CR NUL, a bare CR and a bare LF all end
+  an input line; output "\\n" becomes CR LF and a lone "\\r" CR NUL. NOP and DM
+  are ignored; AYT is answered; IP, BRK and AO become events; EC and EL edit
+  the line being typed; GA and EOR (RFC 885) mark a prompt.
+- RFC 855: option negotiation and subnegotiation (``IAC SB ... IAC SE``).
+  Inside SB only IAC IAC and IAC SE are valid; any other command there
+  means SE was lost, so the subnegotiation is dropped and the command obeyed.
+- RFC 1143 section 7, the Q method, for both sides of every option
+  (table in :mod:`~reality.net.protocols.telnet_options`): no loops, no
+  answer to a redundant request, our refused requests are remembered and
+  not re-sent. Options not configured are refused (DONT / WONT).
+- ECHO (RFC 857), SGA (RFC 858), TTYPE (RFC 1091) with the MTTS cycle,
+  EOR (RFC 885), NAWS (RFC 1073), CHARSET (RFC 2066 sections 3-4, UTF-8 only,
+  no translation tables), and the MUD protocols MSSP (70), MCCP2 (86) and
+  GMCP (201). LINEMODE and everything else is refused.
+
+Events (frozen attrs classes; :data:`Event` is their union):
+
+=========================  ====================================================
+:class:`TextLine`          a line of input, without its line ending
+:class:`PartialLine`       text without a line ending yet (client role only)
+:class:`Prompt`            GA or EOR arrived; ``text`` is the unfinished line
+:class:`WindowSize`        NAWS: the peer's window is ``width`` x ``height``
+:class:`TerminalType`      the TTYPE cycle finished: names, client, MTTS flags
+:class:`CharsetAgreed`     CHARSET negotiation settled on ``name``
+:class:`CharsetRejected`   CHARSET negotiation found nothing in common
+:class:`GmcpMessage`       a valid GMCP message ``(package, data)``
+:class:`MsspRequested`     the peer agreed to MSSP: send the variables
+:class:`MsspData`          the peer sent MSSP variables (client role)
+:class:`OptionChanged`     an option became enabled or disabled on one side
+:class:`Interrupt`         IAC IP
+:class:`Break`             IAC BRK
+:class:`AbortOutput`       IAC AO
+:class:`LineTooLong`       a line over ``max_line`` bytes was dropped
+:class:`SubnegotiationTooLong`  a subnegotiation over its limit was dropped
+:class:`Subnegotiation`    a subnegotiation for an enabled option we do not parse
+:class:`NegotiationFlood`  too many negotiation commands: some were ignored
+:class:`CompressionStarted` / :class:`CompressionEnded`  incoming MCCP2 stream
+:class:`ProtocolError`     the input cannot continue; close with ``message``
+=========================  ====================================================
+
+Limits, so a peer's bytes cannot hurt the server: a subnegotiation is kept
+to ``max_subnegotiation`` bytes (8 KiB) and then discarded (logged); a line
+to ``max_line`` bytes (4 KiB) and then dropped with :class:`LineTooLong` (the
+connection stays usable); negotiation commands that make us answer spend
+tokens from a bucket (burst 100, 20 per second), and are ignored while it is
+empty; invalid UTF-8 becomes U+FFFD; invalid GMCP is logged and ignored.
+Only a corrupt incoming MCCP2 stream truly cannot continue: it gives
+:class:`ProtocolError`. Nothing a peer sends raises out of ``receive``.
+
+The codec reads time only for the flood bucket, through the ``clock``
+callable it is given (``time.monotonic`` by default; the adapter passes its
+clock's ``seconds``).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+import zlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from attrs import field, frozen
+
+from reality.net.defer import Failure
+from reality.net.protocol import Protocol
+from reality.net.protocols.telnet_options import (
+    AO,
+    AYT,
+    BRK,
+    CHARSET,
+    CHARSET_ACCEPTED,
+    CHARSET_REJECTED,
+    CHARSET_REQUEST,
+    CHARSET_TTABLE_IS,
+    CHARSET_TTABLE_REJECTED,
+    DM,
+    DO,
+    DONT,
+    EC,
+    ECHO,
+    EL,
+    EOR,
+    EOR_CMD,
+    GA,
+    GMCP,
+    IAC,
+    IP,
+    MCCP2,
+    MSSP,
+    NAWS,
+    NOP,
+    Q_TABLE,
+    QUEUE_EMPTY,
+    SB,
+    SE,
+    SEND_NONE,
+    SEND_YES,
+    SGA,
+    TTYPE,
+    WILL,
+    WONT,
+    Mtts,
+    Q,
+    QInput,
+    charset_key,
+    decode_charset_request,
+    decode_gmcp,
+    decode_mssp,
+    decode_naws,
+    encode_charset_request,
+    encode_gmcp,
+    encode_mssp,
+    encode_naws,
+    option_name,
+    parse_mtts,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "AbortOutput",
+    "Break",
+    "CharsetAgreed",
+    "CharsetRejected",
+    "CompressionEnded",
+    "CompressionStarted",
+    "Event",
+    "GmcpMessage",
+    "Interrupt",
+    "LineTooLong",
+    "Mtts",
+    "MsspData",
+    "MsspRequested",
+    "NegotiationFlood",
+    "OptionChanged",
+    "PartialLine",
+    "Prompt",
+    "ProtocolError",
+    "Role",
+    "Side",
+    "Subnegotiation",
+    "SubnegotiationTooLong",
+    "TelnetCodec",
+    "TelnetConfig",
+    "TelnetProtocol",
+    "TerminalType",
+    "TextLine",
+    "WindowSize",
+]
+
+
+class Side(enum.Enum):
+    """Which end performs an option: ``LOCAL`` is us (WILL/WONT), ``REMOTE`` the peer."""
+
+    LOCAL = "local"
+    REMOTE = "remote"
+
+
+class Role(enum.Enum):
+    """Which end of the connection the codec speaks for."""
+
+    SERVER = "server"
+    CLIENT = "client"
+
+
+# -- events -------------------------------------------------------------------
+
+
+@frozen
+class TextLine:
+    """A line of input, decoded as UTF-8, without its line ending."""
+
+    text: str
+
+
+@frozen
+class PartialLine:
+    """Text that has no line ending yet, delivered at the end of a read (client role)."""
+
+    text: str
+
+
+@frozen
+class Prompt:
+    """IAC GA or IAC EOR: ``text`` is the unfinished line it marks as a prompt."""
+
+    text: str
+
+
+@frozen
+class WindowSize:
+    """NAWS (RFC 1073): the peer's window size; 0 means unknown."""
+
+    width: int
+    height: int
+
+
+@frozen
+class TerminalType:
+    """The TTYPE/MTTS cycle finished.
+
+    ``names`` are the distinct answers in order. By MTTS convention the first
+    is the client's name and the second its terminal type; with a single
+    name both are that name. ``mtts`` is the decoded ``"MTTS <n>"`` answer,
+    or None when the client sent none.
+    """
+
+    names: tuple[str, ...]
+    client: str
+    terminal: str
+    mtts: Mtts | None
+
+
+@frozen
+class CharsetAgreed:
+    """CHARSET (RFC 2066): both sides agreed on the character set ``name``."""
+
+    name: str
+
+
+@frozen
+class CharsetRejected:
+    """CHARSET: no character set in common; ``offered`` is what was offered."""
+
+    offered: tuple[str, ...]
+
+
+@frozen
+class GmcpMessage:
+    """A GMCP message: ``package`` (e.g. ``"Core.Hello"``) and its JSON ``data`` or None."""
+
+    package: str
+    data: Any = field(default=None, hash=False)
+
+
+@frozen
+class MsspRequested:
+    """The peer agreed to MSSP: answer with :meth:`TelnetCodec.send_mssp`."""
+
+
+@frozen
+class MsspData:
+    """MSSP variables the peer sent, as ``((name, (value, ...)), ...)``."""
+
+    variables: tuple[tuple[str, tuple[str, ...]], ...]
+
+    def as_dict(self) -> dict[str, tuple[str, ...]]:
+        """The variables as a dict."""
+        return dict(self.variables)
+
+
+@frozen
+class OptionChanged:
+    """An option became enabled or disabled on one side (RFC 1143 reached YES or NO)."""
+
+    option: int
+    side: Side
+    enabled: bool
+
+
+@frozen
+class Interrupt:
+    """IAC IP: the user pressed the interrupt key."""
+
+
+@frozen
+class Break:
+    """IAC BRK: the user pressed the break key."""
+
+
+@frozen
+class AbortOutput:
+    """IAC AO: the peer asks us to drop output we have not sent yet."""
+
+
+@frozen
+class LineTooLong:
+    """A line of ``length`` bytes passed ``limit`` and was dropped."""
+
+    length: int
+    limit: int
+
+
+@frozen
+class SubnegotiationTooLong:
+    """A subnegotiation for ``option`` passed ``limit`` bytes and is being discarded."""
+
+    option: int
+    limit: int
+
+
+@frozen
+class Subnegotiation:
+    """A subnegotiation for an enabled option the codec does not interpret itself."""
+
+    option: int
+    payload: bytes
+
+
+@frozen
+class NegotiationFlood:
+    """The peer sent negotiation faster than the limit; extra commands are ignored."""
+
+
+@frozen
+class CompressionStarted:
+    """The peer started an MCCP2 stream (``IAC SB 86 IAC SE``); input is inflated now."""
+
+
+@frozen
+class CompressionEnded:
+    """The peer ended its MCCP2 stream cleanly; input is plain again."""
+
+
+@frozen
+class ProtocolError:
+    """The input cannot be parsed any further; the connection should close."""
+
+    message: str
+
+
+Event = (
+    TextLine
+    | PartialLine
+    | Prompt
+    | WindowSize
+    | TerminalType
+    | CharsetAgreed
+    | CharsetRejected
+    | GmcpMessage
+    | MsspRequested
+    | MsspData
+    | OptionChanged
+    | Interrupt
+    | Break
+    | AbortOutput
+    | LineTooLong
+    | SubnegotiationTooLong
+    | Subnegotiation
+    | NegotiationFlood
+    | CompressionStarted
+    | CompressionEnded
+    | ProtocolError
+)
+
+# -- configuration --------------------------------------------------------------
+
+_SERVER_LOCAL = frozenset({ECHO, SGA, EOR, CHARSET, MSSP, MCCP2, GMCP})
+_SERVER_REMOTE = frozenset({SGA, TTYPE, NAWS, CHARSET})
+_CLIENT_LOCAL = frozenset({TTYPE, NAWS, CHARSET})
+_CLIENT_REMOTE = frozenset({ECHO, SGA, EOR, CHARSET, MSSP, MCCP2, GMCP})
+
+
+@frozen
+class TelnetConfig:
+    """What one end of a telnet connection supports and offers.
+
+    ``local_options`` are options we agree to perform when asked (DO -> WILL),
+    ``remote_options`` those we let the peer perform (WILL -> DO); anything
+    else is refused. ``offer_local`` / ``offer_remote`` are requested by
+    :meth:`TelnetCodec.start`. Build one with :meth:`server` or
+    :meth:`client` and ``attrs.evolve`` for changes.
+    """
+
+    role: Role = Role.SERVER
+    local_options: frozenset[int] = _SERVER_LOCAL
+    remote_options: frozenset[int] = _SERVER_REMOTE
+    offer_local: tuple[int, ...] = (SGA, EOR, MSSP, GMCP, MCCP2)
+    offer_remote: tuple[int, ...] = (TTYPE, NAWS, CHARSET)
+    #: Longest input line in bytes; longer ones are dropped with LineTooLong.
+    max_line: int = 4096
+    #: Longest subnegotiation payload in bytes; longer ones are discarded.
+    max_subnegotiation: int = 8192
+    #: Apply BS / DEL / IAC EC / IAC EL to the line being typed.
+    line_editing: bool = True
+    #: Emit PartialLine for unterminated text at the end of every read.
+    flush_partial_lines: bool = False
+    #: Start MCCP2 as soon as the peer agrees to it (server role).
+    auto_compress: bool = True
+    compression_level: int = 6
+    #: Character sets we accept in CHARSET, most preferred first.
+    charsets: tuple[str, ...] = ("UTF-8",)
+    #: Our TTYPE answers, in cycle order (client role).
+    terminal_names: tuple[str, ...] = ()
+    #: Our window size for NAWS (client role).
+    window_size: tuple[int, int] = (80, 24)
+    #: What we answer to IAC AYT.
+    ayt_reply: bytes = b"\r\n[Yes]\r\n"
+    #: Negotiation commands accepted in one burst, and refilled per second.
+    negotiation_burst: int = 100
+    negotiation_rate: float = 20.0
+
+    @classmethod
+    def server(cls, **changes: Any) -> TelnetConfig:
+        """MUD server defaults: offer SGA, EOR, MSSP, GMCP, MCCP2; ask TTYPE, NAWS, CHARSET."""
+        return cls(**changes)
+
+    @classmethod
+    def client(
+        cls,
+        client_name: str = "REALITY",
+        terminal_type: str = "XTERM-256COLOR",
+        mtts: int = int(Mtts.ANSI | Mtts.VT100 | Mtts.UTF8 | Mtts.COLORS_256 | Mtts.TRUECOLOR),
+        window_size: tuple[int, int] = (80, 24),
+        **changes: Any,
+    ) -> TelnetConfig:
+        """A MUD client: answers TTYPE with its names and MTTS, NAWS, CHARSET; takes GMCP, MCCP2.
+
+        Long server lines are normal, so the line limit is 1 MiB, and
+        unterminated text is delivered as :class:`PartialLine`.
+        """
+        settings: dict[str, Any] = {
+            "role": Role.CLIENT,
+            "local_options": _CLIENT_LOCAL,
+            "remote_options": _CLIENT_REMOTE,
+            "offer_local": (),
+            "offer_remote": (),
+            "max_line": 1 << 20,
+            "max_subnegotiation": 1 << 20,
+            "line_editing": False,
+            "flush_partial_lines": True,
+            "terminal_names": (client_name, terminal_type, f"MTTS {int(mtts)}"),
+            "window_size": window_size,
+        }
+        settings.update(changes)
+        return cls(**settings)
+
+
+# -- the codec --------------------------------------------------------------------
+
+# Parser states.
+_DATA = 0
+_IAC = 1
+_NEG = 2
+_SB_OPT = 3
+_SB = 4
+_SB_IAC = 5
+
+_TTYPE_IS = 0
+_TTYPE_SEND = 1
+_TTYPE_MAX_ASKS = 4  # client name, terminal, MTTS, and one more to see a repeat
+
+_INFLATE_CHUNK = 1 << 16
+
+_TTYPE_SEND_BYTES = bytes([IAC, SB, TTYPE, _TTYPE_SEND, IAC, SE])
+_MCCP2_START = bytes([IAC, SB, MCCP2, IAC, SE])
+
+
+def _edit(text: str) -> str:
+    """Apply backspace and DEL to a typed line: each erases the character before it."""
+    out: list[str] = []
+    for ch in text:
+        if ch == "\x08" or ch == "\x7f":
+            if out:
+                out.pop()
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _utf8_complete(buf: bytes | bytearray) -> int:
+    """How many leading bytes of ``buf`` hold whole UTF-8 characters.
+
+    Only an incomplete sequence at the very end is held back; invalid bytes
+    count as complete (they will decode to U+FFFD anyway).
+    """
+    n = len(buf)
+    for back in range(1, min(4, n) + 1):
+        byte = buf[n - back]
+        if byte < 0x80:
+            return n
+        if byte >= 0xC0:
+            need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return n - back if back < need else n
+    return n
+
+
+class TelnetCodec:
+    """The telnet state machine for one connection, either end. See the module docstring."""
+
+    __slots__ = (
+        "config",
+        "_clock",
+        "_role_server",
+        "_local_ok",
+        "_remote_ok",
+        "_max_line",
+        "_max_sb",
+        "_editing",
+        "_events",
+        "_out",
+        "_zpending",
+        "_deflater",
+        "_inflater",
+        "_broken",
+        "_state",
+        "_verb",
+        "_text_parts",
+        "_after_cr",
+        "_line",
+        "_line_len",
+        "_sb_option",
+        "_sb_buf",
+        "_sb_len",
+        "_sb_overflow",
+        "_us",
+        "_him",
+        "_refused_local",
+        "_refused_remote",
+        "_tokens",
+        "_tokens_at",
+        "_flooding",
+        "_ttype_names",
+        "_ttype_asks",
+        "_ttype_active",
+        "_ttype_index",
+        "_charset_requested",
+        "_charset_pending",
+        "charset",
+        "window_size",
+        "terminal_type",
+    )
+
+    def __init__(
+        self,
+        config: TelnetConfig | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.config = config = config if config is not None else TelnetConfig.server()
+        self._clock = clock if clock is not None else time.monotonic
+        self._role_server = config.role is Role.SERVER
+        self._local_ok = config.local_options
+        self._remote_ok = config.remote_options
+        self._max_line = config.max_line
+        self._max_sb = config.max_subnegotiation
+        self._editing = config.line_editing
+        self._events: list[Any] = []
+        self._out = bytearray()
+        self._zpending = bytearray()
+        self._deflater: Any = None
+        self._inflater: Any = None
+        self._broken = False
+        self._state = _DATA
+        self._verb = 0
+        self._text_parts: list[bytes] = []
+        self._after_cr = False
+        self._line = bytearray()
+        self._line_len = 0
+        self._sb_option = 0
+        self._sb_buf = bytearray()
+        self._sb_len = 0
+        self._sb_overflow = False
+        # RFC 1143 state per option: low two bits the Q state, bit 2 the queue.
+        self._us = bytearray(256)
+        self._him = bytearray(256)
+        self._refused_local: set[int] = set()
+        self._refused_remote: set[int] = set()
+        self._tokens = float(config.negotiation_burst)
+        self._tokens_at = self._clock()
+        self._flooding = False
+        self._ttype_names: list[str] = []
+        self._ttype_asks = 0
+        self._ttype_active = False
+        self._ttype_index = 0
+        self._charset_requested = False
+        self._charset_pending = False
+        #: The character set agreed by CHARSET, or None.
+        self.charset: str | None = None
+        #: The window size: the peer's (server role, from NAWS) or ours (client role).
+        self.window_size: tuple[int, int] | None = (
+            None if self._role_server else tuple(config.window_size)  # type: ignore[assignment]
+        )
+        #: The last TerminalType event, or None.
+        self.terminal_type: TerminalType | None = None
+
+    # -- state queries ------------------------------------------------------------
+
+    def local_enabled(self, option: int) -> bool:
+        """True if we perform ``option`` (we said WILL and the peer agreed, or vice versa)."""
+        return self._us[option] & 3 == Q.YES
+
+    def remote_enabled(self, option: int) -> bool:
+        """True if the peer performs ``option``."""
+        return self._him[option] & 3 == Q.YES
+
+    def option_state(self, side: Side, option: int) -> tuple[Q, bool]:
+        """The RFC 1143 state of one side of an option and its queue bit (True = OPPOSITE)."""
+        code = (self._us if side is Side.LOCAL else self._him)[option]
+        return Q(code & 3), bool(code >> 2)
+
+    def refused(self, side: Side, option: int) -> bool:
+        """True if the peer refused our request to enable ``option`` on ``side``."""
+        return option in (self._refused_local if side is Side.LOCAL else self._refused_remote)
+
+    @property
+    def compressing(self) -> bool:
+        """True while our output is an MCCP2 stream."""
+        return self._deflater is not None
+
+    @property
+    def decompressing(self) -> bool:
+        """True while the peer's input is an MCCP2 stream."""
+        return self._inflater is not None
+
+    @property
+    def gmcp_enabled(self) -> bool:
+        """True when GMCP was agreed in either direction."""
+        return self.local_enabled(GMCP) or self.remote_enabled(GMCP)
+
+    # -- output -------------------------------------------------------------------
+
+    def data_to_send(self) -> bytes:
+        """Everything the codec has to send since the last call, ready for the wire."""
+        if self._zpending:
+            # Z_SYNC_FLUSH so the peer can show what we sent now, not later.
+            self._out += self._deflater.compress(self._zpending)
+            self._out += self._deflater.flush(zlib.Z_SYNC_FLUSH)
+            self._zpending.clear()
+        if not self._out:
+            return b""
+        data = bytes(self._out)
+        self._out.clear()
+        return data
+
+    def _write(self, data: bytes) -> None:
+        if self._deflater is None:
+            self._out += data
+        else:
+            self._zpending += data
+
+    def start(self) -> None:
+        """Send the configured offers (WILL for ``offer_local``, DO for ``offer_remote``)."""
+        for option in self.config.offer_local:
+            self._q(Side.LOCAL, option, QInput.ASK_YES)
+        for option in self.config.offer_remote:
+            self._q(Side.REMOTE, option, QInput.ASK_YES)
+
+    def send_text(self, text: str) -> None:
+        """Queue text: ``"\\n"`` becomes CR LF, a lone ``"\\r"`` CR NUL (RFC 854)."""
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+            data = text.encode("utf-8", "replace").replace(b"\r", b"\r\0")
+        else:
+            data = text.encode("utf-8", "replace")
+        if b"\n" in data:
+            data = data.replace(b"\n", b"\r\n")
+        self._write(data)
+
+    def send_bytes(self, data: bytes) -> None:
+        """Queue raw data bytes, doubling IAC; line endings are left as they are."""
+        if b"\xff" in data:
+            data = data.replace(b"\xff", b"\xff\xff")
+        self._write(data)
+
+    def send_prompt(self, text: str) -> None:
+        """Queue a prompt: the text, then IAC EOR if agreed, else IAC GA unless SGA is on."""
+        self.send_text(text)
+        if self.local_enabled(EOR):
+            self._write(bytes([IAC, EOR_CMD]))
+        elif not self.local_enabled(SGA):
+            self._write(bytes([IAC, GA]))
+
+    def send_command(self, command: int) -> None:
+        """Queue a bare command such as NOP (keep-alive) or AYT."""
+        if not 236 <= command <= 254 or command in (SB, WILL, WONT, DO, DONT):
+            raise ValueError(f"not a stand-alone telnet command: {command}")
+        self._write(bytes([IAC, command]))
+
+    def set_echo(self, enabled: bool) -> bool:
+        """Let the peer echo what the user types (True) or hide it, e.g. for passwords (False).
+
+        Hiding works by offering WILL ECHO (and not echoing). Returns False
+        when hiding is impossible because the peer refused ECHO before.
+        """
+        if enabled:
+            self.disable_local(ECHO)
+            return True
+        return self.request_local(ECHO)
+
+    def request_local(self, option: int, *, retry: bool = False) -> bool:
+        """Offer to perform ``option`` (WILL), unless the peer refused it before.
+
+        Returns True when the option is on or being negotiated. ``retry``
+        asks again even after a refusal.
+        """
+        if option not in self._local_ok:
+            raise ValueError(f"option {option_name(option)} is not in local_options")
+        if option in self._refused_local and not retry:
+            return self.local_enabled(option)
+        self._q(Side.LOCAL, option, QInput.ASK_YES)
+        return True
+
+    def request_remote(self, option: int, *, retry: bool = False) -> bool:
+        """Ask the peer to perform ``option`` (DO), unless it refused before."""
+        if option not in self._remote_ok:
+            raise ValueError(f"option {option_name(option)} is not in remote_options")
+        if option in self._refused_remote and not retry:
+            return self.remote_enabled(option)
+        self._q(Side.REMOTE, option, QInput.ASK_YES)
+        return True
+
+    def disable_local(self, option: int) -> None:
+        """Stop performing ``option`` (WONT)."""
+        self._q(Side.LOCAL, option, QInput.ASK_NO)
+
+    def disable_remote(self, option: int) -> None:
+        """Ask the peer to stop performing ``option`` (DONT)."""
+        self._q(Side.REMOTE, option, QInput.ASK_NO)
+
+    def send_subnegotiation(self, option: int, payload: bytes) -> None:
+        """Queue ``IAC SB option payload IAC SE``, doubling IAC in the payload."""
+        if b"\xff" in payload:
+            payload = payload.replace(b"\xff", b"\xff\xff")
+        self._write(bytes([IAC, SB, option]) + payload + bytes([IAC, SE]))
+
+    def send_gmcp(self, package: str, data: Any = None) -> bool:
+        """Queue a GMCP message; False (nothing sent) unless GMCP is agreed.
+
+        ``data=None`` sends the package name alone.
+        """
+        if not self.gmcp_enabled:
+            return False
+        self.send_subnegotiation(GMCP, encode_gmcp(package, data))
+        return True
+
+    def send_mssp(self, variables: Mapping[str, Any]) -> bool:
+        """Queue MSSP variables (values may be lists); False unless MSSP is agreed."""
+        if not self.local_enabled(MSSP):
+            return False
+        self.send_subnegotiation(MSSP, encode_mssp(variables))
+        return True
+
+    def request_terminal_type(self) -> bool:
+        """Start (again) the TTYPE cycle; False unless the peer agreed to TTYPE."""
+        if not self.remote_enabled(TTYPE):
+            return False
+        self._ttype_names = []
+        self._ttype_asks = 1
+        self._ttype_active = True
+        self._write(_TTYPE_SEND_BYTES)
+        return True
+
+    def set_window_size(self, width: int, height: int) -> None:
+        """Our window size (client role): sent at once if NAWS is on, else kept for later."""
+        self.window_size = (width, height)
+        if self.local_enabled(NAWS):
+            self.send_subnegotiation(NAWS, encode_naws(width, height))
+
+    def start_compression(self) -> bool:
+        """Start MCCP2 output: ``IAC SB 86 IAC SE``, then a zlib stream. Needs MCCP2 agreed."""
+        if self._deflater is not None or not self.local_enabled(MCCP2):
+            return False
+        self._write(_MCCP2_START)
+        self._flush_zpending()
+        self._deflater = zlib.compressobj(self.config.compression_level)
+        return True
+
+    def end_compression(self) -> None:
+        """End the MCCP2 stream cleanly (Z_FINISH); later output is plain."""
+        if self._deflater is None:
+            return
+        deflater = self._deflater
+        self._out += deflater.compress(self._zpending)
+        self._out += deflater.flush(zlib.Z_FINISH)
+        self._zpending.clear()
+        self._deflater = None
+
+    def _flush_zpending(self) -> None:
+        if self._zpending and self._deflater is not None:
+            self._out += self._deflater.compress(self._zpending)
+            self._out += self._deflater.flush(zlib.Z_SYNC_FLUSH)
+            self._zpending.clear()
+
+    # -- input --------------------------------------------------------------------
+
+    def receive(self, data: bytes) -> list[Any]:
+        """Parse bytes from the peer; return the events they complete, in order."""
+        events = self._events = []
+        if self._broken or not data:
+            return events
+        try:
+            self._feed(bytes(data))
+            if self._text_parts:
+                self._flush_text()
+            if self.config.flush_partial_lines and self._line_len:
+                self._flush_partial()
+        except Exception:
+            # A bug, not the peer's fault; the parser state is unknown now.
+            log.exception("telnet: internal error while parsing input")
+            self._broken = True
+            events.append(ProtocolError("internal error while decoding telnet input"))
+        self._events = []
+        return events
+
+    def _feed(self, data: bytes) -> None:
+        while data and not self._broken:
+            if self._inflater is None:
+                start = self._parse(data)
+                data = data[start:]
+                continue
+            data = self._inflate(data)
+
+    def _inflate(self, data: bytes) -> bytes:
+        """Inflate MCCP2 input; return what follows the end of the stream, if it ended."""
+        inflater = self._inflater
+        while data:
+            try:
+                plain = inflater.decompress(data, _INFLATE_CHUNK)
+            except zlib.error as exc:
+                log.warning("telnet: corrupt MCCP2 stream: %s", exc)
+                self._inflater = None
+                self._broken = True
+                self._events.append(ProtocolError(f"corrupt compressed stream from peer: {exc}"))
+                return b""
+            data = inflater.unconsumed_tail
+            if plain:
+                self._parse(plain, inflating=True)
+            if inflater.eof:
+                self._inflater = None
+                self._flush_text()
+                self._events.append(CompressionEnded())
+                return inflater.unused_data
+        return b""
+
+    def _parse(self, data: bytes, inflating: bool = False) -> int:
+        """Run the parser over ``data``; return where an MCCP2 stream starts, or len(data)."""
+        n = len(data)
+        pos = 0
+        state = self._state
+        text = self._text_parts
+        find = data.find
+        while pos < n:
+            if state == _DATA:
+                i = find(b"\xff", pos)
+                if i < 0:
+                    text.append(data[pos:] if pos else data)
+                    break
+                if i > pos:
+                    text.append(data[pos:i])
+                pos = i + 1
+                state = _IAC
+            elif state == _IAC:
+                c = data[pos]
+                pos += 1
+                if c == IAC:
+                    text.append(b"\xff")
+                    state = _DATA
+                elif WILL <= c <= DONT:
+                    self._verb = c
+                    state = _NEG
+                elif c == SB:
+                    state = _SB_OPT
+                else:
+                    state = _DATA
+                    if text:
+                        self._flush_text()
+                    self._command(c)
+            elif state == _NEG:
+                option = data[pos]
+                pos += 1
+                state = _DATA
+                if text:
+                    self._flush_text()
+                self._negotiate(self._verb, option)
+            elif state == _SB_OPT:
+                self._sb_option = data[pos]
+                pos += 1
+                self._sb_buf.clear()
+                self._sb_len = 0
+                self._sb_overflow = False
+                if text:
+                    self._flush_text()
+                state = _SB
+            elif state == _SB:
+                i = find(b"\xff", pos)
+                if i < 0:
+                    self._sb_add(data[pos:])
+                    break
+                if i > pos:
+                    self._sb_add(data[pos:i])
+                pos = i + 1
+                state = _SB_IAC
+            else:  # _SB_IAC
+                c = data[pos]
+                if c == IAC:
+                    pos += 1
+                    self._sb_add(b"\xff")
+                    state = _SB
+                elif c == SE:
+                    pos += 1
+                    state = _DATA
+                    self._state = state
+                    if self._subnegotiation(inflating):
+                        return pos
+                else:
+                    # RFC 855 allows only IAC IAC and IAC SE inside SB: the
+                    # SE was lost. Drop the subnegotiation, obey the command.
+                    log.warning(
+                        "telnet: IAC %d inside SB %s; subnegotiation dropped",
+                        c,
+                        option_name(self._sb_option),
+                    )
+                    self._sb_buf.clear()
+                    state = _IAC
+        self._state = state
+        return n
+
+    # -- text ------------------------------------------------------------------
+
+    def _flush_text(self) -> None:
+        parts = self._text_parts
+        if not parts:
+            return
+        chunk = parts[0] if len(parts) == 1 else b"".join(parts)
+        parts.clear()
+        self._text(chunk)
+
+    def _text(self, chunk: bytes) -> None:
+        if self._after_cr:
+            self._after_cr = False
+            # CR LF and CR NUL are one line ending (RFC 854).
+            if chunk[0] == 10 or chunk[0] == 0:
+                chunk = chunk[1:]
+                if not chunk:
+                    return
+        if 13 in chunk:
+            self._after_cr = chunk[-1] == 13
+            # A bare CR ends a line too: some clients send nothing after it.
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r\0", b"\n").replace(b"\r", b"\n")
+        if 0 in chunk:
+            chunk = chunk.replace(b"\0", b"")
+        first = chunk.find(b"\n")
+        if first < 0:
+            self._line_append(chunk)
+            return
+        self._line_append(chunk[:first])
+        self._end_line()
+        last = chunk.rfind(b"\n")
+        if last > first:
+            self._lines(chunk[first + 1 : last])
+        if last + 1 < len(chunk):
+            self._line_append(chunk[last + 1 :])
+
+    def _lines(self, block: bytes) -> None:
+        """Emit the complete lines in ``block`` (``\\n``-separated, no CR or NUL)."""
+        limit = self._max_line
+        editing = self._editing and (8 in block or 127 in block)
+        if len(block) > limit:
+            parts = block.split(b"\n")
+            if max(map(len, parts)) > limit:
+                self._lines_slow(parts)
+                return
+        # One decode for the whole block: "\n" never occurs inside a UTF-8
+        # sequence, so this equals decoding line by line.
+        texts = block.decode("utf-8", "replace").split("\n")
+        if editing:
+            texts = [_edit(t) for t in texts]
+        self._events.extend(map(TextLine, texts))
+
+    def _lines_slow(self, parts: list[bytes]) -> None:
+        limit = self._max_line
+        events = self._events
+        for part in parts:
+            if len(part) > limit:
+                log.info("telnet: dropped a line of %d bytes (limit %d)", len(part), limit)
+                events.append(LineTooLong(len(part), limit))
+            else:
+                text = part.decode("utf-8", "replace")
+                events.append(TextLine(_edit(text) if self._editing else text))
+
+    def _line_append(self, piece: bytes) -> None:
+        if not piece:
+            return
+        total = self._line_len + len(piece)
+        self._line_len = total
+        if total <= self._max_line:
+            self._line += piece
+        elif self._line:
+            # Over the limit: keep counting, stop storing.
+            self._line.clear()
+
+    def _take_line(self) -> str | None:
+        """The unfinished line as text (None if it overflowed); the buffer is emptied."""
+        length = self._line_len
+        self._line_len = 0
+        if length > self._max_line:
+            log.info("telnet: dropped a line of %d bytes (limit %d)", length, self._max_line)
+            self._events.append(LineTooLong(length, self._max_line))
+            return None
+        text = self._line.decode("utf-8", "replace")
+        self._line.clear()
+        return _edit(text) if self._editing else text
+
+    def _end_line(self) -> None:
+        text = self._take_line()
+        if text is not None:
+            self._events.append(TextLine(text))
+
+    def _flush_partial(self) -> None:
+        line = self._line
+        if self._line_len > self._max_line:
+            return
+        cut = _utf8_complete(line)
+        if not cut:
+            return
+        text = line[:cut].decode("utf-8", "replace")
+        del line[:cut]
+        self._line_len = len(line)
+        self._events.append(PartialLine(text))
+
+    # -- commands (RFC 854) -----------------------------------------------------
+
+    def _command(self, c: int) -> None:
+        if c == GA or c == EOR_CMD:
+            text = self._take_line()
+            self._events.append(Prompt(text or ""))
+        elif c == NOP or c == DM:
+            # DM only matters with TCP urgent data, which we never read apart.
+            pass
+        elif c == AYT:
+            if self._spend():
+                self._write(self.config.ayt_reply)
+        elif c == IP:
+            self._events.append(Interrupt())
+        elif c == BRK:
+            self._events.append(Break())
+        elif c == AO:
+            self._events.append(AbortOutput())
+        elif c == EC:
+            if self._editing:
+                self._line_append(b"\x08")
+        elif c == EL:
+            if self._editing and self._line_len <= self._max_line:
+                self._line.clear()
+                self._line_len = 0
+        else:
+            log.debug("telnet: ignored command IAC %d", c)
+
+    # -- negotiation (RFC 855, RFC 1143) ---------------------------------------------
+
+    def _spend(self) -> bool:
+        """Take a token from the negotiation bucket; False (and a flood event) if empty."""
+        config = self.config
+        now = self._clock()
+        tokens = self._tokens + (now - self._tokens_at) * config.negotiation_rate
+        if tokens > config.negotiation_burst:
+            tokens = float(config.negotiation_burst)
+        self._tokens_at = now
+        if tokens >= 1.0:
+            self._tokens = tokens - 1.0
+            self._flooding = False
+            return True
+        self._tokens = tokens
+        if not self._flooding:
+            self._flooding = True
+            log.warning("telnet: negotiation flood from peer; ignoring commands for a while")
+            self._events.append(NegotiationFlood())
+        return False
+
+    def _negotiate(self, verb: int, option: int) -> None:
+        if not self._spend():
+            return
+        if verb == WILL:
+            ok = option in self._remote_ok
+            self._q(Side.REMOTE, option, QInput.PEER_YES if ok else QInput.PEER_YES_REFUSED)
+        elif verb == WONT:
+            self._q(Side.REMOTE, option, QInput.PEER_NO)
+        elif verb == DO:
+            ok = option in self._local_ok
+            self._q(Side.LOCAL, option, QInput.PEER_YES if ok else QInput.PEER_YES_REFUSED)
+        else:
+            self._q(Side.LOCAL, option, QInput.PEER_NO)
+
+    def _q(self, side: Side, option: int, what: QInput) -> None:
+        """Run one RFC 1143 transition for one side of one option."""
+        local = side is Side.LOCAL
+        states = self._us if local else self._him
+        code = states[option]
+        state, queue = code & 3, code >> 2
+        new_state, new_queue, send = Q_TABLE[(state, queue, what)]
+        if local and option == MCCP2 and new_state != Q.YES and self._deflater is not None:
+            # The compressed stream must end before WONT goes out in clear.
+            self.end_compression()
+        states[option] = new_state | (new_queue << 2)
+        if send != SEND_NONE:
+            yes = send == SEND_YES
+            verb = (WILL if yes else WONT) if local else (DO if yes else DONT)
+            self._write(bytes([IAC, verb, option]))
+        refused = self._refused_local if local else self._refused_remote
+        if what == QInput.PEER_NO and state == Q.WANTYES and queue == QUEUE_EMPTY:
+            refused.add(option)
+        elif new_state == Q.YES:
+            refused.discard(option)
+        if (state == Q.YES) != (new_state == Q.YES):
+            self._changed(side, option, new_state == Q.YES)
+
+    def _changed(self, side: Side, option: int, enabled: bool) -> None:
+        self._events.append(OptionChanged(option, side, enabled))
+        if side is Side.REMOTE:
+            if option == TTYPE and enabled and self._role_server:
+                self.request_terminal_type()
+            elif option == CHARSET and enabled:
+                self._request_charset()
+            return
+        if option == NAWS:
+            if enabled and self.window_size is not None:
+                self.send_subnegotiation(NAWS, encode_naws(*self.window_size))
+        elif option == MCCP2:
+            if enabled and self.config.auto_compress and self._role_server:
+                self.start_compression()
+        elif option == MSSP:
+            if enabled:
+                self._events.append(MsspRequested())
+        elif option == CHARSET:
+            if enabled:
+                self._request_charset()
+        elif option == TTYPE:
+            self._ttype_index = 0
+
+    # -- subnegotiation ----------------------------------------------------------------
+
+    def _sb_add(self, piece: bytes) -> None:
+        total = self._sb_len + len(piece)
+        self._sb_len = total
+        if self._sb_overflow:
+            return
+        if total > self._max_sb:
+            self._sb_overflow = True
+            self._sb_buf.clear()
+            log.warning(
+                "telnet: subnegotiation for %s longer than %d bytes; discarded",
+                option_name(self._sb_option),
+                self._max_sb,
+            )
+            self._events.append(SubnegotiationTooLong(self._sb_option, self._max_sb))
+            return
+        self._sb_buf += piece
+
+    def _subnegotiation(self, inflating: bool) -> bool:
+        """Handle a complete ``IAC SB ... IAC SE``; True if an MCCP2 stream starts after it."""
+        option = self._sb_option
+        if self._sb_overflow:
+            self._sb_overflow = False
+            return False
+        payload = bytes(self._sb_buf)
+        self._sb_buf.clear()
+        if option == GMCP:
+            self._gmcp(payload)
+        elif option == NAWS:
+            if option in self._remote_ok:
+                size = decode_naws(payload)
+                if size is None:
+                    log.info("telnet: malformed NAWS payload %r ignored", payload[:16])
+                else:
+                    self.window_size = size
+                    self._events.append(WindowSize(*size))
+        elif option == TTYPE:
+            self._ttype(payload)
+        elif option == CHARSET:
+            if option in self._local_ok or option in self._remote_ok:
+                self._charset(payload)
+        elif option == MCCP2:
+            if (
+                not self._role_server
+                and option in self._remote_ok
+                and not inflating
+                and self._inflater is None
+            ):
+                self._inflater = zlib.decompressobj()
+                self._events.append(CompressionStarted())
+                return True
+        elif option == MSSP:
+            if not self._role_server and option in self._remote_ok:
+                variables = decode_mssp(payload)
+                if variables is None:
+                    log.info("telnet: malformed MSSP payload ignored")
+                else:
+                    self._events.append(MsspData(tuple(variables.items())))
+        elif self.local_enabled(option) or self.remote_enabled(option):
+            self._events.append(Subnegotiation(option, payload))
+        else:
+            log.debug("telnet: subnegotiation for %s ignored", option_name(option))
+        return False
+
+    def _gmcp(self, payload: bytes) -> None:
+        if not (GMCP in self._local_ok or GMCP in self._remote_ok):
+            return
+        message = decode_gmcp(payload)
+        if message is None:
+            log.info("telnet: invalid GMCP message ignored: %r", payload[:80])
+            return
+        self._events.append(GmcpMessage(*message))
+
+    def _ttype(self, payload: bytes) -> None:
+        if not payload:
+            return
+        if self._role_server:
+            if payload[0] != _TTYPE_IS or TTYPE not in self._remote_ok:
+                return
+            if not self._ttype_active:
+                log.debug("telnet: unsolicited TTYPE IS ignored")
+                return
+            name = payload[1:].decode("ascii", "replace").strip()
+            self._ttype_is(name)
+        elif payload[0] == _TTYPE_SEND and self.local_enabled(TTYPE):
+            if not self._spend():
+                return
+            names = self.config.terminal_names or ("UNKNOWN",)
+            name = names[min(self._ttype_index, len(names) - 1)]
+            self._ttype_index += 1
+            self.send_subnegotiation(
+                TTYPE, bytes([_TTYPE_IS]) + name.encode("ascii", "replace")
+            )
+
+    def _ttype_is(self, name: str) -> None:
+        names = self._ttype_names
+        repeated = bool(names) and name == names[-1]
+        if not repeated:
+            names.append(name)
+        if repeated or parse_mtts(name) is not None or self._ttype_asks >= _TTYPE_MAX_ASKS:
+            self._ttype_active = False
+            mtts = None
+            plain = []
+            for each in names:
+                flags = parse_mtts(each)
+                if flags is None:
+                    plain.append(each)
+                elif mtts is None:
+                    mtts = flags
+            client = plain[0] if plain else ""
+            terminal = plain[1] if len(plain) > 1 else client
+            event = TerminalType(tuple(names), client, terminal, mtts)
+            self.terminal_type = event
+            self._events.append(event)
+            return
+        self._ttype_asks += 1
+        self._write(_TTYPE_SEND_BYTES)
+
+    def _request_charset(self) -> None:
+        # Only the server starts CHARSET subnegotiation, and only once: both
+        # sides sending REQUEST at once is the collision RFC 2066 warns of.
+        if not self._role_server or self._charset_requested or not self.config.charsets:
+            return
+        self._charset_requested = True
+        self._charset_pending = True
+        self.send_subnegotiation(CHARSET, encode_charset_request(self.config.charsets))
+
+    def _charset(self, payload: bytes) -> None:
+        if not payload:
+            return
+        kind, body = payload[0], payload[1:]
+        if kind == CHARSET_REQUEST:
+            if not self._spend():
+                return
+            offered = decode_charset_request(body)
+            ours = {charset_key(name) for name in self.config.charsets}
+            choice = None
+            if not (self._role_server and self._charset_pending):
+                # The peer's order is its preference; take the first we know.
+                choice = next((name for name in offered if charset_key(name) in ours), None)
+            if choice is None:
+                self.send_subnegotiation(CHARSET, bytes([CHARSET_REJECTED]))
+                self._events.append(CharsetRejected(tuple(offered)))
+                return
+            self.send_subnegotiation(
+                CHARSET, bytes([CHARSET_ACCEPTED]) + choice.encode("ascii", "replace")
+            )
+            self.charset = choice
+            self._events.append(CharsetAgreed(choice))
+        elif kind == CHARSET_ACCEPTED:
+            if not self._charset_pending:
+                log.debug("telnet: unsolicited CHARSET ACCEPTED ignored")
+                return
+            self._charset_pending = False
+            name = body.decode("ascii", "replace")
+            if charset_key(name) not in {charset_key(c) for c in self.config.charsets}:
+                log.info("telnet: peer accepted charset %r we never offered", name)
+                self._events.append(CharsetRejected(tuple(self.config.charsets)))
+                return
+            self.charset = name
+            self._events.append(CharsetAgreed(name))
+        elif kind == CHARSET_REJECTED:
+            if self._charset_pending:
+                self._charset_pending = False
+                self._events.append(CharsetRejected(tuple(self.config.charsets)))
+        elif kind == CHARSET_TTABLE_IS:
+            self.send_subnegotiation(CHARSET, bytes([CHARSET_TTABLE_REJECTED]))
+
+
+# -- the Protocol adapter -------------------------------------------------------------
+
+
+def _hook_table() -> dict[type, Callable[[TelnetProtocol, Any], None]]:
+    return {
+        TextLine: lambda p, e: p.line_received(e.text),
+        PartialLine: lambda p, e: p.partial_line_received(e.text),
+        Prompt: lambda p, e: p.prompt_received(e.text),
+        WindowSize: lambda p, e: p.window_size_changed(e.width, e.height),
+        TerminalType: lambda p, e: p.terminal_type_received(e),
+        GmcpMessage: lambda p, e: p.gmcp_received(e.package, e.data),
+        MsspRequested: lambda p, e: p.mssp_requested(),
+        MsspData: lambda p, e: p.mssp_received(e.as_dict()),
+        CharsetAgreed: lambda p, e: p.charset_agreed(e.name),
+        OptionChanged: lambda p, e: p.option_changed(e.option, e.side, e.enabled),
+        Interrupt: lambda p, e: p.interrupt_received(),
+        Break: lambda p, e: p.break_received(),
+        LineTooLong: lambda p, e: p.line_too_long(e.length, e.limit),
+        ProtocolError: lambda p, e: p.protocol_error(e.message),
+    }
+
+
+class TelnetProtocol(Protocol):
+    """A telnet connection on the engine: a :class:`TelnetCodec` plus hooks.
+
+    Subclasses override the hooks (``line_received`` and friends) and call
+    ``send_text``, ``send_prompt``, ``send_gmcp``, ``set_echo``... which write
+    at once (output produced while events are being handled is written in
+    one piece when they are done). Close with :meth:`close`, which ends an
+    MCCP2 stream cleanly first; calling ``transport.lose_connection()``
+    directly would cut the stream short.
+
+    ``telnet_config`` picks the end and the options; ``clock`` (anything
+    with ``seconds()``) times the negotiation flood limit.
+    """
+
+    telnet_config: TelnetConfig = TelnetConfig.server()
+    clock: Any = None
+    codec: TelnetCodec
+
+    _HOOKS = _hook_table()
+
+    def __init__(self, config: TelnetConfig | None = None, clock: Any = None) -> None:
+        if config is not None:
+            self.telnet_config = config
+        if clock is not None:
+            self.clock = clock
+        self._dispatching = False
+        self._closing = False
+
+    # -- engine side ---------------------------------------------------------------
+
+    def connection_made(self) -> None:
+        """Build the codec and send our offers."""
+        seconds = self.clock.seconds if self.clock is not None else None
+        self.codec = TelnetCodec(self.telnet_config, clock=seconds)
+        self._dispatching = False
+        self._closing = False
+        self.codec.start()
+        self.flush()
+
+    def data_received(self, data: bytes) -> None:
+        """Feed the codec and call a hook per event; write what came out."""
+        events = self.codec.receive(data)
+        self._dispatching = True
+        try:
+            hooks = self._HOOKS
+            for event in events:
+                hook = hooks.get(type(event))
+                try:
+                    if hook is None:
+                        self.event_received(event)
+                    else:
+                        hook(self, event)
+                except Exception:
+                    # One failing hook must not lose the events after it.
+                    log.exception("telnet: error in the handler for %r", event)
+        finally:
+            self._dispatching = False
+        self.flush()
+
+    def connection_lost(self, reason: Failure) -> None:
+        """End a compressed stream if there is still a transport to finish it on."""
+        codec = getattr(self, "codec", None)
+        if codec is not None and codec.compressing:
+            codec.end_compression()
+            tail = codec.data_to_send()
+            transport = self.transport
+            if tail and transport is not None and not getattr(transport, "disconnected", True):
+                try:
+                    transport.write(tail)
+                except Exception:
+                    log.debug("telnet: could not write the end of the MCCP2 stream")
+
+    def flush(self) -> None:
+        """Write whatever the codec has queued (deferred while hooks run)."""
+        if self._dispatching or self.transport is None:
+            return
+        data = self.codec.data_to_send()
+        if data:
+            self.transport.write(data)
+
+    def close(self, message: str | None = None) -> None:
+        """Say ``message`` (if any), end MCCP2 cleanly, and close after sending."""
+        if self._closing or self.transport is None:
+            return
+        self._closing = True
+        if message:
+            self.codec.send_text(message if message.endswith("\n") else message + "\n")
+        self.codec.end_compression()
+        self._dispatching = False
+        self.flush()
+        self.transport.lose_connection()
+
+    # -- output ----------------------------------------------------------------------
+
+    def send_text(self, text: str) -> None:
+        """Send text ("\\n" -> CR LF)."""
+        self.codec.send_text(text)
+        self.flush()
+
+    def send_prompt(self, text: str) -> None:
+        """Send a prompt, marked with EOR or GA as negotiated."""
+        self.codec.send_prompt(text)
+        self.flush()
+
+    def send_gmcp(self, package: str, data: Any = None) -> bool:
+        """Send a GMCP message if GMCP is agreed; returns whether it was sent."""
+        sent = self.codec.send_gmcp(package, data)
+        self.flush()
+        return sent
+
+    def send_mssp(self, variables: Mapping[str, Any]) -> bool:
+        """Send MSSP variables if MSSP is agreed."""
+        sent = self.codec.send_mssp(variables)
+        self.flush()
+        return sent
+
+    def set_echo(self, enabled: bool) -> bool:
+        """Let the client echo typing (True) or hide it for a password (False)."""
+        result = self.codec.set_echo(enabled)
+        self.flush()
+        return result
+
+    def set_window_size(self, width: int, height: int) -> None:
+        """Client role: report a new window size over NAWS."""
+        self.codec.set_window_size(width, height)
+        self.flush()
+
+    def request_local(self, option: int) -> bool:
+        """Offer to perform an option (WILL)."""
+        result = self.codec.request_local(option)
+        self.flush()
+        return result
+
+    def request_remote(self, option: int) -> bool:
+        """Ask the peer to perform an option (DO)."""
+        result = self.codec.request_remote(option)
+        self.flush()
+        return result
+
+    # -- hooks -----------------------------------------------------------------------
+
+    def line_received(self, text: str) -> None:
+        """A line of input arrived (without its line ending)."""
+
+    def partial_line_received(self, text: str) -> None:
+        """Client role: text without a line ending yet (a prompt, most likely)."""
+
+    def prompt_received(self, text: str) -> None:
+        """GA or EOR marked ``text`` as a prompt."""
+
+    def window_size_changed(self, width: int, height: int) -> None:
+        """NAWS: the peer's window is now ``width`` x ``height``."""
+
+    def terminal_type_received(self, terminal: TerminalType) -> None:
+        """The TTYPE/MTTS cycle finished."""
+
+    def gmcp_received(self, package: str, data: Any) -> None:
+        """A GMCP message arrived."""
+
+    def mssp_requested(self) -> None:
+        """The peer wants MSSP: sends :meth:`mssp_variables` if it returns any."""
+        variables = self.mssp_variables()
+        if variables:
+            self.send_mssp(variables)
+
+    def mssp_variables(self) -> Mapping[str, Any]:
+        """The MSSP variables to send (NAME, PLAYERS, UPTIME, ...). Override."""
+        return {}
+
+    def mssp_received(self, variables: dict[str, tuple[str, ...]]) -> None:
+        """Client role: the server's MSSP variables arrived."""
+
+    def charset_agreed(self, name: str) -> None:
+        """CHARSET settled on ``name``."""
+
+    def option_changed(self, option: int, side: Side, enabled: bool) -> None:
+        """An option was enabled or disabled on one side."""
+
+    def interrupt_received(self) -> None:
+        """IAC IP."""
+
+    def break_received(self) -> None:
+        """IAC BRK."""
+
+    def line_too_long(self, length: int, limit: int) -> None:
+        """A line over the limit was dropped: tell the user."""
+        self.send_text(
+            f"Your line was {length} bytes long; the limit is {limit}. It was ignored.\n"
+        )
+
+    def protocol_error(self, message: str) -> None:
+        """The peer's input cannot be parsed further: close with the reason."""
+        log.warning("telnet: closing connection: %s", message)
+        self.close(f"Closing the connection: {message}")
+
+    def event_received(self, event: Any) -> None:
+        """Any event without a hook of its own (CharsetRejected, NegotiationFlood, ...)."""
