@@ -1,0 +1,1119 @@
+"""The command parser and the verbs.
+
+A line of input is read like this:
+
+1. ``'text`` and ``"text`` are ``say text``; ``:text`` is ``emote text``.
+2. The first word, lower-cased, is looked up as a verb name or alias
+   (``look``, ``l``, ``get``, ``@dig``...).
+3. Otherwise it is tried as an exit of the room (``north``, ``n``, ``door``).
+4. Otherwise as the unambiguous start of a verb (``inv`` for ``inventory``).
+5. Otherwise the player is told the word is not understood.
+
+A verb handler is ``handler(ctx: Context, args: str) -> None``. It refuses
+by raising :class:`Refusal` with a sentence that says why not ("You can't
+take Bob."); the world shows that sentence and nothing else happens. It
+reports by ``ctx.tell(text)`` and ``ctx.emit(Event(...))``; those are
+delivered only when the handler returns normally.
+
+Other modules add verbs to the shared registry::
+
+    from reality.game.commands import Context, register_verb
+
+    def mail(ctx: Context, args: str) -> None:
+        ctx.tell("You have no mail.")
+
+    register_verb("mail", mail, help="mail: list your letters ...", category="mail")
+
+Object names match by alias, whole name, name prefix or word prefixes
+("lamp", "bra", "br la" all find "brass lamp"); exact matches beat prefix
+matches; a remaining tie asks "Which do you mean: ...?", and ``2.lamp``
+picks the second of several.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from attrs import frozen
+
+from reality.game import markup
+from reality.game.events import Event, EventBuffer
+from reality.game.loader import EXIT_PATTERN, WorldFileError, load_world
+from reality.game.store import BuiltExit, BuiltItem, BuiltRoom
+from reality.game.things import (
+    ABBREVIATIONS,
+    EXACT,
+    NO_MATCH,
+    OPPOSITES,
+    Exit,
+    Item,
+    Npc,
+    Player,
+    Room,
+    Thing,
+)
+
+if TYPE_CHECKING:
+    from reality.game.world import World
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "VERBS",
+    "Context",
+    "Refusal",
+    "Verb",
+    "VerbRegistry",
+    "register_verb",
+    "run",
+]
+
+MAX_CARRIED = 50
+MAX_HOMEPAGE = 20_000
+MAX_SAY = 2_000
+MAX_DESCRIPTION = 4_000
+MAX_NAME = 60
+
+
+class Refusal(Exception):
+    """A verb cannot be done; ``str()`` is the sentence telling the player why not."""
+
+
+@frozen
+class Verb:
+    """A registered verb."""
+
+    name: str
+    handler: Callable[[Context, str], None]
+    aliases: tuple[str, ...] = ()
+    admin: bool = False
+    help: str = ""
+    usage: str = ""
+    category: str = "general"
+
+
+class VerbRegistry:
+    """Verbs by name and alias."""
+
+    def __init__(self) -> None:
+        self._verbs: dict[str, Verb] = {}
+        self._words: dict[str, Verb] = {}
+
+    def register(
+        self,
+        name: str,
+        handler: Callable[[Context, str], None],
+        *,
+        aliases: Sequence[str] = (),
+        admin: bool = False,
+        help: str = "",
+        usage: str = "",
+        category: str = "general",
+    ) -> Verb:
+        """Add (or replace) a verb; returns it."""
+        verb = Verb(name, handler, tuple(aliases), admin, help, usage or name, category)
+        old = self._verbs.get(name)
+        if old is not None:
+            for word in (old.name, *old.aliases):
+                self._words.pop(word, None)
+        self._verbs[name] = verb
+        for word in (name, *aliases):
+            self._words[word.lower()] = verb
+        return verb
+
+    def verb(self, name: str, **options: Any) -> Callable[[Callable[[Context, str], None]], Any]:
+        """Decorator form of :meth:`register`."""
+
+        def decorate(handler: Callable[[Context, str], None]) -> Callable[[Context, str], None]:
+            self.register(name, handler, **options)
+            return handler
+
+        return decorate
+
+    def lookup(self, word: str) -> Verb | None:
+        """The verb with this exact name or alias (lower case)."""
+        return self._words.get(word)
+
+    def complete(self, prefix: str, *, admin: bool) -> list[Verb]:
+        """Verbs whose name starts with ``prefix`` (admin verbs only for admins)."""
+        return [
+            v for v in self._verbs.values() if v.name.startswith(prefix) and (admin or not v.admin)
+        ]
+
+    def all(self) -> list[Verb]:
+        return list(self._verbs.values())
+
+
+#: The registry the world uses unless it is given another.
+VERBS = VerbRegistry()
+
+
+def register_verb(
+    name: str,
+    handler: Callable[[Context, str], None],
+    *,
+    aliases: Sequence[str] = (),
+    admin: bool = False,
+    help: str = "",
+    usage: str = "",
+    category: str = "general",
+) -> Verb:
+    """Add a verb to the shared registry :data:`VERBS`."""
+    return VERBS.register(
+        name, handler, aliases=aliases, admin=admin, help=help, usage=usage, category=category
+    )
+
+
+class Context:
+    """What a verb handler works with: the world, the player, the output buffer."""
+
+    __slots__ = ("world", "player", "buffer", "after", "verb")
+
+    def __init__(self, world: World, player: Player) -> None:
+        self.world = world
+        self.player = player
+        self.buffer = EventBuffer()
+        #: Actions run after the output is delivered (e.g. closing a connection).
+        self.after: list[Callable[[], None]] = []
+        self.verb: Verb | None = None
+
+    @property
+    def room(self) -> Room:
+        room = self.player.location
+        if room is None:
+            raise Refusal("You are nowhere.")
+        return room
+
+    def tell(self, text: str) -> None:
+        """A line for the player only."""
+        self.buffer.tell(self.player, text)
+
+    def emit(self, event: Event) -> None:
+        """An event in a room, delivered when the verb has finished."""
+        self.buffer.add(event)
+
+
+# -- the parser ----------
+
+
+def run(ctx: Context, line: str) -> None:
+    """Parse and run one line for ``ctx.player``."""
+    line = line.strip()
+    if not line:
+        return
+    first = line[0]
+    if first in "'\"":
+        return _dispatch(ctx, ctx.world.verbs.lookup("say") or VERBS_SAY, line[1:].strip())
+    if first == ":":
+        return _dispatch(ctx, ctx.world.verbs.lookup("emote") or VERBS_EMOTE, line[1:].strip())
+    word, _, rest = line.partition(" ")
+    word = word.lower()
+    rest = rest.strip()
+    registry = ctx.world.verbs
+    verb = registry.lookup(word)
+    if verb is not None:
+        return _dispatch(ctx, verb, rest)
+    if not rest:
+        way = _find_exit(ctx.room, word)
+        if way is not None:
+            return go(ctx, way.name)
+        if word in ABBREVIATIONS or word in OPPOSITES:
+            raise Refusal(f"You can't go {ABBREVIATIONS.get(word, word)} from here.")
+    if len(word) >= 2:
+        candidates = registry.complete(word, admin=ctx.player.admin)
+        if len(candidates) == 1:
+            return _dispatch(ctx, candidates[0], rest)
+        if len(candidates) > 1:
+            names = _or_list(sorted(v.name for v in candidates))
+            raise Refusal(f"Which command do you mean: {names}?")
+    raise Refusal(
+        f"I don't understand '{markup.escape(word[:40])}'. Type 'help' for a list of commands."
+    )
+
+
+def _dispatch(ctx: Context, verb: Verb, args: str) -> None:
+    if verb.admin and not ctx.player.admin:
+        raise Refusal(f"Only admins can use {verb.name}.")
+    ctx.verb = verb
+    verb.handler(ctx, args)
+
+
+def _find_exit(room: Room, word: str) -> Exit | None:
+    word = ABBREVIATIONS.get(word, word)
+    way = room.exits.get(word)
+    if way is not None:
+        return way
+    for candidate in room.exits.values():
+        if candidate.match(word) == EXACT:
+            return candidate
+    return None
+
+
+# -- name matching ----------
+
+_ORDINAL = re.compile(r"(\d+)\.(.+)\Z")
+_ARTICLES = ("the ", "a ", "an ")
+
+
+def normalize(query: str) -> str:
+    """Lower case, single spaces, no leading article."""
+    query = " ".join(query.lower().split())
+    for article in _ARTICLES:
+        if query.startswith(article) and len(query) > len(article):
+            return query[len(article) :]
+    return query
+
+
+def find(
+    query: str,
+    candidates: Iterable[Any],
+    *,
+    nothing: str | None = None,
+) -> Any:
+    """The one candidate ``query`` names; :class:`Refusal` if none or several.
+
+    Candidates are Things or Exits (anything with ``match(query)``).
+    ``nothing`` is the refusal when nothing matches.
+    """
+    q = normalize(query)
+    if not q:
+        raise Refusal("Which one? Give a name.")
+    ordinal = None
+    m = _ORDINAL.match(q)
+    if m:
+        ordinal, q = int(m.group(1)), m.group(2)
+    best = NO_MATCH
+    found: list[Any] = []
+    seen: set[int] = set()
+    for candidate in candidates:
+        if id(candidate) in seen:
+            continue
+        seen.add(id(candidate))
+        score = candidate.match(q)
+        if score > best:
+            best, found = score, [candidate]
+        elif score == best and score:
+            found.append(candidate)
+    if not found:
+        raise Refusal(nothing or f"You don't see '{markup.escape(query)}' here.")
+    if ordinal is not None:
+        if not 1 <= ordinal <= len(found):
+            raise Refusal(f"There are only {len(found)} of '{markup.escape(q)}' here.")
+        return found[ordinal - 1]
+    if len(found) > 1:
+        names = [_the(c) for c in found]
+        hint = ""
+        if len(set(names)) < len(names):
+            hint = f" (Type 1.{q}, 2.{q}... to choose.)"
+        raise Refusal(f"Which do you mean: {_or_list(names)}?{hint}")
+    return found[0]
+
+
+def _the(thing: Any) -> str:
+    if isinstance(thing, Thing):
+        return thing.the()
+    return f"the way {thing.name}"
+
+
+def _or_list(names: list[str]) -> str:
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _and_list(names: list[str]) -> str:
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _visible(ctx: Context) -> list[Thing]:
+    """Things a player can refer to: here, carried, and people present."""
+    room = ctx.room
+    return [*room.contents, *ctx.player.inventory, *room.players]
+
+
+def _check_markup(text: str) -> None:
+    problems = markup.validate(text)
+    if problems:
+        raise Refusal("That text has a markup problem: " + markup.escape(problems[0]))
+
+
+def _plain_name(name: str, what: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise Refusal(f"Give the {what} a name.")
+    if "{" in name or "}" in name:
+        raise Refusal("Names are plain text: no braces, please.")
+    if len(name) > MAX_NAME:
+        raise Refusal(f"That name is too long (at most {MAX_NAME} characters).")
+    return name
+
+
+# -- looking ----------
+
+
+def look(ctx: Context, args: str) -> None:
+    world = ctx.world
+    room = ctx.room
+    args = args.strip()
+    if args.lower().startswith("at "):
+        args = args[3:].strip()
+    if not args or args.lower() in ("here", "around", "room"):
+        ctx.tell(world.describe_room(room, ctx.player))
+        return
+    if args.lower() in ("me", "self", "myself"):
+        ctx.tell(_describe_player(ctx.player, viewer=ctx.player))
+        return
+    target = find(args, [*_visible(ctx), *room.exits.values()])
+    if isinstance(target, Exit):
+        destination = world.rooms.get(target.destination)
+        text = (
+            target.description
+            or f"The way {target.name} leads to {destination.name if destination else 'nowhere'}."
+        )
+        ctx.tell(text)
+        return
+    if isinstance(target, Player):
+        ctx.tell(_describe_player(target, viewer=ctx.player))
+        if target is not ctx.player:
+            ctx.emit(Event(room, None, target=target, to_target=f"{ctx.player.name} looks at you."))
+        return
+    description = target.description or f"You see nothing special about {target.the()}."
+    ctx.tell(description)
+
+
+def _describe_player(player: Player, *, viewer: Player) -> str:
+    you = player is viewer
+    lines = [
+        player.description
+        or (
+            "You look like a perfectly ordinary adventurer."
+            if you
+            else f"{player.name} looks like a perfectly ordinary adventurer."
+        )
+    ]
+    if player.inventory:
+        carried = _and_list([i.a() for i in player.inventory])
+        lines.append(
+            f"You are carrying {carried}." if you else f"{player.name} is carrying {carried}."
+        )
+    return "\n".join(lines)
+
+
+# -- moving ----------
+
+
+def go(ctx: Context, args: str) -> None:
+    args = args.strip().lower()
+    if not args:
+        raise Refusal("Go where?")
+    room = ctx.room
+    way = _find_exit(room, args)
+    if way is None:
+        direction = ABBREVIATIONS.get(args, args)
+        way = find(
+            args,
+            room.exits.values(),
+            nothing=f"You can't go {markup.escape(direction)} from here.",
+        )
+    destination = ctx.world.rooms.get(way.destination)
+    if destination is None:
+        raise Refusal(f"The way {way.name} leads nowhere at the moment.")
+    player = ctx.player
+    back = OPPOSITES.get(way.name)
+    arrive = f"{player.name} arrives from the {back}." if back else f"{player.name} arrives."
+    ctx.world.move_player(
+        player, destination, ctx.buffer, leave=f"{player.name} goes {way.name}.", arrive=arrive
+    )
+
+
+# -- talking ----------
+
+
+def say(ctx: Context, args: str) -> None:
+    if not args:
+        raise Refusal("Say what?")
+    text = markup.escape(args[:MAX_SAY])
+    player = ctx.player
+    ctx.emit(
+        Event(
+            ctx.room,
+            f'{player.name} says, "{text}"',
+            actor=player,
+            to_actor=f'You say, "{text}"',
+        )
+    )
+
+
+def emote(ctx: Context, args: str) -> None:
+    if not args:
+        raise Refusal("Emote what? For example: emote waves.")
+    text = markup.escape(args[:MAX_SAY])
+    sep = "" if text[0] in "',." else " "
+    ctx.emit(Event(ctx.room, f"{ctx.player.name}{sep}{text}"))
+
+
+def tell(ctx: Context, args: str) -> None:
+    name, _, text = args.strip().partition(" ")
+    if not name or not text.strip():
+        raise Refusal("Tell whom what? For example: tell bob hello.")
+    matches = ctx.world.find_online(name)
+    if not matches:
+        raise Refusal(f"No one called '{markup.escape(name)}' is connected.")
+    if len(matches) > 1:
+        raise Refusal(f"Which do you mean: {_or_list([p.name for p in matches])}?")
+    target = matches[0]
+    if target is ctx.player:
+        raise Refusal("You talk to yourself for a while.")
+    text = markup.escape(text.strip()[:MAX_SAY])
+    ctx.tell(f'You tell {target.name}, "{text}"')
+    ctx.buffer.tell(target, f'{{magenta}}{ctx.player.name} tells you,{{/}} "{text}"')
+
+
+def who(ctx: Context, args: str) -> None:
+    args = args.strip().lower()
+    if not args:
+        ctx.tell(ctx.world.who_text())
+        return
+    matches = ctx.world.find_online(args)
+    if not matches:
+        ctx.tell(f"No one whose name starts with '{markup.escape(args)}' is connected.")
+        return
+    ctx.tell(
+        f"{{bold}}Connected, matching '{markup.escape(args)}':{{/}} "
+        + ", ".join(p.name for p in matches[:60])
+    )
+
+
+# -- things ----------
+
+
+def inventory(ctx: Context, args: str) -> None:
+    carried = ctx.player.inventory
+    if not carried:
+        ctx.tell("You are empty-handed.")
+    else:
+        ctx.tell(f"You are carrying {_and_list([i.a() for i in carried])}.")
+
+
+def get(ctx: Context, args: str) -> None:
+    room = ctx.room
+    player = ctx.player
+    if not args.strip():
+        raise Refusal("Get what?")
+    if args.strip().lower() == "all":
+        portable = [t for t in room.contents if isinstance(t, Item) and not t.fixed]
+        if not portable:
+            raise Refusal("There is nothing here you can take.")
+        room_for = MAX_CARRIED - len(player.inventory)
+        if room_for <= 0:
+            raise Refusal("You can't carry any more.")
+        taken = portable[:room_for]
+    else:
+        thing = find(args, _visible(ctx))
+        if isinstance(thing, Player):
+            raise Refusal(
+                "You can't pick yourself up."
+                if thing is player
+                else f"{thing.name} would not like that."
+            )
+        if isinstance(thing, Npc):
+            raise Refusal(f"{thing.The()} won't let you pick it up.")
+        if thing.location is player:
+            raise Refusal(f"You already have {thing.the()}.")
+        if isinstance(thing, Item) and thing.fixed:
+            raise Refusal(f"{thing.The()} is fixed in place.")
+        if len(player.inventory) >= MAX_CARRIED:
+            raise Refusal("You can't carry any more.")
+        taken = [thing]
+    for item in taken:
+        ctx.world.move_item(item, player)
+    names = _and_list([i.the() for i in taken])
+    ctx.emit(
+        Event(
+            room, f"{player.name} picks up {names}.", actor=player, to_actor=f"You pick up {names}."
+        )
+    )
+
+
+def drop(ctx: Context, args: str) -> None:
+    room = ctx.room
+    player = ctx.player
+    if not args.strip():
+        raise Refusal("Drop what?")
+    if args.strip().lower() == "all":
+        if not player.inventory:
+            raise Refusal("You are not carrying anything.")
+        dropped = list(player.inventory)
+    else:
+        thing = find(
+            args,
+            player.inventory,
+            nothing=f"You aren't carrying '{markup.escape(args.strip())}'.",
+        )
+        dropped = [thing]
+    for item in dropped:
+        ctx.world.move_item(item, room)
+    names = _and_list([i.the() for i in dropped])
+    ctx.emit(
+        Event(room, f"{player.name} drops {names}.", actor=player, to_actor=f"You drop {names}.")
+    )
+
+
+_GIVE = re.compile(r"(.+?)\s+to\s+(.+)\Z", re.IGNORECASE)
+
+
+def give(ctx: Context, args: str) -> None:
+    m = _GIVE.match(args.strip())
+    if not m:
+        raise Refusal("Give what to whom? For example: give lamp to bob.")
+    room = ctx.room
+    player = ctx.player
+    item = find(
+        m.group(1),
+        player.inventory,
+        nothing=f"You aren't carrying '{markup.escape(m.group(1))}'.",
+    )
+    target = find(m.group(2), [*room.players, *(t for t in room.contents if isinstance(t, Npc))])
+    if target is player:
+        raise Refusal(f"You already have {item.the()}.")
+    if isinstance(target, Npc):
+        raise Refusal(f"{target.The()} is not interested in {item.the()}.")
+    if len(target.inventory) >= MAX_CARRIED:
+        raise Refusal(f"{target.name} can't carry any more.")
+    ctx.world.move_item(item, target)
+    ctx.emit(
+        Event(
+            room,
+            f"{player.name} gives {target.name} {item.the()}.",
+            actor=player,
+            to_actor=f"You give {item.the()} to {target.name}.",
+            target=target,
+            to_target=f"{player.name} gives you {item.the()}.",
+        )
+    )
+
+
+# -- the session ----------
+
+
+def quit_(ctx: Context, args: str) -> None:
+    world = ctx.world
+    player = ctx.player
+    ctx.after.append(lambda: world.logout(player, "Goodbye! Come back soon."))
+
+
+_SETTINGS = {
+    "color": ("auto", "on", "off"),
+    "brief": ("off", "on"),
+}
+
+
+def set_(ctx: Context, args: str) -> None:
+    player = ctx.player
+    key, _, value = args.strip().lower().partition(" ")
+    value = value.strip()
+    if key == "colour":
+        key = "color"
+    if not key:
+        width = player.settings.get("width", "auto")
+        lines = ["{bold}Your settings:{/}"]
+        for name, choices in _SETTINGS.items():
+            lines.append(f"  {name}: {player.settings.get(name, choices[0])}")
+        lines.append(f"  width: {width}")
+        lines.append("Change one with: set <name> <value>  (e.g. set color off, set width 100)")
+        ctx.tell("\n".join(lines))
+        return
+    if key == "width":
+        if value == "auto":
+            new: Any = "auto"
+        elif value.isdigit() and 20 <= int(value) <= 250:
+            new = int(value)
+        else:
+            raise Refusal("Width is 'auto' or a number from 20 to 250.")
+    elif key in _SETTINGS:
+        if value not in _SETTINGS[key]:
+            raise Refusal(f"{key} is one of: {', '.join(_SETTINGS[key])}.")
+        new = value
+    else:
+        raise Refusal(f"There is no setting '{markup.escape(key)}'. Settings: color, brief, width.")
+    player.settings[key] = new
+    ctx.world.mark_dirty(player)
+    ctx.tell(f"{key} is now {new}.")
+
+
+# -- homepages ----------
+
+
+def homepage(ctx: Context, args: str) -> None:
+    world = ctx.world
+    player = ctx.player
+    args = args.strip()
+    if not args:
+        url = world.homepage_url(player)
+        lines = [f"Your homepage: {url}" if url else "Your homepage (the website is not running)."]
+        if player.homepage:
+            lines.append("{dim}--- its text ---{/}")
+            lines.append(markup.escape(player.homepage))
+            lines.append("{dim}---{/}")
+        else:
+            lines.append("It is empty. Write it with 'homepage <markdown>' or 'homepage edit'.")
+        ctx.tell("\n".join(lines))
+        return
+    if args.lower() == "edit":
+        player.input_handler = HomepageEditor()
+        ctx.tell(
+            "Editing your homepage (Markdown). Type lines; a line with a single '.'"
+            " saves, '.abort' cancels."
+        )
+        return
+    _save_homepage(ctx, args)
+
+
+def _save_homepage(ctx: Context, text: str) -> None:
+    if len(text) > MAX_HOMEPAGE:
+        raise Refusal(f"That is too long for a homepage (at most {MAX_HOMEPAGE} characters).")
+    ctx.world.set_homepage(ctx.player, text)
+    url = ctx.world.homepage_url(ctx.player)
+    ctx.tell("Homepage saved." + (f" See it at {url}" if url else ""))
+
+
+class HomepageEditor:
+    """Multi-line input for ``homepage edit``: lines until a lone ``.``."""
+
+    __slots__ = ("lines", "size")
+
+    prompt = "homepage> "
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.size = 0
+
+    def __call__(self, ctx: Context, line: str) -> None:
+        player = ctx.player
+        stripped = line.rstrip("\r\n")
+        if stripped.strip() == ".":
+            player.input_handler = None
+            _save_homepage(ctx, "\n".join(self.lines).strip("\n"))
+            return
+        if stripped.strip() == ".abort":
+            player.input_handler = None
+            ctx.tell("Homepage edit cancelled; nothing was changed.")
+            return
+        self.size += len(stripped) + 1
+        if self.size > MAX_HOMEPAGE:
+            player.input_handler = None
+            raise Refusal(
+                f"That is too long for a homepage (at most {MAX_HOMEPAGE} characters);"
+                " the edit was cancelled."
+            )
+        self.lines.append(stripped)
+
+
+# -- help ----------
+
+TOPICS: dict[str, str] = {
+    "movement": (
+        "{bold}Moving around{/}\n"
+        "Type an exit's name (north, door...) or 'go <exit>'. Short forms: n s e w ne nw se sw"
+        " u d. 'look' shows where you are and the ways out."
+    ),
+    "colour": (
+        "{bold}Colour{/}\n"
+        "World text uses tags like {{red}}...{{/}}: colour names (red, bright_blue, grey...),"
+        " #rrggbb, on_<colour> for backgrounds, and bold, dim, italic, underline, reverse."
+        " '{{{{' is a literal brace. 'set color off' turns colour off for you."
+    ),
+    "homepage": (
+        "{bold}Your homepage{/}\n"
+        "homepage            show your page's address and text\n"
+        "homepage <markdown> replace it with one line of Markdown\n"
+        "homepage edit       write several lines; a lone '.' saves, '.abort' cancels"
+    ),
+}
+TOPICS["color"] = TOPICS["colour"]
+
+
+def help_(ctx: Context, args: str) -> None:
+    registry = ctx.world.verbs
+    topic = args.strip().lower()
+    admin = ctx.player.admin
+    if not topic:
+        by_category: dict[str, list[str]] = {}
+        for verb in registry.all():
+            if verb.admin and not admin:
+                continue
+            by_category.setdefault(verb.category, []).append(verb.name)
+        lines = ["{bold}Commands{/} (type 'help <command>' for more):"]
+        for category in sorted(by_category, key=lambda c: (c != "general", c)):
+            lines.append(f"  {{green}}{category}:{{/}} {', '.join(sorted(by_category[category]))}")
+        lines.append("Topics: " + ", ".join(sorted(k for k in TOPICS if k != "color")) + ".")
+        ctx.tell("\n".join(lines))
+        return
+    if topic in TOPICS:
+        ctx.tell(TOPICS[topic])
+        return
+    verb = (
+        registry.lookup(topic)
+        or registry.lookup(topic.lstrip("@"))
+        or (registry.lookup("@" + topic) if admin else None)
+    )
+    if verb is None or (verb.admin and not admin):
+        raise Refusal(f"There is no help on '{markup.escape(topic)}'. Type 'help' for the list.")
+    aliases = f" (also: {', '.join(verb.aliases)})" if verb.aliases else ""
+    ctx.tell(f"{{bold}}{markup.escape(verb.usage)}{{/}}{aliases}\n{verb.help}")
+
+
+# -- admin verbs ----------
+
+
+def _new_id(world: World, name: str) -> str:
+    slug = "-".join(re.sub(r"[^a-z0-9 ]", "", name.lower()).split())[:40] or "thing"
+    base = "@" + slug
+    taken = set(world.rooms) | set(world.items) | set(world.npcs)
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def dig(ctx: Context, args: str) -> None:
+    world = ctx.world
+    room = ctx.room
+    way, _, name = args.strip().partition(" ")
+    way = ABBREVIATIONS.get(way.lower(), way.lower())
+    if not way or not name.strip():
+        raise Refusal("Usage: @dig <exit> <room name>, e.g. @dig north The Tower")
+    if not EXIT_PATTERN.match(way):
+        raise Refusal("An exit name is a word in lower-case letters.")
+    if way in room.exits:
+        raise Refusal(f"There is already a way {way} here.")
+    name = _plain_name(name, "room")
+    back = OPPOSITES.get(way, "back")
+    new_id = _new_id(world, name)
+    new_room = Room(new_id, name, "", built=True)
+    world.store.add_built_room(
+        BuiltRoom(new_id, name, "", False, ctx.player.key),
+        [BuiltExit(room.id, way, new_id), BuiltExit(new_id, back, room.id)],
+        now=world.wall(),
+    )
+    world.rooms[new_id] = new_room
+    room.add_exit(Exit(way, new_id))
+    new_room.add_exit(Exit(back, room.id))
+    world.changed("world", None)
+    player = ctx.player
+    ctx.emit(
+        Event(
+            room,
+            f"{player.name} gestures, and a way {way} opens.",
+            actor=player,
+            to_actor=f"You dig {way} to {name} ({new_id}); the way back is '{back}'.",
+        )
+    )
+    for other in room.players:
+        world.send_room_info(other)
+
+
+def create(ctx: Context, args: str) -> None:
+    world = ctx.world
+    player = ctx.player
+    name = _plain_name(args, "item")
+    if len(player.inventory) >= MAX_CARRIED:
+        raise Refusal("You can't carry any more.")
+    new_id = _new_id(world, name)
+    item = Item(new_id, name, "", built=True)
+    world.store.add_built_item(
+        BuiltItem(new_id, name, "", player.key), kind="player", place=player.key, now=world.wall()
+    )
+    world.items[new_id] = item
+    item.location = player
+    player.inventory.append(item)
+    ctx.emit(
+        Event(
+            ctx.room,
+            f"{player.name} makes {item.a()} out of thin air.",
+            actor=player,
+            to_actor=f"You create {item.a()} ({new_id}). It is in your hands.",
+        )
+    )
+
+
+def describe(ctx: Context, args: str) -> None:
+    world = ctx.world
+    target_name, sep, text = args.partition("=")
+    target_name, text = target_name.strip(), text.strip()
+    if not sep or not target_name:
+        raise Refusal("Usage: @describe <target> = <text>  (target: here, me, or a name)")
+    if len(text) > MAX_DESCRIPTION:
+        raise Refusal(f"That description is too long (at most {MAX_DESCRIPTION} characters).")
+    _check_markup(text)
+    room = ctx.room
+    lowered = target_name.lower()
+    if lowered in ("here", "room"):
+        target: Any = room
+    elif lowered in ("me", "self"):
+        target = ctx.player
+    else:
+        target = find(target_name, [*_visible(ctx), *room.exits.values()])
+    if isinstance(target, Player):
+        world.store.set_player_description(target.key, text or None)
+        target.description = text
+        label = target.name
+    elif isinstance(target, Exit):
+        world.store.set_description("exit", f"{room.id}/{target.name}", text)
+        target.description = text
+        label = f"the way {target.name}"
+    else:
+        world.store.set_description(target.kind, target.id, text)
+        target.description = text
+        label = target.the()
+    world.changed("world", None)
+    ctx.tell(f"You describe {label}.")
+
+
+def teleport(ctx: Context, args: str) -> None:
+    world = ctx.world
+    who_part, sep, where = args.partition("=")
+    if sep:
+        matches = world.find_online(who_part.strip())
+        if len(matches) != 1:
+            raise Refusal(f"No one connected is called '{markup.escape(who_part.strip())}'.")
+        traveller = matches[0]
+        destination = _find_room(world, where.strip())
+    else:
+        traveller = ctx.player
+        query = args.strip()
+        if not query:
+            raise Refusal("Usage: @teleport <player or room>  or  @teleport <player> = <room>")
+        people = world.find_online(query)
+        if len(people) == 1:
+            destination = people[0].location
+        else:
+            destination = _find_room(world, query)
+    if destination is None:
+        raise Refusal("That place is nowhere.")
+    if destination is traveller.location:
+        raise Refusal(
+            "You are already there."
+            if traveller is ctx.player
+            else f"{traveller.name} is already there."
+        )
+    if traveller is not ctx.player:
+        ctx.tell(f"You send {traveller.name} to {destination.name}.")
+        traveller_buffer = EventBuffer()
+        traveller_buffer.tell(traveller, f"{ctx.player.name} sends you elsewhere.")
+        world.move_player(
+            traveller,
+            destination,
+            traveller_buffer,
+            leave=f"{traveller.name} vanishes.",
+            arrive=f"{traveller.name} appears out of nowhere.",
+        )
+        ctx.after.append(traveller_buffer.flush)
+        return
+    world.move_player(
+        traveller,
+        destination,
+        ctx.buffer,
+        leave=f"{traveller.name} vanishes in a puff of smoke.",
+        arrive=f"{traveller.name} appears in a puff of smoke.",
+    )
+
+
+def _find_room(world: World, query: str) -> Room:
+    if query in world.rooms:
+        return world.rooms[query]
+    return find(
+        query, world.rooms.values(), nothing=f"There is no room called '{markup.escape(query)}'."
+    )
+
+
+def load_(ctx: Context, args: str) -> None:
+    path = args.strip()
+    if not path:
+        raise Refusal("Usage: @load <world file>")
+    try:
+        definition = load_world(path)
+    except WorldFileError as error:
+        lines = ["{red}The world file has errors; nothing was changed:{/}"]
+        lines.extend(markup.escape(line) for line in str(error).splitlines()[:30])
+        if len(error.errors) > 30:
+            lines.append(f"... and {len(error.errors) - 30} more.")
+        raise Refusal("\n".join(lines)) from None
+    ctx.world.load(definition)
+    ctx.tell(
+        f"Loaded '{markup.escape(definition.name)}' from {markup.escape(path)}:"
+        f" {len(definition.rooms)} rooms, {len(definition.items)} items,"
+        f" {len(definition.npcs)} npcs."
+    )
+
+
+def kick(ctx: Context, args: str) -> None:
+    name, _, reason = args.strip().partition(" ")
+    if not name:
+        raise Refusal("Usage: @kick <player> [reason]")
+    matches = ctx.world.find_online(name)
+    if not matches:
+        raise Refusal(f"No one called '{markup.escape(name)}' is connected.")
+    if len(matches) > 1:
+        raise Refusal(f"Which do you mean: {_or_list([p.name for p in matches])}?")
+    victim = matches[0]
+    if victim is ctx.player:
+        raise Refusal("Use 'quit' to leave.")
+    message = f"You have been kicked out by {ctx.player.name}."
+    if reason.strip():
+        message += f" Reason: {reason.strip()}"
+    ctx.tell(f"You kick {victim.name} out.")
+    world = ctx.world
+    ctx.after.append(lambda: world.logout(victim, message))
+
+
+def shutdown(ctx: Context, args: str) -> None:
+    world = ctx.world
+    if world.on_shutdown is None:
+        raise Refusal("This server has no shutdown hook; stop it from outside.")
+    message = args.strip() or "The server is shutting down."
+    hook = world.on_shutdown
+    ctx.tell("Shutting down.")
+    ctx.after.append(lambda: hook(message))
+
+
+# -- the registry ----------
+
+
+def _register_defaults(registry: VerbRegistry) -> None:
+    r = registry.register
+    r(
+        "look",
+        look,
+        aliases=["l", "examine", "x"],
+        usage="look [thing]",
+        help="Look around, or at a thing, person or exit.",
+    )
+    r(
+        "go",
+        go,
+        usage="go <exit>",
+        help="Go through an exit. Typing the exit's name (north, n, door...) does the same.",
+    )
+    r("say", say, usage="say <text>", help="Say something to everyone here. Short form: 'text")
+    r(
+        "emote",
+        emote,
+        aliases=["pose", "me"],
+        usage="emote <action>",
+        help="Act something out: 'emote waves' shows 'Alice waves.' Short form: :waves",
+    )
+    r(
+        "tell",
+        tell,
+        aliases=["whisper", "page"],
+        usage="tell <player> <text>",
+        help="Say something privately to a connected player, wherever they are.",
+    )
+    r("who", who, usage="who [name]", help="List the connected players.")
+    r(
+        "inventory",
+        inventory,
+        aliases=["i", "inv"],
+        usage="inventory",
+        help="List what you are carrying.",
+    )
+    r("get", get, aliases=["take"], usage="get <item> | get all", help="Pick something up.")
+    r("drop", drop, usage="drop <item> | drop all", help="Put down something you carry.")
+    r(
+        "give",
+        give,
+        usage="give <item> to <player>",
+        help="Hand something you carry to someone here.",
+    )
+    r("help", help_, aliases=["?"], usage="help [topic]", help="List commands, or explain one.")
+    r("quit", quit_, usage="quit", help="Leave the game (you keep your place and things).")
+    r(
+        "set",
+        set_,
+        usage="set [setting value]",
+        help="Show or change your settings: color auto|on|off, brief on|off, width auto|20-250.",
+    )
+    r(
+        "homepage",
+        homepage,
+        usage="homepage [edit | <markdown>]",
+        help=TOPICS["homepage"],
+        category="web",
+    )
+    r(
+        "@dig",
+        dig,
+        admin=True,
+        usage="@dig <exit> <room name>",
+        category="admin",
+        help="Make a new room through a new exit here, with a way back.",
+    )
+    r(
+        "@create",
+        create,
+        admin=True,
+        usage="@create <item name>",
+        category="admin",
+        help="Make a new item; it appears in your hands.",
+    )
+    r(
+        "@describe",
+        describe,
+        admin=True,
+        usage="@describe <target> = <text>",
+        category="admin",
+        help="Set the description of here, me, or a thing, person or exit. Colour markup allowed.",
+    )
+    r(
+        "@teleport",
+        teleport,
+        aliases=["@tel"],
+        admin=True,
+        category="admin",
+        usage="@teleport <player or room> | @teleport <player> = <room>",
+        help="Go to a player or room, or send a player to a room.",
+    )
+    r(
+        "@load",
+        load_,
+        admin=True,
+        usage="@load <world file>",
+        category="admin",
+        help="Load a world file into the running world. A bad file changes nothing.",
+    )
+    r(
+        "@kick",
+        kick,
+        admin=True,
+        usage="@kick <player> [reason]",
+        category="admin",
+        help="Disconnect a player.",
+    )
+    r(
+        "@shutdown",
+        shutdown,
+        admin=True,
+        usage="@shutdown [message]",
+        category="admin",
+        help="Save everything and stop the server, telling everyone the message.",
+    )
+
+
+_register_defaults(VERBS)
+VERBS_SAY = VERBS.lookup("say")
+VERBS_EMOTE = VERBS.lookup("emote")
+assert VERBS_SAY is not None and VERBS_EMOTE is not None
+
+
+def default_registry() -> VerbRegistry:
+    """A fresh registry holding only the built-in verbs (for tests and embedding)."""
+    registry = VerbRegistry()
+    _register_defaults(registry)
+    return registry

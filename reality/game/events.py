@@ -1,0 +1,119 @@
+"""Events: what happens in a room, told to each observer from their point of view.
+
+An :class:`Event` carries up to three renderings of one happening, in the
+manner of Imaginary: one for the *actor* ("You give the lamp to Bob."),
+one for the *target* ("Alice gives you the lamp.") and one for everybody
+else in the room, the *bystanders* ("Alice gives Bob the lamp."). A None
+rendering means that observer is not told.
+
+Events are collected while a command runs and delivered only after it has
+finished without error (:class:`EventBuffer`): a failed action tells no one
+anything, and everyone sees the world after the change, never halfway.
+
+Fan-out is the hot path of a crowded room, so delivery is one loop over the
+room's connected players, and every bystander gets the *same* ``str``
+object: the gateway's render cache keys on it, so a room of 100 players
+with the same client costs one rendering, not 100.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reality.game.things import Player, Room, Thing
+
+__all__ = ["Event", "EventBuffer", "deliver"]
+
+
+class Event:
+    """One happening in one room, rendered per observer (markup text)."""
+
+    __slots__ = ("room", "to_others", "actor", "to_actor", "target", "to_target", "exclude")
+
+    def __init__(
+        self,
+        room: Room,
+        to_others: str | None,
+        *,
+        actor: Thing | None = None,
+        to_actor: str | None = None,
+        target: Thing | None = None,
+        to_target: str | None = None,
+        exclude: tuple[Thing, ...] = (),
+    ) -> None:
+        self.room = room
+        self.to_others = to_others
+        self.actor = actor
+        self.to_actor = to_actor
+        self.target = target
+        self.to_target = to_target
+        self.exclude = exclude
+
+    def text_for(self, observer: Thing) -> str | None:
+        """What ``observer`` is told (None: nothing)."""
+        if observer is self.actor:
+            return self.to_actor
+        if observer is self.target:
+            return self.to_target
+        if observer in self.exclude:
+            return None
+        return self.to_others
+
+    def __repr__(self) -> str:
+        return f"<Event in {self.room.id!r}: {self.to_others!r}>"
+
+
+def deliver(event: Event) -> None:
+    """Tell every connected player in the event's room their version of it."""
+    actor = event.actor
+    target = event.target
+    others = event.to_others
+    exclude = event.exclude
+    for player in tuple(event.room.players):
+        # tuple(): a session may disconnect (and leave the room) while shown.
+        if player is actor:
+            text = event.to_actor
+        elif player is target:
+            text = event.to_target
+        elif exclude and player in exclude:
+            continue
+        else:
+            text = others
+        if text is not None and player.session is not None:
+            player.session.show(text)
+
+
+class EventBuffer:
+    """Events waiting for the end of a command, plus private lines to players."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        self._items: list[Event | tuple[Player, str]] = []
+
+    def add(self, event: Event) -> None:
+        self._items.append(event)
+
+    def tell(self, player: Player, text: str) -> None:
+        """A line for one player only, kept in order with the events."""
+        self._items.append((player, text))
+
+    def extend(self, events: Iterable[Event]) -> None:
+        self._items.extend(events)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def flush(self) -> None:
+        """Deliver everything in order and empty the buffer."""
+        items, self._items = self._items, []
+        for item in items:
+            if isinstance(item, Event):
+                deliver(item)
+            else:
+                item[0].show(item[1])

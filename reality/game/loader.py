@@ -1,0 +1,653 @@
+"""World files: YAML in, a validated :class:`WorldDefinition` out, or file:line errors.
+
+``load_world(path)`` reads a world file (the format is documented in
+``docs/world-format.md``) and either returns a :class:`WorldDefinition`
+(plain frozen values; :meth:`reality.game.world.World.load` turns it into
+live rooms) or raises :class:`WorldFileError` listing *every* problem
+found, each as ``(file, line, message)`` with a 1-based line (0 when the
+problem is with the file as a whole, e.g. it cannot be read).
+
+PyYAML builds plain dicts and silently keeps the last of two equal keys,
+and it forgets line numbers. So the file is only *composed* into YAML
+nodes (with the C parser when PyYAML has it), and this module walks the
+nodes itself: it sees repeated keys, and every value still knows its line.
+Scalars are converted by PyYAML's safe constructor, so YAML 1.1 rules for
+numbers and booleans hold; no tag can construct an arbitrary object.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from os import PathLike
+from typing import Any
+
+import yaml
+from attrs import field, frozen
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from reality.game import markup
+from reality.game.things import ABBREVIATIONS
+
+__all__ = [
+    "PHASES",
+    "DayNightDef",
+    "ExitDef",
+    "ItemDef",
+    "NpcDef",
+    "RoomDef",
+    "WorldDefinition",
+    "WorldFileError",
+    "load_world",
+    "parse_world",
+]
+
+_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z")
+EXIT_PATTERN = re.compile(r"[a-z][a-z0-9 '_-]{0,31}\Z")
+MIN_WANDER = 0.5
+MIN_CYCLE = 4.0
+
+#: The four phases of a day, in order; each lasts a quarter of the cycle.
+PHASES = ("dawn", "day", "dusk", "night")
+
+DEFAULT_PHASE_MESSAGES = {
+    "dawn": "{yellow}The sky pales in the east: dawn is breaking.{/}",
+    "day": "{bright_yellow}The sun climbs high; it is full day.{/}",
+    "dusk": "{magenta}The light reddens and fades: dusk is falling.{/}",
+    "night": "{blue}Darkness settles; night has come.{/}",
+}
+
+_TAG_NAMES = {
+    "tag:yaml.org,2002:str": "text",
+    "tag:yaml.org,2002:int": "an integer",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:bool": "a boolean",
+    "tag:yaml.org,2002:null": "empty",
+    "tag:yaml.org,2002:timestamp": "a date",
+    "tag:yaml.org,2002:binary": "binary data",
+}
+
+
+# -- the definition ----------
+
+
+@frozen
+class ExitDef:
+    """An exit as the world file gives it."""
+
+    name: str
+    to: str
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    line: int = 0
+
+
+@frozen
+class RoomDef:
+    id: str
+    name: str
+    description: str = ""
+    exits: dict[str, ExitDef] = field(factory=dict)
+    outdoor: bool = False
+    night: str | None = None
+    aliases: tuple[str, ...] = ()
+    line: int = 0
+
+
+@frozen
+class ItemDef:
+    id: str
+    name: str
+    location: str
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    fixed: bool = False
+    line: int = 0
+
+
+@frozen
+class NpcDef:
+    id: str
+    name: str
+    location: str
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    wander: float = 0.0
+    roams: tuple[str, ...] | None = None
+    says: tuple[str, ...] = ()
+    talk: float = 0.0
+    line: int = 0
+
+
+@frozen
+class DayNightDef:
+    """The day/night cycle: its length, first phase and announcements."""
+
+    cycle: float
+    start: str = "day"
+    messages: dict[str, str] = field(factory=lambda: dict(DEFAULT_PHASE_MESSAGES))
+
+
+@frozen
+class WorldDefinition:
+    """A whole validated world file."""
+
+    name: str
+    start: str
+    rooms: dict[str, RoomDef]
+    items: dict[str, ItemDef] = field(factory=dict)
+    npcs: dict[str, NpcDef] = field(factory=dict)
+    welcome: str = ""
+    daynight: DayNightDef | None = None
+    path: str = "<string>"
+
+
+class WorldFileError(Exception):
+    """A world file is unreadable or invalid; ``errors`` lists every problem.
+
+    Each error is ``(file, line, message)``; ``str()`` gives one
+    ``file:line: message`` per line (``file: message`` when line is 0).
+    """
+
+    def __init__(self, errors: list[tuple[str, int, str]]) -> None:
+        self.errors = sorted(errors, key=lambda e: (e[0], e[1]))
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        return "\n".join(
+            f"{file}:{line}: {message}" if line else f"{file}: {message}"
+            for file, line, message in self.errors
+        )
+
+
+# -- reading ----------
+
+
+def load_world(path: str | PathLike[str]) -> WorldDefinition:
+    """Read and validate a world file; raises :class:`WorldFileError`."""
+    filename = str(path)
+    try:
+        with open(filename, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise WorldFileError([(filename, 0, f"cannot read the world file: {e.strerror or e}")])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise WorldFileError([(filename, line, "the file is not valid UTF-8 text")])
+    return parse_world(text, filename)
+
+
+def parse_world(text: str, filename: str = "<string>") -> WorldDefinition:
+    """Validate world-file text; ``filename`` is used in error messages."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        problem = e.problem or e.context or "invalid YAML"
+        raise WorldFileError([(filename, line, f"YAML syntax error: {problem}")])
+    except yaml.YAMLError as e:
+        raise WorldFileError([(filename, 1, f"YAML error: {e}")])
+    reader = _Reader(filename)
+    if root is None:
+        raise WorldFileError([(filename, 1, "the world file is empty")])
+    definition = reader.world(root)
+    if reader.errors or definition is None:
+        raise WorldFileError(reader.errors)
+    return definition
+
+
+def _line(node: Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _kind(node: Node) -> str:
+    if isinstance(node, MappingNode):
+        return "a mapping"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    return _TAG_NAMES.get(node.tag, f"a value tagged {node.tag}")
+
+
+class _Reader:
+    """Walks composed YAML nodes, collecting errors instead of stopping."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.errors: list[tuple[str, int, str]] = []
+        self.constructor = SafeConstructor()
+        self.ids: dict[str, tuple[str, int]] = {}  # id -> (section, line)
+
+    def error(self, line: int, message: str) -> None:
+        self.errors.append((self.filename, line, message))
+
+    # -- generic shapes ----------
+
+    def mapping(self, node: Node, what: str) -> dict[str, tuple[Node, Node]] | None:
+        """A mapping node as ``{key: (key_node, value_node)}``, reporting repeats."""
+        if not isinstance(node, MappingNode):
+            self.error(_line(node), f"{what} must be a mapping, not {_kind(node)}")
+            return None
+        result: dict[str, tuple[Node, Node]] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self.error(_line(key_node), f"merge keys ('<<') are not supported in {what}")
+                continue
+            if not isinstance(key_node, ScalarNode) or key_node.tag == "tag:yaml.org,2002:null":
+                self.error(
+                    _line(key_node), f"a key in {what} must be a name, not {_kind(key_node)}"
+                )
+                continue
+            key = str(key_node.value)
+            if key in result:
+                first = _line(result[key][0])
+                self.error(
+                    _line(key_node), f"{what}: key '{key}' is repeated (first at line {first})"
+                )
+                continue
+            result[key] = (key_node, value_node)
+        return result
+
+    def check_keys(
+        self, entries: dict[str, tuple[Node, Node]], allowed: tuple[str, ...], what: str
+    ) -> None:
+        for key, (key_node, _) in entries.items():
+            if key not in allowed:
+                self.error(
+                    _line(key_node),
+                    f"unknown key '{key}' in {what} (expected one of: {', '.join(allowed)})",
+                )
+
+    def text(self, node: Node, what: str, *, markup_ok: bool = True) -> str | None:
+        """A text value. Plain numbers are taken as written ("1984")."""
+        if isinstance(node, ScalarNode) and node.tag in (
+            "tag:yaml.org,2002:str",
+            "tag:yaml.org,2002:int",
+            "tag:yaml.org,2002:float",
+        ):
+            value = str(node.value)
+            if markup_ok:
+                for problem in markup.validate(value):
+                    self.error(_line(node), f"{what}: {problem}")
+            elif "{" in value or "}" in value:
+                self.error(_line(node), f"{what} must be plain text without braces")
+                return None
+            return value
+        hint = " (put it in quotes)" if _kind(node) in ("a boolean", "a date") else ""
+        self.error(_line(node), f"{what} must be text, not {_kind(node)}{hint}")
+        return None
+
+    def name(self, node: Node, what: str) -> str | None:
+        value = self.text(node, what, markup_ok=False)
+        if value is not None and not value.strip():
+            self.error(_line(node), f"{what} must not be empty")
+            return None
+        return value.strip() if value is not None else None
+
+    def number(self, node: Node, what: str, *, minimum: float, zero_ok: bool) -> float | None:
+        value = self._scalar(node)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.error(_line(node), f"{what} must be a number of seconds, not {_kind(node)}")
+            return None
+        if value == 0 and zero_ok:
+            return 0.0
+        if value < minimum:
+            lowest = f"0 or at least {minimum:g}" if zero_ok else f"at least {minimum:g}"
+            self.error(_line(node), f"{what} must be {lowest} seconds, not {value:g}")
+            return None
+        return float(value)
+
+    def boolean(self, node: Node, what: str) -> bool | None:
+        value = self._scalar(node)
+        if not isinstance(value, bool):
+            self.error(_line(node), f"{what} must be true or false, not {_kind(node)}")
+            return None
+        return value
+
+    def text_list(self, node: Node, what: str, convert: Callable[[Node, str], Any]) -> list[Any]:
+        """A list of values (a single scalar is taken as a list of one)."""
+        if isinstance(node, ScalarNode) and node.tag != "tag:yaml.org,2002:null":
+            value = convert(node, what)
+            return [] if value is None else [value]
+        if not isinstance(node, SequenceNode):
+            self.error(_line(node), f"{what} must be a list, not {_kind(node)}")
+            return []
+        values = []
+        for item in node.value:
+            value = convert(item, what)
+            if value is not None:
+                values.append(value)
+        return values
+
+    def _scalar(self, node: Node) -> Any:
+        if not isinstance(node, ScalarNode):
+            return node  # reported by the caller as a wrong type
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except (ConstructorError, ValueError):
+            return node
+
+    def ident(self, key_node: Node, section: str) -> str | None:
+        ident = str(key_node.value)
+        if not ID_PATTERN.match(ident):
+            self.error(
+                _line(key_node),
+                f"id '{ident}' in {section} must be letters, digits, '_', '-' or '.'"
+                " (at most 64, not starting with '-' or '.')",
+            )
+            return None
+        if ident in self.ids:
+            other, line = self.ids[ident]
+            self.error(
+                _line(key_node),
+                f"id '{ident}' in {section} is already used in {other} (line {line})",
+            )
+            return None
+        self.ids[ident] = (section, _line(key_node))
+        return ident
+
+    def reference(self, node: Node, what: str) -> tuple[str, int] | None:
+        """A room id used as a value: (id, line), checked later against the rooms."""
+        if isinstance(node, ScalarNode) and node.tag in (
+            "tag:yaml.org,2002:str",
+            "tag:yaml.org,2002:int",
+        ):
+            return str(node.value), _line(node)
+        self.error(_line(node), f"{what} must be a room id, not {_kind(node)}")
+        return None
+
+    # -- the world ----------
+
+    def world(self, root: Node) -> WorldDefinition | None:
+        top = self.mapping(root, "the world file")
+        if top is None:
+            return None
+        allowed = ("name", "welcome", "start", "rooms", "items", "npcs", "daynight")
+        self.check_keys(top, allowed, "the world file")
+        for required in ("name", "start", "rooms"):
+            if required not in top:
+                self.error(_line(root), f"the world file has no '{required}' (it is required)")
+        name = self.name(top["name"][1], "the world's 'name'") if "name" in top else None
+        welcome = self.text(top["welcome"][1], "'welcome'") if "welcome" in top else ""
+        start_ref = self.reference(top["start"][1], "'start'") if "start" in top else None
+
+        rooms: dict[str, RoomDef] = {}
+        pending: list[tuple[str, int, str]] = []  # (room id, line, what): checked below
+        if "rooms" in top:
+            self.rooms(top["rooms"][1], rooms, pending)
+        items: dict[str, ItemDef] = {}
+        if "items" in top:
+            self.items(top["items"][1], items, pending)
+        npcs: dict[str, NpcDef] = {}
+        if "npcs" in top:
+            self.npcs(top["npcs"][1], npcs, pending)
+        daynight = self.daynight(top["daynight"][1]) if "daynight" in top else None
+
+        if start_ref is not None:
+            pending.append(
+                (start_ref[0], start_ref[1], f"start room '{start_ref[0]}' is not in 'rooms'")
+            )
+        for room_id, line, message in pending:
+            if room_id not in rooms:
+                known = self.ids.get(room_id)
+                extra = f" (it is one of the {known[0]})" if known else ""
+                self.error(line, message + extra)
+        if name is None or start_ref is None or not rooms:
+            return None
+        return WorldDefinition(
+            name=name,
+            start=start_ref[0],
+            rooms=rooms,
+            items=items,
+            npcs=npcs,
+            welcome=welcome or "",
+            daynight=daynight,
+            path=self.filename,
+        )
+
+    def rooms(
+        self, node: Node, rooms: dict[str, RoomDef], pending: list[tuple[str, int, str]]
+    ) -> None:
+        entries = self.mapping(node, "'rooms'")
+        if entries is None:
+            return
+        if not entries:
+            self.error(_line(node), "'rooms' is empty: a world needs at least one room")
+        allowed = ("name", "description", "exits", "outdoor", "night", "aliases")
+        for key, (key_node, value) in entries.items():
+            ident = self.ident(key_node, "rooms")
+            what = f"room '{key}'"
+            fields = self.mapping(value, what)
+            if ident is None or fields is None:
+                continue
+            self.check_keys(fields, allowed, what)
+            if "name" not in fields:
+                self.error(_line(key_node), f"{what} has no 'name'")
+                continue
+            name = self.name(fields["name"][1], f"the name of {what}")
+            description = self._opt_text(fields, "description", what)
+            night = self._opt_text(fields, "night", what) if "night" in fields else None
+            outdoor = (
+                self.boolean(fields["outdoor"][1], f"'outdoor' of {what}")
+                if ("outdoor" in fields)
+                else False
+            )
+            aliases = self._aliases(fields, what)
+            exits = self.exits(fields["exits"][1], what, pending) if "exits" in fields else {}
+            if name is None:
+                continue
+            rooms[ident] = RoomDef(
+                id=ident,
+                name=name,
+                description=description or "",
+                exits=exits,
+                outdoor=bool(outdoor),
+                night=night,
+                aliases=aliases,
+                line=_line(key_node),
+            )
+
+    def exits(
+        self, node: Node, room_what: str, pending: list[tuple[str, int, str]]
+    ) -> dict[str, ExitDef]:
+        entries = self.mapping(node, f"the exits of {room_what}")
+        if entries is None:
+            return {}
+        exits: dict[str, ExitDef] = {}
+        lines: dict[str, int] = {}
+        for key, (key_node, value) in entries.items():
+            name = ABBREVIATIONS.get(key.lower(), key.lower())
+            what = f"exit '{key}' of {room_what}"
+            if not EXIT_PATTERN.match(name):
+                self.error(
+                    _line(key_node),
+                    f"{what}: an exit name is a word in lower-case letters (at most 32)",
+                )
+                continue
+            if name in exits:
+                self.error(
+                    _line(key_node),
+                    f"{what} repeats exit '{name}' (first at line {lines[name]})",
+                )
+                continue
+            aliases: tuple[str, ...] = ()
+            description = ""
+            if isinstance(value, MappingNode):
+                fields = self.mapping(value, what)
+                if fields is None:
+                    continue
+                self.check_keys(fields, ("to", "description", "aliases"), what)
+                if "to" not in fields:
+                    self.error(_line(key_node), f"{what} has no 'to' (the room it leads to)")
+                    continue
+                ref = self.reference(fields["to"][1], f"'to' of {what}")
+                description = self._opt_text(fields, "description", what)
+                aliases = tuple(a.lower() for a in self._aliases(fields, what))
+            else:
+                ref = self.reference(value, what)
+            if ref is None:
+                continue
+            pending.append((ref[0], ref[1], f"{what} leads to unknown room '{ref[0]}'"))
+            exits[name] = ExitDef(name, ref[0], aliases, description, _line(key_node))
+            lines[name] = _line(key_node)
+        return exits
+
+    def items(
+        self, node: Node, items: dict[str, ItemDef], pending: list[tuple[str, int, str]]
+    ) -> None:
+        entries = self.mapping(node, "'items'")
+        if entries is None:
+            return
+        allowed = ("name", "description", "location", "aliases", "fixed")
+        for key, (key_node, value) in entries.items():
+            ident = self.ident(key_node, "items")
+            what = f"item '{key}'"
+            fields = self.mapping(value, what)
+            if ident is None or fields is None:
+                continue
+            self.check_keys(fields, allowed, what)
+            missing = [k for k in ("name", "location") if k not in fields]
+            for k in missing:
+                self.error(_line(key_node), f"{what} has no '{k}'")
+            if missing:
+                continue
+            name = self.name(fields["name"][1], f"the name of {what}")
+            location = self.reference(fields["location"][1], f"'location' of {what}")
+            description = self._opt_text(fields, "description", what)
+            fixed = (
+                self.boolean(fields["fixed"][1], f"'fixed' of {what}")
+                if ("fixed" in fields)
+                else False
+            )
+            aliases = self._aliases(fields, what)
+            if name is None or location is None:
+                continue
+            pending.append((location[0], location[1], f"{what} is in unknown room '{location[0]}'"))
+            items[ident] = ItemDef(
+                id=ident,
+                name=name,
+                location=location[0],
+                description=description,
+                aliases=aliases,
+                fixed=bool(fixed),
+                line=_line(key_node),
+            )
+
+    def npcs(
+        self, node: Node, npcs: dict[str, NpcDef], pending: list[tuple[str, int, str]]
+    ) -> None:
+        entries = self.mapping(node, "'npcs'")
+        if entries is None:
+            return
+        allowed = ("name", "description", "location", "aliases", "wander", "roams", "says", "talk")
+        for key, (key_node, value) in entries.items():
+            ident = self.ident(key_node, "npcs")
+            what = f"npc '{key}'"
+            fields = self.mapping(value, what)
+            if ident is None or fields is None:
+                continue
+            self.check_keys(fields, allowed, what)
+            missing = [k for k in ("name", "location") if k not in fields]
+            for k in missing:
+                self.error(_line(key_node), f"{what} has no '{k}'")
+            if missing:
+                continue
+            name = self.name(fields["name"][1], f"the name of {what}")
+            location = self.reference(fields["location"][1], f"'location' of {what}")
+            description = self._opt_text(fields, "description", what)
+            aliases = self._aliases(fields, what)
+            wander = 0.0
+            if "wander" in fields:
+                wander = (
+                    self.number(
+                        fields["wander"][1], f"'wander' of {what}", minimum=MIN_WANDER, zero_ok=True
+                    )
+                    or 0.0
+                )
+            roams: tuple[str, ...] | None = None
+            if "roams" in fields:
+                refs = self.text_list(fields["roams"][1], f"'roams' of {what}", self.reference)
+                for ref in refs:
+                    pending.append(
+                        (ref[0], ref[1], f"'roams' of {what} names unknown room '{ref[0]}'")
+                    )
+                roams = tuple(ref[0] for ref in refs)
+            says: tuple[str, ...] = ()
+            if "says" in fields:
+                says = tuple(self.text_list(fields["says"][1], f"'says' of {what}", self.text))
+            talk = 0.0
+            if "talk" in fields:
+                talk = (
+                    self.number(
+                        fields["talk"][1], f"'talk' of {what}", minimum=MIN_WANDER, zero_ok=True
+                    )
+                    or 0.0
+                )
+            elif says:
+                talk = 30.0
+            if name is None or location is None:
+                continue
+            pending.append((location[0], location[1], f"{what} is in unknown room '{location[0]}'"))
+            npcs[ident] = NpcDef(
+                id=ident,
+                name=name,
+                location=location[0],
+                description=description,
+                aliases=aliases,
+                wander=wander,
+                roams=roams,
+                says=says,
+                talk=talk,
+                line=_line(key_node),
+            )
+
+    def daynight(self, node: Node) -> DayNightDef | None:
+        fields = self.mapping(node, "'daynight'")
+        if fields is None:
+            return None
+        self.check_keys(fields, ("cycle", "start", *PHASES), "'daynight'")
+        if "cycle" not in fields:
+            self.error(_line(node), "'daynight' has no 'cycle' (seconds in a whole day)")
+            return None
+        cycle = self.number(
+            fields["cycle"][1], "'cycle' of 'daynight'", minimum=MIN_CYCLE, zero_ok=False
+        )
+        start = "day"
+        if "start" in fields:
+            value = self.text(fields["start"][1], "'start' of 'daynight'", markup_ok=False)
+            if value is not None and value not in PHASES:
+                self.error(
+                    _line(fields["start"][1]),
+                    f"'start' of 'daynight' must be one of {', '.join(PHASES)}, not '{value}'",
+                )
+            elif value is not None:
+                start = value
+        messages = dict(DEFAULT_PHASE_MESSAGES)
+        for phase in PHASES:
+            if phase in fields:
+                value = self.text(fields[phase][1], f"'{phase}' of 'daynight'")
+                if value is not None:
+                    messages[phase] = value
+        if cycle is None:
+            return None
+        return DayNightDef(cycle=cycle, start=start, messages=messages)
+
+    def _opt_text(self, fields: dict[str, tuple[Node, Node]], key: str, what: str) -> str:
+        if key not in fields:
+            return ""
+        value = fields[key][1]
+        if isinstance(value, ScalarNode) and value.tag == "tag:yaml.org,2002:null":
+            return ""
+        return self.text(value, f"'{key}' of {what}") or ""
+
+    def _aliases(self, fields: dict[str, tuple[Node, Node]], what: str) -> tuple[str, ...]:
+        if "aliases" not in fields:
+            return ()
+        return tuple(self.text_list(fields["aliases"][1], f"'aliases' of {what}", self.name))

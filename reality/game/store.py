@@ -1,0 +1,553 @@
+"""SQLite persistence for the world: an explicit schema, versions, migrations.
+
+One :class:`Store` owns one ``sqlite3`` connection, used only from the
+reactor's thread. WAL journal mode, ``synchronous=FULL``: a method that
+returns after a write has committed it, so whatever the world acknowledges
+to a person (an account created, a homepage saved, a room dug) survives a
+crash right after the acknowledgement.
+
+Schema versions are kept per *component* in ``schema_version(component,
+version)``. Each component has an ordered list of :class:`Migration`; a
+store opened on an older database runs the missing steps in order, each in
+its own transaction together with its version bump. The world's own tables
+are the ``"core"`` component. Other parts add theirs without touching this
+file's list, e.g. the mail part::
+
+    from reality.game.store import Migration, register_migrations
+
+    register_migrations("mail", [
+        Migration("letters", "CREATE TABLE letters (...)"),
+    ])
+
+(register before the Store is opened; never reorder or edit a released
+step, only append). Their queries use :attr:`Store.db` and group writes
+with :meth:`Store.transaction`.
+
+Tables of the core component::
+
+    accounts(key, name, password_hash, created_at, last_login)
+    players(key, room, settings JSON, last_seen, homepage, homepage_updated, description)
+    item_positions(item, kind 'room'|'player', place)      items moved at run time
+    built_rooms(id, name, description, outdoor, created_by, created_at)
+    built_exits(room, name, destination)                   exits added by @dig
+    built_items(id, name, description, created_by, created_at)
+    descriptions(kind, id, text)                           @describe overrides
+
+No pickles: every stored value is a column of a plain type or JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from attrs import define, field, frozen
+
+from reality.game.accounts import name_key
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Account",
+    "BuiltExit",
+    "BuiltItem",
+    "BuiltRoom",
+    "MIGRATIONS",
+    "Migration",
+    "NameTaken",
+    "PlayerRecord",
+    "SchemaTooNew",
+    "Store",
+    "StoreError",
+    "register_migrations",
+]
+
+
+class StoreError(Exception):
+    """A persistence failure a caller may want to handle."""
+
+
+class NameTaken(StoreError):
+    """An account with that name (in any letter case) exists already."""
+
+
+class SchemaTooNew(StoreError):
+    """The database was written by a newer Reality than this one."""
+
+
+@frozen
+class Migration:
+    """One schema step: SQL text (may hold several statements) or a function."""
+
+    description: str
+    apply: str | Callable[[sqlite3.Connection], None]
+
+
+CORE_MIGRATIONS: list[Migration] = [
+    Migration(
+        "accounts, players and item positions",
+        """
+        CREATE TABLE accounts (
+            key TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            last_login REAL
+        );
+        CREATE TABLE players (
+            key TEXT PRIMARY KEY REFERENCES accounts(key),
+            room TEXT,
+            settings TEXT NOT NULL DEFAULT '{}',
+            last_seen REAL,
+            homepage TEXT NOT NULL DEFAULT '',
+            homepage_updated REAL
+        );
+        CREATE TABLE item_positions (
+            item TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('room', 'player')),
+            place TEXT NOT NULL
+        );
+        """,
+    ),
+    Migration(
+        "things built at run time, description overrides, player descriptions",
+        """
+        CREATE TABLE built_rooms (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            description TEXT NOT NULL,
+            outdoor INTEGER NOT NULL DEFAULT 0,
+            created_by TEXT,
+            created_at REAL
+        );
+        CREATE TABLE built_exits (
+            room TEXT NOT NULL,
+            name TEXT NOT NULL,
+            destination TEXT NOT NULL,
+            PRIMARY KEY (room, name)
+        );
+        CREATE TABLE built_items (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            description TEXT NOT NULL,
+            created_by TEXT,
+            created_at REAL
+        );
+        CREATE TABLE descriptions (
+            kind TEXT NOT NULL,
+            id TEXT NOT NULL,
+            text TEXT NOT NULL,
+            PRIMARY KEY (kind, id)
+        );
+        ALTER TABLE players ADD COLUMN description TEXT;
+        """,
+    ),
+]
+
+#: Every component's ordered migrations. Append with :func:`register_migrations`.
+MIGRATIONS: dict[str, list[Migration]] = {"core": CORE_MIGRATIONS}
+
+
+def register_migrations(component: str, steps: Sequence[Migration]) -> None:
+    """Declare (or extend) a component's ordered migrations.
+
+    Calling it again with a longer list that starts with the same steps is
+    how a later release appends; changing a released step is refused.
+    """
+    existing = MIGRATIONS.get(component, [])
+    if list(steps[: len(existing)]) != existing:
+        raise ValueError(f"migrations of {component!r} may only be appended to")
+    MIGRATIONS[component] = list(steps)
+
+
+@frozen
+class Account:
+    """A login: the display name, its key and the password hash."""
+
+    name: str
+    key: str
+    password_hash: str
+    created_at: float
+    last_login: float | None
+
+
+@define(slots=True)
+class PlayerRecord:
+    """A player's saved state."""
+
+    key: str
+    room: str | None = None
+    settings: dict[str, Any] = field(factory=dict)
+    last_seen: float | None = None
+    homepage: str = ""
+    homepage_updated: float | None = None
+    description: str | None = None
+
+
+@frozen
+class BuiltRoom:
+    id: str
+    name: str
+    description: str
+    outdoor: bool
+    created_by: str | None
+
+
+@frozen
+class BuiltExit:
+    room: str
+    name: str
+    destination: str
+
+
+@frozen
+class BuiltItem:
+    id: str
+    name: str
+    description: str
+    created_by: str | None
+
+
+class Store:
+    """The world's SQLite database (``":memory:"`` for tests)."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        migrations: dict[str, list[Migration]] | None = None,
+        synchronous: str = "FULL",
+    ) -> None:
+        self.path = path
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a
+        # transaction means exactly what transaction() says.
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
+        self.db.row_factory = sqlite3.Row
+        self._depth = 0
+        if path != ":memory:":
+            mode = self.db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                log.warning("SQLite refused WAL mode for %s (got %s)", path, mode)
+        if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"bad synchronous mode {synchronous!r}")
+        self.db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.migrate(MIGRATIONS if migrations is None else migrations)
+
+    # -- schema ----------
+
+    def migrate(self, migrations: dict[str, list[Migration]]) -> None:
+        """Bring every component's schema up to date, step by step."""
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version ("
+            " component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+        )
+        for component, steps in migrations.items():
+            current = self.schema_version(component)
+            if current > len(steps):
+                raise SchemaTooNew(
+                    f"{self.path}: schema of {component!r} is version {current}, "
+                    f"this program knows only up to {len(steps)}"
+                )
+            for version in range(current + 1, len(steps) + 1):
+                step = steps[version - 1]
+                log.info(
+                    "migrating %s: %s to version %d (%s)",
+                    self.path,
+                    component,
+                    version,
+                    step.description,
+                )
+                with self.transaction():
+                    if isinstance(step.apply, str):
+                        # executescript() would commit our transaction first,
+                        # so statements are run one by one inside it.
+                        for statement in _statements(step.apply):
+                            self.db.execute(statement)
+                    else:
+                        step.apply(self.db)
+                    self.db.execute(
+                        "INSERT INTO schema_version(component, version) VALUES (?, ?)"
+                        " ON CONFLICT(component) DO UPDATE SET version = excluded.version",
+                        (component, version),
+                    )
+
+    def schema_version(self, component: str = "core") -> int:
+        """The schema version of a component (0 when it has no tables yet)."""
+        row = self.db.execute(
+            "SELECT version FROM schema_version WHERE component = ?", (component,)
+        ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Group writes: one commit at the end of the outermost block.
+
+        Nested blocks join the outer transaction. An exception rolls the
+        whole transaction back and propagates.
+        """
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.db
+            finally:
+                self._depth -= 1
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield self.db
+        except BaseException:
+            self._depth = 0
+            self.db.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connection (after a checkpoint of the WAL file)."""
+        try:
+            if self.path != ":memory:":
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            log.exception("WAL checkpoint failed on close")
+        self.db.close()
+
+    # -- accounts ----------
+
+    def create_account(self, name: str, password_hash: str, *, now: float) -> Account:
+        """Create an account and its player row; committed when this returns.
+
+        Raises :class:`NameTaken` when the name exists in any letter case.
+        """
+        key = name_key(name)
+        try:
+            with self.transaction():
+                self.db.execute(
+                    "INSERT INTO accounts(key, name, password_hash, created_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (key, name, password_hash, now),
+                )
+                self.db.execute("INSERT INTO players(key) VALUES (?)", (key,))
+        except sqlite3.IntegrityError:
+            raise NameTaken(f"The name {name!r} is taken.") from None
+        return Account(name, key, password_hash, now, None)
+
+    def get_account(self, name: str) -> Account | None:
+        """The account with that name in any letter case, or None."""
+        row = self.db.execute(
+            "SELECT name, key, password_hash, created_at, last_login FROM accounts WHERE key = ?",
+            (name_key(name),),
+        ).fetchone()
+        if row is None:
+            return None
+        return Account(row[0], row[1], row[2], row[3], row[4])
+
+    def touch_login(self, name: str, now: float) -> None:
+        """Record a successful login time."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE accounts SET last_login = ? WHERE key = ?", (now, name_key(name))
+            )
+
+    def set_password_hash(self, name: str, password_hash: str) -> None:
+        """Replace an account's password hash (e.g. after a rehash)."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE accounts SET password_hash = ? WHERE key = ?",
+                (password_hash, name_key(name)),
+            )
+
+    def count_accounts(self) -> int:
+        """How many accounts exist."""
+        return int(self.db.execute("SELECT COUNT(*) FROM accounts").fetchone()[0])
+
+    def account_names(self) -> list[str]:
+        """Every account's display name, sorted by key."""
+        return [r[0] for r in self.db.execute("SELECT name FROM accounts ORDER BY key")]
+
+    # -- players ----------
+
+    def load_player(self, name: str) -> PlayerRecord | None:
+        """A player's saved state, or None if there is no such player."""
+        row = self.db.execute(
+            "SELECT key, room, settings, last_seen, homepage, homepage_updated, description"
+            " FROM players WHERE key = ?",
+            (name_key(name),),
+        ).fetchone()
+        if row is None:
+            return None
+        try:
+            settings = json.loads(row[2]) if row[2] else {}
+            if not isinstance(settings, dict):
+                settings = {}
+        except ValueError:
+            log.warning("player %s has unreadable settings; using defaults", row[0])
+            settings = {}
+        return PlayerRecord(row[0], row[1], settings, row[3], row[4] or "", row[5], row[6])
+
+    def save_player(
+        self, name: str, *, room: str | None, settings: dict[str, Any], last_seen: float | None
+    ) -> None:
+        """Save a player's position, settings and last-seen time."""
+        with self.transaction():
+            self._save_player(name_key(name), room, settings, last_seen)
+
+    def _save_player(
+        self, key: str, room: str | None, settings: dict[str, Any], last_seen: float | None
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO players(key, room, settings, last_seen) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET room = excluded.room,"
+            " settings = excluded.settings, last_seen = excluded.last_seen",
+            (key, room, json.dumps(settings, sort_keys=True), last_seen),
+        )
+
+    def set_homepage(self, name: str, text: str, now: float) -> None:
+        """Replace a player's homepage Markdown; committed when this returns."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE players SET homepage = ?, homepage_updated = ? WHERE key = ?",
+                (text, now, name_key(name)),
+            )
+
+    def set_player_description(self, name: str, text: str | None) -> None:
+        """Set (or with None clear) a player's description."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE players SET description = ? WHERE key = ?", (text, name_key(name))
+            )
+
+    # -- items ----------
+
+    def item_positions(self) -> dict[str, tuple[str, str]]:
+        """Where items were moved at run time: ``{item: (kind, place)}``."""
+        return {
+            r[0]: (r[1], r[2])
+            for r in self.db.execute("SELECT item, kind, place FROM item_positions")
+        }
+
+    def set_item_position(self, item: str, kind: str, place: str) -> None:
+        """Record that an item lies in a room (``kind="room"``) or is held by a player."""
+        with self.transaction():
+            self._set_item_position(item, kind, place)
+
+    def _set_item_position(self, item: str, kind: str, place: str) -> None:
+        self.db.execute(
+            "INSERT INTO item_positions(item, kind, place) VALUES (?, ?, ?)"
+            " ON CONFLICT(item) DO UPDATE SET kind = excluded.kind, place = excluded.place",
+            (item, kind, place),
+        )
+
+    def checkpoint(
+        self,
+        players: Iterable[tuple[str, str | None, dict[str, Any], float | None]] = (),
+        items: Iterable[tuple[str, str, str]] = (),
+    ) -> None:
+        """Save many positions in one transaction.
+
+        ``players``: ``(name, room, settings, last_seen)``;
+        ``items``: ``(item, kind, place)``.
+        """
+        with self.transaction():
+            for name, room, settings, last_seen in players:
+                self._save_player(name_key(name), room, settings, last_seen)
+            for item, kind, place in items:
+                self._set_item_position(item, kind, place)
+
+    # -- things built at run time ----------
+
+    def add_built_room(
+        self, room: BuiltRoom, exits: Sequence[BuiltExit] = (), *, now: float
+    ) -> None:
+        """Save a dug room and its exits together; committed when this returns."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO built_rooms(id, name, description, outdoor, created_by, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (room.id, room.name, room.description, int(room.outdoor), room.created_by, now),
+            )
+            for built_exit in exits:
+                self._add_built_exit(built_exit)
+
+    def add_built_exit(self, built_exit: BuiltExit) -> None:
+        """Save one exit added at run time (replacing one of the same name)."""
+        with self.transaction():
+            self._add_built_exit(built_exit)
+
+    def _add_built_exit(self, built_exit: BuiltExit) -> None:
+        self.db.execute(
+            "INSERT INTO built_exits(room, name, destination) VALUES (?, ?, ?)"
+            " ON CONFLICT(room, name) DO UPDATE SET destination = excluded.destination",
+            (built_exit.room, built_exit.name, built_exit.destination),
+        )
+
+    def built_rooms(self) -> list[BuiltRoom]:
+        return [
+            BuiltRoom(r[0], r[1], r[2], bool(r[3]), r[4])
+            for r in self.db.execute(
+                "SELECT id, name, description, outdoor, created_by FROM built_rooms ORDER BY rowid"
+            )
+        ]
+
+    def built_exits(self) -> list[BuiltExit]:
+        return [
+            BuiltExit(r[0], r[1], r[2])
+            for r in self.db.execute(
+                "SELECT room, name, destination FROM built_exits ORDER BY rowid"
+            )
+        ]
+
+    def add_built_item(self, item: BuiltItem, *, kind: str, place: str, now: float) -> None:
+        """Save a created item and where it is; committed when this returns."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO built_items(id, name, description, created_by, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (item.id, item.name, item.description, item.created_by, now),
+            )
+            self._set_item_position(item.id, kind, place)
+
+    def built_items(self) -> list[BuiltItem]:
+        return [
+            BuiltItem(r[0], r[1], r[2], r[3])
+            for r in self.db.execute(
+                "SELECT id, name, description, created_by FROM built_items ORDER BY rowid"
+            )
+        ]
+
+    def set_description(self, kind: str, thing_id: str, text: str) -> None:
+        """Override a thing's description (``kind``: room, item, npc, exit)."""
+        with self.transaction():
+            if kind == "room" and self._update_built("built_rooms", thing_id, text):
+                return
+            if kind == "item" and self._update_built("built_items", thing_id, text):
+                return
+            self.db.execute(
+                "INSERT INTO descriptions(kind, id, text) VALUES (?, ?, ?)"
+                " ON CONFLICT(kind, id) DO UPDATE SET text = excluded.text",
+                (kind, thing_id, text),
+            )
+
+    def _update_built(self, table: str, thing_id: str, text: str) -> bool:
+        cursor = self.db.execute(
+            f"UPDATE {table} SET description = ? WHERE id = ?", (text, thing_id)
+        )
+        return cursor.rowcount > 0
+
+    def descriptions(self) -> dict[tuple[str, str], str]:
+        """Every description override: ``{(kind, id): text}``."""
+        return {
+            (r[0], r[1]): r[2] for r in self.db.execute("SELECT kind, id, text FROM descriptions")
+        }
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration script into statements (no semicolons in literals)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            yield statement

@@ -1,0 +1,340 @@
+"""The things of the world: Thing, Room, Exit, Item, Npc, Player.
+
+Plain classes with ``__slots__``: a crowded world holds thousands of them,
+and the benchmark wants a connected player to cost well under 50 KiB.
+They hold state and answer questions about themselves (names, articles,
+name matching); what *happens* to them is in :mod:`reality.game.world`
+and :mod:`reality.game.commands`.
+
+Containment: a :class:`Room` holds its items and NPCs in ``contents`` and
+its *connected* players in ``players`` (the list every event in the room
+fans out to). A :class:`Player` holds items in ``inventory``. An item's
+``location`` is the Room or Player that holds it; a player's ``location``
+is a Room while connected and None otherwise (``room_id`` always says
+where they are or were).
+
+Names are plain text (no markup, no braces), so they can be put into
+markup messages as they are. A name that starts with a capital letter is
+proper ("Old Tom"): it takes no article.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reality.game.world import Session
+
+__all__ = [
+    "ABBREVIATIONS",
+    "EXACT",
+    "OPPOSITES",
+    "NO_MATCH",
+    "PREFIX",
+    "WORD_PREFIX",
+    "Exit",
+    "Item",
+    "Npc",
+    "Player",
+    "Room",
+    "Thing",
+    "capitalize",
+    "expand_direction",
+]
+
+# How well a query matches a name, best last.
+NO_MATCH = 0
+WORD_PREFIX = 1  # "lamp" for "brass lamp", "br la" for "brass lamp"
+PREFIX = 2  # "bra" for "brass lamp"
+EXACT = 3  # "brass lamp", or an alias
+
+
+#: Short forms of the compass and vertical directions.
+ABBREVIATIONS: dict[str, str] = {
+    "n": "north",
+    "s": "south",
+    "e": "east",
+    "w": "west",
+    "ne": "northeast",
+    "nw": "northwest",
+    "se": "southeast",
+    "sw": "southwest",
+    "u": "up",
+    "d": "down",
+}
+
+#: Each direction and the way back.
+OPPOSITES: dict[str, str] = {
+    "north": "south",
+    "south": "north",
+    "east": "west",
+    "west": "east",
+    "northeast": "southwest",
+    "southwest": "northeast",
+    "northwest": "southeast",
+    "southeast": "northwest",
+    "up": "down",
+    "down": "up",
+    "in": "out",
+    "out": "in",
+}
+
+
+def expand_direction(word: str) -> str:
+    """``"n"`` -> ``"north"``; other words are returned unchanged."""
+    return ABBREVIATIONS.get(word, word)
+
+
+def capitalize(text: str) -> str:
+    """The text with its first letter upper-cased (the rest untouched)."""
+    return text[:1].upper() + text[1:] if text else text
+
+
+def _match_names(query: str, names: tuple[str, ...]) -> int:
+    """How well ``query`` (lower case, single spaces) matches any of ``names``."""
+    best = NO_MATCH
+    for name in names:
+        if query == name:
+            return EXACT
+        if name.startswith(query):
+            best = PREFIX
+        elif best < WORD_PREFIX:
+            words = name.split()
+            wanted = query.split()
+            # Every query word must start some later word, in order.
+            i = 0
+            for word in words:
+                if i < len(wanted) and word.startswith(wanted[i]):
+                    i += 1
+            if i == len(wanted):
+                best = WORD_PREFIX
+    return best
+
+
+class Thing:
+    """Anything with a name that can be looked at."""
+
+    __slots__ = ("id", "name", "aliases", "description", "location", "_names")
+
+    kind = "thing"
+
+    def __init__(
+        self, id: str, name: str, description: str = "", aliases: tuple[str, ...] = ()
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.aliases = tuple(aliases)
+        self.description = description
+        self.location: Any = None
+        self._names = (name.lower(), *(a.lower() for a in self.aliases))
+
+    def rename(self, name: str, aliases: tuple[str, ...] | None = None) -> None:
+        """Change the name (and aliases), keeping name matching right."""
+        self.name = name
+        if aliases is not None:
+            self.aliases = tuple(aliases)
+        self._names = (name.lower(), *(a.lower() for a in self.aliases))
+
+    @property
+    def proper(self) -> bool:
+        """True for proper names, which take no article."""
+        return self.name[:1].isupper()
+
+    def a(self) -> str:
+        """The name with an indefinite article: "a brass lamp", "an owl", "Bob"."""
+        name = self.name
+        if self.proper or name.startswith(("a ", "an ", "the ", "some ")):
+            return name
+        return ("an " if name[:1] in "aeiou" else "a ") + name
+
+    def the(self) -> str:
+        """The name with a definite article: "the brass lamp", "Bob"."""
+        name = self.name
+        if self.proper or name.startswith("the "):
+            return name
+        return "the " + name
+
+    def The(self) -> str:  # noqa: N802 - reads like the sentence it starts
+        """:meth:`the`, capitalized for the start of a sentence."""
+        return capitalize(self.the())
+
+    def match(self, query: str) -> int:
+        """How well a lower-case query matches this thing's names (0: not at all)."""
+        return _match_names(query, self._names)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id!r} {self.name!r}>"
+
+
+class Exit:
+    """A way out of a room: ``name`` (a direction or a word) to ``destination`` (a room id)."""
+
+    __slots__ = ("name", "destination", "aliases", "description", "_names")
+
+    def __init__(
+        self,
+        name: str,
+        destination: str,
+        aliases: tuple[str, ...] = (),
+        description: str = "",
+    ) -> None:
+        self.name = name
+        self.destination = destination
+        self.aliases = tuple(aliases)
+        self.description = description
+        self._names = (name.lower(), *(a.lower() for a in self.aliases))
+
+    def match(self, query: str) -> int:
+        return _match_names(query, self._names)
+
+    def __repr__(self) -> str:
+        return f"<Exit {self.name!r} -> {self.destination!r}>"
+
+
+class Room(Thing):
+    """A place: exits, things lying here, and the connected players present."""
+
+    __slots__ = ("exits", "outdoor", "night_description", "contents", "players", "built")
+
+    kind = "room"
+
+    def __init__(
+        self,
+        id: str,
+        name: str,
+        description: str = "",
+        *,
+        aliases: tuple[str, ...] = (),
+        outdoor: bool = False,
+        night_description: str | None = None,
+        built: bool = False,
+    ) -> None:
+        super().__init__(id, name, description, aliases)
+        self.exits: dict[str, Exit] = {}
+        self.outdoor = outdoor
+        self.night_description = night_description
+        self.contents: list[Item | Npc] = []
+        self.players: list[Player] = []
+        self.built = built
+
+    @property
+    def proper(self) -> bool:
+        # Room names are titles ("The Hall"); never add articles to them.
+        return True
+
+    def add_exit(self, exit: Exit) -> None:
+        self.exits[exit.name] = exit
+
+
+class Item(Thing):
+    """Something that can lie in a room or be carried (unless ``fixed``)."""
+
+    __slots__ = ("fixed", "home", "built")
+
+    kind = "item"
+
+    def __init__(
+        self,
+        id: str,
+        name: str,
+        description: str = "",
+        *,
+        aliases: tuple[str, ...] = (),
+        fixed: bool = False,
+        home: str | None = None,
+        built: bool = False,
+    ) -> None:
+        super().__init__(id, name, description, aliases)
+        self.fixed = fixed
+        # Where the world file puts it: where it goes back to if its room is gone.
+        self.home = home
+        self.built = built
+
+
+class Npc(Thing):
+    """A character run by the world: it may wander and talk."""
+
+    __slots__ = ("wander", "roams", "says", "talk", "home", "_says_next", "timers")
+
+    kind = "npc"
+
+    def __init__(
+        self,
+        id: str,
+        name: str,
+        description: str = "",
+        *,
+        aliases: tuple[str, ...] = (),
+        wander: float = 0.0,
+        roams: frozenset[str] | None = None,
+        says: tuple[str, ...] = (),
+        talk: float = 0.0,
+        home: str | None = None,
+    ) -> None:
+        super().__init__(id, name, description, aliases)
+        self.wander = wander
+        self.roams = roams
+        self.says = tuple(says)
+        self.talk = talk
+        self.home = home
+        self._says_next = 0
+        self.timers: list[Any] = []
+
+    def next_line(self) -> str | None:
+        """The next thing this NPC says, in turn."""
+        if not self.says:
+            return None
+        line = self.says[self._says_next % len(self.says)]
+        self._says_next += 1
+        return line
+
+
+class Player(Thing):
+    """A person's character. ``session`` is set while they are connected."""
+
+    __slots__ = (
+        "key",
+        "session",
+        "admin",
+        "inventory",
+        "room_id",
+        "settings",
+        "homepage",
+        "homepage_updated",
+        "last_seen",
+        "connected_at",
+        "input_handler",
+        "__weakref__",
+    )
+
+    kind = "player"
+
+    def __init__(self, name: str, *, description: str = "", admin: bool = False) -> None:
+        super().__init__(name.lower(), name, description)
+        self.key = name.lower()
+        self.session: Session | None = None
+        self.admin = admin
+        self.inventory: list[Item] = []
+        self.room_id: str | None = None
+        self.settings: dict[str, Any] = {}
+        self.homepage = ""
+        self.homepage_updated: float | None = None
+        self.last_seen: float | None = None
+        self.connected_at: float | None = None
+        # A multi-line mode (e.g. the homepage editor) takes input lines
+        # before the verb parser does.
+        self.input_handler: Any = None
+
+    @property
+    def proper(self) -> bool:
+        return True
+
+    @property
+    def online(self) -> bool:
+        return self.session is not None
+
+    def show(self, text: str) -> None:
+        """Send markup text to this player's session, if connected."""
+        session = self.session
+        if session is not None:
+            session.show(text)

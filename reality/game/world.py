@@ -1,0 +1,867 @@
+"""The World: every room, thing and connected player, and the ticks that move them.
+
+One :class:`World` per server. It knows nothing of sockets: a gateway
+authenticates a person, then hands the world a :class:`Session` (anything
+with ``show``, ``send_data`` and ``disconnect``) and gets a
+:class:`~reality.game.things.Player` back. Time arrives through a *clock*
+(``seconds()`` and ``call_later()``: the reactor, or the test ``Clock``).
+
+The gateway's side of the contract::
+
+    world = World(clock, Store("reality.sqlite3"), admins=["alice"])
+    world.load(load_world("world/default.yaml"))   # replaces content atomically
+    world.start()                                  # NPC, day/night and checkpoint ticks
+
+    player = world.connect("alice", session)       # after authentication
+    world.execute(player, "say hello")             # one line of input
+    world.disconnect(player, session)              # when the connection ends
+
+    world.stop()                                   # cancel ticks, save everything
+
+* ``connect`` takes over a character that is already connected (the old
+  session gets ``disconnect(...)``), shows the room, sends ``Char.Name``
+  and ``Room.Info``, announces the arrival and says how many letters wait
+  (``unread_count`` hook).
+* ``disconnect`` is safe to call twice and ignores a *session* that has been
+  taken over (pass it, so a stale connection cannot log out its successor).
+* ``execute`` never raises: a failing verb is logged and the player is told
+  that something went wrong. While a multi-line mode is active
+  (``player.input_handler``, e.g. the homepage editor), lines go there;
+  its ``prompt`` attribute is the prompt a gateway may show meanwhile.
+* Hooks the application fills in: ``on_shutdown(message)`` for
+  ``@shutdown``; ``unread_count(name) -> int`` and ``login_hooks`` for
+  mail; ``subscribe(callback)`` to hear ``("online"|"player"|"world", key)``
+  changes (the website re-renders cached pages on them).
+
+Each player's ``settings`` dict holds ``color`` (``"auto"``, ``"on"``,
+``"off"``) and ``width`` (``"auto"`` or an int): the gateway reads them
+when it renders for that player.
+
+Persistence: accounts, homepages, things built by admins and their
+descriptions are committed by the store before the player is told;
+positions and inventories are checkpointed every ``checkpoint_interval``
+seconds (5 by default), at logout and in :meth:`stop`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from attrs import frozen
+
+from reality.game import commands
+from reality.game.accounts import name_key
+from reality.game.events import Event, EventBuffer, deliver
+from reality.game.loader import PHASES, WorldDefinition
+from reality.game.store import Store
+from reality.game.things import OPPOSITES, Exit, Item, Npc, Player, Room
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Clock", "Counts", "PlayerInfo", "RoomInfo", "Session", "World"]
+
+#: Names listed in a room description before "and N others".
+ROOM_LIST_LIMIT = 10
+
+
+class Clock(Protocol):
+    """What the world needs of time: the reactor and the test Clock both fit."""
+
+    def seconds(self) -> float: ...
+
+    def call_later(self, delay: float, f: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
+
+
+class Session(Protocol):
+    """A connected person, as a gateway presents them to the world."""
+
+    def show(self, text: str) -> None:
+        """Show markup text (one or more lines) to the person."""
+
+    def send_data(self, kind: str, data: dict[str, Any]) -> None:
+        """Send structured state, e.g. ``("Room.Info", {"id", "name", "exits"})`` (GMCP)."""
+
+    def disconnect(self, message: str) -> None:
+        """Show ``message``, then close the connection."""
+
+
+@frozen
+class PlayerInfo:
+    """A player's public face, for the website."""
+
+    name: str
+    online: bool
+    room_id: str | None
+    room_name: str | None
+    last_seen: float | None
+    homepage: str
+    homepage_updated: float | None
+
+
+@frozen
+class RoomInfo:
+    """A room for the map: its exits as ``{direction: room id}``."""
+
+    id: str
+    name: str
+    outdoor: bool
+    exits: dict[str, str]
+
+
+@frozen
+class Counts:
+    rooms: int
+    players: int
+    online: int
+
+
+class World:
+    """The shared world: registry, lookups, sessions, ticks."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        store: Store,
+        *,
+        admins: Iterable[str] = (),
+        mail_domain: str = "reality.localhost",
+        web_url: str | None = None,
+        telnet_address: str | None = None,
+        verbs: commands.VerbRegistry | None = None,
+        rng: random.Random | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        checkpoint_interval: float = 5.0,
+    ) -> None:
+        self.clock = clock
+        self.store = store
+        self.admins = frozenset(name_key(a) for a in admins)
+        self.mail_domain = mail_domain
+        self.web_url = web_url.rstrip("/") if web_url else None
+        self.telnet_address = telnet_address
+        self.verbs = verbs if verbs is not None else commands.VERBS
+        self.rng = rng if rng is not None else random.Random()
+        self.wall = wall_clock
+        self.checkpoint_interval = checkpoint_interval
+
+        self.definition: WorldDefinition | None = None
+        self.name = "Reality"
+        self.welcome = ""
+        self.start_id = ""
+        self.rooms: dict[str, Room] = {}
+        self.items: dict[str, Item] = {}
+        self.npcs: dict[str, Npc] = {}
+        #: Player objects in memory: everyone online, and offline holders of items.
+        self.players: dict[str, Player] = {}
+        #: Connected players by key.
+        self.online: dict[str, Player] = {}
+        self.phase: str | None = None
+
+        self.on_shutdown: Callable[[str], None] | None = None
+        self.unread_count: Callable[[str], int] | None = None
+        self.login_hooks: list[Callable[[Player], None]] = []
+        self._watchers: list[Callable[[str, str | None], None]] = []
+
+        self._dirty_players: set[Player] = set()
+        self._dirty_items: set[Item] = set()
+        self._timers: list[Any] = []
+        self._phase_timer: Any = None
+        self._who_cache: tuple[int, str] | None = None
+        self._online_version = 0
+        self.running = False
+        self.started_at = self.wall()
+
+    # -- content ----------
+
+    @property
+    def start_room(self) -> Room:
+        return self.rooms[self.start_id]
+
+    def load(self, definition: WorldDefinition) -> None:
+        """Replace the world's content with a validated definition, atomically.
+
+        Things built at run time and item positions come from the store and
+        from the running world. Players in removed rooms move to the start;
+        items whose room is gone return to their world-file place.
+        """
+        rooms = self._build_rooms(definition)
+        start = rooms[definition.start]
+        overrides = self.store.descriptions()
+        for (kind, thing_id), text in overrides.items():
+            if kind == "room" and thing_id in rooms:
+                rooms[thing_id].description = text
+            elif kind == "exit":
+                room_id, _, exit_name = thing_id.rpartition("/")
+                if room_id in rooms and exit_name in rooms[room_id].exits:
+                    rooms[room_id].exits[exit_name].description = text
+
+        positions = self.store.item_positions()
+        # What moved since the last checkpoint is newer than the store.
+        for item in self.items.values():
+            where = _position(item)
+            if where is not None:
+                positions[item.id] = where
+        items: dict[str, Item] = {}
+        held: dict[Player, list[Item]] = {}
+        holders: dict[str, Player | None] = {}
+        for item_def in definition.items.values():
+            item = Item(
+                item_def.id,
+                item_def.name,
+                overrides.get(("item", item_def.id), item_def.description),
+                aliases=item_def.aliases,
+                fixed=item_def.fixed,
+                home=item_def.location,
+            )
+            items[item.id] = item
+        for built in self.store.built_items():
+            if built.id in items:
+                log.warning("built item %s is shadowed by the world file", built.id)
+                continue
+            items[built.id] = Item(built.id, built.name, built.description, built=True)
+        for item in items.values():
+            kind, place = positions.get(item.id, ("room", item.home or ""))
+            if kind == "player":
+                if place not in holders:
+                    holders[place] = self._holder(place)
+                holder = holders[place]
+                if holder is not None:
+                    item.location = holder
+                    held.setdefault(holder, []).append(item)
+                    continue
+                kind, place = "room", item.home or ""
+            room = rooms.get(place) or rooms.get(item.home or "") or start
+            item.location = room
+            room.contents.append(item)
+
+        npcs: dict[str, Npc] = {}
+        for npc_def in definition.npcs.values():
+            npc = Npc(
+                npc_def.id,
+                npc_def.name,
+                overrides.get(("npc", npc_def.id), npc_def.description),
+                aliases=npc_def.aliases,
+                wander=npc_def.wander,
+                roams=frozenset(npc_def.roams) if npc_def.roams is not None else None,
+                says=npc_def.says,
+                talk=npc_def.talk,
+                home=npc_def.location,
+            )
+            npc.location = rooms[npc_def.location]
+            npc.location.contents.append(npc)
+            npcs[npc.id] = npc
+
+        # Everything is built: from here on nothing can fail halfway.
+        self._cancel_npc_timers()
+        moved: list[Player] = []
+        for player in self.online.values():
+            room = rooms.get(player.room_id or "")
+            if room is None:
+                room = start
+                moved.append(player)
+            player.location = room
+            player.room_id = room.id
+            room.players.append(player)
+            self._dirty_players.add(player)
+        for player in self.players.values():
+            player.inventory = []
+        for holder, carried in held.items():
+            holder.inventory = carried
+            self.players.setdefault(holder.key, holder)
+        self.definition = definition
+        self.name = definition.name
+        self.welcome = definition.welcome
+        self.start_id = definition.start
+        self.rooms = rooms
+        self.items = items
+        self.npcs = npcs
+        # Items moved since the last checkpoint still need saving.
+        self._dirty_items = {items[i.id] for i in self._dirty_items if i.id in items}
+        if self.running:
+            self._start_npc_timers()
+            self._start_daynight()
+        elif definition.daynight is not None:
+            self.phase = definition.daynight.start
+        else:
+            self.phase = None
+        log.info(
+            "world %r loaded from %s: %d rooms, %d items, %d npcs",
+            self.name,
+            definition.path,
+            len(rooms),
+            len(items),
+            len(npcs),
+        )
+        for player in moved:
+            player.show("{yellow}The world shifts around you.{/}")
+        for player in self.online.values():
+            self.send_room_info(player)
+            if player in moved:
+                player.show(self.describe_room(player.location, player))
+        self._changed("world", None)
+
+    def _build_rooms(self, definition: WorldDefinition) -> dict[str, Room]:
+        rooms: dict[str, Room] = {}
+        for room_def in definition.rooms.values():
+            room = Room(
+                room_def.id,
+                room_def.name,
+                room_def.description,
+                aliases=room_def.aliases,
+                outdoor=room_def.outdoor,
+                night_description=room_def.night,
+            )
+            for exit_def in room_def.exits.values():
+                room.add_exit(
+                    Exit(exit_def.name, exit_def.to, exit_def.aliases, exit_def.description)
+                )
+            rooms[room.id] = room
+        for built in self.store.built_rooms():
+            if built.id in rooms:
+                log.warning("built room %s is shadowed by the world file", built.id)
+                continue
+            rooms[built.id] = Room(
+                built.id, built.name, built.description, outdoor=built.outdoor, built=True
+            )
+        for built_exit in self.store.built_exits():
+            room = rooms.get(built_exit.room)
+            if room is not None and built_exit.destination in rooms:
+                room.add_exit(Exit(built_exit.name, built_exit.destination))
+        return rooms
+
+    def _holder(self, key: str) -> Player | None:
+        """The Player object of an item holder (loaded from the store if offline)."""
+        player = self.players.get(key)
+        if player is not None:
+            return player
+        return self._player_from_store(key)
+
+    def _player_from_store(self, name: str) -> Player | None:
+        key = name_key(name)
+        record = self.store.load_player(key)
+        if record is None:
+            return None
+        account = self.store.get_account(key)
+        player = Player(account.name if account else name, admin=key in self.admins)
+        player.room_id = record.room
+        player.settings = dict(record.settings)
+        player.homepage = record.homepage
+        player.homepage_updated = record.homepage_updated
+        player.last_seen = record.last_seen
+        if record.description:
+            player.description = record.description
+        return player
+
+    # -- sessions ----------
+
+    def connect(self, name: str, session: Session) -> Player:
+        """Bring an authenticated account into the world with a session."""
+        key = name_key(name)
+        player = self.online.get(key)
+        if player is not None:
+            old = player.session
+            player.session = session
+            if old is not None and old is not session:
+                try:
+                    old.disconnect("Your character has been taken over by a new connection.")
+                except Exception:
+                    log.exception("error disconnecting the old session of %s", key)
+            player.show("{yellow}You take over your character from your other connection.{/}")
+            self._welcome(player)
+            return player
+
+        player = self.players.get(key) or self._player_from_store(key) or Player(name)
+        player.admin = key in self.admins
+        player.session = session
+        player.connected_at = self.wall()
+        room = self.rooms.get(player.room_id or "") or self.start_room
+        player.location = room
+        player.room_id = room.id
+        self.players[key] = player
+        self.online[key] = player
+        self._online_version += 1
+        self._dirty_players.add(player)
+        try:
+            self.store.touch_login(key, player.connected_at)
+        except Exception:
+            log.exception("could not record the login of %s", key)
+        # Others hear of the arrival before the player joins the room's list.
+        deliver(Event(room, f"{player.name} has entered the game."))
+        room.players.append(player)
+        self._welcome(player)
+        if self.unread_count is not None:
+            try:
+                unread = self.unread_count(key)
+            except Exception:
+                log.exception("unread_count hook failed for %s", key)
+                unread = 0
+            if unread:
+                letters = "letter" if unread == 1 else "letters"
+                player.show(
+                    f"{{bright_yellow}}You have {unread} unread {letters}.{{/}}"
+                    " Type 'mail' to read them."
+                )
+        for hook in list(self.login_hooks):
+            try:
+                hook(player)
+            except Exception:
+                log.exception("login hook %r failed for %s", hook, key)
+        self._changed("online", key)
+        return player
+
+    def _welcome(self, player: Player) -> None:
+        session = player.session
+        if session is None:
+            return
+        session.send_data("Char.Name", {"name": player.name, "fullname": player.name})
+        player.show(self.describe_room(player.location, player))
+        self.send_room_info(player)
+
+    def disconnect(self, player: Player, session: Session | None = None) -> None:
+        """A connection ended: the player leaves the world and is saved.
+
+        Ignored when the player is not connected, or when ``session`` is
+        given and is no longer the player's session (it was taken over).
+        """
+        if self.online.get(player.key) is not player:
+            return
+        if session is not None and player.session is not session:
+            return
+        room = player.location
+        if room is not None and player in room.players:
+            room.players.remove(player)
+        player.location = None
+        player.session = None
+        player.input_handler = None
+        del self.online[player.key]
+        self._online_version += 1
+        player.last_seen = self.wall()
+        self._dirty_players.discard(player)
+        carried = [(i.id, "player", player.key) for i in player.inventory]
+        try:
+            self.store.checkpoint(
+                players=[(player.key, player.room_id, player.settings, player.last_seen)],
+                items=carried,
+            )
+            self._dirty_items.difference_update(player.inventory)
+        except Exception:
+            log.exception("could not save %s at logout", player.key)
+            self._dirty_players.add(player)
+        if not player.inventory:
+            # Nothing refers to an offline player without items: let it go.
+            self.players.pop(player.key, None)
+        if room is not None:
+            deliver(Event(room, f"{player.name} has left the game."))
+        self._changed("online", player.key)
+
+    def logout(self, player: Player, message: str) -> None:
+        """Log a player out from inside the world (``quit``, ``@kick``)."""
+        session = player.session
+        self.disconnect(player)
+        if session is not None:
+            try:
+                session.disconnect(message)
+            except Exception:
+                log.exception("error closing the session of %s", player.key)
+
+    def execute(self, player: Player, line: str) -> None:
+        """Run one line of a player's input. Never raises."""
+        if self.online.get(player.key) is not player:
+            return
+        context = commands.Context(self, player)
+        try:
+            handler = player.input_handler
+            if handler is not None:
+                handler(context, line)
+            else:
+                commands.run(context, line)
+        except commands.Refusal as refusal:
+            context.buffer.clear()
+            context.after.clear()
+            player.show(str(refusal))
+            return
+        except Exception:
+            log.exception("command %r by %s failed", line[:200], player.key)
+            context.buffer.clear()
+            context.after.clear()
+            player.show("{red}Something went wrong with that command.{/} It has been logged.")
+            return
+        context.buffer.flush()
+        for action in context.after:
+            try:
+                action()
+            except Exception:
+                log.exception("after-command action failed for %s", player.key)
+
+    # -- broadcasting ----------
+
+    def broadcast(self, text: str) -> None:
+        """Show a line to every connected player."""
+        for player in tuple(self.online.values()):
+            player.show(text)
+
+    def disconnect_all(self, message: str) -> None:
+        """Disconnect every player with ``message`` (saving each)."""
+        for player in tuple(self.online.values()):
+            self.logout(player, message)
+
+    # -- moving things ----------
+
+    def move_player(
+        self,
+        player: Player,
+        room: Room,
+        buffer: EventBuffer,
+        *,
+        leave: str | None,
+        arrive: str | None,
+    ) -> None:
+        """Move a connected player; bystanders get ``leave``/``arrive`` texts."""
+        old = player.location
+        if old is not None:
+            old.players.remove(player)
+            if leave:
+                buffer.add(Event(old, leave, actor=player))
+        if arrive:
+            buffer.add(Event(room, arrive, actor=player))
+        room.players.append(player)
+        player.location = room
+        player.room_id = room.id
+        self._dirty_players.add(player)
+        buffer.tell(player, self.describe_room(room, player, brief=self._brief(player)))
+        self.send_room_info(player)
+        self._changed("player", player.key)
+
+    def move_npc(
+        self, npc: Npc, room: Room, buffer: EventBuffer, *, leave: str, arrive: str
+    ) -> None:
+        old = npc.location
+        if old is not None:
+            old.contents.remove(npc)
+            buffer.add(Event(old, leave, actor=npc))
+        buffer.add(Event(room, arrive, actor=npc))
+        room.contents.append(npc)
+        npc.location = room
+
+    def move_item(self, item: Item, holder: Room | Player) -> None:
+        """Move an item into a room or a player's inventory (checkpointed later)."""
+        old = item.location
+        if isinstance(old, Room):
+            old.contents.remove(item)
+        elif isinstance(old, Player):
+            old.inventory.remove(item)
+        if isinstance(holder, Room):
+            holder.contents.append(item)
+        else:
+            holder.inventory.append(item)
+        item.location = holder
+        self._dirty_items.add(item)
+
+    def send_room_info(self, player: Player) -> None:
+        room = player.location
+        if room is None or player.session is None:
+            return
+        player.session.send_data(
+            "Room.Info",
+            {
+                "id": room.id,
+                "name": room.name,
+                "exits": {name: e.destination for name, e in room.exits.items()},
+            },
+        )
+
+    def _brief(self, player: Player) -> bool:
+        return player.settings.get("brief") == "on"
+
+    # -- describing ----------
+
+    def describe_room(
+        self, room: Room | None, viewer: Player | None, *, brief: bool = False
+    ) -> str:
+        """What ``viewer`` sees on looking around ``room`` (markup)."""
+        if room is None:
+            return "You are nowhere at all."
+        lines = [f"{{bold}}{room.name}{{/}}"]
+        if not brief:
+            description = room.description
+            if room.outdoor and self.phase == "night" and room.night_description:
+                description = room.night_description
+            if description:
+                lines.append(description)
+        things = [t for t in room.contents if isinstance(t, Item)]
+        if things:
+            lines.append(f"You see {_list_names([t.a() for t in things])} here.")
+        npcs = [t for t in room.contents if isinstance(t, Npc)]
+        if npcs:
+            verb = "is" if len(npcs) == 1 else "are"
+            lines.append(f"{_cap(_list_names([n.a() for n in npcs]))} {verb} here.")
+        others = [p for p in room.players if p is not viewer]
+        if others:
+            names = [p.name for p in others[:ROOM_LIST_LIMIT]]
+            if len(others) > ROOM_LIST_LIMIT:
+                names.append(f"{len(others) - ROOM_LIST_LIMIT} others")
+            verb = "is" if len(others) == 1 else "are"
+            lines.append(f"{{cyan}}{_list_names(names)} {verb} here.{{/}}")
+        if room.exits:
+            lines.append(f"{{green}}Exits: {', '.join(room.exits)}.{{/}}")
+        else:
+            lines.append("{green}There is no obvious way out.{/}")
+        return "\n".join(lines)
+
+    def who_text(self) -> str:
+        """The ``who`` listing; cached until someone logs in or out."""
+        cached = self._who_cache
+        if cached is not None and cached[0] == self._online_version:
+            return cached[1]
+        players = sorted(self.online.values(), key=lambda p: p.key)
+        count = len(players)
+        heading = f"{{bold}}{count} player{'s' if count != 1 else ''} online:{{/}}"
+        names = [p.name + (" {yellow}(admin){/}" if p.admin else "") for p in players[:60]]
+        text = heading + "\n" + ", ".join(names)
+        if count > 60:
+            text += f", and {count - 60} more. Type 'who <name>' to look for someone."
+        self._who_cache = (self._online_version, text)
+        return text
+
+    # -- lookups for verbs and the website ----------
+
+    def find_online(self, query: str) -> list[Player]:
+        """Connected players whose name is ``query`` or starts with it."""
+        q = query.lower()
+        exact = self.online.get(q)
+        if exact is not None:
+            return [exact]
+        return sorted((p for k, p in self.online.items() if k.startswith(q)), key=lambda p: p.key)
+
+    def player_info(self, name: str) -> PlayerInfo | None:
+        """A player's public information, online or not (None: no such player)."""
+        key = name_key(name)
+        player = self.online.get(key) or self.players.get(key)
+        if player is None:
+            player = self._player_from_store(key)
+            if player is None:
+                return None
+        room = self.rooms.get(player.room_id or "")
+        return PlayerInfo(
+            name=player.name,
+            online=player.online,
+            room_id=room.id if room else None,
+            room_name=room.name if room else None,
+            last_seen=player.last_seen,
+            homepage=player.homepage,
+            homepage_updated=player.homepage_updated,
+        )
+
+    def map_rooms(self) -> list[RoomInfo]:
+        """Every room with its exits, for drawing a map."""
+        return [
+            RoomInfo(
+                room.id,
+                room.name,
+                room.outdoor,
+                {name: e.destination for name, e in room.exits.items()},
+            )
+            for room in self.rooms.values()
+        ]
+
+    def who_online(self) -> list[Player]:
+        """Connected players, sorted by name."""
+        return sorted(self.online.values(), key=lambda p: p.key)
+
+    def counts(self) -> Counts:
+        return Counts(len(self.rooms), self.store.count_accounts(), len(self.online))
+
+    def mail_address(self, player: Player | str) -> str:
+        name = player.name if isinstance(player, Player) else player
+        return f"{name.lower()}@{self.mail_domain}"
+
+    def homepage_url(self, player: Player | str) -> str | None:
+        if self.web_url is None:
+            return None
+        name = player.name if isinstance(player, Player) else player
+        return f"{self.web_url}/~{name.lower()}"
+
+    def subscribe(self, callback: Callable[[str, str | None], None]) -> None:
+        """Call ``callback(topic, key)`` on changes: ``online``, ``player``, ``world``."""
+        self._watchers.append(callback)
+
+    def _changed(self, topic: str, key: str | None) -> None:
+        for watcher in self._watchers:
+            try:
+                watcher(topic, key)
+            except Exception:
+                log.exception("world watcher %r failed", watcher)
+
+    def changed(self, topic: str, key: str | None) -> None:
+        """Tell subscribers about a change made outside the world's own methods."""
+        self._changed(topic, key)
+
+    # -- persistence ----------
+
+    def mark_dirty(self, player: Player) -> None:
+        """Have the next checkpoint save this player's position and settings."""
+        self._dirty_players.add(player)
+
+    def set_homepage(self, player: Player, text: str) -> None:
+        """Save a homepage durably (committed on return), then update memory."""
+        now = self.wall()
+        self.store.set_homepage(player.key, text, now)
+        player.homepage = text
+        player.homepage_updated = now
+        self._changed("player", player.key)
+
+    def checkpoint(self) -> None:
+        """Save every changed position and inventory in one transaction."""
+        if not self._dirty_players and not self._dirty_items:
+            return
+        players = list(self._dirty_players)
+        items = list(self._dirty_items)
+        now = self.wall()
+        rows = []
+        for player in players:
+            if player.online:
+                player.last_seen = now
+            rows.append((player.key, player.room_id, player.settings, player.last_seen))
+        item_rows = [(i.id, *where) for i in items if (where := _position(i)) is not None]
+        try:
+            self.store.checkpoint(players=rows, items=item_rows)
+        except Exception:
+            log.exception("checkpoint failed; will retry")
+            return
+        self._dirty_players.difference_update(players)
+        self._dirty_items.difference_update(items)
+
+    def save_all(self) -> None:
+        """Save every connected player and every changed item."""
+        self._dirty_players.update(self.online.values())
+        self.checkpoint()
+
+    # -- ticks ----------
+
+    def start(self) -> None:
+        """Start the ticks: NPCs, day and night, checkpoints."""
+        if self.running:
+            return
+        self.running = True
+        self._start_npc_timers()
+        self._start_daynight()
+        self._timers.append(self.clock.call_later(self.checkpoint_interval, self._checkpoint_tick))
+
+    def stop(self) -> None:
+        """Cancel the ticks and save everything."""
+        self.running = False
+        self._cancel_npc_timers()
+        for timer in self._timers:
+            if timer.active():
+                timer.cancel()
+        self._timers.clear()
+        if self._phase_timer is not None and self._phase_timer.active():
+            self._phase_timer.cancel()
+        self._phase_timer = None
+        self.save_all()
+
+    def _checkpoint_tick(self) -> None:
+        self._timers = [t for t in self._timers if t.active()]
+        self._timers.append(self.clock.call_later(self.checkpoint_interval, self._checkpoint_tick))
+        self.checkpoint()
+
+    def _start_npc_timers(self) -> None:
+        for npc in self.npcs.values():
+            if npc.wander > 0:
+                npc.timers.append(self.clock.call_later(npc.wander, self._npc_wander, npc))
+            if npc.talk > 0 and npc.says:
+                npc.timers.append(self.clock.call_later(npc.talk, self._npc_talk, npc))
+
+    def _cancel_npc_timers(self) -> None:
+        for npc in self.npcs.values():
+            for timer in npc.timers:
+                if timer.active():
+                    timer.cancel()
+            npc.timers.clear()
+
+    def _reschedule(self, npc: Npc, delay: float, f: Callable[[Npc], None]) -> None:
+        npc.timers = [t for t in npc.timers if t.active()]
+        npc.timers.append(self.clock.call_later(delay, f, npc))
+
+    def _npc_wander(self, npc: Npc) -> None:
+        self._reschedule(npc, npc.wander, self._npc_wander)
+        room = npc.location
+        if room is None or self.npcs.get(npc.id) is not npc:
+            return
+        choices = [
+            e
+            for e in room.exits.values()
+            if e.destination in self.rooms and (npc.roams is None or e.destination in npc.roams)
+        ]
+        if not choices:
+            return
+        way = self.rng.choice(choices)
+        destination = self.rooms[way.destination]
+        back = OPPOSITES.get(way.name)
+        arrive = f"{npc.The()} arrives from the {back}." if back else f"{npc.The()} arrives."
+        buffer = EventBuffer()
+        self.move_npc(
+            npc, destination, buffer, leave=f"{npc.The()} goes {way.name}.", arrive=arrive
+        )
+        buffer.flush()
+
+    def _npc_talk(self, npc: Npc) -> None:
+        self._reschedule(npc, npc.talk, self._npc_talk)
+        room = npc.location
+        if room is None or not room.players or self.npcs.get(npc.id) is not npc:
+            return
+        line = npc.next_line()
+        if not line:
+            return
+        if line.startswith(":"):
+            text = f"{npc.The()} {line[1:].lstrip()}"
+        else:
+            text = f'{npc.The()} says, "{line}"'
+        deliver(Event(room, text, actor=npc))
+
+    def _start_daynight(self) -> None:
+        if self._phase_timer is not None and self._phase_timer.active():
+            self._phase_timer.cancel()
+        self._phase_timer = None
+        daynight = self.definition.daynight if self.definition else None
+        if daynight is None:
+            self.phase = None
+            return
+        if self.phase not in PHASES:
+            self.phase = daynight.start
+        self._phase_timer = self.clock.call_later(daynight.cycle / 4, self._next_phase)
+
+    def _next_phase(self) -> None:
+        daynight = self.definition.daynight if self.definition else None
+        if daynight is None:
+            return
+        self._phase_timer = self.clock.call_later(daynight.cycle / 4, self._next_phase)
+        index = PHASES.index(self.phase) if self.phase in PHASES else 0
+        self.phase = PHASES[(index + 1) % len(PHASES)]
+        text = daynight.messages[self.phase]
+        for room in self.rooms.values():
+            if room.outdoor and room.players:
+                deliver(Event(room, text))
+
+
+def _position(item: Item) -> tuple[str, str] | None:
+    holder = item.location
+    if isinstance(holder, Room):
+        return ("room", holder.id)
+    if isinstance(holder, Player):
+        return ("player", holder.key)
+    return None
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _list_names(names: list[str]) -> str:
+    """ "a", "a and b", "a, b and c"."""
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]

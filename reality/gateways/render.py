@@ -1,0 +1,304 @@
+"""Markup to terminal text: ANSI colour (16, 256 or truecolour) or plain, word-wrapped.
+
+Pure text in, text out; no sockets. The world speaks markup
+(:mod:`reality.game.markup`); each gateway session calls :func:`render`
+with its client's capability and width. The same bystander text goes to
+many sessions, so results are kept in a small bounded LRU cache keyed by
+``(text, capability, width, newline)``: a room of 100 listeners with the
+same client costs one rendering.
+
+Colour escapes follow ECMA-48 SGR: ``ESC [ n m`` with 30-37/90-97 (and
+40-47/100-107) for the 16 colours, ``38;5;n`` for the 256-colour palette
+and ``38;2;r;g;b`` for truecolour. Truecolour is downgraded to the nearest
+256-palette or 16-palette colour for clients that cannot show it.
+
+Wrapping counts visible characters only (escapes are zero-width, East
+Asian wide and fullwidth characters count 2, combining marks 0), breaks at
+spaces, splits a word longer than a line, and never splits an escape
+sequence. Each output line closes its own style and the next reopens it,
+so a client that drops a line never bleeds colour into the rest.
+
+Control characters in the text (a player typing ESC, say) are dropped
+here, so no client can be made to run another client's terminal.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from reality.game.markup import CLOSE, PLAIN, Style, parse
+
+__all__ = [
+    "ANSI16",
+    "ANSI256",
+    "CAPABILITIES",
+    "PLAIN_TEXT",
+    "TRUECOLOR",
+    "render",
+    "render_uncached",
+    "text_width",
+]
+
+PLAIN_TEXT = "plain"
+ANSI16 = "ansi"
+ANSI256 = "256"
+TRUECOLOR = "truecolor"
+CAPABILITIES = (PLAIN_TEXT, ANSI16, ANSI256, TRUECOLOR)
+
+RESET = "\x1b[0m"
+
+# Texts longer than this are rendered without caching: they are one-offs
+# (a homepage, a help page) and would crowd the cache out.
+_CACHE_TEXT_LIMIT = 2048
+_CACHE_SIZE = 4096
+
+# C0 controls except \t and \n, DEL, and C1 controls: never sent raw.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SPACES = re.compile(r"(\s+)")
+
+# The xterm default palette for the 16 colours, to find the nearest one.
+_PALETTE16 = (
+    (0, 0, 0), (205, 0, 0), (0, 205, 0), (205, 205, 0),
+    (0, 0, 238), (205, 0, 205), (0, 205, 205), (229, 229, 229),
+    (127, 127, 127), (255, 0, 0), (0, 255, 0), (255, 255, 0),
+    (92, 92, 255), (255, 0, 255), (0, 255, 255), (255, 255, 255),
+)  # fmt: skip
+_CUBE = (0, 95, 135, 175, 215, 255)
+
+
+def render(text: str, capability: str = ANSI16, width: int = 80, newline: str = "\r\n") -> str:
+    """Render markup for one kind of client.
+
+    ``capability`` is one of :data:`CAPABILITIES`; ``width`` is the line
+    length in columns (0 or less: no wrapping). Lines are joined with
+    ``newline``; there is no trailing newline.
+    """
+    if len(text) > _CACHE_TEXT_LIMIT:
+        return render_uncached(text, capability, width, newline)
+    return _render_cached(text, capability, width, newline)
+
+
+def cache_info() -> object:
+    """Hit/miss statistics of the render cache (for benchmarks)."""
+    return _render_cached.cache_info()
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _render_cached(text: str, capability: str, width: int, newline: str) -> str:
+    return render_uncached(text, capability, width, newline)
+
+
+def render_uncached(
+    text: str, capability: str = ANSI16, width: int = 80, newline: str = "\r\n"
+) -> str:
+    """:func:`render` without the cache."""
+    if "\t" in text:
+        text = text.replace("\t", "    ")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub("", text)
+    colour = capability != PLAIN_TEXT
+    # Fast path: plain text that fits needs no work beyond joining lines.
+    if "{" not in text and (width <= 0 or _short(text, width)):
+        return text.replace("\n", newline) if newline != "\n" else text
+    paragraphs = _styled_paragraphs(text)
+    lines: list[str] = []
+    for runs in paragraphs:
+        for line in _wrap(runs, width):
+            lines.append(_emit(line, capability) if colour else "".join(t for _, t in line))
+    return newline.join(lines)
+
+
+def _short(text: str, width: int) -> bool:
+    if text.isascii():
+        return all(len(line) <= width for line in text.split("\n"))
+    return all(text_width(line) <= width for line in text.split("\n"))
+
+
+def char_width(ch: str) -> int:
+    """Columns a character takes on a terminal: 0, 1 or 2."""
+    code = ord(ch)
+    if code < 0x300:
+        return 1
+    if unicodedata.combining(ch):
+        return 0
+    if code >= 0x1100 and unicodedata.east_asian_width(ch) in ("W", "F"):
+        return 2
+    return 1
+
+
+def text_width(text: str) -> int:
+    """Columns a string of visible text takes."""
+    if text.isascii():
+        return len(text)
+    return sum(char_width(ch) for ch in text)
+
+
+def _styled_paragraphs(text: str) -> list[list[tuple[Style, str]]]:
+    """Markup -> paragraphs (split at newlines) of (style, text) runs."""
+    paragraphs: list[list[tuple[Style, str]]] = [[]]
+    stack: list[Style] = [PLAIN]
+    for token in parse(text):
+        if isinstance(token, str):
+            parts = token.split("\n")
+            for index, part in enumerate(parts):
+                if index:
+                    paragraphs.append([])
+                if part:
+                    paragraphs[-1].append((stack[-1], part))
+        elif token is CLOSE:
+            if len(stack) > 1:
+                stack.pop()
+        else:
+            stack.append(token.over(stack[-1]))  # type: ignore[union-attr]
+    return paragraphs
+
+
+def _wrap(runs: list[tuple[Style, str]], width: int) -> list[list[tuple[Style, str]]]:
+    """Greedy word wrap of styled runs; returns lines of runs."""
+    if width <= 0:
+        return [runs]
+    # Words may span several runs ("{red}foo{/}bar" is one word), so pieces
+    # are grouped: a word is a list of (style, text) parts.
+    items: list[tuple[bool, list[tuple[Style, str]], int]] = []  # (is_space, parts, width)
+    word: list[tuple[Style, str]] = []
+    word_width = 0
+    for style, text in runs:
+        for piece in _SPACES.split(text):
+            if not piece:
+                continue
+            if piece[0].isspace():
+                if word:
+                    items.append((False, word, word_width))
+                    word, word_width = [], 0
+                items.append((True, [(style, piece)], text_width(piece)))
+            else:
+                word.append((style, piece))
+                word_width += text_width(piece)
+    if word:
+        items.append((False, word, word_width))
+
+    lines: list[list[tuple[Style, str]]] = []
+    line: list[tuple[Style, str]] = []
+    used = 0
+    pending: list[tuple[Style, str]] = []  # spaces before the next word
+    pending_width = 0
+    for is_space, parts, w in items:
+        if is_space:
+            pending.extend(parts)
+            pending_width += w
+            continue
+        if used + pending_width + w <= width:
+            if used or not lines:
+                # Leading spaces of a paragraph are kept (indentation);
+                # spaces at a wrap point are dropped.
+                line.extend(pending)
+                used += pending_width
+            line.extend(parts)
+            used += w
+        elif w <= width:
+            lines.append(line)
+            line, used = list(parts), w
+        else:
+            # A word longer than a line: fill this line, then split it.
+            if used and used + pending_width < width:
+                line.extend(pending)
+                used += pending_width
+            elif used:
+                lines.append(line)
+                line, used = [], 0
+            for style, text in parts:
+                chunk: list[str] = []
+                for ch in text:
+                    cw = char_width(ch)
+                    if used + cw > width and used:
+                        if chunk:
+                            line.append((style, "".join(chunk)))
+                            chunk = []
+                        lines.append(line)
+                        line, used = [], 0
+                    chunk.append(ch)
+                    used += cw
+                if chunk:
+                    line.append((style, "".join(chunk)))
+        pending, pending_width = [], 0
+    if pending and (used or not lines) and used + pending_width <= width:
+        line.extend(pending)
+    lines.append(line)
+    return lines
+
+
+def _emit(line: list[tuple[Style, str]], capability: str) -> str:
+    out: list[str] = []
+    current = PLAIN
+    for style, text in line:
+        if style != current:
+            out.append(_sgr(style, capability))
+            current = style
+        out.append(text)
+    if current != PLAIN:
+        out.append(RESET)
+    return "".join(out)
+
+
+@lru_cache(maxsize=512)
+def _sgr(style: Style, capability: str) -> str:
+    """The escape that switches from any style to ``style``."""
+    params = ["0"]
+    if style.bold:
+        params.append("1")
+    if style.dim:
+        params.append("2")
+    if style.italic:
+        params.append("3")
+    if style.underline:
+        params.append("4")
+    if style.reverse:
+        params.append("7")
+    if style.fg is not None:
+        params.append(_colour_param(style.fg, capability, 30))
+    if style.bg is not None:
+        params.append(_colour_param(style.bg, capability, 40))
+    return "\x1b[" + ";".join(params) + "m"
+
+
+def _colour_param(colour: int | tuple[int, int, int], capability: str, base: int) -> str:
+    if isinstance(colour, int):
+        return str(base + colour) if colour < 8 else str(base + 60 + colour - 8)
+    if capability == TRUECOLOR:
+        r, g, b = colour
+        return f"{base + 8};2;{r};{g};{b}"
+    if capability == ANSI256:
+        return f"{base + 8};5;{_nearest256(colour)}"
+    index = _nearest16(colour)
+    return str(base + index) if index < 8 else str(base + 60 + index - 8)
+
+
+def _nearest16(rgb: tuple[int, int, int]) -> int:
+    r, g, b = rgb
+    return min(
+        range(16),
+        key=lambda i: (
+            (_PALETTE16[i][0] - r) ** 2 + (_PALETTE16[i][1] - g) ** 2 + (_PALETTE16[i][2] - b) ** 2
+        ),
+    )
+
+
+def _nearest256(rgb: tuple[int, int, int]) -> int:
+    def level(v: int) -> int:
+        return min(range(6), key=lambda i: abs(_CUBE[i] - v))
+
+    r, g, b = rgb
+    ri, gi, bi = level(r), level(g), level(b)
+    cube = (_CUBE[ri], _CUBE[gi], _CUBE[bi])
+    cube_dist = (cube[0] - r) ** 2 + (cube[1] - g) ** 2 + (cube[2] - b) ** 2
+    # The 24-step grey ramp (232..255) is closer for near-greys.
+    grey = round(((r + g + b) / 3 - 8) / 10)
+    grey = max(0, min(23, grey))
+    gv = 8 + 10 * grey
+    grey_dist = (gv - r) ** 2 + (gv - g) ** 2 + (gv - b) ** 2
+    if grey_dist < cube_dist:
+        return 232 + grey
+    return 16 + 36 * ri + 6 * gi + bi
