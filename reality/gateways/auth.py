@@ -1,0 +1,361 @@
+"""Authentication: one portal for telnet and POP3, hashing in child processes.
+
+In the spirit of Twisted's cred portal, every protocol that needs to know
+who someone is asks the same :class:`Authenticator`. It
+
+- hashes and verifies passwords in worker *processes* (``HashPool``), so a
+  login costs the loop nothing while scrypt spends its tens of
+  milliseconds elsewhere;
+- throttles: after ``max_failures`` failed logins from one address within
+  ``window`` seconds, further attempts from that address are refused for
+  ``lockout`` seconds, whichever protocol they come from;
+- answers a wrong name and a wrong password alike, and spends a hash on an
+  unknown name too, so neither the words nor the timing tell which names
+  exist.
+
+``ImmediateHasher`` does the same work inline with a tiny cost: it is for
+unit tests that drive the gateways with a fake clock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol as TypingProtocol
+
+from reality.game import accounts
+from reality.game.store import Account, NameTaken, Store
+from reality.net.defer import Deferred, Failure, fail, succeed
+from reality.net.protocol import ProcessProtocol
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "AuthError",
+    "Authenticator",
+    "HashPool",
+    "Hasher",
+    "ImmediateHasher",
+    "LoginFailed",
+    "LoginThrottled",
+    "ServerBusy",
+]
+
+
+class AuthError(Exception):
+    """Base class: an authentication request was refused; str() is for the user."""
+
+
+class LoginFailed(AuthError):
+    """Wrong name or password (deliberately not saying which)."""
+
+    def __str__(self) -> str:
+        return "Either that account does not exist or the password is wrong."
+
+
+class LoginThrottled(AuthError):
+    """Too many failed logins from this address recently."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        minutes = max(1, round(self.retry_after / 60))
+        return (
+            "Too many failed logins from your address. "
+            f"Please try again in about {minutes} minute{'s' if minutes != 1 else ''}."
+        )
+
+
+class ServerBusy(AuthError):
+    """The hashing workers are overloaded or unavailable."""
+
+    def __str__(self) -> str:
+        return "The server is busy; please try again in a moment."
+
+
+class Hasher(TypingProtocol):
+    """Hashes and verifies passwords, asynchronously."""
+
+    def hash(self, password: str) -> Deferred[str]:
+        """The stored form of ``password``."""
+
+    def verify(self, password: str, stored: str) -> Deferred[bool]:
+        """Whether ``password`` matches ``stored``."""
+
+
+class ImmediateHasher:
+    """Hashes inline with a cheap scrypt cost. For tests only."""
+
+    def __init__(self, n: int = 2**4) -> None:
+        self.n = n
+        self.calls = 0
+
+    def hash(self, password: str) -> Deferred[str]:
+        self.calls += 1
+        return succeed(accounts.hash_password(password, n=self.n, r=1, p=1))
+
+    def verify(self, password: str, stored: str) -> Deferred[bool]:
+        self.calls += 1
+        return succeed(accounts.verify_password(password, stored))
+
+
+class _Worker(ProcessProtocol):
+    """One hashing child process and the requests it is working on, in order."""
+
+    def __init__(self, pool: HashPool) -> None:
+        self.pool = pool
+        self.pending: deque[tuple[int, Deferred[Any]]] = deque()
+        self.buffer = bytearray()
+        self.alive = True
+
+    def request(self, ident: int, message: dict[str, Any], d: Deferred[Any]) -> None:
+        self.pending.append((ident, d))
+        self.transport.write(json.dumps(message).encode() + b"\n")
+
+    def out_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\n")
+            if end < 0:
+                break
+            line = bytes(self.buffer[:end])
+            del self.buffer[: end + 1]
+            self._answer(line)
+
+    def _answer(self, line: bytes) -> None:
+        if not self.pending:
+            log.error("hash worker sent an answer nobody asked for: %r", line[:200])
+            return
+        ident, d = self.pending.popleft()
+        try:
+            answer = json.loads(line)
+        except ValueError:
+            d.errback(ServerBusy())
+            return
+        if answer.get("id") != ident or "error" in answer:
+            log.error("hash worker error for request %s: %r", ident, answer)
+            d.errback(ServerBusy())
+            return
+        d.callback(answer["result"])
+        self.pool._worker_idle(self)
+
+    def err_received(self, data: bytes) -> None:
+        log.warning("hash worker stderr: %s", data.decode(errors="replace").rstrip())
+
+    def process_ended(self, reason: Failure) -> None:
+        self.alive = False
+        pending, self.pending = self.pending, deque()
+        for _, d in pending:
+            d.errback(ServerBusy())
+        self.pool._worker_ended(self, reason)
+
+
+class HashPool:
+    """Password hashing in ``size`` worker processes driven by the reactor.
+
+    Requests go to the least busy worker; at most ``max_queue`` may wait in
+    all, after which requests fail with :class:`ServerBusy` at once. A
+    worker that dies is replaced, and its requests fail with ServerBusy.
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        size: int = 2,
+        max_queue: int = 200,
+        argv: list[str] | None = None,
+        cost: dict[str, int] | None = None,
+    ) -> None:
+        self.reactor = reactor
+        self.size = size
+        self.max_queue = max_queue
+        self.argv = argv or [sys.executable, "-m", "reality.gateways.hashworker"]
+        self.cost = cost or {}
+        self.workers: list[_Worker] = []
+        self._next_id = 0
+        self._running = False
+        self._stopping: Deferred[None] | None = None
+
+    def start(self) -> None:
+        """Start the worker processes."""
+        self._running = True
+        while len(self.workers) < self.size:
+            self._spawn()
+
+    def _spawn(self) -> None:
+        worker = _Worker(self)
+        self.reactor.spawn_process(worker, self.argv)
+        self.workers.append(worker)
+
+    def stop(self) -> Deferred[None]:
+        """Close the workers' stdin; fires when they have all exited."""
+        self._running = False
+        if not self.workers:
+            return succeed(None)
+        self._stopping = Deferred()
+        for worker in list(self.workers):
+            worker.transport.close_stdin()
+        return self._stopping
+
+    def _worker_ended(self, worker: _Worker, reason: Failure) -> None:
+        if worker in self.workers:
+            self.workers.remove(worker)
+        if self._running:
+            log.warning("hash worker ended (%s); starting another", reason.value)
+            self._spawn()
+        elif not self.workers and self._stopping is not None:
+            d, self._stopping = self._stopping, None
+            d.callback(None)
+
+    def _worker_idle(self, worker: _Worker) -> None:
+        """Hook: a worker finished a request."""
+
+    def queued(self) -> int:
+        """How many requests are in the workers' hands."""
+        return sum(len(w.pending) for w in self.workers)
+
+    def _submit(self, message: dict[str, Any]) -> Deferred[Any]:
+        live = [w for w in self.workers if w.alive]
+        if not live or self.queued() >= self.max_queue:
+            return fail(ServerBusy())
+        worker = min(live, key=lambda w: len(w.pending))
+        self._next_id += 1
+        message["id"] = self._next_id
+        message.update(self.cost)
+        d: Deferred[Any] = Deferred()
+        worker.request(self._next_id, message, d)
+        return d
+
+    def hash(self, password: str) -> Deferred[str]:
+        """Hash ``password`` in a worker."""
+        return self._submit({"op": "hash", "password": password})
+
+    def verify(self, password: str, stored: str) -> Deferred[bool]:
+        """Verify ``password`` against ``stored`` in a worker."""
+        return self._submit({"op": "verify", "password": password, "stored": stored})
+
+
+class _Throttle:
+    """Failed logins per address, in a sliding window, with a lockout."""
+
+    def __init__(self, clock: Any, max_failures: int, window: float, lockout: float) -> None:
+        self.clock = clock
+        self.max_failures = max_failures
+        self.window = window
+        self.lockout = lockout
+        self.failures: dict[str, deque[float]] = {}
+        self.locked_until: dict[str, float] = {}
+
+    def check(self, address: str) -> None:
+        now = self.clock.seconds()
+        until = self.locked_until.get(address)
+        if until is not None:
+            if now < until:
+                raise LoginThrottled(until - now)
+            del self.locked_until[address]
+
+    def failed(self, address: str) -> None:
+        now = self.clock.seconds()
+        times = self.failures.setdefault(address, deque())
+        times.append(now)
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        if len(times) >= self.max_failures:
+            self.locked_until[address] = now + self.lockout
+            times.clear()
+            log.warning("too many failed logins from %s: locked out for %.0f s",
+                        address, self.lockout)
+        self._prune(now)
+
+    def _prune(self, now: float) -> None:
+        # Keep the tables bounded: forget addresses with no recent failures.
+        if len(self.failures) > 10_000:
+            stale = now - self.window
+            for address in [a for a, t in self.failures.items() if not t or t[-1] <= stale]:
+                del self.failures[address]
+        if len(self.locked_until) > 10_000:
+            for address in [a for a, u in self.locked_until.items() if u <= now]:
+                del self.locked_until[address]
+
+
+class Authenticator:
+    """Creates accounts and checks passwords, for every protocol, with throttling."""
+
+    def __init__(
+        self,
+        store: Store,
+        hasher: Hasher,
+        clock: Any,
+        *,
+        max_failures: int = 5,
+        window: float = 300.0,
+        lockout: float = 300.0,
+        on_created: Callable[[Account], Any] | None = None,
+    ) -> None:
+        self.store = store
+        self.hasher = hasher
+        self.clock = clock
+        self.throttle = _Throttle(clock, max_failures, window, lockout)
+        self.on_created = on_created
+        self._dummy_hash: str | None = None
+
+    def create_account(self, name: str, password: str, address: str) -> Deferred[Account]:
+        """Make an account (committed before the Deferred fires).
+
+        Fails with InvalidName / InvalidPassword / NameTaken (messages for
+        the user) or ServerBusy.
+        """
+        try:
+            accounts.check_name(name)
+            accounts.check_password(password)
+        except (accounts.InvalidName, accounts.InvalidPassword) as exc:
+            return fail(exc)
+        if self.store.get_account(name) is not None:
+            return fail(NameTaken(f"The name '{name}' is already taken."))
+
+        def store_it(stored: str) -> Account:
+            # The name may have been taken while the hash was computed.
+            return self.store.create_account(name, stored, now=self._wall_time())
+
+        d = self.hasher.hash(password)
+        d.add_callback(store_it)
+        return d
+
+    def authenticate(self, name: str, password: str, address: str) -> Deferred[Account]:
+        """The account if ``password`` is right; else LoginFailed or LoginThrottled."""
+        try:
+            self.throttle.check(address)
+        except LoginThrottled as exc:
+            return fail(exc)
+        account = self.store.get_account(name) if name else None
+        if account is None:
+            stored = self._dummy()
+        else:
+            stored = account.password_hash
+
+        def checked(ok: bool) -> Account:
+            if ok and account is not None:
+                return account
+            self.throttle.failed(address)
+            raise LoginFailed()
+
+        d = self.hasher.verify(password, stored)
+        d.add_callback(checked)
+        return d
+
+    def _dummy(self) -> str:
+        # A real hash of a random password, so unknown names cost the same.
+        if self._dummy_hash is None:
+            self._dummy_hash = accounts.hash_password("x" * 16, n=accounts.DEFAULT_N)
+        return self._dummy_hash
+
+    @staticmethod
+    def _wall_time() -> float:
+        import time
+
+        return time.time()
