@@ -1492,8 +1492,9 @@ class HTTPChannel(Protocol):
                 if stream.chunked:
                     write(LAST_CHUNK)
                 elif stream.remaining > 0:
-                    log.error("streamed body ended %d bytes short of its Content-Length",
-                              stream.remaining)
+                    log.error(
+                        "streamed body ended %d bytes short of its Content-Length", stream.remaining
+                    )
                     self._abort()
                     return False
                 return True
