@@ -797,9 +797,13 @@ class TelnetCodec:
 
     def receive(self, data: bytes) -> list[Any]:
         """Parse bytes from the peer; return the events they complete, in order."""
-        events = self._events = []
+        # Events from method calls since the last read (an option we turned
+        # off ourselves) come first.
+        events = self._events
+        self._events = []
         if self._broken or not data:
             return events
+        self._events = events
         try:
             self._feed(bytes(data))
             if self._text_parts:
