@@ -224,6 +224,7 @@ class _Reader:
         self.errors: list[tuple[str, int, str]] = []
         self.constructor = SafeConstructor()
         self.ids: dict[str, tuple[str, int]] = {}  # id -> (section, line)
+        self.room_ids: set[str] = set()
 
     def error(self, line: int, message: str) -> None:
         self.errors.append((self.filename, line, message))
@@ -395,7 +396,9 @@ class _Reader:
                 (start_ref[0], start_ref[1], f"start room '{start_ref[0]}' is not in 'rooms'")
             )
         for room_id, line, message in pending:
-            if room_id not in rooms:
+            # Checked against every declared room, so one broken room does
+            # not bring a cascade of "unknown room" errors with it.
+            if room_id not in self.room_ids:
                 known = self.ids.get(room_id)
                 extra = f" (it is one of the {known[0]})" if known else ""
                 self.error(line, message + extra)
@@ -423,6 +426,8 @@ class _Reader:
         allowed = ("name", "description", "exits", "outdoor", "night", "aliases")
         for key, (key_node, value) in entries.items():
             ident = self.ident(key_node, "rooms")
+            if ident is not None:
+                self.room_ids.add(ident)
             what = f"room '{key}'"
             fields = self.mapping(value, what)
             if ident is None or fields is None:

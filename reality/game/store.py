@@ -236,7 +236,11 @@ class Store:
             raise ValueError(f"bad synchronous mode {synchronous!r}")
         self.db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self.db.execute("PRAGMA foreign_keys=ON")
-        self.migrate(MIGRATIONS if migrations is None else migrations)
+        try:
+            self.migrate(MIGRATIONS if migrations is None else migrations)
+        except BaseException:
+            self.db.close()
+            raise
 
     # -- schema ----------
 

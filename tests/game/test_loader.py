@@ -1,0 +1,359 @@
+"""World files: the pinned minimum loads; every error names file, line and why."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from reality.game.loader import WorldFileError, load_world, parse_world
+
+WORLD_DIR = Path(__file__).resolve().parents[2] / "world"
+
+
+def errors_of(text: str) -> list[str]:
+    """The error lines ("file:line: message") for a world-file text."""
+    with pytest.raises(WorldFileError) as info:
+        parse_world(textwrap.dedent(text).lstrip("\n"), "w.yaml")
+    return str(info.value).splitlines()
+
+
+GOOD = """
+name: W
+start: hall
+rooms:
+  hall:
+    name: The Hall
+    exits: {north: library}
+  library:
+    name: The Library
+    exits: {s: hall}
+"""
+
+
+def test_the_pinned_tiny_world_loads() -> None:
+    """world/tiny.yaml, the minimal example of the issue, loads as written."""
+    world = load_world(WORLD_DIR / "tiny.yaml")
+    assert world.name == "Tiny Test World"
+    assert world.welcome == "Welcome to the Tiny Test World."
+    assert world.start == "hall"
+    assert world.rooms["hall"].exits["north"].to == "library"
+    assert world.items["lamp"].location == "hall"
+    assert world.npcs["cat"].wander == 2.0
+
+
+def test_the_default_world_is_big_enough() -> None:
+    """The shipped world has 15+ rooms, items, 3+ talking or wandering NPCs, day and night."""
+    world = load_world(WORLD_DIR / "default.yaml")
+    assert len(world.rooms) >= 15
+    assert sum(not i.fixed for i in world.items.values()) >= 5
+    assert sum(1 for n in world.npcs.values() if n.wander or n.says) >= 3
+    assert world.daynight is not None
+    assert any(r.outdoor for r in world.rooms.values())
+    assert any("{" in r.description for r in world.rooms.values())
+
+
+def test_abbreviated_exits_are_expanded() -> None:
+    """An exit written as 's' is the exit 'south'."""
+    world = parse_world(textwrap.dedent(GOOD), "w.yaml")
+    assert list(world.rooms["library"].exits) == ["south"]
+
+
+def test_exit_with_details() -> None:
+    """An exit may be a mapping with to, description and aliases."""
+    world = parse_world(
+        textwrap.dedent(
+            """
+            name: W
+            start: a
+            rooms:
+              a:
+                name: A
+                exits:
+                  door: {to: b, description: A red door., aliases: [red door]}
+              b: {name: B}
+            """
+        ),
+        "w.yaml",
+    )
+    door = world.rooms["a"].exits["door"]
+    assert (door.to, door.description, door.aliases) == ("b", "A red door.", ("red door",))
+
+
+def test_yaml_syntax_error_has_its_line() -> None:
+    """Broken YAML is reported at the line where the parser stopped."""
+    (line,) = errors_of(
+        """
+        name: W
+        start: hall
+        rooms:
+          hall: {name: The Hall
+          other: x
+        """
+    )
+    # The wording is the YAML parser's (C and Python parsers differ).
+    assert line.startswith("w.yaml:5: YAML syntax error: ")
+    assert "','" in line
+
+
+def test_unknown_keys() -> None:
+    """An unknown key is named with the keys that are allowed there."""
+    assert errors_of(
+        """
+        name: W
+        start: hall
+        colour: red
+        rooms:
+          hall:
+            name: The Hall
+            smell: musty
+        """
+    ) == [
+        "w.yaml:3: unknown key 'colour' in the world file"
+        " (expected one of: name, welcome, start, rooms, items, npcs, daynight)",
+        "w.yaml:7: unknown key 'smell' in room 'hall'"
+        " (expected one of: name, description, exits, outdoor, night, aliases)",
+    ]
+
+
+def test_exit_to_an_unknown_room() -> None:
+    """An exit to a room that does not exist names the exit, its room and the target."""
+    assert errors_of(
+        """
+        name: W
+        start: hall
+        rooms:
+          hall:
+            name: The Hall
+            exits:
+              north: libary
+        """
+    ) == ["w.yaml:7: exit 'north' of room 'hall' leads to unknown room 'libary'"]
+
+
+def test_repeated_key_in_a_section() -> None:
+    """A room id written twice is caught, though PyYAML would keep the last silently."""
+    assert errors_of(
+        """
+        name: W
+        start: hall
+        rooms:
+          hall:
+            name: The Hall
+          hall:
+            name: The Other Hall
+        """
+    ) == ["w.yaml:6: 'rooms': key 'hall' is repeated (first at line 4)"]
+
+
+def test_same_id_in_two_sections() -> None:
+    """An item may not reuse a room's id."""
+    assert errors_of(
+        """
+        name: W
+        start: hall
+        rooms:
+          hall: {name: The Hall}
+        items:
+          hall: {name: hall stand, location: hall}
+        """
+    ) == ["w.yaml:6: id 'hall' in items is already used in rooms (line 4)"]
+
+
+def test_repeated_exit_via_abbreviation() -> None:
+    """'n' and 'north' are the same exit: writing both is an error."""
+    assert errors_of(
+        """
+        name: W
+        start: hall
+        rooms:
+          hall:
+            name: The Hall
+            exits: {north: hall, n: hall}
+        """
+    ) == ["w.yaml:6: exit 'n' of room 'hall' repeats exit 'north' (first at line 6)"]
+
+
+def test_missing_start() -> None:
+    """A world without 'start' is refused at the top of the file."""
+    assert errors_of(
+        """
+        name: W
+        rooms:
+          hall: {name: The Hall}
+        """
+    ) == ["w.yaml:1: the world file has no 'start' (it is required)"]
+
+
+def test_unknown_start() -> None:
+    """'start' must name a room."""
+    assert errors_of(
+        """
+        name: W
+        start: lobby
+        rooms:
+          hall: {name: The Hall}
+        """
+    ) == ["w.yaml:2: start room 'lobby' is not in 'rooms'"]
+
+
+def test_start_naming_an_item_says_so() -> None:
+    """A start that names an item (not a room) gets a hint."""
+    assert errors_of(
+        """
+        name: W
+        start: lamp
+        rooms:
+          hall: {name: The Hall}
+        items:
+          lamp: {name: lamp, location: hall}
+        """
+    ) == ["w.yaml:2: start room 'lamp' is not in 'rooms' (it is one of the items)"]
+
+
+def test_wrong_types() -> None:
+    """Wrong types are named at the value's line, with what was found."""
+    assert errors_of(
+        """
+        name: W
+        start: hall
+        rooms:
+          hall:
+            name: [The, Hall]
+            outdoor: maybe
+            exits: north
+        npcs:
+          cat: {name: cat, location: hall, wander: soon, says: {a: b}}
+        """
+    ) == [
+        "w.yaml:5: the name of room 'hall' must be text, not a list",
+        "w.yaml:6: 'outdoor' of room 'hall' must be true or false, not text",
+        "w.yaml:7: the exits of room 'hall' must be a mapping, not text",
+        "w.yaml:9: 'wander' of npc 'cat' must be a number of seconds, not text",
+        "w.yaml:9: 'says' of npc 'cat' must be a list, not a mapping",
+    ]
+
+
+def test_yes_as_a_name_must_be_quoted() -> None:
+    """A bare 'yes' is a YAML boolean: the error suggests quotes."""
+    assert errors_of(
+        """
+        name: yes
+        start: hall
+        rooms:
+          hall: {name: The Hall}
+        """
+    ) == ["w.yaml:1: the world's 'name' must be text, not a boolean (put it in quotes)"]
+
+
+def test_bad_markup_in_a_description() -> None:
+    """Descriptions are checked as markup; names may not hold braces at all."""
+    assert errors_of(
+        """
+        name: W
+        start: hall
+        rooms:
+          hall:
+            name: The {red}Hall
+            description: A {blink}hall.
+        """
+    ) == [
+        "w.yaml:5: the name of room 'hall' must be plain text without braces",
+        "w.yaml:6: 'description' of room 'hall': unknown markup tag '{blink}'"
+        " (write '{{' for a literal brace)",
+    ]
+
+
+def test_item_and_npc_locations_are_checked() -> None:
+    """Items and NPCs must be placed in rooms that exist; required keys are named."""
+    assert errors_of(
+        """
+        name: W
+        start: hall
+        rooms:
+          hall: {name: The Hall}
+        items:
+          lamp: {name: lamp, location: attic}
+          key: {name: key}
+        npcs:
+          cat: {name: cat, location: hall, roams: [hall, garden], wander: 0.1}
+        """
+    ) == [
+        "w.yaml:6: item 'lamp' is in unknown room 'attic'",
+        "w.yaml:7: item 'key' has no 'location'",
+        "w.yaml:9: 'wander' of npc 'cat' must be 0 or at least 0.5 seconds, not 0.1",
+        "w.yaml:9: 'roams' of npc 'cat' names unknown room 'garden'",
+    ]
+
+
+def test_daynight_is_checked() -> None:
+    """The day/night cycle needs a sensible length and a known first phase."""
+    assert errors_of(
+        """
+        name: W
+        start: hall
+        rooms:
+          hall: {name: The Hall}
+        daynight:
+          cycle: 1
+          start: noon
+          midnight: x
+        """
+    ) == [
+        "w.yaml:6: 'cycle' of 'daynight' must be at least 4 seconds, not 1",
+        "w.yaml:7: 'start' of 'daynight' must be one of dawn, day, dusk, night, not 'noon'",
+        "w.yaml:8: unknown key 'midnight' in 'daynight' (expected one of: cycle, start, dawn,"
+        " day, dusk, night)",
+    ]
+
+
+def test_bad_ids() -> None:
+    """Ids are short words of letters, digits, '_', '-' and '.'."""
+    assert errors_of(
+        """
+        name: W
+        start: hall
+        rooms:
+          hall: {name: The Hall}
+          "@tower": {name: Tower}
+        """
+    ) == [
+        "w.yaml:5: id '@tower' in rooms must be letters, digits, '_', '-' or '.'"
+        " (at most 64, not starting with '-' or '.')"
+    ]
+
+
+def test_empty_file_and_not_a_mapping() -> None:
+    """An empty file and a file that is a list both get a clear message."""
+    assert errors_of("") == ["w.yaml:1: the world file is empty"]
+    assert errors_of("- a\n- b\n") == ["w.yaml:1: the world file must be a mapping, not a list"]
+
+
+def test_file_problems(tmp_path: Path) -> None:
+    """A missing file and a non-UTF-8 file are errors with the file's name."""
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(WorldFileError) as info:
+        load_world(missing)
+    assert str(info.value) == f"{missing}: cannot read the world file: No such file or directory"
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(b"name: W\ndescription: caf\xe9\n")
+    with pytest.raises(WorldFileError) as info:
+        load_world(latin)
+    assert info.value.errors == [(str(latin), 2, "the file is not valid UTF-8 text")]
+
+
+def test_every_error_is_collected() -> None:
+    """All problems are reported at once, sorted by line, as (file, line, message)."""
+    with pytest.raises(WorldFileError) as info:
+        parse_world("name: W\nstart: x\nrooms:\n  a: {name: A, exits: {up: b}}\n", "f.yaml")
+    assert info.value.errors == [
+        ("f.yaml", 2, "start room 'x' is not in 'rooms'"),
+        ("f.yaml", 4, "exit 'up' of room 'a' leads to unknown room 'b'"),
+    ]
+
+
+def test_no_arbitrary_objects() -> None:
+    """Python tags are not constructed: the safe loader refuses them."""
+    with pytest.raises(WorldFileError):
+        parse_world("name: !!python/object/apply:os.system [echo hi]\nstart: a\n", "x.yaml")
