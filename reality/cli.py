@@ -1,7 +1,9 @@
-"""The ``reality`` command.
+"""The ``reality`` command: ``serve``, ``check-world`` (and ``play``).
 
-Until the game is assembled, ``reality serve`` runs the engine's echo
-example on the telnet port, so the README's start command always works.
+    reality serve [--world FILE] [--db FILE] [--bind ADDR] [--telnet-port N] ...
+    reality check-world FILE
+
+Errors are messages on stderr and an exit status of 1, never tracebacks.
 """
 
 from __future__ import annotations
@@ -9,37 +11,153 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Sequence
 
-from reality.net.protocol import Factory, Protocol
-from reality.net.reactor import SelectReactor
-from reality.net.service import Application, TCPServer
+from reality import __version__
 
-
-class _Echo(Protocol):
-    def data_received(self, data: bytes) -> None:
-        self.transport.write(data)
+__all__ = ["main"]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``reality`` command."""
-    parser = argparse.ArgumentParser(prog="reality")
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the server")
-    serve.add_argument("--bind", default="127.0.0.1")
-    serve.add_argument("--telnet-port", type=int, default=4000)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number")
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number (0 to 65535)")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must not be negative")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reality",
+        description="Reality: a multiplayer text-game server on its own event-driven engine.",
+    )
+    parser.add_argument("--version", action="version", version=f"reality {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the server",
+        description="Run the Reality server until SIGINT, SIGTERM or @shutdown.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    serve.add_argument("--world", default="world/default.yaml", metavar="FILE",
+                       help="the YAML world file to load")
+    serve.add_argument("--db", default="reality.sqlite3", metavar="FILE",
+                       help="the SQLite database (created on first run)")
+    serve.add_argument("--bind", default="127.0.0.1", metavar="ADDR",
+                       help="the address every service listens on")
+    serve.add_argument("--telnet-port", type=_port, default=4000, metavar="N",
+                       help="telnet port (0 picks a free port)")
+    serve.add_argument("--http-port", type=_port, default=8080, metavar="N",
+                       help="HTTP port for the website and homepages (0 picks a free port)")
+    serve.add_argument("--smtp-port", type=_port, default=2525, metavar="N",
+                       help="SMTP port for mail to players (0 picks a free port)")
+    serve.add_argument("--pop3-port", type=_port, default=1110, metavar="N",
+                       help="POP3 port for reading mailboxes (0 picks a free port)")
+    serve.add_argument("--mail-domain", default="reality.localhost", metavar="NAME",
+                       help="players' mail addresses are <name>@NAME")
+    serve.add_argument("--admin", action="append", default=[], metavar="NAME",
+                       help="an account name with admin rights (repeatable)")
+    serve.add_argument("--max-per-address", type=_non_negative, default=50, metavar="N",
+                       help="concurrent connections allowed from one address (0: no limit)")
+    serve.add_argument("--idle-timeout", type=_non_negative, default=3600, metavar="SECONDS",
+                       help="close a player's connection after this long without input "
+                            "(0: never)")
+    serve.add_argument("--log-level", default="info",
+                       choices=["debug", "info", "warning", "error"],
+                       help="how much to log (to stderr)")
+
+    check = sub.add_parser(
+        "check-world",
+        help="validate a world file",
+        description="Validate a world file: exit 0 if it is good, 1 with its errors if not.",
+    )
+    check.add_argument("file", help="the YAML world file")
+    return parser
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def check_world(path: str) -> int:
+    """``reality check-world``: 0 for a good file, 1 with the errors printed."""
+    from reality.game.loader import WorldFileError, load_world
+
+    try:
+        definition = load_world(path)
+    except WorldFileError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(
+        f"{path}: OK: '{definition.name}', {len(definition.rooms)} rooms, "
+        f"{len(definition.items)} items, {len(definition.npcs)} NPCs"
+    )
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    """``reality serve``: load the world, assemble the services, run."""
+    from reality.app import Settings, build
+    from reality.game.loader import WorldFileError, load_world
+    from reality.game.store import StoreError
+    from reality.net.reactor import SelectReactor
+
+    _configure_logging(args.log_level)
+    try:
+        definition = load_world(args.world)
+    except WorldFileError as exc:
+        print(str(exc), file=sys.stderr)
+        print("reality: refusing to start with a bad world file", file=sys.stderr)
+        return 1
+    settings = Settings(
+        world=args.world,
+        db=args.db,
+        bind=args.bind,
+        telnet_port=args.telnet_port,
+        http_port=args.http_port,
+        smtp_port=args.smtp_port,
+        pop3_port=args.pop3_port,
+        mail_domain=args.mail_domain,
+        admins=list(args.admin),
+        max_per_address=args.max_per_address,
+        idle_timeout=float(args.idle_timeout),
+    )
     reactor = SelectReactor()
-    app = Application("reality")
+    try:
+        server = build(settings, reactor, definition)
+    except (StoreError, OSError) as exc:
+        print(f"reality: cannot open the database {args.db}: {exc}", file=sys.stderr)
+        return 1
+    status = server.run()
+    if server.app.start_failure is not None:
+        print(f"reality: {server.app.start_failure.value}", file=sys.stderr)
+    else:
+        logging.getLogger("reality").info("stopped")
+    return status
 
-    def listening(address: object) -> None:
-        logging.getLogger("reality").info("echo listening on %s", address)
 
-    TCPServer(reactor, args.telnet_port, Factory.for_protocol(_Echo), args.bind,
-              on_listening=listening).set_service_parent(app)
-    app.run(reactor)
-    return 1 if app.start_failure else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``reality`` command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    if args.command == "check-world":
+        return check_world(args.file)
+    if args.command == "serve":
+        return serve(args)
+    return 2  # pragma: no cover - argparse requires a command

@@ -1,0 +1,230 @@
+"""Builds the server: one Application of services from the command-line settings.
+
+The services start in this order and stop in the reverse one:
+
+1. the database (closed last, after everything is saved);
+2. the password-hashing worker processes;
+3. the world (ticks; on shutdown it tells every player, disconnects them
+   and saves everything);
+4. the listening ports: HTTP, SMTP and POP3 when their gateways exist,
+   and telnet last, so its banner can name the website.
+
+On SIGINT, SIGTERM or ``@shutdown`` the ports stop listening first, then
+the world says goodbye and saves, then the workers exit, then the database
+closes, and the process exits with status 0.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from attrs import define, field
+
+from reality.game.loader import WorldDefinition
+from reality.game.store import Store
+from reality.game.world import World
+from reality.gateways.auth import Authenticator, HashPool
+from reality.gateways.telnet import TelnetGateway
+from reality.net.defer import Deferred, succeed
+from reality.net.protocol import Address
+from reality.net.service import Application, Service, TCPServer
+
+log = logging.getLogger("reality")
+
+__all__ = ["Server", "Settings", "build"]
+
+
+@define
+class Settings:
+    """Everything ``reality serve`` can be told."""
+
+    world: str = "world/default.yaml"
+    db: str = "reality.sqlite3"
+    bind: str = "127.0.0.1"
+    telnet_port: int = 4000
+    http_port: int = 8080
+    smtp_port: int = 2525
+    pop3_port: int = 1110
+    mail_domain: str = "reality.localhost"
+    admins: list[str] = field(factory=list)
+    max_per_address: int = 50
+    idle_timeout: float = 3600.0
+    hash_workers: int = 2
+    checkpoint_interval: float = 5.0
+
+
+class StoreService(Service):
+    """Owns the database connection; closes it when everything else has stopped."""
+
+    def __init__(self, store: Store) -> None:
+        self.name = "store"
+        self.store = store
+
+    def stop_service(self) -> None:
+        super().stop_service()
+        self.store.close()
+
+
+class HashService(Service):
+    """Runs the password-hashing worker processes."""
+
+    def __init__(self, pool: HashPool) -> None:
+        self.name = "hashing"
+        self.pool = pool
+
+    def start_service(self) -> None:
+        super().start_service()
+        self.pool.start()
+
+    def stop_service(self) -> Deferred[None]:
+        super().stop_service()
+        return self.pool.stop()
+
+
+class WorldService(Service):
+    """Runs the world's ticks; on stop, says goodbye to everyone and saves."""
+
+    def __init__(self, server: Server) -> None:
+        self.name = "world"
+        self.server = server
+
+    def start_service(self) -> None:
+        super().start_service()
+        self.server.world.start()
+
+    def stop_service(self) -> Deferred[None]:
+        super().stop_service()
+        server = self.server
+        message = server.shutdown_message or "The server is shutting down. Goodbye!"
+        server.world.disconnect_all(message)
+        for close in server.close_hooks:
+            try:
+                close(message)
+            except Exception:
+                log.exception("error while closing connections")
+        server.world.stop()
+        return server.wait_for_connections(2.0)
+
+
+class Server:
+    """The assembled server: settings, world, gateways and the Application."""
+
+    def __init__(self, settings: Settings, reactor: Any, definition: WorldDefinition) -> None:
+        self.settings = settings
+        self.reactor = reactor
+        self.shutdown_message: str | None = None
+        self.close_hooks: list[Callable[[str], Any]] = []
+        self.connection_counts: list[Callable[[], int]] = []
+        self.addresses: dict[str, Address] = {}
+        self.app = Application("reality")
+
+        self.store = Store(settings.db)
+        StoreService(self.store).set_service_parent(self.app)
+
+        self.pool = HashPool(reactor, size=settings.hash_workers)
+        HashService(self.pool).set_service_parent(self.app)
+
+        self.world = World(
+            reactor,
+            self.store,
+            admins=settings.admins,
+            mail_domain=settings.mail_domain,
+            checkpoint_interval=settings.checkpoint_interval,
+        )
+        self.world.load(definition)
+        self.world.on_shutdown = self.shutdown
+        self.authenticator = Authenticator(self.store, self.pool, reactor)
+        WorldService(self).set_service_parent(self.app)
+
+        self.telnet = TelnetGateway(
+            self.world,
+            self.authenticator,
+            reactor,
+            max_per_address=settings.max_per_address,
+            idle_timeout=settings.idle_timeout,
+        )
+        self.close_hooks.append(self.telnet.close_all)
+        self.connection_counts.append(lambda: len(self.telnet.sessions))
+
+        for module_name, port in (
+            ("reality.gateways.web", settings.http_port),
+            ("reality.gateways.mail", settings.smtp_port),
+        ):
+            self._add_optional_gateway(module_name, port)
+        self._listen("telnet", settings.telnet_port, self.telnet)
+
+    def _add_optional_gateway(self, module_name: str, port: int) -> None:
+        # Gateways built by later work plug in through a module-level install().
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            return
+        install = getattr(module, "install", None)
+        if install is not None:
+            install(self)
+
+    def _listen(self, service: str, port: int, factory: Any) -> TCPServer:
+        """Add a listening port; logs ``<service> listening on <host>:<port>``."""
+
+        def listening(address: Address) -> None:
+            self.addresses[service] = address
+            log.info("%s listening on %s:%s", service, address.host, address.port)
+            if service == "telnet":
+                self.telnet.address = address
+                self.world.telnet_address = f"{self.public_host()}:{address.port}"
+
+        server = TCPServer(
+            self.reactor, port, factory, self.settings.bind, on_listening=listening
+        )
+        server.set_name(service)
+        server.set_service_parent(self.app)
+        return server
+
+    def public_host(self) -> str:
+        """The host name to put in URLs and instructions."""
+        bind = self.settings.bind
+        if bind in ("", "0.0.0.0", "::"):
+            return socket.getfqdn()
+        return bind
+
+    def shutdown(self, message: str) -> None:
+        """``@shutdown``: stop the server with a message for the players."""
+        self.shutdown_message = message
+        if self.reactor.running:
+            self.reactor.call_soon(self.reactor.stop)
+
+    def wait_for_connections(self, limit: float) -> Deferred[None]:
+        """Fire when every connection has closed, or after ``limit`` seconds."""
+        if not any(count() for count in self.connection_counts):
+            return succeed(None)
+        d: Deferred[None] = Deferred()
+        deadline = self.reactor.seconds() + limit
+
+        def check() -> None:
+            if not any(count() for count in self.connection_counts) or (
+                self.reactor.seconds() >= deadline
+            ):
+                d.callback(None)
+            else:
+                self.reactor.call_later(0.02, check)
+
+        self.reactor.call_later(0.02, check)
+        return d
+
+    def run(self, install_signal_handlers: bool = True) -> int:
+        """Run until shut down; the exit status (0, or 1 if starting failed)."""
+        self.app.run(self.reactor, install_signal_handlers=install_signal_handlers)
+        if self.app.start_failure is not None:
+            return 1
+        return 0
+
+
+def build(settings: Settings, reactor: Any, definition: WorldDefinition) -> Server:
+    """Assemble a server (nothing listens until it runs)."""
+    return Server(settings, reactor, definition)

@@ -1,0 +1,512 @@
+"""Where telnet meets the world: login, the command loop, prompts, colour, wrapping.
+
+Each connection is a :class:`TelnetSession`, a :class:`TelnetProtocol`
+that is also the world's *session* for the player (``show``,
+``send_data``, ``disconnect``). A line travels::
+
+    TelnetCodec -> TelnetSession.line_received -> World.execute
+      -> Player.show(markup) -> TelnetSession.show -> render -> codec -> transport
+
+Before login, the session speaks a small language of its own:
+
+- ``create <name> <password>`` makes an account and logs in;
+- ``connect <name> <password>`` logs in;
+- a bare name starts the interactive flow: ``Password:`` with the client's
+  echo turned off (telnet ECHO), or, for a new name, choosing a password
+  twice;
+- ``who`` and ``quit`` work too.
+
+Passwords are checked by the :class:`~reality.gateways.auth.Authenticator`
+(scrypt in worker processes, throttled per address). Lines typed while a
+check is under way wait in a small queue and run, in order, afterwards.
+
+Rendering: the world speaks colour markup; each session renders it to ANSI
+(16, 256 or truecolour, from the client's TTYPE/MTTS answers) or to plain
+text, word-wrapped to the NAWS width (80 until the client says). Renderings
+are cached per (text, capability, width), and the world hands every
+bystander the same string, so one event in a crowded room is rendered once
+per kind of client. After each command the session sends a prompt, marked
+with EOR or GA as negotiated. GMCP clients get ``Char.Name`` and
+``Room.Info`` (and whatever else the world sends with ``send_data``);
+MSSP clients get the server's status.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from reality import __version__
+from reality.game.accounts import InvalidName, InvalidPassword, check_name, check_password
+from reality.game.store import NameTaken
+from reality.game.world import World
+from reality.gateways.auth import AuthError, Authenticator
+from reality.gateways.render import ANSI16, ANSI256, PLAIN_TEXT, TRUECOLOR, render
+from reality.net.defer import Failure
+from reality.net.protocol import Address, Factory
+from reality.net.protocols.telnet import Mtts, TelnetConfig, TelnetProtocol, TerminalType
+
+log = logging.getLogger(__name__)
+
+__all__ = ["TelnetGateway", "TelnetSession"]
+
+PROMPT = "> "
+#: Lines kept while a password check is under way; more are dropped.
+MAX_QUEUED_LINES = 20
+#: Clients whose TTYPE name says they can show ANSI colour.
+_COLOUR_TERMINALS = (
+    "ANSI", "XTERM", "VT100", "VT102", "VT220", "LINUX", "SCREEN", "TMUX", "RXVT", "PUTTY",
+    "MUDLET", "TINTIN", "MUSHCLIENT", "CMUD", "ZMUD", "BLOWTORCH", "MUDRAMMER", "KILDCLIENT",
+    "REALITY", "KONSOLE", "ALACRITTY", "KITTY", "WEZTERM", "ITERM", "GNOME",
+)
+
+
+@lru_cache(maxsize=8192)
+def _render_bytes(text: str, capability: str, width: int) -> bytes:
+    # One cache for the whole server: a crowded room's bystanders share it.
+    rendered = render(text, capability, width, "\r\n")
+    if not rendered.endswith("\r\n"):
+        rendered += "\r\n"
+    return rendered.encode("utf-8", "replace")
+
+
+def capability_for(terminal: TerminalType) -> str:
+    """The colour capability a client's TTYPE/MTTS answers promise."""
+    mtts = terminal.mtts
+    if mtts is not None:
+        if mtts & Mtts.TRUECOLOR:
+            return TRUECOLOR
+        if mtts & Mtts.COLORS_256:
+            return ANSI256
+        if mtts & Mtts.ANSI:
+            return ANSI16
+        return PLAIN_TEXT
+    names = " ".join(terminal.names).upper()
+    if "TRUECOLOR" in names or "24BIT" in names:
+        return TRUECOLOR
+    if "256COLOR" in names or "256-COLOR" in names:
+        return ANSI256
+    if any(name in names for name in _COLOUR_TERMINALS):
+        return ANSI16
+    return PLAIN_TEXT
+
+
+class TelnetSession(TelnetProtocol):
+    """One telnet connection: the login dialogue, then a player's session."""
+
+    gateway: TelnetGateway
+
+    def __init__(self, gateway: TelnetGateway) -> None:
+        super().__init__(gateway.telnet_config, gateway.clock)
+        self.gateway = gateway
+        self.world = gateway.world
+        self.player: Any = None
+        self.state = "login"
+        self.capability = PLAIN_TEXT
+        self.width = 80
+        self.height = 24
+        self.client_name = ""
+        self.peer_host = "?"
+        self._pending_name: str | None = None
+        self._pending_password: str | None = None
+        self._queued: deque[str] = deque()
+        self._idle: Any = None
+        self._closed = False
+        # True while our prompt is the last thing on the client's screen line:
+        # output that arrives then starts on a new line.
+        self._after_prompt = False
+
+    # -- connection ------------------------------------------------------------------
+
+    def connection_made(self) -> None:
+        super().connection_made()
+        self.peer_host = self.transport.get_peer().host
+        self.gateway._session_started(self)
+        self._reset_idle()
+        self.show(self.gateway.banner())
+        self.send_prompt(PROMPT)
+
+    def connection_lost(self, reason: Failure) -> None:
+        super().connection_lost(reason)
+        self._closed = True
+        if self._idle is not None and self._idle.active():
+            self._idle.cancel()
+        self._idle = None
+        self.gateway._session_ended(self)
+        if self.player is not None:
+            player, self.player = self.player, None
+            self.world.disconnect(player, self)
+        self.state = "closed"
+
+    def _reset_idle(self) -> None:
+        timeout = (
+            self.gateway.idle_timeout if self.state == "playing" else self.gateway.login_timeout
+        )
+        if not timeout:
+            return
+        if self._idle is not None and self._idle.active():
+            self._idle.reset(timeout)
+        else:
+            self._idle = self.clock.call_later(timeout, self._idle_out)
+
+    def _idle_out(self) -> None:
+        self._idle = None
+        minutes = round(
+            (self.gateway.idle_timeout if self.state == "playing" else self.gateway.login_timeout)
+            / 60
+        )
+        self.disconnect(f"You have been idle for {minutes} minutes. Goodbye!")
+
+    # -- the world's session interface --------------------------------------------------
+
+    def show(self, text: str) -> None:
+        """Render markup for this client and send it."""
+        if self._closed:
+            return
+        data = _render_bytes(text, self._colour(), self._width())
+        if self._after_prompt:
+            self._after_prompt = False
+            data = b"\r\n" + data
+        self.codec.send_bytes(data)
+        self.flush()
+
+    def send_prompt(self, text: str) -> None:
+        """Send a prompt (EOR/GA-marked); later output starts on a fresh line."""
+        super().send_prompt(text)
+        self._after_prompt = True
+
+    def send_text(self, text: str) -> None:
+        if self._after_prompt and text:
+            self._after_prompt = False
+            text = "\n" + text
+        super().send_text(text)
+
+    def send_data(self, kind: str, data: dict[str, Any]) -> None:
+        """Structured state from the world, sent as GMCP when the client speaks it."""
+        if self._closed or not self.codec.gmcp_enabled:
+            return
+        self.send_gmcp(kind, data)
+
+    def disconnect(self, message: str) -> None:
+        """Close the connection with a last message."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.player is not None:
+            player, self.player = self.player, None
+            self.world.disconnect(player, self)
+        self.close(message)
+
+    def _colour(self) -> str:
+        setting = self.player.settings.get("color", "auto") if self.player is not None else "auto"
+        if setting == "off":
+            return PLAIN_TEXT
+        if setting == "on" and self.capability == PLAIN_TEXT:
+            return ANSI16
+        return self.capability
+
+    def _width(self) -> int:
+        setting = self.player.settings.get("width", "auto") if self.player is not None else "auto"
+        if isinstance(setting, int) and setting > 0:
+            return max(20, min(setting, 500))
+        return self.width
+
+    # -- telnet events --------------------------------------------------------------------
+
+    def window_size_changed(self, width: int, height: int) -> None:
+        if width > 0:
+            self.width = max(20, min(width, 500))
+        if height > 0:
+            self.height = height
+
+    def terminal_type_received(self, terminal: TerminalType) -> None:
+        self.capability = capability_for(terminal)
+        self.client_name = terminal.client
+
+    def mssp_variables(self) -> dict[str, Any]:
+        return self.gateway.mssp_variables()
+
+    def gmcp_received(self, package: str, data: Any) -> None:
+        # Core.Hello / Core.Supports.* need no answer; Core.Ping does.
+        if package == "Core.Ping":
+            self.send_gmcp("Core.Ping")
+
+    def interrupt_received(self) -> None:
+        # IAC IP: drop what is queued, as a terminal would on ^C.
+        self._queued.clear()
+
+    def line_received(self, text: str) -> None:
+        if self._closed:
+            return
+        # The client's Enter already moved its cursor to a new line.
+        self._after_prompt = False
+        self._reset_idle()
+        if self.state == "waiting":
+            if len(self._queued) < MAX_QUEUED_LINES:
+                self._queued.append(text)
+            return
+        self._handle(text)
+
+    def _handle(self, text: str) -> None:
+        if self.state == "playing":
+            self.world.execute(self.player, text)
+            if not self._closed:
+                handler = self.player.input_handler if self.player is not None else None
+                prompt = getattr(handler, "prompt", None) if handler is not None else None
+                self.send_prompt(prompt or PROMPT)
+            return
+        if self.state == "password":
+            self._got_password(text)
+        elif self.state == "new_password":
+            self._got_new_password(text)
+        elif self.state == "repeat_password":
+            self._got_repeated_password(text)
+        else:
+            self._login_command(text)
+
+    # -- the login dialogue ----------------------------------------------------------------
+
+    def _login_command(self, text: str) -> None:
+        words = text.split()
+        if not words:
+            self.send_prompt(PROMPT)
+            return
+        verb = words[0].lower()
+        if verb in ("create", "connect"):
+            if len(words) != 3:
+                self.send_text(f"Usage: {verb} <name> <password>\n")
+                self.send_prompt(PROMPT)
+                return
+            if verb == "create":
+                self._create(words[1], words[2])
+            else:
+                self._connect(words[1], words[2])
+        elif verb in ("quit", "exit", "logout"):
+            self.disconnect("Goodbye!")
+        elif verb == "who":
+            self.show(self.world.who_text())
+            self.send_prompt(PROMPT)
+        elif verb in ("help", "?"):
+            self.send_text(self.gateway.login_help())
+            self.send_prompt(PROMPT)
+        elif len(words) == 1:
+            self._start_interactive(words[0])
+        else:
+            self.send_text("I don't understand that yet. " + self.gateway.login_help())
+            self.send_prompt(PROMPT)
+
+    def _start_interactive(self, name: str) -> None:
+        try:
+            check_name(name)
+        except InvalidName as exc:
+            if self.gateway.authenticator.store.get_account(name) is None:
+                self.send_text(f"{exc}\n")
+                self.send_prompt(PROMPT)
+                return
+        self._pending_name = name
+        if self.gateway.authenticator.store.get_account(name) is not None:
+            self.state = "password"
+            self.set_echo(False)
+            self.send_prompt("Password: ")
+        else:
+            self.state = "new_password"
+            self.send_text(f"Welcome, newcomer! '{name}' is a new name here.\n")
+            self.set_echo(False)
+            self.send_prompt("Choose a password: ")
+
+    def _end_password_entry(self) -> None:
+        self.set_echo(True)
+        # The client did not echo the Enter either.
+        self.send_text("\n")
+
+    def _got_password(self, password: str) -> None:
+        self._end_password_entry()
+        name = self._pending_name or ""
+        self._pending_name = None
+        self._connect(name, password)
+
+    def _got_new_password(self, password: str) -> None:
+        self.send_text("\n")  # echo is off: the client did not show the Enter
+        try:
+            check_password(password)
+        except InvalidPassword as exc:
+            self.send_text(f"{exc}\n")
+            self.send_prompt("Choose a password: ")
+            return
+        self._pending_password = password
+        self.state = "repeat_password"
+        self.send_prompt("Repeat the password: ")
+
+    def _got_repeated_password(self, password: str) -> None:
+        self._end_password_entry()
+        first, self._pending_password = self._pending_password, None
+        name = self._pending_name or ""
+        self._pending_name = None
+        if password != first:
+            self.state = "login"
+            self.send_text("The passwords differ; let's start again.\n")
+            self.send_prompt(PROMPT)
+            return
+        self._create(name, password)
+
+    def _create(self, name: str, password: str) -> None:
+        self.state = "waiting"
+        d = self.gateway.authenticator.create_account(name, password, self.peer_host)
+        d.add_callbacks(self._logged_in, self._login_failed, callback_args=(True,))
+
+    def _connect(self, name: str, password: str) -> None:
+        self.state = "waiting"
+        d = self.gateway.authenticator.authenticate(name, password, self.peer_host)
+        d.add_callbacks(self._logged_in, self._login_failed, callback_args=(False,))
+
+    def _logged_in(self, account: Any, created: bool) -> None:
+        if self._closed:
+            return
+        self.state = "playing"
+        if created:
+            self.show(f"Welcome to {self.world.name}, {account.name}!")
+            log.info("account %s created from %s", account.name, self.peer_host)
+        self.player = self.world.connect(account.name, self)
+        self._reset_idle()
+        if not self._closed:
+            self.send_prompt(PROMPT)
+        self._drain_queue()
+
+    def _login_failed(self, failure: Failure) -> None:
+        if self._closed:
+            return
+        self.state = "login"
+        error = failure.value
+        if isinstance(error, (AuthError, InvalidName, InvalidPassword, NameTaken)):
+            self.send_text(f"{error}\n")
+        else:
+            log.error("login failed unexpectedly:\n%s", failure.get_traceback())
+            self.send_text("Something went wrong; please try again.\n")
+        self.send_prompt(PROMPT)
+        self._drain_queue()
+
+    def _drain_queue(self) -> None:
+        while self._queued and self.state not in ("waiting", "closed") and not self._closed:
+            self._handle(self._queued.popleft())
+
+
+class _Refusal(TelnetProtocol):
+    """Says why the connection is refused, then closes."""
+
+    def __init__(self, message: str, clock: Any) -> None:
+        super().__init__(TelnetConfig.server(offer_local=(), offer_remote=()), clock)
+        self.message = message
+
+    def connection_made(self) -> None:
+        super().connection_made()
+        self.close(self.message)
+
+
+class TelnetGateway(Factory):
+    """Makes a :class:`TelnetSession` per connection and holds what they share."""
+
+    def __init__(
+        self,
+        world: World,
+        authenticator: Authenticator,
+        clock: Any,
+        *,
+        max_per_address: int = 50,
+        idle_timeout: float = 3600.0,
+        login_timeout: float = 300.0,
+        web_url: str | None = None,
+        telnet_config: TelnetConfig | None = None,
+        started: float | None = None,
+    ) -> None:
+        self.world = world
+        self.authenticator = authenticator
+        self.clock = clock
+        self.max_per_address = max_per_address
+        self.idle_timeout = idle_timeout
+        self.login_timeout = login_timeout
+        self.web_url = web_url
+        self.telnet_config = telnet_config or TelnetConfig.server()
+        self.started = started if started is not None else time.time()
+        self.sessions: set[TelnetSession] = set()
+        self.per_address: dict[str, int] = {}
+        self.address: Address | None = None
+        self.on_session_count: Callable[[int], Any] | None = None
+
+    def build_protocol(self, addr: Address) -> TelnetProtocol:
+        host = addr.host
+        if self.max_per_address and self.per_address.get(host, 0) >= self.max_per_address:
+            log.warning("refusing telnet connection from %s: %d already open",
+                        host, self.per_address[host])
+            return _Refusal(
+                "Too many connections from your address; please close one and try again.",
+                self.clock,
+            )
+        session = TelnetSession(self)
+        session.factory = self
+        return session
+
+    def _session_started(self, session: TelnetSession) -> None:
+        self.sessions.add(session)
+        self.per_address[session.peer_host] = self.per_address.get(session.peer_host, 0) + 1
+
+    def _session_ended(self, session: TelnetSession) -> None:
+        if session in self.sessions:
+            self.sessions.discard(session)
+            count = self.per_address.get(session.peer_host, 1) - 1
+            if count > 0:
+                self.per_address[session.peer_host] = count
+            else:
+                self.per_address.pop(session.peer_host, None)
+
+    def close_all(self, message: str) -> None:
+        """Tell every connection (logged in or not) ``message`` and close it."""
+        for session in list(self.sessions):
+            session.disconnect(message)
+
+    # -- texts ---------------------------------------------------------------------------
+
+    def banner(self) -> str:
+        world = self.world
+        lines = ["", f"  {world.name}", ""]
+        if world.welcome:
+            lines += [f"  {world.welcome}", ""]
+        if self.web_url:
+            lines.append(f"  On the web: {self.web_url}  (the map: {self.web_url}map.svg)")
+            lines.append("")
+        lines.append(self.login_help())
+        return "\n".join(lines)
+
+    @staticmethod
+    def login_help() -> str:
+        return (
+            "Type your character's name to log in or to create a new character,\n"
+            "or: create <name> <password> | connect <name> <password> | who | quit\n"
+        )
+
+    def mssp_variables(self) -> dict[str, Any]:
+        world = self.world
+        counts = world.counts()
+        variables: dict[str, Any] = {
+            "NAME": world.name,
+            "PLAYERS": str(counts.online),
+            "UPTIME": str(int(self.started)),
+            "CODEBASE": f"Reality {__version__}",
+            "FAMILY": "Custom",
+            "LANGUAGE": "English",
+            "ROOMS": str(counts.rooms),
+            "ANSI": "1",
+            "UTF-8": "1",
+            "GMCP": "1",
+            "MCCP": "1",
+            "XTERM 256 COLORS": "1",
+            "XTERM TRUE COLORS": "1",
+        }
+        if self.address is not None:
+            variables["PORT"] = str(self.address.port)
+        if self.web_url:
+            variables["WEBSITE"] = self.web_url
+        return variables
