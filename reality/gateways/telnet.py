@@ -44,7 +44,7 @@ from reality import __version__
 from reality.game.accounts import InvalidName, InvalidPassword, check_name, check_password
 from reality.game.store import NameTaken
 from reality.game.world import World
-from reality.gateways.auth import AuthError, Authenticator
+from reality.gateways.auth import Authenticator, AuthError
 from reality.gateways.render import ANSI16, ANSI256, PLAIN_TEXT, TRUECOLOR, render
 from reality.net.defer import Failure
 from reality.net.protocol import Address, Factory
