@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from reality.game.markup import CLOSE, Style, escape, parse, strip, validate
 
@@ -34,9 +33,7 @@ def test_double_brace_is_a_literal_brace() -> None:
 def test_unknown_tag_stays_literal_but_is_reported() -> None:
     """An unknown tag reads as typed; validate() names it."""
     assert strip("I {grin} at you") == "I {grin} at you"
-    assert validate("I {grin}") == [
-        "unknown markup tag '{grin}' (write '{{' for a literal brace)"
-    ]
+    assert validate("I {grin}") == ["unknown markup tag '{grin}' (write '{{' for a literal brace)"]
 
 
 def test_validate_reports_close_without_open_and_stray_brace() -> None:

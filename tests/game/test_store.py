@@ -150,7 +150,9 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         [BuiltExit("hall", "up", "@tower"), BuiltExit("@tower", "down", "hall")],
         now=2.0,
     )
-    store.add_built_item(BuiltItem("@bell", "bell", "", "alice"), kind="room", place="hall", now=3.0)
+    store.add_built_item(
+        BuiltItem("@bell", "bell", "", "alice"), kind="room", place="hall", now=3.0
+    )
     store.set_description("room", "@tower", "Tall.")
     store.set_description("item", "lamp", "Shiny.")
     store.close()
@@ -161,7 +163,10 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
     assert (record.homepage, record.homepage_updated) == ("# Hello", 50.0)
     assert store.item_positions() == {"lamp": ("player", "alice"), "@bell": ("room", "hall")}
     assert store.built_rooms() == [BuiltRoom("@tower", "The Tower", "Tall.", False, "alice")]
-    assert store.built_exits() == [BuiltExit("hall", "up", "@tower"), BuiltExit("@tower", "down", "hall")]
+    assert store.built_exits() == [
+        BuiltExit("hall", "up", "@tower"),
+        BuiltExit("@tower", "down", "hall"),
+    ]
     assert store.built_items() == [BuiltItem("@bell", "bell", "", "alice")]
     assert store.descriptions() == {("item", "lamp"): "Shiny."}
     store.close()
