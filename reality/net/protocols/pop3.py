@@ -738,7 +738,12 @@ class POP3ServerProtocol(Protocol):
             if isinstance(result, Failure):
                 on_failure(result, *args)
             else:
-                on_result(result, *args)
+                try:
+                    on_result(result, *args)
+                except Exception:
+                    # A backend answer we cannot use (wrong type, bad text):
+                    # a temporary failure for the client, never a stalled session.
+                    on_failure(Failure(), *args)
             self._start_timer()
             self._process()
 

@@ -46,6 +46,7 @@ __all__ = [
     "ACCEPT",
     "RELAY_DENIED",
     "UNKNOWN_USER",
+    "AddressSyntaxError",
     "BadCommandLine",
     "Command",
     "DeliveryBackend",
@@ -55,6 +56,7 @@ __all__ = [
     "MessageLineTooLong",
     "MessageReceived",
     "MessageTooLarge",
+    "PathSyntaxError",
     "RecipientVerdict",
     "Reply",
     "SMTPServerCodec",
@@ -983,7 +985,12 @@ class SMTPServerProtocol(Protocol):
             if isinstance(result, Failure):
                 on_failure(result, *args)
             else:
-                on_result(result, *args)
+                try:
+                    on_result(result, *args)
+                except Exception:
+                    # A backend answer we cannot use (wrong type, bad text):
+                    # a temporary failure for the client, never a stalled session.
+                    on_failure(Failure(), *args)
             self._start_timer()
             # Called from inside _process (the Deferred had already fired)
             # this does nothing and the loop there carries on.

@@ -600,3 +600,35 @@ def test_pause_writing_stops_responses_until_resumed():
     assert session.send(b"RETR 1\r\nRETR 2\r\n") == b""
     session.protocol.resume_writing()
     assert session.take().count(b"octets\r\n") == 2
+
+
+FUZZ_WORDS = [
+    b"USER alice", b"PASS secret", b"PASS wrong", b"STAT", b"LIST", b"LIST 1", b"UIDL", b"RETR 1",
+    b"RETR 9", b"TOP 2 1", b"DELE 1", b"DELE 2", b"RSET", b"NOOP", b"CAPA", b"QUIT", b"\xff",
+    b"x" * 300, b"",
+]  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(FUZZ_WORDS).map(lambda w: w + b"\r\n"), st.binary(max_size=40)),
+        max_size=40,
+    ),
+    st.booleans(),
+)
+def test_arbitrary_input_never_raises_and_always_unlocks(pieces, hold):
+    """Whatever a client sends, nothing raises, and every mailbox handed out is released."""
+    backend = FakePOP3Backend(hold=hold)
+    session = Session(backend)
+    for piece in pieces:
+        session.protocol.data_received(piece)
+        if backend.pending:
+            backend.release()
+    backend.release_all()
+    session.clock.advance(1000)
+    backend.release_all()
+    assert session.take().startswith(GREETING)
+    assert session.closed
+    assert backend.locked == set()
+    assert all(mailbox.released == 1 for mailbox in backend.mailboxes)

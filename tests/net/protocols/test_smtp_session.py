@@ -746,3 +746,51 @@ def test_default_settings_follow_the_issue():
     assert (s.max_message_size, s.max_recipients, s.max_line_length) == (1 << 20, 100, 1000)
     assert (s.idle_timeout, s.max_errors) == (300, 10)
     assert SETTINGS.hostname == HOST
+
+
+def test_unusable_verdict_is_a_temporary_failure():
+    """A verdict the server cannot use (code not a number) gives 451 and the session goes on."""
+
+    class Sloppy(FakeBackend):
+        def check_recipient(self, address):
+            return RecipientVerdict("250", "2.1.5", "OK")
+
+    session = in_transaction(Sloppy())
+    assert session.send(b"RCPT TO:<alice@example.test>\r\nNOOP\r\n") == (
+        b"451 4.3.0 Temporary failure checking recipient, try again later\r\n250 2.0.0 OK\r\n"
+    )
+
+
+FUZZ_WORDS = [
+    b"EHLO x", b"HELO x", b"MAIL FROM:<a@b.example>", b"MAIL FROM:<>",
+    b"RCPT TO:<alice@example.test>", b"RCPT TO:<x@y.example>", b"DATA", b".", b"..",
+    b"RSET", b"NOOP", b"VRFY a", b"HELP", b"QUIT",
+    b"MAIL FROM:<a@b.example> SIZE=99999999", b"\xff\xfe", b"x" * 1200, b"", b"GET /",
+]  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(FUZZ_WORDS).map(lambda w: w + b"\r\n"),
+            st.binary(max_size=40),
+        ),
+        max_size=40,
+    ),
+    st.booleans(),
+)
+def test_arbitrary_input_never_raises(pieces, hold):
+    """Whatever a client sends, in any order, the server answers or closes; nothing raises."""
+    backend = FakeBackend(hold=hold)
+    session = Session(backend)
+    for piece in pieces:
+        session.protocol.data_received(piece)
+        if backend.pending:
+            backend.release()
+    backend.release_all()
+    session.clock.advance(1000)
+    out = session.take()
+    assert out.startswith(GREETING)
+    assert session.closed  # idle timeout at the latest
+    assert out.endswith(b"\r\n")
