@@ -1139,6 +1139,7 @@ def _split_target(target: str) -> tuple[str, str, str | None]:
 
 
 _MAX_STREAM_STEPS = 64  # chunks written per turn before yielding to the reactor
+_LINGER_QUIET = 0.25  # after an error, close once input has paused this long
 
 
 class HTTPChannel(Protocol):
@@ -1198,6 +1199,7 @@ class HTTPChannel(Protocol):
         self._linger_timer: Any = None
         self._lingering = False
         self._linger_budget = 0
+        self._linger_until = 0.0
         self._stream_call: Any = None
         self._eof = False  # the client has closed its sending side
 
@@ -1217,6 +1219,10 @@ class HTTPChannel(Protocol):
                 self._linger_budget -= len(data)
                 if self._linger_budget < 0:
                     self.transport.abort_connection()
+                elif self._linger_timer is not None:
+                    # Still arriving: wait for a quiet moment, within the total.
+                    left = self._linger_until - self.clock.seconds()
+                    self._linger_timer.reset(max(0.0, min(_LINGER_QUIET, left)))
             return
         self._last_activity = self.clock.seconds()
         room = self.max_pipeline - len(self._queue)
@@ -1551,10 +1557,15 @@ class HTTPChannel(Protocol):
         if error and self.linger > 0 and not self._eof:
             # Closing with unread input makes the kernel send RST, which can
             # destroy our error response before the client reads it: read and
-            # discard for a moment first (as nginx's lingering_close does).
+            # discard until the input is quiet for a moment, for at most
+            # ``linger`` seconds (as nginx's lingering_close does).
             self._lingering = True
-            self._linger_budget = self.limits.max_body
-            self._linger_timer = self.clock.call_later(self.linger, self._linger_over)
+            # Enough to swallow a refused body; the linger time bounds the rest.
+            self._linger_budget = max(4 * self.limits.max_body, 1 << 20)
+            self._linger_until = self.clock.seconds() + self.linger
+            self._linger_timer = self.clock.call_later(
+                min(_LINGER_QUIET, self.linger), self._linger_over
+            )
             if self._reading_paused:
                 self._reading_paused = False
                 self.transport.resume_reading()

@@ -427,14 +427,30 @@ def test_parse_error_is_answered_after_earlier_responses_then_closed():
 
 
 def test_error_close_lingers_to_drain_input():
-    """After an error the channel reads and drops input briefly before closing (no RST)."""
+    """After an error the channel drops input until it pauses, then closes (no RST)."""
     h = Harness(hello)
     h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n")
     assert not h.transport.disconnecting
     assert not h.transport.reading_paused
-    h.send(b"x" * 10000)  # the body the client had already sent is discarded
-    h.clock.advance(2)
+    for _ in range(5):  # the body the client had already sent keeps coming
+        h.clock.advance(0.2)
+        h.send(b"x" * 10000)
+        assert not h.transport.disconnecting
+    h.clock.advance(0.25)
     assert h.transport.disconnecting
+
+
+def test_linger_is_bounded_in_time():
+    """A client that never stops sending after an error is closed after 2 s anyway."""
+    h = Harness(hello)
+    h.send(b"GET / HTTP/1.1\r\n\r\n")
+    for _ in range(30):
+        h.clock.advance(0.1)
+        h.send(b"y" * 100)
+        if h.transport.disconnecting:
+            break
+    assert h.transport.disconnecting
+    assert 2.0 <= h.clock.seconds() <= 2.3
 
 
 @pytest.mark.parametrize(
