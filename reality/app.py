@@ -155,10 +155,12 @@ class Server:
             ("reality.gateways.mail", settings.smtp_port),
         ):
             self._add_optional_gateway(module_name, port)
-        self._listen("telnet", settings.telnet_port, self.telnet)
+        self.listen("telnet", settings.telnet_port, self.telnet)
 
     def _add_optional_gateway(self, module_name: str, port: int) -> None:
-        # Gateways built by later work plug in through a module-level install().
+        # A gateway module plugs in through a module-level install(server),
+        # which adds its ports with server.listen(...) and may append to
+        # close_hooks (say goodbye at shutdown) and connection_counts.
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -169,7 +171,7 @@ class Server:
         if install is not None:
             install(self)
 
-    def _listen(self, service: str, port: int, factory: Any) -> TCPServer:
+    def listen(self, service: str, port: int, factory: Any) -> TCPServer:
         """Add a listening port; logs ``<service> listening on <host>:<port>``."""
 
         def listening(address: Address) -> None:
