@@ -169,6 +169,7 @@ class World:
         self._dirty_items: set[Item] = set()
         self._timers: list[Any] = []
         self._phase_timer: Any = None
+        self._phase_due = 0.0
         self._who_cache: tuple[int, str] | None = None
         self._online_version = 0
         self.running = False
@@ -832,13 +833,18 @@ class World:
             return
         if self.phase not in PHASES:
             self.phase = daynight.start
+        self._phase_due = self.clock.seconds() + daynight.cycle / 4
         self._phase_timer = self.clock.call_later(daynight.cycle / 4, self._next_phase)
 
     def _next_phase(self) -> None:
         daynight = self.definition.daynight if self.definition else None
         if daynight is None:
             return
-        self._phase_timer = self.clock.call_later(daynight.cycle / 4, self._next_phase)
+        # Scheduled from when this phase was due, not from now: a late tick
+        # does not make every later phase late too.
+        self._phase_due += daynight.cycle / 4
+        delay = max(0.0, self._phase_due - self.clock.seconds())
+        self._phase_timer = self.clock.call_later(delay, self._next_phase)
         index = PHASES.index(self.phase) if self.phase in PHASES else 0
         self.phase = PHASES[(index + 1) % len(PHASES)]
         text = daynight.messages[self.phase]

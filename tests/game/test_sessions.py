@@ -1,0 +1,145 @@
+"""Connecting, taking over, disconnecting; hooks for mail and the website."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+from reality.game.things import Player
+
+
+def test_connect_shows_the_room_and_sends_state(world, join) -> None:
+    """Login: Char.Name, the room, Room.Info; the others see the arrival."""
+    bob, b = join(world, "Bob")
+    b.shown.clear()
+    world.store.create_account("Alice", "x", now=0.0)
+    alice, a = join(world, "alice")  # typed in lower case: the account's spelling wins
+    assert alice.name == "Alice"
+    assert a.data == [
+        ("Char.Name", {"name": "Alice", "fullname": "Alice"}),
+        ("Room.Info", {"id": "hall", "name": "The Hall", "exits": {"north": "library"}}),
+    ]
+    assert a.lines()[0] == "The Hall"
+    assert "Bob is here." in a.lines()
+    assert b.take() == ["Alice has entered the game."]
+    assert alice.admin and not bob.admin
+
+
+def test_taking_over_a_connected_character(world, join) -> None:
+    """A second login takes the character over; the old session is told and closed."""
+    alice, old = join(world, "Alice")
+    bob, b = join(world, "Bob")
+    world.execute(alice, "n")
+    b.shown.clear()
+    again, new = join(world, "Alice")
+    assert again is alice
+    assert old.closed == "Your character has been taken over by a new connection."
+    assert new.lines()[0] == "You take over your character from your other connection."
+    assert new.lines()[1] == "The Library"
+    assert b.take() == []  # no one saw a departure or an arrival
+    # The old connection's end must not log out the new one.
+    world.disconnect(alice, old)
+    assert world.online["alice"] is alice and alice.session is new
+    world.execute(alice, "say still here")
+    assert new.last() == 'You say, "still here"'
+
+
+def test_disconnect_saves_and_announces(world, join) -> None:
+    """A connection's end saves the room and last-seen time, and the room hears it."""
+    alice, a = join(world, "Alice")
+    bob, b = join(world, "Bob")
+    world.execute(alice, "get lamp")
+    b.shown.clear()
+    world.wall.now = 1_700_000_500.0
+    world.disconnect(alice, a)
+    assert b.take() == ["Alice has left the game."]
+    record = world.store.load_player("alice")
+    assert (record.room, record.last_seen) == ("hall", 1_700_000_500.0)
+    assert world.store.item_positions()["lamp"] == ("player", "alice")
+    world.disconnect(alice, a)  # twice is harmless
+    world.execute(alice, "say ghost")  # a stale player's input is ignored
+    assert b.take() == []
+
+
+def test_unread_mail_hook_and_login_hooks(world, join) -> None:
+    """On login the world says how many letters wait, and runs every login hook."""
+    world.unread_count = lambda key: {"alice": 2, "bob": 1}.get(key, 0)
+    greeted = []
+    world.login_hooks.append(lambda player: greeted.append(player.name))
+    alice, a = join(world, "Alice")
+    bob, b = join(world, "Bob")
+    carol, c = join(world, "Carol")
+    assert "You have 2 unread letters. Type 'mail' to read them." in a.lines()
+    assert "You have 1 unread letter. Type 'mail' to read them." in b.lines()
+    assert not any("unread" in line for line in c.lines())
+    assert greeted == ["Alice", "Bob", "Carol"]
+
+
+def test_a_failing_hook_does_not_stop_a_login(world, join, caplog) -> None:
+    """Broken hooks are logged; the player still gets in."""
+
+    def broken(player: Player) -> None:
+        raise RuntimeError("hook broke")
+
+    world.login_hooks.append(broken)
+    world.unread_count = lambda key: 1 // 0
+    alice, a = join(world, "Alice")
+    assert world.online["alice"] is alice
+    assert "login hook" in caplog.text and "unread_count hook failed" in caplog.text
+
+
+def test_broadcast_and_disconnect_all(world, join) -> None:
+    """broadcast reaches everyone; disconnect_all closes every session with the message."""
+    alice, a = join(world, "Alice")
+    bob, b = join(world, "Bob")
+    world.broadcast("{red}Hear ye{/}")
+    assert a.last() == b.last() == "Hear ye"
+    world.disconnect_all("The server is shutting down.")
+    assert a.closed == b.closed == "The server is shutting down."
+    assert world.online == {}
+
+
+def test_website_queries(make_world, join) -> None:
+    """player_info, map_rooms, counts and who_online answer for the website."""
+    world = make_world(web_url="http://example.test")
+    alice, a = join(world, "Alice")
+    join(world, "Bob")
+    world.execute(alice, "homepage Hello *world*")
+    world.disconnect(world.online["bob"])
+    info = world.player_info("ALICE")
+    assert (info.name, info.online, info.room_id, info.room_name) == (
+        "Alice",
+        True,
+        "hall",
+        "The Hall",
+    )
+    assert info.homepage == "Hello *world*" and info.homepage_updated is not None
+    bob = world.player_info("bob")
+    assert (bob.online, bob.room_name) == (False, "The Hall")
+    assert bob.last_seen is not None
+    assert world.player_info("nobody") is None
+    rooms = {r.id: r for r in world.map_rooms()}
+    assert rooms["hall"].exits == {"north": "library"}
+    assert (world.counts().rooms, world.counts().players, world.counts().online) == (2, 2, 1)
+    assert [p.name for p in world.who_online()] == ["Alice"]
+    assert world.homepage_url(alice) == "http://example.test/~alice"
+    assert world.mail_address(alice) == "alice@reality.localhost"
+
+
+def test_memory_per_connected_player_is_small(world, join) -> None:
+    """A connected player costs the world far less than 50 KiB."""
+    join(world, "Warmup")
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    names = ["P" + "".join(chr(97 + (i // 26**k) % 26) for k in range(3)) for i in range(200)]
+    for name in names:
+        world.store.create_account(name, "x", now=0.0)
+    after_accounts = tracemalloc.take_snapshot()
+    for name in names:
+        join(world, name)
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    del before
+    used = sum(s.size_diff for s in after.compare_to(after_accounts, "filename"))
+    per_player = used / len(names)
+    print(f"world memory per connected player: {per_player:.0f} bytes")
+    assert per_player < 50 * 1024, per_player
