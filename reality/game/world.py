@@ -62,10 +62,14 @@ from reality.game.things import OPPOSITES, Exit, Item, Npc, Player, Room
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Clock", "Counts", "PlayerInfo", "RoomInfo", "Session", "World"]
+__all__ = ["Clock", "Counts", "PlayerInfo", "RoomInfo", "Session", "UnknownAccount", "World"]
 
 #: Names listed in a room description before "and N others".
 ROOM_LIST_LIMIT = 10
+
+
+class UnknownAccount(LookupError):
+    """:meth:`World.connect` was given a name that has no account in the store."""
 
 
 class Clock(Protocol):
@@ -374,7 +378,11 @@ class World:
             self._welcome(player)
             return player
 
-        player = self.players.get(key) or self._player_from_store(key) or Player(name)
+        player = self.players.get(key) or self._player_from_store(key)
+        if player is None:
+            # The gateway authenticates first; a player without an account
+            # could never be saved, so refuse loudly instead.
+            raise UnknownAccount(f"no account named {name!r}: create it before connecting")
         player.admin = key in self.admins
         player.session = session
         player.connected_at = self.wall()

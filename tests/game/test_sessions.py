@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import tracemalloc
 
+import pytest
+
 from reality.game.things import Player
+from reality.game.world import UnknownAccount
 
 
 def test_connect_shows_the_room_and_sends_state(world, join) -> None:
@@ -143,3 +146,10 @@ def test_memory_per_connected_player_is_small(world, join) -> None:
     per_player = used / len(names)
     print(f"world memory per connected player: {per_player:.0f} bytes")
     assert per_player < 50 * 1024, per_player
+
+
+def test_connect_needs_an_account(world) -> None:
+    """Connecting a name without an account is a programming error, refused clearly."""
+    with pytest.raises(UnknownAccount, match="no account named 'Ghost'"):
+        world.connect("Ghost", object())
+    assert world.online == {}
