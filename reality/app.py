@@ -32,6 +32,7 @@ from reality.gateways.telnet import TelnetGateway
 from reality.net.defer import Deferred, succeed
 from reality.net.protocol import Address
 from reality.net.service import Application, Service, TCPServer
+from reality.net.task import LagMonitor
 
 log = logging.getLogger("reality")
 
@@ -95,10 +96,12 @@ class WorldService(Service):
     def start_service(self) -> None:
         super().start_service()
         self.server.world.start()
+        self.server.lag.start()
 
     def stop_service(self) -> Deferred[None]:
         super().stop_service()
         server = self.server
+        server.lag.stop()
         message = server.shutdown_message or "The server is shutting down. Goodbye!"
         server.world.disconnect_all(message)
         for close in server.close_hooks:
@@ -137,6 +140,13 @@ class Server:
         )
         self.world.load(definition)
         self.world.on_shutdown = self.shutdown
+        self.lag = LagMonitor(reactor)
+        self.started = reactor.seconds()
+        self.world.verbs.register(
+            "@stats", self._stats_verb, admin=True, usage="@stats",
+            help="Show the server's health: players, commands, tick lateness, memory.",
+            category="admin",
+        )
         self.authenticator = Authenticator(self.store, self.pool, reactor)
         WorldService(self).set_service_parent(self.app)
 
@@ -188,6 +198,30 @@ class Server:
         server.set_service_parent(self.app)
         return server
 
+    def stats(self) -> dict[str, float]:
+        """Figures for admins and benchmarks: uptime, load, tick lateness, memory."""
+        return {
+            "uptime": self.reactor.seconds() - self.started,
+            "online": len(self.world.online),
+            "connections": sum(count() for count in self.connection_counts),
+            "commands": self.telnet.commands,
+            "lateness_p50_ms": self.lag.percentile(0.5) * 1000,
+            "lateness_p99_ms": self.lag.percentile(0.99) * 1000,
+            "lateness_max_ms": self.lag.percentile(1.0) * 1000,
+            "rss_kib": _rss_kib(),
+        }
+
+    def _stats_verb(self, ctx: Any, args: str) -> None:
+        figures = self.stats()
+        ctx.tell(
+            "{bold}Server statistics{/}\n"
+            f"uptime {figures['uptime']:.0f} s; {figures['online']:.0f} players online; "
+            f"{figures['connections']:.0f} connections; {figures['commands']:.0f} commands\n"
+            f"tick lateness p50 {figures['lateness_p50_ms']:.2f} ms, "
+            f"p99 {figures['lateness_p99_ms']:.2f} ms, max {figures['lateness_max_ms']:.2f} ms\n"
+            f"memory (RSS) {figures['rss_kib']:.0f} KiB"
+        )
+
     def public_host(self) -> str:
         """The host name to put in URLs and instructions."""
         bind = self.settings.bind
@@ -225,6 +259,20 @@ class Server:
         if self.app.start_failure is not None:
             return 1
         return 0
+
+
+def _rss_kib() -> float:
+    """This process's resident memory in KiB (Linux /proc; peak RSS elsewhere)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    import resource
+
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def build(settings: Settings, reactor: Any, definition: WorldDefinition) -> Server:

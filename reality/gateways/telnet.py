@@ -253,6 +253,7 @@ class TelnetSession(TelnetProtocol):
 
     def _handle(self, text: str) -> None:
         if self.state == "playing":
+            self.gateway.commands += 1
             self.world.execute(self.player, text)
             if not self._closed:
                 handler = self.player.input_handler if self.player is not None else None
@@ -432,6 +433,8 @@ class TelnetGateway(Factory):
         self.telnet_config = telnet_config or TelnetConfig.server()
         self.started = started if started is not None else time.time()
         self.sessions: set[TelnetSession] = set()
+        #: Lines of input run as game commands since the start.
+        self.commands = 0
         self.per_address: dict[str, int] = {}
         self.address: Address | None = None
         self.on_session_count: Callable[[int], Any] | None = None

@@ -159,3 +159,48 @@ def defer_later(
 
     call = clock.call_later(delay, fire)
     return d
+
+
+class LagMonitor:
+    """Measures how late the loop runs timers: the server's "tick lateness".
+
+    Every ``interval`` seconds a timer records how long after its due time
+    it actually ran; the last ``window`` samples are kept. A healthy loop
+    shows a lateness of well under a millisecond; a loop stalled by
+    blocking work shows it at once.
+    """
+
+    def __init__(self, clock: Any, interval: float = 0.1, window: int = 600) -> None:
+        from collections import deque
+
+        self.clock = clock
+        self.interval = interval
+        self.samples: deque[float] = deque(maxlen=window)
+        self._call: Any = None
+        self._due = 0.0
+
+    def start(self) -> None:
+        """Begin sampling."""
+        if self._call is None:
+            self._schedule()
+
+    def stop(self) -> None:
+        """Stop sampling."""
+        if self._call is not None and self._call.active():
+            self._call.cancel()
+        self._call = None
+
+    def _schedule(self) -> None:
+        self._due = self.clock.seconds() + self.interval
+        self._call = self.clock.call_later(self.interval, self._tick)
+
+    def _tick(self) -> None:
+        self.samples.append(max(0.0, self.clock.seconds() - self._due))
+        self._schedule()
+
+    def percentile(self, fraction: float) -> float:
+        """The lateness (seconds) at ``fraction`` (0.5, 0.99, ...) of the samples."""
+        if not self.samples:
+            return 0.0
+        ordered = sorted(self.samples)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]

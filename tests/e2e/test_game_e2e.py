@@ -107,6 +107,10 @@ def test_admin_load_good_and_bad_world_files(tmp_path):
         player.command("create Pat secret")
         player.command("n")
 
+        stats = root.command("@stats")
+        assert "tick lateness" in stats and "2 players online" in stats
+        assert "Huh" in player.command("@stats") or "admin" in player.command("@stats").lower()
+
         out = root.command("@load bad.yaml")
         assert "bad.yaml:7" in out and "nowhere" in out
         assert "The Hall" in root.command("look")

@@ -105,3 +105,19 @@ def test_defer_later_fires_after_the_delay_and_can_be_cancelled():
     d2.cancel()
     assert clock.get_delayed_calls() == []
     assert results[-1] == "CancelledError"
+
+
+def test_lag_monitor_records_lateness():
+    """LagMonitor records how late each sample ran; a stalled clock shows up in the figures."""
+    from reality.net.task import LagMonitor
+
+    clock = Clock()
+    monitor = LagMonitor(clock, interval=0.1)
+    monitor.start()
+    for _ in range(10):
+        clock.advance(0.1)
+    assert monitor.percentile(0.99) == pytest.approx(0.0, abs=1e-9)
+    clock.advance(0.35)  # the loop was blocked: this sample ran 0.25 s late
+    assert monitor.percentile(1.0) == pytest.approx(0.25)
+    monitor.stop()
+    assert clock.get_delayed_calls() == []
