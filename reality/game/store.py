@@ -451,17 +451,22 @@ class Store:
         self,
         players: Iterable[tuple[str, str | None, dict[str, Any], float | None]] = (),
         items: Iterable[tuple[str, str, str]] = (),
+        logins: Iterable[tuple[str, float]] = (),
     ) -> None:
         """Save many positions in one transaction.
 
         ``players``: ``(name, room, settings, last_seen)``;
-        ``items``: ``(item, kind, place)``.
+        ``items``: ``(item, kind, place)``; ``logins``: ``(name, when)``.
         """
         with self.transaction():
             for name, room, settings, last_seen in players:
                 self._save_player(name_key(name), room, settings, last_seen)
             for item, kind, place in items:
                 self._set_item_position(item, kind, place)
+            for name, when in logins:
+                self.db.execute(
+                    "UPDATE accounts SET last_login = ? WHERE key = ?", (when, name_key(name))
+                )
 
     # -- things built at run time ----------
 

@@ -24,6 +24,7 @@ The gateway's side of the contract::
   (``unread_count`` hook).
 * ``disconnect`` is safe to call twice and ignores a *session* that has been
   taken over (pass it, so a stale connection cannot log out its successor).
+  The player's state is saved by the next checkpoint, batched.
 * ``execute`` never raises: a failing verb is logged and the player is told
   that something went wrong. While a multi-line mode is active
   (``player.input_handler``, e.g. the homepage editor), lines go there;
@@ -39,8 +40,9 @@ when it renders for that player.
 
 Persistence: accounts, homepages, things built by admins and their
 descriptions are committed by the store before the player is told;
-positions and inventories are checkpointed every ``checkpoint_interval``
-seconds (5 by default), at logout and in :meth:`stop`.
+positions, inventories, logins and logouts are checkpointed every
+``checkpoint_interval`` seconds (5 by default) in one transaction, and in
+:meth:`stop`.
 """
 
 from __future__ import annotations
@@ -171,6 +173,7 @@ class World:
 
         self._dirty_players: set[Player] = set()
         self._dirty_items: set[Item] = set()
+        self._logins: dict[str, float] = {}
         self._timers: list[Any] = []
         self._phase_timer: Any = None
         self._phase_due = 0.0
@@ -393,10 +396,9 @@ class World:
         self.online[key] = player
         self._online_version += 1
         self._dirty_players.add(player)
-        try:
-            self.store.touch_login(key, player.connected_at)
-        except Exception:
-            log.exception("could not record the login of %s", key)
+        # Written by the next checkpoint: a burst of logins must not cost a
+        # disk sync each on the reactor's loop.
+        self._logins[key] = player.connected_at
         # Others hear of the arrival before the player joins the room's list.
         deliver(Event(room, f"{player.name} has entered the game."))
         room.players.append(player)
@@ -448,20 +450,11 @@ class World:
         del self.online[player.key]
         self._online_version += 1
         player.last_seen = self.wall()
-        self._dirty_players.discard(player)
-        carried = [(i.id, "player", player.key) for i in player.inventory]
-        try:
-            self.store.checkpoint(
-                players=[(player.key, player.room_id, player.settings, player.last_seen)],
-                items=carried,
-            )
-            self._dirty_items.difference_update(player.inventory)
-        except Exception:
-            log.exception("could not save %s at logout", player.key)
-            self._dirty_players.add(player)
-        if not player.inventory:
-            # Nothing refers to an offline player without items: let it go.
-            self.players.pop(player.key, None)
+        # Saved by the next checkpoint (or stop()), batched with everyone
+        # else's; the Player stays in self.players until then, so a quick
+        # login again finds its newest state, not the database's.
+        self._dirty_players.add(player)
+        self._dirty_items.update(player.inventory)
         if room is not None:
             deliver(Event(room, f"{player.name} has left the game."))
         self._changed("online", player.key)
@@ -723,11 +716,12 @@ class World:
         self._changed("player", player.key)
 
     def checkpoint(self) -> None:
-        """Save every changed position and inventory in one transaction."""
-        if not self._dirty_players and not self._dirty_items:
+        """Save every changed position, inventory and login in one transaction."""
+        if not self._dirty_players and not self._dirty_items and not self._logins:
             return
         players = list(self._dirty_players)
         items = list(self._dirty_items)
+        logins = list(self._logins.items())
         now = self.wall()
         rows = []
         for player in players:
@@ -736,12 +730,20 @@ class World:
             rows.append((player.key, player.room_id, player.settings, player.last_seen))
         item_rows = [(i.id, *where) for i in items if (where := _position(i)) is not None]
         try:
-            self.store.checkpoint(players=rows, items=item_rows)
+            self.store.checkpoint(players=rows, items=item_rows, logins=logins)
         except Exception:
             log.exception("checkpoint failed; will retry")
             return
         self._dirty_players.difference_update(players)
         self._dirty_items.difference_update(items)
+        for key, when in logins:
+            if self._logins.get(key) == when:
+                del self._logins[key]
+        for player in players:
+            # Nothing refers to a saved offline player without items: let it go.
+            if not player.online and not player.inventory and player not in self._dirty_players:
+                if self.players.get(player.key) is player:
+                    del self.players[player.key]
 
     def save_all(self) -> None:
         """Save every connected player and every changed item."""

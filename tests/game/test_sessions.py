@@ -47,7 +47,7 @@ def test_taking_over_a_connected_character(world, join) -> None:
 
 
 def test_disconnect_saves_and_announces(world, join) -> None:
-    """A connection's end saves the room and last-seen time, and the room hears it."""
+    """A connection's end is announced; room and last-seen time are saved by the checkpoint."""
     alice, a = join(world, "Alice")
     bob, b = join(world, "Bob")
     world.execute(alice, "get lamp")
@@ -55,6 +55,7 @@ def test_disconnect_saves_and_announces(world, join) -> None:
     world.wall.now = 1_700_000_500.0
     world.disconnect(alice, a)
     assert b.take() == ["Alice has left the game."]
+    world.checkpoint()
     record = world.store.load_player("alice")
     assert (record.room, record.last_seen) == ("hall", 1_700_000_500.0)
     assert world.store.item_positions()["lamp"] == ("player", "alice")
@@ -153,3 +154,20 @@ def test_connect_needs_an_account(world) -> None:
     with pytest.raises(UnknownAccount, match="no account named 'Ghost'"):
         world.connect("Ghost", object())
     assert world.online == {}
+
+
+def test_logins_and_logouts_are_batched_into_the_checkpoint(world, join) -> None:
+    """Login times and logout positions reach the database in the next checkpoint,
+    and a quick return before it finds the newest state, not the database's."""
+    world.wall.now = 1_700_000_100.0
+    alice, a = join(world, "Alice")
+    assert world.store.get_account("alice").last_login is None
+    world.execute(alice, "n")
+    world.disconnect(alice, a)
+    again, _ = join(world, "Alice")
+    assert again.location.id == "library"
+    world.disconnect(again)
+    world.checkpoint()
+    assert world.store.get_account("alice").last_login == 1_700_000_100.0
+    assert world.store.load_player("alice").room == "library"
+    assert "alice" not in world.players  # saved, offline, empty-handed: forgotten
