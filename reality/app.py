@@ -143,7 +143,7 @@ class Server:
         self.lag = LagMonitor(reactor)
         self.started = reactor.seconds()
         self.world.verbs.register(
-            "@stats", self._stats_verb, admin=True, usage="@stats",
+            "@stats", self._stats_verb, admin=True, usage="@stats [reset]",
             help="Show the server's health: players, commands, tick lateness, memory.",
             category="admin",
         )
@@ -212,6 +212,10 @@ class Server:
         }
 
     def _stats_verb(self, ctx: Any, args: str) -> None:
+        if args.strip().lower() == "reset":
+            self.lag.samples.clear()
+            ctx.tell("Tick lateness samples cleared.")
+            return
         figures = self.stats()
         ctx.tell(
             "{bold}Server statistics{/}\n"
