@@ -216,10 +216,11 @@ def run(ctx: Context, line: str) -> None:
     verb = registry.lookup(word)
     if verb is not None:
         return _dispatch(ctx, verb, rest)
+    # Exit names may have several words ("red door").
+    way = _find_exit(ctx.room, " ".join(line.lower().split()))
+    if way is not None:
+        return go(ctx, way.name)
     if not rest:
-        way = _find_exit(ctx.room, word)
-        if way is not None:
-            return go(ctx, way.name)
         if word in ABBREVIATIONS or word in OPPOSITES:
             raise Refusal(f"You can't go {ABBREVIATIONS.get(word, word)} from here.")
     if len(word) >= 2:

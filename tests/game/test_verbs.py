@@ -18,7 +18,7 @@ rooms:
     description: A {red}long{/} hall.
     exits:
       north: library
-      door: {to: closet, description: A small red door.}
+      door: {to: closet, description: A small red door., aliases: [red door]}
   library: {name: The Library, exits: {south: hall}}
   closet: {name: The Closet, exits: {out: hall}}
 items:
@@ -111,6 +111,8 @@ def test_moving_by_go_bare_exit_and_abbreviation(trio) -> None:
     assert alice.location.id == "closet"
     world.execute(alice, "out")
     assert alice.location.id == "hall"
+    world.execute(alice, "red  door")  # an alias of several words, typed bare
+    assert alice.location.id == "closet"
 
 
 def test_moving_where_there_is_no_exit_says_why_not(trio) -> None:
