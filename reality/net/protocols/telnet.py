@@ -479,6 +479,26 @@ def _edit(text: str) -> str:
     return "".join(out)
 
 
+_new = object.__new__
+_set_text = TextLine.__dict__["text"].__set__
+
+
+def _text_lines(texts: list[str]) -> list[TextLine]:
+    """``[TextLine(t) for t in texts]`` at half the cost.
+
+    attrs' frozen ``__init__`` goes through ``object.__setattr__``; storing
+    into the slot directly does the same work without it. Every input line
+    passes here, so it is worth the trick.
+    """
+    out = []
+    append = out.append
+    for text in texts:
+        line = _new(TextLine)
+        _set_text(line, text)
+        append(line)
+    return out
+
+
 def _utf8_complete(buf: bytes | bytearray) -> int:
     """How many leading bytes of ``buf`` hold whole UTF-8 characters.
 
@@ -861,6 +881,19 @@ class TelnetCodec:
                 if i < 0:
                     text.append(data[pos:] if pos else data)
                     break
+                if i + 1 < n:
+                    # The frequent two-byte sequences are handled here, in
+                    # data state: an escaped 0xFF, and NOP (keep-alives).
+                    c = data[i + 1]
+                    if c == IAC:
+                        text.append(data[pos : i + 1])
+                        pos = i + 2
+                        continue
+                    if c == NOP:
+                        if i > pos:
+                            text.append(data[pos:i])
+                        pos = i + 2
+                        continue
                 if i > pos:
                     text.append(data[pos:i])
                 pos = i + 1
@@ -876,6 +909,8 @@ class TelnetCodec:
                     state = _NEG
                 elif c == SB:
                     state = _SB_OPT
+                elif c == NOP:
+                    state = _DATA
                 else:
                     state = _DATA
                     if text:
@@ -949,39 +984,50 @@ class TelnetCodec:
                 chunk = chunk[1:]
                 if not chunk:
                     return
+        sep = b"\n"
         if 13 in chunk:
-            self._after_cr = chunk[-1] == 13
-            # A bare CR ends a line too: some clients send nothing after it.
-            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r\0", b"\n").replace(b"\r", b"\n")
+            crlf = chunk.count(b"\r\n")
+            if crlf == chunk.count(b"\r") and crlf == chunk.count(b"\n"):
+                # The usual case, every line ending a CR LF: split on it as
+                # it is rather than rewriting the whole chunk first.
+                sep = b"\r\n"
+            else:
+                self._after_cr = chunk[-1] == 13
+                # A bare CR ends a line too: some clients send nothing after it.
+                chunk = (
+                    chunk.replace(b"\r\n", b"\n").replace(b"\r\0", b"\n").replace(b"\r", b"\n")
+                )
         if 0 in chunk:
             chunk = chunk.replace(b"\0", b"")
-        first = chunk.find(b"\n")
+        first = chunk.find(sep)
         if first < 0:
             self._line_append(chunk)
             return
         self._line_append(chunk[:first])
         self._end_line()
-        last = chunk.rfind(b"\n")
+        width = len(sep)
+        last = chunk.rfind(sep)
         if last > first:
-            self._lines(chunk[first + 1 : last])
-        if last + 1 < len(chunk):
-            self._line_append(chunk[last + 1 :])
+            self._lines(chunk[first + width : last], sep)
+        if last + width < len(chunk):
+            self._line_append(chunk[last + width :])
 
-    def _lines(self, block: bytes) -> None:
-        """Emit the complete lines in ``block`` (``\\n``-separated, no CR or NUL)."""
+    def _lines(self, block: bytes, sep: bytes) -> None:
+        """Emit the complete lines in ``block``, separated by ``sep`` (no other CR/NUL)."""
+        # One decode for the whole block: CR and LF never occur inside a
+        # UTF-8 sequence, so this equals decoding line by line.
+        texts = block.decode("utf-8", "replace").split(sep.decode())
         limit = self._max_line
-        editing = self._editing and (8 in block or 127 in block)
         if len(block) > limit:
-            parts = block.split(b"\n")
-            if max(map(len, parts)) > limit:
-                self._lines_slow(parts)
+            # A line has at most as many characters as bytes, and exactly as
+            # many when the block is ASCII: look at bytes only when unsure.
+            longest = max(map(len, texts))
+            if longest > limit or (longest * 4 > limit and not block.isascii()):
+                self._lines_slow(block.split(sep))
                 return
-        # One decode for the whole block: "\n" never occurs inside a UTF-8
-        # sequence, so this equals decoding line by line.
-        texts = block.decode("utf-8", "replace").split("\n")
-        if editing:
+        if self._editing and (8 in block or 127 in block):
             texts = [_edit(t) for t in texts]
-        self._events.extend(map(TextLine, texts))
+        self._events.extend(_text_lines(texts))
 
     def _lines_slow(self, parts: list[bytes]) -> None:
         limit = self._max_line

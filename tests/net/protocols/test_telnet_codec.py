@@ -795,3 +795,11 @@ def test_option_state_introspection():
     assert codec.option_state(Side.REMOTE, NAWS) == (Q.WANTYES, True)
     with pytest.raises(ValueError):
         codec.request_remote(99)
+
+
+def test_line_limit_counts_bytes_not_characters():
+    """A line of few characters but too many UTF-8 bytes is dropped, in a block or alone."""
+    codec = server(max_line=8)
+    events = codec.receive("ab\r\néééé\r\nééééé\r\ncd\r\n".encode())
+    assert events == [TextLine("ab"), TextLine("éééé"), LineTooLong(10, 8), TextLine("cd")]
+    assert codec.receive("ééééé\n".encode()) == [LineTooLong(10, 8)]
