@@ -371,7 +371,10 @@ class _Reader:
         if top is None:
             return None
         allowed = ("name", "welcome", "start", "rooms", "items", "npcs", "daynight")
-        self.check_keys(top, allowed, "the world file")
+        # Top-level keys starting with "x-" are the builder's own (a place
+        # for YAML anchors, notes): ignored, as in docker-compose files.
+        top_known = {k: v for k, v in top.items() if not k.startswith("x-")}
+        self.check_keys(top_known, allowed, "the world file")
         for required in ("name", "start", "rooms"):
             if required not in top:
                 self.error(_line(root), f"the world file has no '{required}' (it is required)")

@@ -357,3 +357,21 @@ def test_no_arbitrary_objects() -> None:
     """Python tags are not constructed: the safe loader refuses them."""
     with pytest.raises(WorldFileError):
         parse_world("name: !!python/object/apply:os.system [echo hi]\nstart: a\n", "x.yaml")
+
+
+def test_x_keys_are_ignored_and_anchors_work() -> None:
+    """Top-level x- keys are the builder's own; an anchor defined there can be reused."""
+    world = parse_world(
+        textwrap.dedent(
+            """
+            name: W
+            x-notes: anything at all
+            x-desc: &desc A plain room.
+            start: a
+            rooms:
+              a: {name: A, description: *desc}
+            """
+        ),
+        "w.yaml",
+    )
+    assert world.rooms["a"].description == "A plain room."

@@ -150,3 +150,28 @@ def test_untouched_items_follow_the_world_file(tmp_path: Path) -> None:
     world = boot(db, parse_world(CHANGED, "changed.yaml"))
     assert world.items["lamp"].location.id == "kitchen"
     shut(world)
+
+
+def test_a_load_that_fails_halfway_changes_nothing(tmp_path: Path) -> None:
+    """If building the new content fails, the running world is exactly as it was."""
+    world = boot(tmp_path / "db.sqlite3")
+    world.store.create_account("Alice", "x", now=0.0)
+    alice = world.connect("Alice", Session())
+    world.execute(alice, "n")
+    rooms, items = dict(world.rooms), dict(world.items)
+
+    def broken() -> dict:
+        raise RuntimeError("database went away")
+
+    world.store.built_items = broken  # late in the build: rooms are made by then
+    try:
+        world.load(parse_world(CHANGED, "changed.yaml"))
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("load should have failed")
+    assert world.name == "Tiny Test World"
+    assert world.rooms == rooms and world.items == items
+    assert alice.location is rooms["library"] and alice in rooms["library"].players
+    del world.store.built_items
+    shut(world)
