@@ -24,7 +24,7 @@ The gateway's side of the contract::
   (``unread_count`` hook).
 * ``disconnect`` is safe to call twice and ignores a *session* that has been
   taken over (pass it, so a stale connection cannot log out its successor).
-  The player's state is saved by the next checkpoint, batched.
+  It saves the player's room and inventory before it returns.
 * ``execute`` never raises: a failing verb is logged and the player is told
   that something went wrong. While a multi-line mode is active
   (``player.input_handler``, e.g. the homepage editor), lines go there;
@@ -40,9 +40,9 @@ when it renders for that player.
 
 Persistence: accounts, homepages, things built by admins and their
 descriptions are committed by the store before the player is told;
-positions, inventories, logins and logouts are checkpointed every
-``checkpoint_interval`` seconds (5 by default) in one transaction, and in
-:meth:`stop`.
+positions, inventories and login times are checkpointed every
+``checkpoint_interval`` seconds (5 by default) in one transaction, at
+logout, and in :meth:`stop`.
 """
 
 from __future__ import annotations
@@ -450,14 +450,30 @@ class World:
         del self.online[player.key]
         self._online_version += 1
         player.last_seen = self.wall()
-        # Saved by the next checkpoint (or stop()), batched with everyone
-        # else's; the Player stays in self.players until then, so a quick
-        # login again finds its newest state, not the database's.
-        self._dirty_players.add(player)
-        self._dirty_items.update(player.inventory)
+        self._save_leaving(player)
         if room is not None:
             deliver(Event(room, f"{player.name} has left the game."))
         self._changed("online", player.key)
+
+    def _save_leaving(self, player: Player) -> None:
+        """Save a player who left, with what they carry (committed on return)."""
+        carried = [(i.id, "player", player.key) for i in player.inventory]
+        try:
+            self.store.checkpoint(
+                players=[(player.key, player.room_id, player.settings, player.last_seen)],
+                items=carried,
+            )
+        except Exception:
+            # Kept dirty (and in memory): the next checkpoint tries again.
+            log.exception("could not save %s at logout", player.key)
+            self._dirty_players.add(player)
+            self._dirty_items.update(player.inventory)
+            return
+        self._dirty_players.discard(player)
+        self._dirty_items.difference_update(player.inventory)
+        if not player.inventory:
+            # Nothing refers to a saved offline player without items: let it go.
+            self.players.pop(player.key, None)
 
     def logout(self, player: Player, message: str) -> None:
         """Log a player out from inside the world (``quit``, ``@kick``)."""
@@ -506,9 +522,14 @@ class World:
             player.show(text)
 
     def disconnect_all(self, message: str) -> None:
-        """Disconnect every player with ``message`` (saving each)."""
-        for player in tuple(self.online.values()):
-            self.logout(player, message)
+        """Disconnect every player with ``message``, saving them in one transaction."""
+        try:
+            with self.store.transaction():
+                for player in tuple(self.online.values()):
+                    self.logout(player, message)
+        except Exception:
+            log.exception("could not save everyone while disconnecting them all")
+            self._dirty_players.update(self.players.values())
 
     # -- moving things ----------
 

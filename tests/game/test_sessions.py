@@ -47,7 +47,7 @@ def test_taking_over_a_connected_character(world, join) -> None:
 
 
 def test_disconnect_saves_and_announces(world, join) -> None:
-    """A connection's end is announced; room and last-seen time are saved by the checkpoint."""
+    """A connection's end is announced; room, last-seen time and inventory are saved."""
     alice, a = join(world, "Alice")
     bob, b = join(world, "Bob")
     world.execute(alice, "get lamp")
@@ -55,7 +55,6 @@ def test_disconnect_saves_and_announces(world, join) -> None:
     world.wall.now = 1_700_000_500.0
     world.disconnect(alice, a)
     assert b.take() == ["Alice has left the game."]
-    world.checkpoint()
     record = world.store.load_player("alice")
     assert (record.room, record.last_seen) == ("hall", 1_700_000_500.0)
     assert world.store.item_positions()["lamp"] == ("player", "alice")
@@ -156,18 +155,44 @@ def test_connect_needs_an_account(world) -> None:
     assert world.online == {}
 
 
-def test_logins_and_logouts_are_batched_into_the_checkpoint(world, join) -> None:
-    """Login times and logout positions reach the database in the next checkpoint,
-    and a quick return before it finds the newest state, not the database's."""
+def test_login_times_are_batched_into_the_checkpoint(world, join) -> None:
+    """Login times reach the database with the next checkpoint, not one sync per login."""
     world.wall.now = 1_700_000_100.0
     alice, a = join(world, "Alice")
     assert world.store.get_account("alice").last_login is None
-    world.execute(alice, "n")
-    world.disconnect(alice, a)
-    again, _ = join(world, "Alice")
-    assert again.location.id == "library"
-    world.disconnect(again)
     world.checkpoint()
     assert world.store.get_account("alice").last_login == 1_700_000_100.0
+
+
+def test_a_failed_logout_save_is_kept_for_the_checkpoint(world, join, caplog) -> None:
+    """If saving at logout fails, the player stays in memory and the checkpoint saves them."""
+    alice, a = join(world, "Alice")
+    world.execute(alice, "n")
+    real = world.store.checkpoint
+
+    def broken(**kwargs):
+        raise OSError("disk full")
+
+    world.store.checkpoint = broken
+    world.disconnect(alice, a)
+    assert "could not save alice at logout" in caplog.text
+    again, _ = join(world, "Alice")  # returns before any save: the newest state
+    assert again.location.id == "library"
+    world.disconnect(again)
+    world.store.checkpoint = real
+    world.checkpoint()
     assert world.store.load_player("alice").room == "library"
     assert "alice" not in world.players  # saved, offline, empty-handed: forgotten
+
+
+def test_disconnect_all_saves_everyone_in_one_transaction(world, join) -> None:
+    """Shutting everyone out commits once, not once per player."""
+    players = [join(world, name)[0] for name in ("Alice", "Bob", "Carol")]
+    for player in players:
+        world.execute(player, "n")
+    commits = []
+    world.store.db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    world.disconnect_all("bye")
+    world.store.db.set_trace_callback(None)
+    assert len(commits) == 1
+    assert all(world.store.load_player(p.key).room == "library" for p in players)
