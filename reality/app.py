@@ -56,6 +56,8 @@ class Settings:
     idle_timeout: float = 3600.0
     hash_workers: int = 2
     checkpoint_interval: float = 5.0
+    #: The reactor ``reality serve`` runs on: "selector", "asyncio" or "uvloop".
+    reactor: str = "selector"
 
 
 class StoreService(Service):
