@@ -1,0 +1,1173 @@
+"""Letters and mailboxes in the world, the mail verbs, and the mail daemon.
+
+Every player has a mailbox at ``<name>@<mail-domain>``. Letters arrive as
+RFC 5322 message bytes, from the SMTP gateway or from the ``mail send``
+verb (which writes a proper RFC 5322 message and delivers it the same
+way), and are kept in SQLite through the store. No sockets here: the mail
+gateway (:mod:`reality.gateways.mail`) turns SMTP and POP3 into calls on
+the :class:`PostOffice`.
+
+Parsing uses the standard ``email`` package with ``policy.default``
+(RFC 5322 headers, RFC 2045-2047 MIME, RFC 2231 file names): the sender,
+the subject, the date, the text/plain part (an HTML-only letter is reduced
+to text), and the attachments, listed by name and size but not stored.
+Parsing never raises: any bytes make *some* letter.
+
+What a mailbox keeps per letter is the text shown in the game and an
+RFC 5322 message served by POP3: the message as received when it is a
+plain text message, otherwise its header with the MIME headers replaced
+by one text/plain part (the text, and a note naming the attachments that
+were left out). A ``Return-Path:`` is added (RFC 5321 4.4), and a
+``Date:`` or ``Message-ID:`` when the sender left them out. Line ends are
+CRLF, so the size POP3 reports is exact.
+
+Durability: :meth:`PostOffice.deliver` queues a delivery and commits every
+delivery queued in the same reactor turn in one transaction (one
+``fsync``), then calls each one's ``done`` callback: the SMTP gateway
+answers ``250`` from there, never before the commit. The store runs
+SQLite in WAL mode with ``synchronous=FULL``.
+
+The mail daemon, after NetHack's: when a letter arrives for a connected
+player, a mail daemon appears in their room (everyone there sees it),
+hands over the letter ("You have mail from <from>: <subject>") and
+vanishes on the next tick of the clock. Players who were away are told on
+login how many unread letters wait (the world's ``unread_count`` hook).
+
+Tables of the ``"mail"`` store component::
+
+    letters(id, owner, sender, from_header, subject, sent_at, received_at,
+            body, attachments JSON, message BLOB, read)
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import email.utils
+import html
+import json
+import logging
+import math
+import re
+import time
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage, Message
+from html.parser import HTMLParser
+from typing import TYPE_CHECKING, Any
+
+from attrs import define, frozen
+
+from reality.game import commands, markup
+from reality.game.accounts import name_key
+from reality.game.commands import Context, Refusal, VerbRegistry
+from reality.game.events import Event, deliver as deliver_event
+from reality.game.store import MIGRATIONS, Migration, Store, register_migrations
+from reality.game.things import Npc, Player
+
+if TYPE_CHECKING:
+    from reality.game.world import World
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Attachment",
+    "Letter",
+    "LetterSummary",
+    "MailboxLocked",
+    "MailboxSession",
+    "PostOffice",
+    "StoredLetter",
+    "compose_letter",
+    "ensure_schema",
+    "html_to_text",
+    "parse_letter",
+    "post_office",
+    "register_mail_verbs",
+]
+
+#: Letters a mailbox may hold; past it SMTP answers 452 4.2.2 and ``mail send`` refuses.
+MAX_LETTERS = 1000
+#: Longest subject or sender kept (characters).
+MAX_HEADER_TEXT = 200
+#: Longest body ``mail send`` accepts (characters).
+MAX_SEND_BODY = 4000
+#: Longest body ``mail read`` shows; POP3 always has the whole text.
+MAX_SHOWN = 20_000
+#: Letters ``mail`` lists at most (the newest ones).
+MAX_LISTED = 50
+#: Attachments named per letter at most (the rest are counted).
+MAX_ATTACHMENTS = 50
+#: MIME parts looked at per message at most: a deeply nested bomb costs nothing.
+MAX_PARTS = 500
+#: Seconds the mail daemon stays in the room: one tick.
+DAEMON_LINGER = 1.0
+
+MAIL_MIGRATIONS: list[Migration] = [
+    Migration(
+        "letters",
+        """
+        CREATE TABLE letters (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            owner TEXT NOT NULL REFERENCES accounts(key),
+            sender TEXT NOT NULL,
+            from_header TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            sent_at REAL,
+            received_at REAL NOT NULL,
+            body TEXT NOT NULL,
+            attachments TEXT NOT NULL DEFAULT '[]',
+            message BLOB NOT NULL,
+            read INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX letters_by_owner ON letters(owner, id);
+        """,
+    ),
+]
+
+register_migrations("mail", MAIL_MIGRATIONS)
+
+
+def ensure_schema(store: Store) -> None:
+    """Create or update the mail tables in a store opened before this module was imported."""
+    store.migrate({"mail": MIGRATIONS["mail"]})
+
+
+# -- letters ---------------------------------------------------------------------------
+
+
+@frozen
+class Attachment:
+    """A part of a message that was listed but not kept."""
+
+    name: str
+    size: int
+
+
+@frozen
+class Letter:
+    """A parsed message, ready to be put into mailboxes."""
+
+    #: Who it is from, short: the display name, or the address.
+    sender: str
+    #: The From header as text: ``Bob Example <bob@example.com>``.
+    from_header: str
+    subject: str
+    #: The Date header as a POSIX time, None when missing or unreadable.
+    sent_at: float | None
+    received_at: float
+    #: The text shown in the game (``\\n`` line ends, no control characters).
+    body: str
+    attachments: tuple[Attachment, ...]
+    #: The RFC 5322 message POP3 serves (CRLF line ends).
+    message: bytes
+
+
+@frozen
+class LetterSummary:
+    """One line of a mailbox listing."""
+
+    number: int
+    id: int
+    sender: str
+    subject: str
+    sent_at: float | None
+    received_at: float
+    read: bool
+
+
+@frozen
+class StoredLetter:
+    """A letter in a mailbox, with its number there (1 = oldest)."""
+
+    number: int
+    total: int
+    id: int
+    owner: str
+    sender: str
+    from_header: str
+    subject: str
+    sent_at: float | None
+    received_at: float
+    body: str
+    attachments: tuple[Attachment, ...]
+    read: bool
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_HEADER_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_MIME_FIELDS = frozenset(
+    {
+        b"mime-version",
+        b"content-type",
+        b"content-transfer-encoding",
+        b"content-disposition",
+        b"content-id",
+        b"content-description",
+        b"content-language",
+        b"content-location",
+        b"content-md5",
+    }
+)
+_FIELD_NAME = re.compile(rb"[!-9;-~]+:")
+
+
+def _clean_line(text: str, limit: int = MAX_HEADER_TEXT) -> str:
+    """One line of header text: no control characters, single spaces, bounded."""
+    text = " ".join(_HEADER_CONTROL.sub(" ", text).split())
+    if len(text) > limit:
+        text = text[: limit - 3].rstrip() + "..."
+    return text
+
+
+def _clean_body(text: str) -> str:
+    """Body text with ``\\n`` line ends and no control characters but tabs."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", text).strip("\n").rstrip()
+
+
+def crlf(data: bytes) -> bytes:
+    """Every line end CRLF and a final CRLF: the form POP3 sends and counts."""
+    if b"\n" in data:
+        data = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    if data and not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data
+
+
+def parse_letter(
+    data: bytes,
+    *,
+    received_at: float,
+    envelope_from: str = "",
+    domain: str = "reality.localhost",
+) -> Letter:
+    """Read a message (RFC 5322 bytes) into a :class:`Letter`. Never raises.
+
+    ``envelope_from`` (the SMTP reverse-path, ``""`` for ``<>``) names the
+    sender when the message has no usable From header, and becomes the
+    ``Return-Path:``; ``domain`` names generated Message-IDs.
+    """
+    data = crlf(bytes(data))
+    try:
+        return _parse(data, received_at, envelope_from, domain)
+    except Exception:
+        # The email package is lenient, but a pathological message must not
+        # lose the letter: keep it as text from an unknown sender.
+        log.warning("unparseable message from <%s> kept as plain text", envelope_from,
+                    exc_info=True)
+        text = _clean_body(data.decode("utf-8", "replace"))
+        sender = _clean_line(envelope_from) or "unknown sender"
+        return Letter(
+            sender=sender,
+            from_header=sender,
+            subject="(unreadable message)",
+            sent_at=None,
+            received_at=received_at,
+            body=text,
+            attachments=(),
+            message=_return_path(envelope_from) + data,
+        )
+
+
+def _parse(data: bytes, received_at: float, envelope_from: str, domain: str) -> Letter:
+    msg = email.message_from_bytes(data, policy=email.policy.default)
+    sender, from_header = _sender(msg, envelope_from)
+    subject = _clean_line(_header_text(msg, "Subject")) or "(no subject)"
+    sent_at = _date(msg)
+
+    try:
+        body_part = msg.get_body(preferencelist=("plain", "html"))
+    except Exception:
+        body_part = None
+    text = ""
+    if body_part is not None:
+        text = _part_text(body_part)
+        if body_part.get_content_type() == "text/html":
+            text = html_to_text(text)
+    extra_text, attachments, skipped = _other_parts(msg, body_part)
+    if extra_text:
+        text = "\n\n".join(t for t in (text, *extra_text) if t)
+    text = _clean_body(text)
+
+    simple = (
+        not msg.is_multipart()
+        and body_part is msg
+        and msg.get_content_type() == "text/plain"
+        and not attachments
+    )
+    extra = b""
+    if "date" not in msg:
+        stamp = datetime.fromtimestamp(received_at, UTC)
+        extra += f"Date: {email.utils.format_datetime(stamp)}\r\n".encode()
+    if "message-id" not in msg:
+        extra += f"Message-ID: {email.utils.make_msgid(domain=domain)}\r\n".encode()
+    fields, rest = _split_header(data)
+    if simple:
+        message = _return_path(envelope_from) + b"".join(fields) + extra + b"\r\n" + rest
+    else:
+        kept = [f for f in fields if _field_name(f) not in _MIME_FIELDS]
+        note = _attachment_note(attachments, skipped)
+        message = (
+            _return_path(envelope_from)
+            + b"".join(kept)
+            + extra
+            + _text_part("\n\n".join(t for t in (text, note) if t))
+        )
+    return Letter(
+        sender=sender,
+        from_header=from_header,
+        subject=subject,
+        sent_at=sent_at,
+        received_at=received_at,
+        body=text,
+        attachments=tuple(attachments),
+        message=message,
+    )
+
+
+def _header_text(msg: Message, name: str) -> str:
+    try:
+        value = msg[name]
+    except Exception:
+        # policy.default parses on access; a malformed field falls back to raw.
+        raw = [v for k, v in msg.raw_items() if k.lower() == name.lower()]
+        return str(raw[0]) if raw else ""
+    return "" if value is None else str(value)
+
+
+def _sender(msg: Message, envelope_from: str) -> tuple[str, str]:
+    short = full = ""
+    try:
+        header = msg["From"]
+        addresses = header.addresses if header is not None else ()
+    except Exception:
+        header, addresses = None, ()
+    if addresses:
+        first = addresses[0]
+        short = _clean_line(first.display_name or first.addr_spec)
+        try:
+            full = _clean_line(str(first))
+        except Exception:
+            full = short
+    elif header is not None:
+        short = full = _clean_line(_header_text(msg, "From"))
+    if not short:
+        short = full = _clean_line(envelope_from) or "unknown sender"
+    return short, full or short
+
+
+def _date(msg: Message) -> float | None:
+    try:
+        header = msg["Date"]
+        when = getattr(header, "datetime", None)
+        if when is None:
+            return None
+        if when.tzinfo is None:
+            # RFC 5322 3.3: "-0000" means the zone is unknown; read it as UTC.
+            when = when.replace(tzinfo=UTC)
+        stamp = when.timestamp()
+    except Exception:
+        return None
+    return stamp if math.isfinite(stamp) else None
+
+
+def _part_text(part: Message) -> str:
+    try:
+        content = part.get_content()
+        if isinstance(content, bytes):
+            content = content.decode("utf-8", "replace")
+        return str(content)
+    except Exception:
+        pass
+    try:
+        payload = part.get_payload(decode=True) or b""
+        if not isinstance(payload, bytes):
+            return ""
+        charset = part.get_content_charset() or "utf-8"
+        try:
+            return payload.decode(charset, "replace")
+        except LookupError:
+            return payload.decode("utf-8", "replace")
+    except Exception:
+        return ""
+
+
+def _other_parts(
+    msg: Message, body_part: Message | None
+) -> tuple[list[str], list[Attachment], int]:
+    """Inline text parts beside the body, the attachments, and how many were not named."""
+    texts: list[str] = []
+    found: list[Attachment] = []
+    skipped = 0
+    # An explicit stack: a message nested a thousand deep must not recurse.
+    stack: list[tuple[Message, bool]] = [(msg, False)]
+    seen = 0
+    while stack and seen < MAX_PARTS:
+        part, in_alternative = stack.pop()
+        seen += 1
+        if part is body_part:
+            continue
+        ctype = part.get_content_type()
+        if part.get_content_maintype() == "multipart":
+            try:
+                children = list(part.iter_parts())
+            except Exception:
+                children = []
+            alternative = in_alternative or ctype == "multipart/alternative"
+            stack.extend((child, alternative) for child in reversed(children))
+            continue
+        try:
+            filename = part.get_filename()
+        except Exception:
+            filename = None
+        disposition = part.get_content_disposition()
+        if filename is None and disposition != "attachment":
+            if in_alternative:
+                continue  # another rendering of the body
+            if ctype == "text/plain":
+                texts.append(_part_text(part))
+                continue
+        if len(found) >= MAX_ATTACHMENTS:
+            skipped += 1
+            continue
+        name = _clean_line(filename or "", 100) or f"unnamed {ctype}"
+        found.append(Attachment(name, _part_size(part)))
+    return texts, found, skipped
+
+
+def _part_size(part: Message) -> int:
+    try:
+        if part.get_content_maintype() == "message":
+            inner = part.get_payload()
+            if isinstance(inner, list) and inner:
+                return len(inner[0].as_bytes())
+        payload = part.get_payload(decode=True)
+        return len(payload) if isinstance(payload, bytes) else 0
+    except Exception:
+        return 0
+
+
+def _attachment_note(attachments: Sequence[Attachment], skipped: int) -> str:
+    if not attachments:
+        return ""
+    listed = ", ".join(f"{a.name} ({a.size:,} bytes)" for a in attachments)
+    more = f" and {skipped} more" if skipped else ""
+    return f"[Attachments not kept by Reality: {listed}{more}]"
+
+
+def _split_header(data: bytes) -> tuple[list[bytes], bytes]:
+    """The header fields (each with its continuation lines and CRLF) and the body."""
+    fields: list[bytes] = []
+    pos = 0
+    while pos < len(data):
+        end = data.find(b"\r\n", pos)
+        if end < 0:
+            end = len(data) - 2
+        line = data[pos : end + 2]
+        if line == b"\r\n":
+            return fields, data[end + 2 :]
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] += line
+        elif _FIELD_NAME.match(line):
+            fields.append(line)
+        else:
+            # Not a header line: the message has no blank line, the body starts here.
+            return fields, data[pos:]
+        pos = end + 2
+    return fields, b""
+
+
+def _field_name(field: bytes) -> bytes:
+    return field.split(b":", 1)[0].strip().lower()
+
+
+def _return_path(envelope_from: str) -> bytes:
+    path = _HEADER_CONTROL.sub("", envelope_from)[:256]
+    return f"Return-Path: <{path}>\r\n".encode("ascii", "replace")
+
+
+def _text_part(text: str) -> bytes:
+    part = EmailMessage(policy=email.policy.SMTP)
+    part.set_content(text + "\n" if text else "")
+    return crlf(part.as_bytes())
+
+
+def compose_letter(
+    *,
+    from_name: str,
+    from_address: str,
+    to_name: str,
+    to_address: str,
+    subject: str,
+    body: str,
+    when: float,
+    domain: str,
+) -> bytes:
+    """An in-game letter as a proper RFC 5322 message (From, To, Subject, Date, Message-ID)."""
+    msg = EmailMessage(policy=email.policy.SMTP)
+    from_local, _, from_domain = from_address.partition("@")
+    to_local, _, to_domain = to_address.partition("@")
+    msg["From"] = Address(display_name=from_name, username=from_local, domain=from_domain)
+    msg["To"] = Address(display_name=to_name, username=to_local, domain=to_domain)
+    msg["Subject"] = subject
+    msg["Date"] = email.utils.format_datetime(datetime.fromtimestamp(when, UTC))
+    msg["Message-ID"] = email.utils.make_msgid(domain=domain)
+    msg["X-Mailer"] = "Reality (in-game mail)"
+    msg.set_content(body + "\n")
+    return msg.as_bytes()
+
+
+class _TextExtractor(HTMLParser):
+    """HTML to readable text: block elements break lines; scripts and styles vanish."""
+
+    _BLOCKS = frozenset(
+        {
+            "p", "div", "br", "tr", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4",
+            "h5", "h6", "blockquote", "pre", "hr", "section", "article", "header",
+            "footer", "dt", "dd", "title",
+        }
+    )  # fmt: skip
+    _HIDDEN = frozenset({"script", "style", "head"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.hidden = 0
+        self.pre = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._HIDDEN:
+            self.hidden += 1
+        elif tag == "li":
+            self.out.append("\n* ")
+        elif tag in self._BLOCKS:
+            self.out.append("\n")
+        if tag == "pre":
+            self.pre += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._HIDDEN:
+            self.hidden = max(0, self.hidden - 1)
+        elif tag in self._BLOCKS:
+            self.out.append("\n")
+        if tag == "pre":
+            self.pre = max(0, self.pre - 1)
+
+    def handle_data(self, data: str) -> None:
+        if self.hidden:
+            return
+        if not self.pre:
+            data = re.sub(r"\s+", " ", data)
+        self.out.append(data)
+
+
+def html_to_text(source: str) -> str:
+    """Readable plain text from an HTML body (for HTML-only mail)."""
+    parser = _TextExtractor()
+    try:
+        parser.feed(source)
+        parser.close()
+    except Exception:
+        return html.unescape(re.sub(r"<[^>]*>", " ", source))
+    lines = [line.strip() for line in "".join(parser.out).split("\n")]
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
+
+
+# -- the post office ----------------------------------------------------------------------
+
+
+class MailboxLocked(Exception):
+    """A mail client (POP3) has this mailbox open."""
+
+
+@define
+class _Pending:
+    recipients: list[str]
+    letter: Letter
+    done: Callable[[BaseException | None], None] | None
+
+
+class _Daemon:
+    """A mail daemon standing in a room for one player, until its timer fires."""
+
+    __slots__ = ("npc", "room", "timer")
+
+    def __init__(self, npc: Npc, room: Any, timer: Any) -> None:
+        self.npc = npc
+        self.room = room
+        self.timer = timer
+
+
+_OFFICES: weakref.WeakKeyDictionary[Any, PostOffice] = weakref.WeakKeyDictionary()
+
+
+def post_office(world: World) -> PostOffice | None:
+    """The post office serving ``world``, if one was set up."""
+    return _OFFICES.get(world)
+
+
+class PostOffice:
+    """Every mailbox of one world: delivery, reading, deleting, locks, the daemon.
+
+    Creating one makes sure the mail tables exist, installs the world's
+    ``unread_count`` hook, and makes the ``mail`` verb work in that world.
+    """
+
+    def __init__(
+        self,
+        world: World,
+        *,
+        max_letters: int = MAX_LETTERS,
+        daemon_linger: float = DAEMON_LINGER,
+    ) -> None:
+        self.world = world
+        self.store = world.store
+        self.max_letters = max_letters
+        self.daemon_linger = daemon_linger
+        ensure_schema(self.store)
+        self._pending: list[_Pending] = []
+        self._flush_call: Any = None
+        self._locks: set[str] = set()
+        self._daemons: dict[str, _Daemon] = {}
+        #: Commits so far and letters in them (for the benchmark and the logs).
+        self.commits = 0
+        self.letters_stored = 0
+        world.unread_count = self.unread_count
+        _OFFICES[world] = self
+
+    # -- delivery ----------
+
+    def deliver(
+        self,
+        recipients: Iterable[str],
+        data: bytes,
+        *,
+        envelope_from: str = "",
+        done: Callable[[BaseException | None], None] | None = None,
+        now: bool = False,
+    ) -> Letter:
+        """Put a message into the mailboxes of ``recipients`` (player names).
+
+        The letter is committed together with every other delivery queued in
+        this turn of the clock (``now=True`` commits at once); then
+        ``done(None)`` is called, or ``done(error)`` if it could not be
+        stored. Connected recipients get a visit from the mail daemon.
+        """
+        keys = list(dict.fromkeys(name_key(r) for r in recipients))
+        letter = parse_letter(
+            data,
+            received_at=self.world.wall(),
+            envelope_from=envelope_from,
+            domain=self.world.mail_domain,
+        )
+        self._pending.append(_Pending(keys, letter, done))
+        if now:
+            self.flush()
+        elif self._flush_call is None:
+            # A zero delay runs after every read of this reactor turn, so all
+            # the messages that arrived together share one commit.
+            self._flush_call = self.world.clock.call_later(0, self.flush)
+        return letter
+
+    def flush(self) -> None:
+        """Commit every queued delivery now, then tell the senders and the recipients."""
+        call, self._flush_call = self._flush_call, None
+        if call is not None and call.active():
+            call.cancel()
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        outcomes: list[tuple[_Pending, list[tuple[str, int]], BaseException | None]]
+        try:
+            with self.store.transaction():
+                stored = [self._insert(p) for p in pending]
+            outcomes = [(p, ids, None) for p, ids in zip(pending, stored, strict=True)]
+            self.commits += 1
+        except Exception as exc:
+            if len(pending) == 1:
+                log.error("mail delivery failed: %s", exc, exc_info=True)
+                outcomes = [(pending[0], [], exc)]
+            else:
+                # One bad delivery must not fail the others: one at a time.
+                log.warning("a batch of %d deliveries failed (%s); retrying one by one",
+                            len(pending), exc)
+                outcomes = [self._deliver_alone(p) for p in pending]
+        for p, ids, error in outcomes:
+            if error is None:
+                self.letters_stored += len(ids)
+            if p.done is not None:
+                try:
+                    p.done(error)
+                except Exception:
+                    log.exception("mail delivery callback failed")
+        arrivals: dict[str, list[tuple[int, Letter]]] = {}
+        for p, ids, error in outcomes:
+            if error is None:
+                for key, letter_id in ids:
+                    if key in self.world.online:
+                        arrivals.setdefault(key, []).append((letter_id, p.letter))
+        for key, letters in arrivals.items():
+            try:
+                self._announce(key, letters)
+            except Exception:
+                log.exception("the mail daemon failed to visit %s", key)
+
+    def _deliver_alone(
+        self, p: _Pending
+    ) -> tuple[_Pending, list[tuple[str, int]], BaseException | None]:
+        try:
+            with self.store.transaction():
+                ids = self._insert(p)
+        except Exception as exc:
+            log.error("mail delivery to %s failed: %s", p.recipients, exc, exc_info=True)
+            return (p, [], exc)
+        self.commits += 1
+        return (p, ids, None)
+
+    def _insert(self, p: _Pending) -> list[tuple[str, int]]:
+        letter = p.letter
+        attachments = json.dumps([[a.name, a.size] for a in letter.attachments])
+        ids = []
+        for key in p.recipients:
+            cursor = self.store.db.execute(
+                "INSERT INTO letters(owner, sender, from_header, subject, sent_at, received_at,"
+                " body, attachments, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    letter.sender,
+                    letter.from_header,
+                    letter.subject,
+                    letter.sent_at,
+                    letter.received_at,
+                    letter.body,
+                    attachments,
+                    letter.message,
+                ),
+            )
+            ids.append((key, int(cursor.lastrowid or 0)))
+        return ids
+
+    def send(self, sender: Player, recipient: str, subject: str, body: str) -> None:
+        """An in-game letter from a player, written as RFC 5322 and delivered at once.
+
+        Raises :class:`~reality.game.commands.Refusal` saying why not.
+        """
+        account = self.store.get_account(recipient)
+        if account is None:
+            raise Refusal(f"There is no player called '{markup.escape(recipient[:40])}'.")
+        if self.count(account.key) >= self.max_letters:
+            raise Refusal(f"{account.name}'s mailbox is full; your letter was not sent.")
+        domain = self.world.mail_domain
+        data = compose_letter(
+            from_name=sender.name,
+            from_address=self.world.mail_address(sender),
+            to_name=account.name,
+            to_address=self.world.mail_address(account.name),
+            subject=subject,
+            body=body,
+            when=self.world.wall(),
+            domain=domain,
+        )
+        outcome: list[BaseException | None] = []
+
+        def done(error: BaseException | None) -> None:
+            outcome.append(error)
+            if error is None:
+                # Before the daemon's visit, so the sender reads it first.
+                title = markup.escape(subject or "(no subject)")
+                sender.show(f"You send a letter to {account.name}: {title}")
+
+        self.deliver(
+            [account.key], data, envelope_from=self.world.mail_address(sender), done=done, now=True
+        )
+        if not outcome or outcome[0] is not None:
+            raise Refusal(
+                "The mail daemon dropped your letter; nothing was sent. Please try again."
+            )
+
+    # -- the mail daemon ----------
+
+    def _announce(self, key: str, letters: list[tuple[int, Letter]]) -> None:
+        player = self.world.online.get(key)
+        if player is None:
+            return
+        count = self.count(key)
+        first_number = count - self._newer_than(key, letters[0][0])
+        lines = []
+        for offset, (_letter_id, letter) in enumerate(letters):
+            number = first_number + offset
+            lines.append(
+                f"{{bright_yellow}}You have mail from {markup.escape(letter.sender)}:"
+                f" {markup.escape(letter.subject)}{{/}}"
+                f"\nType 'mail read {number}' to read it."
+            )
+        room = player.location
+        if room is None:
+            for line in lines:
+                player.show(line)
+            return
+        what = "a letter" if len(letters) == 1 else f"{len(letters)} letters"
+        daemon = self._daemons.get(key)
+        if daemon is not None and daemon.room is room and daemon.npc in room.contents:
+            daemon.timer.reset(self.daemon_linger)
+            more = "another letter" if len(letters) == 1 else f"{len(letters)} more letters"
+            deliver_event(
+                Event(
+                    room,
+                    f"The mail daemon hands {player.name} {more}.",
+                    target=player,
+                    to_target=f"The mail daemon hands you {more}.",
+                )
+            )
+        else:
+            npc = Npc(
+                f"@mail-daemon-{key}",
+                "mail daemon",
+                "A small harried daemon in a postman's cap, with a sack of letters.",
+                aliases=("daemon",),
+            )
+            npc.location = room
+            room.contents.append(npc)
+            timer = self.world.clock.call_later(self.daemon_linger, self._vanish, key, npc)
+            self._daemons[key] = _Daemon(npc, room, timer)
+            deliver_event(
+                Event(
+                    room,
+                    f"A mail daemon appears in a puff of smoke and hands {player.name} {what}.",
+                    target=player,
+                    to_target=f"A mail daemon appears in a puff of smoke and hands you {what}.",
+                )
+            )
+        for line in lines:
+            player.show(line)
+
+    def _newer_than(self, key: str, letter_id: int) -> int:
+        row = self.store.db.execute(
+            "SELECT COUNT(*) FROM letters WHERE owner = ? AND id > ?", (key, letter_id)
+        ).fetchone()
+        return int(row[0])
+
+    def _vanish(self, key: str, npc: Npc) -> None:
+        daemon = self._daemons.get(key)
+        if daemon is not None and daemon.npc is npc:
+            del self._daemons[key]
+        room = npc.location
+        npc.location = None
+        if room is not None and npc in room.contents:
+            room.contents.remove(npc)
+            deliver_event(Event(room, "The mail daemon vanishes in a puff of smoke."))
+
+    def close(self) -> None:
+        """Commit what is queued and send every daemon home (at shutdown)."""
+        self.flush()
+        for key, daemon in list(self._daemons.items()):
+            if daemon.timer.active():
+                daemon.timer.cancel()
+            self._vanish(key, daemon.npc)
+
+    # -- reading ----------
+
+    def unread_count(self, name: str) -> int:
+        """Unread letters in a mailbox (the world's login hook)."""
+        row = self.store.db.execute(
+            "SELECT COUNT(*) FROM letters WHERE owner = ? AND read = 0", (name_key(name),)
+        ).fetchone()
+        return int(row[0])
+
+    def count(self, name: str) -> int:
+        """Letters in a mailbox."""
+        row = self.store.db.execute(
+            "SELECT COUNT(*) FROM letters WHERE owner = ?", (name_key(name),)
+        ).fetchone()
+        return int(row[0])
+
+    def is_full(self, name: str) -> bool:
+        """True when the mailbox holds :attr:`max_letters` letters."""
+        return self.count(name) >= self.max_letters
+
+    def summaries(self, name: str) -> list[LetterSummary]:
+        """Every letter in a mailbox, oldest first, numbered from 1."""
+        rows = self.store.db.execute(
+            "SELECT id, sender, subject, sent_at, received_at, read FROM letters"
+            " WHERE owner = ? ORDER BY id",
+            (name_key(name),),
+        ).fetchall()
+        return [
+            LetterSummary(n, r[0], r[1], r[2], r[3], r[4], bool(r[5]))
+            for n, r in enumerate(rows, 1)
+        ]
+
+    def letter(self, name: str, number: int) -> StoredLetter | None:
+        """Letter ``number`` (1 = oldest) of a mailbox, or None."""
+        key = name_key(name)
+        total = self.count(key)
+        if not 1 <= number <= total:
+            return None
+        row = self.store.db.execute(
+            "SELECT id, sender, from_header, subject, sent_at, received_at, body, attachments,"
+            " read FROM letters WHERE owner = ? ORDER BY id LIMIT 1 OFFSET ?",
+            (key, number - 1),
+        ).fetchone()
+        if row is None:
+            return None
+        try:
+            attachments = tuple(Attachment(str(n), int(s)) for n, s in json.loads(row[7]))
+        except (ValueError, TypeError):
+            attachments = ()
+        return StoredLetter(
+            number, total, row[0], key, row[1], row[2], row[3], row[4], row[5], row[6],
+            attachments, bool(row[8]),
+        )  # fmt: skip
+
+    def mark_read(self, letter: StoredLetter) -> None:
+        """Remember that a letter was read (committed on return)."""
+        if letter.read:
+            return
+        with self.store.transaction():
+            self.store.db.execute("UPDATE letters SET read = 1 WHERE id = ?", (letter.id,))
+
+    def delete(self, name: str, number: int) -> StoredLetter:
+        """Delete letter ``number``; raises LookupError or :class:`MailboxLocked`."""
+        key = name_key(name)
+        if key in self._locks:
+            raise MailboxLocked(key)
+        letter = self.letter(key, number)
+        if letter is None:
+            raise LookupError(number)
+        with self.store.transaction():
+            self.store.db.execute(
+                "DELETE FROM letters WHERE id = ? AND owner = ?", (letter.id, key)
+            )
+        return letter
+
+    # -- POP3 sessions ----------
+
+    def open_mailbox(self, name: str) -> MailboxSession:
+        """Lock a mailbox for a mail client's session; raises :class:`MailboxLocked`."""
+        key = name_key(name)
+        if key in self._locks:
+            raise MailboxLocked(key)
+        session = MailboxSession(self, key)
+        self._locks.add(key)
+        return session
+
+    def is_locked(self, name: str) -> bool:
+        return name_key(name) in self._locks
+
+
+class MailboxSession:
+    """A locked mailbox for one POP3 session (the shape ``POP3Backend`` wants).
+
+    The listing is fixed when the session starts (RFC 1939: letters that
+    arrive meanwhile wait for the next session). Unique ids are the row id
+    and arrival second, so they are never reused, even by a new database.
+    """
+
+    def __init__(self, office: PostOffice, key: str) -> None:
+        self.office = office
+        self.key = key
+        rows = office.store.db.execute(
+            "SELECT id, received_at, length(message) FROM letters WHERE owner = ? ORDER BY id",
+            (key,),
+        ).fetchall()
+        self._ids = [int(r[0]) for r in rows]
+        self._listing = [(f"{r[0]}.{int(r[1])}", int(r[2])) for r in rows]
+        self._released = False
+
+    def list_messages(self) -> Sequence[tuple[str, int]]:
+        return self._listing
+
+    def message(self, index: int) -> bytes:
+        row = self.office.store.db.execute(
+            "SELECT message FROM letters WHERE id = ? AND owner = ?", (self._ids[index], self.key)
+        ).fetchone()
+        if row is None:
+            raise LookupError(f"letter {self._ids[index]} is gone")
+        return bytes(row[0])
+
+    def commit_deletions(self, indices: Sequence[int]) -> None:
+        """Delete the marked letters in one transaction (POP3 QUIT)."""
+        ids = [(self._ids[i], self.key) for i in indices]
+        with self.office.store.transaction():
+            self.office.store.db.executemany(
+                "DELETE FROM letters WHERE id = ? AND owner = ?", ids
+            )
+        log.info("POP3: %d letter(s) deleted from %s", len(ids), self.key)
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self.office._locks.discard(self.key)
+
+
+# -- the verbs --------------------------------------------------------------------------------
+
+USAGE = "mail | mail read <n> | mail delete <n> | mail send <player> <subject> = <text>"
+
+HELP = (
+    "{bold}Mail{/}\n"
+    "Every player has a mailbox at <name>@<mail domain>: letters sent there with any mail"
+    " program arrive in the game, brought by the mail daemon.\n"
+    "mail                                    list your letters (* marks unread ones)\n"
+    "mail read <n>                           read letter n\n"
+    "mail delete <n>                         throw letter n away\n"
+    "mail send <player> <subject> = <text>   write to a player, online or not\n"
+    "Read the whole mailbox with a POP3 mail client: your name and password log you in."
+)
+
+
+def _date_text(stamp: float | None) -> str:
+    if stamp is None:
+        return "unknown date"
+    try:
+        return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(stamp))
+    except (OverflowError, OSError, ValueError):
+        return "unknown date"
+
+
+def _fit(text: str, width: int) -> str:
+    if len(text) > width:
+        text = text[: width - 3] + "..."
+    return text.ljust(width)
+
+
+def _office(ctx: Context) -> PostOffice:
+    office = post_office(ctx.world)
+    if office is None:
+        raise Refusal("There is no mail service in this world.")
+    return office
+
+
+def _number(text: str, office: PostOffice, player: Player) -> int:
+    text = text.strip()
+    if not text:
+        raise Refusal("Which letter? Give its number, as 'mail' lists them.")
+    if not text.isdigit() or len(text) > 9:
+        raise Refusal(f"'{markup.escape(text[:20])}' is not a letter number.")
+    number = int(text)
+    total = office.count(player.key)
+    if not 1 <= number <= total:
+        if total == 0:
+            raise Refusal("Your mailbox is empty.")
+        raise Refusal(f"There is no letter {number}: you have {total}.")
+    return number
+
+
+def mail(ctx: Context, args: str) -> None:
+    """The ``mail`` verb: list, read, delete, send (see :data:`USAGE`)."""
+    office = _office(ctx)
+    word, _, rest = args.strip().partition(" ")
+    word = word.lower()
+    if not word or word in ("list", "ls"):
+        _list(ctx, office)
+    elif word in ("read", "r", "show"):
+        _read(ctx, office, rest)
+    elif word.isdigit():
+        _read(ctx, office, word)
+    elif word in ("delete", "del", "d", "rm"):
+        _delete(ctx, office, rest)
+    elif word in ("send", "s", "write"):
+        _send(ctx, office, rest)
+    else:
+        raise Refusal(f"Usage: {USAGE}")
+
+
+def _list(ctx: Context, office: PostOffice) -> None:
+    player = ctx.player
+    address = ctx.world.mail_address(player)
+    letters = office.summaries(player.key)
+    if not letters:
+        ctx.tell(f"Your mailbox is empty. Your address is {address}.")
+        return
+    unread = sum(1 for letter in letters if not letter.read)
+    noun = "letter" if len(letters) == 1 else "letters"
+    lines = [f"{{bold}}Your mailbox ({address}): {len(letters)} {noun}, {unread} unread.{{/}}"]
+    shown = letters[-MAX_LISTED:]
+    if len(shown) < len(letters):
+        lines.append(f"(The newest {len(shown)}; 'mail read <n>' reads any of them.)")
+    width = len(str(letters[-1].number))
+    for letter in shown:
+        mark = "{bright_yellow}*{/}" if not letter.read else " "
+        sender = markup.escape(_fit(letter.sender, 20))
+        subject = markup.escape(_fit(letter.subject, 36))
+        when = _date_text(letter.sent_at or letter.received_at)
+        lines.append(f"{letter.number:>{width}} {mark} {sender} {subject} {when}")
+    lines.append("Type 'mail read <n>' to read a letter.")
+    ctx.tell("\n".join(lines))
+
+
+def _read(ctx: Context, office: PostOffice, rest: str) -> None:
+    player = ctx.player
+    number = _number(rest, office, player)
+    letter = office.letter(player.key, number)
+    if letter is None:
+        raise Refusal(f"There is no letter {number}.")
+    lines = [
+        f"{{bold}}Letter {letter.number} of {letter.total}{{/}}",
+        f"From: {markup.escape(letter.from_header)}",
+        f"Date: {_date_text(letter.sent_at or letter.received_at)}",
+        f"Subject: {markup.escape(letter.subject)}",
+    ]
+    if letter.attachments:
+        listed = ", ".join(f"{a.name} ({a.size:,} bytes)" for a in letter.attachments)
+        lines.append(f"Attachments (not kept): {markup.escape(listed)}")
+    body = letter.body
+    if len(body) > MAX_SHOWN:
+        body = body[:MAX_SHOWN] + "\n[... the rest is in your POP3 mailbox]"
+    lines.append("")
+    lines.append(markup.escape(body) if body else "(The letter is empty.)")
+    ctx.tell("\n".join(lines))
+    try:
+        office.mark_read(letter)
+    except Exception:
+        # Reading worked; only the unread mark stays. Not worth failing the verb.
+        log.exception("could not mark letter %s read", letter.id)
+
+
+def _delete(ctx: Context, office: PostOffice, rest: str) -> None:
+    player = ctx.player
+    number = _number(rest, office, player)
+    try:
+        letter = office.delete(player.key, number)
+    except MailboxLocked:
+        raise Refusal(
+            "Your mailbox is open in a mail program (POP3) right now;"
+            " delete letters when it has finished."
+        ) from None
+    except LookupError:
+        raise Refusal(f"There is no letter {number}.") from None
+    ctx.tell(
+        f"You throw away letter {number}, from {markup.escape(letter.sender)}:"
+        f" {markup.escape(letter.subject)}."
+    )
+
+
+def _send(ctx: Context, office: PostOffice, rest: str) -> None:
+    head, sep, body = rest.partition("=")
+    name, _, subject = head.strip().partition(" ")
+    subject = " ".join(subject.split())
+    body = body.strip()
+    if not sep or not name:
+        raise Refusal("Write: mail send <player> <subject> = <text>")
+    if not body:
+        raise Refusal("What does the letter say? Write it after the '='.")
+    if len(subject) > MAX_HEADER_TEXT:
+        raise Refusal(f"That subject is too long (at most {MAX_HEADER_TEXT} characters).")
+    if len(body) > MAX_SEND_BODY:
+        raise Refusal(f"That letter is too long (at most {MAX_SEND_BODY} characters).")
+    if _CONTROL.search(subject + body):
+        raise Refusal("A letter cannot contain control characters.")
+    office.send(ctx.player, name, subject or "(no subject)", body)
+
+
+def register_mail_verbs(registry: VerbRegistry) -> None:
+    """Add ``mail`` to a verb registry (the shared one gets it on import)."""
+    registry.register("mail", mail, usage=USAGE, help=HELP, category="mail")
+
+
+register_mail_verbs(commands.VERBS)
+commands.TOPICS.setdefault("mail", HELP)

@@ -1,0 +1,314 @@
+"""The mail gateway: SMTP delivery into players' mailboxes, POP3 out of them.
+
+Where the general SMTP and POP3 servers (:mod:`reality.net.protocols.smtp`,
+:mod:`reality.net.protocols.pop3`) meet the world's post office
+(:mod:`reality.game.mail`). ``install(server)`` is called by the
+application and listens on ``settings.smtp_port`` and ``settings.pop3_port``.
+
+SMTP (RFC 5321), the backend:
+
+- ``RCPT TO:<name@mail-domain>``, the domain in any letter case: an
+  existing player's name in any letter case (``+tag`` ignored) is accepted
+  (``250 2.1.5``); ``postmaster`` (RFC 5321 4.5.1) goes to the player of
+  that name, else to the admins; an unknown name gets ``550 5.1.1``; a full
+  mailbox ``452 4.2.2``; any other domain ``550 5.7.1``: never an open relay.
+- ``DATA``: the message goes to the post office, which commits every
+  message that arrived in the same reactor turn in one transaction; the
+  ``250`` is written when that commit has returned, so a crash after the
+  ``250`` loses nothing and a crash before it leaves the client to retry
+  (RFC 5321 6.1). A failed commit answers ``451 4.3.0``.
+
+POP3 (RFC 1939, RFC 2449), the backend: ``USER``/``PASS`` are checked by the
+server's one :class:`~reality.gateways.auth.Authenticator` (so failed
+logins are throttled per address together with telnet); ``USER`` may be
+the name or the whole address. A mailbox is open in one session at a time:
+another ``PASS`` gets ``-ERR [IN-USE]``. Deletions happen at ``QUIT`` in one
+transaction.
+
+Both ports count connections per address (``max_per_address``, as for
+telnet) and answer ``421`` / ``-ERR [SYS/TEMP]`` past it. At shutdown the
+queued deliveries are committed (and answered) first, then every session
+is told and closed.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from reality.game.accounts import name_key
+from reality.game.mail import MailboxLocked, MailboxSession, PostOffice
+from reality.game.world import World
+from reality.gateways.auth import (
+    Authenticator,
+    LoginFailed,
+    LoginThrottled as AuthThrottled,
+    ServerBusy,
+)
+from reality.net.defer import Deferred, Failure
+from reality.net.protocol import Address
+from reality.net.protocols import pop3, smtp
+from reality.net.protocols.smtp import (
+    ACCEPT,
+    RELAY_DENIED,
+    UNKNOWN_USER,
+    Envelope,
+    RecipientVerdict,
+    Reply,
+    SMTPServerProtocol,
+    SMTPSettings,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["MAILBOX_FULL", "MailGateway", "install"]
+
+#: RCPT for a mailbox at its limit: temporary, the sender tries again later.
+MAILBOX_FULL = RecipientVerdict(452, "4.2.2", "Mailbox full, try again later")
+
+
+class _ServerBusy(pop3.POP3AuthError):
+    """The password checkers are overloaded: ``-ERR [SYS/TEMP]``."""
+
+    response_code = "SYS/TEMP"
+    default_text = "The server is busy, try again in a moment"
+
+
+class _SMTPSession(SMTPServerProtocol):
+    """An SMTP session the gateway counts (per address, and for shutdown)."""
+
+    gateway: MailGateway
+    admitted = False
+
+    def connection_made(self) -> None:
+        if not self.gateway._admit(self, self.transport.get_peer()):
+            self.peer = self.transport.get_peer()
+            self._close_with(Reply(421, "Too many connections from your address", "4.7.0"))
+            return
+        self.admitted = True
+        super().connection_made()
+
+    def connection_lost(self, reason: Failure) -> None:
+        super().connection_lost(reason)
+        self.gateway._left(self)
+
+    def shut_down(self) -> None:
+        """Tell the client we are going away (RFC 5321 3.8) and close."""
+        if not self._closing:
+            host = self.settings.hostname
+            self._close_with(Reply(421, f"{host} Service shutting down", "4.3.2"))
+
+
+class _POP3Session(pop3.POP3ServerProtocol):
+    """A POP3 session the gateway counts (per address, and for shutdown)."""
+
+    gateway: MailGateway
+    admitted = False
+
+    def connection_made(self) -> None:
+        if not self.gateway._admit(self, self.transport.get_peer()):
+            self.peer = self.transport.get_peer()
+            self._close_with(pop3.err("Too many connections from your address", "SYS/TEMP"))
+            return
+        self.admitted = True
+        super().connection_made()
+
+    def connection_lost(self, reason: Failure) -> None:
+        super().connection_lost(reason)
+        self.gateway._left(self)
+
+    def shut_down(self) -> None:
+        """Close without entering UPDATE: nothing marked is deleted (RFC 1939 6)."""
+        if not self._closing:
+            self._close_with(pop3.err("Server shutting down, try again later", "SYS/TEMP"))
+
+
+class _SMTPFactory(smtp.SMTPServerFactory):
+    def __init__(self, gateway: MailGateway) -> None:
+        super().__init__(gateway, gateway.clock, gateway.smtp_settings)
+        self.gateway = gateway
+
+    def build_protocol(self, addr: Address) -> _SMTPSession:
+        session = _SMTPSession(
+            self.gateway, self.clock, self.settings, message_ids=self.next_message_id
+        )
+        session.gateway = self.gateway
+        session.factory = self
+        return session
+
+
+class _POP3Factory(pop3.POP3ServerFactory):
+    def __init__(self, gateway: MailGateway) -> None:
+        super().__init__(gateway, gateway.clock, gateway.pop3_settings)
+        self.gateway = gateway
+
+    def build_protocol(self, addr: Address) -> _POP3Session:
+        session = _POP3Session(self.gateway, self.clock, self.settings)
+        session.gateway = self.gateway
+        session.factory = self
+        return session
+
+
+class MailGateway:
+    """The SMTP ``DeliveryBackend`` and the POP3 ``POP3Backend`` of one world.
+
+    ``smtp_factory`` and ``pop3_factory`` make the sessions; ``clock`` is the
+    reactor (or a test Clock) for their idle timers.
+    """
+
+    def __init__(
+        self,
+        world: World,
+        office: PostOffice,
+        authenticator: Authenticator,
+        clock: Any,
+        *,
+        hostname: str | None = None,
+        max_per_address: int = 50,
+        smtp_settings: SMTPSettings | None = None,
+        pop3_settings: pop3.POP3Settings | None = None,
+    ) -> None:
+        self.world = world
+        self.office = office
+        self.authenticator = authenticator
+        self.clock = clock
+        self.domain = world.mail_domain.lower()
+        host = hostname or world.mail_domain
+        self.smtp_settings = smtp_settings or SMTPSettings(hostname=host)
+        self.pop3_settings = pop3_settings or pop3.POP3Settings(hostname=host)
+        self.max_per_address = max_per_address
+        self.sessions: set[_SMTPSession | _POP3Session] = set()
+        self.per_address: dict[str, int] = {}
+        self.smtp_factory = _SMTPFactory(self)
+        self.pop3_factory = _POP3Factory(self)
+
+    # -- sessions ----------
+
+    def _admit(self, session: _SMTPSession | _POP3Session, peer: Address) -> bool:
+        host = peer.host
+        if self.max_per_address and self.per_address.get(host, 0) >= self.max_per_address:
+            log.warning("mail: too many connections from %s, refusing one", host)
+            return False
+        self.per_address[host] = self.per_address.get(host, 0) + 1
+        self.sessions.add(session)
+        return True
+
+    def _left(self, session: _SMTPSession | _POP3Session) -> None:
+        if not session.admitted or session not in self.sessions:
+            return
+        self.sessions.discard(session)
+        host = session.peer.host if session.peer is not None else ""
+        count = self.per_address.get(host, 1) - 1
+        if count > 0:
+            self.per_address[host] = count
+        else:
+            self.per_address.pop(host, None)
+
+    def close_all(self, message: str = "") -> None:
+        """Shutdown: commit and answer what is queued, then close every session."""
+        try:
+            self.office.close()
+        except Exception:
+            log.exception("mail: committing queued deliveries at shutdown failed")
+        for session in list(self.sessions):
+            try:
+                session.shut_down()
+            except Exception:
+                log.exception("mail: error closing a session")
+
+    # -- SMTP: DeliveryBackend ----------
+
+    def _local_keys(self, address: str) -> list[str] | None:
+        """The mailbox keys an address delivers to; None for another domain, [] for nobody."""
+        local, at, domain = address.rpartition("@")
+        if not at or domain.lower() != self.domain:
+            return None
+        local = local.partition("+")[0]
+        if not local or not local.isascii() or not local.isalpha():
+            return []
+        key = name_key(local)
+        if self.world.store.get_account(key) is not None:
+            return [key]
+        if key == "postmaster":
+            return [a for a in sorted(self.world.admins) if self.world.store.get_account(a)]
+        return []
+
+    def check_recipient(self, address: str) -> RecipientVerdict:
+        keys = self._local_keys(address)
+        if keys is None:
+            return RELAY_DENIED
+        if not keys:
+            return UNKNOWN_USER
+        if all(self.office.is_full(key) for key in keys):
+            return MAILBOX_FULL
+        return ACCEPT
+
+    def deliver(self, envelope: Envelope) -> Deferred[None]:
+        keys: list[str] = []
+        for address in envelope.rcpt_to:
+            keys.extend(self._local_keys(address) or ())
+        d: Deferred[None] = Deferred()
+        if not keys:
+            # Every recipient was accepted a moment ago; nothing can take an
+            # account away, but say something sensible if it ever happens.
+            d.errback(smtp.DeliveryError(550, "5.1.1", "No such mailbox any more"))
+            return d
+
+        def done(error: BaseException | None) -> None:
+            if error is None:
+                d.callback(None)
+            else:
+                d.errback(error)
+
+        self.office.deliver(keys, envelope.data, envelope_from=envelope.mail_from, done=done)
+        return d
+
+    # -- POP3: POP3Backend ----------
+
+    def authenticate(
+        self, user: str, password: str, peer: Address | None
+    ) -> Deferred[MailboxSession]:
+        name = user.strip()
+        local, at, domain = name.rpartition("@")
+        if at and domain.lower() == self.domain:
+            name = local
+        address = peer.host if peer is not None else "?"
+        d = self.authenticator.authenticate(name, password, address)
+
+        def opened(account: Any) -> MailboxSession:
+            try:
+                return self.office.open_mailbox(account.key)
+            except MailboxLocked:
+                raise pop3.MailboxInUse() from None
+
+        def refused(failure: Failure) -> Any:
+            if failure.check(LoginFailed):
+                raise pop3.BadCredentials()
+            if failure.check(AuthThrottled):
+                raise pop3.LoginThrottled()
+            if failure.check(ServerBusy):
+                raise _ServerBusy()
+            return failure
+
+        d.add_callbacks(opened, refused)
+        return d
+
+
+def install(server: Any) -> MailGateway:
+    """Plug mail into an assembled :class:`reality.app.Server`: SMTP and POP3 ports."""
+    settings = server.settings
+    office = PostOffice(server.world)
+    gateway = MailGateway(
+        server.world,
+        office,
+        server.authenticator,
+        server.reactor,
+        max_per_address=settings.max_per_address,
+    )
+    server.mail = gateway
+    server.listen("smtp", settings.smtp_port, gateway.smtp_factory)
+    server.listen("pop3", settings.pop3_port, gateway.pop3_factory)
+    server.close_hooks.append(gateway.close_all)
+    server.connection_counts.append(lambda: len(gateway.sessions))
+    log.info("mail for <name>@%s", server.world.mail_domain)
+    return gateway
