@@ -386,6 +386,9 @@ class TelnetConfig:
     role: Role = Role.SERVER
     local_options: frozenset[int] = _SERVER_LOCAL
     remote_options: frozenset[int] = _SERVER_REMOTE
+    #: Local options agreed only when we asked for them. ECHO: a server that
+    #: agreed to a client's unasked DO ECHO would have to echo every key.
+    ask_only_local: frozenset[int] = frozenset({ECHO})
     offer_local: tuple[int, ...] = (SGA, EOR, MSSP, GMCP, MCCP2)
     offer_remote: tuple[int, ...] = (TTYPE, NAWS, CHARSET)
     #: Longest input line in bytes; longer ones are dropped with LineTooLong.
@@ -815,7 +818,7 @@ class TelnetCodec:
 
     # -- input --------------------------------------------------------------------
 
-    def receive(self, data: bytes) -> list[Any]:
+    def receive(self, data: bytes) -> list[Event]:
         """Parse bytes from the peer; return the events they complete, in order."""
         # Events from method calls since the last read (an option we turned
         # off ourselves) come first.
@@ -956,7 +959,7 @@ class TelnetCodec:
                 else:
                     # RFC 855 allows only IAC IAC and IAC SE inside SB: the
                     # SE was lost. Drop the subnegotiation, obey the command.
-                    log.warning(
+                    log.info(
                         "telnet: IAC %d inside SB %s; subnegotiation dropped",
                         c,
                         option_name(self._sb_option),
@@ -1138,7 +1141,9 @@ class TelnetCodec:
         elif verb == WONT:
             self._q(Side.REMOTE, option, QInput.PEER_NO)
         elif verb == DO:
-            ok = option in self._local_ok
+            ok = option in self._local_ok and (
+                option not in self.config.ask_only_local or self._us[option] & 3 != Q.NO
+            )
             self._q(Side.LOCAL, option, QInput.PEER_YES if ok else QInput.PEER_YES_REFUSED)
         else:
             self._q(Side.LOCAL, option, QInput.PEER_NO)

@@ -803,3 +803,15 @@ def test_line_limit_counts_bytes_not_characters():
     events = codec.receive("ab\r\néééé\r\nééééé\r\ncd\r\n".encode())
     assert events == [TextLine("ab"), TextLine("éééé"), LineTooLong(10, 8), TextLine("cd")]
     assert codec.receive("ééééé\n".encode()) == [LineTooLong(10, 8)]
+
+
+def test_unasked_do_echo_is_refused():
+    """A client's own DO ECHO is refused (we would have to echo); asked for, it is agreed."""
+    codec = server()
+    assert codec.receive(b(IAC, DO, ECHO)) == []
+    assert codec.data_to_send() == b(IAC, WONT, ECHO)
+    assert not codec.refused(Side.LOCAL, ECHO)
+    codec.set_echo(False)
+    assert codec.data_to_send() == b(IAC, WILL, ECHO)
+    assert codec.receive(b(IAC, DO, ECHO)) == [OptionChanged(ECHO, Side.LOCAL, True)]
+    assert codec.data_to_send() == b""

@@ -252,7 +252,8 @@ def test_an_agreeable_peer_ends_in_the_last_state_asked_for(actions):
         clock=lambda: 0.0,
     )
     peer = TelnetCodec(
-        TelnetConfig.client(local_options=everything, remote_options=everything),
+        TelnetConfig.client(local_options=everything, remote_options=everything,
+                            ask_only_local=frozenset()),
         clock=lambda: 0.0,
     )
     wish: dict[tuple[str, int], bool] = {}
