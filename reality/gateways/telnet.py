@@ -28,7 +28,9 @@ bystander the same string, so one event in a crowded room is rendered once
 per kind of client. After each command the session sends a prompt, marked
 with EOR or GA as negotiated. GMCP clients get ``Char.Name`` and
 ``Room.Info`` (and whatever else the world sends with ``send_data``);
-MSSP clients get the server's status.
+MSSP clients get the server's status. For completing clients, Room.Info
+also names who and what is in the room (sent again after a command when
+that changed), and ``Client.Verbs`` follows login (see gateways/gmcp.py).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from reality.game.accounts import InvalidName, InvalidPassword, check_name, chec
 from reality.game.store import NameTaken
 from reality.game.world import World
 from reality.gateways.auth import Authenticator, AuthError
+from reality.gateways.gmcp import room_info_with_contents, verb_list
 from reality.gateways.render import ANSI16, ANSI256, PLAIN_TEXT, TRUECOLOR, render
 from reality.net.defer import Failure
 from reality.net.protocol import Address, Factory
@@ -99,6 +102,8 @@ class TelnetSession(TelnetProtocol):
     """One telnet connection: the login dialogue, then a player's session."""
 
     gateway: TelnetGateway
+    #: Room.Info as the world sent it and as we sent it (with the names in the room).
+    _room_info: tuple[dict[str, Any], dict[str, Any]] | None = None
 
     def __init__(self, gateway: TelnetGateway) -> None:
         super().__init__(gateway.telnet_config, gateway.clock)
@@ -189,7 +194,21 @@ class TelnetSession(TelnetProtocol):
         """Structured state from the world, sent as GMCP when the client speaks it."""
         if self._closed or not self.codec.gmcp_enabled:
             return
+        if kind == "Room.Info":
+            self._room_info = (data, room_info_with_contents(self.world, data, self))
+            data = self._room_info[1]
         self.send_gmcp(kind, data)
+
+    def _refresh_room_info(self) -> None:
+        # Others come and go between our commands: a completing client
+        # learns of it after the player's next command, if anything changed.
+        last = self._room_info
+        if last is None or self._closed or not self.codec.gmcp_enabled:
+            return
+        info = room_info_with_contents(self.world, last[0], self)
+        if info != last[1]:
+            self._room_info = (last[0], info)
+            self.send_gmcp("Room.Info", info)
 
     def disconnect(self, message: str) -> None:
         """Close the connection with a last message."""
@@ -256,6 +275,7 @@ class TelnetSession(TelnetProtocol):
             self.gateway.commands += 1
             self.world.execute(self.player, text)
             if not self._closed:
+                self._refresh_room_info()
                 handler = self.player.input_handler if self.player is not None else None
                 prompt = getattr(handler, "prompt", None) if handler is not None else None
                 self.send_prompt(prompt or PROMPT)
@@ -372,6 +392,8 @@ class TelnetSession(TelnetProtocol):
             self.show(f"Welcome to {self.world.name}, {account.name}!")
             log.info("account %s created from %s", account.name, self.peer_host)
         self.player = self.world.connect(account.name, self)
+        if not self._closed and self.codec.gmcp_enabled:
+            self.send_gmcp("Client.Verbs", verb_list(self.world, self.player))
         self._reset_idle()
         if not self._closed:
             self.send_prompt(PROMPT)
