@@ -190,8 +190,7 @@ TINTIN_SCRIPT = """\
 #delay 15 {#end}
 #event {SESSION DISCONNECTED} {#gts #end}
 #session s 127.0.0.1 {port}
-#delay 1.5 {#send hello there}
-#delay 3 {#send quit}
+#delay 1 {#send hello there;#send quit}
 """
 
 
