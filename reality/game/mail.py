@@ -42,6 +42,7 @@ Tables of the ``"mail"`` store component::
 from __future__ import annotations
 
 import email
+import email.parser
 import email.policy
 import email.utils
 import html
@@ -253,23 +254,33 @@ def parse_letter(
     data = crlf(bytes(data))
     try:
         return _parse(data, received_at, envelope_from, domain)
-    except Exception:
-        # The email package is lenient, but a pathological message must not
-        # lose the letter: keep it as text from an unknown sender.
-        log.warning("unparseable message from <%s> kept as plain text", envelope_from,
-                    exc_info=True)
-        text = _clean_body(data.decode("utf-8", "replace"))
-        sender = _clean_line(envelope_from) or "unknown sender"
-        return Letter(
-            sender=sender,
-            from_header=sender,
-            subject="(unreadable message)",
-            sent_at=None,
-            received_at=received_at,
-            body=text,
-            attachments=(),
-            message=_return_path(envelope_from) + data,
+    except Exception as exc:
+        # The email package is lenient, but some messages still defeat it (a
+        # multipart nested thousands deep exhausts its recursion). The letter
+        # must not be lost: read the header alone and keep the rest as text.
+        log.warning("message from <%s> kept as plain text: %r", envelope_from, exc)
+    sender = _clean_line(envelope_from) or "unknown sender"
+    from_header, subject, sent_at = sender, "(unreadable message)", None
+    fields, rest = _split_header(data)
+    try:
+        msg = email.parser.BytesParser(policy=email.policy.default).parsebytes(
+            b"".join(fields) + b"\r\n", headersonly=True
         )
+        sender, from_header = _sender(msg, envelope_from)
+        subject = _clean_line(_header_text(msg, "Subject")) or subject
+        sent_at = _date(msg)
+    except Exception:
+        pass
+    return Letter(
+        sender=sender,
+        from_header=from_header,
+        subject=subject,
+        sent_at=sent_at,
+        received_at=received_at,
+        body=_clean_body(rest.decode("utf-8", "replace")),
+        attachments=(),
+        message=_return_path(envelope_from) + data,
+    )
 
 
 def _parse(data: bytes, received_at: float, envelope_from: str, domain: str) -> Letter:
@@ -288,9 +299,7 @@ def _parse(data: bytes, received_at: float, envelope_from: str, domain: str) -> 
         if body_part.get_content_type() == "text/html":
             text = html_to_text(text)
     extra_text, attachments, skipped = _other_parts(msg, body_part)
-    if extra_text:
-        text = "\n\n".join(t for t in (text, *extra_text) if t)
-    text = _clean_body(text)
+    text = "\n\n".join(t for t in map(_clean_body, (text, *extra_text)) if t)
 
     simple = (
         not msg.is_multipart()
@@ -551,7 +560,7 @@ class _TextExtractor(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in self._HIDDEN:
             self.hidden = max(0, self.hidden - 1)
-        elif tag in self._BLOCKS:
+        elif tag in self._BLOCKS and tag != "li":
             self.out.append("\n")
         if tag == "pre":
             self.pre = max(0, self.pre - 1)
@@ -561,6 +570,11 @@ class _TextExtractor(HTMLParser):
             return
         if not self.pre:
             data = re.sub(r"\s+", " ", data)
+            if not self.out or self.out[-1].endswith("\n"):
+                # Indentation in HTML source is not meant to be seen.
+                data = data.lstrip(" ")
+            if not data:
+                return
         self.out.append(data)
 
 
@@ -572,7 +586,7 @@ def html_to_text(source: str) -> str:
         parser.close()
     except Exception:
         return html.unescape(re.sub(r"<[^>]*>", " ", source))
-    lines = [line.strip() for line in "".join(parser.out).split("\n")]
+    lines = [line.rstrip() for line in "".join(parser.out).split("\n")]
     text = "\n".join(lines)
     return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
 

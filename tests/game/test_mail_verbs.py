@@ -1,0 +1,278 @@
+"""The mail verbs: list, read, delete, send; each refusal says why; letters are real messages."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+
+import pytest
+
+from reality.game.commands import TOPICS
+from reality.game.mail import MAX_SEND_BODY, PostOffice
+from reality.game.world import World
+
+
+@pytest.fixture
+def office(world: World) -> PostOffice:
+    return PostOffice(world)
+
+
+def letter(subject: str, body: str = "Hello.", sender: str = "Carol <carol@example.com>") -> bytes:
+    return (
+        f"From: {sender}\r\nSubject: {subject}\r\nDate: Tue, 14 Nov 2023 22:13:20 +0000\r\n"
+        f"\r\n{body}\r\n"
+    ).encode()
+
+
+def test_empty_mailbox_gives_the_address(world, office, join):
+    """'mail' with no letters says so and tells the player their address."""
+    alice, a = join(world, "Alice")
+    a.take()
+    world.execute(alice, "mail")
+    assert a.take() == ["Your mailbox is empty. Your address is alice@reality.localhost."]
+
+
+def test_list_numbers_letters_and_marks_unread(world, office, join):
+    """'mail' lists letters oldest first, numbered, unread ones marked with '*'."""
+    alice, a = join(world, "Alice")
+    office.deliver(["alice"], letter("First things first"), now=True)
+    office.deliver(["alice"], letter("A subject that is much too long to fit in the column"),
+                   now=True)
+    office.mark_read(office.letter("alice", 1))
+    a.take()
+    world.execute(alice, "mail")
+    assert a.take() == [
+        "Your mailbox (alice@reality.localhost): 2 letters, 1 unread.",
+        "1   Carol                First things first                   2023-11-14 22:13 UTC",
+        "2 * Carol                A subject that is much too long t... 2023-11-14 22:13 UTC",
+        "Type 'mail read <n>' to read a letter.",
+    ]
+
+
+def test_read_shows_the_letter_and_marks_it_read(world, office, join):
+    """'mail read 1' shows From, Date, Subject, attachments and the text; then it is read."""
+    alice, a = join(world, "Alice")
+    raw = (
+        b"From: Carol <carol@example.com>\r\nSubject: Photos {red}\r\n"
+        b"Date: Tue, 14 Nov 2023 22:13:20 +0000\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain\r\n\r\nLook {bold}at these.\r\n"
+        b'--b\r\nContent-Type: image/jpeg; name="cat.jpg"\r\n'
+        b"Content-Disposition: attachment; filename=cat.jpg\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\nAAAA\r\n--b--\r\n"
+    )
+    office.deliver(["alice"], raw, now=True)
+    assert office.unread_count("alice") == 1
+    a.take()
+    world.execute(alice, "mail read 1")
+    assert a.take() == [
+        "Letter 1 of 1",
+        "From: Carol <carol@example.com>",
+        "Date: 2023-11-14 22:13 UTC",
+        "Subject: Photos {red}",
+        "Attachments (not kept): cat.jpg (3 bytes)",
+        "",
+        "Look {bold}at these.",
+    ]
+    assert office.unread_count("alice") == 0
+    world.execute(alice, "mail 1")  # the short form
+    assert a.take()[0] == "Letter 1 of 1"
+
+
+def test_long_letters_are_cut_in_the_game(world, office, join):
+    """A huge body is cut in the game with a pointer to POP3, where it is whole."""
+    alice, a = join(world, "Alice")
+    office.deliver(["alice"], letter("big", "word " * 10_000), now=True)
+    a.take()
+    world.execute(alice, "mail read 1")
+    lines = a.take()
+    assert lines[-1] == "[... the rest is in your POP3 mailbox]"
+    assert len("\n".join(lines)) < 21_000
+
+
+@pytest.mark.parametrize(
+    ("command", "answer"),
+    [
+        ("mail read", "Which letter? Give its number, as 'mail' lists them."),
+        ("mail read one", "'one' is not a letter number."),
+        ("mail read 3", "There is no letter 3: you have 1."),
+        ("mail read 0", "There is no letter 0: you have 1."),
+        ("mail delete 99999999999", "'99999999999' is not a letter number."),
+        ("mail frobnicate", "Usage: mail | mail read <n> | mail delete <n> | "
+                            "mail send <player> <subject> = <text>"),
+    ],
+)  # fmt: skip
+def test_bad_numbers_and_words_are_refused_with_reasons(world, office, join, command, answer):
+    """Every wrong use of mail says what was wrong."""
+    alice, a = join(world, "Alice")
+    office.deliver(["alice"], letter("x"), now=True)
+    a.take()
+    world.execute(alice, command)
+    assert a.take() == [answer]
+
+
+def test_read_in_an_empty_mailbox(world, office, join):
+    """Asking for a letter in an empty mailbox says it is empty."""
+    alice, a = join(world, "Alice")
+    a.take()
+    world.execute(alice, "mail read 1")
+    assert a.take() == ["Your mailbox is empty."]
+
+
+def test_delete_renumbers(world, office, join):
+    """'mail delete 1' removes the oldest; the others move up."""
+    alice, a = join(world, "Alice")
+    for subject in ("one", "two", "three"):
+        office.deliver(["alice"], letter(subject), now=True)
+    a.take()
+    world.execute(alice, "mail delete 2")
+    assert a.take() == ["You throw away letter 2, from Carol: two."]
+    assert [s.subject for s in office.summaries("alice")] == ["one", "three"]
+    world.execute(alice, "mail read 2")
+    assert a.take()[3] == "Subject: three"
+
+
+def test_send_to_an_online_player(world, office, clock, join):
+    """The subject is everything between the name and '='; the recipient gets the daemon."""
+    alice, a = join(world, "Alice")
+    bob, b = join(world, "Bob")
+    a.take()
+    b.take()
+    world.execute(alice, "mail send bob Lunch at the inn = Meet me at noon; bring 2+2=4 coins.")
+    assert a.take() == [
+        "You send a letter to Bob: Lunch at the inn",
+        "A mail daemon appears in a puff of smoke and hands Bob a letter.",
+    ]
+    assert b.take() == [
+        "A mail daemon appears in a puff of smoke and hands you a letter.",
+        "You have mail from Alice: Lunch at the inn",
+        "Type 'mail read 1' to read it.",
+    ]
+    world.execute(bob, "mail read 1")
+    assert b.take() == [
+        "Letter 1 of 1",
+        "From: Alice <alice@reality.localhost>",
+        "Date: 2023-11-14 22:13 UTC",
+        "Subject: Lunch at the inn",
+        "",
+        "Meet me at noon; bring 2+2=4 coins.",
+    ]
+
+
+def test_sent_letters_are_rfc5322_messages_for_pop3(world, office, join):
+    """An in-game letter is stored as a proper message: From, To, Subject, Date, Message-ID."""
+    alice, a = join(world, "Alice")
+    world.store.create_account("Bob", "x", now=0.0)
+    world.execute(alice, "mail send Bob Grüße aus Reality = Hallo {Bob}!")
+    box = office.open_mailbox("bob")
+    data = box.message(0)
+    assert data.split(b"\r\n\r\n")[0].isascii()
+    msg = email.message_from_bytes(data, policy=email.policy.default)
+    assert msg["Return-Path"] == "<alice@reality.localhost>"
+    assert msg["From"] == "Alice <alice@reality.localhost>"
+    assert msg["To"] == "Bob <bob@reality.localhost>"
+    assert msg["Subject"] == "Grüße aus Reality"
+    assert msg["Date"] == "Tue, 14 Nov 2023 22:13:20 +0000"
+    assert msg["Message-ID"].endswith("@reality.localhost>")
+    assert msg.get_content().replace("\r\n", "\n") == "Hallo {Bob}!\n"
+    assert len(data) == box.list_messages()[0][1]
+
+
+def test_send_to_an_offline_player_waits_for_their_login(world, office, join):
+    """A letter to someone away is kept; they hear of it when they come in."""
+    alice, a = join(world, "Alice")
+    world.store.create_account("Bob", "x", now=0.0)
+    world.execute(alice, "mail send bob Hi = Are you there?")
+    assert a.take()[-1] == "You send a letter to Bob: Hi"
+    bob, b = join(world, "Bob")
+    assert "You have 1 unread letter. Type 'mail' to read them." in b.lines()
+
+
+def test_send_to_yourself_and_without_a_subject(world, office, join):
+    """Writing to yourself works; a missing subject reads '(no subject)'."""
+    alice, a = join(world, "Alice")
+    a.take()
+    world.execute(alice, "mail send alice = note to self")
+    assert a.take()[:3] == [
+        "You send a letter to Alice: (no subject)",
+        "A mail daemon appears in a puff of smoke and hands you a letter.",
+        "You have mail from Alice: (no subject)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("command", "answer"),
+    [
+        ("mail send", "Write: mail send <player> <subject> = <text>"),
+        ("mail send bob hello", "Write: mail send <player> <subject> = <text>"),
+        ("mail send = body", "Write: mail send <player> <subject> = <text>"),
+        ("mail send bob hello =   ", "What does the letter say? Write it after the '='."),
+        ("mail send nobody hi = x", "There is no player called 'nobody'."),
+        ("mail send {red} hi = x", "There is no player called '{red}'."),
+        ("mail send bob " + "s" * 201 + " = x",
+         "That subject is too long (at most 200 characters)."),
+        ("mail send bob hi = " + "x" * (MAX_SEND_BODY + 1),
+         f"That letter is too long (at most {MAX_SEND_BODY} characters)."),
+        ("mail send bob hi = bell\x07", "A letter cannot contain control characters."),
+    ],
+)  # fmt: skip
+def test_send_refusals(world, office, join, command, answer):
+    """Every way 'mail send' can go wrong says why, and nothing is sent."""
+    alice, a = join(world, "Alice")
+    world.store.create_account("Bob", "x", now=0.0)
+    a.take()
+    world.execute(alice, command)
+    assert a.take() == [answer]
+    assert office.count("bob") == 0
+
+
+def test_send_to_a_full_mailbox_is_refused(world, join):
+    """A full mailbox takes no more letters, and the sender is told."""
+    office = PostOffice(world, max_letters=1)
+    alice, a = join(world, "Alice")
+    world.store.create_account("Bob", "x", now=0.0)
+    world.execute(alice, "mail send bob one = first")
+    a.take()
+    world.execute(alice, "mail send bob two = second")
+    assert a.take() == ["Bob's mailbox is full; your letter was not sent."]
+    assert office.count("bob") == 1
+
+
+def test_send_that_cannot_be_stored_says_nothing_was_sent(world, office, join, monkeypatch):
+    """If the letter cannot be committed the sender hears so, and no daemon comes."""
+    import sqlite3
+
+    alice, a = join(world, "Alice")
+    a.take()
+
+    def broken(p):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(office, "_insert", broken)
+    world.execute(alice, "mail send alice hi = there")
+    assert a.take() == [
+        "The mail daemon dropped your letter; nothing was sent. Please try again."
+    ]
+
+
+def test_mail_without_a_post_office(make_world, join):
+    """In a world with no mail service the verb says so."""
+    world = make_world()
+    alice, a = join(world, "Alice")
+    a.take()
+    world.execute(alice, "mail")
+    assert a.take() == ["There is no mail service in this world."]
+
+
+def test_help_knows_mail(world, office, join):
+    """'help mail' explains the verbs; the help list names mail; the topic exists."""
+    alice, a = join(world, "Alice")
+    a.take()
+    world.execute(alice, "help mail")
+    lines = a.take()
+    assert lines[0] == "Mail"
+    assert any(line.startswith("mail send <player> <subject> = <text>") for line in lines)
+    assert lines[-1].startswith("Read the whole mailbox with a POP3 mail client")
+    world.execute(alice, "help")
+    assert "  mail: mail" in a.take()
+    assert "mail" in TOPICS
