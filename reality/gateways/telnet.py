@@ -124,6 +124,7 @@ class TelnetSession(TelnetProtocol):
         # True while our prompt is the last thing on the client's screen line:
         # output that arrives then starts on a new line.
         self._after_prompt = False
+        self._flush_pending = False
 
     # -- connection ------------------------------------------------------------------
 
@@ -165,6 +166,28 @@ class TelnetSession(TelnetProtocol):
             / 60
         )
         self.disconnect(f"You have been idle for {minutes} minutes. Goodbye!")
+
+    def flush(self) -> None:
+        """Write what the codec holds: at the end of this reactor turn, once.
+
+        A session in a busy room hears many events per turn; writing them in
+        one ``send`` instead of one each is most of what fan-out costs.
+        Closing flushes at once.
+        """
+        if self._dispatching or self.transport is None:
+            return
+        gateway = self.gateway
+        if not gateway.coalesce or self._closing:
+            TelnetProtocol.flush(self)
+            return
+        if not self._flush_pending:
+            self._flush_pending = True
+            gateway._schedule_flush(self)
+
+    def _flush_now(self) -> None:
+        self._flush_pending = False
+        if self.transport is not None:
+            TelnetProtocol.flush(self)
 
     # -- the world's session interface --------------------------------------------------
 
@@ -444,6 +467,7 @@ class TelnetGateway(Factory):
         web_url: str | None = None,
         telnet_config: TelnetConfig | None = None,
         started: float | None = None,
+        coalesce: bool = True,
     ) -> None:
         self.world = world
         self.authenticator = authenticator
@@ -457,6 +481,9 @@ class TelnetGateway(Factory):
         self.sessions: set[TelnetSession] = set()
         #: Lines of input run as game commands since the start.
         self.commands = 0
+        #: Write each session's output once per reactor turn (see TelnetSession.flush).
+        self.coalesce = coalesce
+        self._to_flush: list[TelnetSession] = []
         self.per_address: dict[str, int] = {}
         self.address: Address | None = None
         self.on_session_count: Callable[[int], Any] | None = None
@@ -473,6 +500,19 @@ class TelnetGateway(Factory):
         session = TelnetSession(self)
         session.factory = self
         return session
+
+    def _schedule_flush(self, session: TelnetSession) -> None:
+        if not self._to_flush:
+            self.clock.call_soon(self._flush_sessions)
+        self._to_flush.append(session)
+
+    def _flush_sessions(self) -> None:
+        sessions, self._to_flush = self._to_flush, []
+        for session in sessions:
+            try:
+                session._flush_now()
+            except Exception:
+                log.exception("error writing to %r", session)
 
     def _session_started(self, session: TelnetSession) -> None:
         self.sessions.add(session)

@@ -32,6 +32,30 @@ TINY = ROOT / "world" / "tiny.yaml"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
+class TurnTransport(StringTransportWithDisconnection):
+    """A StringTransport that ends the reactor turn before it is read.
+
+    The gateway writes each session's output once per turn (call_soon);
+    with a fake Clock, a turn ends when the test advances it.
+    """
+
+    def __init__(self, clock: Clock, **kw: object) -> None:
+        super().__init__(**kw)
+        self.clock = clock
+
+    def value(self) -> bytes:
+        self.clock.advance(0)
+        return super().value()
+
+    def take(self) -> bytes:
+        self.clock.advance(0)
+        return super().take()
+
+    def clear(self) -> None:
+        self.clock.advance(0)
+        super().clear()
+
+
 class Harness:
     """A world, a gateway and a way to open fake connections to it."""
 
@@ -48,7 +72,7 @@ class Harness:
     ) -> tuple[TelnetSession, StringTransportWithDisconnection]:
         peer = Address("TCP", host, 40000 + len(self.gateway.sessions))
         protocol = self.gateway.build_protocol(peer)
-        transport = StringTransportWithDisconnection(peer=peer)
+        transport = TurnTransport(self.clock, peer=peer)
         transport.protocol = protocol
         protocol.make_connection(transport)
         return protocol, transport
@@ -317,3 +341,18 @@ def test_mssp_variables_describe_the_server(harness):
     assert variables["NAME"] == "Tiny Test World"
     assert variables["PLAYERS"] == "1"
     assert int(variables["UPTIME"]) > 0
+
+
+def test_output_of_one_turn_reaches_a_bystander_in_one_write(harness):
+    """Several events for one session within a reactor turn are written with one write()."""
+    alice, a = harness.login("Alice")
+    bob, b = harness.login("Bob")
+    a.take()
+    writes: list[bytes] = []
+    original = a.write
+    a.write = lambda data: (writes.append(data), original(data))
+    bob.data_received(b"say one\r\nsay two\r\nsay three\r\n")
+    assert writes == []  # nothing yet: the turn has not ended
+    seen = text(a)
+    assert len(writes) == 1
+    assert seen.index('"one"') < seen.index('"two"') < seen.index('"three"')

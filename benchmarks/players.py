@@ -1,0 +1,441 @@
+"""Players benchmark: many telnet bots playing the default world, and the knee.
+
+    python benchmarks/players.py [--bots 1000] [--rates 250,500,1000,1500,2000] [--phase 10]
+
+Starts ``run_server.py`` (pinned to CPU 0 with ``taskset`` when it exists)
+on the shipped world with a fresh database holding one account per bot,
+then one load process (pinned to CPU 1) that connects the bots, logs them
+in, and runs phases of increasing total command rate. Each bot sends
+commands at its share of the rate, in a realistic mix (about half
+``look``, a quarter moves through an exit it saw, a fifth ``say``, the
+rest ``who``), one at a time, and times each command from sending it to
+the prompt that ends the answer (the prompt is marked with IAC GA, since
+the bots negotiate nothing, like a plain socket client).
+
+Per phase it prints the achieved commands/s, round-trip p50/p99, server
+CPU per command (from ``/proc``), and the server's tick lateness (its own
+``LagMonitor``, read with the admin verb ``@stats``). It reports RSS per
+connected player and the knee: the highest rate whose p99 stays under
+50 ms. Everything is bounded: connection and login time, each phase, and
+the whole run.
+
+The bots' accounts are stored with a cheap scrypt cost (n=2**10) so that
+1,000 logins measure the game, not the password hash; real accounts use
+the full cost, which the hashing workers pay off the loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import os
+import random
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PROMPT = b"> \xff\xf9"  # prompt + IAC GA
+EXITS = re.compile(rb"Exits: ([^\r\n]*?)\.")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PASSWORD = "benchpass"
+
+
+def bot_name(index: int) -> str:
+    letters = ""
+    n = index
+    for _ in range(4):
+        letters += chr(ord("a") + n % 26)
+        n //= 26
+    return "Bot" + letters
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+# -- the load process ---------------------------------------------------------------
+
+
+class Bot:
+    __slots__ = ("index", "sock", "buffer", "state", "sent_at", "exits", "owed", "fd")
+
+    def __init__(self, index: int, sock: socket.socket) -> None:
+        self.index = index
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.buffer = bytearray()
+        self.state = "banner"
+        self.sent_at = 0.0
+        self.exits: list[str] = []
+        self.owed = False
+
+
+def choose_command(bot: Bot, rng: random.Random, walk_only: bool = False) -> str:
+    if walk_only:
+        return rng.choice(bot.exits) if bot.exits else "look"
+    roll = rng.random()
+    if roll < 0.50:
+        return "look"
+    if roll < 0.75 and bot.exits:
+        return rng.choice(bot.exits)
+    if roll < 0.95:
+        return f"say hello from {bot_name(bot.index)} number {rng.randrange(1000)}"
+    return "who"
+
+
+def run_load(args: argparse.Namespace) -> None:
+    rng = random.Random(7)
+    ep = select.epoll()
+    bots: dict[int, Bot] = {}
+    server_pid = args.server_pid
+    deadline = time.monotonic() + args.connect_timeout
+    base_rss = rss_kib(server_pid)
+
+    def send(bot: Bot, line: str) -> None:
+        bot.sock.sendall(line.encode() + b"\r\n")
+
+    def pump(timeout: float, on_prompt) -> None:
+        for fd, _ in ep.poll(timeout):
+            bot = bots[fd]
+            try:
+                data = bot.sock.recv(65536)
+            except BlockingIOError:
+                continue
+            if not data:
+                raise SystemExit(f"the server closed bot {bot.index}'s connection")
+            bot.buffer += data
+            if PROMPT in bot.buffer:
+                text = bytes(bot.buffer)
+                bot.buffer.clear()
+                on_prompt(bot, text)
+            elif len(bot.buffer) > 1 << 20:
+                del bot.buffer[: -len(PROMPT)]
+
+    # Connect and log in, in batches, so the listen backlog never overflows.
+    logged_in = 0
+
+    def login_step(bot: Bot, text: bytes) -> None:
+        nonlocal logged_in
+        if bot.state == "banner":
+            bot.state = "login"
+            send(bot, f"connect {bot_name(bot.index)} {PASSWORD}")
+        elif bot.state == "login":
+            if b"The" not in text and b"Exits" not in text:
+                raise SystemExit(f"bot {bot.index} could not log in: {text[-300:]!r}")
+            bot.state = "idle"
+            found = EXITS.findall(text)
+            if found:
+                bot.exits = [e.strip().decode() for e in found[-1].split(b",")]
+            logged_in += 1
+
+    t_login = time.monotonic()
+    for start in range(0, args.bots, 50):
+        for index in range(start, min(start + 50, args.bots)):
+            sock = socket.create_connection(("127.0.0.1", args.port), timeout=10)
+            sock.setblocking(False)
+            bot = Bot(index, sock)
+            bots[bot.fd] = bot
+            ep.register(bot.fd, select.EPOLLIN)
+        while logged_in < min(start + 50, args.bots):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"only {logged_in} bots logged in before the deadline")
+            pump(0.5, login_step)
+    login_seconds = time.monotonic() - t_login
+    # Let the arrival announcements drain.
+    settle = time.monotonic() + 2.0
+    while time.monotonic() < settle:
+        pump(0.1, lambda bot, text: None)
+    rss_per_player = (rss_kib(server_pid) - base_rss) / args.bots
+
+    # The admin connection that reads @stats.
+    admin = socket.create_connection(("127.0.0.1", args.port), timeout=10)
+
+    def admin_command(line: str) -> bytes:
+        admin.sendall(line.encode() + b"\r\n")
+        data = b""
+        end = time.monotonic() + 10
+        while PROMPT not in data and time.monotonic() < end:
+            data += admin.recv(65536)
+        return data
+
+    admin.settimeout(10)
+    data = b""
+    while PROMPT not in data:
+        data += admin.recv(65536)
+    admin_command(f"connect Statsadmin {PASSWORD}")
+
+    # Phase 1: the crowd -- every bot still stands in the start room.
+    # Then an unmeasured walk spreads them over the world, and the measured
+    # phases run at increasing rates on a world in its steady state.
+    plan = []
+    if args.crowd_rate:
+        plan.append(("crowd", args.crowd_rate, args.phase, False))
+    if args.warmup:
+        plan.append(("walk", min(1000, args.bots), args.warmup, True))
+    plan += [("spread", rate, args.phase, False) for rate in args.rates]
+    phases = []
+    for label, rate, duration, walk_only in plan:
+        per_bot_interval = args.bots / rate
+        admin_command("@stats reset")
+        heap = [(time.monotonic() + rng.random() * per_bot_interval, fd) for fd in bots]
+        heapq.heapify(heap)
+        rtts: list[float] = []
+        phase_end = time.monotonic() + duration
+        cpu0 = cpu_seconds(server_pid)
+        t0 = time.monotonic()
+
+        def answered(
+            bot: Bot, text: bytes, rtts: list[float] = rtts, phase_end: float = phase_end
+        ) -> None:
+            if bot.state != "busy":
+                return
+            now = time.monotonic()
+            rtts.append(now - bot.sent_at)
+            found = EXITS.findall(text)
+            if found:
+                bot.exits = [e.strip().decode() for e in found[-1].split(b",")]
+            bot.state = "idle"
+            if bot.owed and now < phase_end:
+                bot.owed = False
+                fire(bot, now)
+
+        def fire(bot: Bot, now: float, walk_only: bool = walk_only) -> None:
+            bot.state = "busy"
+            bot.sent_at = now
+            send(bot, choose_command(bot, rng, walk_only))
+
+        while True:
+            now = time.monotonic()
+            if now >= phase_end:
+                break
+            while heap and heap[0][0] <= now:
+                due, fd = heapq.heappop(heap)
+                bot = bots[fd]
+                if bot.state == "idle":
+                    fire(bot, now)
+                else:
+                    bot.owed = True
+                heapq.heappush(heap, (due + per_bot_interval, fd))
+            timeout = max(0.0, min(heap[0][0] - time.monotonic(), phase_end - now))
+            pump(timeout, answered)
+        elapsed = time.monotonic() - t0
+        cpu = cpu_seconds(server_pid) - cpu0
+        # Drain answers still in flight before the next phase.
+        drain_end = time.monotonic() + 5
+        while any(b.state == "busy" for b in bots.values()) and time.monotonic() < drain_end:
+            pump(0.1, answered)
+        for b in bots.values():
+            b.owed = False
+        stats = admin_command("@stats").decode("utf-8", "replace")
+        late = re.search(r"tick lateness p50 ([\d.]+) ms, p99 ([\d.]+) ms, max ([\d.]+)", stats)
+        rtts.sort()
+        if walk_only:
+            continue
+        phases.append({
+            "label": label,
+            "target": rate,
+            "achieved": len(rtts) / elapsed,
+            "p50_ms": rtts[len(rtts) // 2] * 1000 if rtts else None,
+            "p99_ms": rtts[int(len(rtts) * 0.99)] * 1000 if rtts else None,
+            "cpu_us": cpu / len(rtts) * 1e6 if rtts else None,
+            "late_p50_ms": float(late.group(1)) if late else None,
+            "late_p99_ms": float(late.group(2)) if late else None,
+        })
+        print(json.dumps(phases[-1]), file=sys.stderr, flush=True)
+        if rtts and phases[-1]["p99_ms"] > 1000:
+            break  # far past the knee: stop loading the machine
+    print(json.dumps({
+        "bots": args.bots,
+        "login_seconds": login_seconds,
+        "rss_per_player_kib": rss_per_player,
+        "base_rss_kib": base_rss,
+        "phases": phases,
+    }))
+
+
+# -- orchestration ---------------------------------------------------------------------
+
+
+def pinned(cpu: int, argv: list[str]) -> list[str]:
+    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
+        return ["taskset", "-c", str(cpu), *argv]
+    return argv
+
+
+def prepare_database(path: Path, bots: int) -> None:
+    from reality.game.accounts import hash_password
+    from reality.game.store import Store
+
+    store = Store(str(path))
+    cheap = hash_password(PASSWORD, n=2**10)
+    now = time.time()
+    with store.transaction():
+        for index in range(bots):
+            store.db.execute(
+                "INSERT INTO accounts(key, name, password_hash, created_at) VALUES (?, ?, ?, ?)",
+                (bot_name(index).lower(), bot_name(index), cheap, now),
+            )
+            store.db.execute("INSERT INTO players(key) VALUES (?)", (bot_name(index).lower(),))
+    store.create_account("Statsadmin", cheap, now=now)
+    store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bots", type=int, default=1000)
+    parser.add_argument("--rates", default="250,500,1000,1500,2000",
+                        help="total commands per second, one phase each")
+    parser.add_argument("--phase", type=float, default=10.0, help="seconds per phase")
+    parser.add_argument("--crowd-rate", type=int, default=250,
+                        help="rate of the first phase, with every bot in the start room (0: skip)")
+    parser.add_argument("--warmup", type=float, default=15.0,
+                        help="seconds of unmeasured walking that spread the bots out")
+    parser.add_argument("--connect-timeout", type=float, default=120.0)
+    parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.rates = [int(r) for r in str(args.rates).split(",")]
+    if args.load:
+        run_load(args)
+        return
+
+    workdir = Path(tempfile.mkdtemp(prefix="reality-players-"))
+    db = workdir / "bench.sqlite3"
+    prepare_database(db, args.bots)
+    server_argv = [
+        sys.executable, str(ROOT / "run_server.py"), "--world", str(ROOT / "world/default.yaml"),
+        "--db", str(db), "--telnet-port", "0", "--http-port", "0", "--smtp-port", "0",
+        "--pop3-port", "0", "--max-per-address", "0", "--idle-timeout", "0",
+        "--admin", "Statsadmin", "--log-level", "warning",
+    ]
+    server = subprocess.Popen(
+        pinned(0, server_argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+    port = None
+    try:
+        # --log-level warning hides the listening lines; find the port from /proc.
+        port = wait_for_port(server.pid, timeout=30)
+        total_budget = (args.connect_timeout + (len(args.rates) + 1) * (args.phase + 20)
+                        + args.warmup + 60)
+        load = subprocess.run(
+            pinned(1, [sys.executable, __file__, "--load", "--port", str(port),
+                       "--server-pid", str(server.pid), "--bots", str(args.bots),
+                       "--rates", ",".join(map(str, args.rates)), "--phase", str(args.phase),
+                       "--crowd-rate", str(args.crowd_rate), "--warmup", str(args.warmup),
+                       "--connect-timeout", str(args.connect_timeout)]),
+            capture_output=True, text=True, timeout=total_budget,
+        )
+        if load.returncode != 0:
+            raise SystemExit(f"the load process failed:\n{load.stderr[-3000:]}")
+        result = json.loads(load.stdout)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+    report(result)
+
+
+def wait_for_port(pid: int, timeout: float) -> int:
+    """The TCP port the server process listens on for telnet (its lowest listening port)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        inodes = set()
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                    continue
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except FileNotFoundError:
+            raise SystemExit("the server exited")
+        ports = []
+        with open("/proc/net/tcp") as f:
+            next(f)
+            for line in f:
+                parts = line.split()
+                if parts[3] == "0A" and parts[9] in inodes:  # LISTEN
+                    ports.append(int(parts[1].split(":")[1], 16))
+        if ports:
+            for port in sorted(ports):
+                if probe_telnet(port):
+                    return port
+        time.sleep(0.2)
+    raise SystemExit("the server did not start listening")
+
+
+def probe_telnet(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.settimeout(2)
+            data = b""
+            end = time.monotonic() + 2
+            while PROMPT not in data and time.monotonic() < end:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            return PROMPT in data and b"create <name>" in data
+    except OSError:
+        return False
+
+
+def report(result: dict) -> None:
+    print(f"players benchmark: {result['bots']} bots on world/default.yaml; "
+          f"python {sys.version.split()[0]}")
+    print(f"logins: {result['bots']} in {result['login_seconds']:.1f} s; "
+          f"RSS per connected player: {result['rss_per_player_kib']:.1f} KiB "
+          f"(server base {result['base_rss_kib'] / 1024:.1f} MiB)")
+    print(f"{'phase':<7} {'target/s':>8} {'achieved/s':>10} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'CPU/cmd us':>10} {'late p50':>8} {'late p99':>8}")
+    knee = None
+    for phase in result["phases"]:
+        def fmt(value: float | None, spec: str) -> str:
+            return "-" if value is None else format(value, spec)
+
+        print(f"{phase['label']:<7} {phase['target']:>8} {phase['achieved']:>10.0f} "
+              f"{fmt(phase['p50_ms'], '7.1f')} "
+              f"{fmt(phase['p99_ms'], '7.1f')} {fmt(phase['cpu_us'], '10.0f')} "
+              f"{fmt(phase['late_p50_ms'], '8.2f')} {fmt(phase['late_p99_ms'], '8.2f')}")
+        if phase["label"] == "spread" and phase["p99_ms"] is not None and phase["p99_ms"] < 50 and (
+            phase["achieved"] >= 0.95 * phase["target"]
+        ):
+            knee = phase
+    if knee:
+        print(f"knee: {knee['achieved']:.0f} commands/s with p99 {knee['p99_ms']:.1f} ms "
+              f"(highest spread phase with p99 < 50 ms; the top rate tried was "
+              f"{max(p['target'] for p in result['phases'])}/s)")
+    else:
+        print("knee: no phase kept p99 under 50 ms")
+
+
+if __name__ == "__main__":
+    main()
