@@ -1,0 +1,555 @@
+"""The mail gateway on StringTransports and a fake Clock: SMTP into mailboxes, POP3 out."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from reality.game.loader import load_world
+from reality.game.mail import PostOffice
+from reality.game.store import Store
+from reality.game.world import World
+from reality.gateways.auth import Authenticator, ImmediateHasher, LoginFailed
+from reality.gateways.mail import MailGateway, install
+from reality.net.protocol import Address
+from reality.net.protocols.pop3 import POP3Settings
+from reality.net.protocols.smtp import SMTPSettings
+from reality.net.testing import Clock, StringTransportWithDisconnection
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ROOT / "world" / "tiny.yaml"
+WALL = 1_700_000_000.0
+MID = "6553F100"  # the SMTP message-id prefix: WALL in hex
+
+
+class Connection:
+    """One fake client connection to a gateway factory."""
+
+    def __init__(self, factory: Any, host: str = "192.0.2.7", port: int = 40001) -> None:
+        self.peer = Address("TCP", host, port)
+        self.protocol = factory.build_protocol(self.peer)
+        self.transport = StringTransportWithDisconnection(peer=self.peer)
+        self.transport.protocol = self.protocol
+        self.protocol.make_connection(self.transport)
+
+    def send(self, data: bytes) -> bytes:
+        self.protocol.data_received(data)
+        return self.transport.take()
+
+    def take(self) -> bytes:
+        return self.transport.take()
+
+    @property
+    def closed(self) -> bool:
+        return self.transport.disconnecting
+
+
+class Harness:
+    def __init__(self, **options: Any) -> None:
+        self.clock = Clock()
+        self.store = Store(":memory:")
+        self.world = World(
+            self.clock, self.store, admins=["Root"], mail_domain="Reality.Test",
+            wall_clock=lambda: WALL,
+        )  # fmt: skip
+        self.world.load(load_world(TINY))
+        self.auth = Authenticator(self.store, ImmediateHasher(), self.clock)
+        self.office = PostOffice(self.world, max_letters=options.pop("max_letters", 1000))
+        self.gateway = MailGateway(
+            self.world,
+            self.office,
+            self.auth,
+            self.clock,
+            smtp_settings=SMTPSettings(hostname="mx.test", wall_clock=lambda: WALL),
+            pop3_settings=POP3Settings(hostname="pop.test"),
+            **options,
+        )
+        for name in ("Alice", "Bob", "Root"):
+            self.store.create_account(name, ImmediateHasher().hash("secret").result, now=0.0)
+
+    def smtp(self, **kw: Any) -> Connection:
+        return Connection(self.gateway.smtp_factory, **kw)
+
+    def pop3(self, **kw: Any) -> Connection:
+        return Connection(self.gateway.pop3_factory, **kw)
+
+    def subjects(self, key: str) -> list[str]:
+        return [s.subject for s in self.office.summaries(key)]
+
+
+@pytest.fixture
+def h() -> Harness:
+    harness = Harness()
+    yield harness
+    harness.store.close()
+
+
+MESSAGE = b"From: Carol <carol@far.example>\r\nSubject: Hello\r\n\r\nHi there.\r\n..dotted\r\n.\r\n"
+
+
+# -- SMTP --------------------------------------------------------------------------------------
+
+
+def test_smtp_transcript_accepts_players_and_refuses_strangers_and_relaying(h):
+    """Byte for byte: players in any case accepted, unknown 550 5.1.1, other domains 550 5.7.1."""
+    c = h.smtp()
+    assert c.take() == b"220 mx.test ESMTP Reality\r\n"
+    assert c.send(b"EHLO client.example\r\n") == (
+        b"250-mx.test\r\n250-SIZE 1048576\r\n250-8BITMIME\r\n250-PIPELINING\r\n"
+        b"250-ENHANCEDSTATUSCODES\r\n250 HELP\r\n"
+    )
+    assert c.send(b"MAIL FROM:<carol@far.example>\r\n") == (
+        b"250 2.1.0 Sender <carol@far.example> OK\r\n"
+    )
+    assert c.send(b"RCPT TO:<ALICE@reality.TEST>\r\n") == (
+        b"250 2.1.5 <ALICE@reality.TEST>: Recipient OK\r\n"
+    )
+    assert c.send(b"RCPT TO:<ghost@reality.test>\r\n") == (
+        b"550 5.1.1 <ghost@reality.test>: User unknown\r\n"
+    )
+    assert c.send(b"RCPT TO:<alice@elsewhere.example>\r\n") == (
+        b"550 5.7.1 <alice@elsewhere.example>: Relay access denied\r\n"
+    )
+    assert c.send(b"RCPT TO:<alice@reality.test.evil.example>\r\n") == (
+        b"550 5.7.1 <alice@reality.test.evil.example>: Relay access denied\r\n"
+    )
+    assert c.send(b"RCPT TO:<bob+games@Reality.Test>\r\n") == (
+        b"250 2.1.5 <bob+games@Reality.Test>: Recipient OK\r\n"
+    )
+    assert c.send(b"DATA\r\n") == b"354 End data with <CR><LF>.<CR><LF>\r\n"
+    # The message is complete, but nothing is acknowledged before the commit.
+    assert c.send(MESSAGE) == b""
+    assert h.subjects("alice") == []
+    h.clock.advance(0)
+    assert c.take() == b"250 2.0.0 OK: queued as " + MID.encode() + b".1\r\n"
+    assert h.subjects("alice") == ["Hello"] and h.subjects("bob") == ["Hello"]
+    assert c.send(b"QUIT\r\n") == b"221 2.0.0 mx.test closing connection\r\n"
+    assert c.closed
+    assert h.gateway.sessions == set()
+
+
+def test_stored_message_has_return_path_received_and_unstuffed_dots(h):
+    """What POP3 will serve: Return-Path, our Received line, the text with its dot line."""
+    c = h.smtp()
+    c.send(b"HELO c\r\nMAIL FROM:<carol@far.example>\r\nRCPT TO:<alice@reality.test>\r\nDATA\r\n")
+    c.send(MESSAGE)
+    h.clock.advance(0)
+    data = h.office.open_mailbox("alice").message(0)
+    assert data == (
+        b"Return-Path: <carol@far.example>\r\n"
+        b"Received: from c ([192.0.2.7])\r\n"
+        b"\tby mx.test (Reality) with SMTP id " + MID.encode() + b".1\r\n"
+        b"\tfor <alice@reality.test>;\r\n"
+        b"\tTue, 14 Nov 2023 22:13:20 +0000\r\n"
+        b"From: Carol <carol@far.example>\r\n"
+        b"Subject: Hello\r\n" + data[data.index(b"Date:") : data.index(b"\r\n\r\n") + 2]
+        + b"\r\nHi there.\r\n.dotted\r\n"
+    )
+    assert h.office.letter("alice", 1).body == "Hi there.\n.dotted"
+
+
+def test_deliveries_from_many_sessions_in_one_turn_share_a_commit(h):
+    """Ten sessions finishing DATA in one turn: one commit, then ten 250s."""
+    sessions = [h.smtp(port=41000 + i) for i in range(10)]
+    for c in sessions:
+        c.take()
+        c.send(b"HELO c\r\nMAIL FROM:<x@far.example>\r\nRCPT TO:<alice@reality.test>\r\nDATA\r\n")
+    for c in sessions:
+        assert c.send(b"Subject: s\r\n\r\nbody\r\n.\r\n") == b""
+    assert h.office.commits == 0
+    h.clock.advance(0)
+    assert h.office.commits == 1
+    replies = [c.take() for c in sessions]
+    assert all(r.startswith(b"250 2.0.0 OK: queued as ") for r in replies)
+    assert len(set(replies)) == 10  # each its own message id
+    assert len(h.subjects("alice")) == 10
+
+
+def test_pipelined_session_replies_in_order_around_the_commit(h):
+    """A pipelined second message waits for the first 250: replies stay in command order."""
+    c = h.smtp()
+    c.take()
+    one = b"MAIL FROM:<x@far.example>\r\nRCPT TO:<alice@reality.test>\r\nDATA\r\n"
+    two = b"MAIL FROM:<x@far.example>\r\nRCPT TO:<bob@reality.test>\r\nDATA\r\n"
+    out = c.send(
+        b"EHLO c\r\n" + one + b"Subject: 1\r\n\r\n.\r\n" + two + b"Subject: 2\r\n\r\n.\r\n"
+        b"QUIT\r\n"
+    )
+    assert out.endswith(b"250 HELP\r\n250 2.1.0 Sender <x@far.example> OK\r\n"
+                        b"250 2.1.5 <alice@reality.test>: Recipient OK\r\n"
+                        b"354 End data with <CR><LF>.<CR><LF>\r\n")
+    # The first commit lets the session read on; the second message then
+    # queues its own commit, which runs in the same turn of the clock.
+    h.clock.advance(0)
+    assert c.take() == (
+        b"250 2.0.0 OK: queued as " + MID.encode() + b".1\r\n"
+        b"250 2.1.0 Sender <x@far.example> OK\r\n"
+        b"250 2.1.5 <bob@reality.test>: Recipient OK\r\n"
+        b"354 End data with <CR><LF>.<CR><LF>\r\n"
+        b"250 2.0.0 OK: queued as " + MID.encode() + b".2\r\n"
+        b"221 2.0.0 mx.test closing connection\r\n"
+    )
+    assert h.office.commits == 2
+    assert h.subjects("alice") == ["1"] and h.subjects("bob") == ["2"]
+
+
+def test_postmaster_goes_to_the_admins(h):
+    """RFC 5321 4.5.1: postmaster@ is accepted and reaches the admins' mailboxes."""
+    c = h.smtp()
+    c.take()
+    c.send(b"HELO c\r\nMAIL FROM:<>\r\n")
+    assert c.send(b"RCPT TO:<PostMaster@reality.test>\r\n") == (
+        b"250 2.1.5 <PostMaster@reality.test>: Recipient OK\r\n"
+    )
+    c.send(b"DATA\r\n")
+    c.send(b"Subject: bounce\r\n\r\nreturned\r\n.\r\n")
+    h.clock.advance(0)
+    assert h.subjects("root") == ["bounce"]
+    assert h.office.letter("root", 1).sender == "unknown sender"
+
+
+def test_postmaster_without_admins_is_unknown(h):
+    """With no admin accounts, postmaster is an unknown user, not a black hole."""
+    h.world.admins = frozenset()
+    c = h.smtp()
+    c.take()
+    c.send(b"HELO c\r\nMAIL FROM:<>\r\n")
+    assert c.send(b"RCPT TO:<postmaster@reality.test>\r\n") == (
+        b"550 5.1.1 <postmaster@reality.test>: User unknown\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "address", [b'"alice"@reality.test', b"al.ice@reality.test", b"@reality.test", b"alice"]
+)
+def test_odd_local_parts_are_not_players(h, address):
+    """Quoted, dotted or missing names never match a player by accident."""
+    c = h.smtp()
+    c.take()
+    c.send(b"HELO c\r\nMAIL FROM:<x@y.example>\r\n")
+    reply = c.send(b"RCPT TO:<" + address + b">\r\n")
+    assert reply.startswith((b"550 5.1.1", b"550 5.7.1", b"501")), reply
+
+
+def test_full_mailbox_is_a_temporary_refusal(h):
+    """A mailbox at its limit answers RCPT with 452 4.2.2: the sender will retry."""
+    h.office.max_letters = 1
+    h.office.deliver(["alice"], b"Subject: x\r\n\r\nx\r\n", now=True)
+    c = h.smtp()
+    c.take()
+    c.send(b"HELO c\r\nMAIL FROM:<x@y.example>\r\n")
+    assert c.send(b"RCPT TO:<alice@reality.test>\r\n") == (
+        b"452 4.2.2 <alice@reality.test>: Mailbox full, try again later\r\n"
+    )
+
+
+def test_failed_commit_is_451_and_the_session_goes_on(h, monkeypatch):
+    """If the commit fails the client gets 451 4.3.0 (retry later), nothing is kept."""
+    c = h.smtp()
+    c.send(b"HELO c\r\nMAIL FROM:<x@y.example>\r\nRCPT TO:<alice@reality.test>\r\nDATA\r\n")
+    c.take()
+
+    def broken(p):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(h.office, "_insert", broken)
+    c.send(b"Subject: x\r\n\r\nx\r\n.\r\n")
+    h.clock.advance(0)
+    assert c.take() == (
+        b"451 4.3.0 Temporary failure, message not accepted; try again later\r\n"
+    )
+    assert c.send(b"NOOP\r\n") == b"250 2.0.0 OK\r\n"
+    monkeypatch.undo()
+    assert h.subjects("alice") == []
+
+
+def test_online_recipient_gets_the_daemon_from_smtp(h):
+    """SMTP mail to a connected player brings the daemon right after the commit."""
+
+    class Seen:
+        def __init__(self) -> None:
+            self.lines: list[str] = []
+
+        def show(self, text: str) -> None:
+            self.lines.append(text)
+
+        def send_data(self, kind: str, data: dict) -> None:
+            pass
+
+        def disconnect(self, message: str) -> None:
+            pass
+
+    seen = Seen()
+    h.world.connect("Alice", seen)
+    seen.lines.clear()
+    c = h.smtp()
+    c.send(b"HELO c\r\nMAIL FROM:<x@y.example>\r\nRCPT TO:<alice@reality.test>\r\nDATA\r\n")
+    c.send(MESSAGE)
+    h.clock.advance(0)
+    assert "You have mail from Carol: Hello" in "".join(seen.lines)
+
+
+def test_connections_per_address_are_limited(h):
+    """Past max_per_address from one address, new SMTP and POP3 connections are refused."""
+    h.gateway.max_per_address = 2
+    first = h.smtp(port=1)
+    second = h.pop3(port=2)
+    third = h.smtp(port=3)
+    assert third.take() == b"421 4.7.0 Too many connections from your address\r\n"
+    assert third.closed
+    fourth = h.pop3(port=4)
+    assert fourth.take() == b"-ERR [SYS/TEMP] Too many connections from your address\r\n"
+    other = h.smtp(host="198.51.100.1")
+    assert other.take().startswith(b"220 ")
+    first.send(b"QUIT\r\n")
+    assert h.smtp(port=5).take().startswith(b"220 ")
+    assert second.take().startswith(b"+OK")
+    assert len(h.gateway.sessions) == 3
+
+
+# -- POP3 --------------------------------------------------------------------------------------
+
+
+def fill(h: Harness, key: str, count: int) -> None:
+    for n in range(1, count + 1):
+        body = f"Letter {n}.\r\n.starts with a dot\r\n"
+        h.office.deliver([key], f"Subject: n{n}\r\n\r\n{body}".encode(), now=True)
+
+
+def test_pop3_session_lists_retrieves_stuffs_and_deletes_at_quit(h):
+    """USER/PASS through the authenticator; STAT/LIST/UIDL/RETR/TOP; DELE at QUIT, at once."""
+    fill(h, "alice", 2)
+    sizes = [size for _, size in h.office.open_mailbox("alice").list_messages()]
+    h.office._locks.clear()
+    c = h.pop3()
+    assert c.take() == b"+OK pop.test POP3 server ready\r\n"
+    assert c.send(b"USER Alice\r\n") == b"+OK Send PASS\r\n"
+    assert c.send(b"PASS secret\r\n") == (
+        f"+OK Logged in, 2 messages ({sum(sizes)} octets)\r\n".encode()
+    )
+    assert c.send(b"STAT\r\n") == f"+OK 2 {sum(sizes)}\r\n".encode()
+    assert c.send(b"LIST\r\n") == (
+        f"+OK 2 messages ({sum(sizes)} octets)\r\n1 {sizes[0]}\r\n2 {sizes[1]}\r\n.\r\n".encode()
+    )
+    uidl = c.send(b"UIDL\r\n").split(b"\r\n")
+    assert uidl[0] == b"+OK Unique-ID listing" and uidl[1].startswith(b"1 ")
+    retr = c.send(b"RETR 2\r\n")
+    assert retr.startswith(f"+OK {sizes[1]} octets\r\nReturn-Path: <>\r\n".encode())
+    assert retr.endswith(b"\r\n\r\nLetter 2.\r\n..starts with a dot\r\n.\r\n")
+    top = c.send(b"TOP 1 0\r\n")
+    assert top.startswith(b"+OK Top of message follows\r\n") and b"Letter 1" not in top
+    assert c.send(b"DELE 1\r\n") == b"+OK Message 1 deleted\r\n"
+    assert h.subjects("alice") == ["n1", "n2"]  # only marked until QUIT
+    assert c.send(b"QUIT\r\n") == b"+OK pop.test signing off (1 messages left)\r\n"
+    assert h.subjects("alice") == ["n2"]
+    assert not h.office.is_locked("alice")
+
+
+def test_user_may_be_the_whole_address(h):
+    """USER alice@reality.test works as USER alice."""
+    c = h.pop3()
+    c.take()
+    c.send(b"USER alice@REALITY.test\r\n")
+    assert c.send(b"PASS secret\r\n").startswith(b"+OK Logged in, 0 messages")
+
+
+def test_second_session_gets_in_use_until_the_first_quits(h):
+    """One session per mailbox: a second PASS gets -ERR [IN-USE]; after QUIT it works."""
+    first = h.pop3(port=1)
+    first.send(b"USER alice\r\nPASS secret\r\n")
+    second = h.pop3(port=2)
+    second.take()
+    assert second.send(b"USER alice\r\nPASS secret\r\n") == (
+        b"+OK Send PASS\r\n-ERR [IN-USE] Mailbox is in use by another session\r\n"
+    )
+    first.send(b"QUIT\r\n")
+    assert second.send(b"USER alice\r\nPASS secret\r\n").endswith(
+        b"+OK Logged in, 0 messages (0 octets)\r\n"
+    )
+
+
+def test_dropped_connection_deletes_nothing_and_unlocks(h):
+    """Without QUIT there is no UPDATE: marked letters stay, the lock goes."""
+    fill(h, "alice", 1)
+    c = h.pop3()
+    c.send(b"USER alice\r\nPASS secret\r\nDELE 1\r\n")
+    c.transport.abort_connection()
+    assert h.subjects("alice") == ["n1"]
+    assert not h.office.is_locked("alice")
+    assert h.gateway.sessions == set()
+
+
+def test_wrong_password_and_unknown_user_look_alike(h):
+    """A wrong password and an unknown name both get -ERR [AUTH] with the same words."""
+    c = h.pop3()
+    c.take()
+    wrong = c.send(b"USER alice\r\nPASS nope\r\n")
+    unknown = c.send(b"USER nobody\r\nPASS nope\r\n")
+    assert wrong == unknown == b"+OK Send PASS\r\n-ERR [AUTH] Invalid user name or password\r\n"
+
+
+def test_throttling_is_shared_with_telnet(h):
+    """Failed logins from one address anywhere (here: telnet's) lock POP3 out too."""
+    for _ in range(5):
+        d = h.auth.authenticate("alice", "wrong", "192.0.2.7")
+        assert d.result.check(LoginFailed)
+        d.add_errback(lambda f: None)
+    c = h.pop3()
+    c.take()
+    assert c.send(b"USER alice\r\nPASS secret\r\n") == (
+        b"+OK Send PASS\r\n-ERR [SYS/TEMP] Too many failed logins, try again later\r\n"
+    )
+    elsewhere = h.pop3(host="198.51.100.9")
+    elsewhere.take()
+    assert elsewhere.send(b"USER alice\r\nPASS secret\r\n").endswith(
+        b"+OK Logged in, 0 messages (0 octets)\r\n"
+    )
+
+
+def test_busy_hashers_are_a_temporary_error(h):
+    """When the password workers are overloaded the client hears [SYS/TEMP], not [AUTH]."""
+    from reality.gateways.auth import ServerBusy
+    from reality.net.defer import fail
+
+    h.auth.hasher.verify = lambda password, stored: fail(ServerBusy())  # type: ignore[method-assign]
+    c = h.pop3()
+    c.take()
+    assert c.send(b"USER alice\r\nPASS secret\r\n") == (
+        b"+OK Send PASS\r\n-ERR [SYS/TEMP] The server is busy, try again in a moment\r\n"
+    )
+
+
+def test_in_game_letters_come_out_of_pop3_as_messages(h):
+    """A letter written with 'mail send' is a proper message in POP3."""
+    session_lines: list[str] = []
+
+    class S:
+        def show(self, text: str) -> None:
+            session_lines.append(text)
+
+        def send_data(self, kind: str, data: dict) -> None:
+            pass
+
+        def disconnect(self, message: str) -> None:
+            pass
+
+    bob = h.world.connect("Bob", S())
+    h.world.execute(bob, "mail send alice Tea = Tea at five?")
+    c = h.pop3()
+    c.send(b"USER alice\r\nPASS secret\r\n")
+    retr = c.send(b"RETR 1\r\n")
+    assert b"\r\nFrom: Bob <bob@Reality.Test>\r\n" in retr
+    assert b"\r\nTo: Alice <alice@Reality.Test>\r\n" in retr
+    assert b"\r\nSubject: Tea\r\n" in retr
+    assert b"\r\nMessage-ID: <" in retr and b"\r\nDate: " in retr
+    assert retr.endswith(b"\r\n\r\nTea at five?\r\n.\r\n")
+
+
+# -- shutdown and install ------------------------------------------------------------------------
+
+
+def test_close_all_answers_queued_mail_then_says_goodbye(h):
+    """At shutdown: the queued message is committed and gets its 250, then 421; POP3 unlocks."""
+    c = h.smtp()
+    c.send(b"HELO c\r\nMAIL FROM:<x@y.example>\r\nRCPT TO:<alice@reality.test>\r\nDATA\r\n")
+    c.take()
+    c.send(b"Subject: last\r\n\r\nx\r\n.\r\n")
+    idle = h.smtp(port=2)
+    idle.take()
+    p = h.pop3(port=3)
+    p.send(b"USER bob\r\nPASS secret\r\n")
+    p.take()
+    h.gateway.close_all("bye")
+    assert c.take() == (
+        b"250 2.0.0 OK: queued as " + MID.encode() + b".1\r\n"
+        b"421 4.3.2 mx.test Service shutting down\r\n"
+    )
+    assert idle.take() == b"421 4.3.2 mx.test Service shutting down\r\n"
+    assert p.take() == b"-ERR [SYS/TEMP] Server shutting down, try again later\r\n"
+    assert h.subjects("alice") == ["last"]
+    assert not h.office.is_locked("bob")
+    assert h.gateway.sessions == set()
+
+
+def test_install_listens_on_both_ports_and_registers_shutdown_hooks(h):
+    """install(server) adds smtp and pop3 ports, a close hook and a connection count."""
+
+    class Settings:
+        smtp_port = 2525
+        pop3_port = 1110
+        max_per_address = 7
+
+    class FakeServer:
+        def __init__(self) -> None:
+            self.settings = Settings()
+            self.world = h.world
+            self.store = h.store
+            self.reactor = h.clock
+            self.authenticator = h.auth
+            self.close_hooks: list[Any] = []
+            self.connection_counts: list[Any] = []
+            self.listening: list[tuple[str, int, Any]] = []
+
+        def listen(self, name: str, port: int, factory: Any) -> None:
+            self.listening.append((name, port, factory))
+
+    server = FakeServer()
+    gateway = install(server)
+    assert [(n, p) for n, p, _ in server.listening] == [("smtp", 2525), ("pop3", 1110)]
+    assert server.close_hooks == [gateway.close_all]
+    assert gateway.max_per_address == 7
+    assert gateway.smtp_settings.hostname == "Reality.Test"
+    (count,) = server.connection_counts
+    Connection(server.listening[0][2])
+    assert count() == 1
+
+
+STREAM = (
+    b"EHLO c\r\n"
+    b"MAIL FROM:<x@far.example>\r\nRCPT TO:<alice@reality.test>\r\n"
+    b"RCPT TO:<nobody@reality.test>\r\n"
+    b"DATA\r\nSubject: one\r\n\r\n..first\r\n.\r\n"
+    b"RSET\r\nMAIL FROM:<>\r\nRCPT TO:<bob@elsewhere.example>\r\nRCPT TO:<BOB@reality.test>\r\n"
+    b"DATA\r\nSubject: two\r\n\r\nsecond\r\n.\r\n"
+    b"QUIT\r\n"
+)
+
+
+def _replay(chunks: list[bytes], advance_between: list[bool]) -> tuple[bytes, list, list]:
+    harness = Harness()
+    try:
+        c = harness.smtp()
+        out = [c.take()]
+        for chunk, advance in zip(chunks, advance_between, strict=False):
+            out.append(c.send(chunk))
+            if advance:
+                harness.clock.advance(0)
+                out.append(c.take())
+        for _ in range(3):
+            harness.clock.advance(0)
+            out.append(c.take())
+        letters = [(s.subject, harness.office.letter(k, s.number).body)
+                   for k in ("alice", "bob") for s in harness.office.summaries(k)]
+        return b"".join(out), letters, sorted(harness.gateway.sessions, key=id)
+    finally:
+        harness.store.close()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_any_split_and_commit_timing_gives_the_same_replies_and_letters(data):
+    """However the stream is cut and whenever commits run, replies and mailboxes are the same."""
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(STREAM) - 1), max_size=12)))
+    edges = [0, *cuts, len(STREAM)]
+    chunks = [STREAM[a:b] for a, b in zip(edges, edges[1:], strict=False)]
+    advance = data.draw(st.lists(st.booleans(), min_size=len(chunks), max_size=len(chunks)))
+    expected = _replay([STREAM], [True])
+    assert _replay(chunks, advance) == expected
+    replies, letters, sessions = expected
+    assert replies.count(b"250 2.0.0 OK: queued as") == 2
+    assert letters == [("one", ".first"), ("two", "second")]
+    assert sessions == []
