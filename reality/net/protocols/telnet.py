@@ -60,9 +60,11 @@ Events (frozen attrs classes; :data:`Event` is their union):
 Limits, so a peer's bytes cannot hurt the server: a subnegotiation is kept
 to ``max_subnegotiation`` bytes (8 KiB) and then discarded (logged); a line
 to ``max_line`` bytes (4 KiB) and then dropped with :class:`LineTooLong` (the
-connection stays usable); negotiation commands that make us answer spend
-tokens from a bucket (burst 100, 20 per second), and are ignored while it is
-empty; invalid UTF-8 becomes U+FFFD; invalid GMCP is logged and ignored.
+connection stays usable); WILL/WONT/DO/DONT, AYT, and the subnegotiations
+we must answer (TTYPE SEND, CHARSET REQUEST) spend tokens from a bucket
+(burst 100, 20 per second) and are ignored while it is empty, so a peer
+cannot make us send more than that; invalid UTF-8 becomes U+FFFD; invalid
+GMCP is logged and ignored.
 Only a corrupt incoming MCCP2 stream truly cannot continue: it gives
 :class:`ProtocolError`. Nothing a peer sends raises out of ``receive``.
 
