@@ -9,6 +9,7 @@ Every wait is bounded; the process is killed by its PID if it does not stop.
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import selectors
@@ -51,6 +52,8 @@ class ServerProcess:
         self.proc: subprocess.Popen[str] | None = None
         self.ports: dict[str, int] = {}
         self.log: list[str] = []
+        self._partial = ""
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
     def argv(self) -> list[str]:
         argv = [
@@ -82,15 +85,26 @@ class ServerProcess:
     def read_line(self, timeout: float) -> str | None:
         """One line of the server's output, or None at exit or timeout."""
         assert self.proc is not None and self.proc.stdout is not None
-        if timeout <= 0:
-            return None
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
-            if not sel.select(timeout):
+        # Read the pipe ourselves: a buffered readline() could pull several
+        # lines at once, and select() would then wait for lines already read.
+        deadline = time.monotonic() + timeout
+        while "\n" not in self._partial:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 return None
-        line = self.proc.stdout.readline()
-        if not line:
-            return None
+            with selectors.DefaultSelector() as sel:
+                sel.register(self.proc.stdout, selectors.EVENT_READ)
+                if not sel.select(remaining):
+                    return None
+            chunk = os.read(self.proc.stdout.fileno(), 65536)
+            if not chunk:
+                line, self._partial = self._partial, ""
+                if line:
+                    self.log.append(line)
+                return line or None
+            self._partial += self._decoder.decode(chunk)
+        line, _, self._partial = self._partial.partition("\n")
+        line += "\n"
         self.log.append(line)
         return line
 
@@ -116,7 +130,8 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.kill()
             raise AssertionError(f"server did not stop within {timeout} s")
-        self.log.append(out or "")
+        self.log.append(self._partial + (out or ""))
+        self._partial = ""
         return self.proc.returncode
 
     def kill(self) -> None:
