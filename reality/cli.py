@@ -2,6 +2,7 @@
 
     reality serve [--world FILE] [--db FILE] [--bind ADDR] [--telnet-port N] ...
     reality check-world FILE
+    reality play [HOST] [PORT]
 
 Errors are messages on stderr and an exit status of 1, never tracebacks.
 """
@@ -91,6 +92,18 @@ def _parser() -> argparse.ArgumentParser:
         description="Validate a world file: exit 0 if it is good, 1 with its errors if not.",
     )
     check.add_argument("file", help="the YAML world file")
+
+    play = sub.add_parser(
+        "play",
+        help="play in the terminal (a MUD client)",
+        description="Connect to a Reality server (or any MUD) with a full-screen MUD client: "
+                    "output above a fixed input line, history (Ctrl-R), Tab completion, "
+                    "colours, the room and exits in a toolbar.",
+    )
+    play.add_argument("host", nargs="?", default="localhost",
+                      help="the server's host name (default: localhost)")
+    play.add_argument("port", nargs="?", type=_port, default=4000,
+                      help="the server's telnet port (default: 4000)")
     return parser
 
 
@@ -186,4 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check_world(args.file)
     if args.command == "serve":
         return serve(args)
+    if args.command == "play":
+        from reality.client.app import main as play
+
+        return play(args.host, args.port)
     return 2  # pragma: no cover - argparse requires a command

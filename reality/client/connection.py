@@ -231,6 +231,11 @@ class MudClientFactory(ClientFactory):
         if not self.deferred.called:
             self.deferred.errback(reason)
 
+    def client_connection_lost(self, connector: Any, reason: Failure) -> None:
+        # Closed before connection_made finished: the caller must not wait forever.
+        if not self.deferred.called:
+            self.deferred.errback(reason)
+
 
 def connect(
     reactor: Any,

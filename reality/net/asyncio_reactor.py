@@ -486,6 +486,28 @@ class AsyncioReactor:
         for process in list(self.processes.values()):
             process.check_exited()
 
+    # -- bridging Deferreds and asyncio -------------------------------------------------
+
+    def as_future(self, d: Deferred[Any]) -> asyncio.Future[Any]:
+        """An asyncio Future on this loop that settles when ``d`` fires.
+
+        For asyncio code (the client) that wants to ``await`` a Deferred:
+        the Deferred's own ``__await__`` belongs to :func:`ensure_deferred`.
+        A failure becomes the Future's exception; ``d``'s chain ends here.
+        """
+        future = self._loop.create_future()
+
+        def succeeded(result: Any) -> None:
+            if not future.done():
+                future.set_result(result)
+
+        def failed(failure: Failure) -> None:
+            if not future.done():
+                future.set_exception(failure.value)
+
+        d.add_callbacks(succeeded, failed)
+        return future
+
     # -- errors and cleanup ---------------------------------------------------------------
 
     @staticmethod
