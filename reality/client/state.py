@@ -162,7 +162,8 @@ class ClientState:
         """What the word being typed could become: ``(word, candidates)``.
 
         The first word of a line completes to verbs and exits; later words
-        to the names in the room and the exits. Matching ignores case; a
+        to the names in the room and the exits. Matching ignores case unless
+        the word has a capital letter ("B" finds Bob, not the book); a
         multi-word name ("brass lamp") completes as a whole.
         """
         words = text_before_cursor.split(" ")
@@ -181,8 +182,11 @@ class ClientState:
                     break
         seen: set[str] = set()
         matches = []
+        exact = word != word.lower()
         for name in pool:
-            if name not in seen and _starts(name, word) and name.lower() != word.lower():
+            if name in seen or name.lower() == word.lower():
+                continue
+            if name.startswith(word) if exact else _starts(name, word):
                 seen.add(name)
                 matches.append(name)
         return word, matches
