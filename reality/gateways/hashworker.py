@@ -9,13 +9,16 @@ line on stdout, in order:
     {"id": 8, "op": "verify", "password": "...", "stored": "..."} -> {"id": 8, "result": true}
 
 A malformed request gets ``{"id": ..., "error": "..."}``; the worker goes
-on. It exits at end of input. scrypt is deliberately slow (tens of
-milliseconds), which is why it runs here and not on the server's loop.
+on. It exits at end of input (also when the server dies), and ignores
+SIGINT and SIGTERM, which a terminal sends to the whole process group.
+scrypt is deliberately slow (tens of milliseconds), which is why it runs
+here and not on the server's loop.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from typing import Any
 
@@ -44,6 +47,11 @@ def handle(request: Any) -> dict[str, Any]:
 
 def main() -> int:
     """Serve requests until stdin closes."""
+    # A Ctrl-C in the server's terminal reaches the whole process group. The
+    # server shuts down in order and closes our stdin when it is done with
+    # us; dying early would only fail the logins still in flight.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     out = sys.stdout
     for line in sys.stdin:
         line = line.strip()
