@@ -82,6 +82,31 @@ def test_encoded_words_are_decoded_and_control_characters_removed():
     assert "\x1b" not in letter.body and letter.body == "Hallo[2J"
 
 
+def test_raw_8bit_headers_are_read_as_utf8():
+    """Unencoded UTF-8 in From, Subject and file names becomes text (storable in SQLite)."""
+    raw = (
+        "From: Jürgen Grün <j@example.de>\r\nSubject: Grüße\r\n"
+        "Content-Type: application/zip\r\n"
+        'Content-Disposition: attachment; filename="Bücher.zip"\r\n\r\nzz\r\n'
+    ).encode()
+    letter = parse(raw)
+    assert (letter.sender, letter.from_header, letter.subject) == (
+        "Jürgen Grün",
+        "Jürgen Grün <j@example.de>",
+        "Grüße",
+    )
+    assert letter.attachments[0].name == "Bücher.zip"
+    assert_storable(letter)
+
+
+def assert_storable(letter) -> None:
+    """Every text field is valid Unicode (no surrogates): SQLite can store it."""
+    for text in (letter.sender, letter.from_header, letter.subject, letter.body):
+        text.encode("utf-8")
+    for attachment in letter.attachments:
+        attachment.name.encode("utf-8")
+
+
 def test_sender_falls_back_to_envelope_then_unknown():
     """No From header: the envelope sender; no envelope sender either: 'unknown sender'."""
     assert parse(b"Subject: x\r\n\r\nbody\r\n").sender == "bob@example.com"
@@ -262,6 +287,7 @@ def test_any_bytes_make_a_letter(data):
     assert letter.message.endswith(b"\r\n")
     assert b"\n" not in letter.message.replace(b"\r\n", b"")
     assert "\x00" not in letter.body and "\r" not in letter.body
+    assert_storable(letter)
 
 
 _header_name = st.sampled_from(
@@ -287,3 +313,4 @@ def test_odd_headers_make_a_letter(headers, body):
     raw = "".join(f"{name}: {value}\r\n" for name, value in headers) + "\r\n" + body
     letter = parse(raw.encode("utf-8", "surrogateescape"))
     assert letter.message.startswith(b"Return-Path: <bob@example.com>\r\n")
+    assert_storable(letter)
