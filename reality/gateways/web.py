@@ -1,0 +1,939 @@
+"""The world's website: front page, player homepages, who, status, map.
+
+Where HTTP meets the world. The HTTP/1.1 server is
+:mod:`reality.net.protocols.http`; this module gives it one handler,
+:class:`WebSite`, that answers from the running world:
+
+=====================  ==========================================================
+``/``                  the world's name and welcome, how to connect (telnet host
+                       and port), who is online now, counts, the map
+``/~<name>``           a player's homepage (also ``/players/<name>``): their
+                       Markdown, whether they are online and where, last seen
+``/who``               everyone online, and where they are
+``/status.json``       players online, uptime, rooms, version (for machines)
+``/map.svg``           rooms as boxes, exits as lines, laid out by compass
+``/style.css``         the one stylesheet
+=====================  ==========================================================
+
+Pages are rendered with Jinja2 (autoescape on). A homepage is Markdown
+rendered by markdown-it-py with raw HTML disabled, so whatever a player
+writes arrives as text: no ``<script>``, no event attribute, no
+``javascript:`` link from a player ever reaches a browser. Colour markup in
+world text (:mod:`reality.game.markup`) becomes ``<span>`` elements.
+
+Caching: a page is rendered when what it shows changes, not per request.
+:meth:`WebSite.changed` is subscribed to the world's change topics and
+marks the pages a change touches as stale (``online``: the front page,
+``/who``, ``/status.json`` and that player's homepage; ``player``:
+``/who`` and that player's homepage; ``world``: everything). The next
+request renders a stale page again; every other request gets the same
+:class:`~reality.net.protocols.http.Response` object, whose encoding the
+response writer keeps, so serving a cached page costs a dictionary lookup.
+``/status.json`` carries the uptime and is also rendered at most once a
+second.
+
+Conditional requests follow RFC 9110: every 200 page has a strong
+``ETag`` (a hash of its body, §8.8.3) and a ``Last-Modified`` (§8.8.2,
+kept when a re-rendering comes out the same); ``If-None-Match`` (§13.1.2,
+weak comparison) wins over ``If-Modified-Since`` (§13.1.3, §13.2.2) and
+a match is answered ``304 Not Modified`` (§15.4.5). Pages say
+``Cache-Control: no-cache`` (RFC 9111 §5.2.2.4): a browser may keep them
+but asks again, cheaply, each time.
+
+:func:`install` plugs the site into :class:`reality.app.Server`: it listens
+on ``settings.http_port`` and, once the port is known, sets the telnet
+banner's and the world's ``web_url``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import re
+import time
+import weakref
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Sequence
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+from attrs import define, frozen
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markdown_it import MarkdownIt
+from markupsafe import Markup, escape
+
+from reality import __version__
+from reality.game import markup
+from reality.game.accounts import NAME_MAX
+from reality.game.world import RoomInfo, World
+from reality.net.protocol import Address, Protocol
+from reality.net.protocols.http import (
+    Headers,
+    HTTPFactory,
+    Request,
+    Response,
+    Router,
+    http_date,
+)
+
+__all__ = [
+    "MapBox",
+    "MapLayout",
+    "MapLine",
+    "WebFactory",
+    "WebSite",
+    "install",
+    "layout_map",
+    "markup_html",
+    "render_markdown",
+]
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+
+#: Homepages kept rendered (least recently used ones are dropped beyond this).
+MAX_CACHED_HOMEPAGES = 1024
+#: Names listed on the front page before "and N more".
+FRONT_PAGE_NAMES = 50
+
+# Player text and world text never bring their own scripts, frames or
+# plugins; colour spans need inline styles, homepages may show images.
+_CSP = (
+    "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'; img-src * data:; "
+    "style-src 'self' 'unsafe-inline'"
+)
+_HTML = "text/html; charset=utf-8"
+_SVG = "image/svg+xml"
+_CSS = "text/css; charset=utf-8"
+_JSON = "application/json"
+
+# Account names are letters only (reality.game.accounts); anything else in a
+# homepage path is answered 404 without asking the store.
+_PLAYER_NAME = re.compile(rf"[A-Za-z]{{1,{NAME_MAX}}}")
+# C0 controls but tab and newline, DEL and C1: invalid in XML, useless in HTML.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+# -- markup and Markdown -------------------------------------------------------------
+
+
+def _style_attributes(style: markup.Style) -> str:
+    """The class (and style) attributes of a span for one markup tag."""
+    classes: list[str] = []
+    inline: list[str] = []
+    for colour, prefix, css in ((style.fg, "fg", "color"), (style.bg, "bg", "background-color")):
+        if colour is None:
+            continue
+        if isinstance(colour, int):
+            classes.append(f"{prefix}{colour:d}")
+        else:
+            r, g, b = colour
+            inline.append(f"{css}:#{r:02x}{g:02x}{b:02x}")
+    for flag in ("bold", "dim", "italic", "underline", "reverse"):
+        if getattr(style, flag):
+            classes.append(flag)
+    attributes = f' class="{" ".join(classes)}"' if classes else ""
+    if inline:
+        attributes += f' style="{";".join(inline)}"'
+    return attributes
+
+
+def markup_html(text: str) -> Markup:
+    """World markup (``{red}...{/}``) as escaped HTML with ``<span>`` elements.
+
+    Unknown tags stay literal text, a ``{/}`` that closes nothing is
+    dropped, and tags left open are closed at the end, so the result is
+    always well nested.
+    """
+    text = _CONTROL.sub("", text)
+    parts: list[str] = []
+    depth = 0
+    for token in markup.parse(text):
+        if isinstance(token, str):
+            parts.append(str(escape(token)))
+        elif token is markup.CLOSE:
+            if depth:
+                parts.append("</span>")
+                depth -= 1
+        else:
+            parts.append(f"<span{_style_attributes(token)}>")  # type: ignore[arg-type]
+            depth += 1
+    parts.append("</span>" * depth)
+    return Markup("".join(parts))
+
+
+def plain(text: str) -> str:
+    """World markup as plain text (for titles, alt texts and the map)."""
+    return _CONTROL.sub("", markup.strip(text))
+
+
+def _markdown() -> MarkdownIt:
+    # CommonMark with raw HTML off: "<script>" in a homepage is text, and
+    # markdown-it's link validation drops javascript:, vbscript: and file: URLs.
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.enable(["table", "strikethrough"])
+    return md
+
+
+_MD = _markdown()
+
+
+def render_markdown(text: str) -> Markup:
+    """A player's Markdown as safe HTML.
+
+    Raw HTML is escaped, headings move one level down (the page's own
+    ``<h1>`` is the player's name), and links get ``rel="nofollow ugc"``.
+    """
+    text = _CONTROL.sub("", text)
+    env: dict[str, Any] = {}
+    tokens = _MD.parse(text, env)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(6, int(token.tag[1:]) + 1)}"
+        for child in token.children or ():
+            if child.type == "link_open":
+                child.attrSet("rel", "nofollow ugc noopener")
+    return Markup(_MD.renderer.render(tokens, _MD.options, env))
+
+
+# -- the map -------------------------------------------------------------------------
+
+#: Grid steps for the compass directions (x grows east, y grows south).
+COMPASS: dict[str, tuple[int, int]] = {
+    "north": (0, -1),
+    "south": (0, 1),
+    "east": (1, 0),
+    "west": (-1, 0),
+    "northeast": (1, -1),
+    "northwest": (-1, -1),
+    "southeast": (1, 1),
+    "southwest": (-1, 1),
+}
+for _long, _short in (
+    ("north", "n"), ("south", "s"), ("east", "e"), ("west", "w"),
+    ("northeast", "ne"), ("northwest", "nw"), ("southeast", "se"), ("southwest", "sw"),
+):  # fmt: skip
+    COMPASS[_short] = COMPASS[_long]
+COMPASS["north-east"] = COMPASS["northeast"]
+COMPASS["north-west"] = COMPASS["northwest"]
+COMPASS["south-east"] = COMPASS["southeast"]
+COMPASS["south-west"] = COMPASS["southwest"]
+
+# Up and down have no place on a flat map: their rooms go to a free cell
+# nearby, preferring the diagonals (up above, down below), and the line is
+# dashed and labelled.
+_UP_CELLS = ((1, -1), (-1, -1), (0, -1), (1, 0), (-1, 0), (1, 1), (-1, 1), (0, 1))
+_DOWN_CELLS = ((1, 1), (-1, 1), (0, 1), (1, 0), (-1, 0), (1, -1), (-1, -1), (0, -1))
+_OTHER_CELLS = ((1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (0, 1), (-1, 0), (0, -1))
+_VERTICAL = {"up": _UP_CELLS, "u": _UP_CELLS, "down": _DOWN_CELLS, "d": _DOWN_CELLS}
+
+CELL_W, CELL_H = 180, 92
+BOX_W, BOX_H = 140, 44
+MARGIN = 24
+LABEL_CHARS = 19
+MIN_WIDTH = 420
+
+
+@frozen
+class MapBox:
+    """A room drawn as a box: its top-left corner in pixels, grid cell and label lines."""
+
+    id: str
+    name: str
+    label: tuple[str, ...]
+    outdoor: bool
+    start: bool
+    cell: tuple[int, int]
+    x: float
+    y: float
+
+
+@frozen
+class MapLine:
+    """An exit (or a pair of opposite exits) drawn between two boxes.
+
+    ``one_way`` lines carry an arrow towards ``b``. ``straight`` is False
+    for up/down and other non-compass exits, and for compass exits whose
+    rooms could not be placed in their direction (inconsistent exits).
+    ``label_a``/``label_b`` name the non-compass exits at each end ("" for
+    compass ones).
+    """
+
+    a: str
+    b: str
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    one_way: bool
+    straight: bool
+    label_a: str
+    label_b: str
+
+    def label_at(self, end: str) -> tuple[float, float]:
+        """Where to write an end's label: a quarter along, beside the line.
+
+        The two ends' labels go on opposite sides, so a short line between
+        neighbours ("down" one way, "up" the other) does not overprint.
+        """
+        dx, dy = self.x2 - self.x1, self.y2 - self.y1
+        length = math.hypot(dx, dy) or 1.0
+        nx, ny = -dy / length * 9, dx / length * 9
+        if end == "a":
+            x, y, side = self.x1 + dx * 0.25, self.y1 + dy * 0.25, -1
+        else:
+            x, y, side = self.x1 + dx * 0.75, self.y1 + dy * 0.75, 1
+        return round(x + nx * side, 1), round(y + ny * side + 3, 1)
+
+
+@define
+class MapLayout:
+    """The boxes and lines of a map, and its size in pixels."""
+
+    boxes: list[MapBox]
+    lines: list[MapLine]
+    width: int
+    height: int
+
+
+def _nearest_free(
+    want: tuple[int, int], taken: dict[tuple[int, int], str], limit: int
+) -> tuple[int, int]:
+    """The free cell closest to ``want`` (rings outwards; ties broken by position)."""
+    if want not in taken:
+        return want
+    wx, wy = want
+    for radius in range(1, limit + 2):
+        ring = [
+            (wx + dx, wy + dy)
+            for dx in range(-radius, radius + 1)
+            for dy in range(-radius, radius + 1)
+            if max(abs(dx), abs(dy)) == radius
+        ]
+        ring.sort(key=lambda c: ((c[0] - wx) ** 2 + (c[1] - wy) ** 2, c[1], c[0]))
+        for cell in ring:
+            if cell not in taken:
+                return cell
+    raise AssertionError("no free cell: the grid is larger than the rooms")  # pragma: no cover
+
+
+def layout_map(rooms: Sequence[RoomInfo], start: str | None = None) -> MapLayout:
+    """Place rooms on a grid by their exits' compass directions.
+
+    A breadth-first walk from ``start`` (then from each room not reached,
+    each such part of the world to the right of the last) puts the room
+    behind ``north`` one cell up, ``east`` one cell right, and so on.
+    Compass exits are followed before up, down and named exits (whose
+    rooms go to a free neighbouring cell), so they keep their direction
+    when they can. A room whose cell is taken (a loop whose
+    sides do not add up, or two exits claiming one cell) goes to the nearest
+    free cell. Loops are drawn as the lines between placed rooms; exits to
+    rooms that do not exist, and exits to the room itself, are not drawn.
+    """
+    by_id = {room.id: room for room in rooms}
+    cells: dict[str, tuple[int, int]] = {}
+    taken: dict[tuple[int, int], str] = {}
+    limit = len(by_id) + 1
+    order = ([start] if start in by_id else []) + [room.id for room in rooms]
+    for root in order:
+        if root in cells:
+            continue
+        if taken:
+            # Another part of the world, not joined to what is placed: to the right.
+            origin = (max(x for x, _ in taken) + 2, min(y for _, y in taken))
+        else:
+            origin = (0, 0)
+        cells[root] = origin
+        taken[origin] = root
+        # Compass exits spread out first, over the whole part of the world
+        # they reach; only then does an up, down or named exit claim a cell
+        # (one at a time, each followed by the compass walk from its room),
+        # so a staircase never takes the cell a street needs.
+        queue = deque([root])
+        later: deque[tuple[str, str, str]] = deque()
+        while queue or later:
+            if queue:
+                here = queue.popleft()
+                x, y = cells[here]
+                for direction, dest in by_id[here].exits.items():
+                    if dest not in by_id or dest in cells:
+                        continue
+                    step = COMPASS.get(direction.lower())
+                    if step is None:
+                        later.append((here, direction, dest))
+                        continue
+                    spot = _nearest_free((x + step[0], y + step[1]), taken, limit)
+                    cells[dest] = spot
+                    taken[spot] = dest
+                    queue.append(dest)
+                continue
+            here, direction, dest = later.popleft()
+            if dest in cells:
+                continue
+            x, y = cells[here]
+            preferred = _VERTICAL.get(direction.lower(), _OTHER_CELLS)
+            free = [(x + dx, y + dy) for dx, dy in preferred if (x + dx, y + dy) not in taken]
+            spot = free[0] if free else _nearest_free((x + 1, y + 1), taken, limit)
+            cells[dest] = spot
+            taken[spot] = dest
+            queue.append(dest)
+
+    if cells:
+        min_x = min(x for x, _ in cells.values())
+        min_y = min(y for _, y in cells.values())
+        max_x = max(x for x, _ in cells.values())
+        max_y = max(y for _, y in cells.values())
+    else:
+        min_x = min_y = max_x = max_y = 0
+
+    def corner(room_id: str) -> tuple[float, float]:
+        cx, cy = cells[room_id]
+        return (
+            MARGIN + (cx - min_x) * CELL_W + (CELL_W - BOX_W) / 2,
+            MARGIN + (cy - min_y) * CELL_H + (CELL_H - BOX_H) / 2,
+        )
+
+    boxes = []
+    for room in rooms:
+        if room.id not in cells:  # pragma: no cover - every room is placed
+            continue
+        name = plain(room.name) or room.id
+        label = _label_lines(name)
+        x, y = corner(room.id)
+        boxes.append(
+            MapBox(room.id, name, label, room.outdoor, room.id == start, cells[room.id], x, y)
+        )
+
+    arrows: dict[tuple[str, str], str] = {}
+    for room in rooms:
+        for direction, dest in room.exits.items():
+            if dest in by_id and dest != room.id:
+                # The first exit between two rooms names the line at that end.
+                arrows.setdefault((room.id, dest), direction)
+    lines = []
+    drawn: set[frozenset[str]] = set()
+    for (a, b), direction in arrows.items():
+        pair = frozenset((a, b))
+        if pair in drawn:
+            continue
+        drawn.add(pair)
+        back = arrows.get((b, a))
+        (ax, ay), (bx, by) = cells[a], cells[b]
+        straight = _fits(direction, ax, ay, bx, by) and (
+            back is None or _fits(back, bx, by, ax, ay)
+        )
+        x1, y1, x2, y2 = _clip(corner(a), corner(b))
+        lines.append(
+            MapLine(
+                a,
+                b,
+                x1,
+                y1,
+                x2,
+                y2,
+                one_way=back is None,
+                straight=straight,
+                label_a="" if direction.lower() in COMPASS else direction,
+                label_b="" if back is None or back.lower() in COMPASS else back,
+            )
+        )
+    # Wide enough for the legend even when the world is one room.
+    width = max(MIN_WIDTH, 2 * MARGIN + (max_x - min_x + 1) * CELL_W)
+    height = 2 * MARGIN + (max_y - min_y + 1) * CELL_H
+    return MapLayout(boxes, lines, width, height)
+
+
+def _label_lines(name: str) -> tuple[str, ...]:
+    """A room name in at most two lines of :data:`LABEL_CHARS`, cut with "…"."""
+    if len(name) <= LABEL_CHARS:
+        return (name,)
+    words = name.split()
+    first = ""
+    while words and len(first) + len(words[0]) + (1 if first else 0) <= LABEL_CHARS:
+        first = f"{first} {words.pop(0)}" if first else words.pop(0)
+    if not first:  # one long word: break it
+        first, rest = name[:LABEL_CHARS], name[LABEL_CHARS:]
+    else:
+        rest = " ".join(words)
+    if len(rest) > LABEL_CHARS:
+        rest = rest[: LABEL_CHARS - 1].rstrip() + "…"
+    return (first, rest)
+
+
+def _fits(direction: str, ax: int, ay: int, bx: int, by: int) -> bool:
+    """Whether room b lies exactly one compass step from a in ``direction``."""
+    step = COMPASS.get(direction.lower())
+    return step is not None and (ax + step[0], ay + step[1]) == (bx, by)
+
+
+def _clip(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float, float, float]:
+    """The segment between two boxes' centres, cut at the edges of both boxes."""
+    ax, ay = a[0] + BOX_W / 2, a[1] + BOX_H / 2
+    bx, by = b[0] + BOX_W / 2, b[1] + BOX_H / 2
+    dx, dy = bx - ax, by - ay
+    length = math.hypot(dx, dy)
+    if length == 0:  # pragma: no cover - two rooms never share a cell
+        return ax, ay, bx, by
+    # Fraction of the segment inside one box (from its centre to its edge).
+    inside = min(
+        (BOX_W / 2) / abs(dx) if dx else math.inf,
+        (BOX_H / 2) / abs(dy) if dy else math.inf,
+    )
+    gap = 3 / length  # a little air between line ends and boxes
+    t = min(0.5, inside + gap)
+    return (
+        round(ax + dx * t, 1),
+        round(ay + dy * t, 1),
+        round(bx - dx * t, 1),
+        round(by - dy * t, 1),
+    )
+
+
+# -- cached pages --------------------------------------------------------------------
+
+
+class Page:
+    """One rendered resource: the response, its 304 twin, and when it goes stale."""
+
+    __slots__ = ("response", "not_modified", "etag", "last_modified", "expires", "stale")
+
+    def __init__(
+        self,
+        response: Response,
+        not_modified: Response | None,
+        etag: str,
+        last_modified: int,
+        expires: float | None = None,
+    ) -> None:
+        self.response = response
+        self.not_modified = not_modified
+        self.etag = etag
+        self.last_modified = last_modified
+        self.expires = expires
+        self.stale = False
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    """``If-None-Match`` against our strong tag, by weak comparison (RFC 9110 §8.8.3.2)."""
+    if header.strip() == "*":
+        return True
+    for candidate in header.split(","):
+        candidate = candidate.strip()
+        if candidate.startswith("W/"):
+            candidate = candidate[2:]
+        if candidate == etag:
+            return True
+    return False
+
+
+def _not_modified_since(header: str, last_modified: int) -> bool:
+    """``If-Modified-Since``: True when the page is no newer than the date given.
+
+    An invalid date is ignored (RFC 9110 §13.1.3).
+    """
+    try:
+        since = parsedate_to_datetime(header.strip()).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return False
+    return last_modified <= since
+
+
+def _format_time(seconds: float | None) -> Markup:
+    """A wall-clock time as a ``<time>`` element, in UTC to the minute."""
+    if seconds is None:
+        return Markup("")
+    t = time.gmtime(seconds)
+    return Markup('<time datetime="{}">{}</time>').format(
+        time.strftime("%Y-%m-%dT%H:%M:%SZ", t), time.strftime("%Y-%m-%d %H:%M UTC", t)
+    )
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["time"] = _format_time
+    env.filters["plural"] = _plural
+    env.filters["markup"] = markup_html
+    env.filters["plain"] = plain
+    return env
+
+
+@define
+class _Telnet:
+    host: str
+    port: str
+
+
+def _split_address(address: str | None) -> _Telnet | None:
+    if not address:
+        return None
+    host, sep, port = address.rpartition(":")
+    if not sep:
+        return _Telnet(address, "23")
+    return _Telnet(host, port)
+
+
+class WebSite:
+    """The site's HTTP handler: a :class:`Router` over cached, world-driven pages.
+
+    ``clock`` gives the uptime (``seconds()``); ``wall`` is the calendar
+    time for Last-Modified. Call :meth:`changed` with the world's change
+    topics (the constructor subscribes it when ``subscribe`` is true).
+    """
+
+    def __init__(
+        self,
+        world: World,
+        clock: Any,
+        *,
+        started: float | None = None,
+        wall: Callable[[], float] = time.time,
+        version: str = __version__,
+        max_homepages: int = MAX_CACHED_HOMEPAGES,
+        subscribe: bool = True,
+    ) -> None:
+        self.world = world
+        self.clock = clock
+        self.started = clock.seconds() if started is None else started
+        self.wall = wall
+        self.version = version
+        self.max_homepages = max(1, max_homepages)
+        self.renders = 0  # pages rendered since the start (tests and benchmarks read it)
+        self._env = _environment()
+        self._pages: dict[str, Page] = {}
+        self._homepages: OrderedDict[str, Page] = OrderedDict()
+        self._markdown: dict[str, tuple[str, Markup]] = {}
+        self._telnet_seen: str | None = world.telnet_address
+        css = (STATIC / "style.css").read_bytes()
+        self._css = self._page(css, _CSS, cache_control="public, max-age=86400", security=False)
+        self.css_url = "/style.css?v=" + self._css.etag.strip('"')[:12]
+        self.router = Router(not_found=self._not_found)
+        self.router.add("/", self._front)
+        self.router.add("/who", self._who)
+        self.router.add("/status.json", self._status)
+        self.router.add("/map.svg", self._map)
+        self.router.add("/style.css", self._style)
+        self.router.add("/~{name}", self._homepage)
+        self.router.add("/players/{name}", self._homepage)
+        if subscribe:
+            world.subscribe(self.changed)
+
+    # -- the handler -------------------------------------------------------------------
+
+    def __call__(self, request: Request) -> Response:
+        if self.world.telnet_address is not self._telnet_seen:
+            # Every page's footer names the telnet address; it is known only
+            # once the telnet port listens.
+            self._telnet_seen = self.world.telnet_address
+            self.invalidate()
+        return self.router(request)
+
+    def changed(self, topic: str, key: str | None) -> None:
+        """The world changed: mark the pages that show it as stale."""
+        if topic == "world":
+            self.invalidate()
+            return
+        pages = self._pages
+        for name in ("/who", "/", "/status.json") if topic == "online" else ("/who",):
+            page = pages.get(name)
+            if page is not None:
+                page.stale = True
+        if key is not None:
+            # Also a name cached as unknown: a new account's first login says "online".
+            page = self._homepages.get(key)
+            if page is not None:
+                page.stale = True
+
+    def invalidate(self) -> None:
+        """Mark every page stale (a world load, a new telnet address)."""
+        for page in self._pages.values():
+            page.stale = True
+        for page in self._homepages.values():
+            page.stale = True
+
+    # -- routes ------------------------------------------------------------------------
+
+    def _cached(self, name: str, render: Callable[[Page | None], Page]) -> Page:
+        page = self._pages.get(name)
+        if page is None or page.stale or (
+            page.expires is not None and self.clock.seconds() >= page.expires
+        ):
+            page = render(page)
+            self._pages[name] = page
+        return page
+
+    def _front(self, request: Request) -> Response:
+        return _answer(request, self._cached("/", self._render_front))
+
+    def _who(self, request: Request) -> Response:
+        return _answer(request, self._cached("/who", self._render_who))
+
+    def _status(self, request: Request) -> Response:
+        return _answer(request, self._cached("/status.json", self._render_status))
+
+    def _map(self, request: Request) -> Response:
+        return _answer(request, self._cached("/map.svg", self._render_map))
+
+    def _style(self, request: Request) -> Response:
+        return _answer(request, self._css)
+
+    def _not_found(self, request: Request) -> Response:
+        return self._cached("404", self._render_not_found).response
+
+    def _homepage(self, request: Request) -> Response:
+        name = request.params.get("name", "")
+        if not _PLAYER_NAME.fullmatch(name):
+            # Not a name anyone can have: the plain 404, without asking the store.
+            return self._not_found(request)
+        key = name.lower()
+        pages = self._homepages
+        page = pages.get(key)
+        if page is None or page.stale:
+            page = self._render_homepage(key, page)
+            pages[key] = page
+            if len(pages) > self.max_homepages:
+                pages.popitem(last=False)
+        else:
+            pages.move_to_end(key)
+        return _answer(request, page)
+
+    # -- rendering -----------------------------------------------------------------------
+
+    def _common(self) -> dict[str, Any]:
+        world = self.world
+        return {
+            "world_title": plain(world.name),
+            "world_name": markup_html(world.name),
+            "telnet": _split_address(world.telnet_address),
+            "version": self.version,
+            "css_url": self.css_url,
+        }
+
+    def _html(
+        self, template: str, previous: Page | None, status: int = 200, **context: Any
+    ) -> Page:
+        body = self._env.get_template(template).render(**self._common(), **context)
+        return self._page(body.encode("utf-8"), _HTML, status=status, previous=previous)
+
+    def _page(
+        self,
+        body: bytes,
+        content_type: str,
+        *,
+        status: int = 200,
+        previous: Page | None = None,
+        cache_control: str = "no-cache",
+        expires: float | None = None,
+        security: bool = True,
+        extra: Iterable[tuple[str, str]] = (),
+    ) -> Page:
+        """A Page for ``body``; the previous one again if nothing changed."""
+        self.renders += 1
+        etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+        if previous is not None and previous.etag == etag and previous.response.status == status:
+            # Same bytes: keep the Response (and its cached encoding) and the
+            # Last-Modified date, so browsers' copies stay valid.
+            previous.stale = False
+            previous.expires = expires
+            return previous
+        modified = int(self.wall())
+        headers = [("Content-Type", content_type), ("Cache-Control", cache_control)]
+        if status == 200:
+            headers += [("ETag", etag), ("Last-Modified", http_date(modified))]
+        headers.append(("X-Content-Type-Options", "nosniff"))
+        if security:
+            headers.append(("Content-Security-Policy", _CSP))
+        headers.extend(extra)
+        response = Response(status, Headers(headers), body)
+        not_modified = None
+        if status == 200:
+            not_modified = Response(
+                304,
+                Headers(
+                    [
+                        ("Cache-Control", cache_control),
+                        ("ETag", etag),
+                        ("Last-Modified", http_date(modified)),
+                    ]
+                ),
+                b"",
+            )
+        return Page(response, not_modified, etag, modified, expires)
+
+    def _render_front(self, previous: Page | None) -> Page:
+        world = self.world
+        online = world.who_online()
+        return self._html(
+            "front.html",
+            previous,
+            welcome=markup_html(world.welcome) if world.welcome else "",
+            online=online[:FRONT_PAGE_NAMES],
+            more=max(0, len(online) - FRONT_PAGE_NAMES),
+            counts=world.counts(),
+        )
+
+    def _render_who(self, previous: Page | None) -> Page:
+        world = self.world
+        rows = []
+        for player in world.who_online():
+            room = player.location
+            rows.append((player, room.id if room else None, room.name if room else None))
+        return self._html("who.html", previous, rows=rows)
+
+    def _render_status(self, previous: Page | None) -> Page:
+        world = self.world
+        now = self.clock.seconds()
+        counts = world.counts()
+        status = {
+            "name": plain(world.name),
+            "version": self.version,
+            "uptime": int(now - self.started),
+            "players_online": counts.online,
+            "online": [p.name for p in world.who_online()],
+            "players": counts.players,
+            "rooms": counts.rooms,
+            "telnet": world.telnet_address,
+        }
+        body = json.dumps(status, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        # The uptime moves on: render again once its second has passed.
+        expires = self.started + int(now - self.started) + 1
+        return self._page(
+            body,
+            _JSON,
+            previous=previous,
+            expires=expires,
+            security=False,
+            extra=[("Access-Control-Allow-Origin", "*")],
+        )
+
+    def _render_map(self, previous: Page | None) -> Page:
+        world = self.world
+        layout = layout_map(world.map_rooms(), getattr(world, "start_id", None))
+        body = self._env.get_template("map.svg").render(
+            world_title=plain(world.name),
+            layout=layout,
+            BOX_W=BOX_W,
+            BOX_H=BOX_H,
+            MARGIN=MARGIN,
+        )
+        return self._page(body.encode("utf-8"), _SVG, previous=previous)
+
+    def _render_not_found(self, previous: Page | None) -> Page:
+        return self._html("not_found.html", previous, 404, player=None)
+
+    def _render_homepage(self, key: str, previous: Page | None) -> Page:
+        world = self.world
+        info = world.player_info(key)
+        if info is None:
+            return self._html("not_found.html", previous, 404, player=key)
+        cached = self._markdown.get(key)
+        if cached is not None and cached[0] == info.homepage:
+            text = cached[1]
+        else:
+            # Markdown is parsed again only when the text changes, not on every move.
+            text = render_markdown(info.homepage) if info.homepage.strip() else Markup("")
+            self._markdown[key] = (info.homepage, text)
+            if len(self._markdown) > self.max_homepages:
+                self._markdown.pop(next(iter(self._markdown)))
+        return self._html(
+            "homepage.html",
+            previous,
+            info=info,
+            key=key,
+            page=text,
+            room=markup_html(info.room_name) if info.room_name else "",
+            last_seen=_format_time(info.last_seen),
+            updated=_format_time(info.homepage_updated),
+            mail=world.mail_address(info.name),
+        )
+
+
+def _answer(request: Request, page: Page) -> Response:
+    """The page, or its ``304 Not Modified`` twin if the client's copy is current."""
+    not_modified = page.not_modified
+    if not_modified is not None:
+        headers = request.headers
+        match = headers.get("if-none-match")
+        if match is not None:
+            if _etag_matches(match, page.etag):
+                return not_modified
+        else:
+            since = headers.get("if-modified-since")
+            if since is not None and _not_modified_since(since, page.last_modified):
+                return not_modified
+    return page.response
+
+
+# -- plugging in -------------------------------------------------------------------------
+
+
+class WebFactory(HTTPFactory):
+    """An :class:`HTTPFactory` that remembers its connections, to close them at shutdown."""
+
+    def __init__(self, handler: Callable[[Request], Any], clock: Any, **options: Any) -> None:
+        super().__init__(handler, clock, **options)
+        self.channels: weakref.WeakSet[Protocol] = weakref.WeakSet()
+
+    def build_protocol(self, addr: Address) -> Protocol:
+        protocol = super().build_protocol(addr)
+        self.channels.add(protocol)
+        return protocol
+
+    def close_all(self, message: str = "") -> None:
+        """Close every open connection once what it has been sent is flushed."""
+        for channel in list(self.channels):
+            transport = channel.transport
+            if transport is not None and not transport.disconnecting:
+                transport.lose_connection()
+
+
+def site_url(host: str, port: int) -> str:
+    """``http://host:port/``, with brackets around an IPv6 literal."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
+
+
+def install(server: Any) -> WebSite:
+    """Plug the website into an assembled :class:`reality.app.Server`.
+
+    Listens on ``settings.http_port``; when the port is open (its number is
+    known only then, with port 0) the telnet banner and the world learn the
+    site's URL, so ``homepage`` can tell players their address.
+    """
+    site = WebSite(server.world, server.reactor, started=getattr(server, "started", None))
+    factory = WebFactory(site, server.reactor, max_connections=1000)
+    port = server.listen("http", server.settings.http_port, factory)
+    announce = port.on_listening
+
+    def listening(address: Address) -> None:
+        if announce is not None:
+            announce(address)
+        url = site_url(server.public_host(), address.port)
+        server.telnet.web_url = url
+        server.world.web_url = url.rstrip("/")
+        site.invalidate()
+        log.info("website at %s", url)
+
+    port.on_listening = listening
+    server.web = site
+    server.close_hooks.append(factory.close_all)
+    server.connection_counts.append(lambda: factory.open_connections)
+    return site
