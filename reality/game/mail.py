@@ -584,6 +584,10 @@ class _TextExtractor(HTMLParser):
         if tag == "pre":
             self.pre += 1
 
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        # <br/> is one line break, not an opening and a closing one.
+        self.handle_starttag(tag, attrs)
+
     def handle_endtag(self, tag: str) -> None:
         if tag in self._HIDDEN:
             self.hidden = max(0, self.hidden - 1)

@@ -272,6 +272,11 @@ def test_html_to_text_keeps_preformatted_text():
     assert html_to_text("<pre>a   b\n  c</pre><p></p><p></p><p>d</p>") == "a   b\n  c\n\nd"
 
 
+def test_html_to_text_line_breaks():
+    """<br> and <br/> break a line once; indentation in the source is not kept."""
+    assert html_to_text("<div>\n    one<br/>two<br>three\n</div>") == "one\ntwo\nthree"
+
+
 def test_crlf_matches_what_pop3_counts():
     """Line ends become CRLF and a final CRLF is added: POP3 sizes are exact."""
     assert crlf(b"a\nb\r\nc") == b"a\r\nb\r\nc\r\n"
