@@ -67,20 +67,16 @@ class ReactorUnavailable(RuntimeError):
 
 
 class _TimerQueue(TimerQueue):
-    """A TimerQueue that tells the reactor when its earliest time may have moved earlier."""
+    """A TimerQueue that tells the reactor when a reset() moved a call earlier.
+
+    (New calls are checked by :meth:`AsyncioReactor.call_later` itself.)
+    """
 
     __slots__ = ("_rearm",)
 
     def __init__(self, seconds: Callable[[], float], rearm: Callable[[float], None]) -> None:
         super().__init__(seconds)
         self._rearm = rearm
-
-    def schedule(
-        self, when: float, func: Callable[..., Any], args: tuple, kwargs: dict
-    ) -> DelayedCall:
-        call = TimerQueue.schedule(self, when, func, args, kwargs)
-        self._rearm(when)
-        return call
 
     def _move(self, call: DelayedCall, when: float) -> None:
         # A reset() to a later time changes nothing the loop must know (the
@@ -145,7 +141,12 @@ class AsyncioReactor:
         """Call ``f(*args, **kwargs)`` ``delay`` seconds from now; returns a DelayedCall."""
         if delay < 0:
             delay = 0.0
-        return self._timers.schedule(time.monotonic() + delay, f, args, kwargs)
+        when = time.monotonic() + delay
+        call = self._timers.schedule(when, f, args, kwargs)
+        armed = self._armed_at
+        if armed is None or when < armed:
+            self._arm(when)
+        return call
 
     def get_delayed_calls(self) -> list[DelayedCall]:
         """The scheduled timers, earliest first."""
