@@ -273,11 +273,11 @@ class PlayClient:
             if parsed is None:
                 parsed = _render_line(line)
             cache[key] = parsed
-            if fragments:
+            if i > start:
                 fragments.append(("", "\n"))
             fragments.extend(parsed)
         if not self._scroll and self.state.partial:
-            if fragments:
+            if end > start:
                 fragments.append(("", "\n"))
             fragments.extend(to_formatted_text(ANSI(self.state.partial)))
         # Only what is on screen stays parsed; scrolling re-parses cheaply.

@@ -126,3 +126,15 @@ def test_output_window_shows_the_tail_with_colours_and_scrolls_back():
     client.state.line_received("newer")
     rows = "".join(t for _, t, *_ in client._output_fragments()).split("\n")
     assert rows[-1] == "line 25", "new output does not move a scrolled-back view"
+
+
+def test_output_keeps_empty_lines_even_at_the_top():
+    """An empty first line is drawn as an empty row, not swallowed; partial text comes last."""
+    client = PlayClient("127.0.0.1", 1, output=SizedOutput(80, 13), history=None)
+    client.app = client._build_application()
+    client.state.line_received("")
+    client.state.line_received("  Lindenford")
+    client.state.partial_received("Name: ")
+    text = "".join(t for _, t, *_ in client._output_fragments())
+    assert text.split("\n") == ["", "  Lindenford", "Name: "]
+    assert client._output_cursor().y == 2
