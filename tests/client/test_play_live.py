@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
+import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -156,6 +157,7 @@ def test_play_login_masked_walk_speech_keeps_typing_and_completes(tmp_path):
             await driver.line("")
             bob.expect("Alice gives you the brass lamp")
             bob.close()
+            assert threading.active_count() == 1, "the client runs in one thread"
 
             assert await driver.quit() == 0
 
