@@ -290,11 +290,14 @@ class BodyData:
     data: bytes
 
 
-@define(slots=True)
+@frozen
 class EndOfMessage:
     """The request is complete. ``trailers`` holds a chunked body's trailer fields."""
 
     trailers: Headers | None = None
+
+
+_END = EndOfMessage()  # the common, trailer-less end (events are immutable)
 
 
 @define(slots=True)
@@ -319,6 +322,7 @@ _VERSION_RE = re.compile(rb"HTTP/([0-9])\.([0-9])")
 _FIELD_LINE = b"[" + _TCHAR + rb"]+:[\t\x20-\x7e\x80-\xff]*"
 _FIELDS_RE = re.compile(_FIELD_LINE + rb"(?:\r\n" + _FIELD_LINE + rb")*")
 _HOST_RE = re.compile(rb"[A-Za-z0-9\-._~%!$&'()*+,;=:\[\]]*")
+_HOST_STR_RE = re.compile(r"[A-Za-z0-9\-._~%!$&'()*+,;=:\[\]]*")
 _HEX_RE = re.compile(rb"[0-9A-Fa-f]+")
 _CHUNK_EXT_RE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
 
@@ -333,7 +337,7 @@ _DONE = 6  # a non-persistent request has ended: nothing after it is read
 _ERROR = 7
 
 # Fields that decide framing or connection handling, looked at while parsing.
-_SPECIAL = frozenset({b"content-length", b"transfer-encoding", b"host", b"connection", b"expect"})
+_SPECIAL = frozenset({"content-length", "transfer-encoding", "host", "connection", "expect"})
 # Room in the request line for the method, two spaces and "HTTP/1.1".
 _LINE_SLACK = 64
 
@@ -365,6 +369,7 @@ class RequestParser:
     __slots__ = (
         "limits",
         "known_methods",
+        "_methods",
         "_buf",
         "_state",
         "_remaining",
@@ -375,6 +380,9 @@ class RequestParser:
         "_head_started",
         "_empty_lines",
         "_blocked",
+        "_last_block",
+        "_last_fields",
+        "_last_special",
     )
 
     def __init__(
@@ -384,6 +392,7 @@ class RequestParser:
     ) -> None:
         self.limits = limits
         self.known_methods = frozenset(known_methods)
+        self._methods = {m.encode("ascii"): m for m in self.known_methods}
         self._buf = bytearray()
         self._state = _HEAD
         self._remaining = 0  # body or chunk bytes still to come
@@ -394,6 +403,9 @@ class RequestParser:
         self._head_started = False
         self._empty_lines = 0
         self._blocked = False
+        self._last_block = b""
+        self._last_fields: list[tuple[str, str, str]] = []
+        self._last_special: dict[str, list[str]] = {}
 
     # -- state for the adapter ---------------------------------------------------
 
@@ -433,11 +445,40 @@ class RequestParser:
         if self._state >= _DONE:
             return events
         buf = self._buf
-        if data:
-            buf += data
-        pos = 0
+        if buf:
+            if data:
+                buf += data
+            src: bytes | bytearray = buf
+        else:
+            # Nothing held back: parse the new bytes where they are and keep
+            # only what is left over (usually nothing).
+            src = bytes(data)
+            if (
+                self._state == _HEAD
+                and not self._head_started
+                and max_requests != 0
+                and len(src) > 4
+                and src.find(b"\r\n\r\n") == len(src) - 4
+                and src[:2] != b"\r\n"
+            ):
+                # The usual case: exactly one request head, nothing after it.
+                try:
+                    head = self._parse_request(src[:-4])
+                except _Reject as reject:
+                    self._fail(events, reject.status, reject.reason)
+                    return events
+                except Exception as exc:  # see below
+                    log.exception("HTTP parser failed on client input")
+                    self._fail(events, 400, f"unparseable request ({type(exc).__name__})")
+                    return events
+                events.append(head)
+                if self._state == _HEAD:
+                    events.append(_END)
+                    if not self._keep_alive:
+                        self._state = _DONE
+                return events
         try:
-            pos = self._parse(buf, events, max_requests)
+            pos = self._parse(src, events, max_requests)
         except _Reject as reject:
             self._fail(events, reject.status, reject.reason)
             return events
@@ -447,8 +488,11 @@ class RequestParser:
             return events
         if self._state >= _DONE:
             buf.clear()
-        elif pos:
-            del buf[:pos]
+        elif src is buf:
+            if pos:
+                del buf[:pos]
+        elif pos < len(src):
+            buf += memoryview(src)[pos:]
         return events
 
     def _fail(self, events: list[Event], status: int, reason: str) -> None:
@@ -457,7 +501,7 @@ class RequestParser:
         self._blocked = False
         events.append(ParseError(status, reason))
 
-    def _parse(self, buf: bytearray, events: list[Event], max_requests: int | None) -> int:
+    def _parse(self, buf: bytes | bytearray, events: list[Event], max_requests: int | None) -> int:
         pos = 0
         done = 0
         limits = self.limits
@@ -475,7 +519,7 @@ class RequestParser:
                 if not complete:
                     return pos
                 if self._state == _HEAD:  # no body: the request is complete
-                    events.append(EndOfMessage())
+                    events.append(_END)
                     done += 1
                     if not self._keep_alive:
                         self._state = _DONE
@@ -530,7 +574,7 @@ class RequestParser:
                     if buf.find(b"\n\n", pos) >= 0:
                         raise _Reject(400, "trailer section must use CRLF line endings")
                     return pos
-                trailers, _ = self._parse_fields(bytes(buf[pos:end]), trailers=True)
+                trailers, _ = self._parse_fields(bytes(buf[pos:end]), "trailer section")
                 pos = end + 4
                 done += self._end_message(events, trailers)
                 if self._state == _DONE:
@@ -539,7 +583,7 @@ class RequestParser:
                 return pos
 
     def _end_message(self, events: list[Event], trailers: Headers | None) -> int:
-        events.append(EndOfMessage(trailers))
+        events.append(_END if trailers is None else EndOfMessage(trailers))
         self._state = _HEAD if self._keep_alive else _DONE
         return 1
 
@@ -566,7 +610,7 @@ class RequestParser:
     # -- the request head ---------------------------------------------------------
 
     def _parse_head(
-        self, buf: bytearray, pos: int, n: int, events: list[Event]
+        self, buf: bytes | bytearray, pos: int, n: int, events: list[Event]
     ) -> tuple[int, bool]:
         """Parse a head starting at ``pos``: (bytes consumed up to, head complete)."""
         # RFC 9112 §2.2: ignore empty lines before the request line.
@@ -587,7 +631,9 @@ class RequestParser:
             # Re-search only the tail next time (the terminator may straddle).
             self._scan = max(0, n - pos - 3)
             return pos, False
-        head = bytes(buf[pos:end])
+        head = buf[pos:end]
+        if type(head) is not bytes:
+            head = bytes(head)
         self._scan = 0
         self._line_len = -1
         self._empty_lines = 0
@@ -595,7 +641,7 @@ class RequestParser:
         events.append(self._parse_request(head))
         return end + 4, True
 
-    def _check_partial_head(self, buf: bytearray, pos: int, n: int) -> None:
+    def _check_partial_head(self, buf: bytes | bytearray, pos: int, n: int) -> None:
         """Refuse an unfinished head early once it is already too long or malformed."""
         limits = self.limits
         max_line = limits.max_target + _LINE_SLACK
@@ -629,19 +675,21 @@ class RequestParser:
             line, fields = head[:line_end], head[line_end + 2 :]
 
         # Request line: method SP request-target SP HTTP-version (RFC 9112 §3).
-        first = line.find(b" ")
-        last = line.rfind(b" ")
-        if first <= 0 or last == first:
+        parts = line.split(b" ")
+        if len(parts) != 3:
+            first = line.find(b" ")
+            last = line.rfind(b" ")
+            if first > 0 and last - first - 1 > limits.max_target:
+                raise _Reject(414, _target_too_long(limits))
             raise _Reject(400, "malformed request line")
-        target = line[first + 1 : last]
+        method, target, version_text = parts
         if len(target) > limits.max_target:
-            raise _Reject(414, f"request target is longer than {limits.max_target} bytes")
-        method = line[:first]
-        if not _TOKEN_RE.fullmatch(method):
+            raise _Reject(414, _target_too_long(limits))
+        method_str = self._methods.get(method)
+        if method_str is None and not _TOKEN_RE.fullmatch(method):
             raise _Reject(400, "malformed method in request line")
         if not _TARGET_RE.fullmatch(target):
             raise _Reject(400, "malformed request target")
-        version_text = line[last + 1 :]
         if version_text == b"HTTP/1.1":
             version = "1.1"
         elif version_text == b"HTTP/1.0":
@@ -654,91 +702,79 @@ class RequestParser:
                 raise _Reject(505, "only HTTP/1.x is supported")
             # RFC 9110 §6.2: a higher minor version is answered as the highest we speak.
             version = "1.1" if match.group(2) != b"0" else "1.0"
-
-        headers, special = self._parse_fields(fields, trailers=False)
         http11 = version == "1.1"
 
+        headers, special = self._parse_fields(fields, "header section")
+
         # Host (RFC 9112 §3.2): exactly one in HTTP/1.1, and a valid value.
-        hosts = special.get(b"host")
+        hosts = special.get("host")
         if hosts is None:
             if http11:
                 raise _Reject(400, "HTTP/1.1 request without a Host header")
-        else:
-            if len(hosts) > 1:
-                raise _Reject(400, "more than one Host header")
-            if not _HOST_RE.fullmatch(hosts[0]):
-                raise _Reject(400, "invalid Host header")
+        elif len(hosts) > 1:
+            raise _Reject(400, "more than one Host header")
+        elif not _HOST_STR_RE.fullmatch(hosts[0]):
+            raise _Reject(400, "invalid Host header")
 
-        # Body length (RFC 9112 §6).
         content_length = 0
         chunked = False
-        te_values = special.get(b"transfer-encoding")
-        cl_values = special.get(b"content-length")
+        expect_continue = False
+        if hosts is not None and len(special) == 1 and method_str is not None:
+            # The common case: a Host and nothing that changes framing or
+            # persistence; only the target's form is left to check.
+            keep_alive = http11
+            if target[0] != 0x2F:
+                self._check_target_form(method_str, target)
+            elif method_str == "CONNECT":
+                raise _Reject(400, "CONNECT needs an authority-form target")
+            self._keep_alive = keep_alive
+            return RequestHead(method_str, target.decode("ascii"), version, headers, keep_alive)
+
+        # Body length (RFC 9112 §6).
+        te_values = special.get("transfer-encoding")
+        cl_values = special.get("content-length")
         if te_values is not None:
             if cl_values is not None:
                 raise _Reject(400, "both Content-Length and Transfer-Encoding")
             if not http11:
                 raise _Reject(400, "Transfer-Encoding in an HTTP/1.0 request")
-            codings = [c.strip(b" \t").lower() for v in te_values for c in v.split(b",")]
+            codings = [c.strip(" \t").lower() for v in te_values for c in v.split(",")]
             codings = [c for c in codings if c]
-            if not codings or codings[-1] != b"chunked":
+            if not codings or codings[-1] != "chunked":
                 raise _Reject(400, "the final transfer coding must be chunked")
             if len(codings) > 1:
-                if b"chunked" in codings[:-1]:
+                if "chunked" in codings[:-1]:
                     raise _Reject(400, "chunked transfer coding applied twice")
                 raise _Reject(501, "unsupported transfer coding")
             chunked = True
         elif cl_values is not None:
-            length = -1
-            for value in cl_values:
-                for part in value.split(b","):
-                    part = part.strip(b" \t")
-                    if not part.isdigit():
-                        raise _Reject(400, "invalid Content-Length")
-                    if len(part) > 19:
-                        raise _Reject(413, f"request body is larger than {limits.max_body} bytes")
-                    number = int(part)
-                    if length >= 0 and number != length:
-                        raise _Reject(400, "conflicting Content-Length values")
-                    length = number
-            content_length = length
-            if content_length > limits.max_body:
-                raise _Reject(413, f"request body is larger than {limits.max_body} bytes")
+            content_length = _content_length(cl_values, limits)
 
         # Expect (RFC 9110 §10.1.1): only 100-continue is known; HTTP/1.0 ignores it.
-        expect_continue = False
-        expects = special.get(b"expect")
+        expects = special.get("expect")
         if expects is not None and http11:
-            wanted = {e.strip(b" \t").lower() for v in expects for e in v.split(b",")} - {b""}
-            if wanted - {b"100-continue"}:
+            wanted = {e.strip(" \t").lower() for v in expects for e in v.split(",")} - {""}
+            if wanted - {"100-continue"}:
                 raise _Reject(417, "unsupported expectation")
             expect_continue = bool(wanted) and (chunked or content_length > 0)
 
         # Persistence (RFC 9112 §9.3).
-        connection = special.get(b"connection")
+        connection = special.get("connection")
         if connection is None:
             keep_alive = http11
         else:
-            tokens = {t.strip(b" \t").lower() for v in connection for t in v.split(b",")}
-            if b"close" in tokens:
+            tokens = {t.strip(" \t").lower() for v in connection for t in v.split(",")}
+            if "close" in tokens:
                 keep_alive = False
             else:
-                keep_alive = http11 or b"keep-alive" in tokens
+                keep_alive = http11 or "keep-alive" in tokens
 
-        method_str = method.decode("ascii")
-        if method_str not in self.known_methods:
-            raise _Reject(501, f"method {method_str[:32]} is not implemented")
+        if method_str is None:
+            name = method.decode("ascii")[:32]
+            raise _Reject(501, f"method {name} is not implemented")
 
-        # Request-target form must suit the method (RFC 9112 §3.2).
         if target[0] != 0x2F:  # not "/": not origin-form
-            if method_str == "CONNECT":
-                if not _HOST_RE.fullmatch(target) or b":" not in target:
-                    raise _Reject(400, "CONNECT needs an authority-form target")
-            elif target == b"*":
-                if method_str != "OPTIONS":
-                    raise _Reject(400, "asterisk-form target is only for OPTIONS")
-            elif not (target[:7].lower() == b"http://" or target[:8].lower() == b"https://"):
-                raise _Reject(400, "malformed request target")
+            self._check_target_form(method_str, target)
         elif method_str == "CONNECT":
             raise _Reject(400, "CONNECT needs an authority-form target")
 
@@ -760,33 +796,78 @@ class RequestParser:
             chunked,
         )
 
-    def _parse_fields(
-        self, block: bytes, trailers: bool
-    ) -> tuple[Headers, dict[bytes, list[bytes]]]:
-        """Parse field lines; the headers and the raw values of the special fields."""
-        special: dict[bytes, list[bytes]] = {}
+    @staticmethod
+    def _check_target_form(method: str, target: bytes) -> None:
+        """A target that is not origin-form must suit the method (RFC 9112 §3.2)."""
+        if method == "CONNECT":
+            if not _HOST_RE.fullmatch(target) or b":" not in target:
+                raise _Reject(400, "CONNECT needs an authority-form target")
+        elif target == b"*":
+            if method != "OPTIONS":
+                raise _Reject(400, "asterisk-form target is only for OPTIONS")
+        elif not (target[:7].lower() == b"http://" or target[:8].lower() == b"https://"):
+            raise _Reject(400, "malformed request target")
+
+    def _parse_fields(self, block: bytes, what: str) -> tuple[Headers, dict[str, list[str]]]:
+        """Parse field lines: the headers, and the values of the fields that
+        decide framing and persistence (by lower-case name)."""
+        if block == self._last_block:
+            # A persistent connection tends to repeat its header section word
+            # for word; parsing is a function of the bytes, so reuse the result
+            # (with a fresh Headers: handlers may change theirs).
+            headers = Headers.__new__(Headers)
+            headers._fields = self._last_fields[:]
+            headers._version = 0
+            return headers, self._last_special
+        special: dict[str, list[str]] = {}
         if not block:
             return Headers._from_lowered([]), special
         limits = self.limits
-        what = "trailer section" if trailers else "header section"
         if len(block) > limits.max_header_bytes:
             raise _Reject(431, f"{what} is larger than {limits.max_header_bytes} bytes")
-        lines = block.split(b"\r\n")
-        if len(lines) > limits.max_header_fields:
+        if block.count(b"\r\n") >= limits.max_header_fields:
             raise _Reject(431, f"{what} has more than {limits.max_header_fields} fields")
         if not _FIELDS_RE.fullmatch(block):
-            raise _Reject(400, _diagnose_fields(lines))
+            raise _Reject(400, _diagnose_fields(block.split(b"\r\n")))
+        # Validated: names are tokens and values hold no CR, LF or NUL, so the
+        # block can be decoded once (Latin-1 keeps obs-text bytes as they are).
         fields: list[tuple[str, str, str]] = []
         append = fields.append
-        for line in lines:
-            name, _, value = line.partition(b":")
-            lname = name.lower()
-            value = value.strip(b" \t")
-            if lname in _SPECIAL:
-                special.setdefault(lname, []).append(value)
-            key = lname.decode("ascii")
-            append((key, key, value.decode("latin-1")))
+        for line in block.decode("latin-1").split("\r\n"):
+            name, _, value = line.partition(":")
+            key = name.lower()
+            value = value.strip(" \t")
+            if key in _SPECIAL:
+                if key in special:
+                    special[key].append(value)
+                else:
+                    special[key] = [value]
+            append((key, key, value))
+        if what == "header section":
+            self._last_block = block
+            self._last_fields = fields
+            self._last_special = special
+            fields = fields[:]
         return Headers._from_lowered(fields), special
+
+
+def _content_length(values: list[str], limits: HTTPLimits) -> int:
+    """The body length from Content-Length values; identical repeats are one value."""
+    length = -1
+    for value in values:
+        for part in value.split(","):
+            part = part.strip(" \t")
+            if not (part.isascii() and part.isdigit()):
+                raise _Reject(400, "invalid Content-Length")
+            if len(part) > 19:
+                raise _Reject(413, f"request body is larger than {limits.max_body} bytes")
+            number = int(part)
+            if length >= 0 and number != length:
+                raise _Reject(400, "conflicting Content-Length values")
+            length = number
+    if length > limits.max_body:
+        raise _Reject(413, f"request body is larger than {limits.max_body} bytes")
+    return length
 
 
 def _diagnose_fields(lines: list[bytes]) -> str:
@@ -862,6 +943,9 @@ class Response:
     headers: Headers = field(factory=Headers, converter=_to_headers)
     body: Body = b""
     _wire: tuple[Any, ...] | None = field(default=None, init=False, repr=False)
+    _tails: dict[tuple[Any, ...], tuple[Any, ...]] | None = field(
+        default=None, init=False, repr=False
+    )
 
     @classmethod
     def html(cls, text: str, status: int = 200, headers: HeadersLike = None) -> Response:
@@ -1059,26 +1143,42 @@ class ResponseWriter:
         ``head_only`` (a HEAD request) sends the header section that a GET
         would have had, without the body.
         """
-        status = response.status
         body = response.body
+        tails = response._tails
+        if tails is not None and type(body) is bytes:
+            # Served before: everything but the Date line is known, as long as
+            # status, headers and body are the ones it was rendered from.
+            entry = tails.get((response.status, head_only, keep_alive, http10))
+            if (
+                entry is not None
+                and entry[0] is body
+                and entry[1] is response.headers
+                and entry[2] == response.headers._version
+            ):
+                return b"".join((entry[3], self.dates.line(), entry[4])), entry[5]
+        status = response.status
         line = _STATUS_LINES.get(status) or _status_line(status)
         block, wants_close, has_type, _ = _encode_fields(response)
-        if wants_close:
-            keep_alive = False
+        keep = keep_alive and not wants_close
         if status == 204 or status == 304:
             framing = b""
-            body = b""
+            sent_body = b""
         else:
             framing = b"Content-Length: %d\r\n" % len(body)
             if not has_type and body:
                 framing = _DEFAULT_TYPE + framing
-        if not keep_alive:
+            sent_body = b"" if head_only else body
+        if not keep:
             framing += _CONNECTION_CLOSE
         elif http10:
             framing += _CONNECTION_KEEP_ALIVE
-        if head_only or not body:
-            return b"".join((line, self.dates.line(), block, framing, b"\r\n")), keep_alive
-        return b"".join((line, self.dates.line(), block, framing, b"\r\n", body)), keep_alive
+        tail = b"".join((block, framing, b"\r\n", sent_body))
+        if type(body) is bytes:
+            if tails is None or len(tails) >= 16:
+                tails = response._tails = {}
+            key = (status, head_only, keep_alive, http10)
+            tails[key] = (body, response.headers, response.headers._version, line, tail, keep)
+        return b"".join((line, self.dates.line(), tail)), keep
 
     @staticmethod
     def chunk(data: bytes) -> bytes:
@@ -1225,8 +1325,38 @@ class HTTPChannel(Protocol):
                     self._linger_timer.reset(max(0.0, min(_LINGER_QUIET, left)))
             return
         self._last_activity = self.clock.seconds()
-        room = self.max_pipeline - len(self._queue)
-        self._advance(self._parser.receive(data, room if room > 0 else 0))
+        queue = self._queue
+        parser = self._parser
+        room = self.max_pipeline - len(queue)
+        events = parser.receive(data, room if room > 0 else 0)
+        if (
+            len(events) == 2
+            and events[1] is _END
+            and type(events[0]) is RequestHead
+            and not queue
+            and not self._advancing
+        ):
+            # The common case, without the general loop: one request without a
+            # body, and nothing before it still waiting for its answer.
+            self._head = events[0]  # type: ignore[assignment]
+            self._continue_owed = False
+            self._advancing = True
+            try:
+                self._dispatch(_END)
+            finally:
+                self._advancing = False
+            if (
+                queue
+                or self._again
+                or self._closing
+                or parser._blocked
+                or parser._head_started
+                or self._reading_paused
+                or self._header_timer is not None
+            ):
+                self._advance()
+            return
+        self._advance(events)
 
     def eof_received(self) -> bool:
         """The client closed its sending side: finish what it asked, then close."""
@@ -1268,6 +1398,8 @@ class HTTPChannel(Protocol):
 
     def _handle(self, events: list[Event]) -> None:
         for event in events:
+            if self._closing:
+                return  # a response closed the connection: the rest is moot
             kind = type(event)
             if kind is RequestHead:
                 self._head = event  # type: ignore[assignment]
@@ -1286,13 +1418,22 @@ class HTTPChannel(Protocol):
         head = self._head
         self._head = None
         assert head is not None
-        body = b"".join(self._body) if self._body else b""
-        self._body = []
+        if self._body:
+            body = b"".join(self._body)
+            self._body = []
+        else:
+            body = b""
         target = head.target
-        raw_path, query_string, authority = _split_target(target)
+        if target[0] == "/" and "?" not in target:  # the common case, cheaply
+            raw_path = target
+            query_string = ""
+            query: dict[str, list[str]] = {}
+            host = head.headers.get("host") or ""
+        else:
+            raw_path, query_string, authority = _split_target(target)
+            query = parse_qs(query_string, keep_blank_values=True) if query_string else {}
+            host = authority if authority is not None else (head.headers.get("host") or "")
         path = unquote(raw_path, errors="replace") if "%" in raw_path else raw_path
-        query = parse_qs(query_string, keep_blank_values=True) if query_string else {}
-        host = authority if authority is not None else (head.headers.get("host") or "")
         request = Request(
             head.method,
             path,
@@ -1308,13 +1449,32 @@ class HTTPChannel(Protocol):
             {},
             end.trailers,
         )
-        slot = _Slot(request, head.method == "HEAD", head.version == "1.0", head.keep_alive)
-        self._queue.append(slot)
+        head_only = head.method == "HEAD"
+        http10 = head.version == "1.0"
         try:
             result = self.handler(request)
         except Exception:
-            slot.response = self._handler_failed(Failure(), request)
-            return
+            result = self._handler_failed(Failure(), request)
+        if (
+            type(result) is Response
+            and type(result.body) is bytes
+            and not self._queue
+            and not self._write_paused
+        ):
+            # Nothing is ahead of this request: answer it at once.
+            try:
+                data, keep = self.writer.complete(
+                    result, head_only=head_only, keep_alive=head.keep_alive, http10=http10
+                )
+            except Exception:
+                pass  # the careful path below logs it and answers 500 instead
+            else:
+                self.transport.write(data)
+                if not keep:
+                    self._close()
+                return
+        slot = _Slot(request, head_only, http10, head.keep_alive)
+        self._queue.append(slot)
         if type(result) is Response:
             slot.response = result
             return
@@ -1378,11 +1538,12 @@ class HTTPChannel(Protocol):
                 self._handle(events)
             while True:
                 self._again = False
-                self._flush()
+                if self._queue:
+                    self._flush()
                 if self._closing:
                     break
                 parser = self._parser
-                if parser.blocked and not self._write_paused:
+                if parser._blocked and not self._write_paused:
                     room = self.max_pipeline - len(self._queue)
                     if room > 0:
                         events = parser.receive(b"", room)
@@ -1395,15 +1556,20 @@ class HTTPChannel(Protocol):
             self._advancing = False
         if self._closing:
             return
+        parser = self._parser
         if not self._queue:
-            if self._eof and not self._parser.blocked:
+            if self._eof and not parser._blocked:
                 self._close()
                 return
             if self._continue_owed:
                 self._continue_owed = False
                 self.transport.write(CONTINUE_LINE)
-        self._update_reading()
-        self._update_header_timer()
+            if self._reading_paused or self._write_paused or parser._blocked:
+                self._update_reading()
+        else:
+            self._update_reading()
+        if self._header_timer is not None or parser._head_started:
+            self._update_header_timer()
 
     def _flush(self) -> None:
         queue = self._queue

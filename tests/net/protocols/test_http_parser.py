@@ -165,6 +165,26 @@ def test_pipelined_requests_come_out_in_order():
     assert len(events) == 10
 
 
+def test_repeated_header_section_gives_independent_headers():
+    """A header section repeated on a connection parses the same, into a fresh Headers."""
+    parser = RequestParser()
+    request = b"GET / HTTP/1.1\r\n" + HOST + b"Accept: a\r\n\r\n"
+    (first, _) = parser.receive(request)
+    first.headers.set("accept", "changed by a handler")
+    (second, _) = parser.receive(request)
+    assert second.headers.get("accept") == "a"
+    (third, _) = parser.receive(b"GET / HTTP/1.1\r\n" + HOST + b"Accept: b\r\n\r\n")
+    assert third.headers.get("accept") == "b"
+
+
+def test_repeated_header_section_still_decides_framing():
+    """Reusing a parsed header section keeps its framing: the body is read each time."""
+    parser = RequestParser()
+    request = b"POST / HTTP/1.1\r\n" + HOST + b"Content-Length: 2\r\n\r\nab"
+    assert merge(parser.receive(request * 3)) == merge(RequestParser().receive(request * 3))
+    assert [type(e) for e in parser.receive(request)] == [RequestHead, BodyData, EndOfMessage]
+
+
 def test_max_requests_stops_and_resumes():
     """receive(max_requests=n) leaves later requests buffered until asked again."""
     parser = RequestParser()
