@@ -446,14 +446,20 @@ def _other_parts(
         seen += 1
         if part is body_part:
             continue
+        # Each header lookup re-parses the field under policy.default: look once.
         ctype = part.get_content_type()
-        if part.get_content_maintype() == "multipart":
+        maintype = ctype.partition("/")[0]
+        if maintype == "multipart":
             try:
                 children = list(part.iter_parts())
             except Exception:
                 children = []
             alternative = in_alternative or ctype == "multipart/alternative"
             stack.extend((child, alternative) for child in reversed(children))
+            continue
+        if len(found) >= MAX_ATTACHMENTS:
+            if not in_alternative:
+                skipped += 1
             continue
         try:
             filename = part.get_filename()
@@ -466,17 +472,14 @@ def _other_parts(
             if ctype == "text/plain":
                 texts.append(_part_text(part))
                 continue
-        if len(found) >= MAX_ATTACHMENTS:
-            skipped += 1
-            continue
         name = _clean_line(filename or "", 100) or f"unnamed {ctype}"
-        found.append(Attachment(name, _part_size(part)))
+        found.append(Attachment(name, _part_size(part, maintype)))
     return texts, found, skipped
 
 
-def _part_size(part: Message) -> int:
+def _part_size(part: Message, maintype: str) -> int:
     try:
-        if part.get_content_maintype() == "message":
+        if maintype == "message":
             inner = part.get_payload()
             if isinstance(inner, list) and inner:
                 return len(inner[0].as_bytes())

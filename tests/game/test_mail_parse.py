@@ -187,6 +187,18 @@ def test_attachments_are_listed_by_name_and_size_but_not_stored():
     assert stored["Return-Path"] == "<bob@example.com>"
 
 
+def test_attachment_list_is_bounded():
+    """Past 50 attachments the rest are counted, not named."""
+    msg = EmailMessage()
+    msg.set_content("many")
+    for n in range(60):
+        msg.add_attachment(b"z", maintype="application", subtype="x", filename=f"f{n}.bin")
+    letter = parse(msg.as_bytes())
+    assert len(letter.attachments) == 50
+    assert letter.attachments[-1] == Attachment("f49.bin", 1)
+    assert text(reparse(letter.message)).rstrip().endswith("f49.bin (1 bytes) and 10 more]")
+
+
 def test_rfc2231_file_names_and_attachment_only_message():
     """A message that is only an attachment has no text, and the file name is decoded."""
     raw = (
