@@ -276,3 +276,20 @@ def test_help_knows_mail(world, office, join):
     world.execute(alice, "help")
     assert "  mail: mail" in a.take()
     assert "mail" in TOPICS
+
+
+def test_long_mailboxes_list_the_newest_fifty(world, office, join):
+    """With more than 50 letters, 'mail' shows the newest 50 and says so; all stay readable."""
+    alice, a = join(world, "Alice")
+    for n in range(1, 56):
+        office.deliver(["alice"], letter(f"number {n}"), now=False)
+    office.flush()
+    a.take()
+    world.execute(alice, "mail")
+    lines = a.take()
+    assert lines[0] == "Your mailbox (alice@reality.localhost): 55 letters, 55 unread."
+    assert lines[1] == "(The newest 50; 'mail read <n>' reads any of them.)"
+    assert lines[2].startswith(" 6 * Carol") and lines[-2].startswith("55 * Carol")
+    assert len(lines) == 53
+    world.execute(alice, "mail read 1")
+    assert a.take()[3] == "Subject: number 1"
