@@ -116,7 +116,6 @@ class AsyncioReactor:
             phase: [] for phase in _PHASES
         }
         self.running = False
-        self._started = False
         self._stop_requested = False
         self._in_run = False
         self._stop_after_callback = False
@@ -328,7 +327,6 @@ class AsyncioReactor:
 
     def _begin(self) -> None:
         self.running = True
-        self._started = True
         self._stop_requested = False
         self._stopped = Deferred()
         pending, self._when_running = self._when_running, []
