@@ -1143,6 +1143,11 @@ class ResponseWriter:
         ``head_only`` (a HEAD request) sends the header section that a GET
         would have had, without the body.
         """
+        return self._complete(response, head_only, keep_alive, http10)
+
+    def _complete(
+        self, response: Response, head_only: bool, keep_alive: bool, http10: bool
+    ) -> tuple[bytes, bool]:
         body = response.body
         tails = response._tails
         if tails is not None and type(body) is bytes:
@@ -1463,9 +1468,7 @@ class HTTPChannel(Protocol):
         ):
             # Nothing is ahead of this request: answer it at once.
             try:
-                data, keep = self.writer.complete(
-                    result, head_only=head_only, keep_alive=head.keep_alive, http10=http10
-                )
+                data, keep = self.writer._complete(result, head_only, head.keep_alive, http10)
             except Exception:
                 pass  # the careful path below logs it and answers 500 instead
             else:
@@ -1920,6 +1923,7 @@ class HTTPFactory(Factory):
 
 # -- the router ------------------------------------------------------------------
 
+_NO_PARAMS: dict[str, str] = {}  # returned, never stored: a static route has no parameters
 _PARAM_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _UNRESERVED_ESCAPE_RE = re.compile(r"%(2[DEde]|5[Ff]|7[Ee]|3[0-9]|[46][1-9A-Fa-f]|[57][0-9Aa])")
 
@@ -2007,7 +2011,7 @@ class Router:
         path = _normalize_path(raw_path)
         route = self._static.get(path)
         if route is not None:
-            return route, {}
+            return route, _NO_PARAMS
         for route in self._dynamic:
             assert route.regex is not None
             m = route.regex.fullmatch(path)

@@ -217,3 +217,22 @@ def test_headers_multidict_operations():
     copy = headers.copy()
     copy.add("new", "v")
     assert "new" not in headers
+
+
+def test_served_again_response_follows_changes_and_the_clock():
+    """A Response rendered before is re-rendered after any change; Date stays current."""
+    now = [0.0]
+    writer = ResponseWriter(DateCache(lambda: now[0]))
+    page = Response(200, {"Content-Type": "text/plain"}, b"one")
+    first, _ = writer.complete(page)
+    assert writer.complete(page)[0] == first
+    now[0] = 86400.0
+    assert b"Date: Fri, 02 Jan 1970 00:00:00 GMT\r\n" in writer.complete(page)[0]
+    page.body = b"two!"
+    assert writer.complete(page)[0].endswith(b"Content-Length: 4\r\n\r\ntwo!")
+    page.status = 404
+    assert writer.complete(page)[0].startswith(b"HTTP/1.1 404 Not Found\r\n")
+    page.headers.add("X-Extra", "1")
+    assert b"X-Extra: 1\r\n" in writer.complete(page)[0]
+    head, keep = writer.complete(page, head_only=True, keep_alive=False)
+    assert head.endswith(b"Content-Length: 4\r\nConnection: close\r\n\r\n") and keep is False
