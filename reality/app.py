@@ -3,7 +3,7 @@
 The services start in this order and stop in the reverse one:
 
 1. the database (closed last, after everything is saved);
-2. the password-hashing worker processes;
+2. the worker processes (password hashing, parsing large mail);
 3. the world (ticks; on shutdown it tells every player, disconnects them
    and saves everything);
 4. the listening ports: HTTP, SMTP and POP3 when their gateways exist,
@@ -27,8 +27,9 @@ from attrs import define, field
 from reality.game.loader import WorldDefinition
 from reality.game.store import Store
 from reality.game.world import World
-from reality.gateways.auth import Authenticator, HashPool
+from reality.gateways.auth import Authenticator
 from reality.gateways.telnet import TelnetGateway
+from reality.gateways.workers import WorkerPool
 from reality.net.defer import Deferred, succeed
 from reality.net.protocol import Address
 from reality.net.service import Application, Service, TCPServer
@@ -54,6 +55,7 @@ class Settings:
     admins: list[str] = field(factory=list)
     max_per_address: int = 50
     idle_timeout: float = 3600.0
+    #: Worker processes for CPU-heavy jobs (password hashing, parsing large mail).
     hash_workers: int = 2
     checkpoint_interval: float = 5.0
     #: The reactor ``reality serve`` runs on: "selector", "asyncio" or "uvloop".
@@ -72,11 +74,11 @@ class StoreService(Service):
         self.store.close()
 
 
-class HashService(Service):
-    """Runs the password-hashing worker processes."""
+class WorkerService(Service):
+    """Runs the worker processes (password hashing, parsing large mail)."""
 
-    def __init__(self, pool: HashPool) -> None:
-        self.name = "hashing"
+    def __init__(self, pool: WorkerPool) -> None:
+        self.name = "workers"
         self.pool = pool
 
     def start_service(self) -> None:
@@ -130,8 +132,8 @@ class Server:
         self.store = Store(settings.db)
         StoreService(self.store).set_service_parent(self.app)
 
-        self.pool = HashPool(reactor, size=settings.hash_workers)
-        HashService(self.pool).set_service_parent(self.app)
+        self.pool = WorkerPool(reactor, size=settings.hash_workers)
+        WorkerService(self.pool).set_service_parent(self.app)
 
         self.world = World(
             reactor,

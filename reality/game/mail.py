@@ -700,8 +700,12 @@ class PostOffice:
         envelope_from: str = "",
         done: Callable[[BaseException | None], None] | None = None,
         now: bool = False,
+        letter: Letter | None = None,
     ) -> Letter:
         """Put a message into the mailboxes of ``recipients`` (player names).
+
+        ``letter`` is the message already parsed (by a worker process, for a
+        large message); otherwise ``data`` is parsed here.
 
         The letter is committed together with every other delivery queued in
         this turn of the clock (``now=True`` commits at once); then
@@ -709,12 +713,13 @@ class PostOffice:
         stored. Connected recipients get a visit from the mail daemon.
         """
         keys = list(dict.fromkeys(name_key(r) for r in recipients))
-        letter = parse_letter(
-            data,
-            received_at=self.world.wall(),
-            envelope_from=envelope_from,
-            domain=self.world.mail_domain,
-        )
+        if letter is None:
+            letter = parse_letter(
+                data,
+                received_at=self.world.wall(),
+                envelope_from=envelope_from,
+                domain=self.world.mail_domain,
+            )
         self._pending.append(_Pending(keys, letter, done))
         if now:
             self.flush()

@@ -3,7 +3,8 @@
 In the spirit of Twisted's cred portal, every protocol that needs to know
 who someone is asks the same :class:`Authenticator`. It
 
-- hashes and verifies passwords in worker *processes* (``HashPool``), so a
+- hashes and verifies passwords in worker *processes*
+  (:class:`~reality.gateways.workers.WorkerPool`), so a
   login costs the loop nothing while scrypt spends its tens of
   milliseconds elsewhere;
 - throttles: after ``max_failures`` failed logins from one address within
@@ -19,24 +20,21 @@ unit tests that drive the gateways with a fake clock.
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol as TypingProtocol
 
 from reality.game import accounts
 from reality.game.store import Account, NameTaken, Store
-from reality.net.defer import Deferred, Failure, fail, succeed
-from reality.net.protocol import ProcessProtocol
+from reality.gateways.workers import ServerBusy
+from reality.net.defer import Deferred, fail, succeed
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "AuthError",
     "Authenticator",
-    "HashPool",
     "Hasher",
     "ImmediateHasher",
     "LoginFailed",
@@ -71,13 +69,6 @@ class LoginThrottled(AuthError):
         )
 
 
-class ServerBusy(AuthError):
-    """The hashing workers are overloaded or unavailable."""
-
-    def __str__(self) -> str:
-        return "The server is busy; please try again in a moment."
-
-
 class Hasher(TypingProtocol):
     """Hashes and verifies passwords, asynchronously."""
 
@@ -102,142 +93,6 @@ class ImmediateHasher:
     def verify(self, password: str, stored: str) -> Deferred[bool]:
         self.calls += 1
         return succeed(accounts.verify_password(password, stored))
-
-
-class _Worker(ProcessProtocol):
-    """One hashing child process and the requests it is working on, in order."""
-
-    def __init__(self, pool: HashPool) -> None:
-        self.pool = pool
-        self.pending: deque[tuple[int, Deferred[Any]]] = deque()
-        self.buffer = bytearray()
-        self.alive = True
-
-    def request(self, ident: int, message: dict[str, Any], d: Deferred[Any]) -> None:
-        self.pending.append((ident, d))
-        self.transport.write(json.dumps(message).encode() + b"\n")
-
-    def out_received(self, data: bytes) -> None:
-        self.buffer += data
-        while True:
-            end = self.buffer.find(b"\n")
-            if end < 0:
-                break
-            line = bytes(self.buffer[:end])
-            del self.buffer[: end + 1]
-            self._answer(line)
-
-    def _answer(self, line: bytes) -> None:
-        if not self.pending:
-            log.error("hash worker sent an answer nobody asked for: %r", line[:200])
-            return
-        ident, d = self.pending.popleft()
-        try:
-            answer = json.loads(line)
-        except ValueError:
-            d.errback(ServerBusy())
-            return
-        if answer.get("id") != ident or "error" in answer:
-            log.error("hash worker error for request %s: %r", ident, answer)
-            d.errback(ServerBusy())
-            return
-        d.callback(answer["result"])
-        self.pool._worker_idle(self)
-
-    def err_received(self, data: bytes) -> None:
-        log.warning("hash worker stderr: %s", data.decode(errors="replace").rstrip())
-
-    def process_ended(self, reason: Failure) -> None:
-        self.alive = False
-        pending, self.pending = self.pending, deque()
-        for _, d in pending:
-            d.errback(ServerBusy())
-        self.pool._worker_ended(self, reason)
-
-
-class HashPool:
-    """Password hashing in ``size`` worker processes driven by the reactor.
-
-    Requests go to the least busy worker; at most ``max_queue`` may wait in
-    all, after which requests fail with :class:`ServerBusy` at once. A
-    worker that dies is replaced, and its requests fail with ServerBusy.
-    """
-
-    def __init__(
-        self,
-        reactor: Any,
-        size: int = 2,
-        max_queue: int = 200,
-        argv: list[str] | None = None,
-        cost: dict[str, int] | None = None,
-    ) -> None:
-        self.reactor = reactor
-        self.size = size
-        self.max_queue = max_queue
-        self.argv = argv or [sys.executable, "-m", "reality.gateways.hashworker"]
-        self.cost = cost or {}
-        self.workers: list[_Worker] = []
-        self._next_id = 0
-        self._running = False
-        self._stopping: Deferred[None] | None = None
-
-    def start(self) -> None:
-        """Start the worker processes."""
-        self._running = True
-        while len(self.workers) < self.size:
-            self._spawn()
-
-    def _spawn(self) -> None:
-        worker = _Worker(self)
-        self.reactor.spawn_process(worker, self.argv)
-        self.workers.append(worker)
-
-    def stop(self) -> Deferred[None]:
-        """Close the workers' stdin; fires when they have all exited."""
-        self._running = False
-        if not self.workers:
-            return succeed(None)
-        self._stopping = Deferred()
-        for worker in list(self.workers):
-            worker.transport.close_stdin()
-        return self._stopping
-
-    def _worker_ended(self, worker: _Worker, reason: Failure) -> None:
-        if worker in self.workers:
-            self.workers.remove(worker)
-        if self._running:
-            log.warning("hash worker ended (%s); starting another", reason.value)
-            self._spawn()
-        elif not self.workers and self._stopping is not None:
-            d, self._stopping = self._stopping, None
-            d.callback(None)
-
-    def _worker_idle(self, worker: _Worker) -> None:
-        """Hook: a worker finished a request."""
-
-    def queued(self) -> int:
-        """How many requests are in the workers' hands."""
-        return sum(len(w.pending) for w in self.workers)
-
-    def _submit(self, message: dict[str, Any]) -> Deferred[Any]:
-        live = [w for w in self.workers if w.alive]
-        if not live or self.queued() >= self.max_queue:
-            return fail(ServerBusy())
-        worker = min(live, key=lambda w: len(w.pending))
-        self._next_id += 1
-        message["id"] = self._next_id
-        message.update(self.cost)
-        d: Deferred[Any] = Deferred()
-        worker.request(self._next_id, message, d)
-        return d
-
-    def hash(self, password: str) -> Deferred[str]:
-        """Hash ``password`` in a worker."""
-        return self._submit({"op": "hash", "password": password})
-
-    def verify(self, password: str, stored: str) -> Deferred[bool]:
-        """Verify ``password`` against ``stored`` in a worker."""
-        return self._submit({"op": "verify", "password": password, "stored": stored})
 
 
 class _Throttle:

@@ -37,7 +37,7 @@ import logging
 from typing import Any
 
 from reality.game.accounts import name_key
-from reality.game.mail import MailboxLocked, MailboxSession, PostOffice
+from reality.game.mail import Letter, MailboxLocked, MailboxSession, PostOffice
 from reality.game.world import World
 from reality.gateways.auth import (
     Authenticator,
@@ -45,6 +45,7 @@ from reality.gateways.auth import (
     LoginThrottled as AuthThrottled,
     ServerBusy,
 )
+from reality.gateways.workers import WorkerPool
 from reality.net.defer import Deferred, Failure
 from reality.net.protocol import Address
 from reality.net.protocols import pop3, smtp
@@ -167,8 +168,13 @@ class MailGateway:
         max_per_address: int = 50,
         smtp_settings: SMTPSettings | None = None,
         pop3_settings: pop3.POP3Settings | None = None,
+        parser: WorkerPool | None = None,
+        offload_threshold: int = 64 * 1024,
     ) -> None:
         self.world = world
+        #: Messages of ``offload_threshold`` bytes or more are parsed by ``parser``.
+        self.parser = parser
+        self.offload_threshold = offload_threshold
         self.office = office
         self.authenticator = authenticator
         self.clock = clock
@@ -260,7 +266,29 @@ class MailGateway:
             else:
                 d.errback(error)
 
-        self.office.deliver(keys, envelope.data, envelope_from=envelope.mail_from, done=done)
+        parser = self.parser
+        if parser is None or len(envelope.data) < self.offload_threshold:
+            self.office.deliver(keys, envelope.data, envelope_from=envelope.mail_from, done=done)
+            return d
+
+        # A large message can cost the email package a hundred milliseconds
+        # or more: parse it in a worker process, not on the loop.
+        def parsed(letter: Letter) -> None:
+            self.office.deliver(
+                keys, envelope.data, envelope_from=envelope.mail_from, done=done, letter=letter
+            )
+
+        def not_parsed(failure: Failure) -> None:
+            log.warning("could not parse a %d-byte message in a worker (%s); parsing here",
+                        len(envelope.data), failure.value)
+            self.office.deliver(keys, envelope.data, envelope_from=envelope.mail_from, done=done)
+
+        parser.parse_letter(
+            envelope.data,
+            received_at=self.world.wall(),
+            envelope_from=envelope.mail_from,
+            domain=self.world.mail_domain,
+        ).add_callbacks(parsed, not_parsed)
         return d
 
     # -- POP3: POP3Backend ----------
@@ -304,6 +332,7 @@ def install(server: Any) -> MailGateway:
         server.authenticator,
         server.reactor,
         max_per_address=settings.max_per_address,
+        parser=getattr(server, "pool", None),
     )
     server.mail = gateway
     server.listen("smtp", settings.smtp_port, gateway.smtp_factory)

@@ -1,28 +1,102 @@
-"""The password-hashing worker: a child process the reactor talks to over pipes.
+"""The worker process: CPU-heavy jobs off the server's loop, over pipes.
 
-    python -m reality.gateways.hashworker
+    python -m reality.gateways.worker
 
 Reads one JSON request per line on stdin and writes one JSON answer per
 line on stdout, in order:
 
-    {"id": 7, "op": "hash", "password": "..."}              -> {"id": 7, "result": "scrypt$..."}
+    {"id": 7, "op": "hash", "password": "..."}                -> {"id": 7, "result": "scrypt$..."}
     {"id": 8, "op": "verify", "password": "...", "stored": "..."} -> {"id": 8, "result": true}
+    {"id": 9, "op": "parse_letter", "data": "<base64>", "received_at": 1.0,
+     "envelope_from": "a@b", "domain": "reality.localhost"}    -> {"id": 9, "result": {...}}
 
 A malformed request gets ``{"id": ..., "error": "..."}``; the worker goes
 on. It exits at end of input (also when the server dies), and ignores
 SIGINT and SIGTERM, which a terminal sends to the whole process group.
-scrypt is deliberately slow (tens of milliseconds), which is why it runs
-here and not on the server's loop.
+
+Why a process: scrypt costs tens of milliseconds on purpose, and parsing a
+large or hostile e-mail message can cost a hundred; either would stall
+every player if it ran on the server's loop, and the server has no threads.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from reality.game.accounts import hash_password, verify_password
+from reality.game.mail import Attachment, Letter, parse_letter
+
+__all__ = ["handle", "letter_from_json", "letter_to_json", "main"]
+
+
+def letter_to_json(letter: Letter) -> dict[str, Any]:
+    """A :class:`Letter` as JSON-safe values."""
+    return {
+        "sender": letter.sender,
+        "from_header": letter.from_header,
+        "subject": letter.subject,
+        "sent_at": letter.sent_at,
+        "received_at": letter.received_at,
+        "body": letter.body,
+        "attachments": [[a.name, a.size] for a in letter.attachments],
+        "message": base64.b64encode(letter.message).decode("ascii"),
+    }
+
+
+def letter_from_json(value: dict[str, Any]) -> Letter:
+    """The :class:`Letter` that :func:`letter_to_json` described."""
+    return Letter(
+        sender=str(value["sender"]),
+        from_header=str(value["from_header"]),
+        subject=str(value["subject"]),
+        sent_at=None if value["sent_at"] is None else float(value["sent_at"]),
+        received_at=float(value["received_at"]),
+        body=str(value["body"]),
+        attachments=tuple(Attachment(str(n), int(s)) for n, s in value["attachments"]),
+        message=base64.b64decode(value["message"]),
+    )
+
+
+def _string(request: dict[str, Any], key: str) -> str:
+    value = request.get(key)
+    if not isinstance(value, str):
+        raise ValueError(f"{key} must be a string")
+    return value
+
+
+def _hash(request: dict[str, Any]) -> Any:
+    params = {k: request[k] for k in ("n", "r", "p") if isinstance(request.get(k), int)}
+    return hash_password(_string(request, "password"), **params)
+
+
+def _verify(request: dict[str, Any]) -> Any:
+    return verify_password(_string(request, "password"), _string(request, "stored"))
+
+
+def _parse_letter(request: dict[str, Any]) -> Any:
+    data = base64.b64decode(_string(request, "data"))
+    received_at = request.get("received_at")
+    if not isinstance(received_at, (int, float)):
+        raise ValueError("received_at must be a number")
+    letter = parse_letter(
+        data,
+        received_at=float(received_at),
+        envelope_from=str(request.get("envelope_from", "")),
+        domain=str(request.get("domain", "reality.localhost")),
+    )
+    return letter_to_json(letter)
+
+
+OPS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "hash": _hash,
+    "verify": _verify,
+    "parse_letter": _parse_letter,
+}
 
 
 def handle(request: Any) -> dict[str, Any]:
@@ -30,30 +104,24 @@ def handle(request: Any) -> dict[str, Any]:
     if not isinstance(request, dict):
         return {"id": None, "error": "a request must be a JSON object"}
     ident = request.get("id")
-    op = request.get("op")
-    password = request.get("password")
-    if not isinstance(password, str):
-        return {"id": ident, "error": "password must be a string"}
-    params = {k: request[k] for k in ("n", "r", "p") if isinstance(request.get(k), int)}
-    if op == "hash":
-        return {"id": ident, "result": hash_password(password, **params)}
-    if op == "verify":
-        stored = request.get("stored")
-        if not isinstance(stored, str):
-            return {"id": ident, "error": "stored must be a string"}
-        return {"id": ident, "result": verify_password(password, stored)}
-    return {"id": ident, "error": f"unknown op {op!r}"}
+    op = OPS.get(request.get("op"))  # type: ignore[arg-type]
+    if op is None:
+        return {"id": ident, "error": f"unknown op {request.get('op')!r}"}
+    try:
+        return {"id": ident, "result": op(request)}
+    except Exception as exc:  # one bad request must not end the worker
+        return {"id": ident, "error": f"{type(exc).__name__}: {exc}"}
 
 
 def main() -> int:
     """Serve requests until stdin closes."""
     # A Ctrl-C in the server's terminal reaches the whole process group. The
     # server shuts down in order and closes our stdin when it is done with
-    # us; dying early would only fail the logins still in flight.
+    # us; dying early would only fail the jobs still in flight.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     out = sys.stdout
-    for line in sys.stdin:
+    for line in sys.stdin.buffer:
         line = line.strip()
         if not line:
             continue
@@ -62,11 +130,7 @@ def main() -> int:
         except ValueError:
             answer: dict[str, Any] = {"id": None, "error": "invalid JSON"}
         else:
-            try:
-                answer = handle(request)
-            except Exception as exc:  # keep serving whatever one request does
-                answer = {"id": request.get("id") if isinstance(request, dict) else None,
-                          "error": f"{type(exc).__name__}: {exc}"}
+            answer = handle(request)
         out.write(json.dumps(answer) + "\n")
         out.flush()
     return 0

@@ -229,3 +229,20 @@ def test_curl_sends_with_smtp_and_reads_with_pop3(tmp_path):
         assert fetched.returncode == 0, fetched.stderr
         assert "Subject: by curl" in fetched.stdout
         assert "Hello from curl." in fetched.stdout
+
+
+def test_large_message_is_parsed_off_the_loop_and_delivered(tmp_path):
+    """A 600 KB message (parsed by a worker process) arrives whole; the game answers meanwhile."""
+    body = "\n".join(f"line {i} of a long report" for i in range(25_000))
+    assert len(body) > 600_000
+    with mail_server(tmp_path) as server:
+        alice = server.telnet()
+        alice.command("create Alice secret")
+        with smtp(server) as client:
+            assert client.send_message(letter("Long report", body)) == {}
+        assert "Long report" in alice.command("mail")
+        client = pop3(server)
+        msg = retrieve(client, 1)
+        assert msg["Subject"] == "Long report"
+        assert body_of(msg) == body + "\n"
+        client.quit()

@@ -10,12 +10,11 @@ from reality.game.accounts import InvalidName, verify_password
 from reality.game.store import NameTaken, Store
 from reality.gateways.auth import (
     Authenticator,
-    HashPool,
     ImmediateHasher,
     LoginFailed,
     LoginThrottled,
-    ServerBusy,
 )
+from reality.gateways.workers import ServerBusy, WorkerPool
 from reality.net.defer import Deferred, gather_results
 from reality.net.testing import Clock, wait_for
 
@@ -91,7 +90,7 @@ def test_failures_spread_over_more_than_the_window_do_not_lock(portal):
 
 def test_hash_pool_hashes_in_child_processes_without_threads(reactor):
     """The pool hashes and verifies in worker processes; the reactor's process has one thread."""
-    pool = HashPool(reactor, size=2, cost={"n": 2**10})
+    pool = WorkerPool(reactor, size=2, cost={"n": 2**10})
     pool.start()
     try:
         hashes = wait_for(reactor, gather_results([pool.hash(f"pw{i}") for i in range(6)]), 30)
@@ -105,7 +104,7 @@ def test_hash_pool_hashes_in_child_processes_without_threads(reactor):
 
 def test_hash_pool_refuses_when_queue_is_full(reactor):
     """Past max_queue outstanding requests the pool answers ServerBusy at once."""
-    pool = HashPool(reactor, size=1, max_queue=2, cost={"n": 2**10})
+    pool = WorkerPool(reactor, size=1, max_queue=2, cost={"n": 2**10})
     pool.start()
     try:
         ds = [pool.hash("a"), pool.hash("b"), pool.hash("c")]
@@ -117,7 +116,7 @@ def test_hash_pool_refuses_when_queue_is_full(reactor):
 
 def test_dead_worker_is_replaced_and_its_requests_fail(reactor):
     """If a worker dies, its pending requests fail with ServerBusy and a new worker starts."""
-    pool = HashPool(reactor, size=1, cost={"n": 2**14})
+    pool = WorkerPool(reactor, size=1, cost={"n": 2**14})
     pool.start()
     try:
         d = pool.hash("slow")

@@ -553,3 +553,64 @@ def test_any_split_and_commit_timing_gives_the_same_replies_and_letters(data):
     assert replies.count(b"250 2.0.0 OK: queued as") == 2
     assert letters == [("one", ".first"), ("two", "second")]
     assert sessions == []
+
+
+class FakeParser:
+    """Stands in for the worker pool: records what it was asked to parse."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.calls: list[int] = []
+        self.fail = fail
+        self.pending: list[Any] = []
+
+    def parse_letter(self, data: bytes, **kw: Any) -> Any:
+        from reality.game.mail import parse_letter
+        from reality.gateways.workers import ServerBusy
+        from reality.net.defer import Deferred
+
+        self.calls.append(len(data))
+        d: Deferred[Any] = Deferred()
+        if self.fail:
+            d.errback(ServerBusy())
+        else:
+            self.pending.append((d, parse_letter(data, **kw)))
+        return d
+
+
+def test_large_messages_are_parsed_by_the_worker_pool():
+    """A message over the threshold goes to the parser; 250 only after it is parsed and stored."""
+    parser = FakeParser()
+    h = Harness(parser=parser, offload_threshold=1000)
+    c = h.smtp()
+    c.take()
+    body = b"Subject: Big\r\n\r\n" + b"line of text\r\n" * 200
+    c.send(b"EHLO x\r\nMAIL FROM:<c@far.example>\r\nRCPT TO:<alice@reality.test>\r\nDATA\r\n")
+    reply = c.send(body + b".\r\n")
+    h.clock.advance(0)
+    assert b"250" not in reply + c.take()
+    assert parser.calls and parser.calls[0] > 1000
+    d, letter = parser.pending.pop()
+    d.callback(letter)
+    h.clock.advance(0)
+    assert c.take().startswith(b"250 2.0.0")
+    assert h.subjects("alice") == ["Big"]
+    # A small message is parsed in place.
+    c.send(b"MAIL FROM:<c@far.example>\r\nRCPT TO:<alice@reality.test>\r\nDATA\r\n")
+    c.send(b"Subject: Small\r\n\r\nhi\r\n.\r\n")
+    h.clock.advance(0)
+    assert c.take().startswith(b"250 2.0.0")
+    assert len(parser.calls) == 1
+    h.store.close()
+
+
+def test_busy_worker_pool_falls_back_to_parsing_in_place():
+    """When the workers cannot take the job, the message is still delivered."""
+    h = Harness(parser=FakeParser(fail=True), offload_threshold=10)
+    c = h.smtp()
+    c.take()
+    c.send(b"EHLO x\r\nMAIL FROM:<c@far.example>\r\nRCPT TO:<bob@reality.test>\r\nDATA\r\n")
+    c.send(b"Subject: Fallback\r\n\r\n" + b"text\r\n" * 10 + b".\r\n")
+    h.clock.advance(0)
+    assert c.take().startswith(b"250 2.0.0")
+    assert h.subjects("bob") == ["Fallback"]
+    h.store.close()

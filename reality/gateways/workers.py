@@ -1,0 +1,186 @@
+"""A pool of worker processes for CPU-heavy jobs, driven by the reactor.
+
+The server has one thread. Work that costs milliseconds of CPU (scrypt
+password hashing, parsing a large e-mail message) goes to child processes
+running :mod:`reality.gateways.worker`, spoken to in JSON lines over their
+stdin and stdout, which the reactor watches like sockets. Each job is a
+Deferred; the loop never waits.
+
+Jobs go to the least busy worker. At most ``max_queue`` jobs may be in the
+workers' hands; past that a job fails at once with :class:`ServerBusy`, so
+a flood of logins cannot queue without bound. A worker that dies is
+replaced, and its jobs fail with ServerBusy.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import sys
+from collections import deque
+from typing import Any
+
+from reality.game.mail import Letter
+from reality.gateways.worker import letter_from_json
+from reality.net.defer import Deferred, Failure, fail, succeed
+from reality.net.protocol import ProcessProtocol
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ServerBusy", "WorkerPool"]
+
+
+class ServerBusy(Exception):
+    """The workers are overloaded or unavailable."""
+
+    def __str__(self) -> str:
+        return "The server is busy; please try again in a moment."
+
+
+class _Worker(ProcessProtocol):
+    """One worker process and the jobs it is working on, in order."""
+
+    def __init__(self, pool: WorkerPool) -> None:
+        self.pool = pool
+        self.pending: deque[tuple[int, Deferred[Any]]] = deque()
+        self.buffer = bytearray()
+        self.alive = True
+
+    def request(self, ident: int, message: dict[str, Any], d: Deferred[Any]) -> None:
+        self.pending.append((ident, d))
+        self.transport.write(json.dumps(message).encode() + b"\n")
+
+    def out_received(self, data: bytes) -> None:
+        # Look for the end of a line in the new data only: an answer can be
+        # megabytes long and arrive in many reads.
+        if b"\n" not in data:
+            self.buffer += data
+            return
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\n")
+            if end < 0:
+                break
+            line = bytes(self.buffer[:end])
+            del self.buffer[: end + 1]
+            self._answer(line)
+
+    def _answer(self, line: bytes) -> None:
+        if not self.pending:
+            log.error("a worker sent an answer nobody asked for: %r", line[:200])
+            return
+        ident, d = self.pending.popleft()
+        try:
+            answer = json.loads(line)
+        except ValueError:
+            d.errback(ServerBusy())
+            return
+        if answer.get("id") != ident or "error" in answer:
+            log.error("worker error for job %s: %r", ident, answer.get("error", answer))
+            d.errback(ServerBusy())
+            return
+        d.callback(answer["result"])
+
+    def err_received(self, data: bytes) -> None:
+        log.warning("worker stderr: %s", data.decode(errors="replace").rstrip())
+
+    def process_ended(self, reason: Failure) -> None:
+        self.alive = False
+        pending, self.pending = self.pending, deque()
+        for _, d in pending:
+            d.errback(ServerBusy())
+        self.pool._worker_ended(self, reason)
+
+
+class WorkerPool:
+    """``size`` worker processes; each job method returns a Deferred.
+
+    ``cost`` overrides the scrypt parameters of new hashes (tests use a
+    cheap one).
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        size: int = 2,
+        max_queue: int = 200,
+        argv: list[str] | None = None,
+        cost: dict[str, int] | None = None,
+    ) -> None:
+        self.reactor = reactor
+        self.size = size
+        self.max_queue = max_queue
+        self.argv = argv or [sys.executable, "-m", "reality.gateways.worker"]
+        self.cost = cost or {}
+        self.workers: list[_Worker] = []
+        self._next_id = 0
+        self._running = False
+        self._stopping: Deferred[None] | None = None
+
+    def start(self) -> None:
+        """Start the worker processes."""
+        self._running = True
+        while len(self.workers) < self.size:
+            self._spawn()
+
+    def _spawn(self) -> None:
+        worker = _Worker(self)
+        self.reactor.spawn_process(worker, self.argv)
+        self.workers.append(worker)
+
+    def stop(self) -> Deferred[None]:
+        """Close the workers' stdin; fires when they have all exited."""
+        self._running = False
+        if not self.workers:
+            return succeed(None)
+        self._stopping = Deferred()
+        for worker in list(self.workers):
+            worker.transport.close_stdin()
+        return self._stopping
+
+    def _worker_ended(self, worker: _Worker, reason: Failure) -> None:
+        if worker in self.workers:
+            self.workers.remove(worker)
+        if self._running:
+            log.warning("a worker ended (%s); starting another", reason.value)
+            self._spawn()
+        elif not self.workers and self._stopping is not None:
+            d, self._stopping = self._stopping, None
+            d.callback(None)
+
+    def queued(self) -> int:
+        """How many jobs are in the workers' hands."""
+        return sum(len(w.pending) for w in self.workers)
+
+    def _submit(self, message: dict[str, Any]) -> Deferred[Any]:
+        live = [w for w in self.workers if w.alive]
+        if not live or self.queued() >= self.max_queue:
+            return fail(ServerBusy())
+        worker = min(live, key=lambda w: len(w.pending))
+        self._next_id += 1
+        message["id"] = self._next_id
+        d: Deferred[Any] = Deferred()
+        worker.request(self._next_id, message, d)
+        return d
+
+    def hash(self, password: str) -> Deferred[str]:
+        """Hash ``password`` (scrypt) in a worker."""
+        return self._submit({"op": "hash", "password": password, **self.cost})
+
+    def verify(self, password: str, stored: str) -> Deferred[bool]:
+        """Verify ``password`` against ``stored`` in a worker."""
+        return self._submit({"op": "verify", "password": password, "stored": stored})
+
+    def parse_letter(
+        self, data: bytes, *, received_at: float, envelope_from: str, domain: str
+    ) -> Deferred[Letter]:
+        """Parse an e-mail message into a Letter in a worker."""
+        d = self._submit({
+            "op": "parse_letter",
+            "data": base64.b64encode(data).decode("ascii"),
+            "received_at": received_at,
+            "envelope_from": envelope_from,
+            "domain": domain,
+        })
+        return d.add_callback(letter_from_json)

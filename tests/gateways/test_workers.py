@@ -1,0 +1,85 @@
+"""The worker process and its pool: hashing and mail parsing off the loop."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+
+from reality.game.mail import parse_letter
+from reality.gateways.worker import handle, letter_from_json, letter_to_json
+from reality.gateways.workers import ServerBusy, WorkerPool
+from reality.net.testing import wait_for
+
+MESSAGE = (
+    b"From: Carol Example <carol@far.example>\r\n"
+    b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n"
+    b"Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n"
+    b"Message-ID: <1@far.example>\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+    b"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello from far away.\r\n"
+    b'--b\r\nContent-Type: application/pdf; name="map.pdf"\r\n'
+    b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(b"%PDF" * 500) + b"--b--\r\n"
+)
+
+
+def test_letter_survives_the_json_round_trip():
+    """letter_to_json/letter_from_json give back an equal Letter."""
+    letter = parse_letter(MESSAGE, received_at=5.0, envelope_from="carol@far.example")
+    assert letter_from_json(json.loads(json.dumps(letter_to_json(letter)))) == letter
+
+
+def test_parse_letter_op_matches_parsing_inline():
+    """The worker's parse_letter op gives the same letter as parsing in the server."""
+    request = {"id": 3, "op": "parse_letter", "data": base64.b64encode(MESSAGE).decode(),
+               "received_at": 5.0, "envelope_from": "carol@far.example",
+               "domain": "reality.localhost"}
+    answer = handle(request)
+    assert answer["id"] == 3
+    letter = letter_from_json(answer["result"])
+    assert letter == parse_letter(MESSAGE, received_at=5.0, envelope_from="carol@far.example")
+    assert letter.subject == "Grüße"
+    assert [a.name for a in letter.attachments] == ["map.pdf"]
+
+
+def test_bad_requests_get_errors_and_the_worker_goes_on():
+    """Malformed requests are answered with an error, never a crash."""
+    assert "error" in handle({"id": 1, "op": "nope"})
+    assert "error" in handle({"id": 2, "op": "parse_letter", "data": 5})
+    assert "error" in handle({"id": 3, "op": "hash"})
+    assert "error" in handle([1, 2])
+    worker = subprocess.run(
+        [sys.executable, "-m", "reality.gateways.worker"],
+        input=b'not json\n{"id": 1, "op": "verify", "password": "x", "stored": "junk"}\n',
+        capture_output=True, timeout=30,
+    )
+    lines = [json.loads(line) for line in worker.stdout.splitlines()]
+    assert lines == [{"id": None, "error": "invalid JSON"}, {"id": 1, "result": False}]
+
+
+def test_pool_parses_a_large_message_in_a_child_process(reactor):
+    """A megabyte message is parsed by a worker process and comes back as the same Letter."""
+    big = MESSAGE.replace(b"Hello from far away.", b"x" * 70 + b"\r\n" * 1) * 1
+    big = big.replace(b"--b--", b"--b\r\nContent-Type: text/plain\r\n\r\n" + (b"y" * 76 + b"\r\n")
+                      * 13000 + b"--b--")
+    assert len(big) > 1_000_000
+    pool = WorkerPool(reactor, size=1)
+    pool.start()
+    try:
+        letter = wait_for(reactor, pool.parse_letter(
+            big, received_at=1.0, envelope_from="carol@far.example", domain="x.test"), 60)
+        assert letter == parse_letter(big, received_at=1.0, envelope_from="carol@far.example",
+                                      domain="x.test")
+    finally:
+        wait_for(reactor, pool.stop(), 10)
+
+
+def test_pool_without_workers_is_busy(reactor):
+    """A pool that is not started answers ServerBusy at once, so callers can fall back."""
+    pool = WorkerPool(reactor, size=1)
+    failures = []
+    pool.parse_letter(b"x", received_at=0, envelope_from="", domain="d").add_errback(
+        failures.append)
+    assert failures and failures[0].check(ServerBusy)
