@@ -215,10 +215,10 @@ def load_wrk(port: int, connections: int, duration: float, pin: list[str]) -> di
 # -- running -------------------------------------------------------------------------
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, from /proc."""
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(user, system) CPU time of a process, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
 def free_port() -> int:
@@ -253,9 +253,12 @@ def run_one(name: str, args: argparse.Namespace, use_wrk: bool) -> dict[str, flo
             if load_pin:
                 os.sched_setaffinity(0, {1})
             result = load_python(port, args.connections, args.duration)
-        cpu = cpu_seconds(server.pid) - cpu_before
+        user, system = (a - b for a, b in zip(cpu_seconds(server.pid), cpu_before, strict=True))
         total = result["rps"] * args.duration
-        result["cpu_us"] = cpu / total * 1e6 if total else float("nan")
+        per = 1e6 / total if total else float("nan")
+        result["cpu_us"] = (user + system) * per
+        result["user_us"] = user * per
+        result["sys_us"] = system * per
         return result
     finally:
         server.send_signal(signal.SIGTERM)
@@ -290,13 +293,16 @@ def main() -> None:
     for _ in range(args.reps):
         for name in SERVERS:
             results[name].append(run_one(name, args, use_wrk))
-    print(f"{'server':10} {'requests/s':>12} {'p99 ms':>8} {'errors':>7} {'CPU us/req':>11}")
+    print(
+        f"{'server':10} {'requests/s':>12} {'p99 ms':>8} {'errors':>7} "
+        f"{'CPU us/req (user+sys)':>22}"
+    )
     best: dict[str, dict[str, float]] = {}
     for name, runs in results.items():
         for run in runs:
             print(
                 f"{name:10} {run['rps']:12,.0f} {run['p99_ms']:8.2f} {run['errors']:7d} "
-                f"{run['cpu_us']:11.2f}"
+                f"{run['cpu_us']:8.2f} ({run['user_us']:.2f}+{run['sys_us']:.2f})"
             )
         best[name] = max(runs, key=lambda r: r["rps"])
     ratio = best["reality"]["rps"] / best["asyncio"]["rps"]

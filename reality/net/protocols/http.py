@@ -943,9 +943,7 @@ class Response:
     headers: Headers = field(factory=Headers, converter=_to_headers)
     body: Body = b""
     _wire: tuple[Any, ...] | None = field(default=None, init=False, repr=False)
-    _tails: dict[tuple[Any, ...], tuple[Any, ...]] | None = field(
-        default=None, init=False, repr=False
-    )
+    _tails: dict[tuple[Any, ...], list[Any]] | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def html(cls, text: str, status: int = 200, headers: HeadersLike = None) -> Response:
@@ -1152,7 +1150,8 @@ class ResponseWriter:
         tails = response._tails
         if tails is not None and type(body) is bytes:
             # Served before: everything but the Date line is known, as long as
-            # status, headers and body are the ones it was rendered from.
+            # status, headers and body are the ones it was rendered from; and
+            # within one second (one Date line) the whole answer is.
             entry = tails.get((response.status, head_only, keep_alive, http10))
             if (
                 entry is not None
@@ -1160,7 +1159,11 @@ class ResponseWriter:
                 and entry[1] is response.headers
                 and entry[2] == response.headers._version
             ):
-                return b"".join((entry[3], self.dates.line(), entry[4])), entry[5]
+                date = self.dates.line()
+                if entry[6] is not date:
+                    entry[6] = date
+                    entry[7] = b"".join((entry[3], date, entry[4]))
+                return entry[7], entry[5]
         status = response.status
         line = _STATUS_LINES.get(status) or _status_line(status)
         block, wants_close, has_type, _ = _encode_fields(response)
@@ -1178,12 +1181,15 @@ class ResponseWriter:
         elif http10:
             framing += _CONNECTION_KEEP_ALIVE
         tail = b"".join((block, framing, b"\r\n", sent_body))
+        date = self.dates.line()
+        data = b"".join((line, date, tail))
         if type(body) is bytes:
             if tails is None or len(tails) >= 16:
                 tails = response._tails = {}
             key = (status, head_only, keep_alive, http10)
-            tails[key] = (body, response.headers, response.headers._version, line, tail, keep)
-        return b"".join((line, self.dates.line(), tail)), keep
+            headers = response.headers
+            tails[key] = [body, headers, headers._version, line, tail, keep, date, data]
+        return data, keep
 
     @staticmethod
     def chunk(data: bytes) -> bytes:
