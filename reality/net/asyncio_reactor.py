@@ -45,10 +45,11 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from reality.net.defer import Deferred, Failure, deferred_list, maybe_deferred
+from reality.net.base import ReactorBase
+from reality.net.defer import Deferred, Failure
 from reality.net.reactor import ReactorNotRunning, SelectReactor
 from reality.net.timers import DelayedCall, TimerQueue
 
@@ -56,7 +57,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["REACTOR_NAMES", "AsyncioReactor", "ReactorUnavailable", "make_reactor"]
 
-_PHASES = ("before", "during", "after")
 
 #: The names :func:`make_reactor` understands.
 REACTOR_NAMES = ("selector", "asyncio", "uvloop")
@@ -87,7 +87,7 @@ class _TimerQueue(TimerQueue):
             self._rearm(when)
 
 
-class AsyncioReactor:
+class AsyncioReactor(ReactorBase):
     """The reactor interface implemented on an asyncio event loop.
 
     With ``loop=None`` the reactor makes (and owns, and closes) a fresh
@@ -99,6 +99,7 @@ class AsyncioReactor:
     def __init__(
         self, loop: asyncio.AbstractEventLoop | None = None, *, own_loop: bool | None = None
     ) -> None:
+        self._init_base()
         # A loop we made (or were handed to own) is ours to configure and close.
         self._owns_loop = (loop is None) if own_loop is None else own_loop
         self._loop = loop if loop is not None else asyncio.new_event_loop()
@@ -111,19 +112,12 @@ class AsyncioReactor:
         self._drain_scheduled = False
         self._readers: dict[int, Callable[[], Any]] = {}
         self._writers: dict[int, Callable[[], Any]] = {}
-        self._when_running: list[tuple[Callable[..., Any], tuple, dict]] = []
-        self._triggers: dict[str, list[tuple[Callable[..., Any], tuple, dict]]] = {
-            phase: [] for phase in _PHASES
-        }
-        self.running = False
         self._stop_requested = False
         self._in_run = False
         self._stop_after_callback = False
         self._signals: list[int] = []
         self._old_signal_handlers: dict[int, Any] = {}
         self._stopped: Deferred[None] | None = None
-        self.shutdown_timeout = 10.0
-        self.processes: dict[int, Any] = {}
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -248,69 +242,6 @@ class AsyncioReactor:
         if self._stop_after_callback:
             self._end_iteration()
 
-    # -- TCP and processes (the same classes as the selector reactor's) -----------------
-
-    def listen_tcp(
-        self, port: int, factory: Any, interface: str = "", backlog: int = 511
-    ) -> Any:
-        """Listen for TCP connections on ``interface:port`` (port 0 picks a free one)."""
-        from reality.net.tcp import Port
-
-        p = Port(self, port, factory, interface, backlog)  # type: ignore[arg-type]
-        p.start_listening()
-        return p
-
-    def connect_tcp(self, host: str, port: int, factory: Any, timeout: float = 30) -> Any:
-        """Connect to ``host:port``; the factory hears success or failure."""
-        from reality.net.tcp import Connector
-
-        connector = Connector(self, host, port, factory, timeout)  # type: ignore[arg-type]
-        connector.connect()
-        return connector
-
-    def spawn_process(
-        self,
-        protocol: Any,
-        argv: Sequence[str],
-        env: dict[str, str] | None = None,
-        path: str | None = None,
-    ) -> Any:
-        """Start a child process whose stdin/stdout/stderr are pipes on this reactor."""
-        from reality.net.process import Process
-
-        return Process(self, protocol, argv, env, path)  # type: ignore[arg-type]
-
-    # -- shutdown triggers ----------------------------------------------------------------
-
-    def call_when_running(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """Call ``f`` as soon as the reactor is running (now, if it already is)."""
-        if self.running:
-            self.call_soon(f, *args, **kwargs)
-        else:
-            self._when_running.append((f, args, kwargs))
-
-    def add_system_event_trigger(
-        self, phase: str, event: str, f: Callable[..., Any], *args: Any, **kwargs: Any
-    ) -> tuple[str, tuple[Callable[..., Any], tuple, dict]]:
-        """Call ``f`` in ``phase`` ("before", "during", "after") of ``event`` ("shutdown")."""
-        if event != "shutdown":
-            raise ValueError(f"unknown system event {event!r}; only 'shutdown' exists")
-        if phase not in _PHASES:
-            raise ValueError(f"unknown phase {phase!r}; expected one of {_PHASES}")
-        entry = (f, args, kwargs)
-        self._triggers[phase].append(entry)
-        return (phase, entry)
-
-    def remove_system_event_trigger(
-        self, handle: tuple[str, tuple[Callable[..., Any], tuple, dict]]
-    ) -> None:
-        """Forget a trigger added with :meth:`add_system_event_trigger`."""
-        phase, entry = handle
-        try:
-            self._triggers[phase].remove(entry)
-        except ValueError:
-            pass
-
     # -- running --------------------------------------------------------------------------
 
     def start(self) -> Deferred[None]:
@@ -329,9 +260,7 @@ class AsyncioReactor:
         self.running = True
         self._stop_requested = False
         self._stopped = Deferred()
-        pending, self._when_running = self._when_running, []
-        for f, args, kwargs in pending:
-            self.call_soon(f, *args, **kwargs)
+        self._run_when_running()
 
     def _finished(self) -> None:
         self.running = False
@@ -399,44 +328,6 @@ class AsyncioReactor:
         self._stop_after_callback = False
         self._loop.stop()
 
-    def _run_phase(self, index: int) -> None:
-        if index == len(_PHASES):
-            self._finished()
-            return
-        phase = _PHASES[index]
-        triggers, self._triggers[phase] = self._triggers[phase], []
-        waits: list[Deferred[Any]] = []
-        for f, args, kwargs in triggers:
-            d = maybe_deferred(f, *args, **kwargs)
-            d.add_errback(self._log_trigger_failure, phase, f)
-            if not d.called:
-                waits.append(d)
-        if not waits:
-            self._run_phase(index + 1)
-            return
-        done = deferred_list(waits)
-        timeout = self.call_later(self.shutdown_timeout, self._phase_timed_out, phase, done)
-
-        def next_phase(_: Any) -> None:
-            if timeout.active():
-                timeout.cancel()
-            self._run_phase(index + 1)
-
-        done.add_both(next_phase)
-
-    def _phase_timed_out(self, phase: str, done: Deferred[Any]) -> None:
-        log.warning(
-            "shutdown phase %r did not finish within %.1f s; going on",
-            phase,
-            self.shutdown_timeout,
-        )
-        if not done.called:
-            done.callback(None)
-
-    @staticmethod
-    def _log_trigger_failure(failure: Failure, phase: str, f: Any) -> None:
-        log.error("shutdown trigger %r in phase %r failed:\n%s", f, phase, failure.get_traceback())
-
     # -- signals --------------------------------------------------------------------------
 
     def _install_signal_handlers(self) -> None:
@@ -480,10 +371,6 @@ class AsyncioReactor:
     def _handle_sigchld(self) -> None:
         if self.processes:
             self.call_soon(self._reap_processes)
-
-    def _reap_processes(self) -> None:
-        for process in list(self.processes.values()):
-            process.check_exited()
 
     # -- bridging Deferreds and asyncio -------------------------------------------------
 

@@ -28,10 +28,10 @@ import signal
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from reality.net.defer import Deferred, Failure, deferred_list, maybe_deferred
+from reality.net.base import ReactorBase
 from reality.net.timers import DelayedCall, TimerQueue
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,6 @@ __all__ = ["ReactorNotRunning", "SelectReactor", "default_reactor"]
 
 _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
-_PHASES = ("before", "during", "after")
 
 
 class ReactorNotRunning(RuntimeError):
@@ -77,20 +76,16 @@ class _Waker:
         self.wsock.close()
 
 
-class SelectReactor:
+class SelectReactor(ReactorBase):
     """The event loop: I/O readiness, timers, signals, shutdown triggers."""
 
     def __init__(self, selector: selectors.BaseSelector | None = None) -> None:
+        self._init_base()
         self._selector = selector if selector is not None else selectors.DefaultSelector()
         self._timers = TimerQueue(time.monotonic)
         self._ready: deque[tuple[Callable[..., Any], tuple, dict]] = deque()
         self._readers: dict[int, Callable[[], Any]] = {}
         self._writers: dict[int, Callable[[], Any]] = {}
-        self._when_running: list[tuple[Callable[..., Any], tuple, dict]] = []
-        self._triggers: dict[str, list[tuple[Callable[..., Any], tuple, dict]]] = {
-            phase: [] for phase in _PHASES
-        }
-        self.running = False
         self._started = False
         self._stopping = False
         self._stop_requested = False
@@ -98,8 +93,6 @@ class SelectReactor:
         self.add_reader(self._waker.fileno(), self._waker.drain)
         self._old_signal_handlers: dict[int, Any] = {}
         self._old_wakeup_fd: int | None = None
-        self.shutdown_timeout = 10.0
-        self.processes: dict[int, Any] = {}
 
     # -- time -------------------------------------------------------------------
 
@@ -172,83 +165,7 @@ class SelectReactor:
         except (KeyError, ValueError):
             pass
 
-    # -- TCP and processes (implemented in tcp.py and process.py) -----------------
-
-    def listen_tcp(
-        self, port: int, factory: Any, interface: str = "", backlog: int = 511
-    ) -> Any:
-        """Listen for TCP connections on ``interface:port`` (port 0 picks a free one).
-
-        Returns a port with ``get_host()`` and ``stop_listening()``; raises
-        :class:`~reality.net.error.CannotListenError` if the port cannot be opened.
-        """
-        from reality.net.tcp import Port
-
-        p = Port(self, port, factory, interface, backlog)
-        p.start_listening()
-        return p
-
-    def connect_tcp(self, host: str, port: int, factory: Any, timeout: float = 30) -> Any:
-        """Connect to ``host:port``; the factory hears success or failure.
-
-        Returns a connector with ``stop_connecting()`` and ``disconnect()``.
-        """
-        from reality.net.tcp import Connector
-
-        connector = Connector(self, host, port, factory, timeout)
-        connector.connect()
-        return connector
-
-    def spawn_process(
-        self,
-        protocol: Any,
-        argv: Sequence[str],
-        env: dict[str, str] | None = None,
-        path: str | None = None,
-    ) -> Any:
-        """Start a child process whose stdin/stdout/stderr are pipes on this reactor.
-
-        ``protocol`` (a ProcessProtocol) hears ``out_received``,
-        ``err_received`` and ``process_ended``. Returns the process transport.
-        """
-        from reality.net.process import Process
-
-        return Process(self, protocol, argv, env, path)
-
     # -- running ----------------------------------------------------------------
-
-    def call_when_running(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """Call ``f`` as soon as the reactor is running (now, if it already is)."""
-        if self.running:
-            self.call_soon(f, *args, **kwargs)
-        else:
-            self._when_running.append((f, args, kwargs))
-
-    def add_system_event_trigger(
-        self, phase: str, event: str, f: Callable[..., Any], *args: Any, **kwargs: Any
-    ) -> tuple[str, tuple[Callable[..., Any], tuple, dict]]:
-        """Call ``f`` in ``phase`` ("before", "during", "after") of ``event`` ("shutdown").
-
-        A trigger may return a Deferred; the next phase waits for it.
-        Returns a handle for :meth:`remove_system_event_trigger`.
-        """
-        if event != "shutdown":
-            raise ValueError(f"unknown system event {event!r}; only 'shutdown' exists")
-        if phase not in _PHASES:
-            raise ValueError(f"unknown phase {phase!r}; expected one of {_PHASES}")
-        entry = (f, args, kwargs)
-        self._triggers[phase].append(entry)
-        return (phase, entry)
-
-    def remove_system_event_trigger(
-        self, handle: tuple[str, tuple[Callable[..., Any], tuple, dict]]
-    ) -> None:
-        """Forget a trigger added with :meth:`add_system_event_trigger`."""
-        phase, entry = handle
-        try:
-            self._triggers[phase].remove(entry)
-        except ValueError:
-            pass
 
     def run(self, install_signal_handlers: bool = True) -> None:
         """Run the loop until :meth:`stop` has been called and shutdown is complete."""
@@ -261,9 +178,7 @@ class SelectReactor:
         if install_signal_handlers:
             self._install_signal_handlers()
         try:
-            pending, self._when_running = self._when_running, []
-            for f, args, kwargs in pending:
-                self.call_soon(f, *args, **kwargs)
+            self._run_when_running()
             while self.running:
                 self.iterate()
         finally:
@@ -290,43 +205,8 @@ class SelectReactor:
         self._stopping = True
         self._run_phase(0)
 
-    def _run_phase(self, index: int) -> None:
-        if index == len(_PHASES):
-            self.running = False
-            return
-        phase = _PHASES[index]
-        triggers, self._triggers[phase] = self._triggers[phase], []
-        waits: list[Deferred[Any]] = []
-        for f, args, kwargs in triggers:
-            d = maybe_deferred(f, *args, **kwargs)
-            d.add_errback(self._log_trigger_failure, phase, f)
-            if not d.called:
-                waits.append(d)
-        if not waits:
-            self._run_phase(index + 1)
-            return
-        done = deferred_list(waits)
-        timeout = self.call_later(self.shutdown_timeout, self._phase_timed_out, phase, done)
-
-        def next_phase(_: Any) -> None:
-            if timeout.active():
-                timeout.cancel()
-            self._run_phase(index + 1)
-
-        done.add_both(next_phase)
-
-    def _phase_timed_out(self, phase: str, done: Deferred[Any]) -> None:
-        log.warning(
-            "shutdown phase %r did not finish within %.1f s; going on",
-            phase,
-            self.shutdown_timeout,
-        )
-        if not done.called:
-            done.callback(None)
-
-    @staticmethod
-    def _log_trigger_failure(failure: Failure, phase: str, f: Any) -> None:
-        log.error("shutdown trigger %r in phase %r failed:\n%s", f, phase, failure.get_traceback())
+    def _finished(self) -> None:
+        self.running = False
 
     def iterate(self, timeout: float | None = None) -> None:
         """Run one turn of the loop, waiting at most ``timeout`` seconds for I/O."""
@@ -414,10 +294,6 @@ class SelectReactor:
     def _handle_sigchld(self, signum: int, frame: Any) -> None:
         if self.processes:
             self.call_soon(self._reap_processes)
-
-    def _reap_processes(self) -> None:
-        for process in list(self.processes.values()):
-            process.check_exited()
 
     # -- cleanup ----------------------------------------------------------------------
 

@@ -1,0 +1,182 @@
+"""What every reactor shares, whatever waits for its I/O.
+
+:class:`ReactorBase` holds the parts of the reactor interface that do not
+depend on how readiness is waited for: TCP ports and connectors and child
+processes (``tcp.py`` and ``process.py`` need only ``add_reader``,
+``add_writer``, ``remove_*``, ``call_soon``, ``call_later`` and
+``processes``), ``call_when_running``, and the shutdown triggers with their
+three phases. :class:`~reality.net.reactor.SelectReactor` and
+:class:`~reality.net.asyncio_reactor.AsyncioReactor` subclass it.
+
+Shutdown runs the "before", "during" and "after" triggers in turn. A
+trigger may return a Deferred; the next phase starts when all of a phase's
+Deferreds have fired, or after ``shutdown_timeout`` seconds, whichever
+comes first. Then :meth:`_finished` lets the subclass leave its loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from reality.net.defer import Deferred, Failure, deferred_list, maybe_deferred
+
+log = logging.getLogger("reality.net.reactor")
+
+__all__ = ["PHASES", "ReactorBase"]
+
+PHASES = ("before", "during", "after")
+
+Trigger = tuple[Callable[..., Any], tuple, dict]
+
+
+class ReactorBase:
+    """The reactor interface minus the waiting: see the module docstring."""
+
+    running: bool
+    shutdown_timeout: float
+    processes: dict[int, Any]
+    _when_running: list[Trigger]
+    _triggers: dict[str, list[Trigger]]
+
+    def _init_base(self) -> None:
+        self.running = False
+        self.shutdown_timeout = 10.0
+        self.processes = {}
+        self._when_running = []
+        self._triggers = {phase: [] for phase in PHASES}
+
+    # Provided by subclasses.
+    def call_soon(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError
+
+    def call_later(self, delay: float, f: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def _finished(self) -> None:
+        """Shutdown is complete: leave the loop."""
+        raise NotImplementedError
+
+    # -- TCP and processes -------------------------------------------------------------
+
+    def listen_tcp(
+        self, port: int, factory: Any, interface: str = "", backlog: int = 511
+    ) -> Any:
+        """Listen for TCP connections on ``interface:port`` (port 0 picks a free one).
+
+        Returns a port with ``get_host()`` and ``stop_listening()``; raises
+        :class:`~reality.net.error.CannotListenError` if the port cannot be opened.
+        """
+        from reality.net.tcp import Port
+
+        p = Port(self, port, factory, interface, backlog)  # type: ignore[arg-type]
+        p.start_listening()
+        return p
+
+    def connect_tcp(self, host: str, port: int, factory: Any, timeout: float = 30) -> Any:
+        """Connect to ``host:port``; the factory hears success or failure.
+
+        Returns a connector with ``stop_connecting()`` and ``disconnect()``.
+        """
+        from reality.net.tcp import Connector
+
+        connector = Connector(self, host, port, factory, timeout)  # type: ignore[arg-type]
+        connector.connect()
+        return connector
+
+    def spawn_process(
+        self,
+        protocol: Any,
+        argv: Sequence[str],
+        env: dict[str, str] | None = None,
+        path: str | None = None,
+    ) -> Any:
+        """Start a child process whose stdin/stdout/stderr are pipes on this reactor.
+
+        ``protocol`` (a ProcessProtocol) hears ``out_received``,
+        ``err_received`` and ``process_ended``. Returns the process transport.
+        """
+        from reality.net.process import Process
+
+        return Process(self, protocol, argv, env, path)  # type: ignore[arg-type]
+
+    def _reap_processes(self) -> None:
+        for process in list(self.processes.values()):
+            process.check_exited()
+
+    # -- starting and shutting down ------------------------------------------------------
+
+    def call_when_running(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Call ``f`` as soon as the reactor is running (now, if it already is)."""
+        if self.running:
+            self.call_soon(f, *args, **kwargs)
+        else:
+            self._when_running.append((f, args, kwargs))
+
+    def _run_when_running(self) -> None:
+        pending, self._when_running = self._when_running, []
+        for f, args, kwargs in pending:
+            self.call_soon(f, *args, **kwargs)
+
+    def add_system_event_trigger(
+        self, phase: str, event: str, f: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> tuple[str, Trigger]:
+        """Call ``f`` in ``phase`` ("before", "during", "after") of ``event`` ("shutdown").
+
+        A trigger may return a Deferred; the next phase waits for it.
+        Returns a handle for :meth:`remove_system_event_trigger`.
+        """
+        if event != "shutdown":
+            raise ValueError(f"unknown system event {event!r}; only 'shutdown' exists")
+        if phase not in PHASES:
+            raise ValueError(f"unknown phase {phase!r}; expected one of {PHASES}")
+        entry = (f, args, kwargs)
+        self._triggers[phase].append(entry)
+        return (phase, entry)
+
+    def remove_system_event_trigger(self, handle: tuple[str, Trigger]) -> None:
+        """Forget a trigger added with :meth:`add_system_event_trigger`."""
+        phase, entry = handle
+        try:
+            self._triggers[phase].remove(entry)
+        except ValueError:
+            pass
+
+    def _run_phase(self, index: int) -> None:
+        if index == len(PHASES):
+            self._finished()
+            return
+        phase = PHASES[index]
+        triggers, self._triggers[phase] = self._triggers[phase], []
+        waits: list[Deferred[Any]] = []
+        for f, args, kwargs in triggers:
+            d = maybe_deferred(f, *args, **kwargs)
+            d.add_errback(self._log_trigger_failure, phase, f)
+            if not d.called:
+                waits.append(d)
+        if not waits:
+            self._run_phase(index + 1)
+            return
+        done = deferred_list(waits)
+        timeout = self.call_later(self.shutdown_timeout, self._phase_timed_out, phase, done)
+
+        def next_phase(_: Any) -> None:
+            if timeout.active():
+                timeout.cancel()
+            self._run_phase(index + 1)
+
+        done.add_both(next_phase)
+
+    def _phase_timed_out(self, phase: str, done: Deferred[Any]) -> None:
+        log.warning(
+            "shutdown phase %r did not finish within %.1f s; going on",
+            phase,
+            self.shutdown_timeout,
+        )
+        if not done.called:
+            done.callback(None)
+
+    @staticmethod
+    def _log_trigger_failure(failure: Failure, phase: str, f: Any) -> None:
+        log.error("shutdown trigger %r in phase %r failed:\n%s", f, phase, failure.get_traceback())
