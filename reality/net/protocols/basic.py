@@ -1,0 +1,135 @@
+"""Basic protocols: lines.
+
+:class:`LineReceiver` splits a byte stream into lines at a configurable
+delimiter and calls ``line_received(line)`` for each (without the
+delimiter). It never buffers without bound: a line longer than
+``max_length`` is dropped (the rest of it, up to the next delimiter, is
+discarded as it arrives) and the protocol hears ``line_length_exceeded``.
+It can switch to raw mode (``raw_data_received``) and back, as protocols
+with a binary payload after a line-based header need.
+
+The buffer is a ``bytearray``: lines are cut from its front, which
+CPython does without copying the rest, and each search for the delimiter
+starts where the last one stopped, so a long line arriving in many small
+reads costs linear time, not quadratic.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from reality.net.protocol import Protocol
+
+log = logging.getLogger(__name__)
+
+__all__ = ["LineReceiver"]
+
+
+class LineReceiver(Protocol):
+    """A protocol that receives lines (and, in raw mode, bytes)."""
+
+    #: What ends a line.
+    delimiter: bytes = b"\r\n"
+    #: The longest line accepted, in bytes, without the delimiter.
+    max_length: int = 16384
+
+    _buffer: bytearray | None = None
+    _scan_from = 0
+    _discarding = False
+    _discarded = 0
+    line_mode = True
+
+    def data_received(self, data: bytes) -> None:
+        """Cut ``data`` into lines (or pass it on whole in raw mode)."""
+        if not self.line_mode:
+            self.raw_data_received(data)
+            return
+        buffer = self._buffer
+        if buffer is None:
+            buffer = self._buffer = bytearray()
+        buffer += data
+        delimiter = self.delimiter
+        size = len(delimiter)
+        transport = self.transport
+        while self.line_mode:
+            if transport is not None and getattr(transport, "disconnecting", False):
+                # The protocol asked to close: lines after that are not read.
+                return
+            end = buffer.find(delimiter, self._scan_from)
+            if end < 0:
+                if self._discarding:
+                    # Keep only what could be the start of a delimiter.
+                    keep = size - 1
+                    self._discarded += max(0, len(buffer) - keep)
+                    del buffer[: max(0, len(buffer) - keep)]
+                    self._scan_from = 0
+                elif len(buffer) > self.max_length + size - 1:
+                    self._discarding = True
+                    self._discarded = 0
+                    continue
+                else:
+                    self._scan_from = max(0, len(buffer) - size + 1)
+                return
+            line = bytes(buffer[:end])
+            del buffer[: end + size]
+            self._scan_from = 0
+            if self._discarding:
+                self._discarding = False
+                length = self._discarded + len(line)
+                self._discarded = 0
+                self.line_length_exceeded(length)
+                continue
+            if len(line) > self.max_length:
+                self.line_length_exceeded(len(line))
+                continue
+            self.line_received(line)
+        # Raw mode was switched on by a line: what follows is raw data.
+        if buffer:
+            rest = bytes(buffer)
+            buffer.clear()
+            self._scan_from = 0
+            self.raw_data_received(rest)
+
+    def set_raw_mode(self) -> None:
+        """Deliver what follows with ``raw_data_received`` instead of as lines."""
+        self.line_mode = False
+
+    def set_line_mode(self, extra: bytes = b"") -> None:
+        """Go back to lines; ``extra`` is data to treat as having just arrived."""
+        self.line_mode = True
+        if extra:
+            self.data_received(extra)
+
+    def clear_line_buffer(self) -> bytes:
+        """Forget (and return) whatever partial line is buffered."""
+        buffer = self._buffer
+        if buffer is None:
+            return b""
+        data = bytes(buffer)
+        buffer.clear()
+        self._scan_from = 0
+        self._discarding = False
+        return data
+
+    def send_line(self, line: bytes) -> None:
+        """Write ``line`` followed by the delimiter."""
+        self.transport.write(line + self.delimiter)
+
+    # -- hooks ------------------------------------------------------------------------
+
+    def line_received(self, line: bytes) -> None:
+        """A whole line arrived (without the delimiter). Override."""
+        raise NotImplementedError
+
+    def raw_data_received(self, data: bytes) -> None:
+        """Bytes arrived in raw mode. Override if you use raw mode."""
+        raise NotImplementedError
+
+    def line_length_exceeded(self, length: int) -> None:
+        """A line of ``length`` bytes (over ``max_length``) was dropped.
+
+        The default tells the peer nothing and keeps the connection: the
+        line is simply gone. Override to answer (``500 Line too long``) or
+        to close.
+        """
+        log.info("dropped a line of %d bytes (limit %d)", length, self.max_length)
