@@ -1,4 +1,4 @@
-"""Basic protocols: lines.
+"""Basic protocols: lines, and pipelined request/reply commands.
 
 :class:`LineReceiver` splits a byte stream into lines at a configurable
 delimiter and calls ``line_received(line)`` for each (without the
@@ -17,12 +17,13 @@ reads costs linear time, not quadratic.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from reality.net.protocol import Protocol
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LineReceiver"]
+__all__ = ["CommandPipeline", "LineReceiver"]
 
 
 class LineReceiver(Protocol):
@@ -133,3 +134,70 @@ class LineReceiver(Protocol):
         to close.
         """
         log.info("dropped a line of %d bytes (limit %d)", length, self.max_length)
+
+
+class CommandPipeline(Protocol):
+    """Answers pipelined commands one at a time, in order, with back-pressure.
+
+    For request/reply protocols (SMTP, POP3) whose sans-IO codec queues
+    parsed commands: ``self.codec.next_event()`` gives the next one (or
+    None) and ``self.codec.buffered`` says how many bytes wait. While a
+    reply depends on a Deferred (``self._waiting``), later commands stay
+    queued, so replies can never come out of order (Twisted's SMTP bug
+    #8126). While the transport's send buffer is full (``pause_writing``),
+    no new replies are produced; while too much input waits
+    (``settings.max_buffered``), the transport stops reading.
+
+    Subclasses call :meth:`_init_pipeline` in ``__init__`` and provide
+    ``_handle(event)`` and ``_flush()``.
+    """
+
+    codec: Any
+    settings: Any
+
+    def _init_pipeline(self) -> None:
+        self._waiting = False  # a backend call's reply is outstanding
+        self._processing = False
+        self._closing = False
+        self._write_paused = False
+        self._read_paused = False
+
+    def pause_writing(self) -> None:
+        # The client is not reading its replies: stop producing them.
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._process()
+
+    def _process(self) -> None:
+        if self._processing:
+            return
+        self._processing = True
+        try:
+            while not (self._waiting or self._closing or self._write_paused):
+                event = self.codec.next_event()
+                if event is None:
+                    break
+                self._handle(event)
+        finally:
+            self._processing = False
+        self._flush()
+        self._flow_control()
+
+    def _flow_control(self) -> None:
+        if self._closing or self.transport is None:
+            return
+        full = self.codec.buffered > self.settings.max_buffered
+        if full and not self._read_paused:
+            self._read_paused = True
+            self.transport.pause_reading()
+        elif not full and self._read_paused:
+            self._read_paused = False
+            self.transport.resume_reading()
+
+    def _handle(self, event: Any) -> None:
+        raise NotImplementedError
+
+    def _flush(self) -> None:
+        raise NotImplementedError

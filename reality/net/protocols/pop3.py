@@ -31,7 +31,8 @@ from typing import Any, Protocol as TypingProtocol
 from attrs import field, frozen
 
 from reality.net.defer import Deferred, Failure, maybe_deferred
-from reality.net.protocol import Address, Factory, Protocol
+from reality.net.protocol import Address, Factory
+from reality.net.protocols.basic import CommandPipeline
 
 __all__ = [
     "BadCredentials",
@@ -353,7 +354,7 @@ class _BadNumber(Exception):
         self.response = response
 
 
-class POP3ServerProtocol(Protocol):
+class POP3ServerProtocol(CommandPipeline):
     """One POP3 session in front of a :class:`POP3Backend`.
 
     ``clock`` is anything with ``call_later`` (the reactor or a test Clock),
@@ -375,12 +376,8 @@ class POP3ServerProtocol(Protocol):
         self.errors = 0
         self.peer: Address | None = None
         self._out: list[bytes] = []
-        self._waiting = False
-        self._processing = False
-        self._closing = False
+        self._init_pipeline()
         self._committing = False
-        self._write_paused = False
-        self._read_paused = False
         self._timer: Any = None
 
     # -- Protocol hooks ------------------------------------------------------------
@@ -407,42 +404,7 @@ class POP3ServerProtocol(Protocol):
             self._release()
         log.debug("POP3 session from %s ended: %s", self.peer, reason.get_error_message())
 
-    def pause_writing(self) -> None:
-        # A client asking for many large messages without reading them: stop
-        # producing responses until the transport drains.
-        self._write_paused = True
-
-    def resume_writing(self) -> None:
-        self._write_paused = False
-        self._process()
-
-    # -- the command loop ------------------------------------------------------------
-
-    def _process(self) -> None:
-        if self._processing:
-            return
-        self._processing = True
-        try:
-            while not (self._waiting or self._closing or self._write_paused):
-                event = self.codec.next_event()
-                if event is None:
-                    break
-                self._handle(event)
-        finally:
-            self._processing = False
-        self._flush()
-        self._flow_control()
-
-    def _flow_control(self) -> None:
-        if self._closing or self.transport is None:
-            return
-        full = self.codec.buffered > self.settings.max_buffered
-        if full and not self._read_paused:
-            self._read_paused = True
-            self.transport.pause_reading()
-        elif not full and self._read_paused:
-            self._read_paused = False
-            self.transport.resume_reading()
+    # -- the command loop (CommandPipeline) --------------------------------------------
 
     def _handle(self, event: POP3Event) -> None:
         if isinstance(event, LineTooLong):

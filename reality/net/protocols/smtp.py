@@ -40,7 +40,8 @@ from typing import Any, Protocol as TypingProtocol
 from attrs import define, field, frozen
 
 from reality.net.defer import Deferred, Failure, maybe_deferred
-from reality.net.protocol import Address, Factory, Protocol
+from reality.net.protocol import Address, Factory
+from reality.net.protocols.basic import CommandPipeline
 
 __all__ = [
     "ACCEPT",
@@ -581,7 +582,7 @@ _NOT_IMPLEMENTED = frozenset(
 _FOREIGN = frozenset({"GET", "POST", "HEAD", "PUT", "CONNECT", "OPTIONS"})
 
 
-class SMTPServerProtocol(Protocol):
+class SMTPServerProtocol(CommandPipeline):
     """One SMTP session: the state machine of RFC 5321 in front of a backend.
 
     ``clock`` is anything with ``call_later`` (the reactor, or a test Clock),
@@ -610,11 +611,7 @@ class SMTPServerProtocol(Protocol):
         self.errors = 0
         self.peer: Address | None = None
         self._out: list[bytes] = []
-        self._waiting = False  # a backend call's reply is outstanding
-        self._processing = False
-        self._closing = False
-        self._write_paused = False
-        self._read_paused = False
+        self._init_pipeline()
         self._timer: Any = None
 
     # -- Protocol hooks ------------------------------------------------------------
@@ -640,41 +637,7 @@ class SMTPServerProtocol(Protocol):
         self._stop_timer()
         log.debug("SMTP session from %s ended: %s", self.peer, reason.get_error_message())
 
-    def pause_writing(self) -> None:
-        # The client is not reading its replies: stop producing them.
-        self._write_paused = True
-
-    def resume_writing(self) -> None:
-        self._write_paused = False
-        self._process()
-
-    # -- the command loop ------------------------------------------------------------
-
-    def _process(self) -> None:
-        if self._processing:
-            return
-        self._processing = True
-        try:
-            while not (self._waiting or self._closing or self._write_paused):
-                event = self.codec.next_event()
-                if event is None:
-                    break
-                self._handle(event)
-        finally:
-            self._processing = False
-        self._flush()
-        self._flow_control()
-
-    def _flow_control(self) -> None:
-        if self._closing or self.transport is None:
-            return
-        full = self.codec.buffered > self.settings.max_buffered
-        if full and not self._read_paused:
-            self._read_paused = True
-            self.transport.pause_reading()
-        elif not full and self._read_paused:
-            self._read_paused = False
-            self.transport.resume_reading()
+    # -- the command loop (CommandPipeline) --------------------------------------------
 
     def _handle(self, event: SMTPEvent) -> None:
         if isinstance(event, Command):
