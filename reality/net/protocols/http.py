@@ -271,6 +271,7 @@ class RequestHead:
     ``content_length`` is the body size announced (0 when there is no body);
     ``chunked`` is true when the body uses the chunked coding instead.
     ``expect_continue`` says the client waits for ``100 Continue``.
+    ``host`` is the Host field's value ("" without one).
     """
 
     method: str
@@ -281,6 +282,7 @@ class RequestHead:
     expect_continue: bool = False
     content_length: int = 0
     chunked: bool = False
+    host: str = ""
 
 
 @define(slots=True)
@@ -452,7 +454,7 @@ class RequestParser:
         else:
             # Nothing held back: parse the new bytes where they are and keep
             # only what is left over (usually nothing).
-            src = bytes(data)
+            src = data if type(data) is bytes else bytes(data)
             if (
                 self._state == _HEAD
                 and not self._head_started
@@ -704,7 +706,14 @@ class RequestParser:
             version = "1.1" if match.group(2) != b"0" else "1.0"
         http11 = version == "1.1"
 
-        headers, special = self._parse_fields(fields, "header section")
+        if fields == self._last_block and fields:
+            # See _parse_fields: a repeated header section, parsed before.
+            headers = Headers.__new__(Headers)
+            headers._fields = self._last_fields[:]
+            headers._version = 0
+            special = self._last_special
+        else:
+            headers, special = self._parse_fields(fields, "header section")
 
         # Host (RFC 9112 §3.2): exactly one in HTTP/1.1, and a valid value.
         hosts = special.get("host")
@@ -728,7 +737,17 @@ class RequestParser:
             elif method_str == "CONNECT":
                 raise _Reject(400, "CONNECT needs an authority-form target")
             self._keep_alive = keep_alive
-            return RequestHead(method_str, target.decode("ascii"), version, headers, keep_alive)
+            return RequestHead(
+                method_str,
+                target.decode("ascii"),
+                version,
+                headers,
+                keep_alive,
+                False,
+                0,
+                False,
+                hosts[0],  # type: ignore[index]
+            )
 
         # Body length (RFC 9112 §6).
         te_values = special.get("transfer-encoding")
@@ -794,6 +813,7 @@ class RequestParser:
             expect_continue,
             content_length,
             chunked,
+            hosts[0] if hosts else "",
         )
 
     @staticmethod
@@ -1439,11 +1459,11 @@ class HTTPChannel(Protocol):
             raw_path = target
             query_string = ""
             query: dict[str, list[str]] = {}
-            host = head.headers.get("host") or ""
+            host = head.host
         else:
             raw_path, query_string, authority = _split_target(target)
             query = parse_qs(query_string, keep_blank_values=True) if query_string else {}
-            host = authority if authority is not None else (head.headers.get("host") or "")
+            host = authority if authority is not None else head.host
         path = unquote(raw_path, errors="replace") if "%" in raw_path else raw_path
         request = Request(
             head.method,
@@ -2030,7 +2050,12 @@ class Router:
         method = request.method
         if method not in KNOWN_METHODS:
             return error_response(501, f"method {method[:32]} is not implemented")
-        route, params = self.match(method, request.raw_path or request.path)
+        raw_path = request.raw_path or request.path
+        route = self._static.get(raw_path) if "%" not in raw_path else None
+        if route is None:
+            route, params = self.match(method, raw_path)
+        else:
+            params = _NO_PARAMS
         if route is None:
             if self.not_found is not None:
                 return self.not_found(request)

@@ -60,6 +60,7 @@ def test_simple_get_is_a_head_and_an_end():
             "1.1",
             h(("host", "example.org"), ("accept", "*/*")),
             keep_alive=True,
+            host="example.org",
         ),
         EndOfMessage(),
     ]
