@@ -715,15 +715,11 @@ class RequestParser:
         else:
             headers, special = self._parse_fields(fields, "header section")
 
-        # Host (RFC 9112 §3.2): exactly one in HTTP/1.1, and a valid value.
+        # Host (RFC 9112 §3.2): required in HTTP/1.1; _parse_fields has
+        # already refused a second Host or an invalid value.
         hosts = special.get("host")
-        if hosts is None:
-            if http11:
-                raise _Reject(400, "HTTP/1.1 request without a Host header")
-        elif len(hosts) > 1:
-            raise _Reject(400, "more than one Host header")
-        elif not _HOST_STR_RE.fullmatch(hosts[0]):
-            raise _Reject(400, "invalid Host header")
+        if hosts is None and http11:
+            raise _Reject(400, "HTTP/1.1 request without a Host header")
 
         content_length = 0
         chunked = False
@@ -864,6 +860,12 @@ class RequestParser:
                     special[key] = [value]
             append((key, key, value))
         if what == "header section":
+            hosts = special.get("host")
+            if hosts is not None:
+                if len(hosts) > 1:
+                    raise _Reject(400, "more than one Host header")
+                if not _HOST_STR_RE.fullmatch(hosts[0]):
+                    raise _Reject(400, "invalid Host header")
             self._last_block = block
             self._last_fields = fields
             self._last_special = special
