@@ -1339,7 +1339,10 @@ class HTTPChannel(Protocol):
     # -- Protocol hooks ------------------------------------------------------------
 
     def connection_made(self) -> None:
-        self._peer = self.transport.get_peer()
+        try:
+            self._peer = self.transport.get_peer()
+        except OSError:  # reset before we got to ask
+            self._peer = None
         self._last_activity = self.clock.seconds()
         self._idle_timer = self.clock.call_later(self.idle_timeout, self._idle_fired)
         factory = self.factory

@@ -393,6 +393,14 @@ def test_header_injection_is_refused_with_500(caplog):
     assert b"Set-Cookie" not in out
 
 
+def test_interim_status_as_a_final_answer_is_refused_with_500(caplog):
+    """A 1xx status is never a final response: 500 instead."""
+    h = Harness(lambda r: Response(101))
+    with caplog.at_level(logging.ERROR):
+        assert h.send(GET).startswith(b"HTTP/1.1 500 ")
+    assert "status must be" in caplog.text
+
+
 def test_str_body_is_refused_with_500(caplog):
     """A str body is a handler bug: 500, logged."""
     h = Harness(lambda r: Response(200, body="text"))  # type: ignore[arg-type]

@@ -408,7 +408,8 @@ def test_slowloris_head_is_cut_off_at_the_deadline():
                     break
             elapsed = time.monotonic() - start
         assert got.startswith(b"HTTP/1.1 408 ")
-        assert 0.9 <= elapsed < 2.5
+        # Were the deadline reset by each line, no 408 would come while we send.
+        assert 0.9 <= elapsed < 3.5
     finally:
         quick.stop()
 
