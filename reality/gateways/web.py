@@ -620,10 +620,14 @@ class WebSite:
         self._pages: dict[str, Page] = {}
         self._homepages: OrderedDict[str, Page] = OrderedDict()
         self._markdown: dict[str, tuple[str, Markup]] = {}
+        # Served pages by request path (the canonical paths only, so it is
+        # bounded): (page, homepage key or None).
+        self._fast: dict[str, tuple[Page, str | None]] = {}
         self._telnet_seen: str | None = world.telnet_address
         css = (STATIC / "style.css").read_bytes()
         self._css = self._page(css, _CSS, cache_control="public, max-age=86400", security=False)
         self.css_url = "/style.css?v=" + self._css.etag.strip('"')[:12]
+        self._fast["/style.css"] = (self._css, None)
         self.router = Router(not_found=self._not_found)
         self.router.add("/", self._front)
         self.router.add("/who", self._who)
@@ -643,6 +647,15 @@ class WebSite:
             # once the telnet port listens.
             self._telnet_seen = self.world.telnet_address
             self.invalidate()
+        # The common case, a page served again: one lookup by the path as
+        # received, instead of routing, name checks and cache bookkeeping.
+        hit = self._fast.get(request.raw_path)
+        if hit is not None:
+            page, key = hit
+            if not page.stale and (request.method == "GET" or request.method == "HEAD"):
+                if key is not None:
+                    self._homepages.move_to_end(key)
+                return _answer(request, page)
         return self.router(request)
 
     def changed(self, topic: str, key: str | None) -> None:
@@ -677,6 +690,8 @@ class WebSite:
         ):
             page = render(page)
             self._pages[name] = page
+            if page.expires is None and name.startswith("/"):
+                self._fast[name] = (page, None)
         return page
 
     def _front(self, request: Request) -> Response:
@@ -708,8 +723,11 @@ class WebSite:
         if page is None or page.stale:
             page = self._render_homepage(key, page)
             pages[key] = page
+            self._fast[f"/~{key}"] = self._fast[f"/players/{key}"] = (page, key)
             if len(pages) > self.max_homepages:
-                pages.popitem(last=False)
+                dropped, _ = pages.popitem(last=False)
+                self._fast.pop(f"/~{dropped}", None)
+                self._fast.pop(f"/players/{dropped}", None)
         else:
             pages.move_to_end(key)
         return _answer(request, page)

@@ -276,6 +276,17 @@ def test_methods_other_than_get_and_head(s):
     assert s.get("/", method="BREW").status == 501
 
 
+def test_served_again_pages_still_refuse_other_methods(s):
+    """Pages already cached (served by path lookup) still answer POST/DELETE with 405."""
+    s.join("Alice")
+    for target in ("/", "/~alice", "/players/alice", "/style.css", "/map.svg"):
+        assert s.get(target).status == 200
+        assert s.get(target).status == 200
+        response = s.get(target, method="POST")
+        assert response.status == 405 and header(response, "Allow") == "GET, HEAD", target
+        assert s.get(target, method="BREW").status == 501
+
+
 def test_security_headers_on_html(s):
     """HTML pages forbid scripts by CSP and MIME sniffing."""
     response = s.get("/")
