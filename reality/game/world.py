@@ -66,6 +66,9 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Clock", "Counts", "PlayerInfo", "RoomInfo", "Session", "UnknownAccount", "World"]
 
+#: Players saved per turn of the loop by a periodic checkpoint.
+CHECKPOINT_SLICE = 200
+
 #: Names listed in a room description before "and N others".
 ROOM_LIST_LIMIT = 10
 
@@ -736,11 +739,18 @@ class World:
         player.homepage_updated = now
         self._changed("player", player.key)
 
-    def checkpoint(self) -> None:
-        """Save every changed position, inventory and login in one transaction."""
+    def checkpoint(self, only: Iterable[Player] | None = None) -> None:
+        """Save changed positions, inventories and logins in one transaction.
+
+        ``only`` limits the players saved to those (still dirty) among them;
+        items and logins are always saved.
+        """
         if not self._dirty_players and not self._dirty_items and not self._logins:
             return
-        players = list(self._dirty_players)
+        if only is None:
+            players = list(self._dirty_players)
+        else:
+            players = [p for p in only if p in self._dirty_players]
         items = list(self._dirty_items)
         logins = list(self._logins.items())
         now = self.wall()
@@ -798,7 +808,15 @@ class World:
     def _checkpoint_tick(self) -> None:
         self._timers = [t for t in self._timers if t.active()]
         self._timers.append(self.clock.call_later(self.checkpoint_interval, self._checkpoint_tick))
-        self.checkpoint()
+        # Save what is dirty now in slices, one per turn of the loop: a
+        # thousand players at once would hold the loop for milliseconds.
+        self._checkpoint_slices(list(self._dirty_players))
+
+    def _checkpoint_slices(self, players: list[Player]) -> None:
+        batch, rest = players[:CHECKPOINT_SLICE], players[CHECKPOINT_SLICE:]
+        self.checkpoint(only=batch)
+        if rest and self.running:
+            self.clock.call_later(0, self._checkpoint_slices, rest)
 
     def _start_npc_timers(self) -> None:
         for npc in self.npcs.values():

@@ -194,3 +194,28 @@ def test_checkpoint_interval_is_configurable(make_world, clock, join, interval: 
     clock.advance(0.01)
     assert world.store.load_player("alice").room == "library"
     world.stop()
+
+
+def test_a_large_checkpoint_is_saved_in_slices_within_the_same_moment(
+    world, clock, join
+) -> None:
+    """450 moved players are saved 200 per loop turn, all before time moves on."""
+    from reality.game.world import CHECKPOINT_SLICE
+
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    players = [join(world, "Bot" + letters[i % 26] + letters[i // 26])[0] for i in range(450)]
+    world.start()
+    for player in players:
+        world.execute(player, "n")
+    calls = []
+    real = world.store.checkpoint
+
+    def counting(**kwargs):
+        calls.append(len(kwargs["players"]))
+        return real(**kwargs)
+
+    world.store.checkpoint = counting
+    clock.advance(5)  # one tick, then zero-delay slices: Clock runs them too
+    assert calls == [CHECKPOINT_SLICE, CHECKPOINT_SLICE, 450 - 2 * CHECKPOINT_SLICE]
+    assert all(world.store.load_player(p.key).room == "library" for p in players)
+    world.stop()
