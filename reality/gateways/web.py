@@ -21,6 +21,12 @@ writes arrives as text: no ``<script>``, no event attribute, no
 ``javascript:`` link from a player ever reaches a browser. Colour markup in
 world text (:mod:`reality.game.markup`) becomes ``<span>`` elements.
 
+Markdown is rendered by :class:`MarkdownRenderer` in a child process
+(``python -m reality.gateways.web``), not on the loop: markdown-it-py can
+spend a third of a second on 20,000 hostile characters. A request for a
+page whose text changed waits for it (a Deferred); a text that takes over
+5 s, or a renderer that is down, is shown escaped in ``<pre>``.
+
 Caching: a page is rendered when what it shows changes, not per request.
 :meth:`WebSite.changed` is subscribed to the world's change topics and
 marks the pages a change touches as stale (``online``: the front page,
@@ -52,6 +58,8 @@ import json
 import logging
 import math
 import re
+import signal
+import sys
 import time
 import weakref
 from collections import OrderedDict, deque
@@ -68,8 +76,9 @@ from markupsafe import Markup, escape
 from reality import __version__
 from reality.game import markup
 from reality.game.accounts import NAME_MAX
-from reality.game.world import RoomInfo, World
-from reality.net.protocol import Address, Protocol
+from reality.game.world import PlayerInfo, RoomInfo, World
+from reality.net.defer import Deferred, Failure, succeed
+from reality.net.protocol import Address, ProcessProtocol, Protocol
 from reality.net.protocols.http import (
     Headers,
     HTTPFactory,
@@ -78,11 +87,15 @@ from reality.net.protocols.http import (
     Router,
     http_date,
 )
+from reality.net.service import Service
 
 __all__ = [
     "MapBox",
     "MapLayout",
     "MapLine",
+    "MarkdownRenderer",
+    "RenderTimeout",
+    "RendererBusy",
     "WebFactory",
     "WebSite",
     "install",
@@ -596,6 +609,9 @@ class WebSite:
     ``clock`` gives the uptime (``seconds()``); ``wall`` is the calendar
     time for Last-Modified. Call :meth:`changed` with the world's change
     topics (the constructor subscribes it when ``subscribe`` is true).
+    With a ``renderer`` (a :class:`MarkdownRenderer`), homepage Markdown is
+    rendered in its child process and a request for a page whose text
+    changed waits for it (a Deferred); without one it is rendered inline.
     """
 
     def __init__(
@@ -608,8 +624,11 @@ class WebSite:
         version: str = __version__,
         max_homepages: int = MAX_CACHED_HOMEPAGES,
         subscribe: bool = True,
+        renderer: MarkdownRenderer | None = None,
     ) -> None:
         self.world = world
+        #: Where Markdown is rendered: a child process, or (None) inline.
+        self.renderer = renderer
         self.clock = clock
         self.started = clock.seconds() if started is None else started
         self.wall = wall
@@ -620,6 +639,7 @@ class WebSite:
         self._pages: dict[str, Page] = {}
         self._homepages: OrderedDict[str, Page] = OrderedDict()
         self._markdown: dict[str, tuple[str, Markup]] = {}
+        self._jobs: dict[str, tuple[str, list[Deferred[None]]]] = {}
         # Served pages by request path (the canonical paths only, so it is
         # bounded): (page, homepage key or None).
         self._fast: dict[str, tuple[Page, str | None]] = {}
@@ -712,25 +732,93 @@ class WebSite:
     def _not_found(self, request: Request) -> Response:
         return self._cached("404", self._render_not_found).response
 
-    def _homepage(self, request: Request) -> Response:
+    def _homepage(self, request: Request) -> Response | Deferred[Response]:
         name = request.params.get("name", "")
         if not _PLAYER_NAME.fullmatch(name):
             # Not a name anyone can have: the plain 404, without asking the store.
             return self._not_found(request)
         key = name.lower()
-        pages = self._homepages
-        page = pages.get(key)
+        page = self._homepages.get(key)
         if page is None or page.stale:
-            page = self._render_homepage(key, page)
-            pages[key] = page
-            self._fast[f"/~{key}"] = self._fast[f"/players/{key}"] = (page, key)
-            if len(pages) > self.max_homepages:
-                dropped, _ = pages.popitem(last=False)
-                self._fast.pop(f"/~{dropped}", None)
-                self._fast.pop(f"/players/{dropped}", None)
+            built = self._build_homepage(key, page)
+            if isinstance(built, Deferred):
+                # Its Markdown is being rendered in the renderer process.
+                return built.add_callback(lambda page: _answer(request, page))
+            page = built
         else:
-            pages.move_to_end(key)
+            self._homepages.move_to_end(key)
         return _answer(request, page)
+
+    def _build_homepage(self, key: str, previous: Page | None) -> Page | Deferred[Page]:
+        """Render a homepage and cache it, or a Deferred if its Markdown must be rendered."""
+        info = self.world.player_info(key)
+        if info is None:
+            page = self._html("not_found.html", previous, 404, player=key)
+        else:
+            text = info.homepage
+            cached = self._markdown.get(key)
+            if cached is not None and cached[0] == text:
+                html = cached[1]
+            elif not text.strip():
+                html = Markup("")
+            elif self.renderer is None:
+                html = render_markdown(text)
+                self._remember_markdown(key, text, html)
+            else:
+                # Come back when the Markdown is ready (the text may have
+                # changed again by then: this method looks again).
+                ready = self._markdown_job(key, text)
+                return ready.add_callback(lambda _: self._build_homepage(key, previous))
+            page = self._render_homepage(info, key, html, previous)
+        pages = self._homepages
+        pages[key] = page
+        self._fast[f"/~{key}"] = self._fast[f"/players/{key}"] = (page, key)
+        if len(pages) > self.max_homepages:
+            dropped, _ = pages.popitem(last=False)
+            self._fast.pop(f"/~{dropped}", None)
+            self._fast.pop(f"/players/{dropped}", None)
+        return page
+
+    def _remember_markdown(self, key: str, text: str, html: Markup) -> None:
+        # Markdown is parsed again only when the text changes, not on every move.
+        self._markdown[key] = (text, html)
+        if len(self._markdown) > self.max_homepages:
+            self._markdown.pop(next(iter(self._markdown)))
+
+    def _markdown_job(self, key: str, text: str) -> Deferred[None]:
+        """A Deferred that fires once ``text`` (``key``'s homepage) is rendered.
+
+        Requests for one page while its Markdown renders share one job.
+        """
+        job = self._jobs.get(key)
+        if job is None or job[0] != text:
+            waiters: list[Deferred[None]] = []
+            job = self._jobs[key] = (text, waiters)
+            assert self.renderer is not None
+            self.renderer.render(text).add_callbacks(
+                self._markdown_done, self._markdown_failed, (key, text), None, (key, text)
+            )
+        waiter: Deferred[None] = Deferred()
+        job[1].append(waiter)
+        return waiter
+
+    def _markdown_done(self, html: str, key: str, text: str) -> None:
+        self._remember_markdown(key, text, Markup(html))
+        self._wake(key, text)
+
+    def _markdown_failed(self, failure: Failure, key: str, text: str) -> None:
+        # Show the text as it was written, escaped, rather than nothing; a
+        # text that took too long stays that way until it is changed.
+        log.warning("homepage of %s shown as plain text: %s", key, failure.value)
+        self._remember_markdown(key, text, Markup('<pre class="source">{}</pre>').format(text))
+        self._wake(key, text)
+
+    def _wake(self, key: str, text: str) -> None:
+        job = self._jobs.get(key)
+        if job is not None and job[0] == text:
+            del self._jobs[key]
+            for waiter in job[1]:
+                waiter.callback(None)
 
     # -- rendering -----------------------------------------------------------------------
 
@@ -856,30 +944,19 @@ class WebSite:
     def _render_not_found(self, previous: Page | None) -> Page:
         return self._html("not_found.html", previous, 404, player=None)
 
-    def _render_homepage(self, key: str, previous: Page | None) -> Page:
-        world = self.world
-        info = world.player_info(key)
-        if info is None:
-            return self._html("not_found.html", previous, 404, player=key)
-        cached = self._markdown.get(key)
-        if cached is not None and cached[0] == info.homepage:
-            text = cached[1]
-        else:
-            # Markdown is parsed again only when the text changes, not on every move.
-            text = render_markdown(info.homepage) if info.homepage.strip() else Markup("")
-            self._markdown[key] = (info.homepage, text)
-            if len(self._markdown) > self.max_homepages:
-                self._markdown.pop(next(iter(self._markdown)))
+    def _render_homepage(
+        self, info: PlayerInfo, key: str, html: Markup, previous: Page | None
+    ) -> Page:
         return self._html(
             "homepage.html",
             previous,
             info=info,
             key=key,
-            page=text,
+            page=html,
             room=markup_html(info.room_name) if info.room_name else "",
             last_seen=_format_time(info.last_seen),
             updated=_format_time(info.homepage_updated),
-            mail=world.mail_address(info.name),
+            mail=self.world.mail_address(info.name),
         )
 
 
@@ -897,6 +974,189 @@ def _answer(request: Request, page: Page) -> Response:
             if since is not None and _not_modified_since(since, page.last_modified):
                 return not_modified
     return page.response
+
+
+# -- Markdown off the loop -----------------------------------------------------------
+
+
+class RenderTimeout(Exception):
+    """A Markdown text took longer than the renderer's limit (the process was killed)."""
+
+
+class RendererBusy(Exception):
+    """The renderer process is not running, or too many texts wait for it."""
+
+
+class _RendererProcess(ProcessProtocol):
+    """The child process: one JSON line per text in, one per rendering out, in order."""
+
+    def __init__(self, owner: MarkdownRenderer) -> None:
+        self.owner = owner
+        self.pending: deque[tuple[Deferred[str], Any]] = deque()
+        self.buffer = bytearray()
+        self.alive = True
+        self.timed_out = False
+
+    def send(self, text: str, d: Deferred[str]) -> None:
+        timer = None
+        if not self.pending:
+            timer = self.owner.clock.call_later(self.owner.timeout, self._too_slow)
+        self.pending.append((d, timer))
+        self.transport.write(json.dumps({"text": text}).encode() + b"\n")
+
+    def out_received(self, data: bytes) -> None:
+        self.buffer += data
+        while self.pending and (end := self.buffer.find(b"\n")) >= 0:
+            line = bytes(self.buffer[:end])
+            del self.buffer[: end + 1]
+            d, timer = self.pending.popleft()
+            if timer is not None and timer.active():
+                timer.cancel()
+            if self.pending:
+                # The next text's time starts now.
+                head, _ = self.pending[0]
+                self.pending[0] = (head, self.owner.clock.call_later(
+                    self.owner.timeout, self._too_slow
+                ))
+            try:
+                html = json.loads(line)["html"]
+                if not isinstance(html, str):
+                    raise TypeError("html is not a string")
+            except Exception as exc:
+                d.errback(RendererBusy(f"bad answer from the renderer: {exc}"))
+            else:
+                d.callback(html)
+
+    def err_received(self, data: bytes) -> None:
+        log.warning("markdown renderer: %s", data.decode(errors="replace").rstrip())
+
+    def _too_slow(self) -> None:
+        if self.pending and self.alive:
+            log.warning("a homepage took over %.1f s to render; restarting the renderer",
+                        self.owner.timeout)
+            self.timed_out = True
+            self.transport.signal_process("KILL")
+
+    def process_ended(self, reason: Failure) -> None:
+        self.alive = False
+        pending, self.pending = self.pending, deque()
+        for index, (d, timer) in enumerate(pending):
+            if timer is not None and timer.active():
+                timer.cancel()
+            # Only the text being rendered when time ran out is to blame.
+            culprit = self.timed_out and index == 0
+            d.errback(RenderTimeout() if culprit else RendererBusy("the renderer stopped"))
+        self.owner._ended(self, reason)
+
+
+class MarkdownRenderer:
+    """Homepage Markdown rendered in a child process, so the loop never waits on it.
+
+    markdown-it-py costs about 2.5 µs a character for prose and up to
+    15 µs for hostile input (20,000 ``[``: 0.3 s), which would stall every
+    player if done on the server's loop. The child is ``python -m
+    reality.gateways.web``; it is restarted when it ends. A text still
+    rendering after ``timeout`` seconds gets the process killed and fails
+    with :class:`RenderTimeout`; at most ``max_queue`` texts wait, beyond
+    that :meth:`render` fails at once with :class:`RendererBusy`.
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        *,
+        timeout: float = 5.0,
+        max_queue: int = 64,
+        argv: list[str] | None = None,
+    ) -> None:
+        self.reactor = reactor
+        self.clock = reactor
+        self.timeout = timeout
+        self.max_queue = max_queue
+        self.argv = argv or [sys.executable, "-m", "reality.gateways.web"]
+        self.process: _RendererProcess | None = None
+        self.rendered = 0
+        self._running = False
+        self._stopped: Deferred[None] | None = None
+
+    def start(self) -> None:
+        """Start the child process."""
+        self._running = True
+        if self.process is None:
+            self._spawn()
+
+    def _spawn(self) -> None:
+        process = _RendererProcess(self)
+        self.reactor.spawn_process(process, self.argv)
+        self.process = process
+
+    def render(self, text: str) -> Deferred[str]:
+        """The HTML of ``text`` (see :func:`render_markdown`), from the child."""
+        process = self.process
+        d: Deferred[str] = Deferred()
+        if process is None or not process.alive or not self._running:
+            d.errback(RendererBusy("the renderer is not running"))
+        elif len(process.pending) >= self.max_queue:
+            d.errback(RendererBusy("too many homepages wait to be rendered"))
+        else:
+            self.rendered += 1
+            process.send(text, d)
+        return d
+
+    def stop(self) -> Deferred[None]:
+        """Close the child's input; fires when it has exited."""
+        self._running = False
+        process = self.process
+        if process is None or not process.alive:
+            return succeed(None)
+        self._stopped = Deferred()
+        process.transport.close_stdin()
+        return self._stopped
+
+    def _ended(self, process: _RendererProcess, reason: Failure) -> None:
+        if process is not self.process:
+            return
+        self.process = None
+        if self._running:
+            log.warning("the markdown renderer ended (%s); starting another", reason.value)
+            self._spawn()
+        elif self._stopped is not None:
+            d, self._stopped = self._stopped, None
+            d.callback(None)
+
+
+class RendererService(Service):
+    """Runs the :class:`MarkdownRenderer` with the server."""
+
+    def __init__(self, renderer: MarkdownRenderer) -> None:
+        self.name = "markdown"
+        self.renderer = renderer
+
+    def start_service(self) -> None:
+        super().start_service()
+        self.renderer.start()
+
+    def stop_service(self) -> Deferred[None]:
+        super().stop_service()
+        return self.renderer.stop()
+
+
+def main() -> int:
+    """The renderer process: ``{"text": ...}`` lines in, ``{"html": ...}`` lines out."""
+    # A Ctrl-C in the server's terminal reaches the whole process group; the
+    # server closes our stdin when it is done with us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    out = sys.stdout
+    for line in sys.stdin.buffer:
+        try:
+            text = json.loads(line)["text"]
+            html = str(render_markdown(text)) if isinstance(text, str) else ""
+        except Exception as exc:  # one bad line must not end the renderer
+            html = str(Markup("<p>{}</p>").format(f"(this page could not be shown: {exc})"))
+        out.write(json.dumps({"html": html}) + "\n")
+        out.flush()
+    return 0
 
 
 # -- plugging in -------------------------------------------------------------------------
@@ -936,7 +1196,11 @@ def install(server: Any) -> WebSite:
     known only then, with port 0) the telnet banner and the world learn the
     site's URL, so ``homepage`` can tell players their address.
     """
-    site = WebSite(server.world, server.reactor, started=getattr(server, "started", None))
+    renderer = MarkdownRenderer(server.reactor)
+    RendererService(renderer).set_service_parent(server.app)
+    site = WebSite(
+        server.world, server.reactor, started=getattr(server, "started", None), renderer=renderer
+    )
     factory = WebFactory(site, server.reactor, max_connections=1000)
     port = server.listen("http", server.settings.http_port, factory)
     announce = port.on_listening
@@ -955,3 +1219,7 @@ def install(server: Any) -> WebSite:
     server.close_hooks.append(factory.close_all)
     server.connection_counts.append(lambda: factory.open_connections)
     return site
+
+
+if __name__ == "__main__":
+    sys.exit(main())

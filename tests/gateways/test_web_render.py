@@ -1,0 +1,235 @@
+"""Homepage Markdown off the loop: the renderer process, and the site waiting for it.
+
+The site tests use a fake renderer whose Deferreds the test fires; the
+process tests run real child processes on a real reactor (the real
+renderer, and small stand-ins that are slow or die), with bounded waits.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reality.game.loader import load_world
+from reality.game.store import Store
+from reality.game.world import World
+from reality.gateways.web import (
+    MarkdownRenderer,
+    RendererBusy,
+    RenderTimeout,
+    WebSite,
+    render_markdown,
+)
+from reality.net.defer import Deferred
+from reality.net.protocols.http import Headers, Request, Response
+from reality.net.testing import Clock, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ROOT / "world" / "tiny.yaml"
+
+
+class FakeRenderer:
+    """Hands out Deferreds the test fires by hand."""
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[str, Deferred[str]]] = []
+
+    def render(self, text: str) -> Deferred[str]:
+        d: Deferred[str] = Deferred()
+        self.jobs.append((text, d))
+        return d
+
+    def finish(self, index: int = 0) -> None:
+        text, d = self.jobs.pop(index)
+        d.callback(str(render_markdown(text)))
+
+
+class Session:
+    def show(self, text: str) -> None:
+        pass
+
+    def send_data(self, kind: str, data: dict[str, Any]) -> None:
+        pass
+
+    def disconnect(self, message: str) -> None:
+        pass
+
+
+@pytest.fixture
+def h() -> Any:
+    class H:
+        clock = Clock()
+        store = Store(":memory:")
+        world = World(clock, store, wall_clock=lambda: 1_700_000_000.0)
+        renderer = FakeRenderer()
+
+    h = H()
+    h.world.load(load_world(TINY))
+    h.site = WebSite(h.world, h.clock, renderer=h.renderer)
+    h.store.create_account("Alice", "scrypt$2$1$1$AA==$AA==", now=0.0)
+    h.alice = h.world.connect("Alice", Session())
+    yield h
+    h.store.close()
+
+
+def get(site: WebSite, path: str) -> Any:
+    return site(Request("GET", path, {}, Headers(), raw_path=path, target=path))
+
+
+def result_of(d: Deferred[Any]) -> Any:
+    box: list[Any] = []
+    d.add_both(box.append)
+    assert box, "the Deferred has not fired"
+    return box[0]
+
+
+def test_a_changed_homepage_waits_for_its_markdown(h):
+    """After a save, the page is a Deferred that fires with the rendered text."""
+    h.world.set_homepage(h.alice, "*hello*")
+    d = get(h.site, "/~alice")
+    assert isinstance(d, Deferred)
+    assert [text for text, _ in h.renderer.jobs] == ["*hello*"]
+    h.renderer.finish()
+    response = result_of(d)
+    assert isinstance(response, Response) and b"<em>hello</em>" in response.body
+    # Rendered once: served from the cache from now on, synchronously.
+    assert get(h.site, "/~alice") is response
+
+
+def test_requests_during_a_render_share_one_job(h):
+    """Three requests for a page being rendered make one job and three answers."""
+    h.world.set_homepage(h.alice, "**one job**")
+    waiting = [get(h.site, p) for p in ("/~alice", "/players/alice", "/~ALICE")]
+    assert len(h.renderer.jobs) == 1
+    h.renderer.finish()
+    responses = [result_of(d) for d in waiting]
+    assert all(b"<strong>one job</strong>" in r.body for r in responses)
+
+
+def test_a_move_does_not_render_markdown_again(h):
+    """Where the player is changes the page, but the Markdown is not rendered again."""
+    h.world.set_homepage(h.alice, "text")
+    d = get(h.site, "/~alice")
+    h.renderer.finish()
+    result_of(d)
+    h.world.execute(h.alice, "north")
+    page = get(h.site, "/~alice")
+    assert isinstance(page, Response) and b"The Library" in page.body
+    assert h.renderer.jobs == []
+
+
+def test_a_text_changed_during_its_render_is_rendered_again(h):
+    """If the homepage changes while rendering, the page waits for the newer text."""
+    h.world.set_homepage(h.alice, "old")
+    d = get(h.site, "/~alice")
+    h.world.set_homepage(h.alice, "new")
+    h.renderer.finish()  # "old" is done, but it is no longer the text
+    assert [text for text, _ in h.renderer.jobs] == ["new"]
+    h.renderer.finish()
+    body = result_of(d).body
+    assert b"<p>new</p>" in body and b"<p>old</p>" not in body
+
+
+def test_a_failed_render_shows_the_text_escaped(h):
+    """When the renderer fails the page still comes, its text escaped in <pre>."""
+    h.world.set_homepage(h.alice, "[[[ <script>alert(1)</script>")
+    d = get(h.site, "/~alice")
+    _, job = h.renderer.jobs.pop()
+    job.errback(RenderTimeout())
+    body = result_of(d).body.decode()
+    assert '<pre class="source">[[[ &lt;script&gt;alert(1)&lt;/script&gt;</pre>' in body
+    assert "<script" not in body
+
+
+def test_empty_homepages_need_no_render(h):
+    """An empty homepage is answered at once, without the renderer."""
+    response = get(h.site, "/~alice")
+    assert isinstance(response, Response) and h.renderer.jobs == []
+
+
+# -- the process ----------------------------------------------------------------------
+
+# A renderer stand-in: answers like the real one, sleeps on "slow", exits on "die".
+STAND_IN = r"""
+import json, sys, time
+for line in sys.stdin:
+    text = json.loads(line)["text"]
+    if text == "slow":
+        time.sleep(30)
+    if text == "die":
+        sys.exit(3)
+    print(json.dumps({"html": "<p>" + text + "</p>"}), flush=True)
+"""
+
+
+def stand_in(reactor: Any, **kw: Any) -> MarkdownRenderer:
+    renderer = MarkdownRenderer(reactor, argv=[sys.executable, "-c", STAND_IN], **kw)
+    renderer.start()
+    return renderer
+
+
+def stop(reactor: Any, renderer: MarkdownRenderer) -> None:
+    wait_for(reactor, renderer.stop(), timeout=10)
+    assert renderer.process is None or not renderer.process.alive
+
+
+def test_the_real_renderer_process(reactor):
+    """python -m reality.gateways.web renders Markdown, raw HTML escaped, in order."""
+    renderer = MarkdownRenderer(reactor)
+    renderer.start()
+    try:
+        first = renderer.render("# Title\n\n*x* <script>alert(1)</script>")
+        second = renderer.render("[link](javascript:alert(1))")
+        assert wait_for(reactor, first, timeout=20) == (
+            "<h2>Title</h2>\n<p><em>x</em> &lt;script&gt;alert(1)&lt;/script&gt;</p>\n"
+        )
+        assert wait_for(reactor, second, timeout=20) == "<p>[link](javascript:alert(1))</p>\n"
+    finally:
+        stop(reactor, renderer)
+
+
+def test_a_slow_text_is_cut_off_and_the_renderer_restarts(reactor):
+    """A text over the time limit fails with RenderTimeout; those queued behind it are
+    told the renderer was busy; a new process takes the next text."""
+    renderer = stand_in(reactor, timeout=0.5)
+    try:
+        slow = renderer.render("slow")
+        behind = renderer.render("behind")
+        started = time.monotonic()
+        with pytest.raises(RenderTimeout):
+            wait_for(reactor, slow, timeout=10)
+        assert time.monotonic() - started < 5
+        with pytest.raises(RendererBusy):
+            wait_for(reactor, behind, timeout=10)
+        assert wait_for(reactor, renderer.render("fine"), timeout=10) == "<p>fine</p>"
+    finally:
+        stop(reactor, renderer)
+
+
+def test_a_dying_renderer_is_replaced(reactor):
+    """If the process exits, its texts fail with RendererBusy and another one starts."""
+    renderer = stand_in(reactor)
+    try:
+        assert wait_for(reactor, renderer.render("one"), timeout=10) == "<p>one</p>"
+        with pytest.raises(RendererBusy):
+            wait_for(reactor, renderer.render("die"), timeout=10)
+        assert wait_for(reactor, renderer.render("two"), timeout=10) == "<p>two</p>"
+    finally:
+        stop(reactor, renderer)
+
+
+def test_the_queue_is_bounded_and_a_stopped_renderer_refuses(reactor):
+    """Past max_queue texts a render fails at once; after stop() every render fails."""
+    renderer = stand_in(reactor, max_queue=2)
+    try:
+        renderer.render("slow")
+        renderer.render("a")
+        assert result_of(renderer.render("b")).check(RendererBusy)
+    finally:
+        renderer.process.transport.signal_process("KILL")
+        stop(reactor, renderer)
+    assert result_of(renderer.render("late")).check(RendererBusy)
