@@ -21,11 +21,13 @@ writes arrives as text: no ``<script>``, no event attribute, no
 ``javascript:`` link from a player ever reaches a browser. Colour markup in
 world text (:mod:`reality.game.markup`) becomes ``<span>`` elements.
 
-Markdown is rendered by :class:`MarkdownRenderer` in a child process
+Markdown and the map are rendered by :class:`Renderer` in a child process
 (``python -m reality.gateways.web``), not on the loop: markdown-it-py can
-spend a third of a second on 20,000 hostile characters. A request for a
-page whose text changed waits for it (a Deferred); a text that takes over
-5 s, or a renderer that is down, is shown escaped in ``<pre>``.
+spend a third of a second on 20,000 hostile characters, and a world of
+thousands of rooms takes a second to lay out. A request for a page whose
+text changed (or for the map after the world changed) waits for it (a
+Deferred); a text that takes over 5 s, or a renderer that is down, is
+shown escaped in ``<pre>``, and the map says it cannot be drawn.
 
 Caching: a page is rendered when what it shows changes, not per request.
 :meth:`WebSite.changed` is subscribed to the world's change topics and
@@ -93,13 +95,14 @@ __all__ = [
     "MapBox",
     "MapLayout",
     "MapLine",
-    "MarkdownRenderer",
     "RenderTimeout",
+    "Renderer",
     "RendererBusy",
     "WebFactory",
     "WebSite",
     "install",
     "layout_map",
+    "map_svg",
     "markup_html",
     "render_markdown",
 ]
@@ -316,24 +319,42 @@ class MapLayout:
     height: int
 
 
+def _ring(wx: int, wy: int, radius: int) -> list[tuple[int, int]]:
+    """The cells at Chebyshev distance ``radius`` from (wx, wy), nearest first."""
+    r = radius
+    cells = [(wx + dx, wy - r) for dx in range(-r, r + 1)]
+    cells += [(wx + dx, wy + r) for dx in range(-r, r + 1)]
+    cells += [(wx - r, wy + dy) for dy in range(-r + 1, r)]
+    cells += [(wx + r, wy + dy) for dy in range(-r + 1, r)]
+    cells.sort(key=lambda c: ((c[0] - wx) ** 2 + (c[1] - wy) ** 2, c[1], c[0]))
+    return cells
+
+
 def _nearest_free(
-    want: tuple[int, int], taken: dict[tuple[int, int], str], limit: int
+    want: tuple[int, int],
+    taken: dict[tuple[int, int], str],
+    search: dict[tuple[int, int], tuple[int, list[tuple[int, int]], int]],
+    limit: int,
 ) -> tuple[int, int]:
-    """The free cell closest to ``want`` (rings outwards; ties broken by position)."""
+    """The free cell closest to ``want`` (rings outwards; ties broken by position).
+
+    ``search`` remembers, per wanted cell, the ring being searched and how
+    far into it (cells are never freed, so what was taken stays taken):
+    many rooms crowding one spot cost a walk over each ring once, not a
+    search from the middle every time.
+    """
     if want not in taken:
         return want
-    wx, wy = want
-    for radius in range(1, limit + 2):
-        ring = [
-            (wx + dx, wy + dy)
-            for dx in range(-radius, radius + 1)
-            for dy in range(-radius, radius + 1)
-            if max(abs(dx), abs(dy)) == radius
-        ]
-        ring.sort(key=lambda c: ((c[0] - wx) ** 2 + (c[1] - wy) ** 2, c[1], c[0]))
-        for cell in ring:
+    radius, ring, index = search.get(want, (0, [], 0))
+    while radius <= limit:
+        while index < len(ring):
+            cell = ring[index]
             if cell not in taken:
+                search[want] = (radius, ring, index)
                 return cell
+            index += 1
+        radius += 1
+        ring, index = _ring(want[0], want[1], radius), 0
     raise AssertionError("no free cell: the grid is larger than the rooms")  # pragma: no cover
 
 
@@ -353,18 +374,33 @@ def layout_map(rooms: Sequence[RoomInfo], start: str | None = None) -> MapLayout
     by_id = {room.id: room for room in rooms}
     cells: dict[str, tuple[int, int]] = {}
     taken: dict[tuple[int, int], str] = {}
+    full: dict[tuple[int, int], tuple[int, list[tuple[int, int]], int]] = {}
     limit = len(by_id) + 1
+    # The extent so far (to put unconnected parts beside it), and the top
+    # and bottom of the current row of parts.
+    left = top = bottom = row_top = row_right = 0
+    # Parts go left to right, in rows about as wide as the world is tall.
+    row_width = max(12, int(math.sqrt(len(by_id))) * 2)
+
+    def place(room_id: str, spot: tuple[int, int]) -> None:
+        nonlocal left, top, bottom, row_right
+        cells[room_id] = spot
+        taken[spot] = room_id
+        left, row_right = min(left, spot[0]), max(row_right, spot[0])
+        top, bottom = min(top, spot[1]), max(bottom, spot[1])
+
     order = ([start] if start in by_id else []) + [room.id for room in rooms]
     for root in order:
         if root in cells:
             continue
-        if taken:
-            # Another part of the world, not joined to what is placed: to the right.
-            origin = (max(x for x, _ in taken) + 2, min(y for _, y in taken))
+        if not taken:
+            place(root, (0, 0))
         else:
-            origin = (0, 0)
-        cells[root] = origin
-        taken[origin] = root
+            # Another part of the world, not joined to what is placed: beside
+            # it, or at the start of a new row below.
+            if row_right - left >= row_width:
+                row_top, row_right = bottom + 2, left - 2
+            place(root, (row_right + 2, row_top))
         # Compass exits spread out first, over the whole part of the world
         # they reach; only then does an up, down or named exit claim a cell
         # (one at a time, each followed by the compass walk from its room),
@@ -382,9 +418,7 @@ def layout_map(rooms: Sequence[RoomInfo], start: str | None = None) -> MapLayout
                     if step is None:
                         later.append((here, direction, dest))
                         continue
-                    spot = _nearest_free((x + step[0], y + step[1]), taken, limit)
-                    cells[dest] = spot
-                    taken[spot] = dest
+                    place(dest, _nearest_free((x + step[0], y + step[1]), taken, full, limit))
                     queue.append(dest)
                 continue
             here, direction, dest = later.popleft()
@@ -393,9 +427,7 @@ def layout_map(rooms: Sequence[RoomInfo], start: str | None = None) -> MapLayout
             x, y = cells[here]
             preferred = _VERTICAL.get(direction.lower(), _OTHER_CELLS)
             free = [(x + dx, y + dy) for dx, dy in preferred if (x + dx, y + dy) not in taken]
-            spot = free[0] if free else _nearest_free((x + 1, y + 1), taken, limit)
-            cells[dest] = spot
-            taken[spot] = dest
+            place(dest, free[0] if free else _nearest_free((x + 1, y + 1), taken, full, limit))
             queue.append(dest)
 
     if cells:
@@ -509,6 +541,41 @@ def _clip(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float,
     )
 
 
+_ENV: Environment | None = None
+
+
+def map_svg(rooms: Sequence[RoomInfo], start: str | None, title: str) -> str:
+    """The map as an SVG document (see :func:`layout_map`)."""
+    global _ENV
+    if _ENV is None:
+        _ENV = _environment()
+    return _ENV.get_template("map.svg").render(
+        world_title=plain(title),
+        layout=layout_map(rooms, start),
+        BOX_W=BOX_W,
+        BOX_H=BOX_H,
+        MARGIN=MARGIN,
+    )
+
+
+def _rooms_to_json(rooms: Sequence[RoomInfo]) -> list[list[Any]]:
+    return [[r.id, r.name, r.outdoor, r.exits] for r in rooms]
+
+
+def _rooms_from_json(value: Any) -> list[RoomInfo]:
+    return [
+        RoomInfo(str(rid), str(name), bool(outdoor), {str(k): str(v) for k, v in exits.items()})
+        for rid, name, outdoor, exits in value
+    ]
+
+
+_NO_MAP = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 420 60" width="420" height="60">'
+    '<text x="12" y="34" font-family="sans-serif" font-size="14">'
+    "The map cannot be drawn just now.</text></svg>\n"
+)
+
+
 # -- cached pages --------------------------------------------------------------------
 
 
@@ -609,9 +676,9 @@ class WebSite:
     ``clock`` gives the uptime (``seconds()``); ``wall`` is the calendar
     time for Last-Modified. Call :meth:`changed` with the world's change
     topics (the constructor subscribes it when ``subscribe`` is true).
-    With a ``renderer`` (a :class:`MarkdownRenderer`), homepage Markdown is
-    rendered in its child process and a request for a page whose text
-    changed waits for it (a Deferred); without one it is rendered inline.
+    With a ``renderer`` (a :class:`Renderer`), homepage Markdown and the
+    map are rendered in its child process and a request for such a page
+    waits for it (a Deferred); without one they are rendered inline.
     """
 
     def __init__(
@@ -624,7 +691,7 @@ class WebSite:
         version: str = __version__,
         max_homepages: int = MAX_CACHED_HOMEPAGES,
         subscribe: bool = True,
-        renderer: MarkdownRenderer | None = None,
+        renderer: Renderer | None = None,
     ) -> None:
         self.world = world
         #: Where Markdown is rendered: a child process, or (None) inline.
@@ -640,6 +707,8 @@ class WebSite:
         self._homepages: OrderedDict[str, Page] = OrderedDict()
         self._markdown: dict[str, tuple[str, Markup]] = {}
         self._jobs: dict[str, tuple[str, list[Deferred[None]]]] = {}
+        self._map_job: list[Deferred[None]] | None = None
+        self._map_changed = False
         # Served pages by request path (the canonical paths only, so it is
         # bounded): (page, homepage key or None).
         self._fast: dict[str, tuple[Page, str | None]] = {}
@@ -696,6 +765,8 @@ class WebSite:
 
     def invalidate(self) -> None:
         """Mark every page stale (a world load, a new telnet address)."""
+        if self._map_job is not None:
+            self._map_changed = True
         for page in self._pages.values():
             page.stale = True
         for page in self._homepages.values():
@@ -723,8 +794,39 @@ class WebSite:
     def _status(self, request: Request) -> Response:
         return _answer(request, self._cached("/status.json", self._render_status))
 
-    def _map(self, request: Request) -> Response:
-        return _answer(request, self._cached("/map.svg", self._render_map))
+    def _map(self, request: Request) -> Response | Deferred[Response]:
+        page = self._pages.get("/map.svg")
+        if self.renderer is None or (page is not None and not page.stale):
+            return _answer(request, self._cached("/map.svg", self._render_map))
+        # A big world's map takes a while to lay out: the renderer draws it.
+        if self._map_job is None:
+            world = self.world
+            self._map_job = []
+            self.renderer.map_svg(
+                world.map_rooms(), getattr(world, "start_id", None), world.name
+            ).add_callbacks(self._map_done, self._map_failed)
+        waiter: Deferred[None] = Deferred()
+        self._map_job.append(waiter)
+        return waiter.add_callback(lambda _: _answer(request, self._pages["/map.svg"]))
+
+    def _map_done(self, svg: str) -> None:
+        self._store_map(svg, stale=False)
+
+    def _map_failed(self, failure: Failure) -> None:
+        log.warning("the map could not be drawn: %s", failure.value)
+        # After a timeout, wait for the world to change; otherwise try again.
+        self._store_map(_NO_MAP, stale=not failure.check(RenderTimeout))
+
+    def _store_map(self, svg: str, *, stale: bool) -> None:
+        page = self._page(svg.encode("utf-8"), _SVG, previous=self._pages.get("/map.svg"))
+        # A change that arrived while the map was drawn makes it stale again.
+        page.stale = stale or self._map_changed
+        self._map_changed = False
+        self._pages["/map.svg"] = page
+        self._fast["/map.svg"] = (page, None)
+        waiters, self._map_job = self._map_job or [], None
+        for waiter in waiters:
+            waiter.callback(None)
 
     def _style(self, request: Request) -> Response:
         return _answer(request, self._css)
@@ -795,7 +897,7 @@ class WebSite:
             waiters: list[Deferred[None]] = []
             job = self._jobs[key] = (text, waiters)
             assert self.renderer is not None
-            self.renderer.render(text).add_callbacks(
+            self.renderer.markdown(text).add_callbacks(
                 self._markdown_done, self._markdown_failed, (key, text), None, (key, text)
             )
         waiter: Deferred[None] = Deferred()
@@ -931,14 +1033,7 @@ class WebSite:
 
     def _render_map(self, previous: Page | None) -> Page:
         world = self.world
-        layout = layout_map(world.map_rooms(), getattr(world, "start_id", None))
-        body = self._env.get_template("map.svg").render(
-            world_title=plain(world.name),
-            layout=layout,
-            BOX_W=BOX_W,
-            BOX_H=BOX_H,
-            MARGIN=MARGIN,
-        )
+        body = map_svg(world.map_rooms(), getattr(world, "start_id", None), world.name)
         return self._page(body.encode("utf-8"), _SVG, previous=previous)
 
     def _render_not_found(self, previous: Page | None) -> Page:
@@ -990,19 +1085,19 @@ class RendererBusy(Exception):
 class _RendererProcess(ProcessProtocol):
     """The child process: one JSON line per text in, one per rendering out, in order."""
 
-    def __init__(self, owner: MarkdownRenderer) -> None:
+    def __init__(self, owner: Renderer) -> None:
         self.owner = owner
         self.pending: deque[tuple[Deferred[str], Any]] = deque()
         self.buffer = bytearray()
         self.alive = True
         self.timed_out = False
 
-    def send(self, text: str, d: Deferred[str]) -> None:
+    def send(self, message: dict[str, Any], d: Deferred[str]) -> None:
         timer = None
         if not self.pending:
             timer = self.owner.clock.call_later(self.owner.timeout, self._too_slow)
         self.pending.append((d, timer))
-        self.transport.write(json.dumps({"text": text}).encode() + b"\n")
+        self.transport.write(json.dumps(message).encode() + b"\n")
 
     def out_received(self, data: bytes) -> None:
         self.buffer += data
@@ -1049,12 +1144,13 @@ class _RendererProcess(ProcessProtocol):
         self.owner._ended(self, reason)
 
 
-class MarkdownRenderer:
-    """Homepage Markdown rendered in a child process, so the loop never waits on it.
+class Renderer:
+    """Homepage Markdown and the map drawn in a child process, off the loop.
 
     markdown-it-py costs about 2.5 µs a character for prose and up to
-    15 µs for hostile input (20,000 ``[``: 0.3 s), which would stall every
-    player if done on the server's loop. The child is ``python -m
+    15 µs for hostile input (20,000 ``[``: 0.3 s), and laying out a world
+    of thousands of rooms takes a second; either would stall every player
+    if done on the server's loop. The child is ``python -m
     reality.gateways.web``; it is restarted when it ends. A text still
     rendering after ``timeout`` seconds gets the process killed and fails
     with :class:`RenderTimeout`; at most ``max_queue`` texts wait, beyond
@@ -1090,8 +1186,17 @@ class MarkdownRenderer:
         self.reactor.spawn_process(process, self.argv)
         self.process = process
 
-    def render(self, text: str) -> Deferred[str]:
-        """The HTML of ``text`` (see :func:`render_markdown`), from the child."""
+    def markdown(self, text: str) -> Deferred[str]:
+        """The HTML of Markdown ``text`` (see :func:`render_markdown`), from the child."""
+        return self._submit({"text": text})
+
+    def map_svg(self, rooms: Sequence[RoomInfo], start: str | None, title: str) -> Deferred[str]:
+        """The SVG map of ``rooms`` (see :func:`map_svg`), from the child."""
+        return self._submit(
+            {"map": {"rooms": _rooms_to_json(rooms), "start": start, "title": title}}
+        )
+
+    def _submit(self, message: dict[str, Any]) -> Deferred[str]:
         process = self.process
         d: Deferred[str] = Deferred()
         if process is None or not process.alive or not self._running:
@@ -1100,7 +1205,7 @@ class MarkdownRenderer:
             d.errback(RendererBusy("too many homepages wait to be rendered"))
         else:
             self.rendered += 1
-            process.send(text, d)
+            process.send(message, d)
         return d
 
     def stop(self) -> Deferred[None]:
@@ -1126,9 +1231,9 @@ class MarkdownRenderer:
 
 
 class RendererService(Service):
-    """Runs the :class:`MarkdownRenderer` with the server."""
+    """Runs the :class:`Renderer` with the server."""
 
-    def __init__(self, renderer: MarkdownRenderer) -> None:
+    def __init__(self, renderer: Renderer) -> None:
         self.name = "markdown"
         self.renderer = renderer
 
@@ -1141,8 +1246,27 @@ class RendererService(Service):
         return self.renderer.stop()
 
 
+def render_job(request: Any) -> str:
+    """What the renderer process answers to one request (see :func:`main`)."""
+    if "map" in request:
+        job = request["map"]
+        start = job.get("start")
+        return map_svg(
+            _rooms_from_json(job["rooms"]),
+            start if isinstance(start, str) else None,
+            str(job.get("title", "")),
+        )
+    text = request["text"]
+    return str(render_markdown(text)) if isinstance(text, str) else ""
+
+
 def main() -> int:
-    """The renderer process: ``{"text": ...}`` lines in, ``{"html": ...}`` lines out."""
+    """The renderer process: one JSON request a line in, ``{"html": ...}`` lines out.
+
+    ``{"text": markdown}`` is a homepage; ``{"map": {"rooms": [[id, name,
+    outdoor, {direction: id}], ...], "start": id, "title": name}}`` is the
+    map.
+    """
     # A Ctrl-C in the server's terminal reaches the whole process group; the
     # server closes our stdin when it is done with us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -1150,8 +1274,7 @@ def main() -> int:
     out = sys.stdout
     for line in sys.stdin.buffer:
         try:
-            text = json.loads(line)["text"]
-            html = str(render_markdown(text)) if isinstance(text, str) else ""
+            html = render_job(json.loads(line))
         except Exception as exc:  # one bad line must not end the renderer
             html = str(Markup("<p>{}</p>").format(f"(this page could not be shown: {exc})"))
         out.write(json.dumps({"html": html}) + "\n")
@@ -1196,7 +1319,7 @@ def install(server: Any) -> WebSite:
     known only then, with port 0) the telnet banner and the world learn the
     site's URL, so ``homepage`` can tell players their address.
     """
-    renderer = MarkdownRenderer(server.reactor)
+    renderer = Renderer(server.reactor)
     RendererService(renderer).set_service_parent(server.app)
     site = WebSite(
         server.world, server.reactor, started=getattr(server, "started", None), renderer=renderer

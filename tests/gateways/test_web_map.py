@@ -171,6 +171,25 @@ def test_unconnected_parts_are_placed_side_by_side():
     assert boxes["island"].x > boxes["b"].x + BOX_W
 
 
+def test_many_unconnected_parts_wrap_into_rows():
+    """400 lone rooms make a roughly square picture, not one row 800 cells long."""
+    layout = layout_map([RoomInfo(f"r{i}", f"R{i}", False, {}) for i in range(400)])
+    xs = {box.cell[0] for box in layout.boxes}
+    ys = {box.cell[1] for box in layout.boxes}
+    assert len(xs) <= 30 and len(ys) <= 30
+    assert len({box.cell for box in layout.boxes}) == 400
+
+
+def test_rooms_crowding_one_cell_all_find_places():
+    """A hub with 300 rooms behind non-compass exits: each in its own cell near the hub."""
+    spec = {"hub": {f"door{i}": f"r{i}" for i in range(300)}}
+    spec.update({f"r{i}": {"out": "hub"} for i in range(300)})
+    layout = layout_map(rooms(spec), start="hub")
+    c = cells(layout)
+    assert len(set(c.values())) == 301
+    assert max(max(abs(x), abs(y)) for x, y in c.values()) <= 10  # packed, not strung out
+
+
 def test_missing_destinations_and_self_exits_are_not_drawn():
     """An exit to a room that does not exist, or to itself, draws nothing."""
     layout = layout_map(

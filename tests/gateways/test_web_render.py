@@ -16,12 +16,13 @@ import pytest
 
 from reality.game.loader import load_world
 from reality.game.store import Store
-from reality.game.world import World
+from reality.game.world import RoomInfo, World
 from reality.gateways.web import (
-    MarkdownRenderer,
+    Renderer,
     RendererBusy,
     RenderTimeout,
     WebSite,
+    map_svg,
     render_markdown,
 )
 from reality.net.defer import Deferred
@@ -37,15 +38,25 @@ class FakeRenderer:
 
     def __init__(self) -> None:
         self.jobs: list[tuple[str, Deferred[str]]] = []
+        self.maps: list[tuple[list[RoomInfo], Deferred[str]]] = []
 
-    def render(self, text: str) -> Deferred[str]:
+    def markdown(self, text: str) -> Deferred[str]:
         d: Deferred[str] = Deferred()
         self.jobs.append((text, d))
+        return d
+
+    def map_svg(self, rooms: list[RoomInfo], start: str | None, title: str) -> Deferred[str]:
+        d: Deferred[str] = Deferred()
+        self.maps.append((rooms, d))
         return d
 
     def finish(self, index: int = 0) -> None:
         text, d = self.jobs.pop(index)
         d.callback(str(render_markdown(text)))
+
+    def finish_map(self) -> None:
+        rooms, d = self.maps.pop(0)
+        d.callback(map_svg(rooms, None, "W"))
 
 
 class Session:
@@ -151,6 +162,44 @@ def test_empty_homepages_need_no_render(h):
     assert isinstance(response, Response) and h.renderer.jobs == []
 
 
+def test_the_map_is_drawn_by_the_renderer_once_per_world_change(h):
+    """The map waits for the renderer; requests meanwhile share the job; then it is cached."""
+    first, second = get(h.site, "/map.svg"), get(h.site, "/map.svg")
+    assert isinstance(first, Deferred) and len(h.renderer.maps) == 1
+    rooms, _ = h.renderer.maps[0]
+    assert sorted(r.id for r in rooms) == ["hall", "library"]
+    h.renderer.finish_map()
+    response = result_of(first)
+    assert result_of(second) is response and b"The Library" in response.body
+    assert get(h.site, "/map.svg") is response
+    h.world.changed("world", None)
+    assert isinstance(get(h.site, "/map.svg"), Deferred) and len(h.renderer.maps) == 1
+
+
+def test_a_world_change_while_the_map_is_drawn_draws_it_again(h):
+    """A map drawn from an older world is served once, and drawn again next time."""
+    d = get(h.site, "/map.svg")
+    h.world.changed("world", None)
+    h.renderer.finish_map()
+    assert result_of(d).status == 200
+    assert isinstance(get(h.site, "/map.svg"), Deferred)
+
+
+def test_a_map_that_cannot_be_drawn_says_so(h):
+    """A failed map is a small SVG saying so: after a timeout until the world changes,
+    after other failures until the next request."""
+    d = get(h.site, "/map.svg")
+    h.renderer.maps.pop()[1].errback(RenderTimeout())
+    response = result_of(d)
+    assert b"cannot be drawn" in response.body
+    assert get(h.site, "/map.svg") is response  # not tried again...
+    h.world.changed("world", None)
+    d = get(h.site, "/map.svg")  # ...until the world changes
+    h.renderer.maps.pop()[1].errback(RendererBusy())
+    assert b"cannot be drawn" in result_of(d).body
+    assert isinstance(get(h.site, "/map.svg"), Deferred)
+
+
 # -- the process ----------------------------------------------------------------------
 
 # A renderer stand-in: answers like the real one, sleeps on "slow", exits on "die".
@@ -166,27 +215,30 @@ for line in sys.stdin:
 """
 
 
-def stand_in(reactor: Any, **kw: Any) -> MarkdownRenderer:
-    renderer = MarkdownRenderer(reactor, argv=[sys.executable, "-c", STAND_IN], **kw)
+def stand_in(reactor: Any, **kw: Any) -> Renderer:
+    renderer = Renderer(reactor, argv=[sys.executable, "-c", STAND_IN], **kw)
     renderer.start()
     return renderer
 
 
-def stop(reactor: Any, renderer: MarkdownRenderer) -> None:
+def stop(reactor: Any, renderer: Renderer) -> None:
     wait_for(reactor, renderer.stop(), timeout=10)
     assert renderer.process is None or not renderer.process.alive
 
 
 def test_the_real_renderer_process(reactor):
-    """python -m reality.gateways.web renders Markdown, raw HTML escaped, in order."""
-    renderer = MarkdownRenderer(reactor)
+    """python -m reality.gateways.web renders Markdown (raw HTML escaped) and maps, in order."""
+    renderer = Renderer(reactor)
     renderer.start()
     try:
-        first = renderer.render("# Title\n\n*x* <script>alert(1)</script>")
-        second = renderer.render("[link](javascript:alert(1))")
+        first = renderer.markdown("# Title\n\n*x* <script>alert(1)</script>")
+        rooms = [RoomInfo("a", "A <&>", True, {"east": "b"}), RoomInfo("b", "B", False, {})]
+        drawn = renderer.map_svg(rooms, "a", "World")
+        second = renderer.markdown("[link](javascript:alert(1))")
         assert wait_for(reactor, first, timeout=20) == (
             "<h2>Title</h2>\n<p><em>x</em> &lt;script&gt;alert(1)&lt;/script&gt;</p>\n"
         )
+        assert wait_for(reactor, drawn, timeout=20) == map_svg(rooms, "a", "World")
         assert wait_for(reactor, second, timeout=20) == "<p>[link](javascript:alert(1))</p>\n"
     finally:
         stop(reactor, renderer)
@@ -197,15 +249,15 @@ def test_a_slow_text_is_cut_off_and_the_renderer_restarts(reactor):
     told the renderer was busy; a new process takes the next text."""
     renderer = stand_in(reactor, timeout=0.5)
     try:
-        slow = renderer.render("slow")
-        behind = renderer.render("behind")
+        slow = renderer.markdown("slow")
+        behind = renderer.markdown("behind")
         started = time.monotonic()
         with pytest.raises(RenderTimeout):
             wait_for(reactor, slow, timeout=10)
         assert time.monotonic() - started < 5
         with pytest.raises(RendererBusy):
             wait_for(reactor, behind, timeout=10)
-        assert wait_for(reactor, renderer.render("fine"), timeout=10) == "<p>fine</p>"
+        assert wait_for(reactor, renderer.markdown("fine"), timeout=10) == "<p>fine</p>"
     finally:
         stop(reactor, renderer)
 
@@ -214,10 +266,10 @@ def test_a_dying_renderer_is_replaced(reactor):
     """If the process exits, its texts fail with RendererBusy and another one starts."""
     renderer = stand_in(reactor)
     try:
-        assert wait_for(reactor, renderer.render("one"), timeout=10) == "<p>one</p>"
+        assert wait_for(reactor, renderer.markdown("one"), timeout=10) == "<p>one</p>"
         with pytest.raises(RendererBusy):
-            wait_for(reactor, renderer.render("die"), timeout=10)
-        assert wait_for(reactor, renderer.render("two"), timeout=10) == "<p>two</p>"
+            wait_for(reactor, renderer.markdown("die"), timeout=10)
+        assert wait_for(reactor, renderer.markdown("two"), timeout=10) == "<p>two</p>"
     finally:
         stop(reactor, renderer)
 
@@ -226,10 +278,10 @@ def test_the_queue_is_bounded_and_a_stopped_renderer_refuses(reactor):
     """Past max_queue texts a render fails at once; after stop() every render fails."""
     renderer = stand_in(reactor, max_queue=2)
     try:
-        renderer.render("slow")
-        renderer.render("a")
-        assert result_of(renderer.render("b")).check(RendererBusy)
+        renderer.markdown("slow")
+        renderer.markdown("a")
+        assert result_of(renderer.markdown("b")).check(RendererBusy)
     finally:
         renderer.process.transport.signal_process("KILL")
         stop(reactor, renderer)
-    assert result_of(renderer.render("late")).check(RendererBusy)
+    assert result_of(renderer.markdown("late")).check(RendererBusy)
