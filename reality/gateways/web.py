@@ -600,6 +600,28 @@ class Page:
         self.stale = False
 
 
+class RenderBudget:
+    """A token bucket: ``burst`` renderings at once, then ``rate`` a second."""
+
+    __slots__ = ("rate", "burst", "tokens", "last")
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = max(1.0, burst)
+        self.tokens = self.burst
+        self.last: float | None = None
+
+    def take(self, now: float) -> bool:
+        """Spend one rendering if there is one to spend."""
+        if self.last is not None:
+            self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
 def _etag_matches(header: str, etag: str) -> bool:
     """``If-None-Match`` against our strong tag, by weak comparison (RFC 9110 §8.8.3.2)."""
     if header.strip() == "*":
@@ -679,6 +701,10 @@ class WebSite:
     With a ``renderer`` (a :class:`Renderer`), homepage Markdown and the
     map are rendered in its child process and a request for such a page
     waits for it (a Deferred); without one they are rendered inline.
+
+    ``/`` and ``/who`` are rendered again at most ``render_burst`` times in
+    a row and then ``render_rate`` times a second while their content keeps
+    changing; in between, the last rendering is served (at most a moment old).
     """
 
     def __init__(
@@ -692,6 +718,8 @@ class WebSite:
         max_homepages: int = MAX_CACHED_HOMEPAGES,
         subscribe: bool = True,
         renderer: Renderer | None = None,
+        render_rate: float = 2.0,
+        render_burst: float = 5.0,
     ) -> None:
         self.world = world
         #: Where Markdown is rendered: a child process, or (None) inline.
@@ -708,6 +736,13 @@ class WebSite:
         self._markdown: dict[str, tuple[str, Markup]] = {}
         self._jobs: dict[str, tuple[str, list[Deferred[None]]]] = {}
         self._map_job: list[Deferred[None]] | None = None
+        # The pages that cost O(players online) and change with every login
+        # (front) or move (who): a steady stream of changes and requests
+        # must not mean a rendering per request.
+        self._budgets = {
+            "/": RenderBudget(render_rate, render_burst),
+            "/who": RenderBudget(render_rate, render_burst),
+        }
         self._map_changed = False
         # Served pages by request path (the canonical paths only, so it is
         # bounded): (page, homepage key or None).
@@ -779,6 +814,10 @@ class WebSite:
         if page is None or page.stale or (
             page.expires is not None and self.clock.seconds() >= page.expires
         ):
+            budget = self._budgets.get(name)
+            if page is not None and budget is not None and not budget.take(self.clock.seconds()):
+                # Changing faster than it may be drawn: the last drawing, for now.
+                return page
             page = render(page)
             self._pages[name] = page
             if page.expires is None and name.startswith("/"):

@@ -487,6 +487,23 @@ def test_logins_update_front_page_who_status_and_the_homepage(s):
     assert "Offline" in s.text("/~alice")
 
 
+def test_a_stream_of_changes_does_not_mean_a_rendering_per_request(s):
+    """/who under constant moves: 5 renderings at once, then 2 a second; it catches up."""
+    alice = s.join("Alice")
+    s.get("/who")
+    renders = s.site.renders
+    for i in range(50):
+        s.world.execute(alice, "north" if i % 2 == 0 else "south")
+        s.get("/who")
+    assert s.site.renders == renders + 5
+    # Alice ended in the hall; the 5th rendering (after move 5) still has her in the
+    # library: a moment old...
+    assert "The Library" in s.text("/who") and "The Hall" not in s.text("/who")
+    s.clock.advance(0.5)
+    assert "The Hall" in s.text("/who")  # ...then drawn again
+    assert s.site.renders == renders + 6
+
+
 def test_a_world_change_redraws_the_map(s):
     """A world reload (or @dig) re-renders the map and the front page."""
     old_map = s.text("/map.svg")
