@@ -765,7 +765,7 @@ class WebSite:
 
     # -- the handler -------------------------------------------------------------------
 
-    def __call__(self, request: Request) -> Response:
+    def __call__(self, request: Request) -> Response | Deferred[Response]:
         if self.world.telnet_address is not self._telnet_seen:
             # Every page's footer names the telnet address; it is known only
             # once the telnet port listens.
@@ -1110,19 +1110,19 @@ def _answer(request: Request, page: Page) -> Response:
     return page.response
 
 
-# -- Markdown off the loop -----------------------------------------------------------
+# -- rendering off the loop ----------------------------------------------------------
 
 
 class RenderTimeout(Exception):
-    """A Markdown text took longer than the renderer's limit (the process was killed)."""
+    """A job took longer than the renderer's limit (the process was killed)."""
 
 
 class RendererBusy(Exception):
-    """The renderer process is not running, or too many texts wait for it."""
+    """The renderer process is not running, or too many jobs wait for it."""
 
 
 class _RendererProcess(ProcessProtocol):
-    """The child process: one JSON line per text in, one per rendering out, in order."""
+    """The child process: one JSON line per job in, one per answer out, in order."""
 
     def __init__(self, owner: Renderer) -> None:
         self.owner = owner
@@ -1140,6 +1140,10 @@ class _RendererProcess(ProcessProtocol):
 
     def out_received(self, data: bytes) -> None:
         self.buffer += data
+        # An answer (a big map) can be a megabyte arriving in many reads:
+        # look for the end of a line only when one has come.
+        if b"\n" not in data:
+            return
         while self.pending and (end := self.buffer.find(b"\n")) >= 0:
             line = bytes(self.buffer[:end])
             del self.buffer[: end + 1]
@@ -1147,11 +1151,10 @@ class _RendererProcess(ProcessProtocol):
             if timer is not None and timer.active():
                 timer.cancel()
             if self.pending:
-                # The next text's time starts now.
+                # The next job's time starts now.
                 head, _ = self.pending[0]
-                self.pending[0] = (head, self.owner.clock.call_later(
-                    self.owner.timeout, self._too_slow
-                ))
+                timer = self.owner.clock.call_later(self.owner.timeout, self._too_slow)
+                self.pending[0] = (head, timer)
             try:
                 html = json.loads(line)["html"]
                 if not isinstance(html, str):
@@ -1162,12 +1165,13 @@ class _RendererProcess(ProcessProtocol):
                 d.callback(html)
 
     def err_received(self, data: bytes) -> None:
-        log.warning("markdown renderer: %s", data.decode(errors="replace").rstrip())
+        log.warning("renderer: %s", data.decode(errors="replace").rstrip())
 
     def _too_slow(self) -> None:
         if self.pending and self.alive:
-            log.warning("a homepage took over %.1f s to render; restarting the renderer",
-                        self.owner.timeout)
+            log.warning(
+                "a page took over %.1f s to render; restarting the renderer", self.owner.timeout
+            )
             self.timed_out = True
             self.transport.signal_process("KILL")
 
@@ -1190,10 +1194,11 @@ class Renderer:
     15 µs for hostile input (20,000 ``[``: 0.3 s), and laying out a world
     of thousands of rooms takes a second; either would stall every player
     if done on the server's loop. The child is ``python -m
-    reality.gateways.web``; it is restarted when it ends. A text still
-    rendering after ``timeout`` seconds gets the process killed and fails
-    with :class:`RenderTimeout`; at most ``max_queue`` texts wait, beyond
-    that :meth:`render` fails at once with :class:`RendererBusy`.
+    reality.gateways.web``; it is restarted when it ends. A job still
+    running after ``timeout`` seconds gets the process killed and fails
+    with :class:`RenderTimeout` (the jobs queued behind it fail with
+    :class:`RendererBusy`); at most ``max_queue`` jobs wait, beyond that a
+    new one fails at once with :class:`RendererBusy`.
     """
 
     def __init__(
@@ -1241,7 +1246,7 @@ class Renderer:
         if process is None or not process.alive or not self._running:
             d.errback(RendererBusy("the renderer is not running"))
         elif len(process.pending) >= self.max_queue:
-            d.errback(RendererBusy("too many homepages wait to be rendered"))
+            d.errback(RendererBusy("too many pages wait to be rendered"))
         else:
             self.rendered += 1
             process.send(message, d)

@@ -235,11 +235,15 @@ def test_the_real_renderer_process(reactor):
         rooms = [RoomInfo("a", "A <&>", True, {"east": "b"}), RoomInfo("b", "B", False, {})]
         drawn = renderer.map_svg(rooms, "a", "World")
         second = renderer.markdown("[link](javascript:alert(1))")
+        table = "|a|b|\n|-|-|\n" + "|x|<y>|\n" * 2000  # about 100 KB of HTML: many reads
+        big = renderer.markdown(table)
         assert wait_for(reactor, first, timeout=20) == (
             "<h2>Title</h2>\n<p><em>x</em> &lt;script&gt;alert(1)&lt;/script&gt;</p>\n"
         )
         assert wait_for(reactor, drawn, timeout=20) == map_svg(rooms, "a", "World")
         assert wait_for(reactor, second, timeout=20) == "<p>[link](javascript:alert(1))</p>\n"
+        html = wait_for(reactor, big, timeout=20)
+        assert html == str(render_markdown(table)) and len(html) > 60_000
     finally:
         stop(reactor, renderer)
 
