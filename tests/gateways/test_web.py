@@ -107,6 +107,9 @@ def s() -> Site:
     return Site()
 
 
+SITE_FOR_PROPERTIES = Site()
+
+
 def header(response: Response, name: str) -> str | None:
     return response.headers.get(name)
 
@@ -597,6 +600,20 @@ def test_a_change_changes_the_etag(s):
     s.world.set_homepage(alice, "changed")
     response = s.get("/~alice", headers=[("If-None-Match", etag)])
     assert response.status == 200 and header(response, "ETag") != etag
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["If-None-Match", "If-Modified-Since"]),
+    st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=60)
+    | st.sampled_from(["Tue, 14 Nov 2023 22:13:20 GMT", "Mon, 31 Feb 99999 99:99:99 GMT",
+                       "Tue, 14 Nov 2023 22:13:20 -0000", '"x", W/"y", *', "W/", ",,,"]),
+)  # fmt: skip
+def test_any_conditional_header_gets_200_or_304(name, value):
+    """Whatever a client puts in a conditional header, the answer is the page or a 304."""
+    site = SITE_FOR_PROPERTIES
+    response = site.get("/", headers=[(name, value)])
+    assert response.status in (200, 304)
 
 
 def test_404s_are_never_304(s):
