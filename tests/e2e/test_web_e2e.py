@@ -357,9 +357,10 @@ def test_homepage_survives_a_restart_and_shutdown_closes_keep_alive(tmp_path):
         started = time.monotonic()
         assert server.stop(timeout=10) == 0, server.output()
         elapsed = time.monotonic() - started
-        # The idle connection was closed by the shutdown hook, not waited out (2 s).
-        assert conn.sock.recv(100) == b""
-        assert elapsed < 5, elapsed
+        # The idle connection was closed by the shutdown hook (about 0.1 s), not
+        # waited out: the server gives open connections up to 2 s to finish.
+        assert closed_by_server(conn.sock)
+        assert elapsed < 1.5, elapsed
         conn.close()
         dana.close()
     with web_server(tmp_path) as server:
