@@ -1278,7 +1278,7 @@ class RendererService(Service):
     """Runs the :class:`Renderer` with the server."""
 
     def __init__(self, renderer: Renderer) -> None:
-        self.name = "markdown"
+        self.name = "renderer"
         self.renderer = renderer
 
     def start_service(self) -> None:
