@@ -21,12 +21,12 @@ writes arrives as text: no ``<script>``, no event attribute, no
 ``javascript:`` link from a player ever reaches a browser. Colour markup in
 world text (:mod:`reality.game.markup`) becomes ``<span>`` elements.
 
-Markdown and the map are rendered by :class:`Renderer` in a child process
-(``python -m reality.gateways.web``), not on the loop: markdown-it-py can
+Markdown and the map are rendered in the server's worker processes
+(:class:`~reality.gateways.workers.WorkerPool`), not on the loop: markdown-it-py can
 spend a third of a second on 20,000 hostile characters, and a world of
 thousands of rooms takes a second to lay out. A request for a page whose
 text changed (or for the map after the world changed) waits for it (a
-Deferred); a text that takes over 5 s, or a renderer that is down, is
+Deferred); a text that takes over 5 s, or workers that are busy, is
 shown escaped in ``<pre>``, and the map says it cannot be drawn.
 
 Caching: a page is rendered when what it shows changes, not per request.
@@ -60,8 +60,6 @@ import json
 import logging
 import math
 import re
-import signal
-import sys
 import time
 import weakref
 from collections import OrderedDict, deque
@@ -79,8 +77,9 @@ from reality import __version__
 from reality.game import markup
 from reality.game.accounts import NAME_MAX
 from reality.game.world import PlayerInfo, RoomInfo, World
-from reality.net.defer import Deferred, Failure, succeed
-from reality.net.protocol import Address, ProcessProtocol, Protocol
+from reality.gateways.workers import JobTimeout
+from reality.net.defer import Deferred, Failure
+from reality.net.protocol import Address, Protocol
 from reality.net.protocols.http import (
     Headers,
     HTTPFactory,
@@ -89,15 +88,11 @@ from reality.net.protocols.http import (
     Router,
     http_date,
 )
-from reality.net.service import Service
 
 __all__ = [
     "MapBox",
     "MapLayout",
     "MapLine",
-    "RenderTimeout",
-    "Renderer",
-    "RendererBusy",
     "WebFactory",
     "WebSite",
     "install",
@@ -558,17 +553,6 @@ def map_svg(rooms: Sequence[RoomInfo], start: str | None, title: str) -> str:
     )
 
 
-def _rooms_to_json(rooms: Sequence[RoomInfo]) -> list[list[Any]]:
-    return [[r.id, r.name, r.outdoor, r.exits] for r in rooms]
-
-
-def _rooms_from_json(value: Any) -> list[RoomInfo]:
-    return [
-        RoomInfo(str(rid), str(name), bool(outdoor), {str(k): str(v) for k, v in exits.items()})
-        for rid, name, outdoor, exits in value
-    ]
-
-
 _NO_MAP = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 420 60" width="420" height="60">'
     '<text x="12" y="34" font-family="sans-serif" font-size="14">'
@@ -698,9 +682,11 @@ class WebSite:
     ``clock`` gives the uptime (``seconds()``); ``wall`` is the calendar
     time for Last-Modified. Call :meth:`changed` with the world's change
     topics (the constructor subscribes it when ``subscribe`` is true).
-    With a ``renderer`` (a :class:`Renderer`), homepage Markdown and the
-    map are rendered in its child process and a request for such a page
-    waits for it (a Deferred); without one they are rendered inline.
+    With a ``renderer`` (the :class:`~reality.gateways.workers.WorkerPool`,
+    or anything with ``markdown(text)`` and ``map_svg(rooms, start,
+    title)`` returning Deferreds), homepage Markdown and the map are
+    rendered in a worker process and a request for such a page waits for it
+    (a Deferred); without one they are rendered inline.
 
     ``/`` and ``/who`` are rendered again at most ``render_burst`` times in
     a row and then ``render_rate`` times a second while their content keeps
@@ -717,7 +703,7 @@ class WebSite:
         version: str = __version__,
         max_homepages: int = MAX_CACHED_HOMEPAGES,
         subscribe: bool = True,
-        renderer: Renderer | None = None,
+        renderer: Any = None,
         render_rate: float = 2.0,
         render_burst: float = 5.0,
     ) -> None:
@@ -854,7 +840,7 @@ class WebSite:
     def _map_failed(self, failure: Failure) -> None:
         log.warning("the map could not be drawn: %s", failure.value)
         # After a timeout, wait for the world to change; otherwise try again.
-        self._store_map(_NO_MAP, stale=not failure.check(RenderTimeout))
+        self._store_map(_NO_MAP, stale=not failure.check(JobTimeout))
 
     def _store_map(self, svg: str, *, stale: bool) -> None:
         page = self._page(svg.encode("utf-8"), _SVG, previous=self._pages.get("/map.svg"))
@@ -1110,222 +1096,6 @@ def _answer(request: Request, page: Page) -> Response:
     return page.response
 
 
-# -- rendering off the loop ----------------------------------------------------------
-
-
-class RenderTimeout(Exception):
-    """A job took longer than the renderer's limit (the process was killed)."""
-
-
-class RendererBusy(Exception):
-    """The renderer process is not running, or too many jobs wait for it."""
-
-
-class _RendererProcess(ProcessProtocol):
-    """The child process: one JSON line per job in, one per answer out, in order."""
-
-    def __init__(self, owner: Renderer) -> None:
-        self.owner = owner
-        self.pending: deque[tuple[Deferred[str], Any]] = deque()
-        self.buffer = bytearray()
-        self.alive = True
-        self.timed_out = False
-
-    def send(self, message: dict[str, Any], d: Deferred[str]) -> None:
-        timer = None
-        if not self.pending:
-            timer = self.owner.clock.call_later(self.owner.timeout, self._too_slow)
-        self.pending.append((d, timer))
-        self.transport.write(json.dumps(message).encode() + b"\n")
-
-    def out_received(self, data: bytes) -> None:
-        self.buffer += data
-        # An answer (a big map) can be a megabyte arriving in many reads:
-        # look for the end of a line only when one has come.
-        if b"\n" not in data:
-            return
-        while self.pending and (end := self.buffer.find(b"\n")) >= 0:
-            line = bytes(self.buffer[:end])
-            del self.buffer[: end + 1]
-            d, timer = self.pending.popleft()
-            if timer is not None and timer.active():
-                timer.cancel()
-            if self.pending:
-                # The next job's time starts now.
-                head, _ = self.pending[0]
-                timer = self.owner.clock.call_later(self.owner.timeout, self._too_slow)
-                self.pending[0] = (head, timer)
-            try:
-                html = json.loads(line)["html"]
-                if not isinstance(html, str):
-                    raise TypeError("html is not a string")
-            except Exception as exc:
-                d.errback(RendererBusy(f"bad answer from the renderer: {exc}"))
-            else:
-                d.callback(html)
-
-    def err_received(self, data: bytes) -> None:
-        log.warning("renderer: %s", data.decode(errors="replace").rstrip())
-
-    def _too_slow(self) -> None:
-        if self.pending and self.alive:
-            log.warning(
-                "a page took over %.1f s to render; restarting the renderer", self.owner.timeout
-            )
-            self.timed_out = True
-            self.transport.signal_process("KILL")
-
-    def process_ended(self, reason: Failure) -> None:
-        self.alive = False
-        pending, self.pending = self.pending, deque()
-        for index, (d, timer) in enumerate(pending):
-            if timer is not None and timer.active():
-                timer.cancel()
-            # Only the text being rendered when time ran out is to blame.
-            culprit = self.timed_out and index == 0
-            d.errback(RenderTimeout() if culprit else RendererBusy("the renderer stopped"))
-        self.owner._ended(self, reason)
-
-
-class Renderer:
-    """Homepage Markdown and the map drawn in a child process, off the loop.
-
-    markdown-it-py costs about 2.5 µs a character for prose and up to
-    15 µs for hostile input (20,000 ``[``: 0.3 s), and laying out a world
-    of thousands of rooms takes a second; either would stall every player
-    if done on the server's loop. The child is ``python -m
-    reality.gateways.web``; it is restarted when it ends. A job still
-    running after ``timeout`` seconds gets the process killed and fails
-    with :class:`RenderTimeout` (the jobs queued behind it fail with
-    :class:`RendererBusy`); at most ``max_queue`` jobs wait, beyond that a
-    new one fails at once with :class:`RendererBusy`.
-    """
-
-    def __init__(
-        self,
-        reactor: Any,
-        *,
-        timeout: float = 5.0,
-        max_queue: int = 64,
-        argv: list[str] | None = None,
-    ) -> None:
-        self.reactor = reactor
-        self.clock = reactor
-        self.timeout = timeout
-        self.max_queue = max_queue
-        self.argv = argv or [sys.executable, "-m", "reality.gateways.web"]
-        self.process: _RendererProcess | None = None
-        self.rendered = 0
-        self._running = False
-        self._stopped: Deferred[None] | None = None
-
-    def start(self) -> None:
-        """Start the child process."""
-        self._running = True
-        if self.process is None:
-            self._spawn()
-
-    def _spawn(self) -> None:
-        process = _RendererProcess(self)
-        self.reactor.spawn_process(process, self.argv)
-        self.process = process
-
-    def markdown(self, text: str) -> Deferred[str]:
-        """The HTML of Markdown ``text`` (see :func:`render_markdown`), from the child."""
-        return self._submit({"text": text})
-
-    def map_svg(self, rooms: Sequence[RoomInfo], start: str | None, title: str) -> Deferred[str]:
-        """The SVG map of ``rooms`` (see :func:`map_svg`), from the child."""
-        return self._submit(
-            {"map": {"rooms": _rooms_to_json(rooms), "start": start, "title": title}}
-        )
-
-    def _submit(self, message: dict[str, Any]) -> Deferred[str]:
-        process = self.process
-        d: Deferred[str] = Deferred()
-        if process is None or not process.alive or not self._running:
-            d.errback(RendererBusy("the renderer is not running"))
-        elif len(process.pending) >= self.max_queue:
-            d.errback(RendererBusy("too many pages wait to be rendered"))
-        else:
-            self.rendered += 1
-            process.send(message, d)
-        return d
-
-    def stop(self) -> Deferred[None]:
-        """Close the child's input; fires when it has exited."""
-        self._running = False
-        process = self.process
-        if process is None or not process.alive:
-            return succeed(None)
-        self._stopped = Deferred()
-        process.transport.close_stdin()
-        return self._stopped
-
-    def _ended(self, process: _RendererProcess, reason: Failure) -> None:
-        if process is not self.process:
-            return
-        self.process = None
-        if self._running:
-            log.warning("the markdown renderer ended (%s); starting another", reason.value)
-            self._spawn()
-        elif self._stopped is not None:
-            d, self._stopped = self._stopped, None
-            d.callback(None)
-
-
-class RendererService(Service):
-    """Runs the :class:`Renderer` with the server."""
-
-    def __init__(self, renderer: Renderer) -> None:
-        self.name = "renderer"
-        self.renderer = renderer
-
-    def start_service(self) -> None:
-        super().start_service()
-        self.renderer.start()
-
-    def stop_service(self) -> Deferred[None]:
-        super().stop_service()
-        return self.renderer.stop()
-
-
-def render_job(request: Any) -> str:
-    """What the renderer process answers to one request (see :func:`main`)."""
-    if "map" in request:
-        job = request["map"]
-        start = job.get("start")
-        return map_svg(
-            _rooms_from_json(job["rooms"]),
-            start if isinstance(start, str) else None,
-            str(job.get("title", "")),
-        )
-    text = request["text"]
-    return str(render_markdown(text)) if isinstance(text, str) else ""
-
-
-def main() -> int:
-    """The renderer process: one JSON request a line in, ``{"html": ...}`` lines out.
-
-    ``{"text": markdown}`` is a homepage; ``{"map": {"rooms": [[id, name,
-    outdoor, {direction: id}], ...], "start": id, "title": name}}`` is the
-    map.
-    """
-    # A Ctrl-C in the server's terminal reaches the whole process group; the
-    # server closes our stdin when it is done with us.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    out = sys.stdout
-    for line in sys.stdin.buffer:
-        try:
-            html = render_job(json.loads(line))
-        except Exception as exc:  # one bad line must not end the renderer
-            html = str(Markup("<p>{}</p>").format(f"(this page could not be shown: {exc})"))
-        out.write(json.dumps({"html": html}) + "\n")
-        out.flush()
-    return 0
-
-
 # -- plugging in -------------------------------------------------------------------------
 
 
@@ -1363,10 +1133,11 @@ def install(server: Any) -> WebSite:
     known only then, with port 0) the telnet banner and the world learn the
     site's URL, so ``homepage`` can tell players their address.
     """
-    renderer = Renderer(server.reactor)
-    RendererService(renderer).set_service_parent(server.app)
     site = WebSite(
-        server.world, server.reactor, started=getattr(server, "started", None), renderer=renderer
+        server.world,
+        server.reactor,
+        started=getattr(server, "started", None),
+        renderer=getattr(server, "pool", None),
     )
     factory = WebFactory(site, server.reactor, max_connections=1000)
     port = server.listen("http", server.settings.http_port, factory)
@@ -1387,6 +1158,3 @@ def install(server: Any) -> WebSite:
     server.connection_counts.append(lambda: factory.open_connections)
     return site
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,13 +9,18 @@ line on stdout, in order:
     {"id": 8, "op": "verify", "password": "...", "stored": "..."} -> {"id": 8, "result": true}
     {"id": 9, "op": "parse_letter", "data": "<base64>", "received_at": 1.0,
      "envelope_from": "a@b", "domain": "reality.localhost"}    -> {"id": 9, "result": {...}}
+    {"id": 10, "op": "markdown", "text": "# Hi"}          -> {"id": 10, "result": "<h2>Hi</h2>..."}
+    {"id": 11, "op": "map", "rooms": [[id, name, outdoor, {dir: id}], ...],
+     "start": "hall", "title": "World"}                      -> {"id": 11, "result": "<svg ..."}
 
 A malformed request gets ``{"id": ..., "error": "..."}``; the worker goes
 on. It exits at end of input (also when the server dies), and ignores
 SIGINT and SIGTERM, which a terminal sends to the whole process group.
 
-Why a process: scrypt costs tens of milliseconds on purpose, and parsing a
-large or hostile e-mail message can cost a hundred; either would stall
+Why a process: scrypt costs tens of milliseconds on purpose; parsing a
+large or hostile e-mail message can cost a hundred; markdown-it-py takes up
+to 0.3 s for 20,000 hostile characters of a homepage, and laying out the
+map of a world of thousands of rooms a second. Any of these would stall
 every player if it ran on the server's loop, and the server has no threads.
 """
 
@@ -25,13 +30,21 @@ import base64
 import json
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from reality.game.accounts import hash_password, verify_password
 from reality.game.mail import Attachment, Letter, parse_letter
+from reality.game.world import RoomInfo
 
-__all__ = ["handle", "letter_from_json", "letter_to_json", "main"]
+__all__ = [
+    "handle",
+    "letter_from_json",
+    "letter_to_json",
+    "main",
+    "rooms_from_json",
+    "rooms_to_json",
+]
 
 
 def letter_to_json(letter: Letter) -> dict[str, Any]:
@@ -60,6 +73,19 @@ def letter_from_json(value: dict[str, Any]) -> Letter:
         attachments=tuple(Attachment(str(n), int(s)) for n, s in value["attachments"]),
         message=base64.b64decode(value["message"]),
     )
+
+
+def rooms_to_json(rooms: Sequence[RoomInfo]) -> list[list[Any]]:
+    """Rooms for the map as JSON-safe values."""
+    return [[r.id, r.name, r.outdoor, r.exits] for r in rooms]
+
+
+def rooms_from_json(value: Any) -> list[RoomInfo]:
+    """The rooms :func:`rooms_to_json` described."""
+    return [
+        RoomInfo(str(rid), str(name), bool(outdoor), {str(k): str(v) for k, v in exits.items()})
+        for rid, name, outdoor, exits in value
+    ]
 
 
 def _string(request: dict[str, Any], key: str) -> str:
@@ -92,10 +118,29 @@ def _parse_letter(request: dict[str, Any]) -> Any:
     return letter_to_json(letter)
 
 
+def _markdown(request: dict[str, Any]) -> Any:
+    from reality.gateways.web import render_markdown  # only workers that render need it
+
+    return str(render_markdown(_string(request, "text")))
+
+
+def _map(request: dict[str, Any]) -> Any:
+    from reality.gateways.web import map_svg
+
+    start = request.get("start")
+    return map_svg(
+        rooms_from_json(request.get("rooms", [])),
+        start if isinstance(start, str) else None,
+        str(request.get("title", "")),
+    )
+
+
 OPS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "hash": _hash,
     "verify": _verify,
     "parse_letter": _parse_letter,
+    "markdown": _markdown,
+    "map": _map,
 }
 
 

@@ -1,7 +1,8 @@
 """A pool of worker processes for CPU-heavy jobs, driven by the reactor.
 
 The server has one thread. Work that costs milliseconds of CPU (scrypt
-password hashing, parsing a large e-mail message) goes to child processes
+password hashing, parsing a large e-mail message, rendering a homepage's
+Markdown, laying out the map) goes to child processes
 running :mod:`reality.gateways.worker`, spoken to in JSON lines over their
 stdin and stdout, which the reactor watches like sockets. Each job is a
 Deferred; the loop never waits.
@@ -9,7 +10,10 @@ Deferred; the loop never waits.
 Jobs go to the least busy worker. At most ``max_queue`` jobs may be in the
 workers' hands; past that a job fails at once with :class:`ServerBusy`, so
 a flood of logins cannot queue without bound. A worker that dies is
-replaced, and its jobs fail with ServerBusy.
+replaced, and its jobs fail with ServerBusy. A job still running after its
+time limit (5 s for rendering, 30 s for the rest) gets its worker killed:
+it fails with :class:`JobTimeout`, the jobs queued behind it on that
+worker with ServerBusy, and a new worker starts.
 """
 
 from __future__ import annotations
@@ -19,16 +23,18 @@ import json
 import logging
 import sys
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 from reality.game.mail import Letter
-from reality.gateways.worker import letter_from_json
+from reality.game.world import RoomInfo
+from reality.gateways.worker import letter_from_json, rooms_to_json
 from reality.net.defer import Deferred, Failure, fail, succeed
 from reality.net.protocol import ProcessProtocol
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ServerBusy", "WorkerPool"]
+__all__ = ["JobTimeout", "ServerBusy", "WorkerPool"]
 
 
 class ServerBusy(Exception):
@@ -38,18 +44,47 @@ class ServerBusy(Exception):
         return "The server is busy; please try again in a moment."
 
 
+class JobTimeout(Exception):
+    """A job ran past its time limit; its worker was killed and replaced."""
+
+    def __str__(self) -> str:
+        return "the job took too long and was abandoned"
+
+
 class _Worker(ProcessProtocol):
     """One worker process and the jobs it is working on, in order."""
 
     def __init__(self, pool: WorkerPool) -> None:
         self.pool = pool
-        self.pending: deque[tuple[int, Deferred[Any]]] = deque()
+        self.pending: deque[tuple[int, Deferred[Any], float]] = deque()
         self.buffer = bytearray()
         self.alive = True
+        self.timed_out = False
+        self._timer: Any = None
 
-    def request(self, ident: int, message: dict[str, Any], d: Deferred[Any]) -> None:
-        self.pending.append((ident, d))
+    def request(
+        self, ident: int, message: dict[str, Any], d: Deferred[Any], timeout: float
+    ) -> None:
+        self.pending.append((ident, d, timeout))
+        if len(self.pending) == 1:
+            self._arm()
         self.transport.write(json.dumps(message).encode() + b"\n")
+
+    def _arm(self) -> None:
+        # The job at the head is the one being worked on: its time runs now.
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        if self.pending:
+            self._timer = self.pool.reactor.call_later(self.pending[0][2], self._too_slow)
+
+    def _too_slow(self) -> None:
+        self._timer = None
+        if self.pending and self.alive:
+            log.warning("a %s job ran over %.1f s; restarting its worker",
+                        self.pool.describe(self.pending[0][0]), self.pending[0][2])
+            self.timed_out = True
+            self.transport.signal_process("KILL")
 
     def out_received(self, data: bytes) -> None:
         # Look for the end of a line in the new data only: an answer can be
@@ -70,7 +105,9 @@ class _Worker(ProcessProtocol):
         if not self.pending:
             log.error("a worker sent an answer nobody asked for: %r", line[:200])
             return
-        ident, d = self.pending.popleft()
+        ident, d, _ = self.pending.popleft()
+        self.pool._jobs.pop(ident, None)
+        self._arm()
         try:
             answer = json.loads(line)
         except ValueError:
@@ -87,9 +124,14 @@ class _Worker(ProcessProtocol):
 
     def process_ended(self, reason: Failure) -> None:
         self.alive = False
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
         pending, self.pending = self.pending, deque()
-        for _, d in pending:
-            d.errback(ServerBusy())
+        for index, (ident, d, _) in enumerate(pending):
+            self.pool._jobs.pop(ident, None)
+            # Only the job that ran out of time is to blame.
+            d.errback(JobTimeout() if self.timed_out and index == 0 else ServerBusy())
         self.pool._worker_ended(self, reason)
 
 
@@ -107,9 +149,14 @@ class WorkerPool:
         max_queue: int = 200,
         argv: list[str] | None = None,
         cost: dict[str, int] | None = None,
+        job_timeout: float = 30.0,
+        render_timeout: float = 5.0,
     ) -> None:
         self.reactor = reactor
         self.size = size
+        self.job_timeout = job_timeout
+        self.render_timeout = render_timeout
+        self._jobs: dict[int, str] = {}
         self.max_queue = max_queue
         self.argv = argv or [sys.executable, "-m", "reality.gateways.worker"]
         self.cost = cost or {}
@@ -153,15 +200,20 @@ class WorkerPool:
         """How many jobs are in the workers' hands."""
         return sum(len(w.pending) for w in self.workers)
 
-    def _submit(self, message: dict[str, Any]) -> Deferred[Any]:
+    def describe(self, ident: int) -> str:
+        """The kind of a job in the workers' hands ("hash", "markdown", ...)."""
+        return self._jobs.get(ident, "?")
+
+    def _submit(self, message: dict[str, Any], timeout: float | None = None) -> Deferred[Any]:
         live = [w for w in self.workers if w.alive]
-        if not live or self.queued() >= self.max_queue:
+        if not self._running or not live or self.queued() >= self.max_queue:
             return fail(ServerBusy())
         worker = min(live, key=lambda w: len(w.pending))
         self._next_id += 1
         message["id"] = self._next_id
+        self._jobs[self._next_id] = message["op"]
         d: Deferred[Any] = Deferred()
-        worker.request(self._next_id, message, d)
+        worker.request(self._next_id, message, d, timeout or self.job_timeout)
         return d
 
     def hash(self, password: str) -> Deferred[str]:
@@ -184,3 +236,14 @@ class WorkerPool:
             "domain": domain,
         })
         return d.add_callback(letter_from_json)
+
+    def markdown(self, text: str) -> Deferred[str]:
+        """The HTML of a homepage's Markdown (raw HTML escaped), from a worker."""
+        return self._submit({"op": "markdown", "text": text}, self.render_timeout)
+
+    def map_svg(self, rooms: Sequence[RoomInfo], start: str | None, title: str) -> Deferred[str]:
+        """The SVG map of ``rooms``, from a worker."""
+        return self._submit(
+            {"op": "map", "rooms": rooms_to_json(rooms), "start": start, "title": title},
+            self.render_timeout,
+        )

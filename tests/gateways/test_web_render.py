@@ -1,8 +1,8 @@
-"""Homepage Markdown off the loop: the renderer process, and the site waiting for it.
+"""Homepage Markdown off the loop: the worker processes, and the site waiting for them.
 
 The site tests use a fake renderer whose Deferreds the test fires; the
-process tests run real child processes on a real reactor (the real
-renderer, and small stand-ins that are slow or die), with bounded waits.
+process tests run real child processes on a real reactor (the real worker,
+and small stand-ins that are slow or die), with bounded waits.
 """
 
 from __future__ import annotations
@@ -17,14 +17,8 @@ import pytest
 from reality.game.loader import load_world
 from reality.game.store import Store
 from reality.game.world import RoomInfo, World
-from reality.gateways.web import (
-    Renderer,
-    RendererBusy,
-    RenderTimeout,
-    WebSite,
-    map_svg,
-    render_markdown,
-)
+from reality.gateways.web import WebSite, map_svg, render_markdown
+from reality.gateways.workers import JobTimeout, ServerBusy, WorkerPool
 from reality.net.defer import Deferred
 from reality.net.protocols.http import Headers, Request, Response
 from reality.net.testing import Clock, wait_for
@@ -150,7 +144,7 @@ def test_a_failed_render_shows_the_text_escaped(h):
     h.world.set_homepage(h.alice, "[[[ <script>alert(1)</script>")
     d = get(h.site, "/~alice")
     _, job = h.renderer.jobs.pop()
-    job.errback(RenderTimeout())
+    job.errback(JobTimeout())
     body = result_of(d).body.decode()
     assert '<pre class="source">[[[ &lt;script&gt;alert(1)&lt;/script&gt;</pre>' in body
     assert "<script" not in body
@@ -189,54 +183,56 @@ def test_a_map_that_cannot_be_drawn_says_so(h):
     """A failed map is a small SVG saying so: after a timeout until the world changes,
     after other failures until the next request."""
     d = get(h.site, "/map.svg")
-    h.renderer.maps.pop()[1].errback(RenderTimeout())
+    h.renderer.maps.pop()[1].errback(JobTimeout())
     response = result_of(d)
     assert b"cannot be drawn" in response.body
     assert get(h.site, "/map.svg") is response  # not tried again...
     h.world.changed("world", None)
     d = get(h.site, "/map.svg")  # ...until the world changes
-    h.renderer.maps.pop()[1].errback(RendererBusy())
+    h.renderer.maps.pop()[1].errback(ServerBusy())
     assert b"cannot be drawn" in result_of(d).body
     assert isinstance(get(h.site, "/map.svg"), Deferred)
 
 
 # -- the process ----------------------------------------------------------------------
 
-# A renderer stand-in: answers like the real one, sleeps on "slow", exits on "die".
+# A worker stand-in: answers markdown jobs like the real worker, sleeps on
+# "slow", exits on "die".
 STAND_IN = r"""
 import json, sys, time
 for line in sys.stdin:
-    text = json.loads(line)["text"]
+    job = json.loads(line)
+    text = job["text"]
     if text == "slow":
         time.sleep(30)
     if text == "die":
         sys.exit(3)
-    print(json.dumps({"html": "<p>" + text + "</p>"}), flush=True)
+    print(json.dumps({"id": job["id"], "result": "<p>" + text + "</p>"}), flush=True)
 """
 
 
-def stand_in(reactor: Any, **kw: Any) -> Renderer:
-    renderer = Renderer(reactor, argv=[sys.executable, "-c", STAND_IN], **kw)
-    renderer.start()
-    return renderer
+def stand_in(reactor: Any, **kw: Any) -> WorkerPool:
+    pool = WorkerPool(reactor, size=1, argv=[sys.executable, "-c", STAND_IN], **kw)
+    pool.start()
+    return pool
 
 
-def stop(reactor: Any, renderer: Renderer) -> None:
-    wait_for(reactor, renderer.stop(), timeout=10)
-    assert renderer.process is None or not renderer.process.alive
+def stop(reactor: Any, pool: WorkerPool) -> None:
+    wait_for(reactor, pool.stop(), timeout=10)
+    assert pool.workers == []
 
 
-def test_the_real_renderer_process(reactor):
-    """python -m reality.gateways.web renders Markdown (raw HTML escaped) and maps, in order."""
-    renderer = Renderer(reactor)
-    renderer.start()
+def test_the_real_worker_renders_markdown_and_maps(reactor):
+    """The worker process renders Markdown (raw HTML escaped) and maps, in order."""
+    pool = WorkerPool(reactor, size=1)
+    pool.start()
     try:
-        first = renderer.markdown("# Title\n\n*x* <script>alert(1)</script>")
+        first = pool.markdown("# Title\n\n*x* <script>alert(1)</script>")
         rooms = [RoomInfo("a", "A <&>", True, {"east": "b"}), RoomInfo("b", "B", False, {})]
-        drawn = renderer.map_svg(rooms, "a", "World")
-        second = renderer.markdown("[link](javascript:alert(1))")
+        drawn = pool.map_svg(rooms, "a", "World")
+        second = pool.markdown("[link](javascript:alert(1))")
         table = "|a|b|\n|-|-|\n" + "|x|<y>|\n" * 2000  # about 100 KB of HTML: many reads
-        big = renderer.markdown(table)
+        big = pool.markdown(table)
         assert wait_for(reactor, first, timeout=20) == (
             "<h2>Title</h2>\n<p><em>x</em> &lt;script&gt;alert(1)&lt;/script&gt;</p>\n"
         )
@@ -245,47 +241,47 @@ def test_the_real_renderer_process(reactor):
         html = wait_for(reactor, big, timeout=20)
         assert html == str(render_markdown(table)) and len(html) > 60_000
     finally:
-        stop(reactor, renderer)
+        stop(reactor, pool)
 
 
-def test_a_slow_text_is_cut_off_and_the_renderer_restarts(reactor):
-    """A text over the time limit fails with RenderTimeout; those queued behind it are
-    told the renderer was busy; a new process takes the next text."""
-    renderer = stand_in(reactor, timeout=0.5)
+def test_a_slow_job_is_cut_off_and_its_worker_restarts(reactor):
+    """A job over the time limit fails with JobTimeout; those queued behind it on that
+    worker are told the server was busy; a new worker takes the next job."""
+    pool = stand_in(reactor, render_timeout=0.5)
     try:
-        slow = renderer.markdown("slow")
-        behind = renderer.markdown("behind")
+        slow = pool.markdown("slow")
+        behind = pool.markdown("behind")
         started = time.monotonic()
-        with pytest.raises(RenderTimeout):
+        with pytest.raises(JobTimeout):
             wait_for(reactor, slow, timeout=10)
         assert time.monotonic() - started < 5
-        with pytest.raises(RendererBusy):
+        with pytest.raises(ServerBusy):
             wait_for(reactor, behind, timeout=10)
-        assert wait_for(reactor, renderer.markdown("fine"), timeout=10) == "<p>fine</p>"
+        assert wait_for(reactor, pool.markdown("fine"), timeout=10) == "<p>fine</p>"
     finally:
-        stop(reactor, renderer)
+        stop(reactor, pool)
 
 
-def test_a_dying_renderer_is_replaced(reactor):
-    """If the process exits, its texts fail with RendererBusy and another one starts."""
-    renderer = stand_in(reactor)
+def test_a_dying_worker_is_replaced(reactor):
+    """If a worker exits, its jobs fail with ServerBusy and another one starts."""
+    pool = stand_in(reactor)
     try:
-        assert wait_for(reactor, renderer.markdown("one"), timeout=10) == "<p>one</p>"
-        with pytest.raises(RendererBusy):
-            wait_for(reactor, renderer.markdown("die"), timeout=10)
-        assert wait_for(reactor, renderer.markdown("two"), timeout=10) == "<p>two</p>"
+        assert wait_for(reactor, pool.markdown("one"), timeout=10) == "<p>one</p>"
+        with pytest.raises(ServerBusy):
+            wait_for(reactor, pool.markdown("die"), timeout=10)
+        assert wait_for(reactor, pool.markdown("two"), timeout=10) == "<p>two</p>"
     finally:
-        stop(reactor, renderer)
+        stop(reactor, pool)
 
 
-def test_the_queue_is_bounded_and_a_stopped_renderer_refuses(reactor):
-    """Past max_queue texts a render fails at once; after stop() every render fails."""
-    renderer = stand_in(reactor, max_queue=2)
+def test_the_queue_is_bounded_and_a_stopped_pool_refuses(reactor):
+    """Past max_queue jobs a render fails at once; after stop() every job fails."""
+    pool = stand_in(reactor, max_queue=2)
     try:
-        renderer.markdown("slow")
-        renderer.markdown("a")
-        assert result_of(renderer.markdown("b")).check(RendererBusy)
+        pool.markdown("slow")
+        pool.markdown("a")
+        assert result_of(pool.markdown("b")).check(ServerBusy)
     finally:
-        renderer.process.transport.signal_process("KILL")
-        stop(reactor, renderer)
-    assert result_of(renderer.markdown("late")).check(RendererBusy)
+        pool.workers[0].transport.signal_process("KILL")
+        stop(reactor, pool)
+    assert result_of(pool.markdown("late")).check(ServerBusy)
