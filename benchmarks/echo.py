@@ -25,10 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import select
-import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -36,9 +33,11 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+
 MESSAGE = b"x" * 64
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # -- servers ------------------------------------------------------------------------
@@ -63,21 +62,11 @@ def serve_asyncio(port: int, max_size: int | None = None) -> None:
         def data_received(self, data: bytes) -> None:
             self.transport.write(data)
 
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        server = await loop.create_server(Echo, "127.0.0.1", port, backlog=2048)
-        stop = loop.create_future()
-        loop.add_signal_handler(signal.SIGTERM, stop.set_result, None)
-        print("ready", flush=True)
-        await stop
-        server.close()
-
-    asyncio.run(main())
+    common.serve_asyncio_protocol(Echo, port, backlog=2048)
 
 
 def serve_reality(port: int, reactor_name: str) -> None:
     """Reality's echo server on the named reactor."""
-    sys.path.insert(0, str(ROOT))
     from reality.net.protocol import Factory, Protocol
 
     class Echo(Protocol):
@@ -108,7 +97,6 @@ SERVERS = {
 
 def available_servers() -> list[str]:
     names = ["reality", "asyncio", "asyncio-64k"]
-    sys.path.insert(0, str(ROOT))
     try:
         import reality.net.asyncio_reactor  # type: ignore[import-not-found]  # noqa: F401
 
@@ -125,13 +113,6 @@ def available_servers() -> list[str]:
 
 
 # -- load -----------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> tuple[float, float]:
-    """User and system CPU seconds of a process, from /proc."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
 def run_load(port: int, conns: int, duration: float, warmup: float, server_pid: int) -> dict:
@@ -163,7 +144,7 @@ def run_load(port: int, conns: int, duration: float, warmup: float, server_pid: 
         t = now()
         if not measuring and t >= window_start:
             measuring = True
-            cpu0 = cpu_seconds(server_pid)
+            cpu0 = common.cpu_times(server_pid)
             wall0 = t
         if t >= end:
             break
@@ -185,7 +166,7 @@ def run_load(port: int, conns: int, duration: float, warmup: float, server_pid: 
                         rtts.append(t2 - sent_at[fd])
                 sent_at[fd] = t2
                 s.send(MESSAGE)
-    cpu1 = cpu_seconds(server_pid)
+    cpu1 = common.cpu_times(server_pid)
     wall = now() - wall0
     for s in socks.values():
         s.close()
@@ -195,8 +176,8 @@ def run_load(port: int, conns: int, duration: float, warmup: float, server_pid: 
     return {
         "messages": count,
         "rate": count / wall,
-        "p50_us": rtts[len(rtts) // 2] * 1e6 if rtts else 0.0,
-        "p99_us": rtts[int(len(rtts) * 0.99)] * 1e6 if rtts else 0.0,
+        "p50_us": common.percentile(rtts, 50) * 1e6,
+        "p99_us": common.percentile(rtts, 99) * 1e6,
         "cpu_user_us": user / count * 1e6 if count else 0.0,
         "cpu_sys_us": system / count * 1e6 if count else 0.0,
     }
@@ -205,28 +186,14 @@ def run_load(port: int, conns: int, duration: float, warmup: float, server_pid: 
 # -- orchestration ---------------------------------------------------------------------
 
 
-def pinned(cpu: int, argv: list[str]) -> list[str]:
-    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
-        return ["taskset", "-c", str(cpu), *argv]
-    return argv
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def measure(server: str, conns: int, duration: float, warmup: float) -> dict:
-    port = free_port()
+    """Start ``server`` pinned to CPU 0, run the load process on CPU 1; its figures."""
+    port = common.free_port()
     argv = [sys.executable, __file__, *SERVERS[server], "--port", str(port)]
-    proc = subprocess.Popen(pinned(0, argv), stdout=subprocess.PIPE, text=True)
+    proc = common.start_ready(common.pinned(0, argv), f"the {server} server")
     try:
-        ready = proc.stdout.readline().strip()
-        if ready != "ready":
-            raise SystemExit(f"{server} server did not start")
         load = subprocess.run(
-            pinned(1, [sys.executable, __file__, "--load", "--port", str(port),
+            common.pinned(1, [sys.executable, __file__, "--load", "--port", str(port),
                        "--conns", str(conns), "--duration", str(duration),
                        "--warmup", str(warmup), "--server-pid", str(proc.pid)]),
             capture_output=True, text=True, timeout=duration + warmup + 60,
@@ -235,12 +202,7 @@ def measure(server: str, conns: int, duration: float, warmup: float) -> dict:
             raise SystemExit(f"load against {server} failed:\n{load.stderr}")
         return json.loads(load.stdout)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        common.stop_process(proc)
 
 
 def report(results: dict[tuple[str, int], list[dict]], servers: list[str], conn_list: list[int]):
@@ -273,7 +235,7 @@ def report(results: dict[tuple[str, int], list[dict]], servers: list[str], conn_
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.arg_parser(__doc__)
     parser.add_argument("--duration", type=float, default=3.0, help="seconds measured per row")
     parser.add_argument("--warmup", type=float, default=0.5, help="seconds before measuring")
     parser.add_argument("--reps", type=int, default=3, help="interleaved repetitions")

@@ -34,7 +34,6 @@ import random
 import re
 import select
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -42,12 +41,13 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import common  # noqa: E402
+
+ROOT = common.ROOT
 PROMPT = b"> \xff\xf9"  # prompt + IAC GA
 EXITS = re.compile(rb"Exits: ([^\r\n]*?)\.")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 PASSWORD = "benchpass"
 
 
@@ -58,20 +58,6 @@ def bot_name(index: int) -> str:
         letters += chr(ord("a") + n % 26)
         n //= 26
     return "Bot" + letters
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 # -- the load process ---------------------------------------------------------------
@@ -110,7 +96,7 @@ def run_load(args: argparse.Namespace) -> None:
     bots: dict[int, Bot] = {}
     server_pid = args.server_pid
     deadline = time.monotonic() + args.connect_timeout
-    base_rss = rss_kib(server_pid)
+    base_rss = common.rss_kib(server_pid)
 
     def send(bot: Bot, line: str) -> None:
         bot.sock.sendall(line.encode() + b"\r\n")
@@ -166,7 +152,7 @@ def run_load(args: argparse.Namespace) -> None:
     settle = time.monotonic() + 2.0
     while time.monotonic() < settle:
         pump(0.1, lambda bot, text: None)
-    rss_per_player = (rss_kib(server_pid) - base_rss) / args.bots
+    rss_per_player = (common.rss_kib(server_pid) - base_rss) / args.bots
 
     # The admin connection that reads @stats.
     admin = socket.create_connection(("127.0.0.1", args.port), timeout=10)
@@ -202,7 +188,7 @@ def run_load(args: argparse.Namespace) -> None:
         heapq.heapify(heap)
         rtts: list[float] = []
         phase_end = time.monotonic() + duration
-        cpu0 = cpu_seconds(server_pid)
+        cpu0 = common.cpu_seconds(server_pid)
         t0 = time.monotonic()
 
         def answered(
@@ -240,7 +226,7 @@ def run_load(args: argparse.Namespace) -> None:
             timeout = max(0.0, min(heap[0][0] - time.monotonic(), phase_end - now))
             pump(timeout, answered)
         elapsed = time.monotonic() - t0
-        cpu = cpu_seconds(server_pid) - cpu0
+        cpu = common.cpu_seconds(server_pid) - cpu0
         # Drain answers still in flight before the next phase.
         drain_end = time.monotonic() + 5
         while any(b.state == "busy" for b in bots.values()) and time.monotonic() < drain_end:
@@ -256,8 +242,8 @@ def run_load(args: argparse.Namespace) -> None:
             "label": label,
             "target": rate,
             "achieved": len(rtts) / elapsed,
-            "p50_ms": rtts[len(rtts) // 2] * 1000 if rtts else None,
-            "p99_ms": rtts[int(len(rtts) * 0.99)] * 1000 if rtts else None,
+            "p50_ms": common.percentile(rtts, 50) * 1000 if rtts else None,
+            "p99_ms": common.percentile(rtts, 99) * 1000 if rtts else None,
             "cpu_us": cpu / len(rtts) * 1e6 if rtts else None,
             "late_p50_ms": float(late.group(1)) if late else None,
             "late_p99_ms": float(late.group(2)) if late else None,
@@ -275,12 +261,6 @@ def run_load(args: argparse.Namespace) -> None:
 
 
 # -- orchestration ---------------------------------------------------------------------
-
-
-def pinned(cpu: int, argv: list[str]) -> list[str]:
-    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
-        return ["taskset", "-c", str(cpu), *argv]
-    return argv
 
 
 def prepare_database(path: Path, bots: int) -> None:
@@ -302,7 +282,7 @@ def prepare_database(path: Path, bots: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.arg_parser(__doc__)
     parser.add_argument("--bots", type=int, default=1000)
     parser.add_argument("--rates", default="250,500,1000,1500,2000",
                         help="total commands per second, one phase each")
@@ -324,14 +304,12 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="reality-players-"))
     db = workdir / "bench.sqlite3"
     prepare_database(db, args.bots)
-    server_argv = [
-        sys.executable, str(ROOT / "run_server.py"), "--world", str(ROOT / "world/default.yaml"),
-        "--db", str(db), "--telnet-port", "0", "--http-port", "0", "--smtp-port", "0",
-        "--pop3-port", "0", "--max-per-address", "0", "--idle-timeout", "0",
+    server_argv = common.run_server_argv(
+        ROOT / "world/default.yaml", db, "--max-per-address", "0", "--idle-timeout", "0",
         "--admin", "Statsadmin", "--log-level", "warning",
-    ]
+    )
     server = subprocess.Popen(
-        pinned(0, server_argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        common.pinned(0, server_argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env=dict(os.environ, PYTHONUNBUFFERED="1"),
     )
     port = None
@@ -341,7 +319,7 @@ def main() -> None:
         total_budget = (args.connect_timeout + (len(args.rates) + 1) * (args.phase + 20)
                         + args.warmup + 60)
         load = subprocess.run(
-            pinned(1, [sys.executable, __file__, "--load", "--port", str(port),
+            common.pinned(1, [sys.executable, __file__, "--load", "--port", str(port),
                        "--server-pid", str(server.pid), "--bots", str(args.bots),
                        "--rates", ",".join(map(str, args.rates)), "--phase", str(args.phase),
                        "--crowd-rate", str(args.crowd_rate), "--warmup", str(args.warmup),
@@ -352,12 +330,7 @@ def main() -> None:
             raise SystemExit(f"the load process failed:\n{load.stderr[-3000:]}")
         result = json.loads(load.stdout)
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        common.stop_process(server, timeout=15)
         shutil.rmtree(workdir, ignore_errors=True)
     report(result)
 

@@ -31,9 +31,7 @@ counted: every message that got a 250 must be there.
 from __future__ import annotations
 
 import argparse
-import os
 import selectors
-import signal
 import socket
 import sqlite3
 import statistics
@@ -43,8 +41,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+
+ROOT = common.ROOT
 DOMAIN = "reality.localhost"
 #: Mailboxes hold 1,000 letters; a hundred of them take a long run.
 ACCOUNTS = [f"Bench{a}{b}" for a in "abcdefghij" for b in "abcdefghij"]
@@ -134,16 +135,10 @@ def serve_asyncio_peer(db_path: str, port_file: str) -> None:
             await writer.drain()
         writer.close()
 
-    async def main() -> None:
-        server = await asyncio.start_server(session, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        Path(port_file).write_text(str(port))
-        stop = asyncio.get_running_loop().create_future()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set_result, None)
-        await stop
-        server.close()
-
-    asyncio.run(main())
+    common.run_asyncio_server(
+        lambda: asyncio.start_server(session, "127.0.0.1", 0),
+        lambda port: Path(port_file).write_text(str(port)),
+    )
     db.close()
 
 
@@ -163,7 +158,6 @@ class Server:
     def start(self, timeout: float = 30.0) -> None:
         out = open(self.log, "wb")  # noqa: SIM115 - the child owns it until it exits
         if self.name == "reality":
-            sys.path.insert(0, str(ROOT))
             from reality.game.accounts import hash_password
             from reality.game.store import Store
 
@@ -172,47 +166,37 @@ class Server:
             for name in ACCOUNTS:
                 store.create_account(name, stored, now=0)
             store.close()
-            argv = [sys.executable]
+            profile = ()
             if self.profile_file is not None:
-                argv += ["-m", "cProfile", "-o", str(self.profile_file)]
-            argv += [
-                str(ROOT / "run_server.py"), "--world", str(ROOT / "world" / "tiny.yaml"),
-                "--db", str(self.db), "--telnet-port", "0", "--http-port", "0",
-                "--smtp-port", "0", "--pop3-port", "0", "--max-per-address", "0",
-            ]  # fmt: skip
+                profile = ("-m", "cProfile", "-o", str(self.profile_file))
+            argv = common.run_server_argv(
+                ROOT / "world" / "tiny.yaml", self.db, "--max-per-address", "0", python=profile
+            )
         else:
             port_file = self.workdir / "peer.port"
             argv = [sys.executable, __file__, "--serve-peer", str(self.db), str(port_file)]
         self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=self.workdir)
         out.close()
+        if self.name == "reality":
+            self.port = common.wait_listening(self.log, self.proc, ["smtp"], timeout)["smtp"]
+            return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.proc.poll() is None:
-            if self.name == "reality":
-                for line in self.log.read_text(errors="replace").splitlines():
-                    if "smtp listening on" in line:
-                        self.port = int(line.rsplit(":", 1)[1])
-            elif port_file.exists() and port_file.read_text():
+            if port_file.exists() and port_file.read_text():
                 self.port = int(port_file.read_text())
-            if self.port:
                 return
             time.sleep(0.05)
         raise SystemExit(f"{self.name} did not start:\n{self.log.read_text(errors='replace')}")
 
     def cpu(self) -> float:
+        """User + system CPU seconds the server has used."""
         assert self.proc is not None
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return common.cpu_seconds(self.proc.pid)
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        """Stop the server (SIGTERM, then SIGKILL after 20 s)."""
+        if self.proc is not None:
+            common.stop_process(self.proc, timeout=20)
 
     def stored(self) -> int:
         db = sqlite3.connect(self.db)
@@ -327,15 +311,8 @@ def run_load(port: int, senders: int, seconds: float) -> tuple[int, int, list[fl
     return accepted, errors, latencies, elapsed
 
 
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = common.arg_parser(__doc__)
     parser.add_argument("--senders", type=int, nargs="+", default=[1, 10])
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--reps", type=int, default=3)
@@ -373,8 +350,9 @@ def main() -> None:
                         accepted_total[server.name] += accepted
                         rate = accepted / elapsed
                         per_msg = cpu / accepted * 1e6 if accepted else float("nan")
-                        p50 = percentile(lat, 50) * 1e3
-                        p99 = percentile(lat, 99) * 1e3
+                        lat.sort()
+                        p50 = common.percentile(lat, 50) * 1e3
+                        p99 = common.percentile(lat, 99) * 1e3
                         rows.setdefault((server.name, senders), []).append(
                             (rate, p50, p99, per_msg)
                         )

@@ -31,7 +31,6 @@ is here to show what the slice-and-search fast path buys.
 
 from __future__ import annotations
 
-import argparse
 import random
 import statistics
 import sys
@@ -41,7 +40,9 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
 
 from reality.net.protocols.telnet import TelnetCodec, TelnetConfig  # noqa: E402
 from reality.net.protocols.telnet_options import DO, IAC, MCCP2, NOP, SB, SE, WILL  # noqa: E402
@@ -146,7 +147,7 @@ def peer_decode(reads: list[bytes]) -> Callable[[], object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.arg_parser(__doc__)
     parser.add_argument("--megabytes", type=float, default=4.0)
     parser.add_argument("--reps", type=int, default=5)
     args = parser.parse_args()

@@ -16,7 +16,6 @@ Prints the median time per timer in microseconds and the ratio to asyncio.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import random
@@ -25,72 +24,57 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NamedTuple
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
 
 from reality.net.reactor import SelectReactor  # noqa: E402
 
 
 def delays(count: int, spread: float, seed: int = 1) -> list[float]:
+    """``count`` delays spread evenly over ``spread`` seconds, the same for every loop."""
     rng = random.Random(seed)
     return [rng.random() * spread for _ in range(count)]
 
 
-# -- Reality ---------------------------------------------------------------------------
+class Loop(NamedTuple):
+    """What the workloads need of an event loop beyond ``call_later`` and ``close``."""
+
+    new: Callable[[], Any]
+    stop: Callable[[Any], None]  # from a callback: end ``run``
+    run: Callable[[Any], None]  # run until ``stop``
+    turn: Callable[[Any], None]  # run one turn without waiting
 
 
-def reality_schedule(count: int) -> float:
-    reactor = SelectReactor()
-    ds = delays(count, 3600)
-    noop = int
-    t0 = time.perf_counter()
-    for d in ds:
-        reactor.call_later(d, noop)
-    elapsed = time.perf_counter() - t0
-    reactor.close()
-    return elapsed
+def _asyncio_turn(loop: asyncio.AbstractEventLoop) -> None:
+    loop.call_soon(loop.stop)
+    loop.run_forever()
 
 
-def reality_fire(count: int) -> float:
-    reactor = SelectReactor()
-    ds = delays(count, 0.01)
-    fired = [0]
-
-    def tick() -> None:
-        fired[0] += 1
-        if fired[0] == count:
-            reactor.crash()
-
-    for d in ds:
-        reactor.call_later(d, tick)
-    time.sleep(0.011)  # every timer is now due: measure dispatch, not waiting
-    t0 = time.perf_counter()
-    reactor.run(install_signal_handlers=False)
-    elapsed = time.perf_counter() - t0
-    reactor.close()
-    assert fired[0] == count
-    return elapsed
+LOOPS = {
+    "reality": Loop(
+        new=SelectReactor,
+        stop=lambda reactor: reactor.crash(),
+        run=lambda reactor: reactor.run(install_signal_handlers=False),
+        turn=lambda reactor: reactor.iterate(0),
+    ),
+    "asyncio": Loop(
+        new=asyncio.new_event_loop,
+        stop=lambda loop: loop.stop(),
+        run=lambda loop: loop.run_forever(),
+        turn=_asyncio_turn,
+    ),
+}
 
 
-def reality_cancel(count: int) -> float:
-    reactor = SelectReactor()
-    ds = delays(count, 3600)
-    noop = int
-    t0 = time.perf_counter()
-    calls = [reactor.call_later(d, noop) for d in ds]
-    for call in calls:
-        call.cancel()
-    reactor.iterate(0)
-    elapsed = time.perf_counter() - t0
-    reactor.close()
-    return elapsed
+# -- workloads: seconds for ``count`` timers on a fresh loop ---------------------------
 
 
-# -- asyncio ---------------------------------------------------------------------------
-
-
-def asyncio_schedule(count: int) -> float:
-    loop = asyncio.new_event_loop()
+def schedule(kind: Loop, count: int) -> float:
+    """``call_later`` of ``count`` timers spread over an hour."""
+    loop = kind.new()
     ds = delays(count, 3600)
     noop = int
     t0 = time.perf_counter()
@@ -101,60 +85,62 @@ def asyncio_schedule(count: int) -> float:
     return elapsed
 
 
-def asyncio_fire(count: int) -> float:
-    loop = asyncio.new_event_loop()
+def fire(kind: Loop, count: int) -> float:
+    """Run the loop until ``count`` timers, all already due, have fired."""
+    loop = kind.new()
     ds = delays(count, 0.01)
     fired = [0]
+    stop = kind.stop
 
     def tick() -> None:
         fired[0] += 1
         if fired[0] == count:
-            loop.stop()
+            stop(loop)
 
     for d in ds:
         loop.call_later(d, tick)
-    time.sleep(0.011)
+    time.sleep(0.011)  # every timer is now due: measure dispatch, not waiting
     t0 = time.perf_counter()
-    loop.run_forever()
+    kind.run(loop)
     elapsed = time.perf_counter() - t0
     loop.close()
     assert fired[0] == count
     return elapsed
 
 
-def asyncio_cancel(count: int) -> float:
-    loop = asyncio.new_event_loop()
+def cancel(kind: Loop, count: int) -> float:
+    """Schedule ``count`` timers, cancel every one, run one loop turn."""
+    loop = kind.new()
     ds = delays(count, 3600)
     noop = int
     t0 = time.perf_counter()
-    handles = [loop.call_later(d, noop) for d in ds]
-    for handle in handles:
-        handle.cancel()
-    loop.call_soon(loop.stop)
-    loop.run_forever()
+    calls = [loop.call_later(d, noop) for d in ds]
+    for call in calls:
+        call.cancel()
+    kind.turn(loop)
     elapsed = time.perf_counter() - t0
     loop.close()
     return elapsed
 
 
-WORKLOADS: dict[str, dict[str, Callable[[int], float]]] = {
-    "schedule": {"reality": reality_schedule, "asyncio": asyncio_schedule},
-    "fire": {"reality": reality_fire, "asyncio": asyncio_fire},
-    "schedule+cancel": {"reality": reality_cancel, "asyncio": asyncio_cancel},
+WORKLOADS: dict[str, Callable[[Loop, int], float]] = {
+    "schedule": schedule,
+    "fire": fire,
+    "schedule+cancel": cancel,
 }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.arg_parser(__doc__)
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--reps", type=int, default=5)
     args = parser.parse_args()
     results: dict[tuple[str, str], list[float]] = {}
     for _ in range(args.reps):
-        for workload, impls in WORKLOADS.items():
-            for name, fn in impls.items():
+        for workload, run in WORKLOADS.items():
+            for name, kind in LOOPS.items():
                 gc.collect()
-                results.setdefault((workload, name), []).append(fn(args.count) / args.count)
+                results.setdefault((workload, name), []).append(run(kind, args.count) / args.count)
     print(f"timers benchmark: {args.count} timers, median of {args.reps} interleaved runs; "
           f"python {sys.version.split()[0]}")
     print(f"{'workload':<16} {'reality us':>11} {'asyncio us':>11} {'ratio':>7}")
