@@ -308,8 +308,11 @@ def main() -> None:
         ROOT / "world/default.yaml", db, "--max-per-address", "0", "--idle-timeout", "0",
         "--admin", "Statsadmin", "--log-level", "warning",
     )
+    # The server's log goes to a file: a pipe nobody reads would fill up and
+    # stall the server mid-run.
+    server_log = open(workdir / "server.log", "wb")
     server = subprocess.Popen(
-        common.pinned(0, server_argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        common.pinned(0, server_argv), stdout=server_log, stderr=subprocess.STDOUT,
         env=dict(os.environ, PYTHONUNBUFFERED="1"),
     )
     port = None
@@ -331,6 +334,7 @@ def main() -> None:
         result = json.loads(load.stdout)
     finally:
         common.stop_process(server, timeout=15)
+        server_log.close()
         shutil.rmtree(workdir, ignore_errors=True)
     report(result)
 
