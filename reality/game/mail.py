@@ -1051,6 +1051,14 @@ class MailboxSession:
             raise LookupError(f"letter {self._ids[index]} is gone")
         return bytes(row[0])
 
+    def retrieved(self, index: int) -> None:
+        """RETR sent the whole letter: it counts as read in the game too."""
+        with self.office.store.transaction():
+            self.office.store.db.execute(
+                "UPDATE letters SET read = 1 WHERE id = ? AND owner = ?",
+                (self._ids[index], self.key),
+            )
+
     def commit_deletions(self, indices: Sequence[int]) -> None:
         """Delete the marked letters in one transaction (POP3 QUIT)."""
         ids = [(self._ids[i], self.key) for i in indices]

@@ -614,3 +614,19 @@ def test_busy_worker_pool_falls_back_to_parsing_in_place():
     assert c.take().startswith(b"250 2.0.0")
     assert h.subjects("bob") == ["Fallback"]
     h.store.close()
+
+
+def test_retr_marks_a_letter_read_in_the_game_but_top_does_not(h):
+    """A letter fetched whole with RETR counts as read in the game; TOP only peeks."""
+    fill(h, "alice", 2)
+    h.office._locks.clear()
+    assert h.office.unread_count("alice") == 2
+    c = h.pop3()
+    c.take()
+    c.send(b"USER alice\r\nPASS secret\r\n")
+    c.send(b"TOP 1 0\r\n")
+    assert h.office.unread_count("alice") == 2
+    c.send(b"RETR 2\r\n")
+    assert h.office.unread_count("alice") == 1
+    assert [s.read for s in h.office.summaries("alice")] == [False, True]
+    c.send(b"QUIT\r\n")

@@ -135,6 +135,9 @@ class Mailbox(TypingProtocol):
     def release(self) -> None:
         """The session is over: free the lock. Called exactly once."""
 
+    # Optional: ``retrieved(index)`` is called after RETR has sent a message
+    # (not after TOP), for mailboxes that keep a "read" mark.
+
 
 class POP3Backend(TypingProtocol):
     """Where mailboxes come from."""
@@ -591,7 +594,7 @@ class POP3ServerProtocol(CommandPipeline):
         if index is None:
             return
         size = self.listing[index][1]
-        self._fetch(index, lambda data: ok(f"{size} octets") + stuff_message(data))
+        self._fetch(index, lambda data: ok(f"{size} octets") + stuff_message(data), retrieved=True)
 
     def do_TOP(self, argument: str) -> None:
         args = argument.split()
@@ -610,13 +613,23 @@ class POP3ServerProtocol(CommandPipeline):
             lambda data: ok("Top of message follows") + stuff_message(top_of_message(data, count)),
         )
 
-    def _fetch(self, index: int, render: Callable[[bytes], bytes]) -> None:
+    def _fetch(
+        self, index: int, render: Callable[[bytes], bytes], retrieved: bool = False
+    ) -> None:
         assert self.mailbox is not None
+        mailbox = self.mailbox
 
         def fetched(data: Any) -> None:
             if not isinstance(data, (bytes, bytearray, memoryview)):
                 raise TypeError(f"Mailbox.message({index}) returned {type(data).__name__}")
             self._send(render(bytes(data)))
+            # RETR (not TOP) means the person has the whole letter now.
+            hook = getattr(mailbox, "retrieved", None) if retrieved else None
+            if hook is not None:
+                try:
+                    hook(index)
+                except Exception:
+                    log.exception("POP3: marking message %d as read failed", index + 1)
 
         def failed(failure: Failure) -> None:
             log.error(
