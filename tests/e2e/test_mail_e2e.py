@@ -170,14 +170,16 @@ def test_kill_9_right_after_250_loses_nothing(tmp_path):
     finally:
         server.kill()
     with mail_server(tmp_path) as server:
+        alice = server.telnet()
+        out = alice.command("connect Alice secret")
+        assert "You have 5 unread letters." in out
         client = pop3(server)
         count, _ = client.stat()
         subjects = [retrieve(client, n)["Subject"] for n in range(1, count + 1)]
         client.quit()
         assert subjects == [f"durable {n}" for n in range(5)]
-        alice = server.telnet()
-        out = alice.command("connect Alice secret")
-        assert "You have 5 unread letters." in out
+        # Fetched whole over POP3, the letters count as read in the game.
+        assert "5 letters, 0 unread." in alice.command("mail")
 
 
 @pytest.mark.skipif(shutil.which("swaks") is None, reason="swaks is not installed")

@@ -148,12 +148,16 @@ class CommandPipeline(Protocol):
     no new replies are produced; while too much input waits
     (``settings.max_buffered``), the transport stops reading.
 
+    It also keeps the idle timer: ``settings.idle_timeout`` seconds without
+    a command (on ``self.clock``) calls ``_idle()``.
+
     Subclasses call :meth:`_init_pipeline` in ``__init__`` and provide
-    ``_handle(event)`` and ``_flush()``.
+    ``_handle(event)``, ``_flush()`` and ``_idle()``.
     """
 
     codec: Any
     settings: Any
+    clock: Any
 
     def _init_pipeline(self) -> None:
         self._waiting = False  # a backend call's reply is outstanding
@@ -161,6 +165,7 @@ class CommandPipeline(Protocol):
         self._closing = False
         self._write_paused = False
         self._read_paused = False
+        self._timer: Any = None
 
     def pause_writing(self) -> None:
         # The client is not reading its replies: stop producing them.
@@ -196,8 +201,33 @@ class CommandPipeline(Protocol):
             self._read_paused = False
             self.transport.resume_reading()
 
+    def _start_timer(self) -> None:
+        """(Re)start the idle timer."""
+        if self._closing:
+            return
+        timer = self._timer
+        if timer is not None and timer.active():
+            timer.reset(self.settings.idle_timeout)
+        else:
+            self._timer = self.clock.call_later(self.settings.idle_timeout, self._timed_out)
+
+    def _stop_timer(self) -> None:
+        timer = self._timer
+        if timer is not None and timer.active():
+            timer.cancel()
+        self._timer = None
+
+    def _timed_out(self) -> None:
+        self._timer = None
+        if not self._closing:
+            self._idle()
+
     def _handle(self, event: Any) -> None:
         raise NotImplementedError
 
     def _flush(self) -> None:
+        raise NotImplementedError
+
+    def _idle(self) -> None:
+        """No command for ``settings.idle_timeout`` seconds: say so and close."""
         raise NotImplementedError

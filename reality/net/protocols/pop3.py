@@ -381,7 +381,6 @@ class POP3ServerProtocol(CommandPipeline):
         self._out: list[bytes] = []
         self._init_pipeline()
         self._committing = False
-        self._timer: Any = None
 
     # -- Protocol hooks ------------------------------------------------------------
 
@@ -768,25 +767,7 @@ class POP3ServerProtocol(CommandPipeline):
         else:
             self._out.clear()
 
-    def _start_timer(self) -> None:
-        if self._closing:
-            return
-        timer = self._timer
-        if timer is not None and timer.active():
-            timer.reset(self.settings.idle_timeout)
-        else:
-            self._timer = self.clock.call_later(self.settings.idle_timeout, self._timed_out)
-
-    def _stop_timer(self) -> None:
-        timer = self._timer
-        if timer is not None and timer.active():
-            timer.cancel()
-        self._timer = None
-
-    def _timed_out(self) -> None:
-        self._timer = None
-        if self._closing:
-            return
+    def _idle(self) -> None:
         log.info("POP3 %s idle for %ss, closing", self.peer, self.settings.idle_timeout)
         # RFC 1939 3: an autologout does not enter UPDATE; nothing is deleted.
         self._close_with(err("Autologout: idle for too long"))

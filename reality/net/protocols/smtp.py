@@ -612,7 +612,6 @@ class SMTPServerProtocol(CommandPipeline):
         self.peer: Address | None = None
         self._out: list[bytes] = []
         self._init_pipeline()
-        self._timer: Any = None
 
     # -- Protocol hooks ------------------------------------------------------------
 
@@ -989,25 +988,7 @@ class SMTPServerProtocol(CommandPipeline):
             self._out = []
             self.transport.write(b"".join(out))
 
-    def _start_timer(self) -> None:
-        if self._closing:
-            return
-        timer = self._timer
-        if timer is not None and timer.active():
-            timer.reset(self.settings.idle_timeout)
-        else:
-            self._timer = self.clock.call_later(self.settings.idle_timeout, self._timed_out)
-
-    def _stop_timer(self) -> None:
-        timer = self._timer
-        if timer is not None and timer.active():
-            timer.cancel()
-        self._timer = None
-
-    def _timed_out(self) -> None:
-        self._timer = None
-        if self._closing:
-            return
+    def _idle(self) -> None:
         log.info("SMTP %s idle for %ss, closing", self.peer, self.settings.idle_timeout)
         self._close_with(Reply(421, f"{self.settings.hostname} Error: timeout exceeded", "4.4.2"))
 
