@@ -1,11 +1,11 @@
 """Markup to terminal text: ANSI colour (16, 256 or truecolour) or plain, word-wrapped.
 
-Pure text in, text out; no sockets. The world speaks markup
-(:mod:`reality.game.markup`); each gateway session calls :func:`render`
-with its client's capability and width. The same bystander text goes to
-many sessions, so results are kept in a small bounded LRU cache keyed by
-``(text, capability, width, newline)``: a room of 100 listeners with the
-same client costs one rendering.
+Pure text in, text out; no sockets, no cache. The world speaks markup
+(:mod:`reality.game.markup`); a gateway calls :func:`render` with its
+client's capability and width. The same bystander text goes to many
+sessions, so the caller caches what it sends (the telnet gateway keeps
+one LRU of encoded bytes per (text, capability, width)): a room of 100
+listeners with the same client costs one rendering.
 
 Colour escapes follow ECMA-48 SGR: ``ESC [ n m`` with 30-37/90-97 (and
 40-47/100-107) for the 16 colours, ``38;5;n`` for the 256-colour palette
@@ -37,7 +37,6 @@ __all__ = [
     "PLAIN_TEXT",
     "TRUECOLOR",
     "render",
-    "render_uncached",
     "text_width",
 ]
 
@@ -48,11 +47,6 @@ TRUECOLOR = "truecolor"
 CAPABILITIES = (PLAIN_TEXT, ANSI16, ANSI256, TRUECOLOR)
 
 RESET = "\x1b[0m"
-
-# Texts longer than this are rendered without caching: they are one-offs
-# (a homepage, a help page) and would crowd the cache out.
-_CACHE_TEXT_LIMIT = 2048
-_CACHE_SIZE = 4096
 
 # C0 controls except \t and \n, DEL, and C1 controls: never sent raw.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -75,25 +69,6 @@ def render(text: str, capability: str = ANSI16, width: int = 80, newline: str = 
     length in columns (0 or less: no wrapping). Lines are joined with
     ``newline``; there is no trailing newline.
     """
-    if len(text) > _CACHE_TEXT_LIMIT:
-        return render_uncached(text, capability, width, newline)
-    return _render_cached(text, capability, width, newline)
-
-
-def cache_info() -> object:
-    """Hit/miss statistics of the render cache (for benchmarks)."""
-    return _render_cached.cache_info()
-
-
-@lru_cache(maxsize=_CACHE_SIZE)
-def _render_cached(text: str, capability: str, width: int, newline: str) -> str:
-    return render_uncached(text, capability, width, newline)
-
-
-def render_uncached(
-    text: str, capability: str = ANSI16, width: int = 80, newline: str = "\r\n"
-) -> str:
-    """:func:`render` without the cache."""
     if "\t" in text:
         text = text.replace("\t", "    ")
     if "\r" in text:
@@ -265,15 +240,15 @@ def _sgr(style: Style, capability: str) -> str:
 
 
 def _colour_param(colour: int | tuple[int, int, int], capability: str, base: int) -> str:
-    if isinstance(colour, int):
-        return str(base + colour) if colour < 8 else str(base + 60 + colour - 8)
-    if capability == TRUECOLOR:
-        r, g, b = colour
-        return f"{base + 8};2;{r};{g};{b}"
-    if capability == ANSI256:
-        return f"{base + 8};5;{_nearest256(colour)}"
-    index = _nearest16(colour)
-    return str(base + index) if index < 8 else str(base + 60 + index - 8)
+    if not isinstance(colour, int):
+        if capability == TRUECOLOR:
+            r, g, b = colour
+            return f"{base + 8};2;{r};{g};{b}"
+        if capability == ANSI256:
+            return f"{base + 8};5;{_nearest256(colour)}"
+        colour = _nearest16(colour)
+    # 0-7: 30-37 (40-47); the bright half 8-15: 90-97 (100-107).
+    return str(base + colour) if colour < 8 else str(base + 60 + colour - 8)
 
 
 def _nearest16(rgb: tuple[int, int, int]) -> int:

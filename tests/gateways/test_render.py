@@ -11,7 +11,6 @@ from reality.gateways.render import (
     PLAIN_TEXT,
     TRUECOLOR,
     render,
-    render_uncached,
     text_width,
 )
 
@@ -102,12 +101,6 @@ def test_width_zero_does_not_wrap() -> None:
     assert render(long.strip(), PLAIN_TEXT, 0) == long.strip()
 
 
-def test_cache_returns_the_same_object() -> None:
-    """Rendering the same text twice for the same client hits the cache."""
-    text = "A {green}cached{/} line for the cache test."
-    assert render(text, ANSI16, 80) is render(text, ANSI16, 80)
-
-
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
@@ -123,7 +116,7 @@ def test_cache_returns_the_same_object() -> None:
 def test_no_line_is_wider_than_the_width(parts: list[str], width: int, cap: str) -> None:
     """Whatever the text, every rendered line fits the width, no letter is lost."""
     text = "".join(parts)
-    out = render_uncached(text, cap, width)
+    out = render(text, cap, width)
     shown = "".join(visible(line) for line in out.split("\r\n"))
     assert shown.replace(" ", "") == strip(text).replace(" ", "").replace("\n", "")
     for line in out.split("\r\n"):
