@@ -18,7 +18,6 @@ with the same client costs one rendering, not 100.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -50,16 +49,6 @@ class Event:
         self.target = target
         self.to_target = to_target
         self.exclude = exclude
-
-    def text_for(self, observer: Thing) -> str | None:
-        """What ``observer`` is told (None: nothing)."""
-        if observer is self.actor:
-            return self.to_actor
-        if observer is self.target:
-            return self.to_target
-        if observer in self.exclude:
-            return None
-        return self.to_others
 
     def __repr__(self) -> str:
         return f"<Event in {self.room.id!r}: {self.to_others!r}>"
@@ -99,15 +88,6 @@ class EventBuffer:
     def tell(self, player: Player, text: str) -> None:
         """A line for one player only, kept in order with the events."""
         self._items.append((player, text))
-
-    def extend(self, events: Iterable[Event]) -> None:
-        self._items.extend(events)
-
-    def clear(self) -> None:
-        self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)
 
     def flush(self) -> None:
         """Deliver everything in order and empty the buffer."""

@@ -500,14 +500,11 @@ class World:
             else:
                 commands.run(context, line)
         except commands.Refusal as refusal:
-            context.buffer.clear()
-            context.after.clear()
+            # The context, with what the verb had buffered, is dropped unsent.
             player.show(str(refusal))
             return
         except Exception:
             log.exception("command %r by %s failed", line[:200], player.key)
-            context.buffer.clear()
-            context.after.clear()
             player.show("{red}Something went wrong with that command.{/} It has been logged.")
             return
         context.buffer.flush()
