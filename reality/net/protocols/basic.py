@@ -12,6 +12,11 @@ The buffer is a ``bytearray``: lines are cut from its front, which
 CPython does without copying the rest, and each search for the delimiter
 starts where the last one stopped, so a long line arriving in many small
 reads costs linear time, not quadratic.
+
+For request/reply protocols (SMTP, POP3), :class:`CommandLineCodec` is the
+sans-IO framing of their command lines (``VERB argument``, bounded,
+UTF-8) and :class:`CommandPipeline` the session loop that answers them in
+order.
 """
 
 from __future__ import annotations
@@ -19,11 +24,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from attrs import frozen
+
 from reality.net.protocol import Protocol
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CommandPipeline", "LineReceiver"]
+__all__ = [
+    "BadCommandLine",
+    "Command",
+    "CommandLineCodec",
+    "CommandPipeline",
+    "LineReceiver",
+    "LineTooLong",
+]
 
 
 class LineReceiver(Protocol):
@@ -134,6 +148,110 @@ class LineReceiver(Protocol):
         to close.
         """
         log.info("dropped a line of %d bytes (limit %d)", length, self.max_length)
+
+
+@frozen
+class Command:
+    """A command line: the verb in upper case and the rest of the line after one space."""
+
+    verb: str
+    argument: str
+
+
+@frozen
+class LineTooLong:
+    """A command line was longer than ``limit`` octets (line end included); it was dropped."""
+
+    limit: int
+
+
+@frozen
+class BadCommandLine:
+    """A command line was not UTF-8; it was dropped."""
+
+
+class CommandLineCodec:
+    """The command lines of a request/reply protocol (SMTP, POP3), sans-IO.
+
+    Feed bytes with :meth:`receive_data` and pull events one at a time with
+    :meth:`next_event` (None: more bytes are needed), so a session can stop
+    between commands while a reply is pending without the codec reading
+    ahead; :meth:`receive` does both for callers that never pause.
+
+    A line ends with LF; a CR before it is removed, so a person on telnet
+    or netcat can talk to the server too. ``max_line_length`` counts the
+    line end. A longer line is reported (:class:`LineTooLong`) as soon as
+    it is certain and then discarded as it arrives, never held.
+    """
+
+    __slots__ = ("_buffer", "_scan", "_discarding", "max_line_length")
+
+    def __init__(self, max_line_length: int) -> None:
+        self.max_line_length = max_line_length
+        self._buffer = bytearray()
+        self._scan = 0  # where to resume looking for the line end
+        self._discarding = False  # dropping the rest of an over-long line
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet turned into events."""
+        return len(self._buffer)
+
+    def receive_data(self, data: bytes) -> None:
+        """Add bytes from the client."""
+        self._buffer += data
+
+    def receive(self, data: bytes) -> list[Any]:
+        """Add bytes and return every event they complete."""
+        self.receive_data(data)
+        events = []
+        while (event := self.next_event()) is not None:
+            events.append(event)
+        return events
+
+    def next_event(self) -> Any:
+        """The next event, or None until more bytes arrive."""
+        return self.next_command()
+
+    def next_command(self) -> Command | LineTooLong | BadCommandLine | None:
+        """The next command line, or None until more bytes arrive."""
+        buf = self._buffer
+        limit = self.max_line_length
+        while True:
+            newline = buf.find(b"\n", self._scan)
+            if newline < 0:
+                if self._discarding:
+                    buf.clear()
+                    self._scan = 0
+                elif len(buf) >= limit:
+                    # With its line end this line can only be longer than the
+                    # limit: say so now and drop it as it arrives.
+                    buf.clear()
+                    self._scan = 0
+                    self._discarding = True
+                    return LineTooLong(limit)
+                else:
+                    self._scan = len(buf)
+                return None
+            end = newline + 1
+            self._scan = 0
+            if self._discarding:
+                del buf[:end]
+                self._discarding = False
+                continue
+            if end > limit:
+                del buf[:end]
+                return LineTooLong(limit)
+            line = bytes(buf[:newline])
+            del buf[:end]
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError:
+                return BadCommandLine()
+            verb, _, argument = text.partition(" ")
+            return Command(verb.upper(), argument)
 
 
 class CommandPipeline(Protocol):

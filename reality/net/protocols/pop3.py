@@ -32,7 +32,13 @@ from attrs import field, frozen
 
 from reality.net.defer import Deferred, Failure, maybe_deferred
 from reality.net.protocol import Address, Factory
-from reality.net.protocols.basic import CommandPipeline
+from reality.net.protocols.basic import (
+    BadCommandLine,
+    Command,
+    CommandLineCodec,
+    CommandPipeline,
+    LineTooLong,
+)
 
 __all__ = [
     "BadCredentials",
@@ -156,99 +162,17 @@ class POP3Backend(TypingProtocol):
 # -- the codec ---------------------------------------------------------------------
 
 
-@frozen
-class Command:
-    """A command line: the keyword in upper case and the rest after one space."""
-
-    verb: str
-    argument: str
-
-
-@frozen
-class LineTooLong:
-    """A command line was longer than the limit; it was discarded."""
-
-    limit: int
-
-
-@frozen
-class BadCommandLine:
-    """A command line was not UTF-8; it was discarded."""
-
-
 POP3Event = Command | LineTooLong | BadCommandLine
 
 
-class POP3ServerCodec:
-    """Frames a POP3 server's input into commands and formats its responses.
+class POP3ServerCodec(CommandLineCodec):
+    """Frames a POP3 server's input into commands: the shared command-line
+    framing with RFC 2449's limit of 255 octets a line by default."""
 
-    Feed bytes with :meth:`receive_data` and pull events with
-    :meth:`next_event` (so a session can stop between commands), or do
-    both with :meth:`receive`. Lines end with LF; a CR before it is removed.
-    """
-
-    __slots__ = ("_buffer", "_scan", "_discarding", "max_line_length")
+    __slots__ = ()
 
     def __init__(self, max_line_length: int = MAX_LINE_LENGTH) -> None:
-        self.max_line_length = max_line_length
-        self._buffer = bytearray()
-        self._scan = 0
-        self._discarding = False
-
-    @property
-    def buffered(self) -> int:
-        """Bytes received but not yet turned into events."""
-        return len(self._buffer)
-
-    def receive_data(self, data: bytes) -> None:
-        """Add bytes from the client."""
-        self._buffer += data
-
-    def receive(self, data: bytes) -> list[POP3Event]:
-        """Add bytes and return all the events they complete."""
-        self.receive_data(data)
-        events = []
-        while (event := self.next_event()) is not None:
-            events.append(event)
-        return events
-
-    def next_event(self) -> POP3Event | None:
-        """The next command, or None until more bytes arrive."""
-        buf = self._buffer
-        limit = self.max_line_length
-        while True:
-            newline = buf.find(b"\n", self._scan)
-            if newline < 0:
-                if self._discarding:
-                    buf.clear()
-                    self._scan = 0
-                elif len(buf) >= limit:
-                    buf.clear()
-                    self._scan = 0
-                    self._discarding = True
-                    return LineTooLong(limit)
-                else:
-                    self._scan = len(buf)
-                return None
-            end = newline + 1
-            self._scan = 0
-            if self._discarding:
-                del buf[:end]
-                self._discarding = False
-                continue
-            if end > limit:
-                del buf[:end]
-                return LineTooLong(limit)
-            line = bytes(buf[:newline])
-            del buf[:end]
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            try:
-                text = line.decode("utf-8")
-            except UnicodeDecodeError:
-                return BadCommandLine()
-            verb, _, argument = text.partition(" ")
-            return Command(verb.upper(), argument)
+        super().__init__(max_line_length)
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -41,7 +41,13 @@ from attrs import define, field, frozen
 
 from reality.net.defer import Deferred, Failure, maybe_deferred
 from reality.net.protocol import Address, Factory
-from reality.net.protocols.basic import CommandPipeline
+from reality.net.protocols.basic import (
+    BadCommandLine,
+    Command,
+    CommandLineCodec,
+    CommandPipeline,
+    LineTooLong,
+)
 
 __all__ = [
     "ACCEPT",
@@ -203,24 +209,6 @@ class DeliveryBackend(TypingProtocol):
 
 
 @frozen
-class Command:
-    """A command line: the verb in upper case and the rest of the line after one space."""
-
-    verb: str
-    argument: str
-
-
-@frozen
-class LineTooLong:
-    """A command line was longer than the limit; it was discarded."""
-
-
-@frozen
-class BadCommandLine:
-    """A command line could not be decoded (not UTF-8); it was discarded."""
-
-
-@frozen
 class MessageReceived:
     """The message data, dot-unstuffed, up to (not including) the final ``.`` line."""
 
@@ -250,70 +238,42 @@ _AWAIT_DATA = 1  # a DATA command was returned: wait to be told whether data fol
 _DATA_MODE = 2
 
 
-class SMTPServerCodec:
+class SMTPServerCodec(CommandLineCodec):
     """Frames an SMTP server's input: command lines, then message data after DATA.
 
-    Feed bytes with :meth:`receive_data`; pull events one at a time with
-    :meth:`next_event` (``None`` means "need more bytes", or "waiting for
-    :meth:`begin_data`/:meth:`refuse_data`" after a ``DATA`` command). The
-    pull style lets the session stop between commands while a reply is
-    pending without the codec reading ahead. :meth:`receive` does both for
-    callers that never pause.
-
-    Command lines end with LF (a preceding CR is removed), so a person on
-    telnet or netcat can talk to it. In DATA mode only CRLF ends a line, and
-    only CRLF ``.`` CRLF ends the message: a bare LF inside the data is data,
-    which closes the door on "SMTP smuggling" through differing line ends.
+    Command lines are framed as by :class:`CommandLineCodec` (pulled one
+    at a time with :meth:`next_event`). After a ``DATA`` command
+    :meth:`next_event` gives None until the session calls
+    :meth:`begin_data` or :meth:`refuse_data`. In DATA mode only CRLF ends
+    a line, and only CRLF ``.`` CRLF ends the message: a bare LF inside
+    the data is data, which closes the door on "SMTP smuggling" through
+    differing line ends.
     """
 
     __slots__ = (
-        "_buffer",
-        "_scan",
         "_state",
-        "_discarding",
         "_chunks",
         "_size",
         "_too_large",
         "_line_too_long",
-        "max_line_length",
         "max_message_size",
     )
 
     def __init__(
         self, max_line_length: int = MAX_LINE_LENGTH, max_message_size: int = MAX_MESSAGE_SIZE
     ) -> None:
-        self.max_line_length = max_line_length
+        super().__init__(max_line_length)
         self.max_message_size = max_message_size
-        self._buffer = bytearray()
-        self._scan = 0  # where to resume looking for the line end
         self._state = _COMMAND_MODE
-        self._discarding = False  # dropping the rest of an over-long line
         self._chunks: list[bytes] = []
         self._size = 0
         self._too_large = False
         self._line_too_long = False
 
     @property
-    def buffered(self) -> int:
-        """Bytes received but not yet turned into events."""
-        return len(self._buffer)
-
-    @property
-    def in_data(self) -> bool:
-        """True between :meth:`begin_data` and the end of the message."""
-        return self._state == _DATA_MODE
-
-    def receive_data(self, data: bytes) -> None:
-        """Add bytes from the client."""
-        self._buffer += data
-
-    def receive(self, data: bytes) -> list[SMTPEvent]:
-        """Add bytes and return every event that can be produced without a decision."""
-        self.receive_data(data)
-        events = []
-        while (event := self.next_event()) is not None:
-            events.append(event)
-        return events
+    def awaiting_data(self) -> bool:
+        """True after a ``DATA`` command until :meth:`begin_data` or :meth:`refuse_data`."""
+        return self._state == _AWAIT_DATA
 
     def begin_data(self) -> None:
         """The server answered DATA with 354: what follows is message data."""
@@ -334,54 +294,13 @@ class SMTPServerCodec:
     def next_event(self) -> SMTPEvent | None:
         """The next event, or None if more bytes (or a DATA decision) are needed."""
         if self._state == _COMMAND_MODE:
-            return self._next_command()
+            event = self.next_command()
+            if type(event) is Command and event.verb == "DATA":
+                self._state = _AWAIT_DATA
+            return event
         if self._state == _DATA_MODE:
             return self._next_message()
         return None
-
-    # -- command lines -------------------------------------------------------------
-
-    def _next_command(self) -> SMTPEvent | None:
-        buf = self._buffer
-        limit = self.max_line_length
-        while True:
-            newline = buf.find(b"\n", self._scan)
-            if newline < 0:
-                if self._discarding:
-                    buf.clear()
-                    self._scan = 0
-                elif len(buf) >= limit:
-                    # With its line end this line can only be longer than the
-                    # limit: say so now and drop it as it arrives.
-                    buf.clear()
-                    self._scan = 0
-                    self._discarding = True
-                    return LineTooLong()
-                else:
-                    self._scan = len(buf)
-                return None
-            end = newline + 1
-            self._scan = 0
-            if self._discarding:
-                del buf[:end]
-                self._discarding = False
-                continue
-            if end > limit:
-                del buf[:end]
-                return LineTooLong()
-            line = bytes(buf[:newline])
-            del buf[:end]
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            try:
-                text = line.decode("utf-8")
-            except UnicodeDecodeError:
-                return BadCommandLine()
-            verb, _, argument = text.partition(" ")
-            command = Command(verb.upper(), argument)
-            if command.verb == "DATA":
-                self._state = _AWAIT_DATA
-            return command
 
     # -- message data ----------------------------------------------------------------
 
@@ -650,7 +569,7 @@ class SMTPServerProtocol(CommandPipeline):
             self._reset_transaction()
             self._error(500, "5.5.2", f"Message has a line longer than {event.limit} bytes")
         elif isinstance(event, LineTooLong):
-            self._error(500, "5.5.2", f"Line too long (at most {self.codec.max_line_length})")
+            self._error(500, "5.5.2", f"Line too long (at most {event.limit})")
         else:  # BadCommandLine
             self._error(500, "5.5.2", "Syntax error: command line is not UTF-8")
 
@@ -667,7 +586,7 @@ class SMTPServerProtocol(CommandPipeline):
             self._error(500, "5.5.2", "Syntax error: empty command")
         else:
             self._error(500, "5.5.2", "Syntax error, command unrecognized")
-        if verb == "DATA" and self.codec._state == _AWAIT_DATA:
+        if verb == "DATA" and self.codec.awaiting_data:
             # The handler did not start a message.
             self.codec.refuse_data()
 

@@ -119,14 +119,14 @@ def test_command_line_over_the_limit_is_reported_once_and_dropped():
     """One LineTooLong, the rest of that line is discarded, the next line is read."""
     codec = SMTPServerCodec()
     events = codec.receive(b"NOOP " + b"x" * 994 + b"\r\n" + b"QUIT\r\n")
-    assert events == [LineTooLong(), Command("QUIT", "")]
+    assert events == [LineTooLong(1000), Command("QUIT", "")]
 
 
 def test_endless_command_line_is_not_buffered():
     """A line that never ends is reported as soon as it passes the limit and not kept."""
     codec = SMTPServerCodec()
     events = codec.receive(b"x" * 1500)
-    assert events == [LineTooLong()]
+    assert events == [LineTooLong(1000)]
     for _ in range(100):
         assert codec.receive(b"y" * 10_000) == []
     assert codec.buffered == 0
