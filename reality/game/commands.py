@@ -797,7 +797,7 @@ def dig(ctx: Context, args: str) -> None:
     name = _plain_name(name, "room")
     back = OPPOSITES.get(way, "back")
     new_id = _new_id(world, name)
-    new_room = Room(new_id, name, "", built=True)
+    new_room = Room(new_id, name, "")
     world.store.add_built_room(
         BuiltRoom(new_id, name, "", False, ctx.player.key),
         [BuiltExit(room.id, way, new_id), BuiltExit(new_id, back, room.id)],
@@ -827,7 +827,7 @@ def create(ctx: Context, args: str) -> None:
     if len(player.inventory) >= MAX_CARRIED:
         raise Refusal("You can't carry any more.")
     new_id = _new_id(world, name)
-    item = Item(new_id, name, "", built=True)
+    item = Item(new_id, name, "")
     world.store.add_built_item(
         BuiltItem(new_id, name, "", player.key), kind="player", place=player.key, now=world.wall()
     )

@@ -128,13 +128,6 @@ class Thing:
         self.location: Any = None
         self._names = (name.lower(), *(a.lower() for a in self.aliases))
 
-    def rename(self, name: str, aliases: tuple[str, ...] | None = None) -> None:
-        """Change the name (and aliases), keeping name matching right."""
-        self.name = name
-        if aliases is not None:
-            self.aliases = tuple(aliases)
-        self._names = (name.lower(), *(a.lower() for a in self.aliases))
-
     @property
     def proper(self) -> bool:
         """True for proper names, which take no article."""
@@ -194,7 +187,7 @@ class Exit:
 class Room(Thing):
     """A place: exits, things lying here, and the connected players present."""
 
-    __slots__ = ("exits", "outdoor", "night_description", "contents", "players", "built")
+    __slots__ = ("exits", "outdoor", "night_description", "contents", "players")
 
     kind = "room"
 
@@ -207,7 +200,6 @@ class Room(Thing):
         aliases: tuple[str, ...] = (),
         outdoor: bool = False,
         night_description: str | None = None,
-        built: bool = False,
     ) -> None:
         super().__init__(id, name, description, aliases)
         self.exits: dict[str, Exit] = {}
@@ -215,7 +207,6 @@ class Room(Thing):
         self.night_description = night_description
         self.contents: list[Item | Npc] = []
         self.players: list[Player] = []
-        self.built = built
 
     @property
     def proper(self) -> bool:
@@ -229,7 +220,7 @@ class Room(Thing):
 class Item(Thing):
     """Something that can lie in a room or be carried (unless ``fixed``)."""
 
-    __slots__ = ("fixed", "home", "built")
+    __slots__ = ("fixed", "home")
 
     kind = "item"
 
@@ -242,13 +233,11 @@ class Item(Thing):
         aliases: tuple[str, ...] = (),
         fixed: bool = False,
         home: str | None = None,
-        built: bool = False,
     ) -> None:
         super().__init__(id, name, description, aliases)
         self.fixed = fixed
         # Where the world file puts it: where it goes back to if its room is gone.
         self.home = home
-        self.built = built
 
 
 class Npc(Thing):

@@ -232,7 +232,7 @@ class World:
             if built.id in items:
                 log.warning("built item %s is shadowed by the world file", built.id)
                 continue
-            items[built.id] = Item(built.id, built.name, built.description, built=True)
+            items[built.id] = Item(built.id, built.name, built.description)
         for item in items.values():
             kind, place = positions.get(item.id, ("room", item.home or ""))
             if kind == "player":
@@ -334,9 +334,7 @@ class World:
             if built.id in rooms:
                 log.warning("built room %s is shadowed by the world file", built.id)
                 continue
-            rooms[built.id] = Room(
-                built.id, built.name, built.description, outdoor=built.outdoor, built=True
-            )
+            rooms[built.id] = Room(built.id, built.name, built.description, outdoor=built.outdoor)
         for built_exit in self.store.built_exits():
             room = rooms.get(built_exit.room)
             if room is not None and built_exit.destination in rooms:

@@ -77,11 +77,3 @@ def test_things_have_slots() -> None:
         assert not hasattr(thing, "__dict__")
         with pytest.raises(AttributeError):
             thing.nonsense = 1  # type: ignore[attr-defined]
-
-
-def test_rename_keeps_matching_right() -> None:
-    """After a rename the new name matches and the old one does not."""
-    item = Item("x", "old name")
-    item.rename("new name", ("thing",))
-    assert item.match("new") == PREFIX and item.match("thing") == EXACT
-    assert item.match("old") == NO_MATCH
