@@ -22,10 +22,12 @@ order.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from attrs import frozen
 
+from reality.net.defer import Deferred, Failure
 from reality.net.protocol import Protocol
 
 log = logging.getLogger(__name__)
@@ -266,11 +268,13 @@ class CommandPipeline(Protocol):
     no new replies are produced; while too much input waits
     (``settings.max_buffered``), the transport stops reading.
 
-    It also keeps the idle timer: ``settings.idle_timeout`` seconds without
-    a command (on ``self.clock``) calls ``_idle()``.
+    Replies collect in ``self._out`` and go out in one write per batch
+    (:meth:`_flush`). It also keeps the idle timer: ``settings.idle_timeout``
+    seconds without a command (on ``self.clock``) calls ``_idle()``.
 
-    Subclasses call :meth:`_init_pipeline` in ``__init__`` and provide
-    ``_handle(event)``, ``_flush()`` and ``_idle()``.
+    Subclasses call :meth:`_init_pipeline` in ``__init__``, provide
+    ``_handle(event)`` and ``_idle()``, and hold a command's reply back
+    until a Deferred fires with :meth:`_wait_for`.
     """
 
     codec: Any
@@ -284,6 +288,15 @@ class CommandPipeline(Protocol):
         self._write_paused = False
         self._read_paused = False
         self._timer: Any = None
+        self._out: list[bytes] = []
+
+    def data_received(self, data: bytes) -> None:
+        if self._closing:
+            return
+        if not self._waiting:
+            self._start_timer()
+        self.codec.receive_data(data)
+        self._process()
 
     def pause_writing(self) -> None:
         # The client is not reading its replies: stop producing them.
@@ -319,6 +332,57 @@ class CommandPipeline(Protocol):
             self._read_paused = False
             self.transport.resume_reading()
 
+    def _wait_for(
+        self,
+        d: Deferred[Any],
+        on_result: Callable[..., None],
+        on_failure: Callable[..., None],
+        *args: Any,
+        always: bool = False,
+        on_abandoned: Callable[[Any], None] | None = None,
+    ) -> None:
+        """Hold the next commands until ``d`` fires and its reply is written.
+
+        ``on_result(result, *args)`` or ``on_failure(failure, *args)`` makes
+        the reply. If the session is over by then, only ``on_abandoned`` (if
+        any) sees the result, unless ``always``: a step that must finish
+        whatever happens (releasing a lock) still runs its handlers.
+        """
+        self._waiting = True
+        self._stop_timer()
+
+        def done(result: Any) -> None:
+            self._waiting = False
+            if self._closing and not always:
+                if on_abandoned is not None:
+                    on_abandoned(result)
+                return
+            if isinstance(result, Failure):
+                on_failure(result, *args)
+            else:
+                try:
+                    on_result(result, *args)
+                except Exception:
+                    # A backend answer we cannot use (wrong type, bad text):
+                    # a temporary failure for the client, never a stalled session.
+                    on_failure(Failure(), *args)
+            self._start_timer()
+            # Called from inside _process (the Deferred had already fired)
+            # this does nothing and the loop there carries on.
+            self._process()
+
+        d.add_both(done)
+
+    def _flush(self) -> None:
+        """Write the replies made so far in one piece (dropped once the transport closes)."""
+        transport = self.transport
+        if self._out and transport is not None and not transport.disconnecting:
+            out = self._out
+            self._out = []
+            transport.write(b"".join(out))
+        else:
+            self._out.clear()
+
     def _start_timer(self) -> None:
         """(Re)start the idle timer."""
         if self._closing:
@@ -341,9 +405,6 @@ class CommandPipeline(Protocol):
             self._idle()
 
     def _handle(self, event: Any) -> None:
-        raise NotImplementedError
-
-    def _flush(self) -> None:
         raise NotImplementedError
 
     def _idle(self) -> None:

@@ -302,7 +302,6 @@ class POP3ServerProtocol(CommandPipeline):
         self.deleted: set[int] = set()
         self.errors = 0
         self.peer: Address | None = None
-        self._out: list[bytes] = []
         self._init_pipeline()
         self._committing = False
 
@@ -313,14 +312,6 @@ class POP3ServerProtocol(CommandPipeline):
         self._send(ok(f"{self.settings.hostname} POP3 server ready"))
         self._flush()
         self._start_timer()
-
-    def data_received(self, data: bytes) -> None:
-        if self._closing:
-            return
-        if not self._waiting:
-            self._start_timer()
-        self.codec.receive_data(data)
-        self._process()
 
     def connection_lost(self, reason: Failure) -> None:
         self._closing = True
@@ -609,44 +600,6 @@ class POP3ServerProtocol(CommandPipeline):
 
     # -- helpers ---------------------------------------------------------------------
 
-    def _wait_for(
-        self,
-        d: Deferred[Any],
-        on_result: Callable[..., None],
-        on_failure: Callable[..., None],
-        *args: Any,
-        always: bool = False,
-        on_abandoned: Callable[[Any], None] | None = None,
-    ) -> None:
-        """Hold the next commands until ``d`` fires and its response is written.
-
-        If the session is over by then, only ``on_abandoned`` (if any) sees
-        the result, unless ``always``: the end of a commit must still run
-        its handlers, which release the mailbox.
-        """
-        self._waiting = True
-        self._stop_timer()
-
-        def done(result: Any) -> None:
-            self._waiting = False
-            if self._closing and not always:
-                if on_abandoned is not None:
-                    on_abandoned(result)
-                return
-            if isinstance(result, Failure):
-                on_failure(result, *args)
-            else:
-                try:
-                    on_result(result, *args)
-                except Exception:
-                    # A backend answer we cannot use (wrong type, bad text):
-                    # a temporary failure for the client, never a stalled session.
-                    on_failure(Failure(), *args)
-            self._start_timer()
-            self._process()
-
-        d.add_both(done)
-
     def _release(self) -> None:
         mailbox, self.mailbox = self.mailbox, None
         if mailbox is None:
@@ -682,14 +635,6 @@ class POP3ServerProtocol(CommandPipeline):
             self.transport.lose_connection()
         if not self._committing:
             self._release()
-
-    def _flush(self) -> None:
-        if self._out and self.transport is not None and not self.transport.disconnecting:
-            out = self._out
-            self._out = []
-            self.transport.write(b"".join(out))
-        else:
-            self._out.clear()
 
     def _idle(self) -> None:
         log.info("POP3 %s idle for %ss, closing", self.peer, self.settings.idle_timeout)

@@ -529,7 +529,6 @@ class SMTPServerProtocol(CommandPipeline):
         self._rcpt_attempted = False
         self.errors = 0
         self.peer: Address | None = None
-        self._out: list[bytes] = []
         self._init_pipeline()
 
     # -- Protocol hooks ------------------------------------------------------------
@@ -541,14 +540,6 @@ class SMTPServerProtocol(CommandPipeline):
         self._send(Reply(220, f"{self.settings.hostname} ESMTP Reality"))
         self._flush()
         self._start_timer()
-
-    def data_received(self, data: bytes) -> None:
-        if self._closing:
-            return
-        if not self._waiting:
-            self._start_timer()
-        self.codec.receive_data(data)
-        self._process()
 
     def connection_lost(self, reason: Failure) -> None:
         self._closing = True
@@ -848,37 +839,6 @@ class SMTPServerProtocol(CommandPipeline):
         # Header fields are ASCII (no SMTPUTF8 here); a stray byte becomes "?".
         return ("\r\n".join(lines) + "\r\n").encode("ascii", "replace")
 
-    def _wait_for(
-        self,
-        d: Deferred[Any],
-        on_result: Callable[..., None],
-        on_failure: Callable[..., None],
-        *args: Any,
-    ) -> None:
-        """Hold the next commands until ``d`` fires and its reply is written."""
-        self._waiting = True
-        self._stop_timer()
-
-        def done(result: Any) -> None:
-            self._waiting = False
-            if self._closing:
-                return
-            if isinstance(result, Failure):
-                on_failure(result, *args)
-            else:
-                try:
-                    on_result(result, *args)
-                except Exception:
-                    # A backend answer we cannot use (wrong type, bad text):
-                    # a temporary failure for the client, never a stalled session.
-                    on_failure(Failure(), *args)
-            self._start_timer()
-            # Called from inside _process (the Deferred had already fired)
-            # this does nothing and the loop there carries on.
-            self._process()
-
-        d.add_both(done)
-
     def _send(self, reply: Reply) -> None:
         self._out.append(reply.to_bytes())
 
@@ -900,12 +860,6 @@ class SMTPServerProtocol(CommandPipeline):
         self._closing = True
         self._stop_timer()
         self.transport.lose_connection()
-
-    def _flush(self) -> None:
-        if self._out and self.transport is not None:
-            out = self._out
-            self._out = []
-            self.transport.write(b"".join(out))
 
     def _idle(self) -> None:
         log.info("SMTP %s idle for %ss, closing", self.peer, self.settings.idle_timeout)
