@@ -13,8 +13,8 @@ Passwords are hashed with ``hashlib.scrypt`` (RFC 7914) and stored as::
 
     scrypt$<n>$<r>$<p>$<salt, base64>$<hash, base64>
 
-so the cost can be raised later without breaking old hashes
-(:func:`needs_rehash` tells when a stored hash is cheaper than today's).
+so the cost can be raised later without breaking old hashes: each hash
+is verified with the parameters it was made with.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ __all__ = [
     "check_password",
     "hash_password",
     "name_key",
-    "needs_rehash",
     "verify_password",
 ]
 
@@ -161,14 +160,3 @@ def verify_password(password: str, stored: str) -> bool:
         dklen=len(digest),
     )
     return hmac.compare_digest(candidate, digest)
-
-
-def needs_rehash(
-    stored: str, *, n: int = DEFAULT_N, r: int = DEFAULT_R, p: int = DEFAULT_P
-) -> bool:
-    """True when a stored hash uses weaker parameters than the current ones."""
-    parsed = _parse(stored)
-    if parsed is None:
-        return True
-    sn, sr, sp, _, _ = parsed
-    return sn < n or sr < r or sp < p

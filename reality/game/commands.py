@@ -124,15 +124,6 @@ class VerbRegistry:
             self._words[word.lower()] = verb
         return verb
 
-    def verb(self, name: str, **options: Any) -> Callable[[Callable[[Context, str], None]], Any]:
-        """Decorator form of :meth:`register`."""
-
-        def decorate(handler: Callable[[Context, str], None]) -> Callable[[Context, str], None]:
-            self.register(name, handler, **options)
-            return handler
-
-        return decorate
-
     def lookup(self, word: str) -> Verb | None:
         """The verb with this exact name or alias (lower case)."""
         return self._words.get(word)

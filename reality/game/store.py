@@ -362,28 +362,9 @@ class Store:
             return None
         return Account(row[0], row[1], row[2], row[3], row[4])
 
-    def touch_login(self, name: str, now: float) -> None:
-        """Record a successful login time."""
-        with self.transaction():
-            self.db.execute(
-                "UPDATE accounts SET last_login = ? WHERE key = ?", (now, name_key(name))
-            )
-
-    def set_password_hash(self, name: str, password_hash: str) -> None:
-        """Replace an account's password hash (e.g. after a rehash)."""
-        with self.transaction():
-            self.db.execute(
-                "UPDATE accounts SET password_hash = ? WHERE key = ?",
-                (password_hash, name_key(name)),
-            )
-
     def count_accounts(self) -> int:
         """How many accounts exist."""
         return int(self.db.execute("SELECT COUNT(*) FROM accounts").fetchone()[0])
-
-    def account_names(self) -> list[str]:
-        """Every account's display name, sorted by key."""
-        return [r[0] for r in self.db.execute("SELECT name FROM accounts ORDER BY key")]
 
     # -- players ----------
 
@@ -404,18 +385,6 @@ class Store:
             log.warning("player %s has unreadable settings; using defaults", row[0])
             settings = {}
         return PlayerRecord(row[0], row[1], settings, row[3], row[4] or "", row[5], row[6])
-
-    def save_player(
-        self, name: str, *, room: str | None, settings: dict[str, Any], last_seen: float | None
-    ) -> None:
-        """Save a player's position, settings and last-seen time."""
-        with self.transaction():
-            self._save_player(name_key(name), room, settings, last_seen)
-
-    def _save_player(
-        self, key: str, room: str | None, settings: dict[str, Any], last_seen: float | None
-    ) -> None:
-        self.db.execute(_SAVE_PLAYER, (key, room, json.dumps(settings, sort_keys=True), last_seen))
 
     def set_homepage(self, name: str, text: str, now: float) -> None:
         """Replace a player's homepage Markdown; committed when this returns."""
@@ -441,14 +410,6 @@ class Store:
             for r in self.db.execute("SELECT item, kind, place FROM item_positions")
         }
 
-    def set_item_position(self, item: str, kind: str, place: str) -> None:
-        """Record that an item lies in a room (``kind="room"``) or is held by a player."""
-        with self.transaction():
-            self._set_item_position(item, kind, place)
-
-    def _set_item_position(self, item: str, kind: str, place: str) -> None:
-        self.db.execute(_SET_ITEM_POSITION, (item, kind, place))
-
     def checkpoint(
         self,
         players: Iterable[tuple[str, str | None, dict[str, Any], float | None]] = (),
@@ -458,7 +419,8 @@ class Store:
         """Save many positions in one transaction.
 
         ``players``: ``(name, room, settings, last_seen)``;
-        ``items``: ``(item, kind, place)``; ``logins``: ``(name, when)``.
+        ``items``: ``(item, kind, place)``, kind ``"room"`` or ``"player"``;
+        ``logins``: ``(name, when)``.
         """
         # executemany: the per-row cost stays in C, which keeps a checkpoint
         # of a thousand players to a few milliseconds of the loop's time.
@@ -487,20 +449,11 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (room.id, room.name, room.description, int(room.outdoor), room.created_by, now),
             )
-            for built_exit in exits:
-                self._add_built_exit(built_exit)
-
-    def add_built_exit(self, built_exit: BuiltExit) -> None:
-        """Save one exit added at run time (replacing one of the same name)."""
-        with self.transaction():
-            self._add_built_exit(built_exit)
-
-    def _add_built_exit(self, built_exit: BuiltExit) -> None:
-        self.db.execute(
-            "INSERT INTO built_exits(room, name, destination) VALUES (?, ?, ?)"
-            " ON CONFLICT(room, name) DO UPDATE SET destination = excluded.destination",
-            (built_exit.room, built_exit.name, built_exit.destination),
-        )
+            self.db.executemany(
+                "INSERT INTO built_exits(room, name, destination) VALUES (?, ?, ?)"
+                " ON CONFLICT(room, name) DO UPDATE SET destination = excluded.destination",
+                [(e.room, e.name, e.destination) for e in exits],
+            )
 
     def built_rooms(self) -> list[BuiltRoom]:
         return [
@@ -526,7 +479,7 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?)",
                 (item.id, item.name, item.description, item.created_by, now),
             )
-            self._set_item_position(item.id, kind, place)
+            self.db.execute(_SET_ITEM_POSITION, (item.id, kind, place))
 
     def built_items(self) -> list[BuiltItem]:
         return [

@@ -183,7 +183,6 @@ class World:
         self._who_cache: tuple[int, str] | None = None
         self._online_version = 0
         self.running = False
-        self.started_at = self.wall()
 
     # -- content ----------
 
@@ -511,13 +510,6 @@ class World:
                 action()
             except Exception:
                 log.exception("after-command action failed for %s", player.key)
-
-    # -- broadcasting ----------
-
-    def broadcast(self, text: str) -> None:
-        """Show a line to every connected player."""
-        for player in tuple(self.online.values()):
-            player.show(text)
 
     def disconnect_all(self, message: str) -> None:
         """Disconnect every player with ``message``, saving them in one transaction."""

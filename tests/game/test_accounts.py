@@ -14,7 +14,6 @@ from reality.game.accounts import (
     check_password,
     hash_password,
     name_key,
-    needs_rehash,
     verify_password,
 )
 
@@ -95,10 +94,3 @@ def test_default_cost_is_tens_of_milliseconds() -> None:
 def test_malformed_hash_never_verifies_and_never_raises(stored: str) -> None:
     """A corrupted stored hash is a refusal, not a crash."""
     assert verify_password("pw", stored) is False
-    assert needs_rehash(stored)
-
-
-def test_needs_rehash_when_cheaper_than_today() -> None:
-    """Hashes made with a lower cost are flagged for rehashing."""
-    assert needs_rehash(hash_password("pw", n=2**8))
-    assert not needs_rehash(hash_password("pw", n=2**8), n=2**8)

@@ -90,12 +90,10 @@ def test_a_failing_hook_does_not_stop_a_login(world, join, caplog) -> None:
     assert "login hook" in caplog.text and "unread_count hook failed" in caplog.text
 
 
-def test_broadcast_and_disconnect_all(world, join) -> None:
-    """broadcast reaches everyone; disconnect_all closes every session with the message."""
+def test_disconnect_all(world, join) -> None:
+    """disconnect_all closes every session with the message."""
     alice, a = join(world, "Alice")
     bob, b = join(world, "Bob")
-    world.broadcast("{red}Hear ye{/}")
-    assert a.last() == b.last() == "Hear ye"
     world.disconnect_all("The server is shutting down.")
     assert a.closed == b.closed == "The server is shutting down."
     assert world.online == {}

@@ -124,14 +124,13 @@ def test_transaction_groups_and_rolls_back() -> None:
     store = Store(":memory:")
     with pytest.raises(RuntimeError):
         with store.transaction():
-            store.set_item_position("lamp", "room", "hall")
-            with store.transaction():  # nested: joins the outer one
-                store.set_item_position("key", "room", "hall")
+            store.checkpoint(items=[("lamp", "room", "hall")])  # nested: joins the outer one
+            store.checkpoint(items=[("key", "room", "hall")])
             raise RuntimeError("boom")
     assert store.item_positions() == {}
     with store.transaction():
-        store.set_item_position("lamp", "room", "hall")
-        store.set_item_position("key", "player", "alice")
+        store.checkpoint(items=[("lamp", "room", "hall")])
+        store.checkpoint(items=[("key", "player", "alice")])
     assert store.item_positions() == {"lamp": ("room", "hall"), "key": ("player", "alice")}
 
 
