@@ -108,21 +108,16 @@ def hash_password(
     """Hash a password with a fresh random salt; returns the stored string form."""
     if salt is None:
         salt = os.urandom(SALT_BYTES)
-    digest = hashlib.scrypt(
-        password.encode("utf-8"),
-        salt=salt,
-        n=n,
-        r=r,
-        p=p,
-        maxmem=_maxmem(n, r, p),
-        dklen=HASH_BYTES,
-    )
+    digest = _scrypt(password, salt, n, r, p, HASH_BYTES)
     return f"scrypt${n}${r}${p}${_b64(salt)}${_b64(digest)}"
 
 
-def _maxmem(n: int, r: int, p: int) -> int:
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int, size: int) -> bytes:
     # scrypt needs 128*r*(n+p) bytes; OpenSSL's default cap is 32 MiB.
-    return 128 * r * (n + p) + 2**20
+    maxmem = 128 * r * (n + p) + 2**20
+    return hashlib.scrypt(
+        password.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=maxmem, dklen=size
+    )
 
 
 def _parse(stored: str) -> tuple[int, int, int, bytes, bytes] | None:
@@ -150,13 +145,4 @@ def verify_password(password: str, stored: str) -> bool:
     if parsed is None:
         return False
     n, r, p, salt, digest = parsed
-    candidate = hashlib.scrypt(
-        password.encode("utf-8"),
-        salt=salt,
-        n=n,
-        r=r,
-        p=p,
-        maxmem=_maxmem(n, r, p),
-        dklen=len(digest),
-    )
-    return hmac.compare_digest(candidate, digest)
+    return hmac.compare_digest(_scrypt(password, salt, n, r, p, len(digest)), digest)
