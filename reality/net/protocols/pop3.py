@@ -273,14 +273,6 @@ _UPDATE = "UPDATE"
 _DONE = "DONE"
 
 
-class _BadNumber(Exception):
-    """A message-number argument was refused; ``response`` says why."""
-
-    def __init__(self, response: bytes) -> None:
-        super().__init__(response)
-        self.response = response
-
-
 class POP3ServerProtocol(CommandPipeline):
     """One POP3 session in front of a :class:`POP3Backend`.
 
@@ -452,16 +444,18 @@ class POP3ServerProtocol(CommandPipeline):
                 octets += size
         return count, octets
 
-    def _message_index(self, text: str) -> int:
-        """The 0-based index of a live message named by ``text``, or raise _BadNumber."""
-        if not text.isdigit() or not text.isascii() or len(text) > 10:
-            raise _BadNumber(err("Invalid message number"))
-        number = int(text)
-        if not 1 <= number <= len(self.listing):
-            raise _BadNumber(err("No such message"))
-        if number - 1 in self.deleted:
-            raise _BadNumber(err(f"Message {number} already deleted"))
-        return number - 1
+    def _message_index(self, text: str) -> int | None:
+        """The 0-based index of a live message named by ``text``; None (and -ERR) if none."""
+        number = _number(text)
+        if number is None:
+            self._error("Invalid message number")
+        elif not 1 <= number <= len(self.listing):
+            self._error("No such message")
+        elif number - 1 in self.deleted:
+            self._error(f"Message {number} already deleted")
+        else:
+            return number - 1
+        return None
 
     def do_STAT(self, argument: str) -> None:
         count, octets = self._totals()
@@ -479,7 +473,7 @@ class POP3ServerProtocol(CommandPipeline):
             self._error(f"Syntax: {verb} [message]")
             return
         if args:
-            index = self._number_or_error(args[0])
+            index = self._message_index(args[0])
             if index is not None:
                 self._send(ok(f"{index + 1} {column(index)}"))
             return
@@ -492,19 +486,12 @@ class POP3ServerProtocol(CommandPipeline):
         first = f"{count} messages ({octets} octets)" if verb == "LIST" else "Unique-ID listing"
         self._send(multi_line(first, lines))
 
-    def _number_or_error(self, text: str) -> int | None:
-        try:
-            return self._message_index(text)
-        except _BadNumber as bad:
-            self._error_bytes(bad.response)
-            return None
-
     def do_RETR(self, argument: str) -> None:
         args = argument.split()
         if len(args) != 1:
             self._error("Syntax: RETR message")
             return
-        index = self._number_or_error(args[0])
+        index = self._message_index(args[0])
         if index is None:
             return
         size = self.listing[index][1]
@@ -515,13 +502,13 @@ class POP3ServerProtocol(CommandPipeline):
         if len(args) != 2:
             self._error("Syntax: TOP message lines")
             return
-        index = self._number_or_error(args[0])
+        index = self._message_index(args[0])
         if index is None:
             return
-        if not args[1].isdigit() or not args[1].isascii() or len(args[1]) > 10:
+        count = _number(args[1])
+        if count is None:
             self._error("Invalid number of lines")
             return
-        count = int(args[1])
         self._fetch(
             index,
             lambda data: ok("Top of message follows") + stuff_message(top_of_message(data, count)),
@@ -564,7 +551,7 @@ class POP3ServerProtocol(CommandPipeline):
         if len(args) != 1:
             self._error("Syntax: DELE message")
             return
-        index = self._number_or_error(args[0])
+        index = self._message_index(args[0])
         if index is None:
             return
         self.deleted.add(index)
@@ -613,11 +600,8 @@ class POP3ServerProtocol(CommandPipeline):
         self._out.append(data)
 
     def _error(self, text: str, code: str | None = None) -> None:
-        self._error_bytes(err(text, code))
-
-    def _error_bytes(self, response: bytes) -> None:
         """A negative response caused by the client; too many and we hang up."""
-        self._send(response)
+        self._send(err(text, code))
         self.errors += 1
         if self.errors >= self.settings.max_errors:
             log.info("POP3 %s: too many errors, closing", self.peer)
@@ -643,6 +627,13 @@ class POP3ServerProtocol(CommandPipeline):
 
 
 _UID = re.compile(r"[\x21-\x7e]{1,70}")
+
+
+def _number(text: str) -> int | None:
+    """A decimal argument of at most 10 ASCII digits, or None."""
+    if not text.isdigit() or not text.isascii() or len(text) > 10:
+        return None
+    return int(text)
 
 
 class POP3ServerFactory(Factory):
