@@ -54,6 +54,8 @@ from reality.game.things import (
     Player,
     Room,
     Thing,
+    expand_direction,
+    name_list,
 )
 
 if TYPE_CHECKING:
@@ -213,13 +215,13 @@ def run(ctx: Context, line: str) -> None:
         return go(ctx, way.name)
     if not rest:
         if word in ABBREVIATIONS or word in OPPOSITES:
-            raise Refusal(f"You can't go {ABBREVIATIONS.get(word, word)} from here.")
+            raise Refusal(f"You can't go {expand_direction(word)} from here.")
     if len(word) >= 2:
         candidates = registry.complete(word, admin=ctx.player.admin)
         if len(candidates) == 1:
             return _dispatch(ctx, candidates[0], rest)
         if len(candidates) > 1:
-            names = _or_list(sorted(v.name for v in candidates))
+            names = name_list(sorted(v.name for v in candidates), "or")
             raise Refusal(f"Which command do you mean: {names}?")
     raise Refusal(
         f"I don't understand '{markup.escape(word[:40])}'. Type 'help' for a list of commands."
@@ -234,7 +236,7 @@ def _dispatch(ctx: Context, verb: Verb, args: str) -> None:
 
 
 def _find_exit(room: Room, word: str) -> Exit | None:
-    word = ABBREVIATIONS.get(word, word)
+    word = expand_direction(word)
     way = room.exits.get(word)
     if way is not None:
         return way
@@ -300,7 +302,7 @@ def find(
         hint = ""
         if len(set(names)) < len(names):
             hint = f" (Type 1.{q}, 2.{q}... to choose.)"
-        raise Refusal(f"Which do you mean: {_or_list(names)}?{hint}")
+        raise Refusal(f"Which do you mean: {name_list(names, 'or')}?{hint}")
     return found[0]
 
 
@@ -308,18 +310,6 @@ def _the(thing: Any) -> str:
     if isinstance(thing, Thing):
         return thing.the()
     return f"the way {thing.name}"
-
-
-def _or_list(names: list[str]) -> str:
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " or " + names[-1]
-
-
-def _and_list(names: list[str]) -> str:
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _visible(ctx: Context) -> list[Thing]:
@@ -389,7 +379,7 @@ def _describe_player(player: Player, *, viewer: Player) -> str:
         )
     ]
     if player.inventory:
-        carried = _and_list([i.a() for i in player.inventory])
+        carried = name_list([i.a() for i in player.inventory])
         lines.append(
             f"You are carrying {carried}." if you else f"{player.name} is carrying {carried}."
         )
@@ -406,7 +396,7 @@ def go(ctx: Context, args: str) -> None:
     room = ctx.room
     way = _find_exit(room, args)
     if way is None:
-        direction = ABBREVIATIONS.get(args, args)
+        direction = expand_direction(args)
         way = find(
             args,
             room.exits.values(),
@@ -457,7 +447,7 @@ def tell(ctx: Context, args: str) -> None:
     if not matches:
         raise Refusal(f"No one called '{markup.escape(name)}' is connected.")
     if len(matches) > 1:
-        raise Refusal(f"Which do you mean: {_or_list([p.name for p in matches])}?")
+        raise Refusal(f"Which do you mean: {name_list([p.name for p in matches], 'or')}?")
     target = matches[0]
     if target is ctx.player:
         raise Refusal("You talk to yourself for a while.")
@@ -489,7 +479,7 @@ def inventory(ctx: Context, args: str) -> None:
     if not carried:
         ctx.tell("You are empty-handed.")
     else:
-        ctx.tell(f"You are carrying {_and_list([i.a() for i in carried])}.")
+        ctx.tell(f"You are carrying {name_list([i.a() for i in carried])}.")
 
 
 def get(ctx: Context, args: str) -> None:
@@ -524,7 +514,7 @@ def get(ctx: Context, args: str) -> None:
         taken = [thing]
     for item in taken:
         ctx.world.move_item(item, player)
-    names = _and_list([i.the() for i in taken])
+    names = name_list([i.the() for i in taken])
     ctx.emit(
         Event(
             room, f"{player.name} picks up {names}.", actor=player, to_actor=f"You pick up {names}."
@@ -550,7 +540,7 @@ def drop(ctx: Context, args: str) -> None:
         dropped = [thing]
     for item in dropped:
         ctx.world.move_item(item, room)
-    names = _and_list([i.the() for i in dropped])
+    names = name_list([i.the() for i in dropped])
     ctx.emit(
         Event(room, f"{player.name} drops {names}.", actor=player, to_actor=f"You drop {names}.")
     )
@@ -778,7 +768,7 @@ def dig(ctx: Context, args: str) -> None:
     world = ctx.world
     room = ctx.room
     way, _, name = args.strip().partition(" ")
-    way = ABBREVIATIONS.get(way.lower(), way.lower())
+    way = expand_direction(way.lower())
     if not way or not name.strip():
         raise Refusal("Usage: @dig <exit> <room name>, e.g. @dig north The Tower")
     if not EXIT_PATTERN.match(way):
@@ -953,7 +943,7 @@ def kick(ctx: Context, args: str) -> None:
     if not matches:
         raise Refusal(f"No one called '{markup.escape(name)}' is connected.")
     if len(matches) > 1:
-        raise Refusal(f"Which do you mean: {_or_list([p.name for p in matches])}?")
+        raise Refusal(f"Which do you mean: {name_list([p.name for p in matches], 'or')}?")
     victim = matches[0]
     if victim is ctx.player:
         raise Refusal("Use 'quit' to leave.")

@@ -28,7 +28,7 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reality.game import markup
-from reality.game.things import ABBREVIATIONS
+from reality.game.things import expand_direction
 
 __all__ = [
     "PHASES",
@@ -471,7 +471,7 @@ class _Reader:
         exits: dict[str, ExitDef] = {}
         lines: dict[str, int] = {}
         for key, (key_node, value) in entries.items():
-            name = ABBREVIATIONS.get(key.lower(), key.lower())
+            name = expand_direction(key.lower())
             what = f"exit '{key}' of {room_what}"
             if not EXIT_PATTERN.match(name):
                 self.error(

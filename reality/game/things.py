@@ -40,6 +40,7 @@ __all__ = [
     "Thing",
     "capitalize",
     "expand_direction",
+    "name_list",
 ]
 
 # How well a query matches a name, best last.
@@ -88,6 +89,13 @@ def expand_direction(word: str) -> str:
 def capitalize(text: str) -> str:
     """The text with its first letter upper-cased (the rest untouched)."""
     return text[:1].upper() + text[1:] if text else text
+
+
+def name_list(names: list[str], conjunction: str = "and") -> str:
+    """``"a"``, ``"a and b"``, ``"a, b and c"`` (or ``"a, b or c"``)."""
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} {conjunction} {names[-1]}"
 
 
 def _match_names(query: str, names: tuple[str, ...]) -> int:

@@ -60,7 +60,7 @@ from reality.game.accounts import name_key
 from reality.game.events import Event, EventBuffer, deliver
 from reality.game.loader import PHASES, WorldDefinition
 from reality.game.store import Store
-from reality.game.things import OPPOSITES, Exit, Item, Npc, Player, Room
+from reality.game.things import OPPOSITES, Exit, Item, Npc, Player, Room, capitalize, name_list
 
 log = logging.getLogger(__name__)
 
@@ -606,18 +606,18 @@ class World:
                 lines.append(description)
         things = [t for t in room.contents if isinstance(t, Item)]
         if things:
-            lines.append(f"You see {_list_names([t.a() for t in things])} here.")
+            lines.append(f"You see {name_list([t.a() for t in things])} here.")
         npcs = [t for t in room.contents if isinstance(t, Npc)]
         if npcs:
             verb = "is" if len(npcs) == 1 else "are"
-            lines.append(f"{_cap(_list_names([n.a() for n in npcs]))} {verb} here.")
+            lines.append(f"{capitalize(name_list([n.a() for n in npcs]))} {verb} here.")
         others = [p for p in room.players if p is not viewer]
         if others:
             names = [p.name for p in others[:ROOM_LIST_LIMIT]]
             if len(others) > ROOM_LIST_LIMIT:
                 names.append(f"{len(others) - ROOM_LIST_LIMIT} others")
             verb = "is" if len(others) == 1 else "are"
-            lines.append(f"{{cyan}}{_list_names(names)} {verb} here.{{/}}")
+            lines.append(f"{{cyan}}{name_list(names)} {verb} here.{{/}}")
         if room.exits:
             lines.append(f"{{green}}Exits: {', '.join(room.exits)}.{{/}}")
         else:
@@ -896,14 +896,3 @@ def _position(item: Item) -> tuple[str, str] | None:
     if isinstance(holder, Player):
         return ("player", holder.key)
     return None
-
-
-def _cap(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def _list_names(names: list[str]) -> str:
-    """ "a", "a and b", "a, b and c"."""
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
