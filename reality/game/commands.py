@@ -12,8 +12,9 @@ A line of input is read like this:
 A verb handler is ``handler(ctx: Context, args: str) -> None``. It refuses
 by raising :class:`Refusal` with a sentence that says why not ("You can't
 take Bob."); the world shows that sentence and nothing else happens. It
-reports by ``ctx.tell(text)`` and ``ctx.emit(Event(...))``; those are
-delivered only when the handler returns normally.
+reports by ``ctx.tell(text)``, ``ctx.act(to_others, to_actor)`` and
+``ctx.emit(Event(...))``; those are delivered only when the handler
+returns normally.
 
 Other modules add verbs to the shared registry::
 
@@ -187,6 +188,10 @@ class Context:
     def emit(self, event: Event) -> None:
         """An event in a room, delivered when the verb has finished."""
         self.buffer.add(event)
+
+    def act(self, to_others: str, to_actor: str) -> None:
+        """The player does something here: one sentence for them, one for the others."""
+        self.buffer.add(Event(self.room, to_others, actor=self.player, to_actor=to_actor))
 
 
 # -- the parser ----------
@@ -420,15 +425,7 @@ def say(ctx: Context, args: str) -> None:
     if not args:
         raise Refusal("Say what?")
     text = markup.escape(args[:MAX_SAY])
-    player = ctx.player
-    ctx.emit(
-        Event(
-            ctx.room,
-            f'{player.name} says, "{text}"',
-            actor=player,
-            to_actor=f'You say, "{text}"',
-        )
-    )
+    ctx.act(f'{ctx.player.name} says, "{text}"', f'You say, "{text}"')
 
 
 def emote(ctx: Context, args: str) -> None:
@@ -515,11 +512,7 @@ def get(ctx: Context, args: str) -> None:
     for item in taken:
         ctx.world.move_item(item, player)
     names = name_list([i.the() for i in taken])
-    ctx.emit(
-        Event(
-            room, f"{player.name} picks up {names}.", actor=player, to_actor=f"You pick up {names}."
-        )
-    )
+    ctx.act(f"{player.name} picks up {names}.", f"You pick up {names}.")
 
 
 def drop(ctx: Context, args: str) -> None:
@@ -541,9 +534,7 @@ def drop(ctx: Context, args: str) -> None:
     for item in dropped:
         ctx.world.move_item(item, room)
     names = name_list([i.the() for i in dropped])
-    ctx.emit(
-        Event(room, f"{player.name} drops {names}.", actor=player, to_actor=f"You drop {names}.")
-    )
+    ctx.act(f"{player.name} drops {names}.", f"You drop {names}.")
 
 
 _GIVE = re.compile(r"(.+?)\s+to\s+(.+)\Z", re.IGNORECASE)
@@ -788,14 +779,9 @@ def dig(ctx: Context, args: str) -> None:
     room.add_exit(Exit(way, new_id))
     new_room.add_exit(Exit(back, room.id))
     world.changed("world", None)
-    player = ctx.player
-    ctx.emit(
-        Event(
-            room,
-            f"{player.name} gestures, and a way {way} opens.",
-            actor=player,
-            to_actor=f"You dig {way} to {name} ({new_id}); the way back is '{back}'.",
-        )
+    ctx.act(
+        f"{ctx.player.name} gestures, and a way {way} opens.",
+        f"You dig {way} to {name} ({new_id}); the way back is '{back}'.",
     )
     for other in room.players:
         world.send_room_info(other)
@@ -815,13 +801,9 @@ def create(ctx: Context, args: str) -> None:
     world.items[new_id] = item
     item.location = player
     player.inventory.append(item)
-    ctx.emit(
-        Event(
-            ctx.room,
-            f"{player.name} makes {item.a()} out of thin air.",
-            actor=player,
-            to_actor=f"You create {item.a()} ({new_id}). It is in your hands.",
-        )
+    ctx.act(
+        f"{player.name} makes {item.a()} out of thin air.",
+        f"You create {item.a()} ({new_id}). It is in your hands.",
     )
 
 
