@@ -440,17 +440,22 @@ def tell(ctx: Context, args: str) -> None:
     name, _, text = args.strip().partition(" ")
     if not name or not text.strip():
         raise Refusal("Tell whom what? For example: tell bob hello.")
-    matches = ctx.world.find_online(name)
-    if not matches:
-        raise Refusal(f"No one called '{markup.escape(name)}' is connected.")
-    if len(matches) > 1:
-        raise Refusal(f"Which do you mean: {name_list([p.name for p in matches], 'or')}?")
-    target = matches[0]
+    target = _connected(ctx.world, name)
     if target is ctx.player:
         raise Refusal("You talk to yourself for a while.")
     text = markup.escape(text.strip()[:MAX_SAY])
     ctx.tell(f'You tell {target.name}, "{text}"')
     ctx.buffer.tell(target, f'{{magenta}}{ctx.player.name} tells you,{{/}} "{text}"')
+
+
+def _connected(world: World, name: str) -> Player:
+    """The one connected player ``name`` is or starts; :class:`Refusal` if none or several."""
+    matches = world.find_online(name)
+    if not matches:
+        raise Refusal(f"No one called '{markup.escape(name)}' is connected.")
+    if len(matches) > 1:
+        raise Refusal(f"Which do you mean: {name_list([p.name for p in matches], 'or')}?")
+    return matches[0]
 
 
 def who(ctx: Context, args: str) -> None:
@@ -844,10 +849,7 @@ def teleport(ctx: Context, args: str) -> None:
     world = ctx.world
     who_part, sep, where = args.partition("=")
     if sep:
-        matches = world.find_online(who_part.strip())
-        if len(matches) != 1:
-            raise Refusal(f"No one connected is called '{markup.escape(who_part.strip())}'.")
-        traveller = matches[0]
+        traveller = _connected(world, who_part.strip())
         destination = _find_room(world, where.strip())
     else:
         traveller = ctx.player
@@ -921,12 +923,7 @@ def kick(ctx: Context, args: str) -> None:
     name, _, reason = args.strip().partition(" ")
     if not name:
         raise Refusal("Usage: @kick <player> [reason]")
-    matches = ctx.world.find_online(name)
-    if not matches:
-        raise Refusal(f"No one called '{markup.escape(name)}' is connected.")
-    if len(matches) > 1:
-        raise Refusal(f"Which do you mean: {name_list([p.name for p in matches], 'or')}?")
-    victim = matches[0]
+    victim = _connected(ctx.world, name)
     if victim is ctx.player:
         raise Refusal("Use 'quit' to leave.")
     message = f"You have been kicked out by {ctx.player.name}."

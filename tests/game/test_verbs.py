@@ -595,6 +595,8 @@ def test_teleport(trio) -> None:
     assert b.take() == ["Carol vanishes."]
     world.execute(alice, "@teleport nowhere-land")
     assert a.take()[-1] == "There is no room called 'nowhere-land'."
+    world.execute(alice, "@teleport zed = library")
+    assert a.take() == ["No one called 'zed' is connected."]
 
 
 def test_load_good_and_bad_files(trio, tmp_path: Path) -> None:
