@@ -23,7 +23,14 @@ from reality.net.error import ConnectionDone, ConnectionLost
 from reality.net.protocol import Address, ClientFactory, Factory, Protocol
 from reality.net.timers import DelayedCall, TimerQueue, run_call
 
-__all__ = ["Clock", "MemoryReactor", "StringTransport", "connected_pair"]
+__all__ = [
+    "Clock",
+    "FakeConnection",
+    "MemoryReactor",
+    "StringTransport",
+    "StringTransportWithDisconnection",
+    "connected_pair",
+]
 
 
 class Clock:
@@ -164,6 +171,42 @@ class StringTransportWithDisconnection(StringTransport):
         if self.protocol is not None:
             self.protocol.connected = False
             self.protocol.connection_lost(Failure(reason))
+
+
+class FakeConnection:
+    """A connection from ``peer`` that ``factory`` accepts, on a StringTransportWithDisconnection.
+
+    The protocol is built and connected as a listening port would do it;
+    :meth:`send` feeds it bytes and returns what it wrote in answer::
+
+        conn = FakeConnection(SMTPServerFactory(backend, clock))
+        assert conn.take().startswith(b"220 ")
+        assert conn.send(b"QUIT\r\n").startswith(b"221 ")
+        assert conn.closed
+    """
+
+    def __init__(self, factory: Factory, peer: Address | None = None) -> None:
+        self.transport = StringTransportWithDisconnection(peer=peer)
+        protocol = factory.build_protocol(self.transport.get_peer())
+        if protocol is None:
+            raise ValueError(f"{factory!r} refused the connection")
+        self.protocol: Any = protocol
+        self.transport.protocol = protocol
+        protocol.make_connection(self.transport)
+
+    def send(self, data: bytes) -> bytes:
+        """Deliver ``data`` to the protocol; return what it has written since the last take."""
+        self.protocol.data_received(data)
+        return self.transport.take()
+
+    def take(self) -> bytes:
+        """What the protocol has written since the last take."""
+        return self.transport.take()
+
+    @property
+    def closed(self) -> bool:
+        """True once the protocol has asked to close the connection."""
+        return self.transport.disconnecting
 
 
 def connected_pair(

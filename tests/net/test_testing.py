@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from reality.net import error
 from reality.net.defer import Failure
-from reality.net.protocol import ClientFactory, Factory, Protocol
+from reality.net.protocol import Address, ClientFactory, Factory, Protocol
 from reality.net.testing import (
+    FakeConnection,
     MemoryReactor,
     StringTransport,
     StringTransportWithDisconnection,
@@ -60,6 +61,41 @@ def test_transport_with_disconnection_tells_the_protocol():
     other.make_connection(t2)
     t2.abort_connection()
     assert other.reason.check(error.ConnectionLost)
+
+
+def test_fake_connection_builds_connects_and_answers():
+    """FakeConnection asks the factory for a protocol for the peer; send() returns its answer."""
+    peers: list[Address] = []
+
+    class Greeter(Protocol):
+        def connection_made(self) -> None:
+            self.transport.write(b"hello\n")
+
+        def data_received(self, data: bytes) -> None:
+            if data == b"quit\n":
+                self.transport.write(b"bye\n")
+                self.transport.lose_connection()
+            else:
+                self.transport.write(data.upper())
+
+        def connection_lost(self, reason: Failure) -> None:
+            self.reason = reason
+
+    class Recording(Factory):
+        protocol = Greeter
+
+        def build_protocol(self, addr: Address) -> Protocol | None:
+            peers.append(addr)
+            return super().build_protocol(addr)
+
+    peer = Address("TCP", "198.51.100.7", 40001)
+    conn = FakeConnection(Recording(), peer)
+    assert peers == [peer] and conn.transport.get_peer() == peer
+    assert conn.take() == b"hello\n"
+    assert conn.send(b"abc") == b"ABC"
+    assert not conn.closed
+    assert conn.send(b"quit\n") == b"bye\n"
+    assert conn.closed and conn.protocol.reason.check(error.ConnectionDone)
 
 
 def test_connected_pair_and_pump_move_bytes_both_ways():

@@ -5,17 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from reality.net.defer import Deferred, fail, succeed
+from held_answers import HeldAnswers
+
+from reality.net.defer import fail
 from reality.net.protocol import Address
 from reality.net.protocols.pop3 import (
     BadCredentials,
     LoginThrottled,
     MailboxInUse,
     POP3ServerFactory,
-    POP3ServerProtocol,
     POP3Settings,
 )
-from reality.net.testing import Clock, StringTransportWithDisconnection
+from reality.net.testing import Clock, FakeConnection
 
 HOST = "pop.example.test"
 SETTINGS = POP3Settings(hostname=HOST)
@@ -64,13 +65,14 @@ class FakeMailbox:
         self.backend.locked.discard(self.user)
 
 
-class FakePOP3Backend:
+class FakePOP3Backend(HeldAnswers):
     """Users with passwords and messages; locks; throttling after 3 failures.
 
-    With ``hold=True`` answers wait until :meth:`release` / :meth:`release_all`.
+    ``hold``: see HeldAnswers.
     """
 
     def __init__(self, hold: bool = False) -> None:
+        super().__init__(hold)
         self.passwords = {"alice": "secret", "bob": "two words"}
         self.messages: dict[str, list[tuple[str, bytes]]] = {
             "alice": [("uid-1", M1), ("uid-2", M2), ("uid-3", M3)],
@@ -79,8 +81,6 @@ class FakePOP3Backend:
         self.locked: set[str] = set()
         self.failures: dict[str, int] = {}
         self.mailboxes: list[FakeMailbox] = []
-        self.hold = hold
-        self.pending: list[tuple[Deferred[Any], Any]] = []
         self.fail_commit = False
         self.fail_read = False
         self.seen_peers: list[Address | None] = []
@@ -103,52 +103,15 @@ class FakePOP3Backend:
 
         return self.answer(check)
 
-    def answer(self, compute: Any) -> Any:
-        if self.hold:
-            d: Deferred[Any] = Deferred()
-            self.pending.append((d, compute))
-            return d
-        try:
-            return succeed(compute())
-        except Exception as exc:
-            return fail(exc)
 
-    def release(self) -> None:
-        d, compute = self.pending.pop(0)
-        try:
-            result = compute()
-        except Exception as exc:
-            d.errback(exc)
-        else:
-            d.callback(result)
-
-    def release_all(self) -> None:
-        while self.pending:
-            self.release()
-
-
-class Session:
+class Session(FakeConnection):
     """A POP3 server protocol on a StringTransport with a fake clock."""
 
     def __init__(self, backend: Any = None, settings: POP3Settings = SETTINGS) -> None:
         self.backend = backend if backend is not None else FakePOP3Backend()
         self.clock = Clock()
         self.factory = POP3ServerFactory(self.backend, self.clock, settings)
-        self.transport = StringTransportWithDisconnection()
-        self.protocol: POP3ServerProtocol = self.factory.build_protocol(self.transport.get_peer())
-        self.transport.protocol = self.protocol
-        self.protocol.make_connection(self.transport)
-
-    def send(self, data: bytes) -> bytes:
-        self.protocol.data_received(data)
-        return self.transport.take()
-
-    def take(self) -> bytes:
-        return self.transport.take()
-
-    @property
-    def closed(self) -> bool:
-        return self.transport.disconnecting
+        super().__init__(self.factory)
 
 
 def logged_in(backend: Any = None, **kwargs: Any) -> Session:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from reality.net.defer import Deferred, fail, succeed
+from held_answers import HeldAnswers
+
+from reality.net.defer import Deferred
 from reality.net.protocol import Address
 from reality.net.protocols.smtp import (
     ACCEPT,
@@ -13,10 +15,9 @@ from reality.net.protocols.smtp import (
     Envelope,
     RecipientVerdict,
     SMTPServerFactory,
-    SMTPServerProtocol,
     SMTPSettings,
 )
-from reality.net.testing import Clock, StringTransportWithDisconnection
+from reality.net.testing import Clock, FakeConnection
 
 HOST = "mx.example.test"
 WALL = 1_700_000_000.0  # Tue, 14 Nov 2023 22:13:20 +0000
@@ -32,12 +33,8 @@ EHLO_REPLY = (
 )
 
 
-class FakeBackend:
-    """Mailboxes for some users at one domain, kept in a list.
-
-    With ``hold=True`` every answer is a Deferred that fires only when the
-    test calls :meth:`release` (one) or :meth:`release_all`.
-    """
+class FakeBackend(HeldAnswers):
+    """Mailboxes for some users at one domain, kept in a list (``hold``: see HeldAnswers)."""
 
     def __init__(
         self,
@@ -45,12 +42,11 @@ class FakeBackend:
         domain: str = "example.test",
         hold: bool = False,
     ) -> None:
+        super().__init__(hold)
         self.users = {u.lower() for u in users}
         self.domain = domain
-        self.hold = hold
         self.checked: list[str] = []
         self.delivered: list[Envelope] = []
-        self.pending: list[tuple[Deferred[Any], Any]] = []
         self.fail_delivery: BaseException | None = None
 
     def verdict(self, address: str) -> RecipientVerdict:
@@ -61,7 +57,7 @@ class FakeBackend:
 
     def check_recipient(self, address: str) -> Any:
         self.checked.append(address)
-        return self._answer(lambda: self.verdict(address))
+        return self.answer(lambda: self.verdict(address))
 
     def deliver(self, envelope: Envelope) -> Deferred[Any]:
         def commit() -> None:
@@ -69,34 +65,11 @@ class FakeBackend:
                 raise self.fail_delivery
             self.delivered.append(envelope)
 
-        return self._answer(commit)
-
-    def _answer(self, compute: Any) -> Any:
-        if self.hold:
-            d: Deferred[Any] = Deferred()
-            self.pending.append((d, compute))
-            return d
-        try:
-            return succeed(compute())
-        except Exception as exc:
-            return fail(exc)
-
-    def release(self) -> None:
-        d, compute = self.pending.pop(0)
-        try:
-            result = compute()
-        except Exception as exc:
-            d.errback(exc)
-        else:
-            d.callback(result)
-
-    def release_all(self) -> None:
-        while self.pending:
-            self.release()
+        return self.answer(commit)
 
 
-class Session:
-    """A server protocol on a StringTransport with a fake clock."""
+class Session(FakeConnection):
+    """An SMTP server protocol on a StringTransport with a fake clock."""
 
     def __init__(
         self,
@@ -107,22 +80,7 @@ class Session:
         self.backend = backend if backend is not None else FakeBackend()
         self.clock = Clock()
         self.factory = SMTPServerFactory(self.backend, self.clock, settings)
-        self.transport = StringTransportWithDisconnection(peer=peer)
-        self.protocol: SMTPServerProtocol = self.factory.build_protocol(self.transport.get_peer())
-        self.transport.protocol = self.protocol
-        self.protocol.make_connection(self.transport)
-
-    def send(self, data: bytes) -> bytes:
-        """Send bytes; return what the server wrote in answer."""
-        self.protocol.data_received(data)
-        return self.transport.take()
-
-    def take(self) -> bytes:
-        return self.transport.take()
-
-    @property
-    def closed(self) -> bool:
-        return self.transport.disconnecting
+        super().__init__(self.factory, peer)
 
 
 def greeted(backend: Any = None, **kwargs: Any) -> Session:
