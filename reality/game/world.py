@@ -236,13 +236,13 @@ class World:
             kind, place = positions.get(item.id, ("room", item.home or ""))
             if kind == "player":
                 if place not in holders:
-                    holders[place] = self._holder(place)
+                    holders[place] = self._player(place)
                 holder = holders[place]
                 if holder is not None:
                     item.location = holder
                     held.setdefault(holder, []).append(item)
                     continue
-                kind, place = "room", item.home or ""
+                place = ""  # the holder is gone: the item goes home
             room = rooms.get(place) or rooms.get(item.home or "") or start
             item.location = room
             room.contents.append(item)
@@ -311,7 +311,7 @@ class World:
             self.send_room_info(player)
             if player in moved:
                 player.show(self.describe_room(player.location, player))
-        self._changed("world", None)
+        self.changed("world", None)
 
     def _build_rooms(self, definition: WorldDefinition) -> dict[str, Room]:
         rooms: dict[str, Room] = {}
@@ -340,8 +340,8 @@ class World:
                 room.add_exit(Exit(built_exit.name, built_exit.destination))
         return rooms
 
-    def _holder(self, key: str) -> Player | None:
-        """The Player object of an item holder (loaded from the store if offline)."""
+    def _player(self, key: str) -> Player | None:
+        """The Player object in memory, or loaded from the store (None: no such player)."""
         player = self.players.get(key)
         if player is not None:
             return player
@@ -381,7 +381,7 @@ class World:
             self._welcome(player)
             return player
 
-        player = self.players.get(key) or self._player_from_store(key)
+        player = self._player(key)
         if player is None:
             # The gateway authenticates first; a player without an account
             # could never be saved, so refuse loudly instead.
@@ -420,7 +420,7 @@ class World:
                 hook(player)
             except Exception:
                 log.exception("login hook %r failed for %s", hook, key)
-        self._changed("online", key)
+        self.changed("online", key)
         return player
 
     def _welcome(self, player: Player) -> None:
@@ -453,7 +453,7 @@ class World:
         self._save_leaving(player)
         if room is not None:
             deliver(Event(room, f"{player.name} has left the game."))
-        self._changed("online", player.key)
+        self.changed("online", player.key)
 
     def _save_leaving(self, player: Player) -> None:
         """Save a player who left, with what they carry (committed on return)."""
@@ -546,7 +546,7 @@ class World:
         self._dirty_players.add(player)
         buffer.tell(player, self.describe_room(room, player, brief=self._brief(player)))
         self.send_room_info(player)
-        self._changed("player", player.key)
+        self.changed("player", player.key)
 
     def move_npc(
         self, npc: Npc, room: Room, buffer: EventBuffer, *, leave: str, arrive: str
@@ -629,7 +629,7 @@ class World:
         cached = self._who_cache
         if cached is not None and cached[0] == self._online_version:
             return cached[1]
-        players = sorted(self.online.values(), key=lambda p: p.key)
+        players = self.who_online()
         count = len(players)
         heading = f"{{bold}}{count} player{'s' if count != 1 else ''} online:{{/}}"
         names = [p.name + (" {yellow}(admin){/}" if p.admin else "") for p in players[:60]]
@@ -651,12 +651,9 @@ class World:
 
     def player_info(self, name: str) -> PlayerInfo | None:
         """A player's public information, online or not (None: no such player)."""
-        key = name_key(name)
-        player = self.online.get(key) or self.players.get(key)
+        player = self._player(name_key(name))
         if player is None:
-            player = self._player_from_store(key)
-            if player is None:
-                return None
+            return None
         room = self.rooms.get(player.room_id or "")
         return PlayerInfo(
             name=player.name,
@@ -701,16 +698,13 @@ class World:
         """Call ``callback(topic, key)`` on changes: ``online``, ``player``, ``world``."""
         self._watchers.append(callback)
 
-    def _changed(self, topic: str, key: str | None) -> None:
+    def changed(self, topic: str, key: str | None) -> None:
+        """Tell subscribers about a change (the world's methods and the verbs call it)."""
         for watcher in self._watchers:
             try:
                 watcher(topic, key)
             except Exception:
                 log.exception("world watcher %r failed", watcher)
-
-    def changed(self, topic: str, key: str | None) -> None:
-        """Tell subscribers about a change made outside the world's own methods."""
-        self._changed(topic, key)
 
     # -- persistence ----------
 
@@ -724,7 +718,7 @@ class World:
         self.store.set_homepage(player.key, text, now)
         player.homepage = text
         player.homepage_updated = now
-        self._changed("player", player.key)
+        self.changed("player", player.key)
 
     def checkpoint(self, only: Iterable[Player] | None = None) -> None:
         """Save changed positions, inventories and logins in one transaction.
