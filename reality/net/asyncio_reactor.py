@@ -50,7 +50,7 @@ from typing import Any
 
 from reality.net.base import ReactorBase
 from reality.net.defer import Deferred, Failure
-from reality.net.reactor import ReactorNotRunning, SelectReactor
+from reality.net.reactor import SelectReactor
 from reality.net.timers import DelayedCall, TimerQueue
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,6 @@ class AsyncioReactor(ReactorBase):
         self._drain_scheduled = False
         self._readers: dict[int, Callable[[], Any]] = {}
         self._writers: dict[int, Callable[[], Any]] = {}
-        self._stop_requested = False
         self._in_run = False
         self._stop_after_callback = False
         self._signals: list[int] = []
@@ -126,8 +125,6 @@ class AsyncioReactor(ReactorBase):
 
     # -- time -------------------------------------------------------------------------
 
-    seconds = staticmethod(time.monotonic)
-
     def call_later(
         self, delay: float, f: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> DelayedCall:
@@ -140,10 +137,6 @@ class AsyncioReactor(ReactorBase):
         if armed is None or when < armed:
             self._arm(when)
         return call
-
-    def get_delayed_calls(self) -> list[DelayedCall]:
-        """The scheduled timers, earliest first."""
-        return self._timers.live_calls()
 
     def _arm(self, when: float) -> None:
         armed = self._armed_at
@@ -288,15 +281,6 @@ class AsyncioReactor(ReactorBase):
             if install_signal_handlers:
                 self._restore_signal_handlers()
 
-    def stop(self) -> None:
-        """Begin an orderly shutdown: run the triggers, then leave :meth:`run`."""
-        if not self.running:
-            raise ReactorNotRunning("the reactor is not running")
-        if self._stop_requested:
-            return
-        self._stop_requested = True
-        self.call_soon(self._run_phase, 0)
-
     def crash(self) -> None:
         """Leave :meth:`run` at the end of this turn, without shutdown triggers."""
         self._finished()
@@ -362,15 +346,6 @@ class AsyncioReactor(ReactorBase):
                     pass
         self._signals.clear()
         self._old_signal_handlers.clear()
-
-    def _handle_signal(self, signum: int) -> None:
-        log.info("received %s, shutting down", signal.Signals(signum).name)
-        if self.running and not self._stop_requested:
-            self.stop()
-
-    def _handle_sigchld(self) -> None:
-        if self.processes:
-            self.call_soon(self._reap_processes)
 
     # -- bridging Deferreds and asyncio -------------------------------------------------
 

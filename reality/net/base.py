@@ -17,18 +17,25 @@ comes first. Then :meth:`_finished` lets the subclass leave its loop.
 from __future__ import annotations
 
 import logging
+import signal
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from reality.net.defer import Deferred, Failure, deferred_list, maybe_deferred
+from reality.net.timers import DelayedCall, TimerQueue
 
 log = logging.getLogger("reality.net.reactor")
 
-__all__ = ["PHASES", "ReactorBase"]
+__all__ = ["PHASES", "ReactorBase", "ReactorNotRunning"]
 
 PHASES = ("before", "during", "after")
 
 Trigger = tuple[Callable[..., Any], tuple, dict]
+
+
+class ReactorNotRunning(RuntimeError):
+    """``stop()`` was called on a reactor that is not running."""
 
 
 class ReactorBase:
@@ -37,6 +44,8 @@ class ReactorBase:
     running: bool
     shutdown_timeout: float
     processes: dict[int, Any]
+    _timers: TimerQueue
+    _stop_requested: bool
     _when_running: list[Trigger]
     _triggers: dict[str, list[Trigger]]
 
@@ -44,6 +53,7 @@ class ReactorBase:
         self.running = False
         self.shutdown_timeout = 10.0
         self.processes = {}
+        self._stop_requested = False
         self._when_running = []
         self._triggers = {phase: [] for phase in PHASES}
 
@@ -54,9 +64,21 @@ class ReactorBase:
     def call_later(self, delay: float, f: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
 
+    def wake(self) -> None:
+        """Make a loop that waits for I/O turn over at once."""
+        raise NotImplementedError
+
     def _finished(self) -> None:
         """Shutdown is complete: leave the loop."""
         raise NotImplementedError
+
+    # -- time ----------------------------------------------------------------------------
+
+    seconds = staticmethod(time.monotonic)
+
+    def get_delayed_calls(self) -> list[DelayedCall]:
+        """The scheduled timers, earliest first."""
+        return self._timers.live_calls()
 
     # -- TCP and processes -------------------------------------------------------------
 
@@ -118,6 +140,26 @@ class ReactorBase:
         pending, self._when_running = self._when_running, []
         for f, args, kwargs in pending:
             self.call_soon(f, *args, **kwargs)
+
+    def stop(self) -> None:
+        """Begin an orderly shutdown: run the triggers, then leave ``run()``."""
+        if not self.running:
+            raise ReactorNotRunning("the reactor is not running")
+        if self._stop_requested:
+            return
+        self._stop_requested = True
+        self.call_soon(self._run_phase, 0)
+        self.wake()
+
+    def _handle_signal(self, signum: int, frame: Any = None) -> None:
+        """SIGINT or SIGTERM: shut down in order."""
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        if self.running and not self._stop_requested:
+            self.stop()
+
+    def _handle_sigchld(self, *_: Any) -> None:
+        if self.processes:
+            self.call_soon(self._reap_processes)
 
     def add_system_event_trigger(
         self, phase: str, event: str, f: Callable[..., Any], *args: Any, **kwargs: Any

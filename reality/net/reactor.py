@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from reality.net.base import ReactorBase
+from reality.net.base import ReactorBase, ReactorNotRunning
 from reality.net.timers import DelayedCall, TimerQueue
 
 log = logging.getLogger(__name__)
@@ -42,15 +42,10 @@ _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
 
 
-class ReactorNotRunning(RuntimeError):
-    """``stop()`` was called on a reactor that is not running."""
-
-
 class _Waker:
     """A socketpair that wakes the loop: written by signals and ``wake()``."""
 
-    def __init__(self, reactor: SelectReactor) -> None:
-        self.reactor = reactor
+    def __init__(self) -> None:
         self.rsock, self.wsock = socket.socketpair()
         self.rsock.setblocking(False)
         self.wsock.setblocking(False)
@@ -86,17 +81,12 @@ class SelectReactor(ReactorBase):
         self._ready: deque[tuple[Callable[..., Any], tuple, dict]] = deque()
         self._readers: dict[int, Callable[[], Any]] = {}
         self._writers: dict[int, Callable[[], Any]] = {}
-        self._started = False
-        self._stopping = False
-        self._stop_requested = False
-        self._waker = _Waker(self)
+        self._waker = _Waker()
         self.add_reader(self._waker.fileno(), self._waker.drain)
         self._old_signal_handlers: dict[int, Any] = {}
         self._old_wakeup_fd: int | None = None
 
     # -- time -------------------------------------------------------------------
-
-    seconds = staticmethod(time.monotonic)
 
     def call_later(
         self, delay: float, f: Callable[..., Any], *args: Any, **kwargs: Any
@@ -113,10 +103,6 @@ class SelectReactor(ReactorBase):
     def wake(self) -> None:
         """Make a loop blocked in ``select()`` return at once."""
         self._waker.wake()
-
-    def get_delayed_calls(self) -> list[DelayedCall]:
-        """The scheduled timers, earliest first."""
-        return self._timers.live_calls()
 
     # -- file descriptors ---------------------------------------------------------
 
@@ -172,8 +158,6 @@ class SelectReactor(ReactorBase):
         if self.running:
             raise RuntimeError("the reactor is already running")
         self.running = True
-        self._started = True
-        self._stopping = False
         self._stop_requested = False
         if install_signal_handlers:
             self._install_signal_handlers()
@@ -186,24 +170,10 @@ class SelectReactor(ReactorBase):
             if install_signal_handlers:
                 self._restore_signal_handlers()
 
-    def stop(self) -> None:
-        """Begin an orderly shutdown: run the triggers, then leave :meth:`run`."""
-        if not self.running:
-            raise ReactorNotRunning("the reactor is not running")
-        if self._stop_requested:
-            return
-        self._stop_requested = True
-        self.call_soon(self._shutdown)
-        self.wake()
-
     def crash(self) -> None:
         """Leave :meth:`run` at the end of this turn, without shutdown triggers."""
         self.running = False
         self.wake()
-
-    def _shutdown(self) -> None:
-        self._stopping = True
-        self._run_phase(0)
 
     def _finished(self) -> None:
         self.running = False
@@ -284,16 +254,6 @@ class SelectReactor(ReactorBase):
             except ValueError:
                 pass
             self._old_wakeup_fd = None
-
-    def _handle_signal(self, signum: int, frame: Any) -> None:
-        name = signal.Signals(signum).name
-        log.info("received %s, shutting down", name)
-        if self.running and not self._stop_requested:
-            self.stop()
-
-    def _handle_sigchld(self, signum: int, frame: Any) -> None:
-        if self.processes:
-            self.call_soon(self._reap_processes)
 
     # -- cleanup ----------------------------------------------------------------------
 
