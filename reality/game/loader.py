@@ -18,7 +18,7 @@ numbers and booleans hold; no tag can construct an arbitrary object.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from os import PathLike
 from typing import Any
 
@@ -224,7 +224,6 @@ class _Reader:
         self.errors: list[tuple[str, int, str]] = []
         self.constructor = SafeConstructor()
         self.ids: dict[str, tuple[str, int]] = {}  # id -> (section, line)
-        self.room_ids: set[str] = set()
 
     def error(self, line: int, message: str) -> None:
         self.errors.append((self.filename, line, message))
@@ -399,10 +398,10 @@ class _Reader:
                 (start_ref[0], start_ref[1], f"start room '{start_ref[0]}' is not in 'rooms'")
             )
         for room_id, line, message in pending:
-            # Checked against every declared room, so one broken room does
-            # not bring a cascade of "unknown room" errors with it.
-            if room_id not in self.room_ids:
-                known = self.ids.get(room_id)
+            # Checked against every declared room id, so one broken room
+            # does not bring a cascade of "unknown room" errors with it.
+            known = self.ids.get(room_id)
+            if known is None or known[0] != "rooms":
                 extra = f" (it is one of the {known[0]})" if known else ""
                 self.error(line, message + extra)
         if name is None or start_ref is None or not rooms:
@@ -418,35 +417,48 @@ class _Reader:
             path=self.filename,
         )
 
-    def rooms(
-        self, node: Node, rooms: dict[str, RoomDef], pending: list[tuple[str, int, str]]
-    ) -> None:
-        entries = self.mapping(node, "'rooms'")
+    def entries(
+        self,
+        node: Node,
+        section: str,
+        singular: str,
+        allowed: tuple[str, ...],
+        required: tuple[str, ...],
+    ) -> Iterator[tuple[str, Node, str, dict[str, tuple[Node, Node]]]]:
+        """``(id, key node, what, fields)`` for each usable entry of a section.
+
+        Entries with a bad or repeated id, a value that is not a mapping, or
+        a required key missing are reported and skipped; unknown keys are
+        reported.
+        """
+        entries = self.mapping(node, f"'{section}'")
         if entries is None:
             return
-        if not entries:
-            self.error(_line(node), "'rooms' is empty: a world needs at least one room")
-        allowed = ("name", "description", "exits", "outdoor", "night", "aliases")
         for key, (key_node, value) in entries.items():
-            ident = self.ident(key_node, "rooms")
-            if ident is not None:
-                self.room_ids.add(ident)
-            what = f"room '{key}'"
+            ident = self.ident(key_node, section)
+            what = f"{singular} '{key}'"
             fields = self.mapping(value, what)
             if ident is None or fields is None:
                 continue
             self.check_keys(fields, allowed, what)
-            if "name" not in fields:
-                self.error(_line(key_node), f"{what} has no 'name'")
-                continue
+            missing = [k for k in required if k not in fields]
+            for k in missing:
+                self.error(_line(key_node), f"{what} has no '{k}'")
+            if not missing:
+                yield ident, key_node, what, fields
+
+    def rooms(
+        self, node: Node, rooms: dict[str, RoomDef], pending: list[tuple[str, int, str]]
+    ) -> None:
+        if isinstance(node, MappingNode) and not node.value:
+            self.error(_line(node), "'rooms' is empty: a world needs at least one room")
+        allowed = ("name", "description", "exits", "outdoor", "night", "aliases")
+        entries = self.entries(node, "rooms", "room", allowed, ("name",))
+        for ident, key_node, what, fields in entries:
             name = self.name(fields["name"][1], f"the name of {what}")
             description = self._opt_text(fields, "description", what)
-            night = self._opt_text(fields, "night", what) if "night" in fields else None
-            outdoor = (
-                self.boolean(fields["outdoor"][1], f"'outdoor' of {what}")
-                if ("outdoor" in fields)
-                else False
-            )
+            night = self._opt_text(fields, "night", what) or None
+            outdoor = self._opt(fields, "outdoor", what, self.boolean, False)
             aliases = self._aliases(fields, what)
             exits = self.exits(fields["exits"][1], what, pending) if "exits" in fields else {}
             if name is None:
@@ -454,9 +466,9 @@ class _Reader:
             rooms[ident] = RoomDef(
                 id=ident,
                 name=name,
-                description=description or "",
+                description=description,
                 exits=exits,
-                outdoor=bool(outdoor),
+                outdoor=outdoor,
                 night=night,
                 aliases=aliases,
                 line=_line(key_node),
@@ -510,75 +522,37 @@ class _Reader:
     def items(
         self, node: Node, items: dict[str, ItemDef], pending: list[tuple[str, int, str]]
     ) -> None:
-        entries = self.mapping(node, "'items'")
-        if entries is None:
-            return
         allowed = ("name", "description", "location", "aliases", "fixed")
-        for key, (key_node, value) in entries.items():
-            ident = self.ident(key_node, "items")
-            what = f"item '{key}'"
-            fields = self.mapping(value, what)
-            if ident is None or fields is None:
-                continue
-            self.check_keys(fields, allowed, what)
-            missing = [k for k in ("name", "location") if k not in fields]
-            for k in missing:
-                self.error(_line(key_node), f"{what} has no '{k}'")
-            if missing:
-                continue
+        entries = self.entries(node, "items", "item", allowed, ("name", "location"))
+        for ident, key_node, what, fields in entries:
             name = self.name(fields["name"][1], f"the name of {what}")
-            location = self.reference(fields["location"][1], f"'location' of {what}")
+            location = self.location(fields, what, pending)
             description = self._opt_text(fields, "description", what)
-            fixed = (
-                self.boolean(fields["fixed"][1], f"'fixed' of {what}")
-                if ("fixed" in fields)
-                else False
-            )
+            fixed = self._opt(fields, "fixed", what, self.boolean, False)
             aliases = self._aliases(fields, what)
             if name is None or location is None:
                 continue
-            pending.append((location[0], location[1], f"{what} is in unknown room '{location[0]}'"))
             items[ident] = ItemDef(
                 id=ident,
                 name=name,
-                location=location[0],
+                location=location,
                 description=description,
                 aliases=aliases,
-                fixed=bool(fixed),
+                fixed=fixed,
                 line=_line(key_node),
             )
 
     def npcs(
         self, node: Node, npcs: dict[str, NpcDef], pending: list[tuple[str, int, str]]
     ) -> None:
-        entries = self.mapping(node, "'npcs'")
-        if entries is None:
-            return
         allowed = ("name", "description", "location", "aliases", "wander", "roams", "says", "talk")
-        for key, (key_node, value) in entries.items():
-            ident = self.ident(key_node, "npcs")
-            what = f"npc '{key}'"
-            fields = self.mapping(value, what)
-            if ident is None or fields is None:
-                continue
-            self.check_keys(fields, allowed, what)
-            missing = [k for k in ("name", "location") if k not in fields]
-            for k in missing:
-                self.error(_line(key_node), f"{what} has no '{k}'")
-            if missing:
-                continue
+        entries = self.entries(node, "npcs", "npc", allowed, ("name", "location"))
+        for ident, key_node, what, fields in entries:
             name = self.name(fields["name"][1], f"the name of {what}")
-            location = self.reference(fields["location"][1], f"'location' of {what}")
+            location = self.location(fields, what, pending)
             description = self._opt_text(fields, "description", what)
             aliases = self._aliases(fields, what)
-            wander = 0.0
-            if "wander" in fields:
-                wander = (
-                    self.number(
-                        fields["wander"][1], f"'wander' of {what}", minimum=MIN_WANDER, zero_ok=True
-                    )
-                    or 0.0
-                )
+            wander = self._opt(fields, "wander", what, self._seconds, 0.0)
             roams: tuple[str, ...] | None = None
             if "roams" in fields:
                 refs = self.text_list(fields["roams"][1], f"'roams' of {what}", self.reference)
@@ -590,23 +564,13 @@ class _Reader:
             says: tuple[str, ...] = ()
             if "says" in fields:
                 says = tuple(self.text_list(fields["says"][1], f"'says' of {what}", self.text))
-            talk = 0.0
-            if "talk" in fields:
-                talk = (
-                    self.number(
-                        fields["talk"][1], f"'talk' of {what}", minimum=MIN_WANDER, zero_ok=True
-                    )
-                    or 0.0
-                )
-            elif says:
-                talk = 30.0
+            talk = self._opt(fields, "talk", what, self._seconds, 30.0 if says else 0.0)
             if name is None or location is None:
                 continue
-            pending.append((location[0], location[1], f"{what} is in unknown room '{location[0]}'"))
             npcs[ident] = NpcDef(
                 id=ident,
                 name=name,
-                location=location[0],
+                location=location,
                 description=description,
                 aliases=aliases,
                 wander=wander,
@@ -615,6 +579,19 @@ class _Reader:
                 talk=talk,
                 line=_line(key_node),
             )
+
+    def location(
+        self, fields: dict[str, tuple[Node, Node]], what: str, pending: list[tuple[str, int, str]]
+    ) -> str | None:
+        """The room an item or NPC starts in, checked with the other references."""
+        ref = self.reference(fields["location"][1], f"'location' of {what}")
+        if ref is None:
+            return None
+        pending.append((ref[0], ref[1], f"{what} is in unknown room '{ref[0]}'"))
+        return ref[0]
+
+    def _seconds(self, node: Node, what: str) -> float | None:
+        return self.number(node, what, minimum=MIN_WANDER, zero_ok=True)
 
     def daynight(self, node: Node) -> DayNightDef | None:
         fields = self.mapping(node, "'daynight'")
@@ -654,6 +631,20 @@ class _Reader:
         if isinstance(value, ScalarNode) and value.tag == "tag:yaml.org,2002:null":
             return ""
         return self.text(value, f"'{key}' of {what}") or ""
+
+    def _opt(
+        self,
+        fields: dict[str, tuple[Node, Node]],
+        key: str,
+        what: str,
+        read: Callable[[Node, str], Any],
+        default: Any,
+    ) -> Any:
+        """An optional value read by ``read``; ``default`` when absent (or reported bad)."""
+        if key not in fields:
+            return default
+        value = read(fields[key][1], f"'{key}' of {what}")
+        return default if value is None else value
 
     def _aliases(self, fields: dict[str, tuple[Node, Node]], what: str) -> tuple[str, ...]:
         if "aliases" not in fields:
