@@ -4,8 +4,9 @@
 depend on how readiness is waited for: TCP ports and connectors and child
 processes (``tcp.py`` and ``process.py`` need only ``add_reader``,
 ``add_writer``, ``remove_*``, ``call_soon``, ``call_later`` and
-``processes``), ``call_when_running``, and the shutdown triggers with their
-three phases. :class:`~reality.net.reactor.SelectReactor` and
+``processes``), ``call_when_running``, ``stop()`` and the signals that call
+it, and the shutdown triggers with their three phases.
+:class:`~reality.net.reactor.SelectReactor` and
 :class:`~reality.net.asyncio_reactor.AsyncioReactor` subclass it.
 
 Shutdown runs the "before", "during" and "after" triggers in turn. A
