@@ -123,13 +123,6 @@ class Failure:
         """A one-line description: the exception's type and message."""
         return f"{self.type.__name__}: {self.value}"
 
-    def clean(self) -> None:
-        """Drop references to stack frames, keeping the formatted traceback."""
-        if self.tb is not None:
-            self.get_traceback()
-            self.tb = None
-            self.value.__traceback__ = None
-
     def __repr__(self) -> str:
         return f"<Failure {self.type.__name__}: {self.value}>"
 
@@ -207,12 +200,7 @@ class Deferred(Generic[T]):
         """Fire ``other`` with this Deferred's result (at this point of the chain)."""
         return self.add_callbacks(other.callback, other.errback)
 
-    def add_timeout(
-        self,
-        timeout: float,
-        clock: Any,
-        on_timeout_cancel: Callable[[Any, float], Any] | None = None,
-    ) -> Deferred[T]:
+    def add_timeout(self, timeout: float, clock: Any) -> Deferred[T]:
         """Cancel this Deferred if it has no result ``timeout`` seconds from now.
 
         A cancellation caused by the timeout fails the chain with
@@ -231,11 +219,8 @@ class Deferred(Generic[T]):
         def done(result: Any) -> Any:
             if delayed.active():
                 delayed.cancel()
-            if timed_out:
-                if on_timeout_cancel is not None:
-                    return on_timeout_cancel(result, timeout)
-                if isinstance(result, Failure) and result.check(CancelledError):
-                    return Failure(TimeoutError(f"Deferred timed out after {timeout} seconds"))
+            if timed_out and isinstance(result, Failure) and result.check(CancelledError):
+                return Failure(TimeoutError(f"Deferred timed out after {timeout} seconds"))
             return result
 
         return self.add_both(done)
@@ -374,11 +359,6 @@ class Deferred(Generic[T]):
         # the exception in.
         result = yield self
         return result  # type: ignore[return-value]
-
-    @classmethod
-    def from_coroutine(cls, coro: Coroutine[Any, Any, T]) -> Deferred[T]:
-        """Same as :func:`ensure_deferred`."""
-        return ensure_deferred(coro)
 
     def __repr__(self) -> str:
         if self.called:
