@@ -162,7 +162,7 @@ class Server:
             idle_timeout=settings.idle_timeout,
         )
         self.close_hooks.append(self.telnet.close_all)
-        self.connection_counts.append(lambda: len(self.telnet.sessions))
+        self.connection_counts.append(lambda: self.telnet.open_connections)
 
         for module_name, port in (
             ("reality.gateways.web", settings.http_port),

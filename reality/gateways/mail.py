@@ -25,10 +25,11 @@ the name or the whole address. A mailbox is open in one session at a time:
 another ``PASS`` gets ``-ERR [IN-USE]``. Deletions happen at ``QUIT`` in one
 transaction.
 
-Both ports count connections per address (``max_per_address``, as for
-telnet) and answer ``421`` / ``-ERR [SYS/TEMP]`` past it. At shutdown the
-queued deliveries are committed (and answered) first, then every session
-is told and closed.
+Both ports count connections per address together (``max_per_address``,
+as for telnet, in :class:`~reality.gateways.connections.Connections`) and
+answer ``421`` / ``-ERR [SYS/TEMP]`` past it. At shutdown the queued
+deliveries are committed (and answered) first, then every session is told
+and closed.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from reality.gateways.auth import (
     LoginThrottled as AuthThrottled,
     ServerBusy,
 )
+from reality.gateways.connections import Connections
 from reality.gateways.workers import WorkerPool
 from reality.net.defer import Deferred, Failure
 from reality.net.protocol import Address
@@ -75,23 +77,31 @@ class _ServerBusy(pop3.POP3AuthError):
     default_text = "The server is busy, try again in a moment"
 
 
-class _SMTPSession(SMTPServerProtocol):
-    """An SMTP session the gateway counts (per address, and for shutdown)."""
+class _Counted:
+    """A mail session the gateway counts; past the per-address limit: ``too_many``, closed."""
 
     gateway: MailGateway
-    admitted = False
+    #: The refusal, in the session's protocol.
+    too_many: Any
 
     def connection_made(self) -> None:
-        if not self.gateway._admit(self, self.transport.get_peer()):
-            self.peer = self.transport.get_peer()
-            self._close_with(Reply(421, "Too many connections from your address", "4.7.0"))
+        peer = self.transport.get_peer()  # type: ignore[attr-defined]
+        connections = self.gateway.connections
+        if connections.full(peer.host):
+            log.warning("mail: too many connections from %s, refusing one", peer.host)
+            self.peer = peer
+            self._close_with(self.too_many)  # type: ignore[attr-defined]
             return
-        self.admitted = True
-        super().connection_made()
+        connections.add(self, peer.host)
+        super().connection_made()  # type: ignore[misc]
 
     def connection_lost(self, reason: Failure) -> None:
-        super().connection_lost(reason)
-        self.gateway._left(self)
+        super().connection_lost(reason)  # type: ignore[misc]
+        self.gateway.connections.discard(self)
+
+
+class _SMTPSession(_Counted, SMTPServerProtocol):
+    too_many = Reply(421, "Too many connections from your address", "4.7.0")
 
     def shut_down(self) -> None:
         """Tell the client we are going away (RFC 5321 3.8) and close."""
@@ -100,23 +110,8 @@ class _SMTPSession(SMTPServerProtocol):
             self._close_with(Reply(421, f"{host} Service shutting down", "4.3.2"))
 
 
-class _POP3Session(pop3.POP3ServerProtocol):
-    """A POP3 session the gateway counts (per address, and for shutdown)."""
-
-    gateway: MailGateway
-    admitted = False
-
-    def connection_made(self) -> None:
-        if not self.gateway._admit(self, self.transport.get_peer()):
-            self.peer = self.transport.get_peer()
-            self._close_with(pop3.err("Too many connections from your address", "SYS/TEMP"))
-            return
-        self.admitted = True
-        super().connection_made()
-
-    def connection_lost(self, reason: Failure) -> None:
-        super().connection_lost(reason)
-        self.gateway._left(self)
+class _POP3Session(_Counted, pop3.POP3ServerProtocol):
+    too_many = pop3.err("Too many connections from your address", "SYS/TEMP")
 
     def shut_down(self) -> None:
         """Close without entering UPDATE: nothing marked is deleted (RFC 1939 6)."""
@@ -182,33 +177,16 @@ class MailGateway:
         host = hostname or world.mail_domain
         self.smtp_settings = smtp_settings or SMTPSettings(hostname=host)
         self.pop3_settings = pop3_settings or pop3.POP3Settings(hostname=host)
-        self.max_per_address = max_per_address
-        self.sessions: set[_SMTPSession | _POP3Session] = set()
-        self.per_address: dict[str, int] = {}
+        self.connections = Connections(max_per_address)
         self.smtp_factory = _SMTPFactory(self)
         self.pop3_factory = _POP3Factory(self)
 
     # -- sessions ----------
 
-    def _admit(self, session: _SMTPSession | _POP3Session, peer: Address) -> bool:
-        host = peer.host
-        if self.max_per_address and self.per_address.get(host, 0) >= self.max_per_address:
-            log.warning("mail: too many connections from %s, refusing one", host)
-            return False
-        self.per_address[host] = self.per_address.get(host, 0) + 1
-        self.sessions.add(session)
-        return True
-
-    def _left(self, session: _SMTPSession | _POP3Session) -> None:
-        if not session.admitted or session not in self.sessions:
-            return
-        self.sessions.discard(session)
-        host = session.peer.host if session.peer is not None else ""
-        count = self.per_address.get(host, 1) - 1
-        if count > 0:
-            self.per_address[host] = count
-        else:
-            self.per_address.pop(host, None)
+    @property
+    def open_connections(self) -> int:
+        """SMTP and POP3 connections open now."""
+        return len(self.connections)
 
     def close_all(self, message: str = "") -> None:
         """Shutdown: commit and answer what is queued, then close every session."""
@@ -216,11 +194,7 @@ class MailGateway:
             self.office.close()
         except Exception:
             log.exception("mail: committing queued deliveries at shutdown failed")
-        for session in list(self.sessions):
-            try:
-                session.shut_down()
-            except Exception:
-                log.exception("mail: error closing a session")
+        self.connections.close_all(lambda session: session.shut_down())
 
     # -- SMTP: DeliveryBackend ----------
 
@@ -338,6 +312,6 @@ def install(server: Any) -> MailGateway:
     server.listen("smtp", settings.smtp_port, gateway.smtp_factory)
     server.listen("pop3", settings.pop3_port, gateway.pop3_factory)
     server.close_hooks.append(gateway.close_all)
-    server.connection_counts.append(lambda: len(gateway.sessions))
+    server.connection_counts.append(lambda: gateway.open_connections)
     log.info("mail for <name>@%s", server.world.mail_domain)
     return gateway

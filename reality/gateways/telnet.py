@@ -47,6 +47,7 @@ from reality.game.accounts import InvalidName, InvalidPassword, check_name, chec
 from reality.game.store import NameTaken
 from reality.game.world import World
 from reality.gateways.auth import Authenticator, AuthError
+from reality.gateways.connections import Connections
 from reality.gateways.gmcp import room_info_with_contents, verb_list
 from reality.gateways.render import ANSI16, ANSI256, PLAIN_TEXT, TRUECOLOR, render
 from reality.net.defer import Failure
@@ -131,7 +132,7 @@ class TelnetSession(TelnetProtocol):
     def connection_made(self) -> None:
         super().connection_made()
         self.peer_host = self.transport.get_peer().host
-        self.gateway._session_started(self)
+        self.gateway.connections.add(self, self.peer_host)
         self._reset_idle()
         self.show(self.gateway.banner())
         self.send_prompt(PROMPT)
@@ -142,7 +143,7 @@ class TelnetSession(TelnetProtocol):
         if self._idle is not None and self._idle.active():
             self._idle.cancel()
         self._idle = None
-        self.gateway._session_ended(self)
+        self.gateway.connections.discard(self)
         if self.player is not None:
             player, self.player = self.player, None
             self.world.disconnect(player, self)
@@ -472,27 +473,24 @@ class TelnetGateway(Factory):
         self.world = world
         self.authenticator = authenticator
         self.clock = clock
-        self.max_per_address = max_per_address
         self.idle_timeout = idle_timeout
         self.login_timeout = login_timeout
         self.web_url = web_url
         self.telnet_config = telnet_config or TelnetConfig.server()
         self.started = started if started is not None else time.time()
-        self.sessions: set[TelnetSession] = set()
+        self.connections = Connections(max_per_address)
         #: Lines of input run as game commands since the start.
         self.commands = 0
         #: Write each session's output once per reactor turn (see TelnetSession.flush).
         self.coalesce = coalesce
         self._to_flush: list[TelnetSession] = []
-        self.per_address: dict[str, int] = {}
         self.address: Address | None = None
         self.on_session_count: Callable[[int], Any] | None = None
 
     def build_protocol(self, addr: Address) -> TelnetProtocol:
-        host = addr.host
-        if self.max_per_address and self.per_address.get(host, 0) >= self.max_per_address:
+        if self.connections.full(addr.host):
             log.warning("refusing telnet connection from %s: %d already open",
-                        host, self.per_address[host])
+                        addr.host, self.connections.max_per_address)
             return _Refusal(
                 "Too many connections from your address; please close one and try again.",
                 self.clock,
@@ -514,23 +512,14 @@ class TelnetGateway(Factory):
             except Exception:
                 log.exception("error writing to %r", session)
 
-    def _session_started(self, session: TelnetSession) -> None:
-        self.sessions.add(session)
-        self.per_address[session.peer_host] = self.per_address.get(session.peer_host, 0) + 1
-
-    def _session_ended(self, session: TelnetSession) -> None:
-        if session in self.sessions:
-            self.sessions.discard(session)
-            count = self.per_address.get(session.peer_host, 1) - 1
-            if count > 0:
-                self.per_address[session.peer_host] = count
-            else:
-                self.per_address.pop(session.peer_host, None)
+    @property
+    def open_connections(self) -> int:
+        """Telnet connections open now, logged in or not."""
+        return len(self.connections)
 
     def close_all(self, message: str) -> None:
         """Tell every connection (logged in or not) ``message`` and close it."""
-        for session in list(self.sessions):
-            session.disconnect(message)
+        self.connections.close_all(lambda session: session.disconnect(message))
 
     # -- texts ---------------------------------------------------------------------------
 

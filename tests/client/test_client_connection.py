@@ -90,7 +90,7 @@ class Pair:
     def __init__(self, gateway: TelnetGateway, clock: Clock, **config: Any) -> None:
         self.clock = clock
         self.listener = Recorder()
-        peer = Address("TCP", "127.0.0.1", 50000 + len(gateway.sessions))
+        peer = Address("TCP", "127.0.0.1", 50000 + len(gateway.connections))
         self.server = gateway.build_protocol(peer)
         self.client = MudClientProtocol(self.listener, client_config(**config), clock)
         self.st = StringTransportWithDisconnection(peer=peer)

@@ -129,7 +129,7 @@ def test_smtp_transcript_accepts_players_and_refuses_strangers_and_relaying(h):
     assert h.subjects("alice") == ["Hello"] and h.subjects("bob") == ["Hello"]
     assert c.send(b"QUIT\r\n") == b"221 2.0.0 mx.test closing connection\r\n"
     assert c.closed
-    assert h.gateway.sessions == set()
+    assert not h.gateway.connections
 
 
 def test_stored_message_has_return_path_received_and_unstuffed_dots(h):
@@ -295,7 +295,7 @@ def test_online_recipient_gets_the_daemon_from_smtp(h):
 
 def test_connections_per_address_are_limited(h):
     """Past max_per_address from one address, new SMTP and POP3 connections are refused."""
-    h.gateway.max_per_address = 2
+    h.gateway.connections.max_per_address = 2
     first = h.smtp(port=1)
     second = h.pop3(port=2)
     third = h.smtp(port=3)
@@ -308,7 +308,7 @@ def test_connections_per_address_are_limited(h):
     first.send(b"QUIT\r\n")
     assert h.smtp(port=5).take().startswith(b"220 ")
     assert second.take().startswith(b"+OK")
-    assert len(h.gateway.sessions) == 3
+    assert h.gateway.open_connections == 3
 
 
 # -- POP3 --------------------------------------------------------------------------------------
@@ -380,7 +380,7 @@ def test_dropped_connection_deletes_nothing_and_unlocks(h):
     c.transport.abort_connection()
     assert h.subjects("alice") == ["n1"]
     assert not h.office.is_locked("alice")
-    assert h.gateway.sessions == set()
+    assert not h.gateway.connections
 
 
 def test_wrong_password_and_unknown_user_look_alike(h):
@@ -472,7 +472,7 @@ def test_close_all_answers_queued_mail_then_says_goodbye(h):
     assert p.take() == b"-ERR [SYS/TEMP] Server shutting down, try again later\r\n"
     assert h.subjects("alice") == ["last"]
     assert not h.office.is_locked("bob")
-    assert h.gateway.sessions == set()
+    assert not h.gateway.connections
 
 
 def test_install_listens_on_both_ports_and_registers_shutdown_hooks(h):
@@ -501,7 +501,7 @@ def test_install_listens_on_both_ports_and_registers_shutdown_hooks(h):
     gateway = install(server)
     assert [(n, p) for n, p, _ in server.listening] == [("smtp", 2525), ("pop3", 1110)]
     assert server.close_hooks == [gateway.close_all]
-    assert gateway.max_per_address == 7
+    assert gateway.connections.max_per_address == 7
     assert gateway.smtp_settings.hostname == "Reality.Test"
     (count,) = server.connection_counts
     Connection(server.listening[0][2])
@@ -534,7 +534,7 @@ def _replay(chunks: list[bytes], advance_between: list[bool]) -> tuple[bytes, li
             out.append(c.take())
         letters = [(s.subject, harness.office.letter(k, s.number).body)
                    for k in ("alice", "bob") for s in harness.office.summaries(k)]
-        return b"".join(out), letters, sorted(harness.gateway.sessions, key=id)
+        return b"".join(out), letters, list(harness.gateway.connections)
     finally:
         harness.store.close()
 

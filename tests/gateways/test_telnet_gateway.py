@@ -70,7 +70,7 @@ class Harness:
     def connect(
         self, host: str = "192.0.2.10"
     ) -> tuple[TelnetSession, StringTransportWithDisconnection]:
-        peer = Address("TCP", host, 40000 + len(self.gateway.sessions))
+        peer = Address("TCP", host, 40000 + len(self.gateway.connections))
         protocol = self.gateway.build_protocol(peer)
         transport = TurnTransport(self.clock, peer=peer)
         transport.protocol = protocol
