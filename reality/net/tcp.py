@@ -45,9 +45,7 @@ _LOST_ERRNOS = {
 
 
 def _address(family: int, addr: Any) -> Address:
-    if family == socket.AF_INET6:
-        return Address("TCP", addr[0], addr[1])
-    if family == socket.AF_INET:
+    if family == socket.AF_INET or family == socket.AF_INET6:
         return Address("TCP", addr[0], addr[1])
     return Address("UNIX", str(addr), 0)
 
@@ -98,6 +96,10 @@ class Connection:
         self._peer: Address | None = None
         self._host: Address | None = None
         self._eof = False
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass  # the peer may have gone already; reading will tell
 
     def _start(self) -> None:
         self.reactor.add_reader(self.fileno, self._do_read)
@@ -407,10 +409,6 @@ class Port:
                 log.exception("accept() failed on %s", self._address)
                 return
             conn.setblocking(False)
-            try:
-                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
             peer = _address(conn.family, addr)
             try:
                 protocol = self.factory.build_protocol(peer)
@@ -526,10 +524,6 @@ class Connector:
             self._fail(self._error_for(code))
             return
         self._cancel_timer()
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
         try:
             protocol = self.factory.build_protocol(_address(sock.family, sock.getpeername()))
         except OSError as exc:

@@ -262,14 +262,21 @@ def test_protocol_exception_closes_only_that_connection(reactor, caplog):
 
 
 def test_addresses_and_nodelay(reactor):
-    """get_peer/get_host report both ends; TCP_NODELAY is on for accepted sockets."""
+    """get_peer/get_host report both ends; TCP_NODELAY is on for accepted and connected sockets."""
     seen: Deferred[object] = Deferred()
+    client_seen: Deferred[object] = Deferred()
 
     class Report(Protocol):
         def connection_made(self) -> None:
             t = self.transport
             nodelay = t.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
             seen.callback((t.get_peer(), t.get_host(), nodelay))
+
+    class ClientReport(Protocol):
+        def connection_made(self) -> None:
+            socket_ = self.transport.socket
+            client_seen.callback(socket_.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            self.transport.lose_connection()
 
     port = reactor.listen_tcp(0, Factory.for_protocol(Report), interface="127.0.0.1")
     sock = socket.create_connection(("127.0.0.1", port.get_host().port), timeout=5)
@@ -278,6 +285,8 @@ def test_addresses_and_nodelay(reactor):
     assert host.port == port.get_host().port
     assert nodelay
     sock.close()
+    reactor.connect_tcp("127.0.0.1", port.get_host().port, ClientFactory.for_protocol(ClientReport))
+    assert wait_for(reactor, client_seen, timeout=5)
 
 
 def test_half_closed_peer_still_gets_the_reply(reactor):
