@@ -492,12 +492,15 @@ def _part_size(part: Message, maintype: str) -> int:
         return 0
 
 
+def _attachment_list(attachments: Sequence[Attachment]) -> str:
+    return ", ".join(f"{a.name} ({a.size:,} bytes)" for a in attachments)
+
+
 def _attachment_note(attachments: Sequence[Attachment], skipped: int) -> str:
     if not attachments:
         return ""
-    listed = ", ".join(f"{a.name} ({a.size:,} bytes)" for a in attachments)
     more = f" and {skipped} more" if skipped else ""
-    return f"[Attachments not kept by Reality: {listed}{more}]"
+    return f"[Attachments not kept by Reality: {_attachment_list(attachments)}{more}]"
 
 
 def _split_header(data: bytes) -> tuple[list[bytes], bytes]:
@@ -815,7 +818,7 @@ class PostOffice:
         account = self.store.get_account(recipient)
         if account is None:
             raise Refusal(f"There is no player called '{markup.escape(recipient[:40])}'.")
-        if self.count(account.key) >= self.max_letters:
+        if self.is_full(account.key):
             raise Refusal(f"{account.name}'s mailbox is full; your letter was not sent.")
         domain = self.world.mail_domain
         data = compose_letter(
@@ -851,8 +854,7 @@ class PostOffice:
         player = self.world.online.get(key)
         if player is None:
             return
-        count = self.count(key)
-        first_number = count - self._newer_than(key, letters[0][0])
+        first_number = self._number_of(key, letters[0][0])
         lines = []
         for offset, (_letter_id, letter) in enumerate(letters):
             number = first_number + offset
@@ -901,9 +903,10 @@ class PostOffice:
         for line in lines:
             player.show(line)
 
-    def _newer_than(self, key: str, letter_id: int) -> int:
+    def _number_of(self, key: str, letter_id: int) -> int:
+        """A letter's number in its mailbox (1 = oldest)."""
         row = self.store.db.execute(
-            "SELECT COUNT(*) FROM letters WHERE owner = ? AND id > ?", (key, letter_id)
+            "SELECT COUNT(*) FROM letters WHERE owner = ? AND id <= ?", (key, letter_id)
         ).fetchone()
         return int(row[0])
 
@@ -987,10 +990,14 @@ class PostOffice:
 
     def mark_read(self, letter: StoredLetter) -> None:
         """Remember that a letter was read (committed on return)."""
-        if letter.read:
-            return
+        if not letter.read:
+            self._mark_read(letter.id, letter.owner)
+
+    def _mark_read(self, letter_id: int, key: str) -> None:
         with self.store.transaction():
-            self.store.db.execute("UPDATE letters SET read = 1 WHERE id = ?", (letter.id,))
+            self.store.db.execute(
+                "UPDATE letters SET read = 1 WHERE id = ? AND owner = ?", (letter_id, key)
+            )
 
     def delete(self, name: str, number: int) -> StoredLetter:
         """Delete letter ``number``; raises LookupError or :class:`MailboxLocked`."""
@@ -1053,11 +1060,7 @@ class MailboxSession:
 
     def retrieved(self, index: int) -> None:
         """RETR sent the whole letter: it counts as read in the game too."""
-        with self.office.store.transaction():
-            self.office.store.db.execute(
-                "UPDATE letters SET read = 1 WHERE id = ? AND owner = ?",
-                (self._ids[index], self.key),
-            )
+        self.office._mark_read(self._ids[index], self.key)
 
     def commit_deletions(self, indices: Sequence[int]) -> None:
         """Delete the marked letters in one transaction (POP3 QUIT)."""
@@ -1112,19 +1115,20 @@ def _office(ctx: Context) -> PostOffice:
     return office
 
 
-def _number(text: str, office: PostOffice, player: Player) -> int:
+def _number(text: str) -> int:
     text = text.strip()
     if not text:
         raise Refusal("Which letter? Give its number, as 'mail' lists them.")
     if not text.isdigit() or len(text) > 9:
         raise Refusal(f"'{markup.escape(text[:20])}' is not a letter number.")
-    number = int(text)
+    return int(text)
+
+
+def _no_letter(office: PostOffice, player: Player, number: int) -> Refusal:
     total = office.count(player.key)
-    if not 1 <= number <= total:
-        if total == 0:
-            raise Refusal("Your mailbox is empty.")
-        raise Refusal(f"There is no letter {number}: you have {total}.")
-    return number
+    if total == 0:
+        return Refusal("Your mailbox is empty.")
+    return Refusal(f"There is no letter {number}: you have {total}.")
 
 
 def mail(ctx: Context, args: str) -> None:
@@ -1172,10 +1176,10 @@ def _list(ctx: Context, office: PostOffice) -> None:
 
 def _read(ctx: Context, office: PostOffice, rest: str) -> None:
     player = ctx.player
-    number = _number(rest, office, player)
+    number = _number(rest)
     letter = office.letter(player.key, number)
     if letter is None:
-        raise Refusal(f"There is no letter {number}.")
+        raise _no_letter(office, player, number)
     lines = [
         f"{{bold}}Letter {letter.number} of {letter.total}{{/}}",
         f"From: {markup.escape(letter.from_header)}",
@@ -1183,7 +1187,7 @@ def _read(ctx: Context, office: PostOffice, rest: str) -> None:
         f"Subject: {markup.escape(letter.subject)}",
     ]
     if letter.attachments:
-        listed = ", ".join(f"{a.name} ({a.size:,} bytes)" for a in letter.attachments)
+        listed = _attachment_list(letter.attachments)
         lines.append(f"Attachments (not kept): {markup.escape(listed)}")
     body = letter.body
     if len(body) > MAX_SHOWN:
@@ -1200,7 +1204,7 @@ def _read(ctx: Context, office: PostOffice, rest: str) -> None:
 
 def _delete(ctx: Context, office: PostOffice, rest: str) -> None:
     player = ctx.player
-    number = _number(rest, office, player)
+    number = _number(rest)
     try:
         letter = office.delete(player.key, number)
     except MailboxLocked:
@@ -1209,7 +1213,7 @@ def _delete(ctx: Context, office: PostOffice, rest: str) -> None:
             " delete letters when it has finished."
         ) from None
     except LookupError:
-        raise Refusal(f"There is no letter {number}.") from None
+        raise _no_letter(office, player, number) from None
     ctx.tell(
         f"You throw away letter {number}, from {markup.escape(letter.sender)}:"
         f" {markup.escape(letter.subject)}."

@@ -98,6 +98,7 @@ def test_long_letters_are_cut_in_the_game(world, office, join):
         ("mail read 3", "There is no letter 3: you have 1."),
         ("mail read 0", "There is no letter 0: you have 1."),
         ("mail delete 99999999999", "'99999999999' is not a letter number."),
+        ("mail delete 2", "There is no letter 2: you have 1."),
         ("mail frobnicate", "Usage: mail | mail read <n> | mail delete <n> | "
                             "mail send <player> <subject> = <text>"),
     ],
