@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from game_fakes import FakeSession
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from reality.game.loader import WorldDefinition, WorldFileError, parse_world
@@ -18,21 +19,6 @@ WORDS = [
     "@create", "@describe", "=", "@teleport", "@kick", "@load", "{red}", "{", "}", "me",
     "here", "brass", "",
 ]  # fmt: skip
-
-
-class Session:
-    def __init__(self) -> None:
-        self.shown: list[str] = []
-
-    def show(self, text: str) -> None:
-        assert isinstance(text, str)
-        self.shown.append(text)
-
-    def send_data(self, kind: str, data: dict) -> None:
-        pass
-
-    def disconnect(self, message: str) -> None:
-        pass
 
 
 TINY = parse_world(
@@ -64,8 +50,8 @@ def test_no_input_crashes_a_verb(lines: list[str]) -> None:
     world.load(TINY)
     for name in ("Alice", "Bob"):
         world.store.create_account(name, "x", now=0.0)
-    alice = world.connect("Alice", Session())
-    bob = world.connect("Bob", Session())
+    alice = world.connect("Alice", FakeSession())
+    bob = world.connect("Bob", FakeSession())
     for i, line in enumerate(lines):
         if "@load" in line or "@shutdown" in line:
             continue  # file system and process hooks are tested elsewhere
@@ -75,6 +61,7 @@ def test_no_input_crashes_a_verb(lines: list[str]) -> None:
             world.execute(player, line)
             if player.online and line.strip() and player.input_handler is None:
                 assert len(player.session.shown) >= before
+            assert all(isinstance(text, str) for text in player.session.shown)
             assert "Something went wrong" not in "".join(player.session.shown), line
     for player in (alice, bob):
         if player.online:

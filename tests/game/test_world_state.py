@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from game_fakes import FakeSession
+
 from reality.game.loader import load_world, parse_world
 from reality.game.store import Store
 from reality.game.world import World
@@ -28,21 +30,6 @@ items:
 """
 
 
-class Session:
-    def __init__(self) -> None:
-        self.shown: list[str] = []
-        self.closed: str | None = None
-
-    def show(self, text: str) -> None:
-        self.shown.append(text)
-
-    def send_data(self, kind: str, data: dict) -> None:
-        pass
-
-    def disconnect(self, message: str) -> None:
-        self.closed = message
-
-
 def boot(path: Path, definition=None) -> World:
     """A world on a database file, as a server start would make it."""
     world = World(Clock(), Store(str(path)), admins=["alice"], rng=random.Random(1))
@@ -64,8 +51,8 @@ def test_restart_keeps_players_items_and_built_things(tmp_path: Path) -> None:
     world = boot(db)
     for name in ("Alice", "Bob"):
         world.store.create_account(name, "x", now=0.0)
-    alice = world.connect("Alice", Session())
-    bob = world.connect("Bob", Session())
+    alice = world.connect("Alice", FakeSession())
+    bob = world.connect("Bob", FakeSession())
     world.execute(alice, "get lamp")
     world.execute(alice, "n")
     world.execute(alice, "@dig up The Attic")
@@ -77,8 +64,8 @@ def test_restart_keeps_players_items_and_built_things(tmp_path: Path) -> None:
     shut(world)
 
     world = boot(db)
-    alice = world.connect("Alice", Session())
-    bob = world.connect("Bob", Session())
+    alice = world.connect("Alice", FakeSession())
+    bob = world.connect("Bob", FakeSession())
     assert alice.location.name == "The Attic"
     assert [i.id for i in alice.inventory] == ["lamp"]
     assert bob.location.id == "library"
@@ -94,7 +81,7 @@ def test_an_offline_players_items_stay_with_them(tmp_path: Path) -> None:
     db = tmp_path / "db.sqlite3"
     world = boot(db)
     world.store.create_account("Alice", "x", now=0.0)
-    alice = world.connect("Alice", Session())
+    alice = world.connect("Alice", FakeSession())
     world.execute(alice, "get lamp")
     world.disconnect(alice)
     shut(world)
@@ -102,7 +89,7 @@ def test_an_offline_players_items_stay_with_them(tmp_path: Path) -> None:
     world = boot(db)
     assert world.items["lamp"] not in world.rooms["hall"].contents
     assert world.items["lamp"].location.name == "Alice"
-    alice = world.connect("Alice", Session())
+    alice = world.connect("Alice", FakeSession())
     assert [i.id for i in alice.inventory] == ["lamp"]
     shut(world)
 
@@ -112,7 +99,7 @@ def test_a_changed_world_file_merges_with_saved_state(tmp_path: Path) -> None:
     db = tmp_path / "db.sqlite3"
     world = boot(db)
     world.store.create_account("Alice", "x", now=0.0)
-    alice = world.connect("Alice", Session())
+    alice = world.connect("Alice", FakeSession())
     world.execute(alice, "get lamp")
     world.execute(alice, "n")
     world.execute(alice, "drop lamp")  # the lamp lies in the library
@@ -120,7 +107,7 @@ def test_a_changed_world_file_merges_with_saved_state(tmp_path: Path) -> None:
 
     world = boot(db, parse_world(CHANGED, "changed.yaml"))  # no library any more
     assert world.items["lamp"].location.id == "kitchen"
-    alice = world.connect("Alice", Session())
+    alice = world.connect("Alice", FakeSession())
     assert alice.location.id == "hall"
     shut(world)
 
@@ -129,7 +116,7 @@ def test_reload_keeps_unsaved_moves(tmp_path: Path) -> None:
     """Loading a world keeps items where players put them since the last checkpoint."""
     world = boot(tmp_path / "db.sqlite3")
     world.store.create_account("Alice", "x", now=0.0)
-    alice = world.connect("Alice", Session())
+    alice = world.connect("Alice", FakeSession())
     world.execute(alice, "get lamp")
     world.execute(alice, "n")
     world.execute(alice, "drop lamp")
@@ -156,7 +143,7 @@ def test_a_load_that_fails_halfway_changes_nothing(tmp_path: Path) -> None:
     """If building the new content fails, the running world is exactly as it was."""
     world = boot(tmp_path / "db.sqlite3")
     world.store.create_account("Alice", "x", now=0.0)
-    alice = world.connect("Alice", Session())
+    alice = world.connect("Alice", FakeSession())
     world.execute(alice, "n")
     rooms, items = dict(world.rooms), dict(world.items)
 
