@@ -6,8 +6,12 @@ The services start in this order and stop in the reverse one:
 2. the worker processes (password hashing, parsing large mail);
 3. the world (ticks; on shutdown it tells every player, disconnects them
    and saves everything);
-4. the listening ports: HTTP, SMTP and POP3 when their gateways exist,
-   and telnet last, so its banner can name the website.
+4. the listening ports: HTTP (:func:`reality.gateways.web.install`), SMTP
+   and POP3 (:func:`reality.gateways.mail.install`), then telnet.
+
+Each gateway is also in :attr:`Server.gateways` (a :class:`Gateway`): at
+shutdown every one of them says goodbye on its open connections, and the
+server waits (bounded) for them to close.
 
 On SIGINT, SIGTERM or ``@shutdown`` the ports stop listening first, then
 the world says goodbye and saves, then the workers exit, then the database
@@ -16,17 +20,17 @@ closes, and the process exits with status 0.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol as TypingProtocol
 
 from attrs import define, field
 
 from reality.game.loader import WorldDefinition
 from reality.game.store import Store
 from reality.game.world import World
+from reality.gateways import mail, web
 from reality.gateways.auth import Authenticator
 from reality.gateways.telnet import TelnetGateway
 from reality.gateways.workers import WorkerPool
@@ -37,7 +41,7 @@ from reality.net.task import LagMonitor
 
 log = logging.getLogger("reality")
 
-__all__ = ["Server", "Settings", "build"]
+__all__ = ["Gateway", "Server", "Settings"]
 
 
 @define
@@ -60,6 +64,17 @@ class Settings:
     checkpoint_interval: float = 5.0
     #: The reactor ``reality serve`` runs on: "selector", "asyncio" or "uvloop".
     reactor: str = "selector"
+
+
+class Gateway(TypingProtocol):
+    """What the server asks of each gateway: its connections, and to close them."""
+
+    @property
+    def open_connections(self) -> int:
+        """Connections open now."""
+
+    def close_all(self, message: str) -> None:
+        """Say goodbye (``message``, where the protocol can say one) and close them all."""
 
 
 class StoreService(Service):
@@ -108,9 +123,9 @@ class WorldService(Service):
         server.lag.stop()
         message = server.shutdown_message or "The server is shutting down. Goodbye!"
         server.world.disconnect_all(message)
-        for close in server.close_hooks:
+        for gateway in server.gateways:
             try:
-                close(message)
+                gateway.close_all(message)
             except Exception:
                 log.exception("error while closing connections")
         server.world.stop()
@@ -118,14 +133,16 @@ class WorldService(Service):
 
 
 class Server:
-    """The assembled server: settings, world, gateways and the Application."""
+    """The assembled server: settings, world, gateways and the Application.
+
+    Nothing listens until it runs.
+    """
 
     def __init__(self, settings: Settings, reactor: Any, definition: WorldDefinition) -> None:
         self.settings = settings
         self.reactor = reactor
         self.shutdown_message: str | None = None
-        self.close_hooks: list[Callable[[str], Any]] = []
-        self.connection_counts: list[Callable[[], int]] = []
+        self.gateways: list[Gateway] = []
         self.addresses: dict[str, Address] = {}
         self.app = Application("reality")
 
@@ -161,39 +178,29 @@ class Server:
             max_per_address=settings.max_per_address,
             idle_timeout=settings.idle_timeout,
         )
-        self.close_hooks.append(self.telnet.close_all)
-        self.connection_counts.append(lambda: self.telnet.open_connections)
+        self.gateways.append(self.telnet)
+        self.web = web.install(self)
+        self.mail = mail.install(self)
+        self.listen("telnet", settings.telnet_port, self.telnet, self._telnet_listening)
 
-        for module_name, port in (
-            ("reality.gateways.web", settings.http_port),
-            ("reality.gateways.mail", settings.smtp_port),
-        ):
-            self._add_optional_gateway(module_name, port)
-        self.listen("telnet", settings.telnet_port, self.telnet)
+    def listen(
+        self,
+        service: str,
+        port: int,
+        factory: Any,
+        on_listening: Callable[[Address], Any] | None = None,
+    ) -> TCPServer:
+        """Add a listening port; logs ``<service> listening on <host>:<port>``.
 
-    def _add_optional_gateway(self, module_name: str, port: int) -> None:
-        # A gateway module plugs in through a module-level install(server),
-        # which adds its ports with server.listen(...) and may append to
-        # close_hooks (say goodbye at shutdown) and connection_counts.
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            return
-        install = getattr(module, "install", None)
-        if install is not None:
-            install(self)
-
-    def listen(self, service: str, port: int, factory: Any) -> TCPServer:
-        """Add a listening port; logs ``<service> listening on <host>:<port>``."""
+        ``on_listening(address)`` follows, when the port is open (with port 0,
+        only then is its number known).
+        """
 
         def listening(address: Address) -> None:
             self.addresses[service] = address
             log.info("%s listening on %s:%s", service, address.host, address.port)
-            if service == "telnet":
-                self.telnet.address = address
-                self.world.telnet_address = f"{self.public_host()}:{address.port}"
+            if on_listening is not None:
+                on_listening(address)
 
         server = TCPServer(
             self.reactor, port, factory, self.settings.bind, on_listening=listening
@@ -202,12 +209,22 @@ class Server:
         server.set_service_parent(self.app)
         return server
 
+    def _telnet_listening(self, address: Address) -> None:
+        self.telnet.address = address
+        self.world.telnet_address = f"{self.public_host()}:{address.port}"
+        # Every page says how to connect.
+        self.web.invalidate()
+
+    def open_connections(self) -> int:
+        """Connections open now, over every gateway."""
+        return sum(gateway.open_connections for gateway in self.gateways)
+
     def stats(self) -> dict[str, float]:
         """Figures for admins and benchmarks: uptime, load, tick lateness, memory."""
         return {
             "uptime": self.reactor.seconds() - self.started,
             "online": len(self.world.online),
-            "connections": sum(count() for count in self.connection_counts),
+            "connections": self.open_connections(),
             "commands": self.telnet.commands,
             "lateness_p50_ms": self.lag.percentile(0.5) * 1000,
             "lateness_p99_ms": self.lag.percentile(0.99) * 1000,
@@ -245,15 +262,13 @@ class Server:
 
     def wait_for_connections(self, limit: float) -> Deferred[None]:
         """Fire when every connection has closed, or after ``limit`` seconds."""
-        if not any(count() for count in self.connection_counts):
+        if not self.open_connections():
             return succeed(None)
         d: Deferred[None] = Deferred()
         deadline = self.reactor.seconds() + limit
 
         def check() -> None:
-            if not any(count() for count in self.connection_counts) or (
-                self.reactor.seconds() >= deadline
-            ):
+            if not self.open_connections() or self.reactor.seconds() >= deadline:
                 d.callback(None)
             else:
                 self.reactor.call_later(0.02, check)
@@ -281,8 +296,3 @@ def _rss_kib() -> float:
     import resource
 
     return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-
-
-def build(settings: Settings, reactor: Any, definition: WorldDefinition) -> Server:
-    """Assemble a server (nothing listens until it runs)."""
-    return Server(settings, reactor, definition)

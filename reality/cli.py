@@ -145,7 +145,7 @@ def _make_reactor(name: str) -> Any:
 
 def serve(args: argparse.Namespace) -> int:
     """``reality serve``: load the world, assemble the services, run."""
-    from reality.app import Settings, build
+    from reality.app import Server, Settings
     from reality.game.loader import WorldFileError, load_world
     from reality.game.store import StoreError
     _configure_logging(args.log_level)
@@ -175,7 +175,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"reality: {exc}", file=sys.stderr)
         return 1
     try:
-        server = build(settings, reactor, definition)
+        server = Server(settings, reactor, definition)
     except (StoreError, OSError) as exc:
         print(f"reality: cannot open the database {args.db}: {exc}", file=sys.stderr)
         return 1

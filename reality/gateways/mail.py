@@ -299,19 +299,16 @@ class MailGateway:
 def install(server: Any) -> MailGateway:
     """Plug mail into an assembled :class:`reality.app.Server`: SMTP and POP3 ports."""
     settings = server.settings
-    office = PostOffice(server.world)
     gateway = MailGateway(
         server.world,
-        office,
+        PostOffice(server.world),
         server.authenticator,
         server.reactor,
         max_per_address=settings.max_per_address,
-        parser=getattr(server, "pool", None),
+        parser=server.pool,
     )
-    server.mail = gateway
     server.listen("smtp", settings.smtp_port, gateway.smtp_factory)
     server.listen("pop3", settings.pop3_port, gateway.pop3_factory)
-    server.close_hooks.append(gateway.close_all)
-    server.connection_counts.append(lambda: gateway.open_connections)
+    server.gateways.append(gateway)
     log.info("mail for <name>@%s", server.world.mail_domain)
     return gateway

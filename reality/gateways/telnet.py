@@ -465,7 +465,6 @@ class TelnetGateway(Factory):
         max_per_address: int = 50,
         idle_timeout: float = 3600.0,
         login_timeout: float = 300.0,
-        web_url: str | None = None,
         telnet_config: TelnetConfig | None = None,
         started: float | None = None,
         coalesce: bool = True,
@@ -475,7 +474,6 @@ class TelnetGateway(Factory):
         self.clock = clock
         self.idle_timeout = idle_timeout
         self.login_timeout = login_timeout
-        self.web_url = web_url
         self.telnet_config = telnet_config or TelnetConfig.server()
         self.started = started if started is not None else time.time()
         self.connections = Connections(max_per_address)
@@ -528,8 +526,8 @@ class TelnetGateway(Factory):
         lines = ["", f"  {world.name}", ""]
         if world.welcome:
             lines += [f"  {world.welcome}", ""]
-        if self.web_url:
-            lines.append(f"  On the web: {self.web_url}  (the map: {self.web_url}map.svg)")
+        if world.web_url:
+            lines.append(f"  On the web: {world.web_url}/  (the map: {world.web_url}/map.svg)")
             lines.append("")
         lines.append(self.login_help())
         return "\n".join(lines)
@@ -561,6 +559,6 @@ class TelnetGateway(Factory):
         }
         if self.address is not None:
             variables["PORT"] = str(self.address.port)
-        if self.web_url:
-            variables["WEBSITE"] = self.web_url
+        if self.world.web_url:
+            variables["WEBSITE"] = f"{self.world.web_url}/"
         return variables

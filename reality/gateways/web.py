@@ -49,8 +49,8 @@ a match is answered ``304 Not Modified`` (§15.4.5). Pages say
 but asks again, cheaply, each time.
 
 :func:`install` plugs the site into :class:`reality.app.Server`: it listens
-on ``settings.http_port`` and, once the port is known, sets the telnet
-banner's and the world's ``web_url``.
+on ``settings.http_port`` and, once the port is known, sets the world's
+``web_url`` (which the telnet banner and ``homepage`` show).
 """
 
 from __future__ import annotations
@@ -733,7 +733,6 @@ class WebSite:
         # Served pages by request path (the canonical paths only, so it is
         # bounded): (page, homepage key or None).
         self._fast: dict[str, tuple[Page, str | None]] = {}
-        self._telnet_seen: str | None = world.telnet_address
         css = (STATIC / "style.css").read_bytes()
         self._css = self._page(css, _CSS, cache_control="public, max-age=86400", security=False)
         self.css_url = "/style.css?v=" + self._css.etag.strip('"')[:12]
@@ -752,11 +751,6 @@ class WebSite:
     # -- the handler -------------------------------------------------------------------
 
     def __call__(self, request: Request) -> Response | Deferred[Response]:
-        if self.world.telnet_address is not self._telnet_seen:
-            # Every page's footer names the telnet address; it is known only
-            # once the telnet port listens.
-            self._telnet_seen = self.world.telnet_address
-            self.invalidate()
         # The common case, a page served again: one lookup by the path as
         # received, instead of routing, name checks and cache bookkeeping.
         hit = self._fast.get(request.raw_path)
@@ -785,7 +779,7 @@ class WebSite:
                 page.stale = True
 
     def invalidate(self) -> None:
-        """Mark every page stale (a world load, a new telnet address)."""
+        """Mark every page stale (a world load; the site's or telnet's address known)."""
         if self._map_job is not None:
             self._map_changed = True
         for page in self._pages.values():
@@ -827,9 +821,9 @@ class WebSite:
         if self._map_job is None:
             world = self.world
             self._map_job = []
-            self.renderer.map_svg(
-                world.map_rooms(), getattr(world, "start_id", None), world.name
-            ).add_callbacks(self._map_done, self._map_failed)
+            self.renderer.map_svg(world.map_rooms(), world.start_id, world.name).add_callbacks(
+                self._map_done, self._map_failed
+            )
         waiter: Deferred[None] = Deferred()
         self._map_job.append(waiter)
         return waiter.add_callback(lambda _: _answer(request, self._pages["/map.svg"]))
@@ -1058,7 +1052,7 @@ class WebSite:
 
     def _render_map(self, previous: Page | None) -> Page:
         world = self.world
-        body = map_svg(world.map_rooms(), getattr(world, "start_id", None), world.name)
+        body = map_svg(world.map_rooms(), world.start_id, world.name)
         return self._page(body.encode("utf-8"), _SVG, previous=previous)
 
     def _render_not_found(self, previous: Page | None) -> Page:
@@ -1130,31 +1124,18 @@ def install(server: Any) -> WebSite:
     """Plug the website into an assembled :class:`reality.app.Server`.
 
     Listens on ``settings.http_port``; when the port is open (its number is
-    known only then, with port 0) the telnet banner and the world learn the
-    site's URL, so ``homepage`` can tell players their address.
+    known only then, with port 0) the world learns the site's URL, so the
+    telnet banner and ``homepage`` can tell players their address.
     """
-    site = WebSite(
-        server.world,
-        server.reactor,
-        started=getattr(server, "started", None),
-        renderer=getattr(server, "pool", None),
-    )
+    site = WebSite(server.world, server.reactor, started=server.started, renderer=server.pool)
     factory = WebFactory(site, server.reactor, max_connections=1000)
-    port = server.listen("http", server.settings.http_port, factory)
-    announce = port.on_listening
 
     def listening(address: Address) -> None:
-        if announce is not None:
-            announce(address)
         url = site_url(server.public_host(), address.port)
-        server.telnet.web_url = url
         server.world.web_url = url.rstrip("/")
         site.invalidate()
         log.info("website at %s", url)
 
-    port.on_listening = listening
-    server.web = site
-    server.close_hooks.append(factory.close_all)
-    server.connection_counts.append(lambda: factory.open_connections)
+    server.listen("http", server.settings.http_port, factory, listening)
+    server.gateways.append(factory)
     return site
-

@@ -475,8 +475,8 @@ def test_close_all_answers_queued_mail_then_says_goodbye(h):
     assert not h.gateway.connections
 
 
-def test_install_listens_on_both_ports_and_registers_shutdown_hooks(h):
-    """install(server) adds smtp and pop3 ports, a close hook and a connection count."""
+def test_install_listens_on_both_ports_and_joins_the_gateways(h):
+    """install(server) adds the smtp and pop3 ports and the gateway to close at shutdown."""
 
     class Settings:
         smtp_port = 2525
@@ -490,22 +490,22 @@ def test_install_listens_on_both_ports_and_registers_shutdown_hooks(h):
             self.store = h.store
             self.reactor = h.clock
             self.authenticator = h.auth
-            self.close_hooks: list[Any] = []
-            self.connection_counts: list[Any] = []
+            self.pool = None
+            self.gateways: list[Any] = []
             self.listening: list[tuple[str, int, Any]] = []
 
-        def listen(self, name: str, port: int, factory: Any) -> None:
+        def listen(self, name: str, port: int, factory: Any, on_listening: Any = None) -> None:
             self.listening.append((name, port, factory))
 
     server = FakeServer()
     gateway = install(server)
     assert [(n, p) for n, p, _ in server.listening] == [("smtp", 2525), ("pop3", 1110)]
-    assert server.close_hooks == [gateway.close_all]
+    assert server.gateways == [gateway]
     assert gateway.connections.max_per_address == 7
     assert gateway.smtp_settings.hostname == "Reality.Test"
-    (count,) = server.connection_counts
     Connection(server.listening[0][2])
-    assert count() == 1
+    Connection(server.listening[1][2], port=40002)
+    assert gateway.open_connections == 2
 
 
 STREAM = (

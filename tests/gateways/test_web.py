@@ -550,16 +550,6 @@ def test_homepage_cache_is_bounded():
     assert site.site.renders == renders + 1
 
 
-def test_telnet_address_arriving_later_rerenders_pages(s):
-    """Pages rendered before the telnet port listened are redrawn once it does."""
-    s.world.telnet_address = None
-    s.site._telnet_seen = None
-    s.site.invalidate()
-    assert "telnet play" not in s.text("/")
-    s.world.telnet_address = "play.test:4001"
-    assert "telnet play.test 4001" in s.text("/")
-
-
 # -- conditional requests --------------------------------------------------------------
 
 
@@ -681,35 +671,42 @@ def test_close_all_closes_open_connections(s):
 # -- install ---------------------------------------------------------------------------
 
 
+def get_over(factory: WebFactory, target: bytes) -> tuple[bytes, StringTransportWithDisconnection]:
+    """One GET through a channel of ``factory``; the reply and the transport (left open)."""
+    protocol = factory.build_protocol(Address("TCP", "127.0.0.1", 9))
+    transport = StringTransportWithDisconnection()
+    transport.protocol = protocol
+    protocol.make_connection(transport)
+    protocol.data_received(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    return transport.take(), transport
+
+
 def test_install_listens_and_tells_telnet_and_the_world_the_url(tmp_path):
-    """In the assembled server, the HTTP port's URL reaches the banner and 'homepage'."""
+    """In the assembled server, the HTTP port's URL reaches the banner and 'homepage';
+    pages drawn before the telnet port listened are drawn again with its address."""
     reactor = MemoryReactor()
     settings = Settings(world=str(TINY), db=":memory:", http_port=0, telnet_port=0, hash_workers=1)
     server = Server(settings, reactor, load_world(TINY))
     try:
         assert isinstance(server.web, WebSite)
         server.app.get_service_named("http").start_service()
-        server.app.get_service_named("telnet").start_service()
         http_port = server.addresses["http"].port
+        factory = next(r.factory for r in reactor.tcp_servers if r.factory is not server.telnet)
+        assert isinstance(factory, WebFactory)
+        reply, _ = get_over(factory, b"/")
+        assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and b"telnet 127.0.0.1" not in reply
+
+        server.app.get_service_named("telnet").start_service()
         telnet_port = server.addresses["telnet"].port
-        assert server.telnet.web_url == f"http://127.0.0.1:{http_port}/"
         assert server.world.web_url == f"http://127.0.0.1:{http_port}"
         assert f"On the web: http://127.0.0.1:{http_port}/" in server.telnet.banner()
         assert server.world.homepage_url("Alice") == f"http://127.0.0.1:{http_port}/~alice"
-
-        factory = next(r.factory for r in reactor.tcp_servers if r.factory is not server.telnet)
-        assert isinstance(factory, WebFactory)
-        protocol = factory.build_protocol(Address("TCP", "127.0.0.1", 9))
-        transport = StringTransportWithDisconnection()
-        transport.protocol = protocol
-        protocol.make_connection(transport)
-        protocol.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        reply = transport.take()
-        assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
+        reply, transport = get_over(factory, b"/")
         assert b"telnet 127.0.0.1 %d" % telnet_port in reply
-        assert sum(count() for count in server.connection_counts) == 1
-        for close in server.close_hooks:
-            close("bye")
+
+        assert server.open_connections() == 2  # both keep-alive channels
+        for gateway in server.gateways:
+            gateway.close_all("bye")
         assert transport.disconnecting
     finally:
         server.store.close()
