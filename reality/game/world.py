@@ -177,7 +177,7 @@ class World:
         self._dirty_players: set[Player] = set()
         self._dirty_items: set[Item] = set()
         self._logins: dict[str, float] = {}
-        self._timers: list[Any] = []
+        self._checkpoint_timer: Any = None
         self._phase_timer: Any = None
         self._phase_due = 0.0
         self._who_cache: tuple[int, str] | None = None
@@ -771,24 +771,26 @@ class World:
         self.running = True
         self._start_npc_timers()
         self._start_daynight()
-        self._timers.append(self.clock.call_later(self.checkpoint_interval, self._checkpoint_tick))
+        self._checkpoint_timer = self.clock.call_later(
+            self.checkpoint_interval, self._checkpoint_tick
+        )
 
     def stop(self) -> None:
         """Cancel the ticks and save everything."""
         self.running = False
         self._cancel_npc_timers()
-        for timer in self._timers:
-            if timer.active():
-                timer.cancel()
-        self._timers.clear()
+        if self._checkpoint_timer is not None and self._checkpoint_timer.active():
+            self._checkpoint_timer.cancel()
+        self._checkpoint_timer = None
         if self._phase_timer is not None and self._phase_timer.active():
             self._phase_timer.cancel()
         self._phase_timer = None
         self.save_all()
 
     def _checkpoint_tick(self) -> None:
-        self._timers = [t for t in self._timers if t.active()]
-        self._timers.append(self.clock.call_later(self.checkpoint_interval, self._checkpoint_tick))
+        self._checkpoint_timer = self.clock.call_later(
+            self.checkpoint_interval, self._checkpoint_tick
+        )
         # Save what is dirty now in slices, one per turn of the loop: a
         # thousand players at once would hold the loop for milliseconds.
         self._checkpoint_slices(list(self._dirty_players))
