@@ -204,9 +204,9 @@ def run(ctx: Context, line: str) -> None:
         return
     first = line[0]
     if first in "'\"":
-        return _dispatch(ctx, ctx.world.verbs.lookup("say") or VERBS_SAY, line[1:].strip())
-    if first == ":":
-        return _dispatch(ctx, ctx.world.verbs.lookup("emote") or VERBS_EMOTE, line[1:].strip())
+        line = "say " + line[1:]
+    elif first == ":":
+        line = "emote " + line[1:]
     word, _, rest = line.partition(" ")
     word = word.lower()
     rest = rest.strip()
@@ -286,11 +286,7 @@ def find(
         ordinal, q = int(m.group(1)), m.group(2)
     best = NO_MATCH
     found: list[Any] = []
-    seen: set[int] = set()
     for candidate in candidates:
-        if id(candidate) in seen:
-            continue
-        seen.add(id(candidate))
         score = candidate.match(q)
         if score > best:
             best, found = score, [candidate]
@@ -1068,9 +1064,6 @@ def _register_defaults(registry: VerbRegistry) -> None:
 
 
 _register_defaults(VERBS)
-VERBS_SAY = VERBS.lookup("say")
-VERBS_EMOTE = VERBS.lookup("emote")
-assert VERBS_SAY is not None and VERBS_EMOTE is not None
 
 
 def default_registry() -> VerbRegistry:
