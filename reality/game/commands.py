@@ -145,20 +145,8 @@ class VerbRegistry:
 VERBS = VerbRegistry()
 
 
-def register_verb(
-    name: str,
-    handler: Callable[[Context, str], None],
-    *,
-    aliases: Sequence[str] = (),
-    admin: bool = False,
-    help: str = "",
-    usage: str = "",
-    category: str = "general",
-) -> Verb:
-    """Add a verb to the shared registry :data:`VERBS`."""
-    return VERBS.register(
-        name, handler, aliases=aliases, admin=admin, help=help, usage=usage, category=category
-    )
+#: Add a verb to the shared registry :data:`VERBS` (its :meth:`VerbRegistry.register`).
+register_verb = VERBS.register
 
 
 class Context:
