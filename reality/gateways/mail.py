@@ -159,7 +159,6 @@ class MailGateway:
         authenticator: Authenticator,
         clock: Any,
         *,
-        hostname: str | None = None,
         max_per_address: int = 50,
         smtp_settings: SMTPSettings | None = None,
         pop3_settings: pop3.POP3Settings | None = None,
@@ -174,7 +173,7 @@ class MailGateway:
         self.authenticator = authenticator
         self.clock = clock
         self.domain = world.mail_domain.lower()
-        host = hostname or world.mail_domain
+        host = world.mail_domain
         self.smtp_settings = smtp_settings or SMTPSettings(hostname=host)
         self.pop3_settings = pop3_settings or pop3.POP3Settings(hostname=host)
         self.connections = Connections(max_per_address)

@@ -38,7 +38,6 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -177,13 +176,11 @@ class TelnetSession(TelnetProtocol):
         """
         if self._dispatching or self.transport is None:
             return
-        gateway = self.gateway
-        if not gateway.coalesce or self._closing:
+        if self._closing:
             TelnetProtocol.flush(self)
-            return
-        if not self._flush_pending:
+        elif not self._flush_pending:
             self._flush_pending = True
-            gateway._schedule_flush(self)
+            self.gateway._schedule_flush(self)
 
     def _flush_now(self) -> None:
         self._flush_pending = False
@@ -465,25 +462,21 @@ class TelnetGateway(Factory):
         max_per_address: int = 50,
         idle_timeout: float = 3600.0,
         login_timeout: float = 300.0,
-        telnet_config: TelnetConfig | None = None,
-        started: float | None = None,
-        coalesce: bool = True,
     ) -> None:
         self.world = world
         self.authenticator = authenticator
         self.clock = clock
         self.idle_timeout = idle_timeout
         self.login_timeout = login_timeout
-        self.telnet_config = telnet_config or TelnetConfig.server()
-        self.started = started if started is not None else time.time()
+        self.telnet_config = TelnetConfig.server()
+        #: When the server started, wall-clock (MSSP's UPTIME).
+        self.started = time.time()
         self.connections = Connections(max_per_address)
         #: Lines of input run as game commands since the start.
         self.commands = 0
-        #: Write each session's output once per reactor turn (see TelnetSession.flush).
-        self.coalesce = coalesce
+        #: Sessions to write at the end of this reactor turn (see TelnetSession.flush).
         self._to_flush: list[TelnetSession] = []
         self.address: Address | None = None
-        self.on_session_count: Callable[[int], Any] | None = None
 
     def build_protocol(self, addr: Address) -> TelnetProtocol:
         if self.connections.full(addr.host):
