@@ -853,26 +853,15 @@ def teleport(ctx: Context, args: str) -> None:
             if traveller is ctx.player
             else f"{traveller.name} is already there."
         )
-    if traveller is not ctx.player:
+    if traveller is ctx.player:
+        leave = f"{traveller.name} vanishes in a puff of smoke."
+        arrive = f"{traveller.name} appears in a puff of smoke."
+    else:
         ctx.tell(f"You send {traveller.name} to {destination.name}.")
-        traveller_buffer = EventBuffer()
-        traveller_buffer.tell(traveller, f"{ctx.player.name} sends you elsewhere.")
-        world.move_player(
-            traveller,
-            destination,
-            traveller_buffer,
-            leave=f"{traveller.name} vanishes.",
-            arrive=f"{traveller.name} appears out of nowhere.",
-        )
-        ctx.after.append(traveller_buffer.flush)
-        return
-    world.move_player(
-        traveller,
-        destination,
-        ctx.buffer,
-        leave=f"{traveller.name} vanishes in a puff of smoke.",
-        arrive=f"{traveller.name} appears in a puff of smoke.",
-    )
+        ctx.buffer.tell(traveller, f"{ctx.player.name} sends you elsewhere.")
+        leave = f"{traveller.name} vanishes."
+        arrive = f"{traveller.name} appears out of nowhere."
+    world.move_player(traveller, destination, ctx.buffer, leave=leave, arrive=arrive)
 
 
 def _find_room(world: World, query: str) -> Room:
