@@ -307,10 +307,9 @@ class World:
         )
         for player in moved:
             player.show("{yellow}The world shifts around you.{/}")
+            player.show(self.describe_room(player.location, player))
         for player in self.online.values():
             self.send_room_info(player)
-            if player in moved:
-                player.show(self.describe_room(player.location, player))
         self.changed("world", None)
 
     def _build_rooms(self, definition: WorldDefinition) -> dict[str, Room]:
