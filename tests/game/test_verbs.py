@@ -538,6 +538,18 @@ def test_dig_makes_a_room_with_a_way_back(trio) -> None:
     assert [r.id for r in world.store.built_rooms()] == ["@the-tower", "@strange-place"]
 
 
+@pytest.mark.parametrize(
+    ("way", "back"),
+    [("s", "north"), ("east", "west"), ("ne", "southwest"), ("nw", "southeast"), ("d", "up")],
+)
+def test_dig_names_the_way_back_by_the_opposite_direction(trio, way: str, back: str) -> None:
+    """north/south, east/west, ne/sw, nw/se, up/down: the new room's exit leads back."""
+    world, (alice, _), _, _ = trio
+    world.execute(alice, f"@dig {way} Somewhere")
+    new_room = world.rooms["@somewhere"]
+    assert new_room.exits[back].destination == "hall"
+
+
 def test_create_and_describe(trio) -> None:
     """@create puts a new item in the admin's hands; @describe sets descriptions."""
     world, (alice, a), (bob, b), _ = trio
