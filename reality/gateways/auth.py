@@ -21,8 +21,8 @@ unit tests that drive the gateways with a fake clock.
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
-from collections.abc import Callable
 from typing import Any, Protocol as TypingProtocol
 
 from reality.game import accounts
@@ -84,14 +84,11 @@ class ImmediateHasher:
 
     def __init__(self, n: int = 2**4) -> None:
         self.n = n
-        self.calls = 0
 
     def hash(self, password: str) -> Deferred[str]:
-        self.calls += 1
         return succeed(accounts.hash_password(password, n=self.n, r=1, p=1))
 
     def verify(self, password: str, stored: str) -> Deferred[bool]:
-        self.calls += 1
         return succeed(accounts.verify_password(password, stored))
 
 
@@ -150,13 +147,11 @@ class Authenticator:
         max_failures: int = 5,
         window: float = 300.0,
         lockout: float = 300.0,
-        on_created: Callable[[Account], Any] | None = None,
     ) -> None:
         self.store = store
         self.hasher = hasher
         self.clock = clock
         self.throttle = _Throttle(clock, max_failures, window, lockout)
-        self.on_created = on_created
         self._dummy_hash: str | None = None
 
     def create_account(self, name: str, password: str, address: str) -> Deferred[Account]:
@@ -175,7 +170,7 @@ class Authenticator:
 
         def store_it(stored: str) -> Account:
             # The name may have been taken while the hash was computed.
-            return self.store.create_account(name, stored, now=self._wall_time())
+            return self.store.create_account(name, stored, now=time.time())
 
         d = self.hasher.hash(password)
         d.add_callback(store_it)
@@ -208,9 +203,3 @@ class Authenticator:
         if self._dummy_hash is None:
             self._dummy_hash = accounts.hash_password("x" * 16, n=accounts.DEFAULT_N)
         return self._dummy_hash
-
-    @staticmethod
-    def _wall_time() -> float:
-        import time
-
-        return time.time()
