@@ -20,6 +20,7 @@ unit tests that drive the gateways with a fake clock.
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from collections import deque
@@ -41,6 +42,19 @@ __all__ = [
     "LoginThrottled",
     "ServerBusy",
 ]
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+# What an unknown name is checked against: a stored hash of the usual cost
+# that no password matches (scrypt giving all zero bytes is a 2**-256
+# chance). It costs a worker one real scrypt and the loop nothing.
+_NO_ACCOUNT = (
+    f"scrypt${accounts.DEFAULT_N}${accounts.DEFAULT_R}${accounts.DEFAULT_P}"
+    f"${_b64(bytes(accounts.SALT_BYTES))}${_b64(bytes(accounts.HASH_BYTES))}"
+)
 
 
 class AuthError(Exception):
@@ -152,7 +166,6 @@ class Authenticator:
         self.hasher = hasher
         self.clock = clock
         self.throttle = _Throttle(clock, max_failures, window, lockout)
-        self._dummy_hash: str | None = None
 
     def create_account(self, name: str, password: str, address: str) -> Deferred[Account]:
         """Make an account (committed before the Deferred fires).
@@ -183,10 +196,7 @@ class Authenticator:
         except LoginThrottled as exc:
             return fail(exc)
         account = self.store.get_account(name) if name else None
-        if account is None:
-            stored = self._dummy()
-        else:
-            stored = account.password_hash
+        stored = _NO_ACCOUNT if account is None else account.password_hash
 
         def checked(ok: bool) -> Account:
             if ok and account is not None:
@@ -197,9 +207,3 @@ class Authenticator:
         d = self.hasher.verify(password, stored)
         d.add_callback(checked)
         return d
-
-    def _dummy(self) -> str:
-        # A real hash of a random password, so unknown names cost the same.
-        if self._dummy_hash is None:
-            self._dummy_hash = accounts.hash_password("x" * 16, n=accounts.DEFAULT_N)
-        return self._dummy_hash

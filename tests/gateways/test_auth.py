@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from reality.game.accounts import InvalidName, verify_password
+from reality.game.accounts import DEFAULT_N, DEFAULT_P, DEFAULT_R, InvalidName, verify_password
 from reality.game.store import NameTaken, Store
 from reality.gateways.auth import (
     Authenticator,
@@ -60,6 +60,23 @@ def test_wrong_password_and_unknown_name_look_the_same(portal):
     unknown = outcome(auth.authenticate("Nobody", "nope", "a"))
     assert wrong.check(LoginFailed) and unknown.check(LoginFailed)
     assert str(wrong.value) == str(unknown.value)
+
+
+def test_an_unknown_name_costs_one_real_verification_in_the_hasher(portal):
+    """An unknown name is verified by the hasher against a full-cost hash no password matches."""
+    auth, _, _ = portal
+    seen: list[str] = []
+
+    class Recording(ImmediateHasher):
+        def verify(self, password, stored):
+            seen.append(stored)
+            return super().verify(password, stored)
+
+    auth.hasher = Recording()
+    assert outcome(auth.authenticate("Nobody", "", "a")).check(LoginFailed)
+    (stored,) = seen
+    assert stored.startswith(f"scrypt${DEFAULT_N}${DEFAULT_R}${DEFAULT_P}$")
+    assert not verify_password("", stored)
 
 
 def test_five_failures_lock_the_address_out_for_five_minutes(portal):
