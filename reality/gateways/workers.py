@@ -56,7 +56,8 @@ class _Worker(ProcessProtocol):
 
     def __init__(self, pool: WorkerPool) -> None:
         self.pool = pool
-        self.pending: deque[tuple[int, Deferred[Any], float]] = deque()
+        #: The jobs sent, in order: (id, op, Deferred, time limit).
+        self.pending: deque[tuple[int, str, Deferred[Any], float]] = deque()
         self.buffer = bytearray()
         self.alive = True
         self.timed_out = False
@@ -65,7 +66,7 @@ class _Worker(ProcessProtocol):
     def request(
         self, ident: int, message: dict[str, Any], d: Deferred[Any], timeout: float
     ) -> None:
-        self.pending.append((ident, d, timeout))
+        self.pending.append((ident, message["op"], d, timeout))
         if len(self.pending) == 1:
             self._arm()
         self.transport.write(json.dumps(message).encode() + b"\n")
@@ -76,27 +77,23 @@ class _Worker(ProcessProtocol):
             self._timer.cancel()
         self._timer = None
         if self.pending:
-            self._timer = self.pool.reactor.call_later(self.pending[0][2], self._too_slow)
+            self._timer = self.pool.reactor.call_later(self.pending[0][3], self._too_slow)
 
     def _too_slow(self) -> None:
         self._timer = None
         if self.pending and self.alive:
-            log.warning("a %s job ran over %.1f s; restarting its worker",
-                        self.pool.describe(self.pending[0][0]), self.pending[0][2])
+            _, op, _, timeout = self.pending[0]
+            log.warning("a %s job ran over %.1f s; restarting its worker", op, timeout)
             self.timed_out = True
             self.transport.signal_process("KILL")
 
     def out_received(self, data: bytes) -> None:
         # Look for the end of a line in the new data only: an answer can be
         # megabytes long and arrive in many reads.
-        if b"\n" not in data:
-            self.buffer += data
-            return
         self.buffer += data
-        while True:
-            end = self.buffer.find(b"\n")
-            if end < 0:
-                break
+        if b"\n" not in data:
+            return
+        while (end := self.buffer.find(b"\n")) >= 0:
             line = bytes(self.buffer[:end])
             del self.buffer[: end + 1]
             self._answer(line)
@@ -105,8 +102,7 @@ class _Worker(ProcessProtocol):
         if not self.pending:
             log.error("a worker sent an answer nobody asked for: %r", line[:200])
             return
-        ident, d, _ = self.pending.popleft()
-        self.pool._jobs.pop(ident, None)
+        ident, _, d, _ = self.pending.popleft()
         self._arm()
         try:
             answer = json.loads(line)
@@ -128,8 +124,7 @@ class _Worker(ProcessProtocol):
             self._timer.cancel()
         self._timer = None
         pending, self.pending = self.pending, deque()
-        for index, (ident, d, _) in enumerate(pending):
-            self.pool._jobs.pop(ident, None)
+        for index, (_, _, d, _) in enumerate(pending):
             # Only the job that ran out of time is to blame.
             d.errback(JobTimeout() if self.timed_out and index == 0 else ServerBusy())
         self.pool._worker_ended(self, reason)
@@ -156,7 +151,6 @@ class WorkerPool:
         self.size = size
         self.job_timeout = job_timeout
         self.render_timeout = render_timeout
-        self._jobs: dict[int, str] = {}
         self.max_queue = max_queue
         self.argv = argv or [sys.executable, "-m", "reality.gateways.worker"]
         self.cost = cost or {}
@@ -200,10 +194,6 @@ class WorkerPool:
         """How many jobs are in the workers' hands."""
         return sum(len(w.pending) for w in self.workers)
 
-    def describe(self, ident: int) -> str:
-        """The kind of a job in the workers' hands ("hash", "markdown", ...)."""
-        return self._jobs.get(ident, "?")
-
     def _submit(self, message: dict[str, Any], timeout: float | None = None) -> Deferred[Any]:
         live = [w for w in self.workers if w.alive]
         if not self._running or not live or self.queued() >= self.max_queue:
@@ -211,7 +201,6 @@ class WorkerPool:
         worker = min(live, key=lambda w: len(w.pending))
         self._next_id += 1
         message["id"] = self._next_id
-        self._jobs[self._next_id] = message["op"]
         d: Deferred[Any] = Deferred()
         worker.request(self._next_id, message, d, timeout or self.job_timeout)
         return d
