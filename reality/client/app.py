@@ -65,6 +65,7 @@ from prompt_toolkit.widgets import SearchToolbar
 
 from reality.client.connection import MudClientProtocol, client_config, connect
 from reality.client.state import ClientState, Line
+from reality.net import error
 from reality.net.asyncio_reactor import AsyncioReactor
 
 log = logging.getLogger(__name__)
@@ -177,7 +178,6 @@ class PlayClient:
         self._fragments: dict[int, StyleAndTextTuples] = {}
         self._rows_shown = 1
         self._connecting = False
-        self.exit_message = ""
         self.buffer = Buffer(
             name="input",
             multiline=False,
@@ -336,15 +336,15 @@ class PlayClient:
             if self.buffer.text:
                 self.buffer.reset()
             else:
-                self.quit("interrupted")
+                self.quit()
 
         @kb.add(Keys.SIGINT)
         def _sigint(event: KeyPressEvent) -> None:
-            self.quit("interrupted")
+            self.quit()
 
         @kb.add("c-d", filter=buffer_empty)
         def _eof(event: KeyPressEvent) -> None:
-            self.quit("end of input")
+            self.quit()
 
         @kb.add("pageup")
         def _page_up(event: KeyPressEvent) -> None:
@@ -364,7 +364,7 @@ class PlayClient:
         text = buffer.text
         self._scroll = 0
         if text.strip() == "/quit":
-            self.quit("/quit")
+            self.quit()
             return False
         protocol: MudClientProtocol | None = self.state.protocol
         if protocol is None:
@@ -389,7 +389,7 @@ class PlayClient:
         self.state.echo_input(text)
         return False
 
-    def quit(self, why: str = "") -> None:
+    def quit(self) -> None:
         """Close the connection and leave the application."""
         protocol = self.state.protocol
         if protocol is not None:
@@ -479,7 +479,7 @@ class PlayClient:
             except Exception as exc:
                 print(f"reality play: cannot connect to {self.host}:{self.port}: "
                       f"{_reason(exc)}", file=sys.stderr)
-                if "refused" in _reason(exc):
+                if isinstance(exc, error.ConnectionRefusedError):
                     print("reality play: is the server running? "
                           "Start one with: python run_server.py", file=sys.stderr)
                 return 1
@@ -520,15 +520,12 @@ def _render_line(line: Line) -> StyleAndTextTuples:
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc)
-    lowered = text.lower()
-    if "econnrefused" in lowered or "refused" in lowered:
+    """Why a connection attempt failed, in a few words."""
+    if isinstance(exc, error.ConnectionRefusedError):
         return "connection refused"
-    if "resolve" in lowered:
-        return text
-    if "timed out" in lowered or "etimedout" in lowered or "timeout" in lowered:
+    if isinstance(exc, error.ConnectingTimeoutError):
         return "timed out"
-    return text or type(exc).__name__
+    return str(exc) or type(exc).__name__
 
 
 def _add_signal_handler(loop: asyncio.AbstractEventLoop, signum: int, f: Any) -> bool:
