@@ -707,17 +707,28 @@ class RequestParser:
         http11 = version == "1.1"
 
         if fields == self._last_block and fields:
-            # See _parse_fields: a repeated header section, parsed before.
+            # A persistent connection tends to repeat its header section word
+            # for word; parsing is a function of the bytes, so reuse the result
+            # (with a fresh Headers: handlers may change theirs). Built
+            # inline: this is the per-request path of every keep-alive client.
             headers = Headers.__new__(Headers)
             headers._fields = self._last_fields[:]
             headers._version = 0
             special = self._last_special
+            hosts = special.get("host")
         else:
             headers, special = self._parse_fields(fields, "header section")
-
-        # Host (RFC 9112 §3.2): required in HTTP/1.1; _parse_fields has
-        # already refused a second Host or an invalid value.
-        hosts = special.get("host")
+            # Host (RFC 9112 §3.2): one, and a valid one.
+            hosts = special.get("host")
+            if hosts is not None:
+                if len(hosts) > 1:
+                    raise _Reject(400, "more than one Host header")
+                if not _HOST_STR_RE.fullmatch(hosts[0]):
+                    raise _Reject(400, "invalid Host header")
+            self._last_block = fields
+            self._last_fields = headers._fields[:]
+            self._last_special = special
+        # ... and required in HTTP/1.1.
         if hosts is None and http11:
             raise _Reject(400, "HTTP/1.1 request without a Host header")
 
@@ -827,14 +838,6 @@ class RequestParser:
     def _parse_fields(self, block: bytes, what: str) -> tuple[Headers, dict[str, list[str]]]:
         """Parse field lines: the headers, and the values of the fields that
         decide framing and persistence (by lower-case name)."""
-        if block == self._last_block:
-            # A persistent connection tends to repeat its header section word
-            # for word; parsing is a function of the bytes, so reuse the result
-            # (with a fresh Headers: handlers may change theirs).
-            headers = Headers.__new__(Headers)
-            headers._fields = self._last_fields[:]
-            headers._version = 0
-            return headers, self._last_special
         special: dict[str, list[str]] = {}
         if not block:
             return Headers._from_lowered([]), special
@@ -859,17 +862,6 @@ class RequestParser:
                 else:
                     special[key] = [value]
             append((key, key, value))
-        if what == "header section":
-            hosts = special.get("host")
-            if hosts is not None:
-                if len(hosts) > 1:
-                    raise _Reject(400, "more than one Host header")
-                if not _HOST_STR_RE.fullmatch(hosts[0]):
-                    raise _Reject(400, "invalid Host header")
-            self._last_block = block
-            self._last_fields = fields
-            self._last_special = special
-            fields = fields[:]
         return Headers._from_lowered(fields), special
 
 
