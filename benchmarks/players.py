@@ -306,19 +306,18 @@ def main() -> None:
     prepare_database(db, args.bots)
     server_argv = common.run_server_argv(
         ROOT / "world/default.yaml", db, "--max-per-address", "0", "--idle-timeout", "0",
-        "--admin", "Statsadmin", "--log-level", "warning",
+        "--admin", "Statsadmin",
     )
     # The server's log goes to a file: a pipe nobody reads would fill up and
     # stall the server mid-run.
-    server_log = open(workdir / "server.log", "wb")
+    log_path = workdir / "server.log"
+    server_log = open(log_path, "wb")
     server = subprocess.Popen(
         common.pinned(0, server_argv), stdout=server_log, stderr=subprocess.STDOUT,
         env=dict(os.environ, PYTHONUNBUFFERED="1"),
     )
-    port = None
     try:
-        # --log-level warning hides the listening lines; find the port from /proc.
-        port = wait_for_port(server.pid, timeout=30)
+        port = common.wait_listening(log_path, server, ["telnet"])["telnet"]
         total_budget = (args.connect_timeout + (len(args.rates) + 1) * (args.phase + 20)
                         + args.warmup + 60)
         load = subprocess.run(
@@ -337,52 +336,6 @@ def main() -> None:
         server_log.close()
         shutil.rmtree(workdir, ignore_errors=True)
     report(result)
-
-
-def wait_for_port(pid: int, timeout: float) -> int:
-    """The TCP port the server process listens on for telnet (its lowest listening port)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        inodes = set()
-        try:
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                try:
-                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
-                except OSError:
-                    continue
-                if target.startswith("socket:["):
-                    inodes.add(target[8:-1])
-        except FileNotFoundError:
-            raise SystemExit("the server exited")
-        ports = []
-        with open("/proc/net/tcp") as f:
-            next(f)
-            for line in f:
-                parts = line.split()
-                if parts[3] == "0A" and parts[9] in inodes:  # LISTEN
-                    ports.append(int(parts[1].split(":")[1], 16))
-        if ports:
-            for port in sorted(ports):
-                if probe_telnet(port):
-                    return port
-        time.sleep(0.2)
-    raise SystemExit("the server did not start listening")
-
-
-def probe_telnet(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
-            s.settimeout(2)
-            data = b""
-            end = time.monotonic() + 2
-            while PROMPT not in data and time.monotonic() < end:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-            return PROMPT in data and b"create <name>" in data
-    except OSError:
-        return False
 
 
 def report(result: dict) -> None:
