@@ -109,21 +109,20 @@ def test_admin_load_good_and_bad_world_files(tmp_path):
 
         stats = root.command("@stats")
         assert "tick lateness" in stats and "2 players online" in stats
-        assert "Huh" in player.command("@stats") or "admin" in player.command("@stats").lower()
+        assert "Only admins can use @stats." in player.command("@stats")
 
         out = root.command("@load bad.yaml")
         assert "bad.yaml:7" in out and "nowhere" in out
         assert "The Hall" in root.command("look")
 
         out = root.command(f"@load {good}")
-        assert "Reloaded World" in out or "loaded" in out.lower()
+        assert "Loaded 'Reloaded World'" in out
         assert "The Great Hall" in root.command("look")
         # Pat stood in the library, which is gone: back to the start room.
         assert "The Great Hall" in player.command("look")
         assert "The Annex" in root.command("e")
 
-        assert "not allowed" in player.command("@load bad.yaml").lower() or \
-            "admin" in player.command("@load bad.yaml").lower()
+        assert "Only admins can use @load." in player.command("@load bad.yaml")
 
 
 def test_bad_world_file_refuses_to_start_with_file_and_line(tmp_path):
