@@ -2029,7 +2029,7 @@ class Router:
                 return route
         return None
 
-    def match(self, method: str, raw_path: str) -> tuple[_Route | None, dict[str, str]]:
+    def match(self, raw_path: str) -> tuple[_Route | None, dict[str, str]]:
         """The route for ``raw_path`` and its decoded parameters (None if no route)."""
         path = _normalize_path(raw_path)
         route = self._static.get(path)
@@ -2050,7 +2050,7 @@ class Router:
         raw_path = request.raw_path or request.path
         route = self._static.get(raw_path) if "%" not in raw_path else None
         if route is None:
-            route, params = self.match(method, raw_path)
+            route, params = self.match(raw_path)
         else:
             params = _NO_PARAMS
         if route is None:
