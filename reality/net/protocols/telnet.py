@@ -659,10 +659,7 @@ class TelnetCodec:
     def data_to_send(self) -> bytes:
         """Everything the codec has to send since the last call, ready for the wire."""
         if self._zpending:
-            # Z_SYNC_FLUSH so the peer can show what we sent now, not later.
-            self._out += self._deflater.compress(self._zpending)
-            self._out += self._deflater.flush(zlib.Z_SYNC_FLUSH)
-            self._zpending.clear()
+            self._flush_zpending()
         if not self._out:
             return b""
         data = bytes(self._out)
@@ -798,7 +795,6 @@ class TelnetCodec:
         if self._deflater is not None or not self.local_enabled(MCCP2):
             return False
         self._write(_MCCP2_START)
-        self._flush_zpending()
         self._deflater = zlib.compressobj(self.config.compression_level)
         return True
 
@@ -813,6 +809,7 @@ class TelnetCodec:
         self._deflater = None
 
     def _flush_zpending(self) -> None:
+        # Z_SYNC_FLUSH so the peer can show what we sent now, not later.
         if self._zpending and self._deflater is not None:
             self._out += self._deflater.compress(self._zpending)
             self._out += self._deflater.flush(zlib.Z_SYNC_FLUSH)
