@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import given, settings, strategies as st
-from smtp_fakes import EHLO_REPLY, GREETING, HOST, SETTINGS, FakeBackend, Session, greeted
+from smtp_fakes import EHLO_REPLY, GREETING, HOST, FakeBackend, Session, greeted
 
 from reality.net.defer import Deferred
 from reality.net.protocol import Address
@@ -745,7 +745,6 @@ def test_default_settings_follow_the_issue():
     s = SMTPSettings()
     assert (s.max_message_size, s.max_recipients, s.max_line_length) == (1 << 20, 100, 1000)
     assert (s.idle_timeout, s.max_errors) == (300, 10)
-    assert SETTINGS.hostname == HOST
 
 
 def test_unusable_verdict_is_a_temporary_failure():
