@@ -863,11 +863,7 @@ class PostOffice:
                 f" {markup.escape(letter.subject)}{{/}}"
                 f"\nType 'mail read {number}' to read it."
             )
-        room = player.location
-        if room is None:
-            for line in lines:
-                player.show(line)
-            return
+        room = player.location  # a connected player always stands somewhere
         what = "a letter" if len(letters) == 1 else f"{len(letters)} letters"
         daemon = self._daemons.get(key)
         if daemon is not None and daemon.room is room and daemon.npc in room.contents:
