@@ -21,7 +21,7 @@ from attrs import define, field
 from reality.net.defer import Deferred, Failure, succeed
 from reality.net.error import ConnectionDone, ConnectionLost
 from reality.net.protocol import Address, ClientFactory, Factory, Protocol
-from reality.net.timers import DelayedCall, TimerQueue, run_call
+from reality.net.timers import DelayedCall, TimerQueue
 
 __all__ = [
     "Clock",
@@ -75,15 +75,6 @@ class Clock:
     def get_delayed_calls(self) -> list[DelayedCall]:
         """The calls still scheduled, earliest first."""
         return self._timers.live_calls()
-
-    def run_logged(self, amount: float = 0.0) -> None:
-        """Like :meth:`advance` but log exceptions as the reactor would."""
-        self.now += amount
-        while True:
-            call = self._timers.pop_one_due(self.now)
-            if call is None:
-                break
-            run_call(call)
 
 
 class StringTransport:

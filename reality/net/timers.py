@@ -14,12 +14,9 @@ time pushes a new entry and leaves the old one dead.
 from __future__ import annotations
 
 import heapq
-import logging
 from collections.abc import Callable
 from itertools import count
 from typing import Any
-
-log = logging.getLogger(__name__)
 
 __all__ = ["DelayedCall", "TimerQueue"]
 
@@ -176,11 +173,3 @@ class TimerQueue:
         calls = [entry[2] for entry in self._heap if entry[2]._seq == entry[1]]
         calls.sort(key=lambda c: (c.time, c._seq))
         return calls
-
-
-def run_call(call: DelayedCall) -> None:
-    """Run a due call, logging (not raising) any exception it raises."""
-    try:
-        call.func(*call.args, **call.kwargs)
-    except Exception:
-        log.exception("Unhandled error in delayed call %r", call)
