@@ -590,12 +590,8 @@ class World:
 
     # -- describing ----------
 
-    def describe_room(
-        self, room: Room | None, viewer: Player | None, *, brief: bool = False
-    ) -> str:
+    def describe_room(self, room: Room, viewer: Player, *, brief: bool = False) -> str:
         """What ``viewer`` sees on looking around ``room`` (markup)."""
-        if room is None:
-            return "You are nowhere at all."
         lines = [f"{{bold}}{room.name}{{/}}"]
         if not brief:
             description = room.description
