@@ -156,11 +156,7 @@ class AsyncioReactor(ReactorBase):
         self._timer_handle = None
         self._armed_at = None
         timers = self._timers
-        for call in timers.pop_due(time.monotonic()):
-            try:
-                call.func(*call.args, **call.kwargs)
-            except Exception:
-                log.exception("Unhandled error in delayed call %r", call)
+        timers.run_due(time.monotonic())
         next_time = timers.next_time()
         if next_time is not None:
             self._arm(next_time)

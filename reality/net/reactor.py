@@ -210,11 +210,7 @@ class SelectReactor(ReactorBase):
                 log.exception("Unhandled error in I/O callback for fd %d", key.fd)
         timers = self._timers
         if timers._heap:
-            for call in timers.pop_due(time.monotonic()):
-                try:
-                    call.func(*call.args, **call.kwargs)
-                except Exception:
-                    log.exception("Unhandled error in delayed call %r", call)
+            timers.run_due(time.monotonic())
         count = len(ready)
         while count:
             count -= 1

@@ -9,14 +9,22 @@ such dead entries outnumber the live ones, the heap is rebuilt.
 pushed back with the new time when it surfaces (idle timeouts reset on
 every line, and this keeps them off the heap). ``reset()`` to an earlier
 time pushes a new entry and leaves the old one dead.
+
+The reactors run a turn's due calls with :meth:`TimerQueue.run_due`: they
+are taken off the heap together, then run one by one, and a call that an
+earlier one cancelled or moved meanwhile is skipped, as asyncio skips a
+cancelled handle.
 """
 
 from __future__ import annotations
 
 import heapq
+import logging
 from collections.abc import Callable
 from itertools import count
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 __all__ = ["DelayedCall", "TimerQueue"]
 
@@ -104,6 +112,8 @@ class TimerQueue:
         return call
 
     def _forget(self, call: DelayedCall) -> None:
+        if call._seq < 0:
+            return  # not on the heap: taken off to run this turn
         call._seq = -1
         self._dead += 1
         heap = self._heap
@@ -113,12 +123,11 @@ class TimerQueue:
             self._dead = 0
 
     def _move(self, call: DelayedCall, when: float) -> None:
-        if when >= call.time:
+        if when >= call.time and call._seq >= 0:
             # The existing entry surfaces first and is pushed back then.
             call.time = when
             return
         self._forget(call)
-        call.cancelled = False
         call.time = when
         seq = next(self._counter)
         call._seq = seq
@@ -138,8 +147,13 @@ class TimerQueue:
                 return when
         return None
 
-    def pop_due(self, now: float) -> list[DelayedCall]:
-        """Remove and return the calls due at ``now``, earliest first."""
+    def run_due(self, now: float) -> None:
+        """Run the calls due at ``now``, earliest first, logging their exceptions.
+
+        They leave the heap together first, so calls scheduled while they
+        run wait for the next turn; one that an earlier call cancelled or
+        moved in the meantime does not run.
+        """
         heap = self._heap
         due: list[DelayedCall] = []
         heappop = heapq.heappop
@@ -150,9 +164,16 @@ class TimerQueue:
             elif call.time > when:
                 heapq.heappush(heap, (call.time, seq, call))
             else:
-                call.called = True
+                call._seq = -1  # off the heap: cancel() or reset() now knows
                 due.append(call)
-        return due
+        for call in due:
+            if call.cancelled or call._seq >= 0:
+                continue  # cancelled, or moved back onto the heap, by an earlier call
+            call.called = True
+            try:
+                call.func(*call.args, **call.kwargs)
+            except Exception:
+                log.exception("Unhandled error in delayed call %r", call)
 
     def pop_one_due(self, now: float) -> DelayedCall | None:
         """Remove and return the earliest call due at ``now``, or None."""

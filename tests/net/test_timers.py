@@ -8,6 +8,7 @@ import pytest
 
 from reality.net.defer import Deferred
 from reality.net.testing import Clock, wait_for
+from reality.net.timers import TimerQueue
 
 
 def test_clock_runs_calls_in_time_order():
@@ -103,6 +104,48 @@ def test_delayed_call_reports_time_and_state():
     assert call.called and not call.active()
     with pytest.raises(ValueError):
         call.reset(1)
+
+
+def test_a_turn_skips_calls_cancelled_or_moved_by_an_earlier_call_of_that_turn():
+    """run_due takes a turn's due calls off the heap, but one cancelled or reset by an
+    earlier call of the same turn does not run (and the live count stays right)."""
+    now = [1.0]
+    queue = TimerQueue(lambda: now[0])
+    seen: list[str] = []
+    calls: dict[str, object] = {}
+
+    def first() -> None:
+        seen.append("first")
+        calls["cancelled"].cancel()
+        calls["moved"].reset(1)
+
+    queue.schedule(1.0, first, (), {})
+    calls["cancelled"] = queue.schedule(1.0, seen.append, ("cancelled",), {})
+    calls["moved"] = queue.schedule(1.0, seen.append, ("moved",), {})
+    queue.run_due(1.0)
+    assert seen == ["first"]
+    assert len(queue) == 1 and not calls["cancelled"].active() and calls["moved"].active()
+    now[0] = 2.0
+    queue.run_due(2.0)
+    assert seen == ["first", "moved"]
+    assert len(queue) == 0 and queue.next_time() is None
+
+
+def test_reactor_timer_cancelled_by_a_timer_due_at_the_same_time_does_not_run(reactor):
+    """Two timers fall due in one turn; the first cancels the second, which then never runs."""
+    seen: list[str] = []
+    calls: dict[str, object] = {}
+    done: Deferred[None] = Deferred()
+
+    def first() -> None:
+        seen.append("first")
+        calls["second"].cancel()
+
+    reactor.call_later(0.01, first)
+    calls["second"] = reactor.call_later(0.01, seen.append, "second")
+    reactor.call_later(0.05, done.callback, None)
+    wait_for(reactor, done, timeout=5)
+    assert seen == ["first"]
 
 
 def test_reactor_timers_fire_in_order(reactor):
