@@ -314,20 +314,15 @@ class Connection:
 
 
 class Server(Connection):
-    """A connection accepted by a :class:`Port`."""
+    """A connection accepted by a :class:`Port` (its peer is known from ``accept()``)."""
 
-    __slots__ = ("port",)
+    __slots__ = ()
 
     def __init__(
-        self, reactor: SelectReactor, sock: socket.socket, protocol: Protocol, port: Port,
-        peer: Address,
+        self, reactor: SelectReactor, sock: socket.socket, protocol: Protocol, peer: Address
     ) -> None:
         super().__init__(reactor, sock, protocol)
-        self.port = port
         self._peer = peer
-
-    def _connection_ended(self, reason: Exception) -> None:
-        self.port._connections.discard(self)
 
 
 class Client(Connection):
@@ -369,7 +364,6 @@ class Port:
         self.backlog = backlog
         self.socket: socket.socket | None = None
         self.listening = False
-        self._connections: set[Server] = set()
         self._address: Address | None = None
 
     def start_listening(self) -> None:
@@ -418,9 +412,7 @@ class Port:
             if protocol is None:
                 conn.close()
                 continue
-            transport = Server(self.reactor, conn, protocol, self, peer)
-            self._connections.add(transport)
-            transport._start()
+            Server(self.reactor, conn, protocol, peer)._start()
 
     def get_host(self) -> Address:
         """The address this port listens on (with the real port number)."""
@@ -446,10 +438,6 @@ class Port:
 
         self.reactor.call_soon(stopped)
         return d
-
-    def connections(self) -> list[Server]:
-        """The connections accepted by this port that are still open."""
-        return list(self._connections)
 
     def __repr__(self) -> str:
         return f"<Port {self._address} {type(self.factory).__name__}>"
