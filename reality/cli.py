@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -176,7 +177,7 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     try:
         server = Server(settings, reactor, definition)
-    except (StoreError, OSError) as exc:
+    except (StoreError, sqlite3.Error, OSError) as exc:
         print(f"reality: cannot open the database {args.db}: {exc}", file=sys.stderr)
         return 1
     # Everything built so far (modules, the world) lives as long as the

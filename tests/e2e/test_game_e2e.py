@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from serverproc import ROOT, TINY, ServerProcess
 
 GOOD_WORLD = """\
@@ -137,6 +138,31 @@ def test_bad_world_file_refuses_to_start_with_file_and_line(tmp_path):
     assert result.returncode == 1
     assert f"{bad}:7" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("db", ["missing-dir/reality.sqlite3", "not-a-database.txt"])
+def test_a_database_that_cannot_be_opened_is_a_message_and_status_1(tmp_path, db):
+    """A --db in a missing directory, or a file that is not SQLite: status 1, a message."""
+    (tmp_path / "not-a-database.txt").write_text("hello, this is not SQLite\n" * 100)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "run_server.py"), "--world", str(TINY), "--db", db,
+         "--telnet-port", "0", "--http-port", "0", "--smtp-port", "0", "--pop3-port", "0"],
+        capture_output=True, text=True, timeout=30, cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    assert f"cannot open the database {db}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_help_documents_every_flag():
+    """run_server.py --help names every flag the issue pins, and exits 0."""
+    result = subprocess.run([sys.executable, str(ROOT / "run_server.py"), "--help"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    for flag in ("--world", "--db", "--bind", "--telnet-port", "--http-port", "--smtp-port",
+                 "--pop3-port", "--mail-domain", "--admin", "--max-per-address",
+                 "--idle-timeout", "--reactor"):
+        assert flag in result.stdout, flag
 
 
 def test_check_world_command(tmp_path):
