@@ -15,6 +15,8 @@ player may use (admin verbs only for admins), sorted.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import islice
 from typing import Any
 
 __all__ = ["ROOM_INFO_NAMES", "room_info_with_contents", "verb_list"]
@@ -31,15 +33,17 @@ def room_info_with_contents(world: Any, info: dict[str, Any], viewer: Any) -> di
     room = world.rooms.get(info.get("id", ""))
     if room is None:
         return info
-    players = [p.name for p in room.players if p.session is not viewer]
-    items = [t.name for t in room.contents if t.kind == "item"]
-    npcs = [t.name for t in room.contents if t.kind == "npc"]
+    # Sent again after every command: stop at the limit, not after the crowd.
     return {
         **info,
-        "players": players[:ROOM_INFO_NAMES],
-        "items": items[:ROOM_INFO_NAMES],
-        "npcs": npcs[:ROOM_INFO_NAMES],
+        "players": _first(p.name for p in room.players if p.session is not viewer),
+        "items": _first(t.name for t in room.contents if t.kind == "item"),
+        "npcs": _first(t.name for t in room.contents if t.kind == "npc"),
     }
+
+
+def _first(names: Iterable[str]) -> list[str]:
+    return list(islice(names, ROOM_INFO_NAMES))
 
 
 def verb_list(world: Any, player: Any) -> dict[str, list[str]]:
