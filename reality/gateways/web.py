@@ -680,8 +680,8 @@ class WebSite:
     """The site's HTTP handler: a :class:`Router` over cached, world-driven pages.
 
     ``clock`` gives the uptime (``seconds()``); ``wall`` is the calendar
-    time for Last-Modified. Call :meth:`changed` with the world's change
-    topics (the constructor subscribes it when ``subscribe`` is true).
+    time for Last-Modified. :meth:`changed` is subscribed to the world's
+    change topics.
     With a ``renderer`` (the :class:`~reality.gateways.workers.WorkerPool`,
     or anything with ``markdown(text)`` and ``map_svg(rooms, start,
     title)`` returning Deferreds), homepage Markdown and the map are
@@ -700,9 +700,7 @@ class WebSite:
         *,
         started: float | None = None,
         wall: Callable[[], float] = time.time,
-        version: str = __version__,
         max_homepages: int = MAX_CACHED_HOMEPAGES,
-        subscribe: bool = True,
         renderer: Any = None,
         render_rate: float = 2.0,
         render_burst: float = 5.0,
@@ -713,7 +711,6 @@ class WebSite:
         self.clock = clock
         self.started = clock.seconds() if started is None else started
         self.wall = wall
-        self.version = version
         self.max_homepages = max(1, max_homepages)
         self.renders = 0  # pages rendered since the start (tests and benchmarks read it)
         self._env = _environment()
@@ -745,8 +742,7 @@ class WebSite:
         self.router.add("/style.css", self._style)
         self.router.add("/~{name}", self._homepage)
         self.router.add("/players/{name}", self._homepage)
-        if subscribe:
-            world.subscribe(self.changed)
+        world.subscribe(self.changed)
 
     # -- the handler -------------------------------------------------------------------
 
@@ -949,7 +945,7 @@ class WebSite:
             "world_title": plain(world.name),
             "world_name": markup_html(world.name),
             "telnet": _split_address(world.telnet_address),
-            "version": self.version,
+            "version": __version__,
             "css_url": self.css_url,
         }
 
@@ -1030,7 +1026,7 @@ class WebSite:
         counts = world.counts()
         status = {
             "name": plain(world.name),
-            "version": self.version,
+            "version": __version__,
             "uptime": int(now - self.started),
             "players_online": counts.online,
             "online": [p.name for p in world.who_online()],
