@@ -78,15 +78,15 @@ class _ServerBusy(pop3.POP3AuthError):
 
 
 class _Counted:
-    """A mail session the gateway counts; past the per-address limit: ``too_many``, closed."""
+    """A mail session the gateway (its backend) counts; past the limit: ``too_many``, closed."""
 
-    gateway: MailGateway
+    backend: MailGateway
     #: The refusal, in the session's protocol.
     too_many: Any
 
     def connection_made(self) -> None:
         peer = self.transport.get_peer()  # type: ignore[attr-defined]
-        connections = self.gateway.connections
+        connections = self.backend.connections
         if connections.full(peer.host):
             log.warning("mail: too many connections from %s, refusing one", peer.host)
             self.peer = peer
@@ -97,7 +97,7 @@ class _Counted:
 
     def connection_lost(self, reason: Failure) -> None:
         super().connection_lost(reason)  # type: ignore[misc]
-        self.gateway.connections.discard(self)
+        self.backend.connections.discard(self)
 
 
 class _SMTPSession(_Counted, SMTPServerProtocol):
@@ -120,27 +120,17 @@ class _POP3Session(_Counted, pop3.POP3ServerProtocol):
 
 
 class _SMTPFactory(smtp.SMTPServerFactory):
-    def __init__(self, gateway: MailGateway) -> None:
-        super().__init__(gateway, gateway.clock, gateway.smtp_settings)
-        self.gateway = gateway
-
     def build_protocol(self, addr: Address) -> _SMTPSession:
         session = _SMTPSession(
-            self.gateway, self.clock, self.settings, message_ids=self.next_message_id
+            self.backend, self.clock, self.settings, message_ids=self.next_message_id
         )
-        session.gateway = self.gateway
         session.factory = self
         return session
 
 
 class _POP3Factory(pop3.POP3ServerFactory):
-    def __init__(self, gateway: MailGateway) -> None:
-        super().__init__(gateway, gateway.clock, gateway.pop3_settings)
-        self.gateway = gateway
-
     def build_protocol(self, addr: Address) -> _POP3Session:
-        session = _POP3Session(self.gateway, self.clock, self.settings)
-        session.gateway = self.gateway
+        session = _POP3Session(self.backend, self.clock, self.settings)
         session.factory = self
         return session
 
@@ -177,8 +167,8 @@ class MailGateway:
         self.smtp_settings = smtp_settings or SMTPSettings(hostname=host)
         self.pop3_settings = pop3_settings or pop3.POP3Settings(hostname=host)
         self.connections = Connections(max_per_address)
-        self.smtp_factory = _SMTPFactory(self)
-        self.pop3_factory = _POP3Factory(self)
+        self.smtp_factory = _SMTPFactory(self, clock, self.smtp_settings)
+        self.pop3_factory = _POP3Factory(self, clock, self.pop3_settings)
 
     # -- sessions ----------
 
