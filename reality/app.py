@@ -3,7 +3,8 @@
 The services start in this order and stop in the reverse one:
 
 1. the database (closed last, after everything is saved);
-2. the worker processes (password hashing, parsing large mail);
+2. the worker processes (password hashing, parsing large mail, rendering
+   homepages and the map);
 3. the world (ticks; on shutdown it tells every player, disconnects them
    and saves everything);
 4. the listening ports: HTTP (:func:`reality.gateways.web.install`), SMTP
@@ -59,8 +60,8 @@ class Settings:
     admins: list[str] = field(factory=list)
     max_per_address: int = 50
     idle_timeout: float = 3600.0
-    #: Worker processes for CPU-heavy jobs (password hashing, parsing large mail).
-    hash_workers: int = 2
+    #: Worker processes for CPU-heavy jobs (hashing, large mail, Markdown, the map).
+    workers: int = 2
     checkpoint_interval: float = 5.0
     #: The reactor ``reality serve`` runs on: "selector", "asyncio" or "uvloop".
     reactor: str = "selector"
@@ -90,7 +91,7 @@ class StoreService(Service):
 
 
 class WorkerService(Service):
-    """Runs the worker processes (password hashing, parsing large mail)."""
+    """Runs the worker processes (see :class:`~reality.gateways.workers.WorkerPool`)."""
 
     def __init__(self, pool: WorkerPool) -> None:
         self.name = "workers"
@@ -149,7 +150,7 @@ class Server:
         self.store = Store(settings.db)
         StoreService(self.store).set_service_parent(self.app)
 
-        self.pool = WorkerPool(reactor, size=settings.hash_workers)
+        self.pool = WorkerPool(reactor, size=settings.workers)
         WorkerService(self.pool).set_service_parent(self.app)
 
         self.world = World(

@@ -685,7 +685,7 @@ def test_install_listens_and_tells_telnet_and_the_world_the_url(tmp_path):
     """In the assembled server, the HTTP port's URL reaches the banner and 'homepage';
     pages drawn before the telnet port listened are drawn again with its address."""
     reactor = MemoryReactor()
-    settings = Settings(world=str(TINY), db=":memory:", http_port=0, telnet_port=0, hash_workers=1)
+    settings = Settings(world=str(TINY), db=":memory:", http_port=0, telnet_port=0, workers=1)
     server = Server(settings, reactor, load_world(TINY))
     try:
         assert isinstance(server.web, WebSite)
