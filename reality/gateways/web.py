@@ -61,7 +61,6 @@ import logging
 import math
 import re
 import time
-import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from email.utils import parsedate_to_datetime
@@ -77,11 +76,13 @@ from reality import __version__
 from reality.game import markup
 from reality.game.accounts import NAME_MAX
 from reality.game.world import PlayerInfo, RoomInfo, World
+from reality.gateways.connections import Connections
 from reality.gateways.workers import JobTimeout
 from reality.net.defer import Deferred, Failure
-from reality.net.protocol import Address, Protocol
+from reality.net.protocol import Address
 from reality.net.protocols.http import (
     Headers,
+    HTTPChannel,
     HTTPFactory,
     Request,
     Response,
@@ -1090,23 +1091,46 @@ def _answer(request: Request, page: Page) -> Response:
 
 
 class WebFactory(HTTPFactory):
-    """An :class:`HTTPFactory` that remembers its connections, to close them at shutdown."""
+    """An :class:`HTTPFactory` that counts its connections per address.
 
-    def __init__(self, handler: Callable[[Request], Any], clock: Any, **options: Any) -> None:
+    At most ``max_per_address`` connections from one address (0: no
+    limit), like the other gateways; more are answered 503. At shutdown
+    :meth:`close_all` closes them all once what they were sent is flushed.
+    """
+
+    def __init__(
+        self, handler: Callable[[Request], Any], clock: Any, max_per_address: int = 0,
+        **options: Any,
+    ) -> None:
         super().__init__(handler, clock, **options)
-        self.channels: weakref.WeakSet[Protocol] = weakref.WeakSet()
+        self.connections = Connections(max_per_address)
 
-    def build_protocol(self, addr: Address) -> Protocol:
-        protocol = super().build_protocol(addr)
-        self.channels.add(protocol)
-        return protocol
+    def refusal(self, addr: Address) -> str | None:
+        if self.connections.full(addr.host):
+            return "too many connections from your address"
+        return super().refusal(addr)
+
+    def channel_opened(self, channel: HTTPChannel) -> None:
+        super().channel_opened(channel)
+        try:
+            host = channel.transport.get_peer().host
+        except OSError:  # reset before we could ask; counted under no address
+            host = "?"
+        self.connections.add(channel, host)
+
+    def channel_closed(self, channel: HTTPChannel) -> None:
+        super().channel_closed(channel)
+        self.connections.discard(channel)
 
     def close_all(self, message: str = "") -> None:
         """Close every open connection once what it has been sent is flushed."""
-        for channel in list(self.channels):
+
+        def close(channel: HTTPChannel) -> None:
             transport = channel.transport
             if transport is not None and not transport.disconnecting:
                 transport.lose_connection()
+
+        self.connections.close_all(close)
 
 
 def site_url(host: str, port: int) -> str:
@@ -1124,7 +1148,10 @@ def install(server: Any) -> WebSite:
     telnet banner and ``homepage`` can tell players their address.
     """
     site = WebSite(server.world, server.reactor, started=server.started, renderer=server.pool)
-    factory = WebFactory(site, server.reactor, max_connections=1000)
+    factory = WebFactory(
+        site, server.reactor, max_per_address=server.settings.max_per_address,
+        max_connections=1000,
+    )
 
     def listening(address: Address) -> None:
         url = site_url(server.public_host(), address.port)

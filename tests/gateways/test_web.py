@@ -31,7 +31,7 @@ from reality.gateways.web import (
 )
 from reality.net.protocol import Address
 from reality.net.protocols.http import Headers, Request, Response, http_date
-from reality.net.testing import Clock, MemoryReactor, StringTransportWithDisconnection
+from reality.net.testing import Clock, FakeConnection, MemoryReactor
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "world" / "tiny.yaml"
@@ -614,22 +614,18 @@ def test_404s_are_never_304(s):
 # -- through a channel, as bytes ---------------------------------------------------------
 
 
-def channel(site: Site) -> tuple[Any, StringTransportWithDisconnection]:
-    factory = WebFactory(site.site, site.clock, date_source=lambda: WALL)
-    protocol = factory.build_protocol(Address("TCP", "192.0.2.9", 5555))
-    transport = StringTransportWithDisconnection()
-    transport.protocol = protocol
-    protocol.make_connection(transport)
-    return protocol, transport
+def channel(site: Site, host: str = "192.0.2.9", max_per_address: int = 0) -> FakeConnection:
+    factory = WebFactory(
+        site.site, site.clock, max_per_address=max_per_address, date_source=lambda: WALL
+    )
+    return FakeConnection(factory, Address("TCP", host, 5555))
 
 
 def test_head_gets_the_get_headers_without_a_body(s):
     """HEAD / over a channel: the same status and Content-Length as GET, no body."""
-    protocol, transport = channel(s)
-    protocol.data_received(b"GET / HTTP/1.1\r\nHost: w\r\n\r\n")
-    get = transport.take()
-    protocol.data_received(b"HEAD / HTTP/1.1\r\nHost: w\r\n\r\n")
-    head = transport.take()
+    conn = channel(s)
+    get = conn.send(b"GET / HTTP/1.1\r\nHost: w\r\n\r\n")
+    head = conn.send(b"HEAD / HTTP/1.1\r\nHost: w\r\n\r\n")
     get_head, _, body = get.partition(b"\r\n\r\n")
     assert head == get_head + b"\r\n\r\n"
     assert b"Content-Length: %d\r\n" % len(body) in head
@@ -638,11 +634,10 @@ def test_head_gets_the_get_headers_without_a_body(s):
 
 def test_conditional_get_over_a_channel_is_a_bare_304(s):
     """A revalidation is answered with a 304 head and no body, and the connection lives."""
-    protocol, transport = channel(s)
+    conn = channel(s)
     etag = header(s.get("/who"), "ETag")
     request = b"GET /who HTTP/1.1\r\nHost: w\r\nIf-None-Match: %s\r\n\r\n" % etag.encode()
-    protocol.data_received(request)
-    assert transport.take() == (
+    assert conn.send(request) == (
         b"HTTP/1.1 304 Not Modified\r\n"
         b"Date: Tue, 14 Nov 2023 22:13:20 GMT\r\n"
         b"Cache-Control: no-cache\r\n"
@@ -650,35 +645,42 @@ def test_conditional_get_over_a_channel_is_a_bare_304(s):
         b"Last-Modified: Tue, 14 Nov 2023 22:13:20 GMT\r\n"
         b"\r\n"
     )
-    assert not transport.disconnecting
+    assert not conn.closed
 
 
 def test_close_all_closes_open_connections(s):
     """WebFactory.close_all (the shutdown hook) closes every open keep-alive connection."""
     factory = WebFactory(s.site, s.clock)
-    transports = []
-    for port in (1, 2):
-        protocol = factory.build_protocol(Address("TCP", "192.0.2.9", port))
-        transport = StringTransportWithDisconnection()
-        transport.protocol = protocol
-        protocol.make_connection(transport)
-        transports.append(transport)
+    conns = [FakeConnection(factory, Address("TCP", "192.0.2.9", port)) for port in (1, 2)]
     assert factory.open_connections == 2
     factory.close_all("bye")
-    assert all(t.disconnecting for t in transports)
+    assert all(c.closed for c in conns)
+
+
+def test_connections_per_address_are_limited(s):
+    """Past max_per_address connections from one address, another gets 503 and is closed;
+    other addresses are served, and a closed connection frees its place."""
+    factory = WebFactory(s.site, s.clock, max_per_address=2, date_source=lambda: WALL)
+    first = FakeConnection(factory, Address("TCP", "203.0.113.1", 1))
+    FakeConnection(factory, Address("TCP", "203.0.113.1", 2))
+    refused = FakeConnection(factory, Address("TCP", "203.0.113.1", 3))
+    reply = refused.send(b"GET / HTTP/1.1\r\nHost: w\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+    assert b"too many connections from your address" in reply and refused.closed
+    other = FakeConnection(factory, Address("TCP", "203.0.113.2", 1))
+    assert other.send(b"GET / HTTP/1.1\r\nHost: w\r\n\r\n").startswith(b"HTTP/1.1 200 OK")
+    first.transport.lose_connection()
+    again = FakeConnection(factory, Address("TCP", "203.0.113.1", 4))
+    assert again.send(b"GET / HTTP/1.1\r\nHost: w\r\n\r\n").startswith(b"HTTP/1.1 200 OK")
 
 
 # -- install ---------------------------------------------------------------------------
 
 
-def get_over(factory: WebFactory, target: bytes) -> tuple[bytes, StringTransportWithDisconnection]:
-    """One GET through a channel of ``factory``; the reply and the transport (left open)."""
-    protocol = factory.build_protocol(Address("TCP", "127.0.0.1", 9))
-    transport = StringTransportWithDisconnection()
-    transport.protocol = protocol
-    protocol.make_connection(transport)
-    protocol.data_received(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
-    return transport.take(), transport
+def get_over(factory: WebFactory, target: bytes) -> tuple[bytes, FakeConnection]:
+    """One GET through a channel of ``factory``; the reply and the connection (left open)."""
+    conn = FakeConnection(factory, Address("TCP", "127.0.0.1", 9))
+    return conn.send(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n"), conn
 
 
 def test_install_listens_and_tells_telnet_and_the_world_the_url(tmp_path):
@@ -701,13 +703,13 @@ def test_install_listens_and_tells_telnet_and_the_world_the_url(tmp_path):
         assert server.world.web_url == f"http://127.0.0.1:{http_port}"
         assert f"On the web: http://127.0.0.1:{http_port}/" in server.telnet.banner()
         assert server.world.homepage_url("Alice") == f"http://127.0.0.1:{http_port}/~alice"
-        reply, transport = get_over(factory, b"/")
+        reply, conn = get_over(factory, b"/")
         assert b"telnet 127.0.0.1 %d" % telnet_port in reply
 
         assert server.open_connections() == 2  # both keep-alive channels
         for gateway in server.gateways:
             gateway.close_all("bye")
-        assert transport.disconnecting
+        assert conn.closed
     finally:
         server.store.close()
 

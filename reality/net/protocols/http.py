@@ -1339,7 +1339,7 @@ class HTTPChannel(Protocol):
         self._idle_timer = self.clock.call_later(self.idle_timeout, self._idle_fired)
         factory = self.factory
         if isinstance(factory, HTTPFactory):
-            factory.open_connections += 1
+            factory.channel_opened(self)
 
     def data_received(self, data: bytes) -> None:
         if self._closing:
@@ -1410,7 +1410,7 @@ class HTTPChannel(Protocol):
         self._queue.clear()
         factory = self.factory
         if isinstance(factory, HTTPFactory):
-            factory.open_connections -= 1
+            factory.channel_closed(self)
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -1894,6 +1894,9 @@ class HTTPFactory(Factory):
     A connection over the limit is answered ``503 Service Unavailable``
     (with ``Retry-After``) and closed. ``open_connections`` counts the
     channels alive now. ``date_source`` is the wall clock for Date fields.
+
+    Subclasses may refuse more (:meth:`refusal`) and follow channels as
+    they open and close (:meth:`channel_opened`, :meth:`channel_closed`).
     """
 
     def __init__(
@@ -1920,12 +1923,28 @@ class HTTPFactory(Factory):
         self.writer = ResponseWriter(DateCache(date_source))
         self.open_connections = 0
 
-    def build_protocol(self, addr: Address) -> Protocol:
+    def refusal(self, addr: Address) -> str | None:
+        """Why a connection from ``addr`` must be refused (503), or None to accept it."""
         if self.open_connections >= self.max_connections:
+            return "too many connections"
+        return None
+
+    def channel_opened(self, channel: HTTPChannel) -> None:
+        """A channel made by this factory is connected."""
+        self.open_connections += 1
+
+    def channel_closed(self, channel: HTTPChannel) -> None:
+        """A channel made by this factory has lost its connection."""
+        self.open_connections -= 1
+
+    def build_protocol(self, addr: Address) -> Protocol:
+        reason = self.refusal(addr)
+        if reason is not None:
             log.warning(
-                "HTTP connection from %s refused: %d connections open", addr, self.open_connections
+                "HTTP connection from %s refused: %s (%d open)", addr, reason,
+                self.open_connections,
             )
-            busy = error_response(503, "too many connections", {"Retry-After": "5"})
+            busy = error_response(503, reason, {"Retry-After": "5"})
             data, _ = self.writer.complete(busy, keep_alive=False)
             refusal = _Refusal(self.clock, data)
             refusal.factory = self
