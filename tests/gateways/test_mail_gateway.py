@@ -18,7 +18,7 @@ from reality.gateways.mail import MailGateway, install
 from reality.net.protocol import Address
 from reality.net.protocols.pop3 import POP3Settings
 from reality.net.protocols.smtp import SMTPSettings
-from reality.net.testing import Clock, StringTransportWithDisconnection
+from reality.net.testing import Clock, FakeConnection
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "world" / "tiny.yaml"
@@ -26,26 +26,9 @@ WALL = 1_700_000_000.0
 MID = "6553F100"  # the SMTP message-id prefix: WALL in hex
 
 
-class Connection:
+def connect(factory: Any, host: str = "192.0.2.7", port: int = 40001) -> FakeConnection:
     """One fake client connection to a gateway factory."""
-
-    def __init__(self, factory: Any, host: str = "192.0.2.7", port: int = 40001) -> None:
-        self.peer = Address("TCP", host, port)
-        self.protocol = factory.build_protocol(self.peer)
-        self.transport = StringTransportWithDisconnection(peer=self.peer)
-        self.transport.protocol = self.protocol
-        self.protocol.make_connection(self.transport)
-
-    def send(self, data: bytes) -> bytes:
-        self.protocol.data_received(data)
-        return self.transport.take()
-
-    def take(self) -> bytes:
-        return self.transport.take()
-
-    @property
-    def closed(self) -> bool:
-        return self.transport.disconnecting
+    return FakeConnection(factory, Address("TCP", host, port))
 
 
 class Harness:
@@ -71,11 +54,11 @@ class Harness:
         for name in ("Alice", "Bob", "Root"):
             self.store.create_account(name, ImmediateHasher().hash("secret").result, now=0.0)
 
-    def smtp(self, **kw: Any) -> Connection:
-        return Connection(self.gateway.smtp_factory, **kw)
+    def smtp(self, **kw: Any) -> FakeConnection:
+        return connect(self.gateway.smtp_factory, **kw)
 
-    def pop3(self, **kw: Any) -> Connection:
-        return Connection(self.gateway.pop3_factory, **kw)
+    def pop3(self, **kw: Any) -> FakeConnection:
+        return connect(self.gateway.pop3_factory, **kw)
 
     def subjects(self, key: str) -> list[str]:
         return [s.subject for s in self.office.summaries(key)]
@@ -503,8 +486,8 @@ def test_install_listens_on_both_ports_and_joins_the_gateways(h):
     assert server.gateways == [gateway]
     assert gateway.connections.max_per_address == 7
     assert gateway.smtp_settings.hostname == "Reality.Test"
-    Connection(server.listening[0][2])
-    Connection(server.listening[1][2], port=40002)
+    connect(server.listening[0][2])
+    connect(server.listening[1][2], port=40002)
     assert gateway.open_connections == 2
 
 
