@@ -68,13 +68,27 @@ _COLOUR_TERMINALS = (
 )
 
 
-@lru_cache(maxsize=8192)
-def _render_bytes(text: str, capability: str, width: int) -> bytes:
-    # One cache for the whole server: a crowded room's bystanders share it.
+#: Texts longer than this are one-offs (a help page, a letter, a homepage):
+#: rendered each time rather than kept in the cache, where they would crowd
+#: out the short event lines that many sessions share.
+CACHE_TEXT_LIMIT = 2048
+
+
+def _render(text: str, capability: str, width: int) -> bytes:
     rendered = render(text, capability, width, "\r\n")
     if not rendered.endswith("\r\n"):
         rendered += "\r\n"
     return rendered.encode("utf-8", "replace")
+
+
+# One cache for the whole server: a crowded room's bystanders share it.
+_render_cached = lru_cache(maxsize=8192)(_render)
+
+
+def _render_bytes(text: str, capability: str, width: int) -> bytes:
+    if len(text) > CACHE_TEXT_LIMIT:
+        return _render(text, capability, width)
+    return _render_cached(text, capability, width)
 
 
 def capability_for(terminal: TerminalType) -> str:
