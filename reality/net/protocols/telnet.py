@@ -391,7 +391,11 @@ class TelnetConfig:
     #: Local options agreed only when we asked for them. ECHO: a server that
     #: agreed to a client's unasked DO ECHO would have to echo every key.
     ask_only_local: frozenset[int] = frozenset({ECHO})
-    offer_local: tuple[int, ...] = (SGA, EOR, MSSP, GMCP, MCCP2)
+    #: Not SGA: a plain telnet client (inetutils, BSD) that is told WILL SGA
+    #: switches to character mode with local echo and shows ^M and ^? for
+    #: every line typed. SGA is still agreed when a client asks (DO SGA), and
+    #: a server may offer it later to clients it knows (request_local).
+    offer_local: tuple[int, ...] = (EOR, MSSP, GMCP, MCCP2)
     offer_remote: tuple[int, ...] = (TTYPE, NAWS, CHARSET)
     #: Longest input line in bytes; longer ones are dropped with LineTooLong.
     max_line: int = 4096
@@ -418,7 +422,7 @@ class TelnetConfig:
 
     @classmethod
     def server(cls, **changes: Any) -> TelnetConfig:
-        """MUD server defaults: offer SGA, EOR, MSSP, GMCP, MCCP2; ask TTYPE, NAWS, CHARSET."""
+        """MUD server defaults: offer EOR, MSSP, GMCP, MCCP2; ask TTYPE, NAWS, CHARSET."""
         return cls(**changes)
 
     @classmethod

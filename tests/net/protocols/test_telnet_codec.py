@@ -294,13 +294,25 @@ def test_negotiation_flood_is_rate_bounded():
 
 
 def test_server_offers():
-    """start() sends WILL for the offered local options and DO for the remote ones."""
+    """start() sends WILL for the offered local options and DO for the remote ones.
+
+    Not WILL SGA: plain telnet clients take it as a switch to character mode.
+    """
     codec = TelnetCodec(TelnetConfig.server(), clock=lambda: 0.0)
     codec.start()
     assert codec.data_to_send() == (
-        b(IAC, WILL, SGA, IAC, WILL, EOR, IAC, WILL, MSSP, IAC, WILL, GMCP, IAC, WILL, MCCP2)
+        b(IAC, WILL, EOR, IAC, WILL, MSSP, IAC, WILL, GMCP, IAC, WILL, MCCP2)
         + b(IAC, DO, TTYPE, IAC, DO, NAWS, IAC, DO, CHARSET)
     )
+
+
+def test_server_agrees_to_sga_when_the_client_asks():
+    """A client that asks DO SGA gets WILL SGA, though the server no longer offers it."""
+    codec = TelnetCodec(TelnetConfig.server(), clock=lambda: 0.0)
+    codec.start()
+    codec.data_to_send()
+    assert codec.receive(b(IAC, DO, SGA)) == [OptionChanged(SGA, Side.LOCAL, True)]
+    assert codec.data_to_send() == b(IAC, WILL, SGA)
 
 
 def test_unknown_options_are_refused():
@@ -767,8 +779,9 @@ def test_server_and_client_codecs_agree_on_everything():
     srv.start()
     cli.start()
     srv_events, cli_events = converse(srv, cli)
-    for option in (SGA, EOR, MSSP, GMCP, MCCP2):
+    for option in (EOR, MSSP, GMCP, MCCP2):
         assert srv.local_enabled(option) and cli.remote_enabled(option)
+    assert not srv.local_enabled(SGA)
     for option in (TTYPE, NAWS, CHARSET):
         assert srv.remote_enabled(option) and cli.local_enabled(option)
     assert WindowSize(100, 30) in srv_events

@@ -89,7 +89,7 @@ def test_connection_made_sends_the_offers():
     protocol = Recorder()
     transport = connect(protocol)
     assert transport.value() == (
-        bytes([IAC, WILL, 3, IAC, WILL, 25, IAC, WILL, MSSP, IAC, WILL, GMCP, IAC, WILL, MCCP2])
+        bytes([IAC, WILL, 25, IAC, WILL, MSSP, IAC, WILL, GMCP, IAC, WILL, MCCP2])
         + bytes([IAC, DO, 24, IAC, DO, NAWS, IAC, DO, 42])
     )
 

@@ -1,0 +1,45 @@
+"""Debian's plain ``telnet`` (inetutils) in a real terminal: the README's first client.
+
+Plain telnet switches to character mode with local echo when a server says
+WILL SGA, and then every typed line shows ``^M`` and every Backspace ``^?``.
+The server offers no SGA, so telnet stays in line mode: what a person types
+and corrects looks clean, and the password is hidden (WILL ECHO) without
+leaving line mode.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from serverproc import ServerProcess
+from terminal import Tmux
+
+TELNET = shutil.which("telnet")
+pytestmark = pytest.mark.skipif(TELNET is None, reason="telnet is not installed")
+
+
+@pytest.fixture
+def session(tmp_path):
+    tmux = Tmux(columns=100, rows=40)
+    with ServerProcess(tmp_path) as server:
+        tmux.start(f"{TELNET} 127.0.0.1 {server.ports['telnet']}")
+        try:
+            tmux.wait_for("create <name> <password>")
+            yield tmux
+        finally:
+            tmux.kill()
+
+
+def test_plain_telnet_types_and_corrects_cleanly(session):
+    """A typed command, corrected with Backspace, shows no ^M or ^? and runs as corrected."""
+    session.keys("create Tester secret12", "Enter")
+    session.wait_for("Welcome to Tiny Test World, Tester!")
+    session.keys("lokk")
+    session.keys("BSpace", "BSpace")
+    session.keys("ok", "Enter")
+    screen = session.wait_for("> look\n")
+    assert screen.count("The Hall") == 2, screen  # shown at login and by the corrected look
+    assert "^M" not in screen and "^?" not in screen, screen
+    assert "I don't understand" not in screen, screen
+
