@@ -35,7 +35,7 @@ import re
 import time
 from collections.abc import Callable
 
-__all__ = ["EVENTS", "MAX_PER_SECOND", "audit", "format_fields", "logger"]
+__all__ = ["EVENTS", "MAX_PER_SECOND", "audit", "format_fields", "logger", "host_of"]
 
 #: The logger every audit line goes to.
 logger = logging.getLogger("reality.audit")
@@ -112,6 +112,20 @@ def _allowed(event: str) -> int | None:
     left_out = int(pace[2])
     pace[2] = 0
     return left_out
+
+
+def host_of(peer: object) -> str | None:
+    """The host of an address (``.host``) or of a transport's peer (``get_peer()``).
+
+    None when there is none (not connected, or already gone).
+    """
+    try:
+        if hasattr(peer, "get_peer"):
+            peer = peer.get_peer()
+        host = getattr(peer, "host", None)
+    except OSError:
+        return None
+    return None if host is None else str(host)
 
 
 def audit(event: str, /, **fields: object) -> None:
