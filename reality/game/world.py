@@ -89,7 +89,11 @@ class Clock(Protocol):
 
 
 class Session(Protocol):
-    """A connected person, as a gateway presents them to the world."""
+    """A connected person, as a gateway presents them to the world.
+
+    A session may also carry ``peer_host`` (its peer's address), which admin
+    verbs write to the audit log.
+    """
 
     def show(self, text: str) -> None:
         """Show markup text (one or more lines) to the person."""
