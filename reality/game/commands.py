@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
+from reality.audit import audit
 from reality.game import markup
 from reality.game.events import Event, EventBuffer
 from reality.game.loader import EXIT_PATTERN, WorldFileError, load_world
@@ -733,6 +734,13 @@ def help_(ctx: Context, args: str) -> None:
 # -- admin verbs ----------
 
 
+def _audit(ctx: Context, event: str, **fields: object) -> None:
+    """One line on the audit log for an admin action by ``ctx.player``."""
+    # A gateway's session may carry its peer's host as ``peer_host`` (telnet's does).
+    address = getattr(ctx.player.session, "peer_host", None)
+    audit(event, who=ctx.player.name, address=address, **fields)
+
+
 def _new_id(world: World, name: str) -> str:
     slug = "-".join(re.sub(r"[^a-z0-9 ]", "", name.lower()).split())[:40] or "thing"
     base = "@" + slug
@@ -774,6 +782,7 @@ def dig(ctx: Context, args: str) -> None:
     )
     for other in room.players:
         world.send_room_info(other)
+    _audit(ctx, "admin.dig", target=new_id, exit=way, room=room.id)
 
 
 def create(ctx: Context, args: str) -> None:
@@ -794,6 +803,7 @@ def create(ctx: Context, args: str) -> None:
         f"{player.name} makes {item.a()} out of thin air.",
         f"You create {item.a()} ({new_id}). It is in your hands.",
     )
+    _audit(ctx, "admin.create", target=new_id, name=name)
 
 
 def describe(ctx: Context, args: str) -> None:
@@ -826,7 +836,17 @@ def describe(ctx: Context, args: str) -> None:
         target.description = text
         label = target.the()
     world.changed("world", None)
+    _audit(ctx, "admin.describe", target=_audit_target(target, room))
     ctx.tell(f"You describe {label}.")
+
+
+def _audit_target(target: Any, room: Room) -> str:
+    """What an admin verb acted on, for the audit log: a kind and an id."""
+    if isinstance(target, Player):
+        return f"player:{target.key}"
+    if isinstance(target, Exit):
+        return f"exit:{room.id}/{target.name}"
+    return f"{target.kind}:{target.id}"
 
 
 def teleport(ctx: Context, args: str) -> None:
@@ -862,6 +882,7 @@ def teleport(ctx: Context, args: str) -> None:
         leave = f"{traveller.name} vanishes."
         arrive = f"{traveller.name} appears out of nowhere."
     world.move_player(traveller, destination, ctx.buffer, leave=leave, arrive=arrive)
+    _audit(ctx, "admin.teleport", target=traveller.name, to=destination.id)
 
 
 def _find_room(world: World, query: str) -> Room:
@@ -879,12 +900,14 @@ def load_(ctx: Context, args: str) -> None:
     try:
         definition = load_world(path)
     except WorldFileError as error:
+        _audit(ctx, "admin.load", target=path, result=f"refused: {len(error.errors)} errors")
         lines = ["{red}The world file has errors; nothing was changed:{/}"]
         lines.extend(markup.escape(line) for line in str(error).splitlines()[:30])
         if len(error.errors) > 30:
             lines.append(f"... and {len(error.errors) - 30} more.")
         raise Refusal("\n".join(lines)) from None
     ctx.world.load(definition)
+    _audit(ctx, "admin.load", target=path, result="loaded")
     ctx.tell(
         f"Loaded '{markup.escape(definition.name)}' from {markup.escape(path)}:"
         f" {len(definition.rooms)} rooms, {len(definition.items)} items,"
@@ -905,6 +928,7 @@ def kick(ctx: Context, args: str) -> None:
     ctx.tell(f"You kick {victim.name} out.")
     world = ctx.world
     ctx.after.append(lambda: world.logout(victim, message))
+    _audit(ctx, "admin.kick", target=victim.name, reason=reason.strip() or None)
 
 
 def shutdown(ctx: Context, args: str) -> None:
@@ -914,6 +938,7 @@ def shutdown(ctx: Context, args: str) -> None:
     message = args.strip() or "The server is shutting down."
     hook = world.on_shutdown
     ctx.tell("Shutting down.")
+    _audit(ctx, "admin.shutdown", reason=message)
     ctx.after.append(lambda: hook(message))
 
 

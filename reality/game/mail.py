@@ -70,6 +70,7 @@ from reality.game.accounts import name_key
 from reality.game.commands import Context, Refusal, VerbRegistry
 from reality.game.events import Event, deliver as deliver_event
 from reality.game.store import MIGRATIONS, Migration, Store, register_migrations
+from reality.game.text import clean_player_text
 from reality.game.things import Npc, Player
 
 if TYPE_CHECKING:
@@ -221,7 +222,7 @@ _FIELD_NAME = re.compile(rb"[!-9;-~]+:")
 
 def _clean_line(text: str, limit: int = MAX_HEADER_TEXT) -> str:
     """One line of header text: no control characters, single spaces, bounded."""
-    text = " ".join(_HEADER_CONTROL.sub(" ", _text(text)).split())
+    text = " ".join(_HEADER_CONTROL.sub(" ", clean_player_text(_text(text))).split())
     if len(text) > limit:
         text = text[: limit - 3].rstrip() + "..."
     return text
@@ -230,7 +231,7 @@ def _clean_line(text: str, limit: int = MAX_HEADER_TEXT) -> str:
 def _clean_body(text: str) -> str:
     """Body text with ``\\n`` line ends and no control characters but tabs."""
     text = _text(text).replace("\r\n", "\n").replace("\r", "\n")
-    return _CONTROL.sub("", text).strip("\n").rstrip()
+    return clean_player_text(_CONTROL.sub("", text), multiline=True).strip("\n").rstrip()
 
 
 def crlf(data: bytes) -> bytes:

@@ -26,7 +26,9 @@ The gateway's side of the contract::
   taken over (pass it, so a stale connection cannot log out its successor).
   It saves the player's room and inventory before it returns.
 * ``execute`` never raises: a failing verb is logged and the player is told
-  that something went wrong. While a multi-line mode is active
+  that something went wrong. Every line is passed through
+  :func:`~reality.game.text.clean_player_text` first, so no verb ever sees
+  a control, bidi or zero-width character. While a multi-line mode is active
   (``player.input_handler``, e.g. the homepage editor), lines go there;
   its ``prompt`` attribute is the prompt a gateway may show meanwhile.
 * Hooks the application fills in: ``on_shutdown(message)`` for
@@ -60,6 +62,7 @@ from reality.game.accounts import name_key
 from reality.game.events import Event, EventBuffer, deliver
 from reality.game.loader import PHASES, WorldDefinition
 from reality.game.store import Store
+from reality.game.text import clean_player_text
 from reality.game.things import OPPOSITES, Exit, Item, Npc, Player, Room, capitalize, name_list
 
 log = logging.getLogger(__name__)
@@ -86,7 +89,11 @@ class Clock(Protocol):
 
 
 class Session(Protocol):
-    """A connected person, as a gateway presents them to the world."""
+    """A connected person, as a gateway presents them to the world.
+
+    A session may also carry ``peer_host`` (its peer's address), which admin
+    verbs write to the audit log.
+    """
 
     def show(self, text: str) -> None:
         """Show markup text (one or more lines) to the person."""
@@ -488,6 +495,9 @@ class World:
         """Run one line of a player's input. Never raises."""
         if self.online.get(player.key) is not player:
             return
+        # The one door player text comes in by: nothing invisible or
+        # direction-changing reaches anyone else (reality.game.text).
+        line = clean_player_text(line)
         context = commands.Context(self, player)
         try:
             handler = player.input_handler

@@ -26,6 +26,7 @@ import time
 from collections import deque
 from typing import Any, Protocol as TypingProtocol
 
+from reality.audit import audit
 from reality.game import accounts
 from reality.game.store import Account, NameTaken, Store
 from reality.gateways.workers import ServerBusy
@@ -136,6 +137,7 @@ class _Throttle:
             times.clear()
             log.warning("too many failed logins from %s: locked out for %.0f s",
                         address, self.lockout)
+            audit("login.locked", address=address, seconds=round(self.lockout))
         self._prune(now)
 
     def _prune(self, now: float) -> None:
@@ -194,6 +196,7 @@ class Authenticator:
         try:
             self.throttle.check(address)
         except LoginThrottled as exc:
+            audit("login.throttled", who=name, address=address)
             return fail(exc)
         account = self.store.get_account(name) if name else None
         stored = _NO_ACCOUNT if account is None else account.password_hash
@@ -201,6 +204,7 @@ class Authenticator:
         def checked(ok: bool) -> Account:
             if ok and account is not None:
                 return account
+            audit("login.failed", who=name, address=address)
             self.throttle.failed(address)
             raise LoginFailed()
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from reality.audit import audit
 from reality.game.accounts import name_key
 from reality.game.mail import Letter, MailboxLocked, MailboxSession, PostOffice
 from reality.game.world import World
@@ -89,6 +90,8 @@ class _Counted:
         connections = self.backend.connections
         if connections.full(peer.host):
             log.warning("mail: too many connections from %s, refusing one", peer.host)
+            audit("connection.refused", service=type(self).__name__.strip("_")[:4].lower(),
+                  address=peer.host, reason="per-address")
             self.peer = peer
             self._close_with(self.too_many)  # type: ignore[attr-defined]
             return

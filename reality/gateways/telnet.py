@@ -42,6 +42,7 @@ from functools import lru_cache
 from typing import Any
 
 from reality import __version__
+from reality.audit import audit
 from reality.game.accounts import InvalidName, InvalidPassword, check_name, check_password
 from reality.game.store import NameTaken
 from reality.game.world import World
@@ -496,6 +497,7 @@ class TelnetGateway(Factory):
         if self.connections.full(addr.host):
             log.warning("refusing telnet connection from %s: %d already open",
                         addr.host, self.connections.max_per_address)
+            audit("connection.refused", service="telnet", address=addr.host, reason="per-address")
             return _Refusal(
                 "Too many connections from your address; please close one and try again.",
                 self.clock,

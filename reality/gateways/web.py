@@ -70,11 +70,13 @@ from typing import Any
 from attrs import define, frozen
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from markupsafe import Markup, escape
 
 from reality import __version__
 from reality.game import markup
 from reality.game.accounts import NAME_MAX
+from reality.game.text import clean_player_text
 from reality.game.world import PlayerInfo, RoomInfo, World
 from reality.gateways.connections import Connections
 from reality.gateways.workers import JobTimeout
@@ -115,10 +117,13 @@ MAX_CACHED_HOMEPAGES = 1024
 FRONT_PAGE_NAMES = 50
 
 # Player text and world text never bring their own scripts, frames or
-# plugins; colour spans need inline styles, homepages may show images.
+# plugins; colour spans need inline styles. Images come only from this
+# site (or inline data: URLs): an image from elsewhere would tell that
+# site the address of everyone who looks at a homepage. render_markdown
+# turns off-site images into links, so the browser never even tries.
 _CSP = (
     "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "
-    "form-action 'none'; frame-ancestors 'none'; img-src * data:; "
+    "form-action 'none'; frame-ancestors 'none'; img-src 'self' data:; "
     "style-src 'self' 'unsafe-inline'"
 )
 _HTML = "text/html; charset=utf-8"
@@ -202,17 +207,56 @@ def render_markdown(text: str) -> Markup:
 
     Raw HTML is escaped, headings move one level down (the page's own
     ``<h1>`` is the player's name), and links get ``rel="nofollow ugc"``.
+    Invisible and direction-changing characters are dropped
+    (:func:`~reality.game.text.clean_player_text`), also from pages saved
+    before the game dropped them at the door. An image from another site
+    becomes a plain link to it, labelled with its alt text: the page
+    loads images only from its own origin (see ``_CSP``).
     """
-    text = _CONTROL.sub("", text)
+    text = clean_player_text(_CONTROL.sub("", text), multiline=True)
     env: dict[str, Any] = {}
     tokens = _MD.parse(text, env)
     for token in tokens:
         if token.type in ("heading_open", "heading_close"):
             token.tag = f"h{min(6, int(token.tag[1:]) + 1)}"
+        if token.children and any(c.type == "image" for c in token.children):
+            token.children = _offsite_images_as_links(token.children)
         for child in token.children or ():
             if child.type == "link_open":
                 child.attrSet("rel", "nofollow ugc noopener")
     return Markup(_MD.renderer.render(tokens, _MD.options, env))
+
+
+# Browsers drop ASCII tab and newline anywhere in a URL and leading C0
+# controls and spaces, and read "\" as "/": judge the URL they would load.
+_URL_NOISE = re.compile(r"[\x00-\x20]")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def same_origin_image(src: str) -> bool:
+    """Whether an image URL from a homepage loads from this site (or is inline data)."""
+    url = _URL_NOISE.sub("", src).replace("\\", "/")
+    if url.startswith("//"):
+        return False  # scheme-relative: another host
+    if _SCHEME.match(url):
+        # markdown-it only lets data:image/gif|png|jpeg|webp through.
+        return url[:11].lower() == "data:image/"
+    return True  # a path on this site
+
+
+def _offsite_images_as_links(children: list[Token]) -> list[Token]:
+    """Inline tokens with each off-site image replaced by a link to it."""
+    out: list[Token] = []
+    for child in children:
+        src = child.attrGet("src") if child.type == "image" else None
+        if src is None or same_origin_image(str(src)):
+            out.append(child)
+            continue
+        label = child.content or str(src)
+        link = Token("link_open", "a", 1, attrs={"href": str(src)})
+        text = Token("text", "", 0, content=f"[image: {label}]")
+        out += [link, text, Token("link_close", "a", -1)]
+    return out
 
 
 # -- the map -------------------------------------------------------------------------
@@ -732,7 +776,7 @@ class WebSite:
         # bounded): (page, homepage key or None).
         self._fast: dict[str, tuple[Page, str | None]] = {}
         css = (STATIC / "style.css").read_bytes()
-        self._css = self._page(css, _CSS, cache_control="public, max-age=86400", security=False)
+        self._css = self._page(css, _CSS, cache_control="public, max-age=86400")
         self.css_url = "/style.css?v=" + self._css.etag.strip('"')[:12]
         self._fast["/style.css"] = (self._css, None)
         self.router = Router(not_found=self._not_found)
@@ -965,7 +1009,6 @@ class WebSite:
         previous: Page | None = None,
         cache_control: str = "no-cache",
         expires: float | None = None,
-        security: bool = True,
         extra: Iterable[tuple[str, str]] = (),
     ) -> Page:
         """A Page for ``body``; the previous one again if nothing changed."""
@@ -981,9 +1024,8 @@ class WebSite:
         headers = [("Content-Type", content_type), ("Cache-Control", cache_control)]
         if status == 200:
             headers += [("ETag", etag), ("Last-Modified", http_date(modified))]
-        headers.append(("X-Content-Type-Options", "nosniff"))
-        if security:
-            headers.append(("Content-Security-Policy", _CSP))
+        # Every page, whatever its type, carries the policy (img-src 'self' data:).
+        headers += [("X-Content-Type-Options", "nosniff"), ("Content-Security-Policy", _CSP)]
         headers.extend(extra)
         response = Response(status, Headers(headers), body)
         not_modified = None
@@ -1043,7 +1085,6 @@ class WebSite:
             _JSON,
             previous=previous,
             expires=expires,
-            security=False,
             extra=[("Access-Control-Allow-Origin", "*")],
         )
 

@@ -43,6 +43,7 @@ from urllib.parse import parse_qs, unquote
 
 from attrs import Factory as _AttrsFactory, define, field, frozen
 
+from reality.audit import audit, host_of
 from reality.net.defer import Failure, maybe_deferred
 from reality.net.protocol import Address, Factory, Protocol
 
@@ -1538,6 +1539,9 @@ class HTTPChannel(Protocol):
     def _reject(self, error: ParseError) -> None:
         """Answer a request the parser refused (after those before it) and close."""
         log.debug("HTTP request from %s refused: %d %s", self._peer, error.status, error.reason)
+        if error.status in (413, 431):
+            audit("input.too_large", service="http", address=host_of(self._peer),
+                  what=f"{error.status} {error.reason}")
         head = self._head
         self._head = None
         self._continue_owed = False
@@ -1944,6 +1948,7 @@ class HTTPFactory(Factory):
                 "HTTP connection from %s refused: %s (%d open)", addr, reason,
                 self.open_connections,
             )
+            audit("connection.refused", service="http", address=addr.host, reason=reason)
             busy = error_response(503, reason, {"Retry-After": "5"})
             data, _ = self.writer.complete(busy, keep_alive=False)
             refusal = _Refusal(self.clock, data)

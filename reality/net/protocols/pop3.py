@@ -30,6 +30,7 @@ from typing import Any, Protocol as TypingProtocol
 
 from attrs import field, frozen
 
+from reality.audit import audit, host_of
 from reality.net.defer import Deferred, Failure, maybe_deferred
 from reality.net.protocol import Address, Factory
 from reality.net.protocols.basic import (
@@ -317,6 +318,8 @@ class POP3ServerProtocol(CommandPipeline):
 
     def _handle(self, event: POP3Event) -> None:
         if isinstance(event, LineTooLong):
+            audit("input.too_large", service="pop3", address=host_of(self.peer), what="line",
+                  limit=event.limit)
             self._error(f"Line too long (at most {event.limit} octets)")
             return
         if isinstance(event, BadCommandLine):

@@ -39,6 +39,7 @@ from typing import Any, Protocol as TypingProtocol
 
 from attrs import define, field, frozen
 
+from reality.audit import audit, host_of
 from reality.net.defer import Deferred, Failure, maybe_deferred
 from reality.net.protocol import Address, Factory
 from reality.net.protocols.basic import (
@@ -554,12 +555,17 @@ class SMTPServerProtocol(CommandPipeline):
         elif isinstance(event, MessageReceived):
             self._message(event.data)
         elif isinstance(event, MessageTooLarge):
+            audit("input.too_large", service="smtp", address=host_of(self.peer), what="message")
             self._reset_transaction()
             self._error(552, "5.3.4", "Message too big for this system")
         elif isinstance(event, MessageLineTooLong):
+            audit("input.too_large", service="smtp", address=host_of(self.peer),
+                  what="message line", limit=event.limit)
             self._reset_transaction()
             self._error(500, "5.5.2", f"Message has a line longer than {event.limit} bytes")
         elif isinstance(event, LineTooLong):
+            audit("input.too_large", service="smtp", address=host_of(self.peer), what="line",
+                  limit=event.limit)
             self._error(500, "5.5.2", f"Line too long (at most {event.limit})")
         else:  # BadCommandLine
             self._error(500, "5.5.2", "Syntax error: command line is not UTF-8")
@@ -702,6 +708,9 @@ class SMTPServerProtocol(CommandPipeline):
                 self.rcpt_to.append(address)
             self._send(reply)
         else:
+            if verdict.status == RELAY_DENIED.status:
+                audit("smtp.relay_refused", who=self.mail_from, address=host_of(self.peer),
+                      target=address)
             self._error_reply(reply)
 
     def _recipient_check_failed(self, failure: Failure, address: str) -> None:

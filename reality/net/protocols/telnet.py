@@ -84,6 +84,7 @@ from typing import Any
 
 from attrs import field, frozen
 
+from reality.audit import audit, host_of
 from reality.net.defer import Failure
 from reality.net.protocol import Protocol
 from reality.net.protocols.telnet_options import (
@@ -1575,6 +1576,8 @@ class TelnetProtocol(Protocol):
 
     def line_too_long(self, length: int, limit: int) -> None:
         """A line over the limit was dropped: tell the user."""
+        audit("input.too_large", service="telnet", address=host_of(self.transport), what="line",
+              size=length, limit=limit)
         self.send_text(
             f"Your line was {length} bytes long; the limit is {limit}. It was ignored.\n"
         )
