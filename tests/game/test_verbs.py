@@ -713,7 +713,7 @@ def test_load_error_excerpts_are_bounded_and_escaped(trio, tmp_path: Path) -> No
     lines = a.take()
     assert lines[1] == "The world file has errors; nothing was changed:"
     errors = lines[2:]
-    assert len(errors) == 11 and errors[-1] == "... and 20 more."
+    assert len(errors) == 11 and errors[-1] == "... and 18 more."
     text = "\n".join(lines)
     assert "user0:$6$SECRETSALT$hhhhhhhhhhhhhhhhhhhh..." in text
     assert "h" * 41 not in text
