@@ -260,7 +260,7 @@ def resolve_world_path(requested: str, world_dir: str | PathLike[str]) -> str:
         raise WorldFileRefused([(name, 0, "not a file name")])
     root = os.path.realpath(world_dir)
     resolved = os.path.realpath(os.path.join(root, os.path.expanduser(requested)))
-    if os.path.commonpath([root, resolved]) != root or resolved == root:
+    if os.path.commonpath([root, resolved]) != root:
         raise WorldFileRefused([(
             name, 0,
             "refused: @load reads only files under the world directory"

@@ -163,7 +163,7 @@ def test_help_documents_every_flag():
     assert result.returncode == 0, result.stderr
     for flag in ("--world", "--db", "--bind", "--telnet-port", "--http-port", "--smtp-port",
                  "--pop3-port", "--mail-domain", "--admin", "--max-per-address",
-                 "--idle-timeout", "--reactor"):
+                 "--idle-timeout", "--reactor", "--world-dir"):
         assert flag in result.stdout, flag
 
 
@@ -178,6 +178,19 @@ def test_check_world_command(tmp_path):
                             capture_output=True, text=True, timeout=30, cwd=ROOT)
     assert result.returncode == 1
     assert f"{bad}:7" in result.stderr
+
+
+def test_world_dir_must_be_a_directory(tmp_path):
+    """serve --world-dir with something that is not a directory exits 1 with a message."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "run_server.py"), "--world", str(TINY), "--db",
+         str(tmp_path / "db.sqlite3"), "--telnet-port", "0", "--world-dir",
+         str(tmp_path / "nope")],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 1
+    assert "--world-dir" in result.stderr and "is not a directory" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_default_world_is_playable(tmp_path):
