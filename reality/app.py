@@ -22,6 +22,7 @@ closes, and the process exits with status 0.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from collections.abc import Callable
 from typing import Any, Protocol as TypingProtocol
@@ -30,7 +31,7 @@ from attrs import define, field
 
 from reality.game.loader import WorldDefinition
 from reality.game.store import Store
-from reality.game.world import World
+from reality.game.world import LoadDone, World
 from reality.gateways import mail, web
 from reality.gateways.auth import Authenticator
 from reality.gateways.telnet import TelnetGateway
@@ -50,6 +51,9 @@ class Settings:
     """Everything ``reality serve`` can be told."""
 
     world: str = "world/default.yaml"
+    #: ``@load`` reads only regular files under this directory (None: the
+    #: directory of ``world``).
+    world_dir: str | None = None
     db: str = "reality.sqlite3"
     bind: str = "127.0.0.1"
     telnet_port: int = 4000
@@ -159,7 +163,11 @@ class Server:
             admins=settings.admins,
             mail_domain=settings.mail_domain,
             checkpoint_interval=settings.checkpoint_interval,
+            world_dir=os.path.abspath(
+                settings.world_dir or os.path.dirname(os.path.abspath(settings.world))
+            ),
         )
+        self.world.load_file = self._load_world_file
         self.world.load(definition)
         self.world.on_shutdown = self.shutdown
         self.lag = LagMonitor(reactor)
@@ -183,6 +191,13 @@ class Server:
         self.web = web.install(self)
         self.mail = mail.install(self)
         self.listen("telnet", settings.telnet_port, self.telnet, self._telnet_listening)
+
+    def _load_world_file(self, path: str, done: LoadDone) -> None:
+        """``@load``'s hook: the file is read and parsed in a worker, within the
+        job time limit; ``done`` gets the definition or the error (WorldFileError,
+        ServerBusy, JobTimeout) on the loop, and the world swaps it in there."""
+        d = self.pool.load_world(path, self.world.world_dir)
+        d.add_callbacks(done, lambda failure: done(failure.value))
 
     def listen(
         self,

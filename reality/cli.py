@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -58,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--world", default="world/default.yaml", metavar="FILE",
                        help="the YAML world file to load")
+    serve.add_argument("--world-dir", default=None, metavar="DIR",
+                       help="@load reads only regular files under DIR; a relative path is "
+                            "taken from DIR (default: the directory of --world)")
     serve.add_argument("--db", default="reality.sqlite3", metavar="FILE",
                        help="the SQLite database (created on first run)")
     serve.add_argument("--bind", default="127.0.0.1", metavar="ADDR",
@@ -150,6 +154,9 @@ def serve(args: argparse.Namespace) -> int:
     from reality.game.loader import WorldFileError, load_world
     from reality.game.store import StoreError
     _configure_logging(args.log_level)
+    if args.world_dir is not None and not os.path.isdir(args.world_dir):
+        print(f"reality: --world-dir {args.world_dir} is not a directory", file=sys.stderr)
+        return 1
     try:
         definition = load_world(args.world)
     except WorldFileError as exc:
@@ -158,6 +165,7 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     settings = Settings(
         world=args.world,
+        world_dir=args.world_dir,
         db=args.db,
         bind=args.bind,
         telnet_port=args.telnet_port,

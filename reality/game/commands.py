@@ -43,7 +43,13 @@ from attrs import frozen
 from reality.audit import audit
 from reality.game import markup
 from reality.game.events import Event, EventBuffer
-from reality.game.loader import EXIT_PATTERN, WorldFileError, load_world
+from reality.game.loader import (
+    EXIT_PATTERN,
+    WorldDefinition,
+    WorldFileError,
+    WorldFileRefused,
+    excerpt,
+)
 from reality.game.store import BuiltExit, BuiltItem, BuiltRoom
 from reality.game.things import (
     ABBREVIATIONS,
@@ -893,25 +899,86 @@ def _find_room(world: World, query: str) -> Room:
     )
 
 
+#: Error lines of a bad world file shown to the admin (the rest are counted).
+MAX_LOAD_ERRORS_SHOWN = 10
+
+
 def load_(ctx: Context, args: str) -> None:
+    """``@load FILE``: read a world file off the loop, then swap it in atomically.
+
+    The file is asked for through ``world.load_file`` (a worker process on
+    a server), so the verb returns at once with "Reading ..."; the answer
+    reaches the admin when the file has been read, parsed and applied.
+    One load at a time.
+    """
     path = args.strip()
     if not path:
         raise Refusal("Usage: @load <world file>")
+    world = ctx.world
+    if world.loading is not None:
+        raise Refusal(
+            f"Still reading {markup.escape(excerpt(world.loading, 80))}; wait for it to finish."
+        )
+    player = ctx.player
+    world.loading = path
+    ctx.tell(f"Reading {markup.escape(excerpt(path, 80))} ...")
+    # Asked after "Reading" is delivered, so that an answer given at once
+    # (the inline hook) comes after it.
+    ctx.after.append(lambda: _ask_for_world_file(world, player, path))
+
+
+def _ask_for_world_file(world: World, player: Player, path: str) -> None:
+    answered = False
+
+    def done(result: WorldDefinition | Exception) -> None:
+        nonlocal answered
+        if answered:
+            return
+        answered = True
+        world.loading = None
+        try:
+            text = _apply_world_file(world, path, result)
+            if isinstance(result, WorldFileError):
+                outcome = f"refused: {len(result.errors) + result.more} errors"
+            elif isinstance(result, Exception):
+                outcome = f"refused: {type(result).__name__}"
+            else:
+                outcome = "loaded"
+        except Exception:
+            log.exception("applying world file %r failed", path[:200])
+            text = "{red}Something went wrong while loading the world.{/} It has been logged."
+            outcome = "failed"
+        audit("admin.load", who=player.name, address=getattr(player.session, "peer_host", None),
+              target=path, result=outcome)
+        if world.online.get(player.key) is player:
+            player.show(text)
+
     try:
-        definition = load_world(path)
-    except WorldFileError as error:
-        _audit(ctx, "admin.load", target=path, result=f"refused: {len(error.errors)} errors")
+        world.load_file(path, done)
+    except Exception as exc:  # a broken hook must not leave @load stuck
+        log.exception("the load_file hook failed for %r", path[:200])
+        done(exc)
+
+
+def _apply_world_file(world: World, path: str, result: WorldDefinition | Exception) -> str:
+    """Apply a definition (or report why not); the text for the admin."""
+    shown = markup.escape(excerpt(path, 80))
+    if isinstance(result, WorldFileRefused):
+        lines = ["{red}Not loaded; nothing was changed:{/}"]
+        lines.extend(markup.escape(line) for line in result.lines(MAX_LOAD_ERRORS_SHOWN))
+        return "\n".join(lines)
+    if isinstance(result, WorldFileError):
         lines = ["{red}The world file has errors; nothing was changed:{/}"]
-        lines.extend(markup.escape(line) for line in str(error).splitlines()[:30])
-        if len(error.errors) > 30:
-            lines.append(f"... and {len(error.errors) - 30} more.")
-        raise Refusal("\n".join(lines)) from None
-    ctx.world.load(definition)
-    _audit(ctx, "admin.load", target=path, result="loaded")
-    ctx.tell(
-        f"Loaded '{markup.escape(definition.name)}' from {markup.escape(path)}:"
-        f" {len(definition.rooms)} rooms, {len(definition.items)} items,"
-        f" {len(definition.npcs)} npcs."
+        lines.extend(markup.escape(line) for line in result.lines(MAX_LOAD_ERRORS_SHOWN))
+        return "\n".join(lines)
+    if isinstance(result, Exception):
+        reason = markup.escape(excerpt(str(result) or type(result).__name__, 200))
+        return f"{{red}}Could not load {shown}: {reason}; nothing was changed.{{/}}"
+    world.load(result)
+    return (
+        f"Loaded '{markup.escape(result.name)}' from {shown}:"
+        f" {len(result.rooms)} rooms, {len(result.items)} items,"
+        f" {len(result.npcs)} npcs."
     )
 
 
@@ -1045,7 +1112,8 @@ def _register_defaults(registry: VerbRegistry) -> None:
         admin=True,
         usage="@load <world file>",
         category="admin",
-        help="Load a world file into the running world. A bad file changes nothing.",
+        help="Load a world file (a path under the server's world directory) into the"
+        " running world. A bad file changes nothing.",
     )
     r(
         "@kick",

@@ -13,11 +13,34 @@ nodes (with the C parser when PyYAML has it), and this module walks the
 nodes itself: it sees repeated keys, and every value still knows its line.
 Scalars are converted by PyYAML's safe constructor, so YAML 1.1 rules for
 numbers and booleans hold; no tag can construct an arbitrary object.
+
+Limits, because a world file may come from ``@load`` on a running server
+(see ``docs/security.md``):
+
+* only a regular file is read (a FIFO, a device or a directory is refused
+  before a byte is read: the file is opened with ``O_NONBLOCK`` and checked
+  with ``fstat``), and at most :data:`MAX_WORLD_BYTES` of it;
+* at most :data:`MAX_YAML_EVENTS` YAML events (scalars, mappings, lists) are
+  composed, counted in a streaming pass first, so a file of millions of
+  tiny values is refused before it costs gigabytes of nodes;
+* at most :data:`MAX_ROOMS` rooms, :data:`MAX_ITEMS` items and
+  :data:`MAX_NPCS` NPCs, because the live world is built from them on the
+  server's loop;
+* at most :data:`MAX_ERRORS` errors are kept (the rest are counted), and a
+  value from the file appears in a message only as an :func:`excerpt`: at
+  most :data:`EXCERPT_CHARS` characters, control and invisible characters
+  escaped. A file that is not a world file must not be echoed back.
+
+:func:`load_world_file` adds the ``@load`` path policy: only files under the
+world directory, symlinks resolved and checked to stay inside.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
+import unicodedata
 from collections.abc import Callable, Iterator
 from os import PathLike
 from typing import Any
@@ -31,6 +54,13 @@ from reality.game import markup
 from reality.game.things import expand_direction
 
 __all__ = [
+    "EXCERPT_CHARS",
+    "MAX_ERRORS",
+    "MAX_ITEMS",
+    "MAX_NPCS",
+    "MAX_ROOMS",
+    "MAX_WORLD_BYTES",
+    "MAX_YAML_EVENTS",
     "PHASES",
     "DayNightDef",
     "ExitDef",
@@ -39,8 +69,13 @@ __all__ = [
     "RoomDef",
     "WorldDefinition",
     "WorldFileError",
+    "WorldFileRefused",
+    "excerpt",
     "load_world",
+    "load_world_file",
     "parse_world",
+    "read_world_bytes",
+    "resolve_world_path",
 ]
 
 _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -49,6 +84,22 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z")
 EXIT_PATTERN = re.compile(r"[a-z][a-z0-9 '_-]{0,31}\Z")
 MIN_WANDER = 0.5
 MIN_CYCLE = 4.0
+
+#: The largest world file read, in bytes (16 MiB).
+MAX_WORLD_BYTES = 16 * 1024 * 1024
+#: YAML events (each scalar, each start and end of a mapping or list) in one file.
+MAX_YAML_EVENTS = 400_000
+#: Rooms, items and NPCs in one world file: the live world is built from
+#: them on the server's loop, at roughly 25 microseconds a room.
+MAX_ROOMS = 5_000
+MAX_ITEMS = 5_000
+MAX_NPCS = 1_000
+#: Errors kept for one file; past this they are only counted.
+MAX_ERRORS = 100
+#: Characters of a value from the file quoted in an error message.
+EXCERPT_CHARS = 40
+#: The longest error message (a last bound, whatever a message quotes).
+MAX_MESSAGE = 300
 
 #: The four phases of a day, in order; each lasts a quarter of the cycle.
 PHASES = ("dawn", "day", "dusk", "night")
@@ -150,30 +201,154 @@ class WorldFileError(Exception):
 
     Each error is ``(file, line, message)``; ``str()`` gives one
     ``file:line: message`` per line (``file: message`` when line is 0).
+    ``more`` counts the errors found past :data:`MAX_ERRORS`, which are
+    not kept.
     """
 
-    def __init__(self, errors: list[tuple[str, int, str]]) -> None:
+    def __init__(self, errors: list[tuple[str, int, str]], more: int = 0) -> None:
         self.errors = sorted(errors, key=lambda e: (e[0], e[1]))
+        self.more = more
         super().__init__(self.__str__())
 
-    def __str__(self) -> str:
-        return "\n".join(
+    def lines(self, limit: int | None = None) -> list[str]:
+        """One ``file:line: message`` per error, at most ``limit`` of them, then a count."""
+        shown = self.errors if limit is None else self.errors[:limit]
+        lines = [
             f"{file}:{line}: {message}" if line else f"{file}: {message}"
-            for file, line, message in self.errors
-        )
+            for file, line, message in shown
+        ]
+        hidden = len(self.errors) - len(shown) + self.more
+        if hidden:
+            lines.append(f"... and {hidden} more.")
+        return lines
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+
+class WorldFileRefused(WorldFileError):
+    """``@load`` would not read the file at all: outside the world directory,
+    not a regular file, or too big. Nothing of the file was read."""
 
 
 # -- reading ----------
 
 
-def load_world(path: str | PathLike[str]) -> WorldDefinition:
-    """Read and validate a world file; raises :class:`WorldFileError`."""
-    filename = str(path)
+def excerpt(value: str, limit: int = EXCERPT_CHARS) -> str:
+    """``value`` fit to quote in a message: at most ``limit`` characters, then
+    ``...``; control, format (bidi, zero-width) and separator characters
+    written as escapes (``\\n``, ``\\x1b``, ``\\u202e``)."""
+    out = []
+    for ch in value[:limit]:
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    return "".join(out) + ("..." if len(value) > limit else "")
+
+
+def resolve_world_path(requested: str, world_dir: str | PathLike[str]) -> str:
+    """The real path of ``requested``, which must lie under ``world_dir``.
+
+    A relative path is taken relative to ``world_dir``; symlinks (in the
+    directory too) are resolved before the check, so ``..`` and a link
+    pointing out are refused like an absolute path outside. Raises
+    :class:`WorldFileRefused`; nothing is opened here.
+    """
+    name = excerpt(requested, 80)
+    if not requested or "\0" in requested:
+        raise WorldFileRefused([(name, 0, "not a file name")])
+    root = os.path.realpath(world_dir)
+    resolved = os.path.realpath(os.path.join(root, os.path.expanduser(requested)))
+    if os.path.commonpath([root, resolved]) != root:
+        raise WorldFileRefused([(
+            name, 0,
+            "refused: @load reads only files under the world directory"
+            f" {excerpt(root, 200)} (--world-dir)",
+        )])
+    return resolved
+
+
+def read_world_bytes(
+    path: str | PathLike[str],
+    max_bytes: int = MAX_WORLD_BYTES,
+    name: str | None = None,
+    *,
+    follow_symlinks: bool = True,
+) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``; :class:`WorldFileError` if not.
+
+    The file is opened with ``O_NONBLOCK`` (opening a FIFO for reading would
+    otherwise wait for a writer, and reading it wait for data that may
+    never come) and refused by ``fstat`` unless it is a regular file, before
+    anything is read. ``follow_symlinks=False`` adds ``O_NOFOLLOW``, so a
+    symlink swapped in after :func:`resolve_world_path` looked is refused.
+    """
+    filename = name if name is not None else str(path)
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    if not follow_symlinks:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
-        with open(filename, "rb") as f:
-            data = f.read()
+        # A device is refused without being opened (opening some devices
+        # has side effects); fstat below is the check that counts.
+        mode = os.stat(path, follow_symlinks=follow_symlinks).st_mode
+        if not stat.S_ISREG(mode):
+            raise WorldFileRefused([(filename, 0, _not_regular(mode))])
+        fd = os.open(path, flags)
     except OSError as e:
         raise WorldFileError([(filename, 0, f"cannot read the world file: {e.strerror or e}")])
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise WorldFileRefused([(filename, 0, _not_regular(info.st_mode))])
+        if info.st_size > max_bytes:
+            raise WorldFileRefused([(filename, 0, _too_big(info.st_size, max_bytes))])
+        chunks = []
+        total = 0
+        while True:
+            # One byte past the limit tells a file that grew since fstat.
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > max_bytes:
+                raise WorldFileRefused([(filename, 0, _too_big(total, max_bytes))])
+        return b"".join(chunks)
+    except OSError as e:
+        raise WorldFileError([(filename, 0, f"cannot read the world file: {e.strerror or e}")])
+    finally:
+        os.close(fd)
+
+
+def _not_regular(mode: int) -> str:
+    kind = (
+        "a FIFO" if stat.S_ISFIFO(mode)
+        else "a directory" if stat.S_ISDIR(mode)
+        else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "a socket" if stat.S_ISSOCK(mode)
+        else "not a regular file"
+    )
+    return f"refused: it is {kind}; only regular files are read"
+
+
+def _too_big(size: int, limit: int) -> str:
+    return f"refused: the file has {size:,} bytes; a world file may have at most {limit:,}"
+
+
+def load_world(
+    path: str | PathLike[str],
+    max_bytes: int = MAX_WORLD_BYTES,
+    name: str | None = None,
+    *,
+    follow_symlinks: bool = True,
+) -> WorldDefinition:
+    """Read and validate a world file; raises :class:`WorldFileError`.
+
+    ``name`` is how the file is called in messages (default: ``path``).
+    """
+    filename = name if name is not None else str(path)
+    data = read_world_bytes(path, max_bytes, name, follow_symlinks=follow_symlinks)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -182,26 +357,61 @@ def load_world(path: str | PathLike[str]) -> WorldDefinition:
     return parse_world(text, filename)
 
 
+def load_world_file(
+    requested: str, world_dir: str | PathLike[str], max_bytes: int = MAX_WORLD_BYTES
+) -> WorldDefinition:
+    """``@load``: the world file ``requested`` names under ``world_dir``, validated.
+
+    Errors name the file as the admin wrote it (bounded and escaped).
+    Raises :class:`WorldFileRefused` for a path outside ``world_dir``, a file
+    that is not regular or is too big; :class:`WorldFileError` for the rest.
+    """
+    resolved = resolve_world_path(requested, world_dir)
+    return load_world(
+        resolved, max_bytes, name=excerpt(requested.strip(), 80), follow_symlinks=False
+    )
+
+
 def parse_world(text: str, filename: str = "<string>") -> WorldDefinition:
     """Validate world-file text; ``filename`` is used in error messages."""
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
+        _count_events(text, filename)
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else 1
-        problem = e.problem or e.context or "invalid YAML"
+        problem = excerpt(e.problem or e.context or "invalid YAML", 100)
         raise WorldFileError([(filename, line, f"YAML syntax error: {problem}")])
     except yaml.YAMLError as e:
-        raise WorldFileError([(filename, 1, f"YAML error: {e}")])
+        raise WorldFileError([(filename, 1, f"YAML error: {excerpt(str(e), 100)}")])
     reader = _Reader(filename)
     if root is None:
         raise WorldFileError([(filename, 1, "the world file is empty")])
     definition = reader.world(root)
     if reader.errors or definition is None:
-        raise WorldFileError(reader.errors)
+        raise WorldFileError(reader.errors, reader.more)
     return definition
+
+
+def _count_events(text: str, filename: str) -> None:
+    """Refuse a file of more than :data:`MAX_YAML_EVENTS` events before composing it.
+
+    Events stream through and are dropped, so this pass costs time (about
+    half of composing) but no memory; composed nodes cost ~300 bytes each.
+    """
+    for count, event in enumerate(yaml.parse(text, Loader=_Loader)):
+        if count >= MAX_YAML_EVENTS:
+            line = event.start_mark.line + 1 if event.start_mark is not None else 1
+            raise WorldFileError([(
+                filename, line,
+                f"the file has more than {MAX_YAML_EVENTS:,} YAML values; too big for a world",
+            )])
+
+
+def _q(value: str) -> str:
+    return excerpt(value)
 
 
 def _line(node: Node) -> int:
@@ -222,11 +432,17 @@ class _Reader:
     def __init__(self, filename: str) -> None:
         self.filename = filename
         self.errors: list[tuple[str, int, str]] = []
+        self.more = 0  # errors past MAX_ERRORS, counted only
         self.constructor = SafeConstructor()
         self.ids: dict[str, tuple[str, int]] = {}  # id -> (section, line)
 
     def error(self, line: int, message: str) -> None:
-        self.errors.append((self.filename, line, message))
+        if len(self.errors) >= MAX_ERRORS:
+            self.more += 1
+            return
+        # Values are quoted as excerpts where messages are made; this is
+        # the last bound on whatever a message quotes.
+        self.errors.append((self.filename, line, excerpt(message, MAX_MESSAGE)))
 
     # -- generic shapes ----------
 
@@ -249,7 +465,7 @@ class _Reader:
             if key in result:
                 first = _line(result[key][0])
                 self.error(
-                    _line(key_node), f"{what}: key '{key}' is repeated (first at line {first})"
+                    _line(key_node), f"{what}: key '{_q(key)}' is repeated (first at line {first})"
                 )
                 continue
             result[key] = (key_node, value_node)
@@ -262,7 +478,7 @@ class _Reader:
             if key not in allowed:
                 self.error(
                     _line(key_node),
-                    f"unknown key '{key}' in {what} (expected one of: {', '.join(allowed)})",
+                    f"unknown key '{_q(key)}' in {what} (expected one of: {', '.join(allowed)})",
                 )
 
     def text(self, node: Node, what: str, *, markup_ok: bool = True) -> str | None:
@@ -339,7 +555,7 @@ class _Reader:
         if not ID_PATTERN.match(ident):
             self.error(
                 _line(key_node),
-                f"id '{ident}' in {section} must be letters, digits, '_', '-' or '.'"
+                f"id '{_q(ident)}' in {section} must be letters, digits, '_', '-' or '.'"
                 " (at most 64, not starting with '-' or '.')",
             )
             return None
@@ -347,7 +563,7 @@ class _Reader:
             other, line = self.ids[ident]
             self.error(
                 _line(key_node),
-                f"id '{ident}' in {section} is already used in {other} (line {line})",
+                f"id '{_q(ident)}' in {section} is already used in {other} (line {line})",
             )
             return None
         self.ids[ident] = (section, _line(key_node))
@@ -377,6 +593,19 @@ class _Reader:
         for required in ("name", "start", "rooms"):
             if required not in top:
                 self.error(_line(root), f"the world file has no '{required}' (it is required)")
+        too_many = False
+        for section, limit in (("rooms", MAX_ROOMS), ("items", MAX_ITEMS), ("npcs", MAX_NPCS)):
+            node = top.get(section, (None, None))[1]
+            if isinstance(node, MappingNode) and len(node.value) > limit:
+                too_many = True
+                # Refused before anything is walked: the rest is not worth checking.
+                self.error(
+                    _line(node),
+                    f"'{section}' has {len(node.value):,} entries; a world file may have"
+                    f" at most {limit:,}",
+                )
+        if too_many:
+            return None
         name = self.name(top["name"][1], "the world's 'name'") if "name" in top else None
         welcome = self.text(top["welcome"][1], "'welcome'") if "welcome" in top else ""
         start_ref = self.reference(top["start"][1], "'start'") if "start" in top else None
@@ -395,7 +624,7 @@ class _Reader:
 
         if start_ref is not None:
             pending.append(
-                (start_ref[0], start_ref[1], f"start room '{start_ref[0]}' is not in 'rooms'")
+                (start_ref[0], start_ref[1], f"start room '{_q(start_ref[0])}' is not in 'rooms'")
             )
         for room_id, line, message in pending:
             # Checked against every declared room id, so one broken room
@@ -436,7 +665,7 @@ class _Reader:
             return
         for key, (key_node, value) in entries.items():
             ident = self.ident(key_node, section)
-            what = f"{singular} '{key}'"
+            what = f"{singular} '{_q(key)}'"
             fields = self.mapping(value, what)
             if ident is None or fields is None:
                 continue
@@ -484,7 +713,7 @@ class _Reader:
         lines: dict[str, int] = {}
         for key, (key_node, value) in entries.items():
             name = expand_direction(key.lower())
-            what = f"exit '{key}' of {room_what}"
+            what = f"exit '{_q(key)}' of {room_what}"
             if not EXIT_PATTERN.match(name):
                 self.error(
                     _line(key_node),
@@ -494,7 +723,7 @@ class _Reader:
             if name in exits:
                 self.error(
                     _line(key_node),
-                    f"{what} repeats exit '{name}' (first at line {lines[name]})",
+                    f"{what} repeats exit '{_q(name)}' (first at line {lines[name]})",
                 )
                 continue
             aliases: tuple[str, ...] = ()
@@ -514,7 +743,7 @@ class _Reader:
                 ref = self.reference(value, what)
             if ref is None:
                 continue
-            pending.append((ref[0], ref[1], f"{what} leads to unknown room '{ref[0]}'"))
+            pending.append((ref[0], ref[1], f"{what} leads to unknown room '{_q(ref[0])}'"))
             exits[name] = ExitDef(name, ref[0], aliases, description, _line(key_node))
             lines[name] = _line(key_node)
         return exits
@@ -558,7 +787,7 @@ class _Reader:
                 refs = self.text_list(fields["roams"][1], f"'roams' of {what}", self.reference)
                 for ref in refs:
                     pending.append(
-                        (ref[0], ref[1], f"'roams' of {what} names unknown room '{ref[0]}'")
+                        (ref[0], ref[1], f"'roams' of {what} names unknown room '{_q(ref[0])}'")
                     )
                 roams = tuple(ref[0] for ref in refs)
             says: tuple[str, ...] = ()
@@ -587,7 +816,7 @@ class _Reader:
         ref = self.reference(fields["location"][1], f"'location' of {what}")
         if ref is None:
             return None
-        pending.append((ref[0], ref[1], f"{what} is in unknown room '{ref[0]}'"))
+        pending.append((ref[0], ref[1], f"{what} is in unknown room '{_q(ref[0])}'"))
         return ref[0]
 
     def _seconds(self, node: Node, what: str) -> float | None:
@@ -610,7 +839,7 @@ class _Reader:
             if value is not None and value not in PHASES:
                 self.error(
                     _line(fields["start"][1]),
-                    f"'start' of 'daynight' must be one of {', '.join(PHASES)}, not '{value}'",
+                    f"'start' of 'daynight' must be one of {', '.join(PHASES)}, not '{_q(value)}'",
                 )
             elif value is not None:
                 start = value

@@ -2,7 +2,8 @@
 
 The server has one thread. Work that costs milliseconds of CPU (scrypt
 password hashing, parsing a large e-mail message, rendering a homepage's
-Markdown, laying out the map) goes to child processes
+Markdown, laying out the map, reading and parsing a world file for
+``@load``) goes to child processes
 running :mod:`reality.gateways.worker`, spoken to in JSON lines over their
 stdin and stdout, which the reactor watches like sockets. Each job is a
 Deferred; the loop never waits.
@@ -26,9 +27,15 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+from reality.game.loader import WorldDefinition
 from reality.game.mail import Letter
 from reality.game.world import RoomInfo
-from reality.gateways.worker import letter_from_json, rooms_to_json
+from reality.gateways.worker import (
+    definition_from_json,
+    error_from_json,
+    letter_from_json,
+    rooms_to_json,
+)
 from reality.net.defer import Deferred, Failure, fail, succeed
 from reality.net.protocol import ProcessProtocol
 
@@ -236,3 +243,15 @@ class WorkerPool:
             {"op": "map", "rooms": rooms_to_json(rooms), "start": start, "title": title},
             self.render_timeout,
         )
+
+    def load_world(self, path: str, world_dir: str) -> Deferred[WorldDefinition]:
+        """``@load``: read, check and parse the world file ``path`` under ``world_dir``
+        in a worker (within the job time limit); fails with WorldFileError."""
+        d = self._submit({"op": "load_world", "path": path, "world_dir": world_dir})
+        return d.add_callback(_definition_or_error)
+
+
+def _definition_or_error(result: dict[str, Any]) -> WorldDefinition:
+    if "definition" in result:
+        return definition_from_json(result["definition"])
+    raise error_from_json(result)

@@ -99,6 +99,7 @@ def test_describe(admin, target, expected):
 def test_load(admin, tmp_path: Path):
     """@load: the path and whether it was loaded or refused."""
     world, root, bob, caplog = admin
+    world.world_dir = str(tmp_path)  # @load reads only under the world directory
     good = tmp_path / "good.yaml"
     good.write_text("name: Renewed\nstart: hall\nrooms:\n  hall: {name: The Hall}\n")
     world.execute(root, f"@load {good}")

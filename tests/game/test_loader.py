@@ -410,3 +410,137 @@ def test_x_keys_are_ignored_and_anchors_work() -> None:
         "w.yaml",
     )
     assert world.rooms["a"].description == "A plain room."
+
+
+# -- limits and the @load path policy ----------
+
+from reality.game import loader  # noqa: E402
+from reality.game.loader import (  # noqa: E402
+    MAX_WORLD_BYTES,
+    WorldFileRefused,
+    excerpt,
+    load_world_file,
+    resolve_world_path,
+)
+
+SMALL = "name: S\nstart: h\nrooms:\n  h: {name: H}\n"
+
+
+def test_excerpt_is_bounded_and_escapes_invisible_characters() -> None:
+    """An excerpt keeps 40 characters, then '...'; controls, bidi and zero-width are escaped."""
+    assert excerpt("x" * 100) == "x" * 40 + "..."
+    assert excerpt("short") == "short"
+    assert excerpt("a\nb\x1b[31mc\u202ed\u200be\ufeff") == "a\\nb\\x1b[31mc\\u202ed\\u200be\\ufeff"
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    """A FIFO with no writer is refused at once (opened O_NONBLOCK, checked by fstat)."""
+    import os
+
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(WorldFileRefused) as info:
+        load_world_file("pipe.yaml", tmp_path)
+    assert info.value.errors == [
+        ("pipe.yaml", 0, "refused: it is a FIFO; only regular files are read")
+    ]
+    with pytest.raises(WorldFileRefused):
+        load_world(fifo)  # the command line's --world too
+
+
+def test_a_directory_is_refused(tmp_path: Path) -> None:
+    """A directory under the world dir is not a world file."""
+    (tmp_path / "d").mkdir()
+    with pytest.raises(WorldFileRefused) as info:
+        load_world_file("d", tmp_path)
+    assert "it is a directory" in str(info.value)
+
+
+def test_an_oversize_file_is_refused_before_reading(tmp_path: Path) -> None:
+    """A file over 16 MiB is refused from its size alone (a sparse file: nothing is read)."""
+    big = tmp_path / "big.yaml"
+    with open(big, "wb") as f:
+        f.truncate(MAX_WORLD_BYTES + 1)
+    with pytest.raises(WorldFileRefused) as info:
+        load_world_file("big.yaml", tmp_path)
+    assert info.value.errors == [(
+        "big.yaml", 0,
+        f"refused: the file has {MAX_WORLD_BYTES + 1:,} bytes;"
+        f" a world file may have at most {MAX_WORLD_BYTES:,}",
+    )]
+    small = tmp_path / "small.yaml"
+    small.write_text(SMALL)
+    with pytest.raises(WorldFileRefused):
+        load_world(small, max_bytes=10)
+    assert load_world(small, max_bytes=len(SMALL)).name == "S"
+
+
+def test_path_policy_relative_dotdot_absolute_and_symlinks(tmp_path: Path) -> None:
+    """Relative paths are taken from the world dir; '..', absolute paths outside and
+    symlinks pointing out are refused; a symlink that stays inside is followed."""
+    worlds = tmp_path / "worlds"
+    (worlds / "sub").mkdir(parents=True)
+    (worlds / "sub" / "w.yaml").write_text(SMALL)
+    (tmp_path / "outside.yaml").write_text(SMALL)
+    (worlds / "out.yaml").symlink_to(tmp_path / "outside.yaml")
+    (worlds / "outdir").symlink_to(tmp_path)
+    (worlds / "in.yaml").symlink_to(worlds / "sub" / "w.yaml")
+
+    assert load_world_file("sub/w.yaml", worlds).name == "S"
+    assert load_world_file(str(worlds / "sub" / "w.yaml"), worlds).name == "S"
+    assert load_world_file("in.yaml", worlds).name == "S"
+    assert load_world_file("sub/../sub/w.yaml", worlds).name == "S"
+    assert resolve_world_path("in.yaml", worlds) == str((worlds / "sub" / "w.yaml").resolve())
+    for path in (
+        "../outside.yaml",
+        str(tmp_path / "outside.yaml"),
+        "out.yaml",
+        "outdir/outside.yaml",
+        "/etc/shadow",
+        "/etc/passwd",
+        ".",
+        "",
+        "a\0b",
+    ):
+        with pytest.raises(WorldFileRefused) as info:
+            load_world_file(path, worlds)
+        assert info.value.errors[0][1] == 0
+
+
+def test_a_missing_file_under_the_world_dir_says_so(tmp_path: Path) -> None:
+    """A missing file inside the world dir is an error naming it as the admin typed it."""
+    with pytest.raises(WorldFileError) as info:
+        load_world_file("nope.yaml", tmp_path)
+    assert str(info.value) == "nope.yaml: cannot read the world file: No such file or directory"
+
+
+def test_errors_are_capped_and_counted() -> None:
+    """Past 100 errors the rest are only counted; lines(n) shows n and a count."""
+    text = "name: W\nstart: a\nrooms:\n  a: {name: A}\n" + "".join(
+        f"k{i}: 1\n" for i in range(250)
+    )
+    with pytest.raises(WorldFileError) as info:
+        parse_world(text, "w.yaml")
+    error = info.value
+    assert len(error.errors) == loader.MAX_ERRORS
+    assert error.more == 150
+    assert error.lines(10)[-1] == "... and 240 more."
+    assert len(error.lines(10)) == 11
+
+
+def test_too_many_rooms_is_refused_before_building(monkeypatch) -> None:
+    """More rooms (items, NPCs) than the cap: one error, nothing else walked."""
+    monkeypatch.setattr(loader, "MAX_ROOMS", 3)
+    text = "name: W\nstart: r0\nrooms:\n" + "".join(f"  r{i}: {{name: R}}\n" for i in range(4))
+    assert errors_of(text) == ["w.yaml:4: 'rooms' has 4 entries; a world file may have at most 3"]
+
+
+def test_too_many_yaml_values_is_refused_before_composing(monkeypatch) -> None:
+    """A file of very many tiny values is refused by the streaming count, not composed."""
+    monkeypatch.setattr(loader, "MAX_YAML_EVENTS", 1000)
+    text = "name: W\nx-list: [" + ", ".join("a" for _ in range(2000)) + "]\n"
+    composed = []
+    monkeypatch.setattr(loader.yaml, "compose", lambda *a, **k: composed.append(1))
+    errors = errors_of(text)
+    assert errors == ["w.yaml:2: the file has more than 1,000 YAML values; too big for a world"]
+    assert not composed

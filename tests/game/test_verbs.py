@@ -617,16 +617,19 @@ def test_teleport(trio) -> None:
 def test_load_good_and_bad_files(trio, tmp_path: Path) -> None:
     """@load applies a good file atomically and reports a bad one by file:line, changing nothing."""
     world, (alice, a), (bob, b), _ = trio
+    world.world_dir = str(tmp_path)
     world.execute(bob, "get lamp")
     a.shown.clear()
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: B\nstart: hall\nrooms:\n  hall: {name: H, exits: {up: sky}}\n")
-    world.execute(alice, f"@load {bad}")
+    world.execute(alice, "@load bad.yaml")
     assert a.take() == [
+        "Reading bad.yaml ...",
         "The world file has errors; nothing was changed:",
-        f"{bad}:4: exit 'up' of room 'hall' leads to unknown room 'sky'",
+        "bad.yaml:4: exit 'up' of room 'hall' leads to unknown room 'sky'",
     ]
     assert world.name == "Clutter"
+    assert world.loading is None
 
     good = tmp_path / "good.yaml"
     good.write_text(
@@ -637,7 +640,7 @@ def test_load_good_and_bad_files(trio, tmp_path: Path) -> None:
     )
     world.execute(bob, "n")  # Bob stands in the library, which the new file removes
     b.shown.clear()
-    world.execute(alice, f"@load {good}")
+    world.execute(alice, f"@load {good}")  # an absolute path inside the world dir is fine
     assert a.take()[-1] == f"Loaded 'Renewed' from {good}: 2 rooms, 1 items, 0 npcs."
     assert world.name == "Renewed"
     assert alice.location is world.rooms["hall"]  # her room still exists
@@ -646,13 +649,97 @@ def test_load_good_and_bad_files(trio, tmp_path: Path) -> None:
     assert [i.id for i in bob.inventory] == ["lamp"]  # he keeps what he carried
 
 
-def test_load_relative_path(trio, tmp_path: Path, monkeypatch) -> None:
-    """@load takes paths relative to the server's working directory."""
+def test_load_relative_path_is_taken_from_the_world_dir(trio, tmp_path: Path) -> None:
+    """@load takes a relative path relative to the world directory, not the working one."""
     world, (alice, a), _, _ = trio
-    (tmp_path / "w.yaml").write_text("name: Rel\nstart: hall\nrooms:\n  hall: {name: H}\n")
-    monkeypatch.chdir(tmp_path)
-    world.execute(alice, "@load w.yaml")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "w.yaml").write_text("name: Rel\nstart: hall\nrooms:\n  hall: {name: H}\n")
+    world.world_dir = str(tmp_path)
+    world.execute(alice, "@load sub/w.yaml")
     assert world.name == "Rel"
+
+
+class _LaterHook:
+    """A load_file hook that answers when the test says so, like a worker."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, object]] = []
+
+    def __call__(self, path: str, done) -> None:
+        self.asked.append((path, done))
+
+
+def test_load_answers_later_through_the_hook_one_at_a_time(trio, tmp_path: Path) -> None:
+    """@load asks world.load_file and returns at once; a second @load waits its turn;
+    the answer is applied when it comes, and told to the admin if still online."""
+    world, (alice, a), (bob, b), _ = trio
+    hook = _LaterHook()
+    world.load_file = hook
+    world.execute(alice, "@load next.yaml")
+    assert a.take() == ["Reading next.yaml ..."]
+    assert [p for p, _ in hook.asked] == ["next.yaml"]
+    world.execute(alice, "@load other.yaml")
+    assert a.take() == ["Still reading next.yaml; wait for it to finish."]
+    assert len(hook.asked) == 1
+    assert world.name == "Clutter"  # nothing changes until the answer
+
+    from reality.game.loader import parse_world
+
+    definition = parse_world("name: Later\nstart: hall\nrooms:\n  hall: {name: H}\n", "x")
+    _, done = hook.asked[0]
+    done(definition)
+    assert world.name == "Later"
+    assert a.take()[-1] == "Loaded 'Later' from next.yaml: 1 rooms, 0 items, 0 npcs."
+    assert world.loading is None
+
+    # An answer that is an error (the worker busy, timed out) changes nothing.
+    world.execute(alice, "@load again.yaml")
+    a.take()
+    world.logout(alice, "bye")  # the admin left before the answer: no one to tell
+    hook.asked[-1][1](RuntimeError("the job took too long and was abandoned"))
+    assert world.name == "Later" and world.loading is None
+
+
+def test_load_error_excerpts_are_bounded_and_escaped(trio, tmp_path: Path) -> None:
+    """A file that is not a world file is not echoed back: each quoted value is at most
+    40 characters with control characters escaped, and at most 10 errors are shown."""
+    world, (alice, a), _, _ = trio
+    world.world_dir = str(tmp_path)
+    secret = "".join(
+        f"user{i}:$6$SECRETSALT$" + "h" * 80 + ":19000:0:99999:7:::\n" for i in range(25)
+    )
+    (tmp_path / "shadow").write_text(secret)
+    world.execute(alice, "@load shadow")
+    lines = a.take()
+    assert lines[1] == "The world file has errors; nothing was changed:"
+    errors = lines[2:]
+    assert len(errors) == 11 and errors[-1] == "... and 18 more."
+    text = "\n".join(lines)
+    assert "user0:$6$SECRETSALT$hhhhhhhhhhhhhhhhhhhh..." in text
+    assert "h" * 41 not in text
+    assert "user0" in text and "user24" not in text
+
+    (tmp_path / "escapes.yaml").write_text('name: W\n"evil\\e[2Jkey": 1\nrtl\u202ekey: 2\n')
+    world.execute(alice, "@load escapes.yaml")
+    text = "\n".join(a.take())
+    assert "\x1b" not in text and "\u202e" not in text
+    assert "evil\\x1b[2Jkey" in text and "rtl\\u202ekey" in text
+
+
+def test_load_refuses_paths_outside_the_world_dir(trio, tmp_path: Path) -> None:
+    """@load of ../x, of an absolute path outside, of a symlink out: refused, saying why."""
+    world, (alice, a), _, _ = trio
+    inside = tmp_path / "worlds"
+    inside.mkdir()
+    (tmp_path / "secret.yaml").write_text("name: S\nstart: h\nrooms:\n  h: {name: H}\n")
+    (inside / "link.yaml").symlink_to(tmp_path / "secret.yaml")
+    world.world_dir = str(inside)
+    for path in ("../secret.yaml", str(tmp_path / "secret.yaml"), "link.yaml", "/etc/shadow"):
+        world.execute(alice, f"@load {path}")
+        lines = a.take()
+        assert lines[1] == "Not loaded; nothing was changed:", lines
+        assert "refused: @load reads only files under the world directory" in lines[2]
+    assert world.name == "Clutter"
 
 
 def test_kick(trio) -> None:

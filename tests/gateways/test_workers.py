@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
+from reality.game.loader import WorldFileError, WorldFileRefused, load_world
 from reality.game.mail import parse_letter
-from reality.gateways.worker import handle, letter_from_json, letter_to_json
+from reality.gateways.worker import (
+    definition_from_json,
+    definition_to_json,
+    error_from_json,
+    handle,
+    letter_from_json,
+    letter_to_json,
+)
 from reality.gateways.workers import ServerBusy, WorkerPool
 from reality.net.testing import wait_for
 
@@ -83,3 +93,49 @@ def test_pool_without_workers_is_busy(reactor):
     pool.parse_letter(b"x", received_at=0, envelope_from="", domain="d").add_errback(
         failures.append)
     assert failures and failures[0].check(ServerBusy)
+
+
+DEFAULT_WORLD = Path(__file__).resolve().parents[2] / "world" / "default.yaml"
+
+
+def test_world_definition_survives_the_json_round_trip():
+    """definition_to_json/definition_from_json give back an equal WorldDefinition."""
+    definition = load_world(DEFAULT_WORLD)
+    assert definition.daynight is not None and definition.npcs and definition.items
+    copy = definition_from_json(json.loads(json.dumps(definition_to_json(definition))))
+    assert copy == definition
+
+
+def test_load_world_op_answers_a_definition_or_the_errors(tmp_path):
+    """The worker's load_world op applies the path policy and returns a definition,
+    or the errors (refused ones marked so), never raising."""
+    (tmp_path / "w.yaml").write_text(DEFAULT_WORLD.read_text())
+    (tmp_path / "bad.yaml").write_text("name: B\nstart: x\nrooms:\n  a: {name: A}\n")
+    answer = handle({"id": 1, "op": "load_world", "path": "w.yaml", "world_dir": str(tmp_path)})
+    assert definition_from_json(answer["result"]["definition"]).name == load_world(
+        DEFAULT_WORLD).name
+    answer = handle({"id": 2, "op": "load_world", "path": "bad.yaml", "world_dir": str(tmp_path)})
+    error = error_from_json(answer["result"])
+    assert type(error) is WorldFileError
+    assert error.errors == [("bad.yaml", 2, "start room 'x' is not in 'rooms'")]
+    answer = handle({"id": 3, "op": "load_world", "path": "/etc/passwd",
+                     "world_dir": str(tmp_path)})
+    assert isinstance(error_from_json(answer["result"]), WorldFileRefused)
+
+
+def test_pool_loads_a_world_file_in_a_child_process(reactor, tmp_path):
+    """pool.load_world gives the definition from a worker, or fails with WorldFileError."""
+    (tmp_path / "w.yaml").write_text(DEFAULT_WORLD.read_text())
+    os.mkfifo(tmp_path / "fifo.yaml")
+    pool = WorkerPool(reactor, size=1)
+    pool.start()
+    try:
+        definition = wait_for(reactor, pool.load_world("w.yaml", str(tmp_path)), 60)
+        assert definition == load_world(tmp_path / "w.yaml", name="w.yaml")
+        failures = []
+        d = pool.load_world("fifo.yaml", str(tmp_path)).add_errback(failures.append)
+        wait_for(reactor, d, 60)
+        assert failures[0].check(WorldFileRefused)
+        assert "FIFO" in str(failures[0].value)
+    finally:
+        wait_for(reactor, pool.stop(), 10)
