@@ -103,7 +103,7 @@ def test_admin_load_good_and_bad_world_files(tmp_path):
     bad.write_text(BAD_WORLD)
     with ServerProcess(tmp_path, admins=("Root",)) as server:
         root = server.telnet()
-        root.command("create Root secret")
+        root.command("connect Root secret")
         player = server.telnet()
         player.command("create Pat secret")
         player.command("n")
