@@ -154,8 +154,8 @@ class _Throttle:
             del self.locked_until[address]
         in_flight = self.pending.get(address, 0)
         if self._recent(address, now) + in_flight >= self.max_failures:
-            log.warning("login from %s refused: %d checks already in flight",
-                        address, in_flight)
+            # Not logged: a burst would write a line per attempt; the
+            # lockout that follows is logged once.
             raise LoginThrottled(min(self.lockout, 60.0))
         self.pending[address] = in_flight + 1
 

@@ -50,7 +50,7 @@ def answer(conn: telnetlib.Telnet, line: str, timeout: float = 10.0) -> str:
     return conn.read_until(b"\n> ", timeout=timeout).decode("utf-8", "replace")
 
 
-def run_server(server: ServerProcess, *extra: str, timeout: float = 30.0):
+def run_server(server: ServerProcess, *extra: str, timeout: float = 15.0):
     """Run the server expecting it to refuse to start: (status, output)."""
     done = subprocess.run(server.argv() + list(extra), cwd=server.workdir, timeout=timeout,
                           capture_output=True, text=True)

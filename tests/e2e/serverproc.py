@@ -69,7 +69,9 @@ class ServerProcess:
             argv += ["--admin", admin]
         return argv + list(self.extra)
 
-    def reality(self, *args: str, stdin: str = "", timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    def reality(
+        self, *args: str, stdin: str = "", timeout: float = 30.0
+    ) -> subprocess.CompletedProcess[str]:
         """Run the ``reality`` command (e.g. ``admin add``) to completion."""
         return subprocess.run(
             [sys.executable, "-m", "reality", *args], cwd=ROOT, input=stdin,
