@@ -96,3 +96,13 @@ def test_admin_refuses_an_empty_database_file(tmp_path, monkeypatch, capsys):
     db.write_bytes(b"")
     assert run(monkeypatch, "admin", "add", "Root", "--db", str(db), stdin="secret\n") == 1
     assert "not a Reality database" in capsys.readouterr().err
+
+
+def test_serve_help_names_the_new_flags(capsys):
+    """serve --help documents --max-signups-per-hour, --init-db and what --admin now means."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--help"])
+    assert exit_info.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--max-signups-per-hour" in out and "--init-db" in out
+    assert "reserve a name" in out
