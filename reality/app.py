@@ -61,8 +61,15 @@ class Settings:
     smtp_port: int = 2525
     pop3_port: int = 1110
     mail_domain: str = "reality.localhost"
+    #: ``--admin``: names reserved for admins, which nobody may create over
+    #: the network. Admin *rights* are the accounts' flag in the database,
+    #: set by ``reality admin add``.
     admins: list[str] = field(factory=list)
     max_per_address: int = 50
+    #: Accounts one address may create per hour (0: no limit).
+    max_signups_per_hour: int = 5
+    #: Accept an existing database file without a Reality schema and create one in it.
+    init_db: bool = False
     idle_timeout: float = 3600.0
     #: Worker processes for CPU-heavy jobs (hashing, large mail, Markdown, the map).
     workers: int = 2
@@ -151,16 +158,17 @@ class Server:
         self.addresses: dict[str, Address] = {}
         self.app = Application("reality")
 
-        self.store = Store(settings.db)
+        self.store = Store(settings.db, init_db=settings.init_db)
         StoreService(self.store).set_service_parent(self.app)
 
         self.pool = WorkerPool(reactor, size=settings.workers)
         WorkerService(self.pool).set_service_parent(self.app)
 
+        # No admins= here: a running server takes admin rights only from the
+        # database's flag, read at each login.
         self.world = World(
             reactor,
             self.store,
-            admins=settings.admins,
             mail_domain=settings.mail_domain,
             checkpoint_interval=settings.checkpoint_interval,
             world_dir=os.path.abspath(
@@ -177,7 +185,13 @@ class Server:
             help="Show the server's health: players, commands, tick lateness, memory.",
             category="admin",
         )
-        self.authenticator = Authenticator(self.store, self.pool, reactor)
+        self.authenticator = Authenticator(
+            self.store,
+            self.pool,
+            reactor,
+            max_signups_per_hour=settings.max_signups_per_hour,
+            reserved=settings.admins,
+        )
         WorldService(self).set_service_parent(self.app)
 
         self.telnet = TelnetGateway(

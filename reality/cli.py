@@ -1,8 +1,13 @@
-"""The ``reality`` command: ``serve``, ``check-world`` (and ``play``).
+"""The ``reality`` command: ``serve``, ``check-world``, ``admin`` (and ``play``).
 
     reality serve [--world FILE] [--db FILE] [--bind ADDR] [--telnet-port N] ...
     reality check-world FILE
+    reality admin add NAME --db FILE [--grant]     password on standard input
+    reality admin remove NAME --db FILE
     reality play [HOST] [PORT]
+
+Admin rights are a flag on the account in the database; ``reality admin``
+is the only thing that sets it (never anything over the network).
 
 Errors are messages on stderr and an exit status of 1, never tracebacks.
 """
@@ -15,6 +20,7 @@ import logging
 import os
 import sqlite3
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -77,7 +83,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--mail-domain", default="reality.localhost", metavar="NAME",
                        help="players' mail addresses are <name>@NAME")
     serve.add_argument("--admin", action="append", default=[], metavar="NAME",
-                       help="an account name with admin rights (repeatable)")
+                       help="reserve a name for an admin: nobody can create it over the "
+                            "network (repeatable); rights come from 'reality admin add'")
+    serve.add_argument("--max-signups-per-hour", type=_non_negative, default=5, metavar="N",
+                       help="new accounts one address may create per hour (0: no limit)")
+    serve.add_argument("--init-db", action="store_true",
+                       help="accept an existing database file that holds no Reality data "
+                            "(empty, or another program's) and start a fresh world in it")
     serve.add_argument("--max-per-address", type=_non_negative, default=50, metavar="N",
                        help="concurrent connections allowed from one address (0: no limit)")
     serve.add_argument("--idle-timeout", type=_non_negative, default=3600, metavar="SECONDS",
@@ -97,6 +109,26 @@ def _parser() -> argparse.ArgumentParser:
         description="Validate a world file: exit 0 if it is good, 1 with its errors if not.",
     )
     check.add_argument("file", help="the YAML world file")
+
+    admin = sub.add_parser(
+        "admin",
+        help="give or take admin rights",
+        description="Admin rights are a flag on an account in the database. 'add' creates "
+                    "an admin account, reading its password from standard input (asked "
+                    "twice on a terminal; the first line from a pipe). A running server "
+                    "sees the change at the account's next login.",
+    )
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True, metavar="ACTION")
+    add = admin_sub.add_parser("add", help="create an account with admin rights")
+    add.add_argument("name", help="the account name")
+    add.add_argument("--db", default="reality.sqlite3", metavar="FILE",
+                     help="the SQLite database (default: reality.sqlite3)")
+    add.add_argument("--grant", action="store_true",
+                     help="if the account exists, make it an admin instead of failing")
+    remove = admin_sub.add_parser("remove", help="take an account's admin rights away")
+    remove.add_argument("name", help="the account name")
+    remove.add_argument("--db", default="reality.sqlite3", metavar="FILE",
+                        help="the SQLite database (default: reality.sqlite3)")
 
     play = sub.add_parser(
         "play",
@@ -134,6 +166,81 @@ def check_world(path: str) -> int:
         f"{len(definition.items)} items, {len(definition.npcs)} NPCs"
     )
     return 0
+
+
+def _read_password() -> str | None:
+    """The new admin's password: asked twice on a terminal, else the first line of stdin."""
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat the password: ") != first:
+            print("reality: the passwords differ", file=sys.stderr)
+            return None
+        return first
+    line = sys.stdin.readline()
+    return line.rstrip("\r\n")
+
+
+def admin(args: argparse.Namespace) -> int:
+    """``reality admin add|remove``: set the admin flag in the database."""
+    from reality.game import accounts
+    from reality.game.store import NameTaken, Store, StoreError
+
+    name = args.name
+    try:
+        store = Store(args.db)
+    except (StoreError, sqlite3.Error, OSError) as exc:
+        print(f"reality: cannot open the database {args.db}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        existing = store.get_account(name)
+        if args.admin_command == "remove":
+            if existing is None:
+                print(f"reality: there is no account named {name!r}", file=sys.stderr)
+                return 1
+            store.set_admin(name, False)
+            print(f"{existing.name} is no longer an admin.")
+            return 0
+        if existing is not None:
+            if existing.admin:
+                print(f"{existing.name} is already an admin.")
+                return 0
+            if not args.grant:
+                print(
+                    f"reality: the name {existing.name!r} is taken by a player's account; "
+                    "use --grant to make that account an admin",
+                    file=sys.stderr,
+                )
+                return 1
+            store.set_admin(name, True)
+            print(f"{existing.name} is now an admin.")
+            return 0
+        # The letters-only rule of every name; the operator may take a word
+        # players may not (e.g. "Admin").
+        if not accounts.NAME_MIN <= len(name) <= accounts.NAME_MAX or not name.isascii() \
+                or not name.isalpha():
+            print(f"reality: a name must be {accounts.NAME_MIN} to {accounts.NAME_MAX} "
+                  "letters A to Z", file=sys.stderr)
+            return 1
+        password = _read_password()
+        if password is None:
+            return 1
+        try:
+            accounts.check_password(password)
+        except accounts.InvalidPassword as exc:
+            print(f"reality: {exc}", file=sys.stderr)
+            return 1
+        try:
+            store.create_account(name, accounts.hash_password(password), now=time.time(),
+                                 admin=True)
+        except NameTaken:
+            print(f"reality: the name {name!r} was taken meanwhile", file=sys.stderr)
+            return 1
+        print(f"Created the admin account {name}.")
+        return 0
+    finally:
+        store.close()
 
 
 def _make_reactor(name: str) -> Any:
@@ -175,6 +282,8 @@ def serve(args: argparse.Namespace) -> int:
         mail_domain=args.mail_domain,
         admins=list(args.admin),
         max_per_address=args.max_per_address,
+        max_signups_per_hour=args.max_signups_per_hour,
+        init_db=args.init_db,
         idle_timeout=float(args.idle_timeout),
         reactor=args.reactor,
     )
@@ -208,6 +317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check_world(args.file)
     if args.command == "serve":
         return serve(args)
+    if args.command == "admin":
+        return admin(args)
     if args.command == "play":
         from reality.client.app import main as play
 

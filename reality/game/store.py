@@ -25,7 +25,7 @@ with :meth:`Store.transaction`.
 
 Tables of the core component::
 
-    accounts(key, name, password_hash, created_at, last_login)
+    accounts(key, name, password_hash, created_at, last_login, admin 0|1)
     players(key, room, settings JSON, last_seen, homepage, homepage_updated, description)
     item_positions(item, kind 'room'|'player', place)      items moved at run time
     built_rooms(id, name, description, outdoor, created_by, created_at)
@@ -34,12 +34,20 @@ Tables of the core component::
     descriptions(kind, id, text)                           @describe overrides
 
 No pickles: every stored value is a column of a plain type or JSON.
+
+Opening an existing file is checked before anything is written to it: a
+file that is not new but has no Reality schema (truncated to 0 bytes,
+another program's database) raises :class:`NoRealitySchema` unless
+``init_db=True``, and ``PRAGMA quick_check`` must pass or
+:class:`StoreCorrupt` is raised. Both messages say how to restore from a
+backup.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -59,8 +67,10 @@ __all__ = [
     "MIGRATIONS",
     "Migration",
     "NameTaken",
+    "NoRealitySchema",
     "PlayerRecord",
     "SchemaTooNew",
+    "StoreCorrupt",
     "Store",
     "StoreError",
     "register_migrations",
@@ -77,6 +87,20 @@ class NameTaken(StoreError):
 
 class SchemaTooNew(StoreError):
     """The database was written by a newer Reality than this one."""
+
+
+class NoRealitySchema(StoreError):
+    """An existing database file holds no Reality schema (empty, or another program's)."""
+
+
+class StoreCorrupt(StoreError):
+    """The database file is damaged (``PRAGMA quick_check`` failed, or not SQLite at all)."""
+
+
+_RESTORE = (
+    "Stop here and restore the file from a backup: copy the backup over it "
+    "(and delete any stale '-wal' and '-shm' files beside it) and start again"
+)
 
 
 @frozen
@@ -146,6 +170,10 @@ CORE_MIGRATIONS: list[Migration] = [
         ALTER TABLE players ADD COLUMN description TEXT;
         """,
     ),
+    Migration(
+        "admin rights are a flag on the account, set by `reality admin`",
+        "ALTER TABLE accounts ADD COLUMN admin INTEGER NOT NULL DEFAULT 0",
+    ),
 ]
 
 #: Every component's ordered migrations. Append with :func:`register_migrations`.
@@ -166,13 +194,14 @@ def register_migrations(component: str, steps: Sequence[Migration]) -> None:
 
 @frozen
 class Account:
-    """A login: the display name, its key and the password hash."""
+    """A login: the display name, its key, the password hash and whether it is an admin."""
 
     name: str
     key: str
     password_hash: str
     created_at: float
     last_login: float | None
+    admin: bool = False
 
 
 @define(slots=True)
@@ -232,26 +261,73 @@ class Store:
         *,
         migrations: dict[str, list[Migration]] | None = None,
         synchronous: str = "FULL",
+        init_db: bool = False,
     ) -> None:
+        """Open (or create) the database at ``path``.
+
+        An existing file must pass ``PRAGMA quick_check`` and already hold a
+        Reality schema; ``init_db=True`` accepts one without a schema and
+        creates it there (starting a fresh world on purpose).
+        """
+        if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"bad synchronous mode {synchronous!r}")
         self.path = path
+        # "New" means this call creates the file. Anything else was written
+        # before (by us, or by someone else) and must prove what it is.
+        existed = path != ":memory:" and os.path.exists(path)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a
         # transaction means exactly what transaction() says.
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
         self.db.row_factory = sqlite3.Row
         self._depth = 0
-        if path != ":memory:":
-            mode = self.db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if mode.lower() != "wal":
-                log.warning("SQLite refused WAL mode for %s (got %s)", path, mode)
-        if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
-            raise ValueError(f"bad synchronous mode {synchronous!r}")
-        self.db.execute(f"PRAGMA synchronous={synchronous.upper()}")
-        self.db.execute("PRAGMA foreign_keys=ON")
         try:
+            try:
+                if existed:
+                    # Read-only checks first: a refused file is left as it was.
+                    self._check_existing(init_db)
+                if path != ":memory:":
+                    mode = self.db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                    if mode.lower() != "wal":
+                        log.warning("SQLite refused WAL mode for %s (got %s)", path, mode)
+            except sqlite3.DatabaseError as exc:
+                # "file is not a database", "database disk image is malformed"
+                raise StoreCorrupt(
+                    f"{path} is damaged or not a database ({exc}). {_RESTORE}."
+                ) from None
+            self.db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            self.db.execute("PRAGMA foreign_keys=ON")
             self.migrate(MIGRATIONS if migrations is None else migrations)
         except BaseException:
             self.db.close()
             raise
+
+    def _check_existing(self, init_db: bool) -> None:
+        """Refuse a damaged file, and one that is not new but holds no Reality schema."""
+        # quick_check reads every page once (O(N), unlike integrity_check's
+        # index cross-checks): about a second per few hundred MB.
+        problems = [row[0] for row in self.db.execute("PRAGMA quick_check(20)")]
+        if problems != ["ok"]:
+            shown = "; ".join(str(p) for p in problems[:5])
+            raise StoreCorrupt(
+                f"{self.path} failed SQLite's quick_check: {shown}. {_RESTORE}; "
+                f"'sqlite3 {self.path} .recover' may save what is left into a new file."
+            )
+        has_schema = self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+        ).fetchone()
+        if has_schema is None and not init_db:
+            tables = self.db.execute(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
+            ).fetchone()[0]
+            what = (
+                "is empty" if tables == 0
+                else f"holds {tables} tables of another program"
+            )
+            raise NoRealitySchema(
+                f"{self.path} already exists but {what}: it is not a Reality database. "
+                "If it was truncated or replaced by mistake, restore it from a backup; "
+                "to start a new, empty world in this file on purpose, run with --init-db."
+            )
 
     # -- schema ----------
 
@@ -334,7 +410,9 @@ class Store:
 
     # -- accounts ----------
 
-    def create_account(self, name: str, password_hash: str, *, now: float) -> Account:
+    def create_account(
+        self, name: str, password_hash: str, *, now: float, admin: bool = False
+    ) -> Account:
         """Create an account and its player row; committed when this returns.
 
         Raises :class:`NameTaken` when the name exists in any letter case.
@@ -342,25 +420,50 @@ class Store:
         key = name_key(name)
         try:
             with self.transaction():
-                self.db.execute(
-                    "INSERT INTO accounts(key, name, password_hash, created_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    (key, name, password_hash, now),
-                )
+                if admin:
+                    self.db.execute(
+                        "INSERT INTO accounts(key, name, password_hash, created_at, admin)"
+                        " VALUES (?, ?, ?, ?, 1)",
+                        (key, name, password_hash, now),
+                    )
+                else:
+                    self.db.execute(
+                        "INSERT INTO accounts(key, name, password_hash, created_at)"
+                        " VALUES (?, ?, ?, ?)",
+                        (key, name, password_hash, now),
+                    )
                 self.db.execute("INSERT INTO players(key) VALUES (?)", (key,))
         except sqlite3.IntegrityError:
             raise NameTaken(f"The name {name!r} is taken.") from None
-        return Account(name, key, password_hash, now, None)
+        return Account(name, key, password_hash, now, None, admin)
 
     def get_account(self, name: str) -> Account | None:
         """The account with that name in any letter case, or None."""
         row = self.db.execute(
-            "SELECT name, key, password_hash, created_at, last_login FROM accounts WHERE key = ?",
+            "SELECT name, key, password_hash, created_at, last_login, admin"
+            " FROM accounts WHERE key = ?",
             (name_key(name),),
         ).fetchone()
         if row is None:
             return None
-        return Account(row[0], row[1], row[2], row[3], row[4])
+        return Account(row[0], row[1], row[2], row[3], row[4], bool(row[5]))
+
+    def set_admin(self, name: str, admin: bool) -> bool:
+        """Give or take an account's admin rights; False if there is no such account.
+
+        Only ``reality admin`` calls this: rights are never granted over the network.
+        """
+        with self.transaction():
+            cursor = self.db.execute(
+                "UPDATE accounts SET admin = ? WHERE key = ?", (int(admin), name_key(name))
+            )
+        return cursor.rowcount > 0
+
+    def admin_keys(self) -> list[str]:
+        """The keys of every account with admin rights, sorted."""
+        return [
+            r[0] for r in self.db.execute("SELECT key FROM accounts WHERE admin ORDER BY key")
+        ]
 
     def count_accounts(self) -> int:
         """How many accounts exist."""

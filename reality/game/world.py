@@ -416,7 +416,10 @@ class World:
         if record is None:
             return None
         account = self.store.get_account(key)
-        player = Player(account.name if account else name, admin=key in self.admins)
+        player = Player(
+            account.name if account else name,
+            admin=key in self.admins or (account is not None and account.admin),
+        )
         player.room_id = record.room
         player.settings = dict(record.settings)
         player.homepage = record.homepage
@@ -425,6 +428,25 @@ class World:
         if record.description:
             player.description = record.description
         return player
+
+    # -- admins ----------
+
+    def is_admin(self, name: str) -> bool:
+        """Whether an account has admin rights now.
+
+        The flag in the database (set by ``reality admin``) is read at each
+        login, so a change reaches a running server at the next login. The
+        constructor's ``admins`` list is for tests that build a World alone.
+        """
+        key = name_key(name)
+        if key in self.admins:
+            return True
+        account = self.store.get_account(key)
+        return account is not None and account.admin
+
+    def admin_keys(self) -> list[str]:
+        """Every admin's key, sorted (the constructor's list and the database's flags)."""
+        return sorted(self.admins.union(self.store.admin_keys()))
 
     # -- sessions ----------
 
@@ -440,6 +462,7 @@ class World:
                     old.disconnect("Your character has been taken over by a new connection.")
                 except Exception:
                     log.exception("error disconnecting the old session of %s", key)
+            player.admin = self.is_admin(key)
             player.show("{yellow}You take over your character from your other connection.{/}")
             self._welcome(player)
             return player
@@ -449,7 +472,7 @@ class World:
             # The gateway authenticates first; a player without an account
             # could never be saved, so refuse loudly instead.
             raise UnknownAccount(f"no account named {name!r}: create it before connecting")
-        player.admin = key in self.admins
+        player.admin = self.is_admin(key)
         player.session = session
         player.connected_at = self.wall()
         room = self.rooms.get(player.room_id or "") or self.start_room

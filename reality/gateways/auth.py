@@ -7,9 +7,16 @@ who someone is asks the same :class:`Authenticator`. It
   (:class:`~reality.gateways.workers.WorkerPool`), so a
   login costs the loop nothing while scrypt spends its tens of
   milliseconds elsewhere;
-- throttles: after ``max_failures`` failed logins from one address within
-  ``window`` seconds, further attempts from that address are refused for
-  ``lockout`` seconds, whichever protocol they come from;
+- throttles per address: after ``max_failures`` failed logins from one
+  address within ``window`` seconds, further attempts from that address
+  are refused for ``lockout`` seconds, whichever protocol they come from;
+  attempts are counted when they start, so checks in flight count too;
+- delays per account name: after a few failures on one name (from any
+  address), each further check waits exponentially longer, up to a cap,
+  except from an address that has logged in to that account before;
+- limits sign-ups per address (``max_signups_per_hour``) and refuses the
+  names reserved for admins (``--admin``): admin accounts are made only by
+  ``reality admin add``;
 - answers a wrong name and a wrong password alike, and spends a hash on an
   unknown name too, so neither the words nor the timing tell which names
   exist.
@@ -24,7 +31,10 @@ import base64
 import logging
 import time
 from collections import deque
+from collections.abc import Iterable
 from typing import Any, Protocol as TypingProtocol
+
+from attrs import define, field
 
 from reality.audit import audit
 from reality.game import accounts
@@ -39,9 +49,11 @@ __all__ = [
     "Authenticator",
     "Hasher",
     "ImmediateHasher",
+    "LoginDelayed",
     "LoginFailed",
     "LoginThrottled",
     "ServerBusy",
+    "SignupThrottled",
 ]
 
 
@@ -108,7 +120,13 @@ class ImmediateHasher:
 
 
 class _Throttle:
-    """Failed logins per address, in a sliding window, with a lockout."""
+    """Logins per address: failures in a sliding window, plus checks in flight.
+
+    An attempt is counted when it *starts* (:meth:`begin`), not when its hash
+    finishes: otherwise a burst of concurrent guesses would all be checked
+    before the first failure was recorded. Failures plus checks in flight
+    never exceed ``max_failures``.
+    """
 
     def __init__(self, clock: Any, max_failures: int, window: float, lockout: float) -> None:
         self.clock = clock
@@ -116,23 +134,47 @@ class _Throttle:
         self.window = window
         self.lockout = lockout
         self.failures: dict[str, deque[float]] = {}
+        self.pending: dict[str, int] = {}
         self.locked_until: dict[str, float] = {}
 
-    def check(self, address: str) -> None:
+    def _recent(self, address: str, now: float) -> int:
+        times = self.failures.get(address)
+        if not times:
+            return 0
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        return len(times)
+
+    def begin(self, address: str) -> None:
+        """Count an attempt that is about to be checked, or raise LoginThrottled."""
         now = self.clock.seconds()
         until = self.locked_until.get(address)
         if until is not None:
             if now < until:
                 raise LoginThrottled(until - now)
             del self.locked_until[address]
+        in_flight = self.pending.get(address, 0)
+        if self._recent(address, now) + in_flight >= self.max_failures:
+            # Not logged: a burst would write a line per attempt; the
+            # lockout that follows is logged once.
+            raise LoginThrottled(min(self.lockout, 60.0))
+        self.pending[address] = in_flight + 1
+
+    def end(self, address: str, ok: bool) -> None:
+        """The attempt counted by :meth:`begin` is decided."""
+        left = self.pending.get(address, 1) - 1
+        if left > 0:
+            self.pending[address] = left
+        else:
+            self.pending.pop(address, None)
+        if not ok:
+            self.failed(address)
 
     def failed(self, address: str) -> None:
         now = self.clock.seconds()
         times = self.failures.setdefault(address, deque())
         times.append(now)
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        if len(times) >= self.max_failures:
+        if self._recent(address, now) >= self.max_failures:
             self.locked_until[address] = now + self.lockout
             times.clear()
             log.warning("too many failed logins from %s: locked out for %.0f s",
@@ -151,6 +193,157 @@ class _Throttle:
                 del self.locked_until[address]
 
 
+class LoginDelayed(LoginThrottled):
+    """Too many failed logins for this account name recently: wait, then try again."""
+
+    def __str__(self) -> str:
+        seconds = max(1, round(self.retry_after))
+        return (
+            "Too many failed logins for that name recently. "
+            f"Please wait {seconds} second{'s' if seconds != 1 else ''} and try again."
+        )
+
+
+@define(slots=True)
+class _AccountState:
+    failures: int = 0
+    last_failure: float = 0.0
+    pending: int = 0
+    #: Addresses that logged in to this account successfully: address -> when.
+    trusted: dict[str, float] = field(factory=dict)
+
+
+class _AccountDelay:
+    """Failed logins per account name, answered with an exponential delay.
+
+    The first ``free`` failures cost nothing; after that the next check of
+    that name may start only ``base * 2**(failures - free)`` seconds (at
+    most ``cap``) after the last failure, and only one at a time. Refused
+    attempts are not checked and not counted, so guessing from many
+    addresses gains an attacker at most one guess per ``cap`` seconds.
+
+    It is a delay, not a lock: it ends on its own, a success resets it, and
+    an address that logged in to the account within ``trust`` seconds is
+    not delayed at all, so a stranger's guessing cannot lock the player out
+    of their own account. Unknown names are counted exactly like existing
+    ones, so the delay does not tell which names exist.
+    """
+
+    def __init__(
+        self, clock: Any, free: int, base: float, cap: float, trust: float = 30 * 86400.0
+    ) -> None:
+        self.clock = clock
+        self.free = free
+        self.base = base
+        self.cap = cap
+        self.trust = trust
+        self.accounts: dict[str, _AccountState] = {}
+
+    def delay(self, failures: int) -> float:
+        """How long after the last failure the next check may start."""
+        if failures < self.free:
+            return 0.0
+        return min(self.cap, self.base * 2.0 ** min(failures - self.free, 64))
+
+    def begin(self, key: str, address: str) -> None:
+        now = self.clock.seconds()
+        state = self.accounts.get(key)
+        if state is None:
+            state = self.accounts[key] = _AccountState()
+        if state.failures and now - state.last_failure > 2 * self.cap:
+            state.failures = 0  # quiet for long enough: a clean slate
+        trusted = state.trusted.get(address)
+        if trusted is not None and now - trusted < self.trust:
+            state.pending += 1
+            return
+        if state.failures + state.pending >= self.free:
+            wait = state.last_failure + self.delay(state.failures) - now
+            if state.pending or wait > 0:
+                raise LoginDelayed(max(wait, 1.0))
+        state.pending += 1
+
+    def end(self, key: str, address: str, ok: bool) -> None:
+        now = self.clock.seconds()
+        state = self.accounts.get(key)
+        if state is None:  # pruned meanwhile
+            state = self.accounts[key] = _AccountState()
+        state.pending = max(0, state.pending - 1)
+        if ok:
+            state.failures = 0
+            state.trusted[address] = now
+            if len(state.trusted) > 16:
+                oldest = min(state.trusted, key=state.trusted.__getitem__)
+                del state.trusted[oldest]
+        else:
+            state.failures += 1
+            state.last_failure = now
+            if state.failures == self.free:
+                log.warning("%d failed logins for %r: delaying further attempts",
+                            state.failures, key)
+        self._prune(now)
+
+    def _prune(self, now: float) -> None:
+        # Bounded: forget names whose delay has long run out and that have
+        # nothing in flight and no trusted address worth keeping.
+        if len(self.accounts) <= 10_000:
+            return
+        for key in list(self.accounts):
+            state = self.accounts[key]
+            if state.pending or state.trusted:
+                continue
+            if now - state.last_failure > max(self.cap, self.delay(state.failures)) * 2:
+                del self.accounts[key]
+
+
+class SignupThrottled(AuthError):
+    """Too many accounts created from this address in the last hour."""
+
+    def __str__(self) -> str:
+        return (
+            "Too many new characters have been created from your address in the last hour. "
+            "Please try again later, or log in to an existing one."
+        )
+
+
+class _SignupLimit:
+    """Accounts created per address in a sliding hour (0: no limit)."""
+
+    def __init__(self, clock: Any, per_hour: int) -> None:
+        self.clock = clock
+        self.per_hour = per_hour
+        self.created: dict[str, deque[float]] = {}
+
+    def _recent(self, address: str) -> deque[float]:
+        now = self.clock.seconds()
+        times = self.created.setdefault(address, deque())
+        while times and times[0] <= now - 3600.0:
+            times.popleft()
+        return times
+
+    def check(self, address: str) -> None:
+        if self.per_hour and len(self._recent(address)) >= self.per_hour:
+            raise SignupThrottled()
+
+    def begin(self, address: str) -> float:
+        """Count a sign-up as it starts (so concurrent ones cannot race past)."""
+        self.check(address)
+        when = self.clock.seconds()
+        self._recent(address).append(when)
+        if len(self.created) > 10_000:
+            for a in [a for a, t in self.created.items() if not t]:
+                del self.created[a]
+        return when
+
+    def refund(self, address: str, when: float) -> None:
+        """A sign-up that created nothing (name taken, server busy) does not count."""
+        times = self.created.get(address)
+        if times is not None:
+            try:
+                times.remove(when)
+            except ValueError:
+                pass
+
+
 class Authenticator:
     """Creates accounts and checks passwords, for every protocol, with throttling."""
 
@@ -163,51 +356,103 @@ class Authenticator:
         max_failures: int = 5,
         window: float = 300.0,
         lockout: float = 300.0,
+        account_free_failures: int = 10,
+        account_delay_base: float = 1.0,
+        account_delay_cap: float = 900.0,
+        max_signups_per_hour: int = 0,
+        reserved: Iterable[str] = (),
     ) -> None:
         self.store = store
         self.hasher = hasher
         self.clock = clock
         self.throttle = _Throttle(clock, max_failures, window, lockout)
+        self.account_delay = _AccountDelay(
+            clock, account_free_failures, account_delay_base, account_delay_cap
+        )
+        self.signups = _SignupLimit(clock, max_signups_per_hour)
+        #: Names nobody may create over the network (``--admin``): only
+        #: ``reality admin add`` makes them.
+        self.reserved = frozenset(accounts.name_key(name) for name in reserved)
+
+    def check_new_name(self, name: str, address: str) -> None:
+        """Raise (InvalidName, NameTaken, SignupThrottled) if ``name`` cannot be created now.
+
+        The telnet new-character dialogue asks this before the password, so
+        nobody types a password twice only to be refused.
+        """
+        accounts.check_name(name)
+        if accounts.name_key(name) in self.reserved:
+            raise accounts.InvalidName(f"'{name}' is reserved; please choose another name.")
+        if self.store.get_account(name) is not None:
+            raise NameTaken(f"The name '{name}' is already taken.")
+        self.signups.check(address)
 
     def create_account(self, name: str, password: str, address: str) -> Deferred[Account]:
         """Make an account (committed before the Deferred fires).
 
-        Fails with InvalidName / InvalidPassword / NameTaken (messages for
-        the user) or ServerBusy.
+        Fails with InvalidName / InvalidPassword / NameTaken / SignupThrottled
+        (messages for the user) or ServerBusy.
         """
         try:
-            accounts.check_name(name)
+            self.check_new_name(name, address)
             accounts.check_password(password)
-        except (accounts.InvalidName, accounts.InvalidPassword) as exc:
+            started = self.signups.begin(address)
+        except (accounts.InvalidName, accounts.InvalidPassword, NameTaken,
+                SignupThrottled) as exc:
             return fail(exc)
-        if self.store.get_account(name) is not None:
-            return fail(NameTaken(f"The name '{name}' is already taken."))
 
         def store_it(stored: str) -> Account:
             # The name may have been taken while the hash was computed.
             return self.store.create_account(name, stored, now=time.time())
 
+        def refund(failure: Any) -> Any:
+            self.signups.refund(address, started)
+            return failure
+
         d = self.hasher.hash(password)
         d.add_callback(store_it)
+        d.add_errback(refund)
         return d
 
     def authenticate(self, name: str, password: str, address: str) -> Deferred[Account]:
-        """The account if ``password`` is right; else LoginFailed or LoginThrottled."""
+        """The account if ``password`` is right; else LoginFailed or LoginThrottled.
+
+        Both limits count the attempt now, before the hash is computed.
+        """
+        key = accounts.name_key(name)
         try:
-            self.throttle.check(address)
+            self.throttle.begin(address)
         except LoginThrottled as exc:
             audit("login.throttled", who=name, address=address)
+            return fail(exc)
+        try:
+            self.account_delay.begin(key, address)
+        except LoginThrottled as exc:
+            self.throttle.end(address, ok=True)  # refused unchecked: not a failure
             return fail(exc)
         account = self.store.get_account(name) if name else None
         stored = _NO_ACCOUNT if account is None else account.password_hash
 
         def checked(ok: bool) -> Account:
-            if ok and account is not None:
+            ok = bool(ok) and account is not None
+            if not ok:
+                # Before end(), which may log the lockout this failure causes.
+                audit("login.failed", who=name, address=address)
+            self.throttle.end(address, ok)
+            self.account_delay.end(key, address, ok)
+            if ok:
                 return account
-            audit("login.failed", who=name, address=address)
-            self.throttle.failed(address)
             raise LoginFailed()
 
+        def unchecked(failure: Any) -> Any:
+            # The hasher failed (busy, worker died): release the slots
+            # without counting a failure the person did not make.
+            self.throttle.end(address, ok=True)
+            state = self.account_delay.accounts.get(key)
+            if state is not None:
+                state.pending = max(0, state.pending - 1)
+            return failure
+
         d = self.hasher.verify(password, stored)
-        d.add_callback(checked)
+        d.add_callbacks(checked, unchecked)
         return d

@@ -202,7 +202,7 @@ class MailGateway:
         if self.world.store.get_account(key) is not None:
             return [key]
         if key == "postmaster":
-            return [a for a in sorted(self.world.admins) if self.world.store.get_account(a)]
+            return [a for a in self.world.admin_keys() if self.world.store.get_account(a)]
         return []
 
     def check_recipient(self, address: str) -> RecipientVerdict:

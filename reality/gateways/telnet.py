@@ -370,6 +370,15 @@ class TelnetSession(TelnetProtocol):
             self.set_echo(False)
             self.send_prompt("Password: ")
         else:
+            try:
+                # Reserved names and the sign-up limit are said before the
+                # password is asked for, not after it was typed twice.
+                self.gateway.authenticator.check_new_name(name, self.peer_host)
+            except (AuthError, InvalidName, NameTaken) as exc:
+                self._pending_name = None
+                self.send_text(f"{exc}\n")
+                self.send_prompt(PROMPT)
+                return
             self.state = "new_password"
             self.send_text(f"Welcome, newcomer! '{name}' is a new name here.\n")
             self.set_echo(False)

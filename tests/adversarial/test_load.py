@@ -39,7 +39,7 @@ def _setup(tmp_path: Path) -> Path:
 
 def _players(server: ServerProcess) -> tuple[TelnetClient, TelnetClient]:
     root = server.telnet()
-    root.command("create Root secret")
+    root.command("connect Root secret")
     probe = server.telnet()
     probe.command("create Pat secret")
     probe.timeout = PROBE_BOUND  # a prompt later than this fails the test

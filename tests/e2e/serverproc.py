@@ -42,11 +42,15 @@ class ServerProcess:
         admins: tuple[str, ...] = (),
         extra: tuple[str, ...] = (),
         expect: tuple[str, ...] = ("telnet",),
+        admin_password: str = "secret",
     ) -> None:
         self.workdir = workdir
         self.world = world
         self.db = db or workdir / "reality.sqlite3"
+        #: Each is created with ``reality admin add`` (password ``admin_password``)
+        #: before the server starts, and reserved with ``--admin``.
         self.admins = admins
+        self.admin_password = admin_password
         self.extra = extra
         self.expect = expect
         self.proc: subprocess.Popen[str] | None = None
@@ -65,8 +69,26 @@ class ServerProcess:
             argv += ["--admin", admin]
         return argv + list(self.extra)
 
+    def reality(
+        self, *args: str, stdin: str = "", timeout: float = 30.0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the ``reality`` command (e.g. ``admin add``) to completion."""
+        return subprocess.run(
+            [sys.executable, "-m", "reality", *args], cwd=ROOT, input=stdin,
+            capture_output=True, text=True, timeout=timeout,
+        )
+
+    def add_admin(self, name: str, password: str, *flags: str) -> subprocess.CompletedProcess[str]:
+        """``reality admin add NAME --db DB`` with the password on a pipe."""
+        return self.reality("admin", "add", name, "--db", str(self.db), *flags,
+                            stdin=password + "\n")
+
     def start(self, timeout: float = 20.0) -> ServerProcess:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
+        for admin in self.admins:
+            done = self.add_admin(admin, self.admin_password)
+            if done.returncode != 0 and "already an admin" not in done.stdout:
+                raise AssertionError(f"reality admin add {admin} failed:\n{done.stderr}")
         self.proc = subprocess.Popen(
             self.argv(), cwd=self.workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, env=env,

@@ -105,7 +105,7 @@ def test_admin_load_good_and_bad_world_files(tmp_path):
         tmp_path, admins=("Root",), extra=("--world-dir", str(tmp_path))
     ) as server:
         root = server.telnet()
-        root.command("create Root secret")
+        root.command("connect Root secret")
         player = server.telnet()
         player.command("create Pat secret")
         player.command("n")

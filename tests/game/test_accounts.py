@@ -94,3 +94,14 @@ def test_default_cost_is_tens_of_milliseconds() -> None:
 def test_malformed_hash_never_verifies_and_never_raises(stored: str) -> None:
     """A corrupted stored hash is a refusal, not a crash."""
     assert verify_password("pw", stored) is False
+
+
+def test_every_character_of_the_password_is_hashed() -> None:
+    """Passwords that differ only after the 8th (or 64th) character do not match."""
+    from reality.game.accounts import hash_password, verify_password
+
+    for base in ("abcdefgh", "p" * 64):
+        stored = hash_password(base + "1", n=16, r=1, p=1)
+        assert verify_password(base + "1", stored)
+        assert not verify_password(base + "2", stored)
+        assert not verify_password(base, stored)

@@ -15,8 +15,10 @@ from reality.game.store import (
     BuiltRoom,
     Migration,
     NameTaken,
+    NoRealitySchema,
     SchemaTooNew,
     Store,
+    StoreCorrupt,
     register_migrations,
 )
 
@@ -177,3 +179,92 @@ def test_unreadable_settings_fall_back_to_defaults() -> None:
     store.create_account("Alice", "hash", now=1.0)
     store.db.execute("UPDATE players SET settings = 'not json' WHERE key = 'alice'")
     assert store.load_player("alice").settings == {}
+
+
+def test_admin_rights_are_a_flag_on_the_account(tmp_path: Path) -> None:
+    """create_account(admin=True) and set_admin() store the flag; it survives a restart."""
+    path = str(tmp_path / "a.sqlite3")
+    store = Store(path)
+    assert not store.create_account("Alice", "h", now=1.0).admin
+    assert store.create_account("Root", "h", now=1.0, admin=True).admin
+    assert store.set_admin("alice", True)
+    assert not store.set_admin("nobody", True)
+    store.close()
+    store = Store(path)
+    assert store.get_account("ALICE").admin and store.get_account("root").admin
+    assert store.admin_keys() == ["alice", "root"]
+    store.set_admin("root", False)
+    assert not store.get_account("root").admin
+    store.close()
+
+
+def test_an_old_database_gains_the_admin_flag_off(tmp_path: Path) -> None:
+    """The migration adds the flag with no admins: rights are never guessed from names."""
+    path = str(tmp_path / "old.sqlite3")
+    old = Store(path, migrations={"core": CORE_MIGRATIONS[:2]})
+    old.create_account("Root", "h", now=1.0)
+    old.close()
+    new = Store(path)
+    assert new.get_account("root").admin is False
+    new.close()
+
+
+def test_an_empty_existing_file_is_refused_and_left_alone(tmp_path: Path) -> None:
+    """A 0-byte database file (truncated) stops the store with advice, unless init_db."""
+    path = tmp_path / "truncated.sqlite3"
+    path.write_bytes(b"")
+    with pytest.raises(NoRealitySchema) as info:
+        Store(str(path))
+    message = str(info.value)
+    assert "is empty" in message and "backup" in message and "--init-db" in message
+    assert path.read_bytes() == b"", "a refused file is not written to"
+    store = Store(str(path), init_db=True)
+    assert store.schema_version() == len(CORE_MIGRATIONS)
+    store.close()
+    Store(str(path)).close()  # now it is a Reality database
+
+
+def test_another_programs_database_is_refused(tmp_path: Path) -> None:
+    """An SQLite file of another program (tables, no Reality schema) is refused."""
+    path = tmp_path / "other.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY, title TEXT)")
+    db.commit()
+    db.close()
+    with pytest.raises(NoRealitySchema, match="another program"):
+        Store(str(path))
+
+
+def test_a_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
+    """A text file given as the database is reported as damaged, with the restore advice."""
+    path = tmp_path / "notes.sqlite3"
+    path.write_bytes(b"these are my notes, not a database\n" * 200)
+    with pytest.raises(StoreCorrupt, match="backup"):
+        Store(str(path))
+
+
+def _big_database(path: Path) -> None:
+    store = Store(str(path))
+    with store.transaction():
+        for i in range(3000):
+            store.db.execute(
+                "INSERT INTO accounts(key, name, password_hash, created_at) VALUES (?, ?, ?, ?)",
+                (f"p{i}", f"P{i}", "x" * 200, float(i)),
+            )
+    store.close()
+
+
+def test_garbage_in_the_middle_of_the_file_is_found_at_start(tmp_path: Path) -> None:
+    """8 KiB of garbage mid-file: quick_check fails and the store refuses to open."""
+    path = tmp_path / "big.sqlite3"
+    _big_database(path)
+    Store(str(path)).close()  # sound before
+    size = path.stat().st_size
+    assert size > 200_000
+    with open(path, "r+b") as f:
+        f.seek(size // 2)
+        f.write(bytes((i * 37 + 11) % 256 for i in range(8192)))
+    with pytest.raises(StoreCorrupt) as info:
+        Store(str(path))
+    assert "quick_check" in str(info.value) or "malformed" in str(info.value)
+    assert "backup" in str(info.value)

@@ -11,11 +11,13 @@ from reality.game.store import NameTaken, Store
 from reality.gateways.auth import (
     Authenticator,
     ImmediateHasher,
+    LoginDelayed,
     LoginFailed,
     LoginThrottled,
+    SignupThrottled,
 )
 from reality.gateways.workers import ServerBusy, WorkerPool
-from reality.net.defer import Deferred, gather_results
+from reality.net.defer import Deferred, Failure, fail, gather_results
 from reality.net.testing import Clock, wait_for
 
 
@@ -83,9 +85,11 @@ def test_five_failures_lock_the_address_out_for_five_minutes(portal):
     """After 5 failures in 5 minutes from one address, it is refused for 5 minutes."""
     auth, _, clock = portal
     outcome(auth.create_account("Alice", "secret", "a"))
-    for _ in range(5):
+    # Guesses at five different names (unknown ones too): the per-account
+    # delay stays out of it, and an address is throttled whatever it guesses.
+    for name in ("Alice", "Bob", "Carol", "Dave", "Erin"):
         clock.advance(10)
-        assert outcome(auth.authenticate("Alice", "wrong", "198.51.100.7")).check(LoginFailed)
+        assert outcome(auth.authenticate(name, "wrong", "198.51.100.7")).check(LoginFailed)
     refused = outcome(auth.authenticate("Alice", "secret", "198.51.100.7"))
     assert refused.check(LoginThrottled)
     assert "try again" in str(refused.value)
@@ -102,6 +106,7 @@ def test_failures_spread_over_more_than_the_window_do_not_lock(portal):
     for _ in range(8):
         clock.advance(100)
         assert outcome(auth.authenticate("Alice", "wrong", "x")).check(LoginFailed)
+    clock.advance(100)
     assert outcome(auth.authenticate("Alice", "secret", "x")).name == "Alice"
 
 
@@ -144,3 +149,174 @@ def test_dead_worker_is_replaced_and_its_requests_fail(reactor):
         assert verify_password("ok", wait_for(reactor, pool.hash("ok"), 20))
     finally:
         wait_for(reactor, pool.stop(), 10)
+
+
+class Pending(ImmediateHasher):
+    """A hasher whose verifications stay in flight until the test decides them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting: list[tuple[Deferred, str, str]] = []
+
+    def verify(self, password, stored):
+        d: Deferred = Deferred()
+        self.waiting.append((d, password, stored))
+        return d
+
+    def finish(self) -> None:
+        waiting, self.waiting = self.waiting, []
+        for d, password, stored in waiting:
+            d.callback(verify_password(password, stored))
+
+
+def test_attempts_are_counted_when_they_start_not_when_the_hash_finishes(portal):
+    """90 concurrent wrong passwords from one address: only the limit (5) reach the hasher."""
+    auth, _, _ = portal
+    outcome(auth.create_account("Root", "secret", "a"))
+    auth.hasher = hasher = Pending()
+    started = [auth.authenticate("Root", f"wrong{i}", "192.0.2.66") for i in range(90)]
+    assert len(hasher.waiting) == 5
+    refused = [d for d in started if d.called]
+    assert len(refused) == 85
+    assert all(outcome(d).check(LoginThrottled) for d in refused)
+    hasher.finish()
+    assert all(outcome(d).check(LoginFailed) for d in started if d not in refused)
+    # Now the address is locked out, right password or not.
+    assert outcome(auth.authenticate("Root", "secret", "192.0.2.66")).check(LoginThrottled)
+
+
+def test_a_hasher_failure_frees_its_slot_without_counting_a_failure(portal):
+    """A check that never ran (worker busy) does not count against the address or account."""
+    auth, _, _ = portal
+    outcome(auth.create_account("Alice", "secret", "a"))
+
+    class Busy(ImmediateHasher):
+        def verify(self, password, stored):
+            return fail(ServerBusy("busy"))
+
+    auth.hasher = Busy()
+    for _ in range(20):
+        assert outcome(auth.authenticate("Alice", "secret", "x")).check(ServerBusy)
+    auth.hasher = ImmediateHasher()
+    assert outcome(auth.authenticate("Alice", "secret", "x")).name == "Alice"
+
+
+def test_failed_logins_for_unknown_names_lock_an_address_like_known_ones(portal):
+    """Guesses at names that do not exist are throttled too (and so reveal nothing)."""
+    auth, _, _ = portal
+    for i in range(5):
+        assert outcome(auth.authenticate("Ghost", f"x{i}", "192.0.2.5")).check(LoginFailed)
+    refused = outcome(auth.authenticate("Ghost", "x", "192.0.2.5"))
+    assert refused.check(LoginThrottled)
+    outcome(auth.create_account("Alice", "secret", "a"))
+    for i in range(5):
+        assert outcome(auth.authenticate("Alice", f"x{i}", "192.0.2.6")).check(LoginFailed)
+    assert str(outcome(auth.authenticate("Alice", "x", "192.0.2.6")).value) == str(refused.value)
+
+
+def test_per_account_delay_stops_guessing_spread_over_many_addresses(portal):
+    """Many addresses guessing one name: after 10 failures each check waits 1, 2, 4... s."""
+    auth, _, clock = portal
+    outcome(auth.create_account("Root", "secret", "a"))
+    for i in range(24):  # 4 per address, under the per-address limit
+        result = outcome(auth.authenticate("Root", f"wrong{i}", f"198.51.100.{i // 4}"))
+        assert result.check(LoginFailed, LoginThrottled)
+    # The right password from a seventh address is not even checked yet.
+    delayed = outcome(auth.authenticate("Root", "secret", "203.0.113.7"))
+    assert delayed.check(LoginDelayed)
+    assert "wait" in str(delayed.value)
+    clock.advance(1.5)
+    # Delay after the 10th failure was 1 s; each further failure doubles it.
+    assert outcome(auth.authenticate("Root", "wrong", "203.0.113.8")).check(LoginFailed)
+    assert outcome(auth.authenticate("Root", "secret", "203.0.113.7")).check(LoginDelayed)
+    clock.advance(1.0)
+    assert outcome(auth.authenticate("Root", "secret", "203.0.113.7")).check(LoginDelayed)
+    clock.advance(1.5)
+    assert outcome(auth.authenticate("Root", "secret", "203.0.113.7")).name == "Root"
+
+
+def test_per_account_delays_unknown_names_exactly_like_existing_ones(portal):
+    """The per-account delay counts guesses at a missing name the same way."""
+    auth, _, _ = portal
+    outcome(auth.create_account("Alice", "secret", "a"))
+    for name in ("Alice", "Nobody"):
+        for i in range(10):
+            result = outcome(auth.authenticate(name, "wrong", f"198.51.{i}.1"))
+            assert result.check(LoginFailed)
+        assert outcome(auth.authenticate(name, "wrong", "198.51.99.1")).check(LoginDelayed)
+
+
+def test_the_delay_cannot_lock_a_player_out_from_a_known_address(portal):
+    """An address that logged in to the account before is not delayed by strangers' guesses."""
+    auth, _, clock = portal
+    outcome(auth.create_account("Alice", "secret", "a"))
+    assert outcome(auth.authenticate("Alice", "secret", "192.0.2.1")).name == "Alice"
+    for i in range(40):
+        clock.advance(1000)  # let every delay run out: the count climbs to the cap
+        assert outcome(auth.authenticate("Alice", "wrong", f"198.51.{i}.1")).check(LoginFailed)
+    assert outcome(auth.authenticate("Alice", "secret", "203.0.113.1")).check(LoginDelayed)
+    assert outcome(auth.authenticate("Alice", "secret", "192.0.2.1")).name == "Alice"
+    # The delay is capped (15 min), so a new address gets its turn too.
+    clock.advance(901)
+    assert outcome(auth.authenticate("Alice", "secret", "203.0.113.1")).name == "Alice"
+
+
+def test_the_whole_password_is_hashed_not_only_its_first_8_characters(portal):
+    """Passwords equal in their first 8 characters but different after are different."""
+    auth, _, _ = portal
+    outcome(auth.create_account("Alice", "abcdefgh-one", "a"))
+    assert outcome(auth.authenticate("Alice", "abcdefgh-two", "b")).check(LoginFailed)
+    assert outcome(auth.authenticate("Alice", "abcdefgh", "c")).check(LoginFailed)
+    assert outcome(auth.authenticate("Alice", "abcdefgh-one", "d")).name == "Alice"
+
+
+def test_signups_are_limited_per_address_per_hour(portal):
+    """The 6th account in an hour from one address is refused; others and later are fine."""
+    auth, _, clock = portal
+    auth.signups.per_hour = 5
+    for name in ("Anna", "Bert", "Cleo", "Dora", "Emil"):
+        assert outcome(auth.create_account(name, "secret", "192.0.2.9")).name == name
+    # A refused attempt (the name is taken) does not use up the allowance...
+    refused = outcome(auth.create_account("Fred", "secret", "192.0.2.9"))
+    assert refused.check(SignupThrottled)
+    assert "last hour" in str(refused.value)
+    assert outcome(auth.create_account("Fred", "secret", "192.0.2.10")).name == "Fred"
+    clock.advance(3601)
+    assert outcome(auth.create_account("Gina", "secret", "192.0.2.9")).name == "Gina"
+
+
+def test_a_sign_up_that_fails_does_not_count(portal):
+    """Taken names and busy servers do not use up the hourly allowance."""
+    auth, _, _ = portal
+    auth.signups.per_hour = 1
+    outcome(auth.create_account("Anna", "secret", "elsewhere"))
+    assert outcome(auth.create_account("Anna", "secret", "x")).check(NameTaken)
+
+    class Busy(ImmediateHasher):
+        def hash(self, password):
+            return fail(ServerBusy("busy"))
+
+    auth.hasher = Busy()
+    assert outcome(auth.create_account("Bert", "secret", "x")).check(ServerBusy)
+    auth.hasher = ImmediateHasher()
+    assert outcome(auth.create_account("Bert", "secret", "x")).name == "Bert"
+    assert outcome(auth.create_account("Cleo", "secret", "x")).check(SignupThrottled)
+
+
+def test_zero_means_no_signup_limit(portal):
+    """max_signups_per_hour=0 lets an address create as many accounts as it likes."""
+    auth, _, _ = portal
+    auth.signups.per_hour = 0
+    for i in range(12):
+        assert not isinstance(outcome(auth.create_account("Bot" + "abcdefghijkl"[i], "pw12", "x")),
+                              Failure)
+
+
+def test_reserved_admin_names_cannot_be_created_over_the_network(portal):
+    """A name given with --admin cannot be created by anyone, in any letter case."""
+    _, store, clock = portal
+    auth = Authenticator(store, ImmediateHasher(), clock, reserved=["Root"])
+    refused = outcome(auth.create_account("rOOt", "secret", "x"))
+    assert refused.check(InvalidName)
+    assert "reserved" in str(refused.value)
+    assert store.get_account("root") is None

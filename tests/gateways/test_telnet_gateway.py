@@ -384,3 +384,57 @@ def test_one_event_is_rendered_once_per_kind_of_client(harness, monkeypatch):
     assert telnet._render_bytes(long_text, "plain", 80) == telnet._render_bytes(
         long_text, "plain", 80)
     assert telnet._render_cached.cache_info().currsize == before
+
+
+def test_admin_rights_come_from_the_database_flag_at_each_login():
+    """The flag set by `reality admin` is read at login: granted, then taken away."""
+    h = Harness()
+    h.world.admins = frozenset()  # as in the running server: no list, only the flag
+    session, _ = h.login("Alice")
+    assert not session.player.admin
+    h.store.set_admin("alice", True)
+    assert not session.player.admin, "a change waits for the next login"
+    again, _ = h.connect()
+    again.data_received(b"connect Alice secret\r\n")
+    assert again.player.admin
+    h.store.set_admin("alice", False)
+    third, _ = h.connect()
+    third.data_received(b"connect Alice secret\r\n")
+    assert not third.player.admin
+    h.store.close()
+
+
+def test_a_reserved_admin_name_is_refused_before_the_password_is_asked():
+    """Typing an --admin name that has no account yet says it is reserved; no password prompt."""
+    h = Harness()
+    h.auth.reserved = frozenset({"root"})
+    session, transport = h.connect()
+    transport.clear()
+    session.data_received(b"Root\r\n")
+    seen = text(transport)
+    assert "reserved" in seen and "password" not in seen.lower()
+    assert session.state == "login"
+    session.data_received(b"create Root secret\r\n")
+    assert "reserved" in text(transport)
+    assert h.store.get_account("root") is None
+    h.store.close()
+
+
+def test_the_signup_limit_covers_create_and_the_new_character_dialogue():
+    """Past --max-signups-per-hour, both ways of making a character are refused, with why."""
+    h = Harness()
+    h.auth.signups.per_hour = 2
+    h.login("Anna", host="192.0.2.77")
+    h.login("Bert", host="192.0.2.77")
+    session, transport = h.connect(host="192.0.2.77")
+    transport.clear()
+    session.data_received(b"create Cleo secret\r\n")
+    assert "Too many new characters" in text(transport)
+    session.data_received(b"Dora\r\n")
+    seen = text(transport)
+    assert "Too many new characters" in seen and "Choose a password" not in seen
+    assert h.store.get_account("cleo") is None and h.store.get_account("dora") is None
+    # Logging in to an existing character is not a sign-up.
+    session.data_received(b"connect Anna secret\r\n")
+    assert session.state == "playing"
+    h.store.close()
