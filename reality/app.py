@@ -59,6 +59,8 @@ class Settings:
     mail_domain: str = "reality.localhost"
     admins: list[str] = field(factory=list)
     max_per_address: int = 50
+    #: Connections each service (telnet, HTTP, SMTP, POP3) may hold at once; 0: no limit.
+    max_connections: int = 10000
     idle_timeout: float = 3600.0
     #: Worker processes for CPU-heavy jobs (hashing, large mail, Markdown, the map).
     workers: int = 2
@@ -177,6 +179,7 @@ class Server:
             self.authenticator,
             reactor,
             max_per_address=settings.max_per_address,
+            max_connections=settings.max_connections,
             idle_timeout=settings.idle_timeout,
         )
         self.gateways.append(self.telnet)

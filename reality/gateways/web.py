@@ -76,7 +76,7 @@ from reality import __version__
 from reality.game import markup
 from reality.game.accounts import NAME_MAX
 from reality.game.world import PlayerInfo, RoomInfo, World
-from reality.gateways.connections import Connections
+from reality.gateways.connections import TOO_MANY_FROM_ADDRESS, Connections
 from reality.gateways.workers import JobTimeout
 from reality.net.defer import Deferred, Failure
 from reality.net.protocol import Address
@@ -1093,22 +1093,25 @@ def _answer(request: Request, page: Page) -> Response:
 class WebFactory(HTTPFactory):
     """An :class:`HTTPFactory` that counts its connections per address.
 
-    At most ``max_per_address`` connections from one address (0: no
-    limit), like the other gateways; more are answered 503. At shutdown
+    At most ``max_per_address`` connections from one address and
+    ``max_connections`` in all (0: no limit), like the other gateways; more
+    are answered 503. At shutdown
     :meth:`close_all` closes them all once what they were sent is flushed.
     """
 
     def __init__(
         self, handler: Callable[[Request], Any], clock: Any, max_per_address: int = 0,
-        **options: Any,
+        max_connections: int = 10000, **options: Any,
     ) -> None:
-        super().__init__(handler, clock, **options)
+        super().__init__(handler, clock, max_connections, **options)
         self.connections = Connections(max_per_address)
 
     def refusal(self, addr: Address) -> str | None:
-        if self.connections.full(addr.host):
-            return "too many connections from your address"
-        return super().refusal(addr)
+        # The service's limit first: it is the one that protects everyone.
+        reason = super().refusal(addr)
+        if reason is None and self.connections.full(addr.host):
+            reason = TOO_MANY_FROM_ADDRESS
+        return reason
 
     def channel_opened(self, channel: HTTPChannel) -> None:
         super().channel_opened(channel)
@@ -1150,7 +1153,7 @@ def install(server: Any) -> WebSite:
     site = WebSite(server.world, server.reactor, started=server.started, renderer=server.pool)
     factory = WebFactory(
         site, server.reactor, max_per_address=server.settings.max_per_address,
-        max_connections=1000,
+        max_connections=server.settings.max_connections,
     )
 
     def listening(address: Address) -> None:

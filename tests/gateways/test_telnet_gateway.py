@@ -384,3 +384,19 @@ def test_one_event_is_rendered_once_per_kind_of_client(harness, monkeypatch):
     assert telnet._render_bytes(long_text, "plain", 80) == telnet._render_bytes(
         long_text, "plain", 80)
     assert telnet._render_cached.cache_info().currsize == before
+
+
+def test_connection_limit_per_service():
+    """Past max_connections on telnet, a connection from any address is told the server
+    is full, then closed; a closed connection frees a place."""
+    h = Harness(max_per_address=0, max_connections=2)
+    first, first_transport = h.connect(host="203.0.113.1")
+    h.connect(host="203.0.113.2")
+    _, transport = h.connect(host="203.0.113.3")
+    assert b"The server is full; please try again later." in transport.value()
+    assert transport.disconnecting
+    first_transport.lose_connection()
+    h.clock.advance(0)
+    _, again = h.connect(host="203.0.113.3")
+    assert not again.disconnecting
+    h.store.close()

@@ -674,6 +674,24 @@ def test_connections_per_address_are_limited(s):
     assert again.send(b"GET / HTTP/1.1\r\nHost: w\r\n\r\n").startswith(b"HTTP/1.1 200 OK")
 
 
+def test_connections_per_service_are_limited(s):
+    """Past max_connections on the website, a client from any address gets 503 and is
+    closed; a closed connection frees its place; 0 is no limit."""
+    factory = WebFactory(s.site, s.clock, max_connections=2, date_source=lambda: WALL)
+    first = FakeConnection(factory, Address("TCP", "203.0.113.1", 1))
+    FakeConnection(factory, Address("TCP", "203.0.113.2", 1))
+    refused = FakeConnection(factory, Address("TCP", "203.0.113.3", 1))
+    reply = refused.send(b"GET / HTTP/1.1\r\nHost: w\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+    assert b"too many connections" in reply and refused.closed
+    first.transport.lose_connection()
+    again = FakeConnection(factory, Address("TCP", "203.0.113.3", 2))
+    assert again.send(b"GET / HTTP/1.1\r\nHost: w\r\n\r\n").startswith(b"HTTP/1.1 200 OK")
+    unlimited = WebFactory(s.site, s.clock, max_connections=0, date_source=lambda: WALL)
+    conns = [FakeConnection(unlimited, Address("TCP", "203.0.113.4", i)) for i in range(3000)]
+    assert conns[-1].send(b"GET / HTTP/1.1\r\nHost: w\r\n\r\n").startswith(b"HTTP/1.1 200")
+
+
 # -- install ---------------------------------------------------------------------------
 
 

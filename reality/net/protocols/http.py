@@ -1889,7 +1889,8 @@ class _Refusal(Protocol):
 
 
 class HTTPFactory(Factory):
-    """Makes :class:`HTTPChannel` connections for ``handler``, up to ``max_connections``.
+    """Makes :class:`HTTPChannel` connections for ``handler``, up to ``max_connections``
+    (0: no limit).
 
     A connection over the limit is answered ``503 Service Unavailable``
     (with ``Retry-After``) and closed. ``open_connections`` counts the
@@ -1925,7 +1926,8 @@ class HTTPFactory(Factory):
 
     def refusal(self, addr: Address) -> str | None:
         """Why a connection from ``addr`` must be refused (503), or None to accept it."""
-        if self.open_connections >= self.max_connections:
+        limit = self.max_connections
+        if limit > 0 and self.open_connections >= limit:
             return "too many connections"
         return None
 
