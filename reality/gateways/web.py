@@ -85,6 +85,7 @@ from reality.net.protocols.http import (
     HTTPChannel,
     HTTPFactory,
     Request,
+    RequestHead,
     Response,
     Router,
     http_date,
@@ -758,6 +759,10 @@ class WebSite:
                     self._homepages.move_to_end(key)
                 return _answer(request, page)
         return self.router(request)
+
+    def body_refusal(self, head: RequestHead) -> Response | None:
+        """Refuse a request body the route does not take, before it is read (see Router)."""
+        return self.router.body_refusal(head)
 
     def changed(self, topic: str, key: str | None) -> None:
         """The world changed: mark the pages that show it as stale."""
