@@ -53,6 +53,7 @@ def test_descriptor_exhaustion_backs_off_logs_little_and_recovers(tmp_path):
         extra=("--max-per-address", "0", "--max-connections", "0"),
     ) as server:
         http = server.ports["http"]
+        assert f"open-file limit: {NOFILE} (hard limit {NOFILE})" in server.output()
         assert _get(http).startswith(b"HTTP/1.1 200")
         flood = []
         try:
