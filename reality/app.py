@@ -70,6 +70,8 @@ class Settings:
     max_signups_per_hour: int = 5
     #: Accept an existing database file without a Reality schema and create one in it.
     init_db: bool = False
+    #: Connections each service (telnet, HTTP, SMTP, POP3) may hold at once; 0: no limit.
+    max_connections: int = 10000
     idle_timeout: float = 3600.0
     #: Worker processes for CPU-heavy jobs (hashing, large mail, Markdown, the map).
     workers: int = 2
@@ -199,6 +201,7 @@ class Server:
             self.authenticator,
             reactor,
             max_per_address=settings.max_per_address,
+            max_connections=settings.max_connections,
             idle_timeout=settings.idle_timeout,
         )
         self.gateways.append(self.telnet)

@@ -92,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
                             "(empty, or another program's) and start a fresh world in it")
     serve.add_argument("--max-per-address", type=_non_negative, default=50, metavar="N",
                        help="concurrent connections allowed from one address (0: no limit)")
+    serve.add_argument("--max-connections", type=_non_negative, default=10000, metavar="N",
+                       help="concurrent connections allowed on each service (telnet, HTTP, "
+                            "SMTP, POP3), counted separately (0: no limit)")
     serve.add_argument("--idle-timeout", type=_non_negative, default=3600, metavar="SECONDS",
                        help="close a player's connection after this long without input "
                             "(0: never)")
@@ -255,6 +258,46 @@ def _make_reactor(name: str) -> Any:
     return make_reactor(name)
 
 
+def raise_descriptor_limit(max_connections: int = 0) -> tuple[int, int]:
+    """Raise this process's soft RLIMIT_NOFILE to its hard limit; log and return (soft, hard).
+
+    Every connection is a descriptor, and the default soft limit (often
+    1024) is far below what ``--max-connections`` allows; running out makes
+    ``accept()`` fail with EMFILE (the ports then back off, see
+    :mod:`reality.net.tcp`), so take all the operator's hard limit allows.
+    """
+    log = logging.getLogger("reality")
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return (-1, -1)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard
+    if wanted == resource.RLIM_INFINITY:
+        # Linux refuses an infinite soft limit; its real ceiling is nr_open.
+        try:
+            with open("/proc/sys/fs/nr_open") as f:
+                wanted = int(f.read())
+        except (OSError, ValueError):
+            wanted = 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (OSError, ValueError) as exc:
+            log.warning("cannot raise the open-file limit from %d to %d: %s", soft, wanted, exc)
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    log.info("open-file limit: %d (hard limit %s)", soft,
+             "unlimited" if hard == resource.RLIM_INFINITY else hard)
+    # Four services, each up to max_connections, plus the server's own files.
+    if max_connections and soft != resource.RLIM_INFINITY and soft < 4 * max_connections + 64:
+        log.warning(
+            "the open-file limit (%d) is below what --max-connections %d allows on four "
+            "services; when it is reached, accepting pauses until descriptors are free",
+            soft, max_connections,
+        )
+    return soft, hard
+
+
 def serve(args: argparse.Namespace) -> int:
     """``reality serve``: load the world, assemble the services, run."""
     from reality.app import Server, Settings
@@ -284,9 +327,11 @@ def serve(args: argparse.Namespace) -> int:
         max_per_address=args.max_per_address,
         max_signups_per_hour=args.max_signups_per_hour,
         init_db=args.init_db,
+        max_connections=args.max_connections,
         idle_timeout=float(args.idle_timeout),
         reactor=args.reactor,
     )
+    raise_descriptor_limit(settings.max_connections)
     try:
         reactor = _make_reactor(settings.reactor)
     except RuntimeError as exc:

@@ -1,11 +1,16 @@
-"""A gateway's open connections: counted per peer address, and closed together.
+"""A gateway's open connections: counted per peer address and per service,
+and closed together.
 
-Telnet, SMTP and POP3 each allow at most ``max_per_address`` concurrent
-connections from one address (``--max-per-address``; 0: no limit) and, at
-shutdown, say goodbye on every connection still open. :class:`Connections`
-is that bookkeeping, once: a gateway asks :meth:`~Connections.full` before
-it admits a connection, :meth:`~Connections.add`\\ s it when it is made and
-:meth:`~Connections.discard`\\ s it when it is lost.
+Telnet, HTTP, SMTP and POP3 each allow at most ``max_per_address``
+concurrent connections from one address (``--max-per-address``; 0: no
+limit) and at most ``max_connections`` in all on each service
+(``--max-connections``, counted for each service separately; 0: no limit),
+and, at shutdown, say goodbye on every connection still open.
+:class:`Connections` is that bookkeeping, once: a gateway asks
+:meth:`~Connections.refusal` before it admits a connection (and answers a
+refused client in its own protocol: a telnet line, HTTP 503, SMTP 421,
+POP3 ``-ERR``, then a close), :meth:`~Connections.add`\\ s it when it is
+made and :meth:`~Connections.discard`\\ s it when it is lost.
 """
 
 from __future__ import annotations
@@ -16,41 +21,62 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Connections"]
+__all__ = ["Connections", "TOO_MANY_FROM_ADDRESS", "TOO_MANY_ON_SERVICE"]
+
+#: :meth:`Connections.refusal` when the peer's address holds its share.
+TOO_MANY_FROM_ADDRESS = "too many connections from your address"
+#: :meth:`Connections.refusal` when the service holds ``max_connections``.
+TOO_MANY_ON_SERVICE = "too many connections to this service"
 
 
 class Connections:
-    """Open connections and how many each peer address holds."""
+    """Open connections: how many each peer address holds, and each service."""
 
-    __slots__ = ("max_per_address", "_hosts", "_per_address")
+    __slots__ = ("max_per_address", "max_connections", "_hosts", "_per_address", "_per_service")
 
-    def __init__(self, max_per_address: int = 0) -> None:
-        #: Connections one address may hold at once; 0 means no limit.
+    def __init__(self, max_per_address: int = 0, max_connections: int = 0) -> None:
+        #: Connections one address may hold at once (over all services counted
+        #: here); 0 means no limit.
         self.max_per_address = max_per_address
-        self._hosts: dict[Any, str] = {}
+        #: Connections each service may hold at once; 0 means no limit.
+        self.max_connections = max_connections
+        self._hosts: dict[Any, tuple[str, str]] = {}
         self._per_address: dict[str, int] = {}
+        self._per_service: dict[str, int] = {}
 
     def full(self, host: str) -> bool:
         """Whether ``host`` already holds as many connections as one address may."""
         limit = self.max_per_address
         return limit > 0 and self._per_address.get(host, 0) >= limit
 
-    def add(self, connection: Any, host: str) -> None:
-        """Count ``connection``, made from ``host``."""
+    def refusal(self, host: str, service: str = "") -> str | None:
+        """Why a new connection from ``host`` to ``service`` must be refused, or None."""
+        limit = self.max_connections
+        if limit > 0 and self._per_service.get(service, 0) >= limit:
+            return TOO_MANY_ON_SERVICE
+        if self.full(host):
+            return TOO_MANY_FROM_ADDRESS
+        return None
+
+    def open_on(self, service: str = "") -> int:
+        """Connections open now on ``service``."""
+        return self._per_service.get(service, 0)
+
+    def add(self, connection: Any, host: str, service: str = "") -> None:
+        """Count ``connection``, made from ``host`` to ``service``."""
         if connection not in self._hosts:
-            self._hosts[connection] = host
+            self._hosts[connection] = (host, service)
             self._per_address[host] = self._per_address.get(host, 0) + 1
+            self._per_service[service] = self._per_service.get(service, 0) + 1
 
     def discard(self, connection: Any) -> None:
         """Forget ``connection`` (closed); nothing happens if it was not counted."""
-        host = self._hosts.pop(connection, None)
-        if host is None:
+        counted = self._hosts.pop(connection, None)
+        if counted is None:
             return
-        count = self._per_address[host] - 1
-        if count:
-            self._per_address[host] = count
-        else:
-            del self._per_address[host]
+        host, service = counted
+        _decrement(self._per_address, host)
+        _decrement(self._per_service, service)
 
     def close_all(self, close: Callable[[Any], object]) -> None:
         """Call ``close(connection)`` on each open connection; one failing stops no other."""
@@ -68,3 +94,11 @@ class Connections:
 
     def __contains__(self, connection: object) -> bool:
         return connection in self._hosts
+
+
+def _decrement(counts: dict[str, int], key: str) -> None:
+    count = counts[key] - 1
+    if count:
+        counts[key] = count
+    else:
+        del counts[key]

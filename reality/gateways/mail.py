@@ -47,7 +47,7 @@ from reality.gateways.auth import (
     LoginThrottled as AuthThrottled,
     ServerBusy,
 )
-from reality.gateways.connections import Connections
+from reality.gateways.connections import TOO_MANY_FROM_ADDRESS, Connections
 from reality.gateways.workers import WorkerPool
 from reality.net.defer import Deferred, Failure
 from reality.net.protocol import Address
@@ -79,23 +79,33 @@ class _ServerBusy(pop3.POP3AuthError):
 
 
 class _Counted:
-    """A mail session the gateway (its backend) counts; past the limit: ``too_many``, closed."""
+    """A mail session the gateway (its backend) counts; past a limit: ``too_many``, closed.
+
+    The per-address limit counts SMTP and POP3 together; ``--max-connections``
+    counts each of them (``service``) on its own.
+    """
 
     backend: MailGateway
-    #: The refusal, in the session's protocol.
+    #: Which service the session belongs to, for ``--max-connections``.
+    service: str
+    #: The refusals, in the session's protocol: too many from the address, or in all.
     too_many: Any
+    full: Any
 
     def connection_made(self) -> None:
         peer = self.transport.get_peer()  # type: ignore[attr-defined]
         connections = self.backend.connections
-        if connections.full(peer.host):
-            log.warning("mail: too many connections from %s, refusing one", peer.host)
-            audit("connection.refused", service=type(self).__name__.strip("_")[:4].lower(),
-                  address=peer.host, reason="per-address")
+        reason = connections.refusal(peer.host, self.service)
+        if reason is not None:
+            log.warning("mail: refusing %s connection from %s: %s (%d open)",
+                        self.service, peer.host, reason, connections.open_on(self.service))
+            audit("connection.refused", service=self.service, address=peer.host,
+                  reason="per-address" if reason == TOO_MANY_FROM_ADDRESS else "per-service")
             self.peer = peer
-            self._close_with(self.too_many)  # type: ignore[attr-defined]
+            answer = self.too_many if reason == TOO_MANY_FROM_ADDRESS else self.full
+            self._close_with(answer)  # type: ignore[attr-defined]
             return
-        connections.add(self, peer.host)
+        connections.add(self, peer.host, self.service)
         super().connection_made()  # type: ignore[misc]
 
     def connection_lost(self, reason: Failure) -> None:
@@ -104,7 +114,9 @@ class _Counted:
 
 
 class _SMTPSession(_Counted, SMTPServerProtocol):
+    service = "smtp"
     too_many = Reply(421, "Too many connections from your address", "4.7.0")
+    full = Reply(421, "Too many connections, try again later", "4.3.2")
 
     def shut_down(self) -> None:
         """Tell the client we are going away (RFC 5321 3.8) and close."""
@@ -114,7 +126,9 @@ class _SMTPSession(_Counted, SMTPServerProtocol):
 
 
 class _POP3Session(_Counted, pop3.POP3ServerProtocol):
+    service = "pop3"
     too_many = pop3.err("Too many connections from your address", "SYS/TEMP")
+    full = pop3.err("Too many connections, try again later", "SYS/TEMP")
 
     def shut_down(self) -> None:
         """Close without entering UPDATE: nothing marked is deleted (RFC 1939 6)."""
@@ -153,6 +167,7 @@ class MailGateway:
         clock: Any,
         *,
         max_per_address: int = 50,
+        max_connections: int = 10000,
         smtp_settings: SMTPSettings | None = None,
         pop3_settings: pop3.POP3Settings | None = None,
         parser: WorkerPool | None = None,
@@ -169,7 +184,7 @@ class MailGateway:
         host = world.mail_domain
         self.smtp_settings = smtp_settings or SMTPSettings(hostname=host)
         self.pop3_settings = pop3_settings or pop3.POP3Settings(hostname=host)
-        self.connections = Connections(max_per_address)
+        self.connections = Connections(max_per_address, max_connections)
         self.smtp_factory = _SMTPFactory(self, clock, self.smtp_settings)
         self.pop3_factory = _POP3Factory(self, clock, self.pop3_settings)
 
@@ -297,6 +312,7 @@ def install(server: Any) -> MailGateway:
         server.authenticator,
         server.reactor,
         max_per_address=settings.max_per_address,
+        max_connections=settings.max_connections,
         parser=server.pool,
     )
     server.listen("smtp", settings.smtp_port, gateway.smtp_factory)

@@ -47,7 +47,7 @@ from reality.game.accounts import InvalidName, InvalidPassword, check_name, chec
 from reality.game.store import NameTaken
 from reality.game.world import World
 from reality.gateways.auth import Authenticator, AuthError
-from reality.gateways.connections import Connections
+from reality.gateways.connections import TOO_MANY_FROM_ADDRESS, Connections
 from reality.gateways.gmcp import room_info_with_contents, verb_list
 from reality.gateways.render import ANSI16, ANSI256, PLAIN_TEXT, TRUECOLOR, render
 from reality.net.defer import Failure
@@ -484,6 +484,7 @@ class TelnetGateway(Factory):
         clock: Any,
         *,
         max_per_address: int = 50,
+        max_connections: int = 10000,
         idle_timeout: float = 3600.0,
         login_timeout: float = 300.0,
     ) -> None:
@@ -495,7 +496,7 @@ class TelnetGateway(Factory):
         self.telnet_config = TelnetConfig.server()
         #: When the server started, wall-clock (MSSP's UPTIME).
         self.started = time.time()
-        self.connections = Connections(max_per_address)
+        self.connections = Connections(max_per_address, max_connections)
         #: Lines of input run as game commands since the start.
         self.commands = 0
         #: Sessions to write at the end of this reactor turn (see TelnetSession.flush).
@@ -503,14 +504,17 @@ class TelnetGateway(Factory):
         self.address: Address | None = None
 
     def build_protocol(self, addr: Address) -> TelnetProtocol:
-        if self.connections.full(addr.host):
-            log.warning("refusing telnet connection from %s: %d already open",
-                        addr.host, self.connections.max_per_address)
-            audit("connection.refused", service="telnet", address=addr.host, reason="per-address")
-            return _Refusal(
-                "Too many connections from your address; please close one and try again.",
-                self.clock,
-            )
+        reason = self.connections.refusal(addr.host)
+        if reason is not None:
+            log.warning("refusing telnet connection from %s: %s (%d open)",
+                        addr.host, reason, len(self.connections))
+            audit("connection.refused", service="telnet", address=addr.host,
+                  reason="per-address" if reason == TOO_MANY_FROM_ADDRESS else "per-service")
+            if reason == TOO_MANY_FROM_ADDRESS:
+                message = "Too many connections from your address; please close one and try again."
+            else:
+                message = "The server is full; please try again later."
+            return _Refusal(message, self.clock)
         session = TelnetSession(self)
         session.factory = self
         return session

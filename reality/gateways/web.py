@@ -78,7 +78,7 @@ from reality.game import markup
 from reality.game.accounts import NAME_MAX
 from reality.game.text import clean_player_text
 from reality.game.world import PlayerInfo, RoomInfo, World
-from reality.gateways.connections import Connections
+from reality.gateways.connections import TOO_MANY_FROM_ADDRESS, Connections
 from reality.gateways.workers import JobTimeout
 from reality.net.defer import Deferred, Failure
 from reality.net.protocol import Address
@@ -87,6 +87,7 @@ from reality.net.protocols.http import (
     HTTPChannel,
     HTTPFactory,
     Request,
+    RequestHead,
     Response,
     Router,
     http_date,
@@ -803,6 +804,10 @@ class WebSite:
                 return _answer(request, page)
         return self.router(request)
 
+    def body_refusal(self, head: RequestHead) -> Response | None:
+        """Refuse a request body the route does not take, before it is read (see Router)."""
+        return self.router.body_refusal(head)
+
     def changed(self, topic: str, key: str | None) -> None:
         """The world changed: mark the pages that show it as stale."""
         if topic == "world":
@@ -1134,22 +1139,25 @@ def _answer(request: Request, page: Page) -> Response:
 class WebFactory(HTTPFactory):
     """An :class:`HTTPFactory` that counts its connections per address.
 
-    At most ``max_per_address`` connections from one address (0: no
-    limit), like the other gateways; more are answered 503. At shutdown
+    At most ``max_per_address`` connections from one address and
+    ``max_connections`` in all (0: no limit), like the other gateways; more
+    are answered 503. At shutdown
     :meth:`close_all` closes them all once what they were sent is flushed.
     """
 
     def __init__(
         self, handler: Callable[[Request], Any], clock: Any, max_per_address: int = 0,
-        **options: Any,
+        max_connections: int = 10000, **options: Any,
     ) -> None:
-        super().__init__(handler, clock, **options)
+        super().__init__(handler, clock, max_connections, **options)
         self.connections = Connections(max_per_address)
 
     def refusal(self, addr: Address) -> str | None:
-        if self.connections.full(addr.host):
-            return "too many connections from your address"
-        return super().refusal(addr)
+        # The service's limit first: it is the one that protects everyone.
+        reason = super().refusal(addr)
+        if reason is None and self.connections.full(addr.host):
+            reason = TOO_MANY_FROM_ADDRESS
+        return reason
 
     def channel_opened(self, channel: HTTPChannel) -> None:
         super().channel_opened(channel)
@@ -1191,7 +1199,7 @@ def install(server: Any) -> WebSite:
     site = WebSite(server.world, server.reactor, started=server.started, renderer=server.pool)
     factory = WebFactory(
         site, server.reactor, max_per_address=server.settings.max_per_address,
-        max_connections=1000,
+        max_connections=server.settings.max_connections,
     )
 
     def listening(address: Address) -> None:

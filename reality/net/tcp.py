@@ -8,6 +8,17 @@ high-water mark and to resume when it drains below the low-water mark.
 
 Reads take at most 64 KiB per ``recv``: larger buffers cross glibc's mmap
 threshold and make every read dearer.
+
+Running out of descriptors or kernel memory (``EMFILE``, ``ENFILE``,
+``ENOBUFS``, ``ENOMEM`` from ``accept()``) is an expected event, not a
+bug: the listening socket stays readable while the backlog is full, so
+retrying at once would spin the loop at 100 % CPU and write a log line per
+attempt. A :class:`Port` instead stops watching its socket for a while
+(:data:`ACCEPT_BACKOFF_MIN` seconds, doubling up to
+:data:`ACCEPT_BACKOFF_MAX`), logs at most once per
+:data:`ACCEPT_LOG_INTERVAL` seconds (with how many failures it did not
+log), and resumes by itself; the waiting clients stay in the kernel's
+backlog until then.
 """
 
 from __future__ import annotations
@@ -32,6 +43,15 @@ __all__ = ["Client", "Connection", "Connector", "Port", "Server"]
 READ_SIZE = 65536
 HIGH_WATER = 64 * 1024
 LOW_WATER = 16 * 1024
+
+#: First pause of accepting after accept() ran out of a resource, in seconds.
+ACCEPT_BACKOFF_MIN = 0.1
+#: The pause doubles on each failure in a row, up to this.
+ACCEPT_BACKOFF_MAX = 1.0
+#: At most one "cannot accept" log line per port per this many seconds.
+ACCEPT_LOG_INTERVAL = 10.0
+#: accept() errors that mean "out of a resource": back off, do not retry at once.
+_EXHAUSTED_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 _BLOCKING = (BlockingIOError, InterruptedError)
 _LOST_ERRNOS = {
@@ -365,6 +385,15 @@ class Port:
         self.socket: socket.socket | None = None
         self.listening = False
         self._address: Address | None = None
+        #: Times the back-off (``seconds()``/``call_later()``); tests put a Clock here.
+        self.clock: Any = reactor
+        #: False while accepting is paused after running out of descriptors.
+        self.accepting = False
+        self._backoff = 0.0  # the current pause; 0 when accept() last worked
+        self._resume_call: Any = None
+        self._failures = 0  # exhausted accept() calls not yet reported in the log
+        self._logged_at: float | None = None  # when the last "cannot accept" line was written
+        self._reported = False  # a "cannot accept" line awaits its "accepting again"
 
     def start_listening(self) -> None:
         """Open, bind and listen; raises CannotListenError on failure."""
@@ -382,21 +411,22 @@ class Port:
         self._address = _address(family, sock.getsockname())
         self.listening = True
         self.factory.do_start()
+        self.accepting = True
         self.reactor.add_reader(sock.fileno(), self._do_accept)
         log.debug("%s listening on %s", type(self.factory).__name__, self._address)
 
     def _do_accept(self) -> None:
         sock = self.socket
-        if sock is None:
+        if sock is None or not self.accepting:
             return
         for _ in range(self.accept_batch):
             try:
                 conn, addr = sock.accept()
             except _BLOCKING:
-                return
+                break
             except OSError as exc:
-                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    log.error("cannot accept a connection on %s: %s", self._address, exc)
+                if exc.errno in _EXHAUSTED_ERRNOS:
+                    self._pause_accepting(exc)
                     return
                 if exc.errno in (errno.ECONNABORTED, errno.EPROTO):
                     continue
@@ -413,6 +443,40 @@ class Port:
                 conn.close()
                 continue
             Server(self.reactor, conn, protocol, peer)._start()
+        # The backlog was drained (or a full batch taken) without running out.
+        if self._backoff:
+            self._backoff = 0.0
+            if self._reported:
+                self._reported = False
+                log.warning("accepting connections on %s again", self._address)
+
+    def _pause_accepting(self, exc: OSError) -> None:
+        """accept() ran out of a resource: stop watching the socket for a while."""
+        assert self.socket is not None
+        self.accepting = False
+        self.reactor.remove_reader(self.socket.fileno())
+        self._backoff = min(max(self._backoff * 2, ACCEPT_BACKOFF_MIN), ACCEPT_BACKOFF_MAX)
+        self._resume_call = self.clock.call_later(self._backoff, self._resume_accepting)
+        self._failures += 1
+        now = self.clock.seconds()
+        if self._logged_at is None or now - self._logged_at >= ACCEPT_LOG_INTERVAL:
+            unreported = self._failures - 1
+            self._failures = 0
+            self._logged_at = now
+            self._reported = True
+            log.error(
+                "cannot accept connections on %s: %s; retrying after pauses of %.1f to %.1f s"
+                "%s (logged at most every %.0f s)",
+                self._address, exc.strerror or exc, ACCEPT_BACKOFF_MIN, ACCEPT_BACKOFF_MAX,
+                f" ({unreported} more failures since the last message)" if unreported else "",
+                ACCEPT_LOG_INTERVAL,
+            )
+
+    def _resume_accepting(self) -> None:
+        self._resume_call = None
+        if self.listening and self.socket is not None and not self.accepting:
+            self.accepting = True
+            self.reactor.add_reader(self.socket.fileno(), self._do_accept)
 
     def get_host(self) -> Address:
         """The address this port listens on (with the real port number)."""
@@ -424,6 +488,10 @@ class Port:
         if not self.listening:
             return succeed(None)
         self.listening = False
+        self.accepting = False
+        if self._resume_call is not None and self._resume_call.active():
+            self._resume_call.cancel()
+        self._resume_call = None
         assert self.socket is not None
         self.reactor.remove_all(self.socket.fileno())
         self.socket.close()

@@ -43,8 +43,11 @@ class ServerProcess:
         extra: tuple[str, ...] = (),
         expect: tuple[str, ...] = ("telnet",),
         admin_password: str = "secret",
+        nofile: int | None = None,
     ) -> None:
         self.workdir = workdir
+        #: RLIMIT_NOFILE (soft and hard) for the server process, or None to inherit.
+        self.nofile = nofile
         self.world = world
         self.db = db or workdir / "reality.sqlite3"
         #: Each is created with ``reality admin add`` (password ``admin_password``)
@@ -91,7 +94,7 @@ class ServerProcess:
                 raise AssertionError(f"reality admin add {admin} failed:\n{done.stderr}")
         self.proc = subprocess.Popen(
             self.argv(), cwd=self.workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, env=env,
+            text=True, env=env, preexec_fn=self._limit if self.nofile is not None else None,
         )
         deadline = time.monotonic() + timeout
         while not all(name in self.ports for name in self.expect):
@@ -103,6 +106,23 @@ class ServerProcess:
             if match:
                 self.ports[match.group(1)] = int(match.group(3))
         return self
+
+    def _limit(self) -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the server process has used (from /proc)."""
+        assert self.proc is not None
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def open_files(self) -> int:
+        """How many descriptors the server process holds (from /proc)."""
+        assert self.proc is not None
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
 
     def read_line(self, timeout: float) -> str | None:
         """One line of the server's output, or None at exit or timeout."""

@@ -465,6 +465,7 @@ def test_install_listens_on_both_ports_and_joins_the_gateways(h):
         smtp_port = 2525
         pop3_port = 1110
         max_per_address = 7
+        max_connections = 9
 
     class FakeServer:
         def __init__(self) -> None:
@@ -485,6 +486,7 @@ def test_install_listens_on_both_ports_and_joins_the_gateways(h):
     assert [(n, p) for n, p, _ in server.listening] == [("smtp", 2525), ("pop3", 1110)]
     assert server.gateways == [gateway]
     assert gateway.connections.max_per_address == 7
+    assert gateway.connections.max_connections == 9
     assert gateway.smtp_settings.hostname == "Reality.Test"
     connect(server.listening[0][2])
     connect(server.listening[1][2], port=40002)
@@ -613,3 +615,24 @@ def test_retr_marks_a_letter_read_in_the_game_but_top_does_not(h):
     assert h.office.unread_count("alice") == 1
     assert [s.read for s in h.office.summaries("alice")] == [False, True]
     c.send(b"QUIT\r\n")
+
+
+def test_connections_per_service_are_limited_separately():
+    """max_connections counts SMTP and POP3 each on its own: past it, SMTP answers 421 and
+    POP3 -ERR, then close, whatever the address; the other service is still served."""
+    h = Harness(max_per_address=0, max_connections=2)
+    try:
+        smtp = [h.smtp(host=f"198.51.100.{i}") for i in (1, 2)]
+        pop = [h.pop3(host=f"198.51.100.{i}") for i in (3, 4)]
+        assert all(c.take().startswith(b"220 ") for c in smtp)
+        assert all(c.take().startswith(b"+OK") for c in pop)
+        third = h.smtp(host="198.51.100.5")
+        assert third.take() == b"421 4.3.2 Too many connections, try again later\r\n"
+        assert third.closed
+        fourth = h.pop3(host="198.51.100.6")
+        assert fourth.take() == b"-ERR [SYS/TEMP] Too many connections, try again later\r\n"
+        assert fourth.closed
+        smtp[0].send(b"QUIT\r\n")
+        assert h.smtp(host="198.51.100.7").take().startswith(b"220 ")
+    finally:
+        h.store.close()

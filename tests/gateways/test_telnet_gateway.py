@@ -438,3 +438,19 @@ def test_the_signup_limit_covers_create_and_the_new_character_dialogue():
     session.data_received(b"connect Anna secret\r\n")
     assert session.state == "playing"
     h.store.close()
+
+
+def test_connection_limit_per_service():
+    """Past max_connections on telnet, a connection from any address is told the server
+    is full, then closed; a closed connection frees a place."""
+    h = Harness(max_per_address=0, max_connections=2)
+    first, first_transport = h.connect(host="203.0.113.1")
+    h.connect(host="203.0.113.2")
+    _, transport = h.connect(host="203.0.113.3")
+    assert b"The server is full; please try again later." in transport.value()
+    assert transport.disconnecting
+    first_transport.lose_connection()
+    h.clock.advance(0)
+    _, again = h.connect(host="203.0.113.3")
+    assert not again.disconnecting
+    h.store.close()

@@ -674,6 +674,37 @@ def test_connections_per_address_are_limited(s):
     assert again.send(b"GET / HTTP/1.1\r\nHost: w\r\n\r\n").startswith(b"HTTP/1.1 200 OK")
 
 
+def test_connections_per_service_are_limited(s):
+    """Past max_connections on the website, a client from any address gets 503 and is
+    closed; a closed connection frees its place; 0 is no limit."""
+    factory = WebFactory(s.site, s.clock, max_connections=2, date_source=lambda: WALL)
+    first = FakeConnection(factory, Address("TCP", "203.0.113.1", 1))
+    FakeConnection(factory, Address("TCP", "203.0.113.2", 1))
+    refused = FakeConnection(factory, Address("TCP", "203.0.113.3", 1))
+    reply = refused.send(b"GET / HTTP/1.1\r\nHost: w\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+    assert b"too many connections" in reply and refused.closed
+    first.transport.lose_connection()
+    again = FakeConnection(factory, Address("TCP", "203.0.113.3", 2))
+    assert again.send(b"GET / HTTP/1.1\r\nHost: w\r\n\r\n").startswith(b"HTTP/1.1 200 OK")
+    unlimited = WebFactory(s.site, s.clock, max_connections=0, date_source=lambda: WALL)
+    conns = [FakeConnection(unlimited, Address("TCP", "203.0.113.4", i)) for i in range(3000)]
+    assert conns[-1].send(b"GET / HTTP/1.1\r\nHost: w\r\n\r\n").startswith(b"HTTP/1.1 200")
+
+
+def test_a_body_to_a_page_is_refused_before_it_is_read(s):
+    """POST /who with Content-Length 1000000 is answered 405 as soon as its head arrives
+    (no page takes a body), and the connection goes after a bounded linger, so such
+    requests cannot hold connections while they trickle."""
+    factory = WebFactory(s.site, s.clock, date_source=lambda: WALL)
+    conn = FakeConnection(factory, Address("TCP", "203.0.113.1", 1))
+    reply = conn.send(b"POST /who HTTP/1.1\r\nHost: w\r\nContent-Length: 1000000\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 405 Method Not Allowed\r\n")
+    assert b"Allow: GET, HEAD\r\n" in reply
+    s.clock.advance(2.5)
+    assert conn.closed and factory.open_connections == 0
+
+
 # -- install ---------------------------------------------------------------------------
 
 

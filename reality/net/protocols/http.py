@@ -25,7 +25,13 @@ Standards followed:
 
 Limits (see :class:`HTTPLimits`): request target 8 KiB (414), header section
 32 KiB or 100 fields (431), body 1 MiB (413). Framing errors are decided by
-the parser, before any handler or route sees the request. A client's bytes
+the parser, before any handler or route sees the request. Deadlines (see
+:class:`HTTPChannel`): a request head must arrive within ``header_timeout``
+seconds of its first byte and a request body within ``body_timeout`` seconds
+of its head, however steadily the bytes trickle in (408). A handler that
+knows which requests may carry a body (``body_refusal``, as
+:class:`Router` does per route and method) has a body it would not take
+refused as soon as the head arrives (404, 405 or 413), without reading it. A client's bytes
 never raise out of the parser: every problem becomes a :class:`ParseError`
 carrying the status to answer, after which the connection is closed.
 """
@@ -48,6 +54,7 @@ from reality.net.defer import Failure, maybe_deferred
 from reality.net.protocol import Address, Factory, Protocol
 
 __all__ = [
+    "BODY_METHODS",
     "BodyData",
     "DateCache",
     "EndOfMessage",
@@ -1277,10 +1284,18 @@ class HTTPChannel(Protocol):
     failure becomes a logged 500, and the connection lives on.
 
     Timeouts use ``clock`` (``seconds()``/``call_later()``): a request head
-    must be complete ``header_timeout`` seconds after its first byte (a
-    deadline, not reset by each byte), and a connection waiting on its
-    client (between requests, in a body, or not reading our output) for
+    must be complete ``header_timeout`` seconds after its first byte, and a
+    request body ``body_timeout`` seconds after its head (deadlines, not
+    reset by each byte: one byte a second must not keep a connection; the
+    answer is 408 and a close), and a connection waiting on its client
+    (between requests, in a body, or not reading our output) for
     ``idle_timeout`` seconds is closed.
+
+    If ``handler`` has a ``body_refusal(head) -> Response | None`` method
+    (:class:`Router` has), a request head announcing a body is shown to it
+    first: a Response is answered at once and the connection closed, and
+    the body is never read into memory (it is only discarded while the
+    answer lingers).
 
     Reading is paused while a response is pending or the transport asks us
     to stop writing, so a client cannot make the server buffer without bound.
@@ -1298,11 +1313,17 @@ class HTTPChannel(Protocol):
         writer: ResponseWriter | None = None,
         known_methods: frozenset[str] | set[str] = KNOWN_METHODS,
         linger: float = 2.0,
+        body_timeout: float = 30.0,
     ) -> None:
         self.handler = handler
         self.clock = clock
         self.limits = limits
         self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
+        self._body_refusal: Callable[[RequestHead], Response | None] | None = getattr(
+            handler, "body_refusal", None
+        )
+        self._body_timer: Any = None
         self.idle_timeout = idle_timeout
         self.max_pipeline = max(1, max_pipeline)
         self.writer = writer or ResponseWriter()
@@ -1402,10 +1423,14 @@ class HTTPChannel(Protocol):
             return
         self._closed = True
         self._closing = True
-        for timer in (self._header_timer, self._idle_timer, self._linger_timer, self._stream_call):
+        for timer in (
+            self._header_timer, self._idle_timer, self._linger_timer, self._stream_call,
+            self._body_timer,
+        ):
             if timer is not None and timer.active():
                 timer.cancel()
         self._header_timer = self._idle_timer = self._linger_timer = self._stream_call = None
+        self._body_timer = None
         for slot in self._queue:
             self._close_stream(slot)
         self._queue.clear()
@@ -1431,6 +1456,12 @@ class HTTPChannel(Protocol):
                 return  # a response closed the connection: the rest is moot
             kind = type(event)
             if kind is RequestHead:
+                if (
+                    (event.content_length or event.chunked)  # type: ignore[union-attr]
+                    and self._body_refusal is not None
+                    and self._refuse_body(event)  # type: ignore[arg-type]
+                ):
+                    return  # the rest of the input is the unwanted body: not ours
                 self._head = event  # type: ignore[assignment]
                 self._body = []
                 self._continue_owed = event.expect_continue  # type: ignore[union-attr]
@@ -1536,6 +1567,26 @@ class HTTPChannel(Protocol):
         )
         return error_response(500)
 
+    def _refuse_body(self, head: RequestHead) -> bool:
+        """Ask the handler whether it takes this head's body; if not, answer and close."""
+        try:
+            response = self._body_refusal(head)  # type: ignore[misc]
+        except Exception:
+            log.exception("HTTP body_refusal failed for %s %s", head.method, head.target[:200])
+            response = error_response(500)
+        if response is None:
+            return False
+        log.debug("HTTP %s %s from %s: body refused with %d", head.method,
+                  head.target[:200], self._peer, response.status)
+        # Nothing more is parsed: the body is discarded by the lingering close.
+        self._parser.close()
+        self._head = None
+        self._continue_owed = False
+        slot = _Slot(None, head.method == "HEAD", head.version == "1.0", False)
+        slot.response = response
+        self._queue.append(slot)
+        return True
+
     def _reject(self, error: ParseError) -> None:
         """Answer a request the parser refused (after those before it) and close."""
         log.debug("HTTP request from %s refused: %d %s", self._peer, error.status, error.reason)
@@ -1600,6 +1651,8 @@ class HTTPChannel(Protocol):
             self._update_reading()
         if self._header_timer is not None or parser._head_started:
             self._update_header_timer()
+        if self._body_timer is not None or self._head is not None:
+            self._update_body_timer()
 
     def _flush(self) -> None:
         queue = self._queue
@@ -1747,9 +1800,10 @@ class HTTPChannel(Protocol):
         for slot in self._queue:
             self._close_stream(slot)
         self._queue.clear()
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
+        for timer in (self._header_timer, self._body_timer):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._header_timer = self._body_timer = None
         if error and self.linger > 0 and not self._eof:
             # Closing with unread input makes the kernel send RST, which can
             # destroy our error response before the client reads it: read and
@@ -1811,6 +1865,27 @@ class HTTPChannel(Protocol):
         slot = _Slot(None, False, False, False)
         slot.response = error_response(408, "the request head took too long")
         self._queue.append(slot)
+        self._advance()
+
+    def _update_body_timer(self) -> None:
+        # Like the head's deadline: it runs while a body is awaited from the
+        # client, not while responses of our own hold the pipeline up.
+        waiting = self._head is not None and not self._queue and not self._closing
+        timer = self._body_timer
+        if waiting:
+            if timer is None:
+                self._body_timer = self.clock.call_later(self.body_timeout, self._body_fired)
+        elif timer is not None:
+            timer.cancel()
+            self._body_timer = None
+
+    def _body_fired(self) -> None:
+        self._body_timer = None
+        if self._closing or self._closed or self._head is None:
+            return
+        log.debug("HTTP client %s did not send its request body in time", self._peer)
+        self._reject(ParseError(408, "the request body took too long"))
+        self._parser.close()
         self._advance()
 
     def _idle_fired(self) -> None:
@@ -1893,7 +1968,8 @@ class _Refusal(Protocol):
 
 
 class HTTPFactory(Factory):
-    """Makes :class:`HTTPChannel` connections for ``handler``, up to ``max_connections``.
+    """Makes :class:`HTTPChannel` connections for ``handler``, up to ``max_connections``
+    (0: no limit).
 
     A connection over the limit is answered ``503 Service Unavailable``
     (with ``Retry-After``) and closed. ``open_connections`` counts the
@@ -1911,6 +1987,7 @@ class HTTPFactory(Factory):
         *,
         limits: HTTPLimits = DEFAULT_LIMITS,
         header_timeout: float = 10.0,
+        body_timeout: float = 30.0,
         idle_timeout: float = 15.0,
         max_pipeline: int = 16,
         date_source: Callable[[], float] = time.time,
@@ -1921,6 +1998,7 @@ class HTTPFactory(Factory):
         self.max_connections = max_connections
         self.limits = limits
         self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
         self.idle_timeout = idle_timeout
         self.max_pipeline = max_pipeline
         self.known_methods = frozenset(known_methods)
@@ -1929,7 +2007,8 @@ class HTTPFactory(Factory):
 
     def refusal(self, addr: Address) -> str | None:
         """Why a connection from ``addr`` must be refused (503), or None to accept it."""
-        if self.open_connections >= self.max_connections:
+        limit = self.max_connections
+        if limit > 0 and self.open_connections >= limit:
             return "too many connections"
         return None
 
@@ -1959,6 +2038,7 @@ class HTTPFactory(Factory):
             self.clock,
             limits=self.limits,
             header_timeout=self.header_timeout,
+            body_timeout=self.body_timeout,
             idle_timeout=self.idle_timeout,
             max_pipeline=self.max_pipeline,
             writer=self.writer,
@@ -1985,11 +2065,17 @@ def _normalize_path(raw_path: str) -> str:
     return _UNRESERVED_ESCAPE_RE.sub(lambda m: chr(int(m.group(1), 16)), raw_path)
 
 
+#: Methods whose routes take a request body unless told otherwise (``Router.add(body=...)``).
+BODY_METHODS: frozenset[str] = frozenset({"POST", "PUT", "PATCH"})
+
+
 @define(slots=True)
 class _Route:
     pattern: str
     handlers: dict[str, Handler]
     regex: re.Pattern[str] | None = None
+    #: The methods of this route that take a request body.
+    bodies: set[str] = field(factory=set)
 
     @property
     def allow(self) -> str:
@@ -2005,6 +2091,11 @@ class Router:
     ``request.params``. A route for GET also answers HEAD. A known path
     with another method gets 405 with ``Allow``; a method the server does
     not know gets 501; an unknown path gets 404 (or ``not_found(request)``).
+
+    Each route says which of its methods take a request body (by default
+    POST, PUT and PATCH; ``add(..., body=False)`` or ``True`` decides).
+    :meth:`body_refusal` answers a request announcing any other body as
+    soon as its head arrives (404, 405 or 413), so the body is never read.
     """
 
     def __init__(self, not_found: Handler | None = None) -> None:
@@ -2012,8 +2103,19 @@ class Router:
         self._static: dict[str, _Route] = {}
         self._dynamic: list[_Route] = []
 
-    def add(self, pattern: str, handler: Handler, methods: Iterable[str] = ("GET",)) -> None:
-        """Serve ``pattern`` with ``handler`` for ``methods`` (GET implies HEAD)."""
+    def add(
+        self,
+        pattern: str,
+        handler: Handler,
+        methods: Iterable[str] = ("GET",),
+        *,
+        body: bool | None = None,
+    ) -> None:
+        """Serve ``pattern`` with ``handler`` for ``methods`` (GET implies HEAD).
+
+        ``body`` says whether these methods take a request body here; None
+        means those of :data:`BODY_METHODS` do and the others do not.
+        """
         if not pattern.startswith("/"):
             raise ValueError(f"a route pattern must start with '/', not {pattern!r}")
         methods = [m.upper() for m in methods]
@@ -2033,17 +2135,40 @@ class Router:
             if method in route.handlers and route.handlers[method] is not handler:
                 raise ValueError(f"{method} {pattern} already has a handler")
             route.handlers[method] = handler
+            takes_body = method in BODY_METHODS if body is None else body
+            if takes_body:
+                route.bodies.add(method)
+            else:
+                route.bodies.discard(method)
 
     def route(
-        self, pattern: str, methods: Iterable[str] = ("GET",)
+        self, pattern: str, methods: Iterable[str] = ("GET",), *, body: bool | None = None
     ) -> Callable[[Handler], Handler]:
         """Decorator form of :meth:`add`."""
 
         def register(handler: Handler) -> Handler:
-            self.add(pattern, handler, methods)
+            self.add(pattern, handler, methods, body=body)
             return handler
 
         return register
+
+    def body_refusal(self, head: RequestHead) -> Response | None:
+        """The answer to a request head announcing a body its route does not take, or None.
+
+        :class:`HTTPChannel` asks before reading the body: no such path is
+        404, a method the path does not allow 405 (with ``Allow``), a method
+        that takes no body here 413.
+        """
+        raw_path, _, _ = _split_target(head.target)
+        route, _ = self.match(raw_path)
+        if route is None:
+            return error_response(404)
+        method = head.method
+        if method not in route.handlers:
+            return error_response(405, headers={"Allow": route.allow})
+        if method not in route.bodies:
+            return error_response(413, f"{method} {route.pattern} takes no request body")
+        return None
 
     def _find_pattern(self, pattern: str) -> _Route | None:
         if pattern in self._static:

@@ -680,3 +680,120 @@ def test_smaller_limits_reach_the_channel():
     h = Harness(hello, limits=HTTPLimits(max_body=4))
     out = h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 413 ")
+
+
+# -- request bodies: a total deadline, and refused where the route takes none ----------
+
+
+def echo_body(request: Request) -> Response:
+    return Response.text(f"got {len(request.body)}")
+
+
+def test_body_deadline_is_total_not_reset_by_each_byte():
+    """A body dribbled one byte a second is cut off 30 s after its head with 408 and
+    the connection closed, although no gap ever reaches the idle timeout."""
+    h = Harness(echo_body)
+    h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
+    for _ in range(29):
+        h.clock.advance(1)
+        assert h.send(b"a") == b""
+    assert not h.transport.disconnecting
+    h.clock.advance(1)
+    assert h.transport.take().startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+    h.clock.advance(2.5)  # the bounded linger
+    assert h.transport.disconnecting
+
+
+def test_body_deadline_is_configurable_and_a_body_in_time_is_served():
+    """body_timeout sets the deadline; a body complete before it is answered and the
+    deadline does not carry over to the next request on the connection."""
+    h = Harness(echo_body, body_timeout=5)
+    h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab")
+    h.clock.advance(4)
+    assert h.send(b"cd").endswith(b"got 4")
+    h.clock.advance(4)
+    h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab")
+    h.clock.advance(4.9)
+    assert not h.transport.disconnecting and h.transport.take() == b""
+    h.clock.advance(0.1)
+    assert h.transport.take().startswith(b"HTTP/1.1 408 ")
+
+
+def test_chunked_body_has_the_same_deadline():
+    """A chunked body trickled in small chunks meets the same total deadline."""
+    h = Harness(echo_body, body_timeout=5)
+    h.send(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+    for _ in range(4):
+        h.clock.advance(1)
+        assert h.send(b"1\r\na\r\n") == b""
+    h.clock.advance(1)
+    assert h.transport.take().startswith(b"HTTP/1.1 408 ")
+
+
+def test_body_deadline_waits_while_our_own_responses_hold_the_pipeline():
+    """Time spent waiting on an earlier pipelined response is not charged to the body."""
+    d: Deferred = Deferred()
+    h = Harness(lambda r: d if r.path == "/slow" else echo_body(r), body_timeout=5)
+    h.send(get("/slow") + b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\na")
+    h.clock.advance(10)
+    d.callback(Response.text("slow"))
+    assert h.transport.take().endswith(b"slow")
+    h.clock.advance(4)
+    assert h.send(b"b").endswith(b"got 2")
+
+
+def test_body_for_a_route_that_takes_none_is_refused_at_once_without_reading_it():
+    """POST to a GET route with a big Content-Length gets 405 (with Allow) as soon as the
+    head arrives; a GET with a body gets 413; an unknown path 404; no handler runs,
+    nothing more is parsed, and the connection closes after a bounded linger."""
+    called: list[Request] = []
+    router = Router()
+    router.add("/who", lambda r: called.append(r) or Response.text("who"))
+    for head, status in [
+        (b"POST /who HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n", b"405"),
+        (b"GET /who HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n", b"413"),
+        (b"POST /nowhere HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", b"404"),
+        (b"POST /who HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 9\r\n\r\n",
+         b"405"),
+    ]:
+        h = Harness(router)
+        out = h.send(head)
+        assert out.startswith(b"HTTP/1.1 " + status), out
+        assert b"100 Continue" not in out
+        if status == b"405":
+            assert b"Allow: GET, HEAD\r\n" in out
+        assert h.channel._parser.finished and h.channel._parser.buffered == 0
+        h.send(b"x" * 65536 + get("/who"))  # the body, and a request smuggled behind it
+        assert h.transport.take() == b""
+        h.clock.advance(2.5)
+        assert h.transport.disconnecting
+    assert called == []
+
+
+def test_routes_that_take_a_body_still_get_it():
+    """POST routes take a body by default; body=False refuses it, body=True allows one
+    on another method; requests before a refused one are answered first."""
+    router = Router()
+    router.add("/post", echo_body, methods=("POST",))
+    router.add("/ping", echo_body, methods=("POST",), body=False)
+    router.add("/search", echo_body, methods=("GET",), body=True)
+    h = Harness(router)
+    assert h.send(b"POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc").endswith(
+        b"got 3"
+    )
+    assert h.send(b"GET /search HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab").endswith(
+        b"got 2"
+    )
+    assert h.send(b"POST /ping HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").endswith(
+        b"got 0"
+    )
+    out = h.send(get("/search") + b"POST /ping HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 200 OK") and b"HTTP/1.1 413 " in out
+
+
+def test_a_handler_without_body_refusal_reads_bodies_as_before():
+    """A plain function handler has no say before the body: it is read and handled."""
+    h = Harness(echo_body)
+    assert h.send(b"PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc").endswith(
+        b"got 3"
+    )
