@@ -743,6 +743,10 @@ class WebSite:
         self.router.add("/style.css", self._style)
         self.router.add("/~{name}", self._homepage)
         self.router.add("/players/{name}", self._homepage)
+        # A homepage is a page, not a directory, but people and link
+        # checkers add the slash: send them to the one address.
+        self.router.add("/~{name}/", self._without_slash)
+        self.router.add("/players/{name}/", self._without_slash)
         world.subscribe(self.changed)
 
     # -- the handler -------------------------------------------------------------------
@@ -849,6 +853,16 @@ class WebSite:
 
     def _not_found(self, request: Request) -> Response:
         return self._cached("404", self._render_not_found).response
+
+    def _without_slash(self, request: Request) -> Response:
+        """``/~alice/`` is ``301 Moved Permanently`` to ``/~alice`` (RFC 9110 §15.4.2)."""
+        if not _PLAYER_NAME.fullmatch(request.params.get("name", "")):
+            return self._not_found(request)
+        # The name is letters only, so the path as received is safe to send back.
+        location = (request.raw_path or request.path)[:-1]
+        if request.query_string:
+            location += "?" + request.query_string
+        return Response.redirect(location, 301)
 
     def _homepage(self, request: Request) -> Response | Deferred[Response]:
         name = request.params.get("name", "")
