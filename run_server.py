@@ -1,6 +1,7 @@
 """Start the Reality server: ``python run_server.py`` is ``reality serve``.
 
-Creates or refreshes the project's virtualenv (``.venv``) on first use.
+Creates or refreshes the project's virtualenv (``.venv``) on first use,
+with what the server needs (not the test tools: ``run_tests.py`` adds them).
 """
 
 import sys

@@ -15,9 +15,10 @@ typed there is neither echoed into the scrollback nor kept in history;
 with the password starred and are not kept either.
 
 Keys: Enter sends (or reconnects, when disconnected); Tab completes verbs,
-exits and names in the room; Up/Down walk the history, Ctrl-R searches it;
-PageUp/PageDown scroll back; Ctrl-C clears the line, or quits on an empty
-one; Ctrl-D on an empty line quits.
+exits, names in the room and what you carry; Up/Down walk the history,
+Ctrl-R searches it (the line shows the match as you type; Enter takes it,
+Ctrl-C or Ctrl-G cancels the search); PageUp/PageDown scroll back; Ctrl-C
+clears the line, or quits on an empty one; Ctrl-D on an empty line quits.
 
 The telnet connection runs on :class:`~reality.net.asyncio_reactor.AsyncioReactor`
 installed on prompt-toolkit's running event loop; there is no thread.
@@ -38,12 +39,13 @@ from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.data_structures import Point
 from prompt_toolkit.document import Document
-from prompt_toolkit.filters import Condition
+from prompt_toolkit.filters import Condition, is_searching
 from prompt_toolkit.formatted_text import ANSI, StyleAndTextTuples, to_formatted_text
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.key_binding.bindings.completion import generate_completions
+from prompt_toolkit.key_binding.bindings.search import abort_search
 from prompt_toolkit.keys import Keys
 from prompt_toolkit.layout import (
     Float,
@@ -213,6 +215,8 @@ class PlayClient:
                                 style="class:status.masked"),
                 ],
                 search_buffer_control=search.control,
+                # Ctrl-R shows the line it found as the search is typed.
+                preview_search=True,
             ),
             height=1,
             style="class:input-line",
@@ -331,7 +335,12 @@ class PlayClient:
         def _complete(event: KeyPressEvent) -> None:
             generate_completions(event)
 
-        @kb.add("c-c")
+        # In a Ctrl-R search, Ctrl-C (and Ctrl-G) cancels the search and
+        # brings back the line as it was, as readline does.
+        kb.add("c-c", filter=is_searching)(abort_search)
+        kb.add("c-g", filter=is_searching)(abort_search)
+
+        @kb.add("c-c", filter=~is_searching)
         def _interrupt(event: KeyPressEvent) -> None:
             if self.buffer.text:
                 self.buffer.reset()

@@ -13,7 +13,9 @@ widgets lets tests check the client's behaviour without a terminal.
   prompt on a fresh line; since the prompt is not in the scrollback, that
   blank line is dropped.
 - GMCP ``Room.Info`` gives the room's name and exits (the toolbar) and the
-  names of who and what is here; ``Client.Verbs`` the verbs. Both feed
+  names of who and what is here; ``Client.Verbs`` the verbs; the IRE-style
+  ``Char.Items.List`` (``location: "inv"``, and its ``Char.Items.Add`` /
+  ``Char.Items.Remove`` updates) what the character carries. All feed
   :meth:`ClientState.completions`.
 """
 
@@ -62,6 +64,8 @@ class ClientState:
         self.players: list[str] = []
         self.items: list[str] = []
         self.npcs: list[str] = []
+        #: What the character carries: (id, name) from Char.Items (location "inv").
+        self.inventory: list[tuple[str, str]] = []
         self.verbs: list[str] = list(DEFAULT_VERBS)
         self.character = ""
         self.protocol: Any = None
@@ -135,9 +139,32 @@ class ClientState:
                 self.verbs = verbs
         elif package == "Char.Name" and isinstance(data, dict):
             self.character = str(data.get("name", ""))
+        elif package.startswith("Char.Items.") and isinstance(data, dict):
+            if data.get("location") != "inv" or not self._items_changed(package, data):
+                return
         else:
             return
         self._changed()
+
+    def _items_changed(self, package: str, data: dict[str, Any]) -> bool:
+        """Apply a Char.Items List, Add or Remove for the inventory; False if malformed."""
+        if package == "Char.Items.List":
+            items = data.get("items")
+            if not isinstance(items, list):
+                return False
+            self.inventory = [item for item in map(_item, items) if item is not None]
+            return True
+        item = _item(data.get("item"))
+        if item is None:
+            return False
+        if package == "Char.Items.Add":
+            self.inventory.append(item)
+        elif package == "Char.Items.Remove":
+            # IRE sends the id (and sometimes only the id): remove by id.
+            self.inventory = [kept for kept in self.inventory if kept[0] != item[0]]
+        else:
+            return False
+        return True
 
     def masked_changed(self, masked: bool) -> None:
         self.masked = masked
@@ -152,6 +179,7 @@ class ClientState:
         self.room_name = ""
         self.exits = []
         self.players, self.items, self.npcs = [], [], []
+        self.inventory = []
         self.status = "disconnected"
         self.info(f"*** Disconnected: {message}.")
         self.info("*** Press Enter to reconnect, or Ctrl-D to quit.")
@@ -162,9 +190,10 @@ class ClientState:
         """What the word being typed could become: ``(word, candidates)``.
 
         The first word of a line completes to verbs and exits; later words
-        to the names in the room and the exits. Matching ignores case unless
-        the word has a capital letter ("B" finds Bob, not the book); a
-        multi-word name ("brass lamp") completes as a whole.
+        to the names in the room, what the character carries, and the
+        exits. Matching ignores case unless the word has a capital letter
+        ("B" finds Bob, not the book); a multi-word name ("brass lamp")
+        completes as a whole.
         """
         words = text_before_cursor.split(" ")
         first = len(words) == 1
@@ -172,7 +201,8 @@ class ClientState:
             pool: Iterable[str] = [*self.verbs, *self.exits]
             word = words[0]
         else:
-            pool = [*self.exits, *self.players, *self.npcs, *self.items]
+            carried = [name for _, name in self.inventory]
+            pool = [*self.exits, *self.players, *self.npcs, *self.items, *carried]
             word = words[-1]
             # "get brass l" should still complete "brass lamp".
             for start in range(1, len(words) - 1):
@@ -194,6 +224,16 @@ class ClientState:
 
 def _starts(name: str, prefix: str) -> bool:
     return name.lower().startswith(prefix.lower())
+
+
+def _item(value: Any) -> tuple[str, str] | None:
+    """(id, name) of an IRE item object ``{"id": ..., "name": ...}``; None if it is not one."""
+    if not isinstance(value, dict):
+        return None
+    ident, name = value.get("id"), value.get("name", "")
+    if not isinstance(ident, (str, int)) or not isinstance(name, str):
+        return None
+    return str(ident), name
 
 
 def _names(value: Any) -> list[str]:

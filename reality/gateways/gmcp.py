@@ -11,6 +11,12 @@ gateway extends it with
 each at most :data:`ROOM_INFO_NAMES` long, and after login sends
 ``Client.Verbs`` as ``{"verbs": [...]}``: every verb name and alias the
 player may use (admin verbs only for admins), sorted.
+
+What the player carries goes in the IRE ``Char.Items`` style (as Mudlet
+and IRE games use it): ``Char.Items.List`` with ``{"location": "inv",
+"items": [{"id", "name"}, ...]}`` (at most :data:`INVENTORY_ITEMS`), sent
+after login, after a command that changed it, and in answer to the
+client's ``Char.Items.Inv`` request.
 """
 
 from __future__ import annotations
@@ -19,10 +25,18 @@ from collections.abc import Iterable
 from itertools import islice
 from typing import Any
 
-__all__ = ["ROOM_INFO_NAMES", "room_info_with_contents", "verb_list"]
+__all__ = [
+    "INVENTORY_ITEMS",
+    "ROOM_INFO_NAMES",
+    "inventory_list",
+    "room_info_with_contents",
+    "verb_list",
+]
 
 #: Names of each kind listed in Room.Info at most (a crowded square stays small).
 ROOM_INFO_NAMES = 50
+#: Items listed in Char.Items.List at most (compared after every command).
+INVENTORY_ITEMS = 100
 
 
 def room_info_with_contents(world: Any, info: dict[str, Any], viewer: Any) -> dict[str, Any]:
@@ -56,3 +70,9 @@ def verb_list(world: Any, player: Any) -> dict[str, list[str]]:
         for word in (verb.name, *verb.aliases)
     }
     return {"verbs": sorted(words)}
+
+
+def inventory_list(player: Any) -> dict[str, Any]:
+    """The ``Char.Items.List`` payload for what ``player`` carries (IRE style)."""
+    items = islice(getattr(player, "inventory", ()), INVENTORY_ITEMS)
+    return {"location": "inv", "items": [{"id": i.id, "name": i.name} for i in items]}

@@ -48,7 +48,7 @@ from reality.game.store import NameTaken
 from reality.game.world import World
 from reality.gateways.auth import Authenticator, AuthError
 from reality.gateways.connections import TOO_MANY_FROM_ADDRESS, Connections
-from reality.gateways.gmcp import room_info_with_contents, verb_list
+from reality.gateways.gmcp import inventory_list, room_info_with_contents, verb_list
 from reality.gateways.render import ANSI16, ANSI256, PLAIN_TEXT, TRUECOLOR, render
 from reality.net.defer import Failure
 from reality.net.protocol import Address, Factory
@@ -119,6 +119,8 @@ class TelnetSession(TelnetProtocol):
     gateway: TelnetGateway
     #: Room.Info as the world sent it and as we sent it (with the names in the room).
     _room_info: tuple[dict[str, Any], dict[str, Any]] | None = None
+    #: Char.Items.List as last sent (None: not sent yet).
+    _inventory: dict[str, Any] | None = None
 
     def __init__(self, gateway: TelnetGateway) -> None:
         super().__init__(gateway.telnet_config, gateway.clock)
@@ -246,6 +248,15 @@ class TelnetSession(TelnetProtocol):
             self._room_info = (last[0], info)
             self.send_gmcp("Room.Info", info)
 
+    def _refresh_inventory(self, always: bool = False) -> None:
+        # Like Room.Info: what the player carries, after a command changed it.
+        if self.player is None or self._closed or not self.codec.gmcp_enabled:
+            return
+        inventory = inventory_list(self.player)
+        if always or inventory != self._inventory:
+            self._inventory = inventory
+            self.send_gmcp("Char.Items.List", inventory)
+
     def disconnect(self, message: str) -> None:
         """Close the connection with a last message."""
         if self._closed:
@@ -289,6 +300,8 @@ class TelnetSession(TelnetProtocol):
         # Core.Hello / Core.Supports.* need no answer; Core.Ping does.
         if package == "Core.Ping":
             self.send_gmcp("Core.Ping")
+        elif package == "Char.Items.Inv":
+            self._refresh_inventory(always=True)
 
     def interrupt_received(self) -> None:
         # IAC IP: drop what is queued, as a terminal would on ^C.
@@ -312,6 +325,7 @@ class TelnetSession(TelnetProtocol):
             self.world.execute(self.player, text)
             if not self._closed:
                 self._refresh_room_info()
+                self._refresh_inventory()
                 handler = self.player.input_handler if self.player is not None else None
                 prompt = getattr(handler, "prompt", None) if handler is not None else None
                 self.send_prompt(prompt or PROMPT)
@@ -439,6 +453,7 @@ class TelnetSession(TelnetProtocol):
         self.player = self.world.connect(account.name, self)
         if not self._closed and self.codec.gmcp_enabled:
             self.send_gmcp("Client.Verbs", verb_list(self.world, self.player))
+            self._refresh_inventory()
         self._reset_idle()
         if not self._closed:
             self.send_prompt(PROMPT)

@@ -67,7 +67,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from attrs import define, frozen
+from attrs import Factory, define, frozen
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -96,6 +96,7 @@ from reality.net.protocols.http import (
 __all__ = [
     "MapBox",
     "MapLayout",
+    "MapLevel",
     "MapLine",
     "WebFactory",
     "WebSite",
@@ -283,24 +284,32 @@ COMPASS["north-west"] = COMPASS["northwest"]
 COMPASS["south-east"] = COMPASS["southeast"]
 COMPASS["south-west"] = COMPASS["southwest"]
 
-# Up and down have no place on a flat map: their rooms go to a free cell
-# nearby, preferring the diagonals (up above, down below), and the line is
-# dashed and labelled.
-_UP_CELLS = ((1, -1), (-1, -1), (0, -1), (1, 0), (-1, 0), (1, 1), (-1, 1), (0, 1))
-_DOWN_CELLS = ((1, 1), (-1, 1), (0, 1), (1, 0), (-1, 0), (1, -1), (-1, -1), (0, -1))
+# Up and down have no place on a flat map: the room behind them goes on
+# the level above or below (drawn as its own band, in the same column when
+# that cell is free), and the exit is a small "up"/"down" marker on the box
+# rather than a line that would read as a compass direction. Other named
+# exits ("in", "door") stay on the level, in a free neighbouring cell,
+# drawn as a dashed labelled line.
 _OTHER_CELLS = ((1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (0, 1), (-1, 0), (0, -1))
-_VERTICAL = {"up": _UP_CELLS, "u": _UP_CELLS, "down": _DOWN_CELLS, "d": _DOWN_CELLS}
+_LEVEL_STEP = {"up": 1, "u": 1, "down": -1, "d": -1}
 
 CELL_W, CELL_H = 180, 92
 BOX_W, BOX_H = 140, 44
 MARGIN = 24
 LABEL_CHARS = 19
 MIN_WIDTH = 420
+#: The height of a level's heading when the map has more than one level.
+LEVEL_HEAD = 30
 
 
 @frozen
 class MapBox:
-    """A room drawn as a box: its top-left corner in pixels, grid cell and label lines."""
+    """A room drawn as a box: its top-left corner in pixels, grid cell and label lines.
+
+    ``level`` is 0 where the walk started, 1 one ``up``, -1 one ``down``;
+    ``cell`` is the grid cell on that level. ``up`` and ``down`` name the
+    rooms its up and down exits lead to (on other levels), drawn as markers.
+    """
 
     id: str
     name: str
@@ -310,6 +319,9 @@ class MapBox:
     cell: tuple[int, int]
     x: float
     y: float
+    level: int = 0
+    up: tuple[str, ...] = ()
+    down: tuple[str, ...] = ()
 
 
 @frozen
@@ -350,14 +362,24 @@ class MapLine:
         return round(x + nx * side, 1), round(y + ny * side + 3, 1)
 
 
+@frozen
+class MapLevel:
+    """One level's band: its number, its heading and where the band starts."""
+
+    level: int
+    title: str
+    y: float
+
+
 @define
 class MapLayout:
-    """The boxes and lines of a map, and its size in pixels."""
+    """The boxes and lines of a map, its size in pixels, and its levels (top first)."""
 
     boxes: list[MapBox]
     lines: list[MapLine]
     width: int
     height: int
+    levels: list[MapLevel] = Factory(list)
 
 
 def _ring(wx: int, wy: int, radius: int) -> list[tuple[int, int]]:
@@ -372,12 +394,12 @@ def _ring(wx: int, wy: int, radius: int) -> list[tuple[int, int]]:
 
 
 def _nearest_free(
-    want: tuple[int, int],
-    taken: dict[tuple[int, int], str],
-    search: dict[tuple[int, int], tuple[int, list[tuple[int, int]], int]],
+    want: tuple[int, int, int],
+    taken: dict[tuple[int, int, int], str],
+    search: dict[tuple[int, int, int], tuple[int, list[tuple[int, int, int]], int]],
     limit: int,
-) -> tuple[int, int]:
-    """The free cell closest to ``want`` (rings outwards; ties broken by position).
+) -> tuple[int, int, int]:
+    """The free cell on ``want``'s level closest to it (rings outwards; ties by position).
 
     ``search`` remembers, per wanted cell, the ring being searched and how
     far into it (cells are never freed, so what was taken stays taken):
@@ -386,6 +408,7 @@ def _nearest_free(
     """
     if want not in taken:
         return want
+    wx, wy, level = want
     radius, ring, index = search.get(want, (0, [], 0))
     while radius <= limit:
         while index < len(ring):
@@ -395,27 +418,38 @@ def _nearest_free(
                 return cell
             index += 1
         radius += 1
-        ring, index = _ring(want[0], want[1], radius), 0
+        ring, index = [(x, y, level) for x, y in _ring(wx, wy, radius)], 0
     raise AssertionError("no free cell: the grid is larger than the rooms")  # pragma: no cover
 
 
+def _level_title(level: int) -> str:
+    if level == 0:
+        return "Ground level"
+    count = abs(level)
+    return f"{count} level{'s' if count > 1 else ''} {'up' if level > 0 else 'down'}"
+
+
 def layout_map(rooms: Sequence[RoomInfo], start: str | None = None) -> MapLayout:
-    """Place rooms on a grid by their exits' compass directions.
+    """Place rooms on a grid by their exits' compass directions, one grid per level.
 
     A breadth-first walk from ``start`` (then from each room not reached,
     each such part of the world to the right of the last) puts the room
     behind ``north`` one cell up, ``east`` one cell right, and so on.
-    Compass exits are followed before up, down and named exits (whose
-    rooms go to a free neighbouring cell), so they keep their direction
-    when they can. A room whose cell is taken (a loop whose
-    sides do not add up, or two exits claiming one cell) goes to the nearest
-    free cell. Loops are drawn as the lines between placed rooms; exits to
-    rooms that do not exist, and exits to the room itself, are not drawn.
+    The room behind ``up`` goes on the level above, in the same cell when
+    it is free (``down``: the level below); levels are drawn as bands, the
+    highest first, and an up/down exit between levels is a marker on its
+    room's box, not a line. Compass exits are followed before up, down and
+    named exits (whose rooms go to a free neighbouring cell on the same
+    level), so they keep their direction when they can. A room whose cell
+    is taken (a loop whose sides do not add up, or two exits claiming one
+    cell) goes to the nearest free cell. Loops are drawn as the lines
+    between placed rooms; exits to rooms that do not exist, and exits to
+    the room itself, are not drawn.
     """
     by_id = {room.id: room for room in rooms}
-    cells: dict[str, tuple[int, int]] = {}
-    taken: dict[tuple[int, int], str] = {}
-    full: dict[tuple[int, int], tuple[int, list[tuple[int, int]], int]] = {}
+    cells: dict[str, tuple[int, int, int]] = {}
+    taken: dict[tuple[int, int, int], str] = {}
+    full: dict[tuple[int, int, int], tuple[int, list[tuple[int, int, int]], int]] = {}
     limit = len(by_id) + 1
     # The extent so far (to put unconnected parts beside it), and the top
     # and bottom of the current row of parts.
@@ -423,7 +457,7 @@ def layout_map(rooms: Sequence[RoomInfo], start: str | None = None) -> MapLayout
     # Parts go left to right, in rows about as wide as the world is tall.
     row_width = max(12, int(math.sqrt(len(by_id))) * 2)
 
-    def place(room_id: str, spot: tuple[int, int]) -> None:
+    def place(room_id: str, spot: tuple[int, int, int]) -> None:
         nonlocal left, top, bottom, row_right
         cells[room_id] = spot
         taken[spot] = room_id
@@ -435,23 +469,23 @@ def layout_map(rooms: Sequence[RoomInfo], start: str | None = None) -> MapLayout
         if root in cells:
             continue
         if not taken:
-            place(root, (0, 0))
+            place(root, (0, 0, 0))
         else:
             # Another part of the world, not joined to what is placed: beside
             # it, or at the start of a new row below.
             if row_right - left >= row_width:
                 row_top, row_right = bottom + 2, left - 2
-            place(root, (row_right + 2, row_top))
+            place(root, (row_right + 2, row_top, 0))
         # Compass exits spread out first, over the whole part of the world
         # they reach; only then does an up, down or named exit claim a cell
         # (one at a time, each followed by the compass walk from its room),
-        # so a staircase never takes the cell a street needs.
+        # so a door never takes the cell a street needs.
         queue = deque([root])
         later: deque[tuple[str, str, str]] = deque()
         while queue or later:
             if queue:
                 here = queue.popleft()
-                x, y = cells[here]
+                x, y, z = cells[here]
                 for direction, dest in by_id[here].exits.items():
                     if dest not in by_id or dest in cells:
                         continue
@@ -459,50 +493,97 @@ def layout_map(rooms: Sequence[RoomInfo], start: str | None = None) -> MapLayout
                     if step is None:
                         later.append((here, direction, dest))
                         continue
-                    place(dest, _nearest_free((x + step[0], y + step[1]), taken, full, limit))
+                    want = (x + step[0], y + step[1], z)
+                    place(dest, _nearest_free(want, taken, full, limit))
                     queue.append(dest)
                 continue
             here, direction, dest = later.popleft()
             if dest in cells:
                 continue
-            x, y = cells[here]
-            preferred = _VERTICAL.get(direction.lower(), _OTHER_CELLS)
-            free = [(x + dx, y + dy) for dx, dy in preferred if (x + dx, y + dy) not in taken]
-            place(dest, free[0] if free else _nearest_free((x + 1, y + 1), taken, full, limit))
+            x, y, z = cells[here]
+            rise = _LEVEL_STEP.get(direction.lower())
+            if rise is not None:
+                place(dest, _nearest_free((x, y, z + rise), taken, full, limit))
+            else:
+                free = [
+                    (x + dx, y + dy, z)
+                    for dx, dy in _OTHER_CELLS
+                    if (x + dx, y + dy, z) not in taken
+                ]
+                spot = free[0] if free else _nearest_free((x + 1, y + 1, z), taken, full, limit)
+                place(dest, spot)
             queue.append(dest)
 
     if cells:
-        min_x = min(x for x, _ in cells.values())
-        min_y = min(y for _, y in cells.values())
-        max_x = max(x for x, _ in cells.values())
-        max_y = max(y for _, y in cells.values())
+        min_x = min(x for x, _, _ in cells.values())
+        max_x = max(x for x, _, _ in cells.values())
     else:
-        min_x = min_y = max_x = max_y = 0
+        min_x = max_x = 0
+    # Each level is a band of the rows it uses (a cellar and a cave far
+    # apart leave no empty rows between them), the highest level first.
+    used: dict[int, set[int]] = {}
+    for _, y, z in cells.values():
+        used.setdefault(z, set()).add(y)
+    row_of: dict[tuple[int, int], int] = {}
+    band_top: dict[int, float] = {}
+    levels: list[MapLevel] = []
+    y_pos = float(MARGIN)
+    for z in sorted(used, reverse=True):
+        if len(used) > 1:
+            levels.append(MapLevel(z, _level_title(z), y_pos))
+            y_pos += LEVEL_HEAD
+        band_top[z] = y_pos
+        for index, y in enumerate(sorted(used[z])):
+            row_of[z, y] = index
+        y_pos += len(used[z]) * CELL_H
 
     def corner(room_id: str) -> tuple[float, float]:
-        cx, cy = cells[room_id]
+        cx, cy, cz = cells[room_id]
         return (
             MARGIN + (cx - min_x) * CELL_W + (CELL_W - BOX_W) / 2,
-            MARGIN + (cy - min_y) * CELL_H + (CELL_H - BOX_H) / 2,
+            band_top[cz] + row_of[cz, cy] * CELL_H + (CELL_H - BOX_H) / 2,
         )
+
+    # Up and down between levels are markers on the box; every other exit
+    # (up and down too, when their rooms ended up on one level) is a line.
+    arrows: dict[tuple[str, str], str] = {}
+    markers: dict[str, tuple[list[str], list[str]]] = {}
+    for room in rooms:
+        for direction, dest in room.exits.items():
+            if dest not in by_id or dest == room.id:
+                continue
+            rise = _LEVEL_STEP.get(direction.lower())
+            if rise is not None and cells[dest][2] != cells[room.id][2]:
+                ups, downs = markers.setdefault(room.id, ([], []))
+                (ups if rise > 0 else downs).append(plain(by_id[dest].name) or dest)
+                continue
+            # The first exit between two rooms names the line at that end.
+            arrows.setdefault((room.id, dest), direction)
 
     boxes = []
     for room in rooms:
         if room.id not in cells:  # pragma: no cover - every room is placed
             continue
         name = plain(room.name) or room.id
-        label = _label_lines(name)
         x, y = corner(room.id)
+        cx, cy, cz = cells[room.id]
+        ups, downs = markers.get(room.id, ((), ()))
         boxes.append(
-            MapBox(room.id, name, label, room.outdoor, room.id == start, cells[room.id], x, y)
+            MapBox(
+                room.id,
+                name,
+                _label_lines(name),
+                room.outdoor,
+                room.id == start,
+                (cx, cy),
+                x,
+                y,
+                cz,
+                tuple(ups),
+                tuple(downs),
+            )
         )
 
-    arrows: dict[tuple[str, str], str] = {}
-    for room in rooms:
-        for direction, dest in room.exits.items():
-            if dest in by_id and dest != room.id:
-                # The first exit between two rooms names the line at that end.
-                arrows.setdefault((room.id, dest), direction)
     lines = []
     drawn: set[frozenset[str]] = set()
     for (a, b), direction in arrows.items():
@@ -511,9 +592,11 @@ def layout_map(rooms: Sequence[RoomInfo], start: str | None = None) -> MapLayout
             continue
         drawn.add(pair)
         back = arrows.get((b, a))
-        (ax, ay), (bx, by) = cells[a], cells[b]
-        straight = _fits(direction, ax, ay, bx, by) and (
-            back is None or _fits(back, bx, by, ax, ay)
+        (ax, ay, az), (bx, by, bz) = cells[a], cells[b]
+        straight = (
+            az == bz
+            and _fits(direction, ax, ay, bx, by)
+            and (back is None or _fits(back, bx, by, ax, ay))
         )
         x1, y1, x2, y2 = _clip(corner(a), corner(b))
         lines.append(
@@ -532,8 +615,8 @@ def layout_map(rooms: Sequence[RoomInfo], start: str | None = None) -> MapLayout
         )
     # Wide enough for the legend even when the world is one room.
     width = max(MIN_WIDTH, 2 * MARGIN + (max_x - min_x + 1) * CELL_W)
-    height = 2 * MARGIN + (max_y - min_y + 1) * CELL_H
-    return MapLayout(boxes, lines, width, height)
+    height = int(y_pos) + MARGIN if cells else 2 * MARGIN + CELL_H
+    return MapLayout(boxes, lines, width, height, levels)
 
 
 def _label_lines(name: str) -> tuple[str, ...]:
@@ -788,6 +871,10 @@ class WebSite:
         self.router.add("/style.css", self._style)
         self.router.add("/~{name}", self._homepage)
         self.router.add("/players/{name}", self._homepage)
+        # A homepage is a page, not a directory, but people and link
+        # checkers add the slash: send them to the one address.
+        self.router.add("/~{name}/", self._without_slash)
+        self.router.add("/players/{name}/", self._without_slash)
         world.subscribe(self.changed)
 
     # -- the handler -------------------------------------------------------------------
@@ -898,6 +985,16 @@ class WebSite:
 
     def _not_found(self, request: Request) -> Response:
         return self._cached("404", self._render_not_found).response
+
+    def _without_slash(self, request: Request) -> Response:
+        """``/~alice/`` is ``301 Moved Permanently`` to ``/~alice`` (RFC 9110 §15.4.2)."""
+        if not _PLAYER_NAME.fullmatch(request.params.get("name", "")):
+            return self._not_found(request)
+        # The name is letters only, so the path as received is safe to send back.
+        location = (request.raw_path or request.path)[:-1]
+        if request.query_string:
+            location += "?" + request.query_string
+        return Response.redirect(location, 301)
 
     def _homepage(self, request: Request) -> Response | Deferred[Response]:
         name = request.params.get("name", "")

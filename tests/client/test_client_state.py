@@ -138,3 +138,38 @@ def test_output_keeps_empty_lines_even_at_the_top():
     text = "".join(t for _, t, *_ in client._output_fragments())
     assert text.split("\n") == ["", "  Lindenford", "Name: "]
     assert client._output_cursor().y == 2
+
+
+def carrying(*items: tuple[str, str]) -> dict:
+    return {"location": "inv", "items": [{"id": i, "name": n} for i, n in items]}
+
+
+def test_later_words_complete_what_the_character_carries():
+    """Char.Items.List (location inv) feeds completion: give glit<Tab> finds the crystal."""
+    state = state_in_room()
+    assert state.completions("give glit") == ("glit", [])
+    state.gmcp_received("Char.Items.List", carrying(("crystal", "glittering crystal")))
+    assert state.inventory == [("crystal", "glittering crystal")]
+    assert state.completions("give glit") == ("glit", ["glittering crystal"])
+    assert state.completions("give glittering c") == ("glittering c", ["glittering crystal"])
+    assert state.completions("glit") == ("glit", []), "the first word is a verb"
+    completer = MudCompleter(state)
+    offered = [c.text for c in completer.get_completions(Document("give glit"), None)]
+    assert offered == ["glittering crystal"]
+
+
+def test_char_items_add_and_remove_update_the_inventory():
+    """IRE's incremental messages keep the list; other locations and junk are ignored."""
+    state = state_in_room()
+    state.gmcp_received("Char.Items.List", carrying(("lamp", "brass lamp")))
+    state.gmcp_received("Char.Items.Add", {"location": "inv", "item": {"id": "k", "name": "key"}})
+    assert state.inventory == [("lamp", "brass lamp"), ("k", "key")]
+    state.gmcp_received("Char.Items.Remove", {"location": "inv", "item": {"id": "lamp"}})
+    assert state.inventory == [("k", "key")]
+    state.gmcp_received("Char.Items.List", {"location": "room", "items": []})
+    state.gmcp_received("Char.Items.List", {"location": "inv", "items": "nope"})
+    state.gmcp_received("Char.Items.Add", {"location": "inv", "item": ["x"]})
+    state.gmcp_received("Char.Items.List", [])
+    assert state.inventory == [("k", "key")]
+    state.disconnected("gone", clean=True)
+    assert state.inventory == []

@@ -299,3 +299,26 @@ def test_unusable_history_file_falls_back_to_memory(tmp_path, bad):
     history.append_string("look")
     assert list(history.get_strings()) == ["look"]
     assert (problem is None) == (bad == "")
+
+
+def test_tab_completes_what_the_character_carries(tmp_path):
+    """Over a real server: after 'get lamp', 'drop br' Tab completes from Char.Items.List."""
+    with ServerProcess(tmp_path) as server:
+        port = server.ports["telnet"]
+
+        async def scenario() -> None:
+            driver = Driver(port, tmp_path / "h")
+            client = await driver.start()
+            await driver.wait_for_text("Type your character's name")
+            await driver.line("create Carrie secret12")
+            await until(lambda: client.state.room_name == "The Hall", "Room.Info")
+            await driver.line("get lamp")
+            await until(lambda: client.state.inventory == [("lamp", "brass lamp")], "the list")
+            await until(lambda: "brass lamp" not in client.state.items, "the room without it")
+            driver.type("drop br\t")
+            await until(lambda: client.buffer.text == "drop brass lamp", "the carried lamp")
+            await driver.line("")
+            await until(lambda: client.state.inventory == [], "the empty list")
+            assert await driver.quit() == 0
+
+        run(scenario())

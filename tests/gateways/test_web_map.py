@@ -103,45 +103,98 @@ def test_two_exits_claiming_one_cell_do_not_overlap():
     assert not line(layout, "c", "x").straight
 
 
-def test_up_and_down_go_to_a_free_neighbour_with_a_dashed_labelled_line():
-    """up/down rooms sit diagonally next to their room; the line is bent and labelled."""
+def levels(layout: MapLayout) -> dict[str, int]:
+    return {box.id: box.level for box in layout.boxes}
+
+
+INN = {
+    "inn": {"up": "attic", "down": "cellar", "west": "street"},
+    "attic": {"down": "inn"},
+    "cellar": {"up": "inn"},
+    "street": {"east": "inn"},
+}
+
+
+def test_up_and_down_go_to_their_own_level_in_the_same_column():
+    """The attic is one level up and the cellar one down, both in the inn's cell."""
+    layout = layout_map(rooms(INN), start="inn")
+    c, z = cells(layout), levels(layout)
+    assert c["street"] == (-1, 0) and c["inn"] == (0, 0)
+    assert (c["attic"], z["attic"]) == ((0, 0), 1)
+    assert (c["cellar"], z["cellar"]) == ((0, 0), -1)
+    assert z["inn"] == z["street"] == 0
+    boxes = {box.id: box for box in layout.boxes}
+    # Same column, so it reads as "above" and "below", never as east of the inn.
+    assert boxes["attic"].x == boxes["inn"].x == boxes["cellar"].x
+    assert boxes["attic"].y < boxes["inn"].y < boxes["cellar"].y
+    assert [(lv.level, lv.title) for lv in layout.levels] == [
+        (1, "1 level up"),
+        (0, "Ground level"),
+        (-1, "1 level down"),
+    ]
+
+
+def test_up_and_down_are_markers_not_lines():
+    """No line joins rooms on different levels; their boxes carry up/down markers."""
+    layout = layout_map(rooms(INN), start="inn")
+    assert [{ln.a, ln.b} for ln in layout.lines] == [{"street", "inn"}]
+    boxes = {box.id: box for box in layout.boxes}
+    assert (boxes["inn"].up, boxes["inn"].down) == (("Attic",), ("Cellar",))
+    assert (boxes["attic"].up, boxes["attic"].down) == ((), ("Inn",))
+    assert (boxes["cellar"].up, boxes["cellar"].down) == (("Inn",), ())
+    assert boxes["street"].up == boxes["street"].down == ()
+
+
+def test_a_one_level_world_has_no_level_headings():
+    """Without up or down there is one level and no band headings."""
+    layout = layout_map(rooms({"a": {"east": "b"}, "b": {"west": "a"}}), start="a")
+    assert layout.levels == []
+    assert {box.level for box in layout.boxes} == {0}
+
+
+def test_a_level_band_has_no_empty_rows():
+    """Two cellars far apart north-south on the ground sit in adjacent rows below."""
+    spec = {
+        "a": {"south": "b", "down": "ca"},
+        "b": {"south": "c"},
+        "c": {"south": "d"},
+        "d": {"down": "cd"},
+        "ca": {"up": "a"},
+        "cd": {"up": "d"},
+    }
+    layout = layout_map(rooms(spec), start="a")
+    boxes = {box.id: box for box in layout.boxes}
+    assert boxes["cd"].y - boxes["ca"].y == 92  # one row apart, not four
+
+
+def test_up_on_one_level_with_its_room_is_a_labelled_line():
+    """An 'up' whose room was placed on the same level (by a compass exit) is drawn as before."""
     layout = layout_map(
-        rooms(
-            {
-                "inn": {"up": "attic", "down": "cellar", "west": "street"},
-                "attic": {"down": "inn"},
-                "cellar": {"up": "inn"},
-                "street": {"east": "inn"},
-            }
-        ),
-        start="inn",
+        rooms({"a": {"up": "b", "east": "b"}, "b": {"west": "a"}}),
+        start="a",
     )
-    c = cells(layout)
-    assert c["street"] == (-1, 0)
-    assert c["attic"] == (1, -1)  # above
-    assert c["cellar"] == (1, 1)  # below
-    attic = line(layout, "inn", "attic")
-    assert not attic.straight and not attic.one_way
-    assert (attic.label_a, attic.label_b) == ("up", "down")
-    assert line(layout, "street", "inn").straight
+    assert levels(layout) == {"a": 0, "b": 0}
+    (ln,) = layout.lines
+    assert not ln.straight and (ln.label_a, ln.label_b) == ("up", "")
+    assert all(box.up == box.down == () for box in layout.boxes)
 
 
-def test_compass_exits_win_cells_over_up_and_down():
-    """Even listed first, an 'up' never takes the cell a compass exit leads to."""
+def test_compass_exits_win_cells_over_named_exits():
+    """Even listed first, a door never takes the cell a compass exit leads to."""
     layout = layout_map(
         rooms(
             {
-                "a": {"up": "u", "east": "b"},
-                "b": {"west": "a", "north": "c"},  # c is at (1, -1): up's first choice
-                "c": {"south": "b"},
-                "u": {"down": "a"},
+                "a": {"door": "u", "east": "b"},
+                "b": {"west": "a", "south": "c"},  # c is at (1, 1): the door's first choice
+                "c": {"north": "b"},
+                "u": {"out": "a"},
             }
         ),
         start="a",
     )
     c = cells(layout)
-    assert c["b"] == (1, 0) and c["c"] == (1, -1)
-    assert c["u"] not in (c["b"], c["c"]) and c["u"] == (-1, -1)
+    assert c["b"] == (1, 0) and c["c"] == (1, 1)
+    assert c["u"] not in (c["b"], c["c"]) and c["u"] == (1, -1)
 
 
 def test_named_exits_are_labelled():
@@ -255,7 +308,8 @@ def test_any_world_lays_out_and_renders_as_valid_svg(world):
     layout = layout_map(world, start=world[0].id)
     c = cells(layout)
     assert set(c) == {room.id for room in world}
-    assert len(set(c.values())) == len(c)
+    z = levels(layout)
+    assert len({(c[rid], z[rid]) for rid in c}) == len(c)
     ids = set(c)
     for ln in layout.lines:
         assert ln.a in ids and ln.b in ids and ln.a != ln.b
@@ -265,3 +319,35 @@ def test_any_world_lays_out_and_renders_as_valid_svg(world):
     root = ET.fromstring(render(layout))
     texts = "".join(root.itertext())
     assert "\x01" not in texts
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def test_the_svg_scales_to_the_window():
+    """A viewBox and no fixed size: width 100% (height from the ratio), capped at its own size."""
+    layout = layout_map(rooms(INN), start="inn")
+    root = ET.fromstring(render(layout))
+    assert root.get("viewBox") == f"0 0 {layout.width} {layout.height + 58}"
+    assert root.get("width") in (None, "100%") and root.get("height") is None
+    assert root.get("preserveAspectRatio") == "xMidYMin meet"
+    style = "".join(root.find(f"{SVG}style").itertext())
+    assert "height: auto" in style and f"max-width: {layout.width}px" in style
+
+
+def test_the_svg_draws_up_and_down_as_markers_on_the_boxes():
+    """The inn's box holds an "up" and a "down" marker; no line leads to the cellar."""
+    root = ET.fromstring(render(layout_map(rooms(INN), start="inn")))
+    groups = {g.get("id"): g for g in root.iter(f"{SVG}g") if g.get("id")}
+    inn = groups["room-inn"]
+    markers = {
+        g.get("class"): "".join(g.find(f"{SVG}text").itertext())
+        for g in inn.iter(f"{SVG}g")
+        if "stairs" in g.get("class", "")
+    }
+    assert markers == {"stairs up": "▲ up", "stairs down": "▼ down"}
+    titles = ["".join(t.itertext()) for t in inn.iter(f"{SVG}title")]
+    assert "up to Attic" in titles and "down to Cellar" in titles
+    assert len(list(root.iter(f"{SVG}line"))) == 1 + 2  # street-inn, and two level rules
+    headings = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "level"]
+    assert headings == ["1 level up", "Ground level", "1 level down"]
