@@ -60,7 +60,16 @@ from reality.game.accounts import name_key
 from reality.game.events import Event, EventBuffer, deliver
 from reality.game.loader import PHASES, WorldDefinition
 from reality.game.store import Store
-from reality.game.things import OPPOSITES, Exit, Item, Npc, Player, Room, capitalize, name_list
+from reality.game.things import (
+    Exit,
+    Item,
+    Npc,
+    Player,
+    Room,
+    capitalize,
+    name_list,
+    travel_messages,
+)
 
 log = logging.getLogger(__name__)
 
@@ -325,7 +334,14 @@ class World:
             )
             for exit_def in room_def.exits.values():
                 room.add_exit(
-                    Exit(exit_def.name, exit_def.to, exit_def.aliases, exit_def.description)
+                    Exit(
+                        exit_def.name,
+                        exit_def.to,
+                        exit_def.aliases,
+                        exit_def.description,
+                        leave=exit_def.leave,
+                        arrive=exit_def.arrive,
+                    )
                 )
             rooms[room.id] = room
         for built in self.store.built_rooms():
@@ -446,6 +462,7 @@ class World:
         player.location = None
         player.session = None
         player.input_handler = None
+        player.pending_choice = None
         del self.online[player.key]
         self._online_version += 1
         player.last_seen = self.wall()
@@ -828,12 +845,9 @@ class World:
             return
         way = self.rng.choice(choices)
         destination = self.rooms[way.destination]
-        back = OPPOSITES.get(way.name)
-        arrive = f"{npc.The()} arrives from the {back}." if back else f"{npc.The()} arrives."
+        leave, arrive = travel_messages(npc.The(), way, room)
         buffer = EventBuffer()
-        self.move_npc(
-            npc, destination, buffer, leave=f"{npc.The()} goes {way.name}.", arrive=arrive
-        )
+        self.move_npc(npc, destination, buffer, leave=leave, arrive=arrive)
         buffer.flush()
 
     def _npc_talk(self, npc: Npc) -> None:

@@ -192,7 +192,10 @@ def test_tell_ambiguous_prefix_asks_which(trio, join) -> None:
     a.shown.clear()
     world.execute(alice, "tell bo hi")
     world.execute(alice, "tell bob hi")  # exact name wins
-    assert a.take() == ["Which do you mean: Bob or Bobby?", 'You tell Bob, "hi"']
+    assert a.take() == [
+        "Which do you mean: 1. Bob, 2. Bobby? Type the number, or e.g. tell Bobby hi.",
+        'You tell Bob, "hi"',
+    ]
 
 
 def test_who(trio) -> None:
@@ -235,7 +238,10 @@ def test_ambiguity_asks_which(trio) -> None:
     """'brass' fits the lamp and the key: the player is asked which."""
     world, (alice, a), (bob, b), _ = trio
     world.execute(alice, "get brass")
-    assert a.take() == ["Which do you mean: the brass lamp or the brass key?"]
+    assert a.take() == [
+        "Which do you mean: 1. the brass lamp, 2. the brass key?"
+        " Type the number, or e.g. get 2.brass."
+    ]
     assert b.take() == []
     assert world.items["lamp"].location.id == "hall"
 
@@ -245,7 +251,8 @@ def test_identical_names_can_be_numbered(trio) -> None:
     world, (alice, a), _, _ = trio
     world.execute(alice, "get apple")
     assert a.take() == [
-        "Which do you mean: the red apple or the red apple? (Type 1.apple, 2.apple... to choose.)"
+        "Which do you mean: 1. the red apple, 2. the red apple?"
+        " Type the number, or e.g. get 2.apple."
     ]
     world.execute(alice, "get 2.apple")
     assert world.items["apple2"].location is alice

@@ -1,0 +1,316 @@
+"""Rough edges a new player hit in the first hour (issue 11), seen from each side."""
+
+from __future__ import annotations
+
+import pytest
+
+from reality.game import markup
+from reality.game.commands import TOPICS
+from reality.game.events import EventBuffer
+from reality.game.loader import WorldFileError, parse_world
+from reality.game.things import expand_direction
+
+PLACES = """
+name: Places
+start: square
+rooms:
+  square:
+    name: The Village Square
+    description: A square.
+    exits:
+      southwest: lane
+      in: inn
+      jump: pond
+      ladder:
+        to: loft
+        leave: climbs the rope ladder.
+        arrive: climbs up through the trapdoor.
+  lane: {name: Mill Lane, exits: {northeast: square}}
+  inn: {name: The Inn, exits: {out: square, down: cellar}}
+  cellar: {name: The Cellar, exits: {up: inn}}
+  pond: {name: The Pond, exits: {out: square}}
+  loft: {name: The Loft, exits: {down: square}}
+items:
+  shoe: {name: horseshoe, location: square, description: A horseshoe.}
+  feather: {name: hawk feather, location: square, description: A feather.}
+  sword: {name: sword, location: square, description: A rusty sword.}
+  apple1: {name: red apple, location: square}
+  apple2: {name: red apple, location: square}
+"""
+
+
+@pytest.fixture
+def places(make_world):
+    return make_world(PLACES, admins=["alice"])
+
+
+@pytest.fixture
+def pair(places, join):
+    """Alice (admin) and Bob in the square, their sessions cleared."""
+    alice, a = join(places, "Alice")
+    bob, b = join(places, "Bob")
+    a.take()
+    b.take()
+    return places, (alice, a), (bob, b)
+
+
+# -- item 4: a numbered question, answered by the number -------------------------------------
+
+
+def test_ambiguity_numbers_the_choices_and_mentions_the_dotted_form(pair) -> None:
+    """'get h' fits two things: they are numbered, and both ways to answer are named."""
+    world, (alice, a), (bob, b) = pair
+    world.execute(alice, "get h")
+    assert a.take() == [
+        "Which do you mean: 1. the horseshoe, 2. the hawk feather?"
+        " Type the number, or e.g. get 2.h."
+    ]
+    assert b.take() == []
+
+
+def test_the_number_answers_the_question_with_the_same_verb(pair) -> None:
+    """Typing 2 after the question re-runs 'get' with the second thing."""
+    world, (alice, a), (bob, b) = pair
+    world.execute(alice, "get h")
+    a.take()
+    world.execute(alice, "2")
+    assert world.items["feather"].location is alice
+    assert a.take() == ["You pick up the hawk feather."]
+    assert b.take() == ["Alice picks up the hawk feather."]
+
+
+def test_the_number_is_only_the_next_command(pair) -> None:
+    """After any other command a bare number is not an answer any more."""
+    world, (alice, a), _ = pair
+    world.execute(alice, "get h")
+    world.execute(alice, "look sword")
+    a.take()
+    world.execute(alice, "1")
+    assert world.items["shoe"].location is world.rooms["square"]
+    assert a.take() == ["There is no question to answer: type a command. Type 'help' for a list."]
+
+
+def test_a_number_out_of_range_asks_again(pair) -> None:
+    """A wrong number says which numbers there are, and the question stays open."""
+    world, (alice, a), _ = pair
+    world.execute(alice, "get h")
+    a.take()
+    world.execute(alice, "3")
+    assert a.take() == ["Type a number from 1 to 2, or a new command."]
+    world.execute(alice, "1")
+    assert world.items["shoe"].location is alice
+
+
+def test_the_answer_works_for_identical_names_and_in_longer_commands(pair, join) -> None:
+    """Two red apples given to Bob: '2' picks the second apple in 'give apple to bob'."""
+    world, (alice, a), (bob, b) = pair
+    world.execute(alice, "get all")
+    a.take()
+    world.execute(alice, "give apple to bob")
+    assert a.take() == [
+        "Which do you mean: 1. the red apple, 2. the red apple?"
+        " Type the number, or e.g. give 2.apple to bob."
+    ]
+    world.execute(alice, "2")
+    assert world.items["apple2"].location is bob
+    assert world.items["apple1"].location is alice
+
+
+def test_a_thing_gone_meanwhile_is_not_taken(pair) -> None:
+    """If the chosen thing left in between, the answer says so instead of taking another."""
+    world, (alice, a), (bob, b) = pair
+    world.execute(alice, "get h")
+    world.execute(bob, "get feather")
+    a.take()
+    world.execute(alice, "2")
+    assert world.items["feather"].location is bob
+    assert world.items["shoe"].location is world.rooms["square"]
+    assert a.take() == ["The hawk feather is not here any more."]
+
+
+def test_tell_to_two_players_can_be_answered_by_number(pair, join) -> None:
+    """tell bo: Bob or Bobby, numbered; '2' tells Bobby."""
+    world, (alice, a), (bob, b) = pair
+    bobby, bb = join(world, "Bobby")
+    a.take()
+    world.execute(alice, "tell bo hi")
+    assert a.take() == [
+        "Which do you mean: 1. Bob, 2. Bobby? Type the number, or e.g. tell Bobby hi."
+    ]
+    world.execute(alice, "2")
+    assert a.take() == ['You tell Bobby, "hi"']
+    assert bb.take()[-1] == 'Alice tells you, "hi"'
+
+
+# -- item 5: exit abbreviations wherever an exit is named ------------------------------------
+
+
+def test_look_and_describe_take_exit_abbreviations(pair) -> None:
+    """'look sw' and '@describe sw = ...' name the way southwest, as 'sw' walks it."""
+    world, (alice, a), _ = pair
+    world.execute(alice, "look sw")
+    assert a.take() == ["The way southwest leads to Mill Lane."]
+    world.execute(alice, "@describe sw = A muddy lane.")
+    world.execute(alice, "look at sw")
+    world.execute(alice, "look southwest")
+    assert a.take() == ["You describe the way southwest.", "A muddy lane.", "A muddy lane."]
+    world.execute(alice, "go sw")
+    assert alice.location.id == "lane"
+    world.execute(alice, "look ne")
+    assert a.take()[-1] == "The way northeast leads to The Village Square."
+
+
+# -- item 7: arrival and departure for any exit name -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "way", "leave", "arrive"),
+    [
+        ("square", "sw", "Alice goes southwest.", "Alice arrives from the northeast."),
+        ("square", "in", "Alice goes in.", "Alice comes in from the Village Square."),
+        ("inn", "out", "Alice goes out.", "Alice comes out of the Inn."),
+        (
+            "square",
+            "jump",
+            "Alice leaves through the jump exit.",
+            "Alice arrives from the Village Square.",
+        ),  # noqa: E501
+        ("inn", "down", "Alice goes down.", "Alice arrives from above."),
+        ("cellar", "up", "Alice goes up.", "Alice arrives from below."),
+        (
+            "square",
+            "ladder",
+            "Alice climbs the rope ladder.",
+            "Alice climbs up through the trapdoor.",
+        ),  # noqa: E501
+    ],
+)
+def test_travel_sentences_work_for_every_exit(places, join, start, way, leave, arrive) -> None:
+    """Each kind of exit gives a whole sentence to the room left and the room reached."""
+    world = places
+    alice, a = join(world, "Alice")
+    bob, b = join(world, "Bob")
+    carol, c = join(world, "Carol")
+    origin = world.rooms[start]
+    destination = world.rooms[origin.exits[expand_direction(way)].destination]
+    # Alice and Bob stand in the room left, Carol in the room reached.
+    _place(world, alice, origin)
+    _place(world, bob, origin)
+    _place(world, carol, destination)
+    b.take()
+    c.take()
+    world.execute(alice, way)
+    assert alice.location is destination
+    assert b.take() == [leave]
+    assert c.take() == [arrive]
+
+
+def _place(world, player, room) -> None:
+    """Put a player in a room without telling anyone (the buffer is never flushed)."""
+    world.move_player(player, room, EventBuffer(), leave=None, arrive=None)
+
+
+def test_npc_travel_uses_the_same_sentences(make_world, join, clock) -> None:
+    """A wandering NPC going out of a room is seen to come out of it."""
+    world = make_world(
+        """
+name: Npc
+start: inn
+rooms:
+  inn: {name: The Inn, exits: {out: yard}}
+  yard: {name: The Yard, exits: {}}
+npcs:
+  cat: {name: grey cat, location: inn, wander: 10}
+"""
+    )
+    bob, b = join(world, "Bob")
+    _place(world, bob, world.rooms["yard"])
+    b.take()
+    world.start()
+    clock.advance(10)
+    assert b.take() == ["The grey cat comes out of the Inn."]
+    world.stop()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('""', "'leave' of exit 'ladder' of room 'square' must not be empty"),
+        ("[a, b]", "'leave' of exit 'ladder' of room 'square' must be text, not a list"),
+        ('"{blink}jumps."', "unknown markup tag '{blink}'"),
+        ('"' + "x" * 201 + '"', "is too long (201 characters, at most 200)"),
+    ],
+)
+def test_loader_checks_travel_messages_with_file_and_line(value, message) -> None:
+    """A bad leave text is reported with the file, the line and why."""
+    text = f"""\
+name: Bad
+start: square
+rooms:
+  square:
+    name: Square
+    exits:
+      ladder:
+        to: loft
+        leave: {value}
+  loft: {{name: Loft, exits: {{down: square}}}}
+"""
+    with pytest.raises(WorldFileError) as info:
+        parse_world(text, "bad.yaml")
+    assert "bad.yaml:9:" in str(info.value)
+    assert message in str(info.value)
+
+
+def test_loader_rejects_an_unknown_exit_key() -> None:
+    """'arrives' is not a key: the error lists the ones there are."""
+    text = (
+        "name: B\nstart: a\nrooms:\n  a:\n    name: A\n    exits:\n      up: {to: a, arrives: x}\n"
+    )
+    with pytest.raises(WorldFileError) as info:
+        parse_world(text, "b.yaml")
+    assert "b.yaml:7:" in str(info.value) and "arrive" in str(info.value)
+
+
+# -- item 8: emote's full stop and the help on colour ----------------------------------------
+
+
+def test_emote_adds_the_full_stop_its_help_promises(pair) -> None:
+    """'emote waves' shows 'Alice waves.'; text already ending in punctuation is kept."""
+    world, (alice, a), (bob, b) = pair
+    world.execute(alice, "emote waves")
+    world.execute(alice, ":grins!")
+    world.execute(alice, "emote asks, 'ready?'")
+    world.execute(alice, "emote 's hat falls off.")
+    assert b.take() == [
+        "Alice waves.",
+        "Alice grins!",
+        "Alice asks, 'ready?'",
+        "Alice's hat falls off.",
+    ]
+    assert a.take()[0] == "Alice waves."
+
+
+def test_help_colour_shows_single_braces(pair) -> None:
+    """help colour shows '{red}...{/}' as a builder must type it, and how to write a brace."""
+    world, (alice, a), _ = pair
+    world.execute(alice, "help colour")
+    text = "\n".join(a.take())
+    assert "{red}...{/}" in text
+    assert "}}" not in text
+    assert "Write '{{' for a literal '{'" in text
+
+
+def test_every_help_text_is_valid_markup_without_doubled_braces(places) -> None:
+    """No help text or topic has a markup problem or shows a doubled closing brace."""
+    texts = [*TOPICS.values(), *(v.help for v in places.verbs.all())]
+    for text in texts:
+        assert markup.validate(text) == [], text
+        assert "}}" not in markup.strip(text), text
+
+
+@pytest.mark.parametrize("text", ["{red}", "{{", "}}", "{/}", "a {b} c", "{#ff0000}x{/}"])
+def test_markup_about_markup_round_trips(text) -> None:
+    """Escaped text shows exactly as typed, and is parsed as one literal run."""
+    escaped = markup.escape(text)
+    assert markup.strip(escaped) == text
+    assert markup.parse(escaped) == [text]
