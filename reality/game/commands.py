@@ -560,7 +560,7 @@ def _connected(ctx: Context, name: str) -> Player:
 def who(ctx: Context, args: str) -> None:
     args = args.strip().lower()
     if not args:
-        ctx.tell(ctx.world.who_text())
+        ctx.tell(ctx.world.who_text(ctx.player))
         return
     matches = ctx.world.find_online(args)
     if not matches:
@@ -689,6 +689,8 @@ def quit_(ctx: Context, args: str) -> None:
 _SETTINGS = {
     "color": ("auto", "on", "off"),
     "brief": ("off", "on"),
+    # Whether others see your room: on the website and in 'who' (admins always do).
+    "where": ("hidden", "visible"),
 }
 
 
@@ -719,9 +721,20 @@ def set_(ctx: Context, args: str) -> None:
             raise Refusal(f"{key} is one of: {', '.join(_SETTINGS[key])}.")
         new = value
     else:
-        raise Refusal(f"There is no setting '{markup.escape(key)}'. Settings: color, brief, width.")
+        raise Refusal(
+            f"There is no setting '{markup.escape(key)}'. Settings: color, brief, where, width."
+        )
     player.settings[key] = new
     ctx.world.mark_dirty(player)
+    if key == "where":
+        # The website's pages that show (or hide) the room render again.
+        ctx.world.changed("player", player.key)
+        ctx.tell(
+            "where is now visible: your room shows on the website and in 'who'."
+            if new == "visible"
+            else "where is now hidden: only admins see which room you are in."
+        )
+        return
     ctx.tell(f"{key} is now {new}.")
 
 
@@ -1091,7 +1104,11 @@ def _register_defaults(registry: VerbRegistry) -> None:
         "set",
         set_,
         usage="set [setting value]",
-        help="Show or change your settings: color auto|on|off, brief on|off, width auto|20-250.",
+        help=(
+            "Show or change your settings: color auto|on|off, brief on|off, width auto|20-250,"
+            " where hidden|visible (whether the website and 'who' show your room;"
+            " hidden by default, admins always see it)."
+        ),
     )
     r(
         "homepage",

@@ -36,7 +36,10 @@ The gateway's side of the contract::
 
 Each player's ``settings`` dict holds ``color`` (``"auto"``, ``"on"``,
 ``"off"``) and ``width`` (``"auto"`` or an int): the gateway reads them
-when it renders for that player.
+when it renders for that player. ``where`` (``"hidden"``, the default, or
+``"visible"``) says whether others may see the player's room: the website
+(:meth:`player_info`, :meth:`where_visible`) and ``who`` for non-admins
+show it only when visible.
 
 Persistence: accounts, homepages, things built by admins and their
 descriptions are committed by the store before the player is told;
@@ -80,6 +83,9 @@ CHECKPOINT_SLICE = 200
 
 #: Names listed in a room description before "and N others".
 ROOM_LIST_LIMIT = 10
+
+#: Names listed by ``who`` before "and N more".
+WHO_LIST_LIMIT = 60
 
 
 class UnknownAccount(LookupError):
@@ -189,7 +195,7 @@ class World:
         self._checkpoint_timer: Any = None
         self._phase_timer: Any = None
         self._phase_due = 0.0
-        self._who_cache: tuple[int, str] | None = None
+        self._who_cache: tuple[int, list[Player]] | None = None
         self._online_version = 0
         self.running = False
 
@@ -636,20 +642,39 @@ class World:
             lines.append("{green}There is no obvious way out.{/}")
         return "\n".join(lines)
 
-    def who_text(self) -> str:
-        """The ``who`` listing; cached until someone logs in or out."""
+    def who_text(self, viewer: Player | None = None) -> str:
+        """The ``who`` listing as ``viewer`` sees it.
+
+        Rooms are shown to admins, and to everyone for players who chose
+        ``set where visible``. The sorted list is cached until someone logs
+        in or out; rooms are looked up per call (they change with every step).
+        """
         cached = self._who_cache
         if cached is not None and cached[0] == self._online_version:
-            return cached[1]
-        players = self.who_online()
+            players = cached[1]
+        else:
+            players = self.who_online()
+            self._who_cache = (self._online_version, players)
         count = len(players)
         heading = f"{{bold}}{count} player{'s' if count != 1 else ''} online:{{/}}"
-        names = [p.name + (" {yellow}(admin){/}" if p.admin else "") for p in players[:60]]
+        admin = viewer is not None and viewer.admin
+        names = []
+        for p in players[:WHO_LIST_LIMIT]:
+            entry = p.name + (" {yellow}(admin){/}" if p.admin else "")
+            if p.location is not None and (admin or self.where_visible(p)):
+                entry += f" {{dim}}({p.location.name}){{/}}"
+            names.append(entry)
         text = heading + "\n" + ", ".join(names)
-        if count > 60:
-            text += f", and {count - 60} more. Type 'who <name>' to look for someone."
-        self._who_cache = (self._online_version, text)
+        if count > WHO_LIST_LIMIT:
+            text += (
+                f", and {count - WHO_LIST_LIMIT} more. Type 'who <name>' to look for someone."
+            )
         return text
+
+    @staticmethod
+    def where_visible(player: Player) -> bool:
+        """True if ``player`` lets others see which room they are in (``set where``)."""
+        return player.settings.get("where") == "visible"
 
     # -- lookups for verbs and the website ----------
 
@@ -666,7 +691,8 @@ class World:
         player = self._player(name_key(name))
         if player is None:
             return None
-        room = self.rooms.get(player.room_id or "")
+        # Where someone is stays private unless they chose 'set where visible'.
+        room = self.rooms.get(player.room_id or "") if self.where_visible(player) else None
         return PlayerInfo(
             name=player.name,
             online=player.online,

@@ -314,3 +314,41 @@ def test_markup_about_markup_round_trips(text) -> None:
     escaped = markup.escape(text)
     assert markup.strip(escaped) == text
     assert markup.parse(escaped) == [text]
+
+
+# -- item 14: set where hidden|visible -------------------------------------------------------
+
+
+def test_who_shows_rooms_only_to_admins_unless_visible(pair, join) -> None:
+    """Bob sees no rooms in who; Alice (admin) sees all; 'set where visible' shows Carol's."""
+    world, (alice, a), (bob, b) = pair
+    carol, c = join(world, "Carol")
+    world.execute(carol, "sw")
+    world.execute(bob, "who")
+    assert b.take()[-1] == "Alice (admin), Bob, Carol"
+    world.execute(alice, "who")
+    assert a.take()[-1] == (
+        "Alice (admin) (The Village Square), Bob (The Village Square), Carol (Mill Lane)"
+    )
+    c.take()
+    world.execute(carol, "set where visible")
+    assert c.take() == ["where is now visible: your room shows on the website and in 'who'."]
+    world.execute(bob, "who")
+    assert b.take()[-1] == "Alice (admin), Bob, Carol (Mill Lane)"
+    assert world.player_info("carol").room_name == "Mill Lane"
+    assert world.player_info("bob").room_name is None
+
+
+def test_where_is_kept_with_the_settings_across_logins(pair, join) -> None:
+    """'set where visible' is saved with the player's settings and holds after reconnecting."""
+    world, (alice, a), (bob, b) = pair
+    world.execute(bob, "set")
+    assert "  where: hidden" in b.take()
+    world.execute(bob, "set where visible")
+    world.disconnect(bob)
+    assert world.player_info("bob").room_name == "The Village Square"
+    bob, b = join(world, "Bob")
+    world.execute(bob, "set")
+    assert "  where: visible" in b.take()
+    world.execute(bob, "set where everywhere")
+    assert b.take() == ["where is one of: hidden, visible."]
