@@ -62,6 +62,7 @@ from reality.game.things import (
     capitalize,
     expand_direction,
     name_list,
+    plural,
     travel_messages,
 )
 
@@ -360,7 +361,8 @@ def find(
         raise Refusal(nothing or f"You don't see '{markup.escape(query)}' here.")
     if ordinal is not None:
         if not 1 <= ordinal <= len(found):
-            raise Refusal(f"There are only {len(found)} of '{markup.escape(q)}' here.")
+            there = "There is only" if len(found) == 1 else "There are only"
+            raise Refusal(f"{there} {len(found)} of '{markup.escape(q)}' here.")
         return found[ordinal - 1]
     # An answer to the question settles it even if the field has changed since.
     if len(found) > 1 or (context is not None and q in context.choices):
@@ -1019,8 +1021,8 @@ def load_(ctx: Context, args: str) -> None:
     ctx.world.load(definition)
     ctx.tell(
         f"Loaded '{markup.escape(definition.name)}' from {markup.escape(path)}:"
-        f" {len(definition.rooms)} rooms, {len(definition.items)} items,"
-        f" {len(definition.npcs)} npcs."
+        f" {plural(len(definition.rooms), 'room')}, {plural(len(definition.items), 'item')},"
+        f" {plural(len(definition.npcs), 'NPC')}."
     )
 
 

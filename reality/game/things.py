@@ -41,6 +41,7 @@ __all__ = [
     "capitalize",
     "expand_direction",
     "name_list",
+    "plural",
     "travel_messages",
 ]
 
@@ -97,6 +98,13 @@ def name_list(names: list[str], conjunction: str = "and") -> str:
     if len(names) <= 1:
         return "".join(names)
     return f"{', '.join(names[:-1])} {conjunction} {names[-1]}"
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``"1 letter"``, ``"2 letters"`` (``many`` for irregular plurals: ``"NPCs"``)."""
+    if count == 1:
+        return f"1 {word}"
+    return f"{count} {many if many is not None else word + 's'}"
 
 
 def _match_names(query: str, names: tuple[str, ...]) -> int:

@@ -71,6 +71,7 @@ from reality.game.things import (
     Room,
     capitalize,
     name_list,
+    plural,
     travel_messages,
 )
 
@@ -431,10 +432,9 @@ class World:
                 log.exception("unread_count hook failed for %s", key)
                 unread = 0
             if unread:
-                letters = "letter" if unread == 1 else "letters"
                 player.show(
-                    f"{{bright_yellow}}You have {unread} unread {letters}.{{/}}"
-                    " Type 'mail' to read them."
+                    f"{{bright_yellow}}You have {plural(unread, 'unread letter')}.{{/}}"
+                    f" Type 'mail' to read {'it' if unread == 1 else 'them'}."
                 )
         for hook in list(self.login_hooks):
             try:
@@ -633,7 +633,7 @@ class World:
         if others:
             names = [p.name for p in others[:ROOM_LIST_LIMIT]]
             if len(others) > ROOM_LIST_LIMIT:
-                names.append(f"{len(others) - ROOM_LIST_LIMIT} others")
+                names.append(plural(len(others) - ROOM_LIST_LIMIT, "other"))
             verb = "is" if len(others) == 1 else "are"
             lines.append(f"{{cyan}}{name_list(names)} {verb} here.{{/}}")
         if room.exits:
@@ -656,7 +656,7 @@ class World:
             players = self.who_online()
             self._who_cache = (self._online_version, players)
         count = len(players)
-        heading = f"{{bold}}{count} player{'s' if count != 1 else ''} online:{{/}}"
+        heading = f"{{bold}}{plural(count, 'player')} online:{{/}}"
         admin = viewer is not None and viewer.admin
         names = []
         for p in players[:WHO_LIST_LIMIT]:

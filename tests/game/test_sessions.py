@@ -72,7 +72,7 @@ def test_unread_mail_hook_and_login_hooks(world, join) -> None:
     bob, b = join(world, "Bob")
     carol, c = join(world, "Carol")
     assert "You have 2 unread letters. Type 'mail' to read them." in a.lines()
-    assert "You have 1 unread letter. Type 'mail' to read them." in b.lines()
+    assert "You have 1 unread letter. Type 'mail' to read it." in b.lines()
     assert not any("unread" in line for line in c.lines())
     assert greeted == ["Alice", "Bob", "Carol"]
 
