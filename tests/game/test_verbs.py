@@ -645,7 +645,7 @@ def test_load_good_and_bad_files(trio, tmp_path: Path) -> None:
     world.execute(bob, "n")  # Bob stands in the library, which the new file removes
     b.shown.clear()
     world.execute(alice, f"@load {good}")
-    assert a.take()[-1] == f"Loaded 'Renewed' from {good}: 2 rooms, 1 items, 0 npcs."
+    assert a.take()[-1] == f"Loaded 'Renewed' from {good}: 2 rooms, 1 item, 0 NPCs."
     assert world.name == "Renewed"
     assert alice.location is world.rooms["hall"]  # her room still exists
     assert bob.location is world.rooms["lobby"]  # his did not: start room
