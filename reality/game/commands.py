@@ -762,7 +762,8 @@ def homepage(ctx: Context, args: str) -> None:
         player.input_handler = HomepageEditor()
         ctx.tell(
             "Editing your homepage (Markdown). Type lines; a line with a single '.'"
-            " saves, '.abort' cancels."
+            " saves, '.abort' cancels; '.list', '.replace N text', '.delete N' and"
+            " '.preview' help on the way ('.help' for more)."
         )
         return
     _save_homepage(ctx, args)
@@ -777,7 +778,12 @@ def _save_homepage(ctx: Context, text: str) -> None:
 
 
 class HomepageEditor:
-    """Multi-line input for ``homepage edit``: lines until a lone ``.``."""
+    """Multi-line input for ``homepage edit``: lines until a lone ``.``.
+
+    Lines starting with ``.`` are editor commands (``.list``, ``.replace N
+    text``, ``.delete N``, ``.preview``, ``.abort``, ``.help``); every
+    other line is added to the page. ``..text`` adds a line ``.text``.
+    """
 
     __slots__ = ("lines", "size")
 
@@ -790,22 +796,93 @@ class HomepageEditor:
     def __call__(self, ctx: Context, line: str) -> None:
         player = ctx.player
         stripped = line.rstrip("\r\n")
-        if stripped.strip() == ".":
+        command = stripped.strip()
+        if command == ".":
             player.input_handler = None
             _save_homepage(ctx, "\n".join(self.lines).strip("\n"))
             return
-        if stripped.strip() == ".abort":
+        if command.startswith("..") or not command.startswith("."):
+            self._add(ctx, stripped[1:] if command.startswith("..") else stripped)
+            return
+        word, _, rest = command.partition(" ")
+        word = word.lower()
+        if word == ".abort":
             player.input_handler = None
             ctx.tell("Homepage edit cancelled; nothing was changed.")
-            return
-        self.size += len(stripped) + 1
+        elif word == ".list":
+            ctx.tell(self._listing())
+        elif word == ".preview":
+            text = "\n".join(self.lines).strip("\n")
+            ctx.tell(
+                "{dim}--- your homepage as it will be saved"
+                f" ({plural(len(text), 'character')} of {MAX_HOMEPAGE}) ---{{/}}\n"
+                + (markup.escape(text) if text else "(empty)")
+                + "\n{dim}--- not saved yet: '.' saves, '.abort' cancels ---{/}"
+            )
+        elif word == ".delete":
+            number = self._line_number(rest)
+            del self.lines[number - 1]
+            self._resize()
+            ctx.tell(f"Line {number} deleted; {plural(len(self.lines), 'line')} left.")
+        elif word == ".replace":
+            number_text, _, text = rest.partition(" ")
+            number = self._line_number(number_text)
+            old = self.lines[number - 1]
+            self.lines[number - 1] = text
+            if self._resize() > MAX_HOMEPAGE:
+                self.lines[number - 1] = old
+                self._resize()
+                raise Refusal(
+                    f"That would make the page too long (at most {MAX_HOMEPAGE} characters)."
+                )
+            ctx.tell(f"Line {number} is now: {markup.escape(text)}")
+        else:
+            ctx.tell(EDITOR_HELP)
+
+    def _add(self, ctx: Context, text: str) -> None:
+        self.size += len(text) + 1
         if self.size > MAX_HOMEPAGE:
-            player.input_handler = None
+            ctx.player.input_handler = None
             raise Refusal(
                 f"That is too long for a homepage (at most {MAX_HOMEPAGE} characters);"
                 " the edit was cancelled."
             )
-        self.lines.append(stripped)
+        self.lines.append(text)
+
+    def _resize(self) -> int:
+        self.size = sum(len(line) + 1 for line in self.lines)
+        return self.size
+
+    def _line_number(self, text: str) -> int:
+        count = len(self.lines)
+        if not count:
+            raise Refusal("There are no lines yet.")
+        if not text.isdigit() or not 1 <= int(text) <= count:
+            raise Refusal(f"Give a line number from 1 to {count} ('.list' shows them).")
+        return int(text)
+
+    def _listing(self) -> str:
+        if not self.lines:
+            return "No lines yet."
+        width = len(str(len(self.lines)))
+        return "\n".join(
+            f"{{dim}}{n:>{width}}{{/}} {markup.escape(line)}"
+            for n, line in enumerate(self.lines, 1)
+        )
+
+
+EDITOR_HELP = (
+    "{bold}The homepage editor{/}: every line you type is added to the page. Commands:\n"
+    ".list              show the lines so far, numbered\n"
+    ".replace N text    put 'text' in place of line N\n"
+    ".delete N          remove line N\n"
+    ".preview           show the page as it will be saved\n"
+    ".                  save and leave the editor\n"
+    ".abort             leave without changing anything\n"
+    "..text             a line that starts with '.'\n"
+    "Clients that use '#', '!' or ';' themselves (TinTin++) need them escaped:"
+    " type \\# Title for a heading '# Title' (or switch '#verbatim' on while you write)."
+)
 
 
 # -- help ----------
@@ -828,7 +905,11 @@ TOPICS: dict[str, str] = {
         "{bold}Your homepage{/}\n"
         "homepage            show your page's address and text\n"
         "homepage <markdown> replace it with one line of Markdown\n"
-        "homepage edit       write several lines; a lone '.' saves, '.abort' cancels"
+        "homepage edit       write several lines; a lone '.' saves, '.abort' cancels\n"
+        "In the editor: .list shows the lines numbered, .replace N text changes line N,"
+        " .delete N removes it, .preview shows the page before you save.\n"
+        "TinTin++ takes lines starting with '#' (and '!', ';') for itself: type \\# Title"
+        " to send '# Title' (a Markdown heading), or use '#verbatim' while you write."
     ),
 }
 TOPICS["color"] = TOPICS["colour"]

@@ -352,3 +352,66 @@ def test_where_is_kept_with_the_settings_across_logins(pair, join) -> None:
     assert "  where: visible" in b.take()
     world.execute(bob, "set where everywhere")
     assert b.take() == ["where is one of: hidden, visible."]
+
+
+# -- item 11: the small ones -------------------------------------------------------------
+
+
+def test_one_unread_letter_is_read_as_it(make_world, join) -> None:
+    """'You have 1 unread letter. Type 'mail' to read it.'; two are 'them'."""
+    world = make_world()
+    world.unread_count = lambda key: {"alice": 1, "bob": 2}.get(key, 0)
+    _, a = join(world, "Alice")
+    _, b = join(world, "Bob")
+    assert "You have 1 unread letter. Type 'mail' to read it." in a.lines()
+    assert "You have 2 unread letters. Type 'mail' to read them." in b.lines()
+
+
+def test_homepage_editor_lists_replaces_deletes_and_previews(pair) -> None:
+    """The editor can list, replace and delete a line and preview before '.' saves."""
+    world, (alice, a), _ = pair
+    for line in ["homepage edit", "# Alice", "I like lamps.", "typo line", "More."]:
+        world.execute(alice, line)
+    a.take()
+    world.execute(alice, ".list")
+    assert a.take() == ["1 # Alice", "2 I like lamps.", "3 typo line", "4 More."]
+    world.execute(alice, ".replace 2 I like {red} lamps.")
+    world.execute(alice, ".delete 3")
+    world.execute(alice, ".delete 9")
+    assert a.take() == [
+        "Line 2 is now: I like {red} lamps.",
+        "Line 3 deleted; 3 lines left.",
+        "Give a line number from 1 to 3 ('.list' shows them).",
+    ]
+    world.execute(alice, ".preview")
+    assert a.take() == [
+        "--- your homepage as it will be saved (33 characters of 20000) ---",
+        "# Alice",
+        "I like {red} lamps.",
+        "More.",
+        "--- not saved yet: '.' saves, '.abort' cancels ---",
+    ]
+    assert alice.homepage == ""
+    world.execute(alice, "..dotted")
+    world.execute(alice, ".")
+    assert alice.homepage == "# Alice\nI like {red} lamps.\nMore.\n.dotted"
+    assert alice.input_handler is None
+
+
+def test_homepage_editor_abort_changes_nothing(pair) -> None:
+    """'.abort' after edits leaves the saved page as it was."""
+    world, (alice, a), _ = pair
+    world.execute(alice, "homepage Old page")
+    for line in ["homepage edit", "New", ".replace 1 Newer", ".abort"]:
+        world.execute(alice, line)
+    assert alice.homepage == "Old page"
+    assert a.take()[-1] == "Homepage edit cancelled; nothing was changed."
+
+
+def test_homepage_help_says_how_tintin_sends_hash_lines(pair) -> None:
+    """help homepage names the editor commands and TinTin++'s \\# escape."""
+    world, (alice, a), _ = pair
+    world.execute(alice, "help homepage")
+    text = "\n".join(a.take())
+    for needed in (".list", ".replace N text", ".delete N", ".preview", "\\# Title", "TinTin++"):
+        assert needed in text, needed
