@@ -1049,7 +1049,7 @@ def teleport(ctx: Context, args: str) -> None:
     who_part, sep, where = args.partition("=")
     if sep:
         traveller = _connected(ctx, who_part.strip())
-        destination = _find_room(world, where.strip())
+        destination = _find_room(ctx, where.strip())
     else:
         traveller = ctx.player
         query = args.strip()
@@ -1059,7 +1059,7 @@ def teleport(ctx: Context, args: str) -> None:
         if len(people) == 1:
             destination = people[0].location
         else:
-            destination = _find_room(world, query)
+            destination = _find_room(ctx, query)
     if destination is None:
         raise Refusal("That place is nowhere.")
     if destination is traveller.location:
@@ -1079,10 +1079,11 @@ def teleport(ctx: Context, args: str) -> None:
     world.move_player(traveller, destination, ctx.buffer, leave=leave, arrive=arrive)
 
 
-def _find_room(world: World, query: str) -> Room:
+def _find_room(ctx: Context, query: str) -> Room:
+    world = ctx.world
     if query in world.rooms:
         return world.rooms[query]
-    return find(
+    return ctx.find(
         query, world.rooms.values(), nothing=f"There is no room called '{markup.escape(query)}'."
     )
 

@@ -415,3 +415,15 @@ def test_homepage_help_says_how_tintin_sends_hash_lines(pair) -> None:
     text = "\n".join(a.take())
     for needed in (".list", ".replace N text", ".delete N", ".preview", "\\# Title", "TinTin++"):
         assert needed in text, needed
+
+
+def test_teleport_question_is_answered_by_number(pair) -> None:
+    """'@teleport the' fits several rooms; a number picks one (no question asked twice)."""
+    world, (alice, a), _ = pair
+    world.execute(alice, "@teleport the")
+    question = a.take()[-1]
+    assert question.startswith("Which do you mean: 1. The Village Square, 2. The Inn,")
+    world.execute(alice, "2")
+    assert alice.location is world.rooms["inn"]
+    assert a.take()[0] == "The Inn"
+    assert alice.pending_choice is None
