@@ -158,6 +158,7 @@ def _configure_logging(level: str) -> None:
 def check_world(path: str) -> int:
     """``reality check-world``: 0 for a good file, 1 with the errors printed."""
     from reality.game.loader import WorldFileError, load_world
+    from reality.game.things import plural
 
     try:
         definition = load_world(path)
@@ -165,8 +166,8 @@ def check_world(path: str) -> int:
         print(str(exc), file=sys.stderr)
         return 1
     print(
-        f"{path}: OK: '{definition.name}', {len(definition.rooms)} rooms, "
-        f"{len(definition.items)} items, {len(definition.npcs)} NPCs"
+        f"{path}: OK: '{definition.name}', {plural(len(definition.rooms), 'room')}, "
+        f"{plural(len(definition.items), 'item')}, {plural(len(definition.npcs), 'NPC')}"
     )
     return 0
 

@@ -73,10 +73,15 @@ def name_key(name: str) -> str:
 
 def check_name(name: str) -> str:
     """Return ``name`` if it is a valid new account name, else raise :class:`InvalidName`."""
+    # The characters first: "日本" is two characters, but the trouble with
+    # it is what they are, not how many.
+    if name and not _NAME.match(name):
+        raise InvalidName(
+            "A name may contain only the letters A to Z (no digits, spaces, accents or"
+            " other alphabets)."
+        )
     if not NAME_MIN <= len(name) <= NAME_MAX:
         raise InvalidName(f"A name must be {NAME_MIN} to {NAME_MAX} letters long.")
-    if not _NAME.match(name):
-        raise InvalidName("A name may contain only the letters A to Z.")
     if name.lower() in RESERVED_NAMES:
         raise InvalidName(f"'{name}' is reserved; please choose another name.")
     return name

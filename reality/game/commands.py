@@ -27,8 +27,12 @@ Other modules add verbs to the shared registry::
 
 Object names match by alias, whole name, name prefix or word prefixes
 ("lamp", "bra", "br la" all find "brass lamp"); exact matches beat prefix
-matches; a remaining tie asks "Which do you mean: ...?", and ``2.lamp``
-picks the second of several.
+matches; a remaining tie asks a numbered question ("Which do you mean:
+1. the brass lamp, 2. the brass key? Type the number, or e.g. get 2.brass.").
+The player's next line may be just the number: the same command runs again
+with that thing (:class:`Ambiguous`, :func:`run`). ``2.lamp`` picks the
+second of several at any time. Exits answer to their short forms (``sw``)
+wherever one can be named: ``sw``, ``go sw``, ``look sw``, ``@describe sw``.
 """
 
 from __future__ import annotations
@@ -62,8 +66,11 @@ from reality.game.things import (
     Player,
     Room,
     Thing,
+    capitalize,
     expand_direction,
     name_list,
+    plural,
+    travel_messages,
 )
 
 if TYPE_CHECKING:
@@ -75,6 +82,7 @@ __all__ = [
     "VERBS",
     "Context",
     "Refusal",
+    "Ambiguous",
     "Verb",
     "VerbRegistry",
     "register_verb",
@@ -90,6 +98,29 @@ MAX_NAME = 60
 
 class Refusal(Exception):
     """A verb cannot be done; ``str()`` is the sentence telling the player why not."""
+
+
+class Ambiguous(Refusal):
+    """A name fits several things; the question numbers them (``str()``).
+
+    The player's next line may be just a number: :func:`run` then runs the
+    same command again with ``choices[key]`` set to that candidate.
+    """
+
+    def __init__(self, question: str, key: str, candidates: Sequence[Any]) -> None:
+        super().__init__(question)
+        self.key = key
+        self.candidates = tuple(candidates)
+
+
+@frozen
+class PendingChoice:
+    """A question waiting for its number: the command that asked it, and the candidates."""
+
+    line: str
+    choices: dict[str, Any]
+    key: str
+    candidates: tuple[Any, ...]
 
 
 @frozen
@@ -159,7 +190,7 @@ register_verb = VERBS.register
 class Context:
     """What a verb handler works with: the world, the player, the output buffer."""
 
-    __slots__ = ("world", "player", "buffer", "after", "verb")
+    __slots__ = ("world", "player", "buffer", "after", "verb", "typed", "choices")
 
     def __init__(self, world: World, player: Player) -> None:
         self.world = world
@@ -168,6 +199,10 @@ class Context:
         #: Actions run after the output is delivered (e.g. closing a connection).
         self.after: list[Callable[[], None]] = []
         self.verb: Verb | None = None
+        #: The command word and its arguments as typed (for examples in questions).
+        self.typed: tuple[str, str] = ("", "")
+        #: Answers already given to "Which do you mean?": query -> the thing chosen.
+        self.choices: dict[str, Any] = {}
 
     @property
     def room(self) -> Room:
@@ -188,15 +223,53 @@ class Context:
         """The player does something here: one sentence for them, one for the others."""
         self.buffer.add(Event(self.room, to_others, actor=self.player, to_actor=to_actor))
 
+    def find(self, query: str, candidates: Iterable[Any], *, nothing: str | None = None) -> Any:
+        """:func:`find`, answering from :attr:`choices` and asking a numbered question."""
+        return find(query, candidates, nothing=nothing, context=self)
+
+    def example(self, query: str, replacement: str) -> str:
+        """The command as typed with ``query`` replaced ("give 2.apple to bob")."""
+        word, rest = self.typed
+        raw = query.strip()
+        if raw and raw in rest:
+            return f"{word} {rest.replace(raw, replacement, 1)}"
+        return f"{word} {replacement}"
+
 
 # -- the parser ----------
 
 
 def run(ctx: Context, line: str) -> None:
-    """Parse and run one line for ``ctx.player``."""
+    """Parse and run one line for ``ctx.player``.
+
+    A line that is only a number answers the question the previous command
+    asked ("Which do you mean: 1. ..., 2. ...?"): that command runs again
+    with the chosen thing. Only the very next line can answer.
+    """
     line = line.strip()
     if not line:
         return
+    player = ctx.player
+    pending, player.pending_choice = player.pending_choice, None
+    if line.isdigit():
+        if pending is None:
+            raise Refusal("There is no question to answer: type a command. Type 'help' for a list.")
+        number = int(line)
+        if not 1 <= number <= len(pending.candidates):
+            player.pending_choice = pending
+            raise Refusal(f"Type a number from 1 to {len(pending.candidates)}, or a new command.")
+        ctx.choices = {**pending.choices, pending.key: pending.candidates[number - 1]}
+        line = pending.line
+    try:
+        _run(ctx, line)
+    except Ambiguous as question:
+        player.pending_choice = PendingChoice(
+            line, dict(ctx.choices), question.key, question.candidates
+        )
+        raise
+
+
+def _run(ctx: Context, line: str) -> None:
     first = line[0]
     if first in "'\"":
         line = "say " + line[1:]
@@ -205,6 +278,7 @@ def run(ctx: Context, line: str) -> None:
     word, _, rest = line.partition(" ")
     word = word.lower()
     rest = rest.strip()
+    ctx.typed = (word, rest)
     registry = ctx.world.verbs
     verb = registry.lookup(word)
     if verb is not None:
@@ -266,11 +340,14 @@ def find(
     candidates: Iterable[Any],
     *,
     nothing: str | None = None,
+    context: Context | None = None,
 ) -> Any:
-    """The one candidate ``query`` names; :class:`Refusal` if none or several.
+    """The one candidate ``query`` names; :class:`Refusal` if none, :class:`Ambiguous` if several.
 
     Candidates are Things or Exits (anything with ``match(query)``).
-    ``nothing`` is the refusal when nothing matches.
+    ``nothing`` is the refusal when nothing matches. With a ``context``,
+    an answer the player already gave (its ``choices``) settles a tie,
+    and the question's example is the player's own command.
     """
     q = normalize(query)
     if not q:
@@ -291,18 +368,42 @@ def find(
         raise Refusal(nothing or f"You don't see '{markup.escape(query)}' here.")
     if ordinal is not None:
         if not 1 <= ordinal <= len(found):
-            raise Refusal(f"There are only {len(found)} of '{markup.escape(q)}' here.")
+            there = "There is only" if len(found) == 1 else "There are only"
+            raise Refusal(f"{there} {len(found)} of '{markup.escape(q)}' here.")
         return found[ordinal - 1]
-    if len(found) > 1:
-        names = [_the(c) for c in found]
-        hint = ""
-        if len(set(names)) < len(names):
-            hint = f" (Type 1.{q}, 2.{q}... to choose.)"
-        raise Refusal(f"Which do you mean: {name_list(names, 'or')}?{hint}")
+    # An answer to the question settles it even if the field has changed since.
+    if len(found) > 1 or (context is not None and q in context.choices):
+        example = context.example(query, f"2.{q}") if context else f"2.{q}"
+        return _choose(context, q, found, [_the(c) for c in found], example)
     return found[0]
 
 
+#: Choices numbered in one question; more are left to the ``3.name`` form.
+MAX_CHOICES = 20
+
+
+def _choose(
+    context: Context | None, key: str, found: list[Any], names: list[str], example: str
+) -> Any:
+    """The candidate the player already chose for ``key``, or a numbered question."""
+    if context is not None and key in context.choices:
+        chosen = context.choices[key]
+        if any(c is chosen for c in found):
+            return chosen
+        raise Refusal(f"{capitalize(_the(chosen))} is not here any more.")
+    numbered = ", ".join(f"{n}. {name}" for n, name in enumerate(names[:MAX_CHOICES], 1))
+    if len(names) > MAX_CHOICES:
+        numbered += f" and {len(names) - MAX_CHOICES} more"
+    raise Ambiguous(
+        f"Which do you mean: {numbered}? Type the number, or e.g. {markup.escape(example)}.",
+        key,
+        found[:MAX_CHOICES],
+    )
+
+
 def _the(thing: Any) -> str:
+    if isinstance(thing, Player):
+        return thing.name
     if isinstance(thing, Thing):
         return thing.the()
     return f"the way {thing.name}"
@@ -312,6 +413,17 @@ def _visible(ctx: Context) -> list[Thing]:
     """Things a player can refer to: here, carried, and people present."""
     room = ctx.room
     return [*room.contents, *ctx.player.inventory, *room.players]
+
+
+def _find_target(ctx: Context, query: str) -> Any:
+    """A thing, person or exit here; an exit's short form (``sw``) names it as ``go`` would."""
+    room = ctx.room
+    # "sw" names the way southwest wherever an exit can be named, before
+    # any "sword" could claim it as a prefix.
+    way = _find_exit(room, normalize(query))
+    if way is not None:
+        return way
+    return ctx.find(query, [*_visible(ctx), *room.exits.values()])
 
 
 def _check_markup(text: str) -> None:
@@ -346,7 +458,7 @@ def look(ctx: Context, args: str) -> None:
     if args.lower() in ("me", "self", "myself"):
         ctx.tell(_describe_player(ctx.player, viewer=ctx.player))
         return
-    target = find(args, [*_visible(ctx), *room.exits.values()])
+    target = _find_target(ctx, args)
     if isinstance(target, Exit):
         destination = world.rooms.get(target.destination)
         text = (
@@ -393,7 +505,7 @@ def go(ctx: Context, args: str) -> None:
     way = _find_exit(room, args)
     if way is None:
         direction = expand_direction(args)
-        way = find(
+        way = ctx.find(
             args,
             room.exits.values(),
             nothing=f"You can't go {markup.escape(direction)} from here.",
@@ -402,11 +514,8 @@ def go(ctx: Context, args: str) -> None:
     if destination is None:
         raise Refusal(f"The way {way.name} leads nowhere at the moment.")
     player = ctx.player
-    back = OPPOSITES.get(way.name)
-    arrive = f"{player.name} arrives from the {back}." if back else f"{player.name} arrives."
-    ctx.world.move_player(
-        player, destination, ctx.buffer, leave=f"{player.name} goes {way.name}.", arrive=arrive
-    )
+    leave, arrive = travel_messages(player.name, way, room)
+    ctx.world.move_player(player, destination, ctx.buffer, leave=leave, arrive=arrive)
 
 
 # -- talking ----------
@@ -422,16 +531,23 @@ def say(ctx: Context, args: str) -> None:
 def emote(ctx: Context, args: str) -> None:
     if not args:
         raise Refusal("Emote what? For example: emote waves.")
-    text = markup.escape(args[:MAX_SAY])
+    text = markup.escape(args[:MAX_SAY].rstrip())
     sep = "" if text[0] in "',." else " "
+    # The help promises "Alice waves.": a sentence ends in punctuation.
+    if not text.endswith(_SENTENCE_ENDS):
+        text += "."
     ctx.emit(Event(ctx.room, f"{ctx.player.name}{sep}{text}"))
+
+
+#: What may end an emote as typed; anything else gets a full stop.
+_SENTENCE_ENDS = tuple(".!?…\"')]*~-:;")
 
 
 def tell(ctx: Context, args: str) -> None:
     name, _, text = args.strip().partition(" ")
     if not name or not text.strip():
         raise Refusal("Tell whom what? For example: tell bob hello.")
-    target = _connected(ctx.world, name)
+    target = _connected(ctx, name)
     if target is ctx.player:
         raise Refusal("You talk to yourself for a while.")
     text = markup.escape(text.strip()[:MAX_SAY])
@@ -439,20 +555,21 @@ def tell(ctx: Context, args: str) -> None:
     ctx.buffer.tell(target, f'{{magenta}}{ctx.player.name} tells you,{{/}} "{text}"')
 
 
-def _connected(world: World, name: str) -> Player:
+def _connected(ctx: Context, name: str) -> Player:
     """The one connected player ``name`` is or starts; :class:`Refusal` if none or several."""
-    matches = world.find_online(name)
+    matches = ctx.world.find_online(name)
     if not matches:
         raise Refusal(f"No one called '{markup.escape(name)}' is connected.")
-    if len(matches) > 1:
-        raise Refusal(f"Which do you mean: {name_list([p.name for p in matches], 'or')}?")
+    if len(matches) > 1 or name.lower() in ctx.choices:
+        example = ctx.example(name, matches[-1].name)
+        return _choose(ctx, name.lower(), matches, [p.name for p in matches], example)
     return matches[0]
 
 
 def who(ctx: Context, args: str) -> None:
     args = args.strip().lower()
     if not args:
-        ctx.tell(ctx.world.who_text())
+        ctx.tell(ctx.world.who_text(ctx.player))
         return
     matches = ctx.world.find_online(args)
     if not matches:
@@ -489,7 +606,7 @@ def get(ctx: Context, args: str) -> None:
             raise Refusal("You can't carry any more.")
         taken = portable[:room_for]
     else:
-        thing = find(args, _visible(ctx))
+        thing = ctx.find(args, _visible(ctx))
         if isinstance(thing, Player):
             raise Refusal(
                 "You can't pick yourself up."
@@ -521,7 +638,7 @@ def drop(ctx: Context, args: str) -> None:
             raise Refusal("You are not carrying anything.")
         dropped = list(player.inventory)
     else:
-        thing = find(
+        thing = ctx.find(
             args,
             player.inventory,
             nothing=f"You aren't carrying '{markup.escape(args.strip())}'.",
@@ -542,12 +659,14 @@ def give(ctx: Context, args: str) -> None:
         raise Refusal("Give what to whom? For example: give lamp to bob.")
     room = ctx.room
     player = ctx.player
-    item = find(
+    item = ctx.find(
         m.group(1),
         player.inventory,
         nothing=f"You aren't carrying '{markup.escape(m.group(1))}'.",
     )
-    target = find(m.group(2), [*room.players, *(t for t in room.contents if isinstance(t, Npc))])
+    target = ctx.find(
+        m.group(2), [*room.players, *(t for t in room.contents if isinstance(t, Npc))]
+    )
     if target is player:
         raise Refusal(f"You already have {item.the()}.")
     if isinstance(target, Npc):
@@ -579,6 +698,8 @@ def quit_(ctx: Context, args: str) -> None:
 _SETTINGS = {
     "color": ("auto", "on", "off"),
     "brief": ("off", "on"),
+    # Whether others see your room: on the website and in 'who' (admins always do).
+    "where": ("hidden", "visible"),
 }
 
 
@@ -609,9 +730,20 @@ def set_(ctx: Context, args: str) -> None:
             raise Refusal(f"{key} is one of: {', '.join(_SETTINGS[key])}.")
         new = value
     else:
-        raise Refusal(f"There is no setting '{markup.escape(key)}'. Settings: color, brief, width.")
+        raise Refusal(
+            f"There is no setting '{markup.escape(key)}'. Settings: color, brief, where, width."
+        )
     player.settings[key] = new
     ctx.world.mark_dirty(player)
+    if key == "where":
+        # The website's pages that show (or hide) the room render again.
+        ctx.world.changed("player", player.key)
+        ctx.tell(
+            "where is now visible: your room shows on the website and in 'who'."
+            if new == "visible"
+            else "where is now hidden: only admins see which room you are in."
+        )
+        return
     ctx.tell(f"{key} is now {new}.")
 
 
@@ -637,7 +769,8 @@ def homepage(ctx: Context, args: str) -> None:
         player.input_handler = HomepageEditor()
         ctx.tell(
             "Editing your homepage (Markdown). Type lines; a line with a single '.'"
-            " saves, '.abort' cancels."
+            " saves, '.abort' cancels; '.list', '.replace N text', '.delete N' and"
+            " '.preview' help on the way ('.help' for more)."
         )
         return
     _save_homepage(ctx, args)
@@ -652,7 +785,12 @@ def _save_homepage(ctx: Context, text: str) -> None:
 
 
 class HomepageEditor:
-    """Multi-line input for ``homepage edit``: lines until a lone ``.``."""
+    """Multi-line input for ``homepage edit``: lines until a lone ``.``.
+
+    Lines starting with ``.`` are editor commands (``.list``, ``.replace N
+    text``, ``.delete N``, ``.preview``, ``.abort``, ``.help``); every
+    other line is added to the page. ``..text`` adds a line ``.text``.
+    """
 
     __slots__ = ("lines", "size")
 
@@ -665,22 +803,93 @@ class HomepageEditor:
     def __call__(self, ctx: Context, line: str) -> None:
         player = ctx.player
         stripped = line.rstrip("\r\n")
-        if stripped.strip() == ".":
+        command = stripped.strip()
+        if command == ".":
             player.input_handler = None
             _save_homepage(ctx, "\n".join(self.lines).strip("\n"))
             return
-        if stripped.strip() == ".abort":
+        if command.startswith("..") or not command.startswith("."):
+            self._add(ctx, stripped[1:] if command.startswith("..") else stripped)
+            return
+        word, _, rest = command.partition(" ")
+        word = word.lower()
+        if word == ".abort":
             player.input_handler = None
             ctx.tell("Homepage edit cancelled; nothing was changed.")
-            return
-        self.size += len(stripped) + 1
+        elif word == ".list":
+            ctx.tell(self._listing())
+        elif word == ".preview":
+            text = "\n".join(self.lines).strip("\n")
+            ctx.tell(
+                "{dim}--- your homepage as it will be saved"
+                f" ({plural(len(text), 'character')} of {MAX_HOMEPAGE}) ---{{/}}\n"
+                + (markup.escape(text) if text else "(empty)")
+                + "\n{dim}--- not saved yet: '.' saves, '.abort' cancels ---{/}"
+            )
+        elif word == ".delete":
+            number = self._line_number(rest)
+            del self.lines[number - 1]
+            self._resize()
+            ctx.tell(f"Line {number} deleted; {plural(len(self.lines), 'line')} left.")
+        elif word == ".replace":
+            number_text, _, text = rest.partition(" ")
+            number = self._line_number(number_text)
+            old = self.lines[number - 1]
+            self.lines[number - 1] = text
+            if self._resize() > MAX_HOMEPAGE:
+                self.lines[number - 1] = old
+                self._resize()
+                raise Refusal(
+                    f"That would make the page too long (at most {MAX_HOMEPAGE} characters)."
+                )
+            ctx.tell(f"Line {number} is now: {markup.escape(text)}")
+        else:
+            ctx.tell(EDITOR_HELP)
+
+    def _add(self, ctx: Context, text: str) -> None:
+        self.size += len(text) + 1
         if self.size > MAX_HOMEPAGE:
-            player.input_handler = None
+            ctx.player.input_handler = None
             raise Refusal(
                 f"That is too long for a homepage (at most {MAX_HOMEPAGE} characters);"
                 " the edit was cancelled."
             )
-        self.lines.append(stripped)
+        self.lines.append(text)
+
+    def _resize(self) -> int:
+        self.size = sum(len(line) + 1 for line in self.lines)
+        return self.size
+
+    def _line_number(self, text: str) -> int:
+        count = len(self.lines)
+        if not count:
+            raise Refusal("There are no lines yet.")
+        if not text.isdigit() or not 1 <= int(text) <= count:
+            raise Refusal(f"Give a line number from 1 to {count} ('.list' shows them).")
+        return int(text)
+
+    def _listing(self) -> str:
+        if not self.lines:
+            return "No lines yet."
+        width = len(str(len(self.lines)))
+        return "\n".join(
+            f"{{dim}}{n:>{width}}{{/}} {markup.escape(line)}"
+            for n, line in enumerate(self.lines, 1)
+        )
+
+
+EDITOR_HELP = (
+    "{bold}The homepage editor{/}: every line you type is added to the page. Commands:\n"
+    ".list              show the lines so far, numbered\n"
+    ".replace N text    put 'text' in place of line N\n"
+    ".delete N          remove line N\n"
+    ".preview           show the page as it will be saved\n"
+    ".                  save and leave the editor\n"
+    ".abort             leave without changing anything\n"
+    "..text             a line that starts with '.'\n"
+    "Clients that use '#', '!' or ';' themselves (TinTin++) need them escaped:"
+    " type \\# Title for a heading '# Title' (or switch '#verbatim' on while you write)."
+)
 
 
 # -- help ----------
@@ -693,15 +902,21 @@ TOPICS: dict[str, str] = {
     ),
     "colour": (
         "{bold}Colour{/}\n"
-        "World text uses tags like {{red}}...{{/}}: colour names (red, bright_blue, grey...),"
+        # This text is markup itself: "{{" shows one "{", a "}" needs no escape.
+        "World text uses tags like {{red}...{{/}: colour names (red, bright_blue, grey...),"
         " #rrggbb, on_<colour> for backgrounds, and bold, dim, italic, underline, reverse."
-        " '{{{{' is a literal brace. 'set color off' turns colour off for you."
+        " Write '{{{{' for a literal '{{' (a '}' alone needs no escaping)."
+        " 'set color off' turns colour off for you."
     ),
     "homepage": (
         "{bold}Your homepage{/}\n"
         "homepage            show your page's address and text\n"
         "homepage <markdown> replace it with one line of Markdown\n"
-        "homepage edit       write several lines; a lone '.' saves, '.abort' cancels"
+        "homepage edit       write several lines; a lone '.' saves, '.abort' cancels\n"
+        "In the editor: .list shows the lines numbered, .replace N text changes line N,"
+        " .delete N removes it, .preview shows the page before you save.\n"
+        "TinTin++ takes lines starting with '#' (and '!', ';') for itself: type \\# Title"
+        " to send '# Title' (a Markdown heading), or use '#verbatim' while you write."
     ),
 }
 TOPICS["color"] = TOPICS["colour"]
@@ -828,7 +1043,7 @@ def describe(ctx: Context, args: str) -> None:
     elif lowered in ("me", "self"):
         target = ctx.player
     else:
-        target = find(target_name, [*_visible(ctx), *room.exits.values()])
+        target = _find_target(ctx, target_name)
     if isinstance(target, Player):
         world.store.set_player_description(target.key, text or None)
         target.description = text
@@ -859,8 +1074,8 @@ def teleport(ctx: Context, args: str) -> None:
     world = ctx.world
     who_part, sep, where = args.partition("=")
     if sep:
-        traveller = _connected(world, who_part.strip())
-        destination = _find_room(world, where.strip())
+        traveller = _connected(ctx, who_part.strip())
+        destination = _find_room(ctx, where.strip())
     else:
         traveller = ctx.player
         query = args.strip()
@@ -870,7 +1085,7 @@ def teleport(ctx: Context, args: str) -> None:
         if len(people) == 1:
             destination = people[0].location
         else:
-            destination = _find_room(world, query)
+            destination = _find_room(ctx, query)
     if destination is None:
         raise Refusal("That place is nowhere.")
     if destination is traveller.location:
@@ -891,10 +1106,11 @@ def teleport(ctx: Context, args: str) -> None:
     _audit(ctx, "admin.teleport", target=traveller.name, to=destination.id)
 
 
-def _find_room(world: World, query: str) -> Room:
+def _find_room(ctx: Context, query: str) -> Room:
+    world = ctx.world
     if query in world.rooms:
         return world.rooms[query]
-    return find(
+    return ctx.find(
         query, world.rooms.values(), nothing=f"There is no room called '{markup.escape(query)}'."
     )
 
@@ -977,8 +1193,8 @@ def _apply_world_file(world: World, path: str, result: WorldDefinition | Excepti
     world.load(result)
     return (
         f"Loaded '{markup.escape(result.name)}' from {shown}:"
-        f" {len(result.rooms)} rooms, {len(result.items)} items,"
-        f" {len(result.npcs)} npcs."
+        f" {plural(len(result.rooms), 'room')}, {plural(len(result.items), 'item')},"
+        f" {plural(len(result.npcs), 'NPC')}."
     )
 
 
@@ -986,7 +1202,7 @@ def kick(ctx: Context, args: str) -> None:
     name, _, reason = args.strip().partition(" ")
     if not name:
         raise Refusal("Usage: @kick <player> [reason]")
-    victim = _connected(ctx.world, name)
+    victim = _connected(ctx, name)
     if victim is ctx.player:
         raise Refusal("Use 'quit' to leave.")
     message = f"You have been kicked out by {ctx.player.name}."
@@ -1064,7 +1280,11 @@ def _register_defaults(registry: VerbRegistry) -> None:
         "set",
         set_,
         usage="set [setting value]",
-        help="Show or change your settings: color auto|on|off, brief on|off, width auto|20-250.",
+        help=(
+            "Show or change your settings: color auto|on|off, brief on|off, width auto|20-250,"
+            " where hidden|visible (whether the website and 'who' show your room;"
+            " hidden by default, admins always see it)."
+        ),
     )
     r(
         "homepage",

@@ -134,6 +134,13 @@ class ExitDef:
     aliases: tuple[str, ...] = ()
     description: str = ""
     line: int = 0
+    #: What bystanders see after the mover's name: "climbs the ladder." ("" = the default).
+    leave: str = ""
+    arrive: str = ""
+
+
+#: The longest ``leave``/``arrive`` message of an exit, in characters.
+MAX_TRAVEL_MESSAGE = 200
 
 
 @frozen
@@ -727,24 +734,28 @@ class _Reader:
                 )
                 continue
             aliases: tuple[str, ...] = ()
-            description = ""
+            description = leave = arrive = ""
             if isinstance(value, MappingNode):
                 fields = self.mapping(value, what)
                 if fields is None:
                     continue
-                self.check_keys(fields, ("to", "description", "aliases"), what)
+                self.check_keys(fields, ("to", "description", "aliases", "leave", "arrive"), what)
                 if "to" not in fields:
                     self.error(_line(key_node), f"{what} has no 'to' (the room it leads to)")
                     continue
                 ref = self.reference(fields["to"][1], f"'to' of {what}")
                 description = self._opt_text(fields, "description", what)
                 aliases = tuple(a.lower() for a in self._aliases(fields, what))
+                leave = self._travel_message(fields, "leave", what)
+                arrive = self._travel_message(fields, "arrive", what)
             else:
                 ref = self.reference(value, what)
             if ref is None:
                 continue
             pending.append((ref[0], ref[1], f"{what} leads to unknown room '{_q(ref[0])}'"))
-            exits[name] = ExitDef(name, ref[0], aliases, description, _line(key_node))
+            exits[name] = ExitDef(
+                name, ref[0], aliases, description, _line(key_node), leave, arrive
+            )
             lines[name] = _line(key_node)
         return exits
 
@@ -852,6 +863,27 @@ class _Reader:
         if cycle is None:
             return None
         return DayNightDef(cycle=cycle, start=start, messages=messages)
+
+    def _travel_message(self, fields: dict[str, tuple[Node, Node]], key: str, what: str) -> str:
+        """An exit's ``leave``/``arrive`` text: one line that follows the mover's name."""
+        if key not in fields:
+            return ""
+        node = fields[key][1]
+        value = self._opt_text(fields, key, what)
+        text = " ".join(value.split())
+        if not text:
+            self.error(_line(node), f"'{key}' of {what} must not be empty")
+        elif "\n" in value.strip():
+            self.error(_line(node), f"'{key}' of {what} must be one line")
+        elif len(text) > MAX_TRAVEL_MESSAGE:
+            self.error(
+                _line(node),
+                f"'{key}' of {what} is too long ({len(text)} characters, at most"
+                f" {MAX_TRAVEL_MESSAGE})",
+            )
+        else:
+            return text
+        return ""
 
     def _opt_text(self, fields: dict[str, tuple[Node, Node]], key: str, what: str) -> str:
         if key not in fields:

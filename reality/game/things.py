@@ -41,6 +41,8 @@ __all__ = [
     "capitalize",
     "expand_direction",
     "name_list",
+    "plural",
+    "travel_messages",
 ]
 
 # How well a query matches a name, best last.
@@ -96,6 +98,13 @@ def name_list(names: list[str], conjunction: str = "and") -> str:
     if len(names) <= 1:
         return "".join(names)
     return f"{', '.join(names[:-1])} {conjunction} {names[-1]}"
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``"1 letter"``, ``"2 letters"`` (``many`` for irregular plurals: ``"NPCs"``)."""
+    if count == 1:
+        return f"1 {word}"
+    return f"{count} {many if many is not None else word + 's'}"
 
 
 def _match_names(query: str, names: tuple[str, ...]) -> int:
@@ -170,7 +179,7 @@ class Thing:
 class Exit:
     """A way out of a room: ``name`` (a direction or a word) to ``destination`` (a room id)."""
 
-    __slots__ = ("name", "destination", "aliases", "description", "_names")
+    __slots__ = ("name", "destination", "aliases", "description", "leave", "arrive", "_names")
 
     def __init__(
         self,
@@ -178,11 +187,18 @@ class Exit:
         destination: str,
         aliases: tuple[str, ...] = (),
         description: str = "",
+        *,
+        leave: str = "",
+        arrive: str = "",
     ) -> None:
         self.name = name
         self.destination = destination
         self.aliases = tuple(aliases)
         self.description = description
+        # The world file's own travel texts (they follow the mover's name);
+        # "" means the sentences of :func:`travel_messages`.
+        self.leave = leave
+        self.arrive = arrive
         self._names = (name.lower(), *(a.lower() for a in self.aliases))
 
     def match(self, query: str) -> int:
@@ -190,6 +206,50 @@ class Exit:
 
     def __repr__(self) -> str:
         return f"<Exit {self.name!r} -> {self.destination!r}>"
+
+
+#: Where someone who went this way is seen to come from.
+_COMING_FROM = {"up": "below", "down": "above"}
+
+
+def travel_messages(name: str, way: Exit, origin: Room) -> tuple[str, str]:
+    """What the rooms see when ``name`` goes through ``way`` out of ``origin``.
+
+    Returns ``(leave, arrive)``: the sentence for the room left and the one
+    for the room reached. An exit's own ``leave``/``arrive`` texts follow
+    the name ("Alice" + "climbs the ladder."); otherwise compass
+    directions say where from ("arrives from the south"), up and down say
+    "below"/"above", ``in``/``out`` and any other exit name the room left.
+    """
+    direction = way.name
+    where = _mid_sentence(origin.name)
+    if direction in _COMING_FROM:
+        leave = f"{name} goes {direction}."
+        arrive = f"{name} arrives from {_COMING_FROM[direction]}."
+    elif direction == "in":
+        leave = f"{name} goes in."
+        arrive = f"{name} comes in from {where}."
+    elif direction == "out":
+        leave = f"{name} goes out."
+        arrive = f"{name} comes out of {where}."
+    elif direction in OPPOSITES:
+        leave = f"{name} goes {direction}."
+        arrive = f"{name} arrives from the {OPPOSITES[direction]}."
+    else:
+        leave = f"{name} leaves through the {direction} exit."
+        arrive = f"{name} arrives from {where}."
+    if way.leave:
+        leave = f"{name} {way.leave}"
+    if way.arrive:
+        arrive = f"{name} {way.arrive}"
+    return leave, arrive
+
+
+def _mid_sentence(title: str) -> str:
+    """A room's title inside a sentence: "The Hall" reads "the Hall"."""
+    if title.startswith(("The ", "A ", "An ")):
+        return title[0].lower() + title[1:]
+    return title
 
 
 class Room(Thing):
@@ -301,6 +361,7 @@ class Player(Thing):
         "last_seen",
         "connected_at",
         "input_handler",
+        "pending_choice",
         "__weakref__",
     )
 
@@ -321,6 +382,8 @@ class Player(Thing):
         # A multi-line mode (e.g. the homepage editor) takes input lines
         # before the verb parser does.
         self.input_handler: Any = None
+        # The "Which do you mean?" question the next line may answer by number.
+        self.pending_choice: Any = None
 
     @property
     def proper(self) -> bool:

@@ -39,7 +39,10 @@ The gateway's side of the contract::
 
 Each player's ``settings`` dict holds ``color`` (``"auto"``, ``"on"``,
 ``"off"``) and ``width`` (``"auto"`` or an int): the gateway reads them
-when it renders for that player.
+when it renders for that player. ``where`` (``"hidden"``, the default, or
+``"visible"``) says whether others may see the player's room: the website
+(:meth:`player_info`, :meth:`where_visible`) and ``who`` for non-admins
+show it only when visible.
 
 Persistence: accounts, homepages, things built by admins and their
 descriptions are committed by the store before the player is told;
@@ -66,7 +69,17 @@ from reality.game.events import Event, EventBuffer, deliver
 from reality.game.loader import PHASES, WorldDefinition, WorldFileError, load_world_file
 from reality.game.store import Store
 from reality.game.text import clean_player_text
-from reality.game.things import OPPOSITES, Exit, Item, Npc, Player, Room, capitalize, name_list
+from reality.game.things import (
+    Exit,
+    Item,
+    Npc,
+    Player,
+    Room,
+    capitalize,
+    name_list,
+    plural,
+    travel_messages,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +103,9 @@ CHECKPOINT_SLICE = 200
 
 #: Names listed in a room description before "and N others".
 ROOM_LIST_LIMIT = 10
+
+#: Names listed by ``who`` before "and N more".
+WHO_LIST_LIMIT = 60
 
 
 class UnknownAccount(LookupError):
@@ -210,7 +226,7 @@ class World:
         self._checkpoint_timer: Any = None
         self._phase_timer: Any = None
         self._phase_due = 0.0
-        self._who_cache: tuple[int, str] | None = None
+        self._who_cache: tuple[int, list[Player]] | None = None
         self._online_version = 0
         self.running = False
 
@@ -389,7 +405,14 @@ class World:
             )
             for exit_def in room_def.exits.values():
                 room.add_exit(
-                    Exit(exit_def.name, exit_def.to, exit_def.aliases, exit_def.description)
+                    Exit(
+                        exit_def.name,
+                        exit_def.to,
+                        exit_def.aliases,
+                        exit_def.description,
+                        leave=exit_def.leave,
+                        arrive=exit_def.arrive,
+                    )
                 )
             rooms[room.id] = room
         for built in self.store.built_rooms():
@@ -496,10 +519,9 @@ class World:
                 log.exception("unread_count hook failed for %s", key)
                 unread = 0
             if unread:
-                letters = "letter" if unread == 1 else "letters"
                 player.show(
-                    f"{{bright_yellow}}You have {unread} unread {letters}.{{/}}"
-                    " Type 'mail' to read them."
+                    f"{{bright_yellow}}You have {plural(unread, 'unread letter')}.{{/}}"
+                    f" Type 'mail' to read {'it' if unread == 1 else 'them'}."
                 )
         for hook in list(self.login_hooks):
             try:
@@ -533,6 +555,7 @@ class World:
         player.location = None
         player.session = None
         player.input_handler = None
+        player.pending_choice = None
         del self.online[player.key]
         self._online_version += 1
         player.last_seen = self.wall()
@@ -700,7 +723,7 @@ class World:
         if others:
             names = [p.name for p in others[:ROOM_LIST_LIMIT]]
             if len(others) > ROOM_LIST_LIMIT:
-                names.append(f"{len(others) - ROOM_LIST_LIMIT} others")
+                names.append(plural(len(others) - ROOM_LIST_LIMIT, "other"))
             verb = "is" if len(others) == 1 else "are"
             lines.append(f"{{cyan}}{name_list(names)} {verb} here.{{/}}")
         if room.exits:
@@ -709,20 +732,39 @@ class World:
             lines.append("{green}There is no obvious way out.{/}")
         return "\n".join(lines)
 
-    def who_text(self) -> str:
-        """The ``who`` listing; cached until someone logs in or out."""
+    def who_text(self, viewer: Player | None = None) -> str:
+        """The ``who`` listing as ``viewer`` sees it.
+
+        Rooms are shown to admins, and to everyone for players who chose
+        ``set where visible``. The sorted list is cached until someone logs
+        in or out; rooms are looked up per call (they change with every step).
+        """
         cached = self._who_cache
         if cached is not None and cached[0] == self._online_version:
-            return cached[1]
-        players = self.who_online()
+            players = cached[1]
+        else:
+            players = self.who_online()
+            self._who_cache = (self._online_version, players)
         count = len(players)
-        heading = f"{{bold}}{count} player{'s' if count != 1 else ''} online:{{/}}"
-        names = [p.name + (" {yellow}(admin){/}" if p.admin else "") for p in players[:60]]
+        heading = f"{{bold}}{plural(count, 'player')} online:{{/}}"
+        admin = viewer is not None and viewer.admin
+        names = []
+        for p in players[:WHO_LIST_LIMIT]:
+            entry = p.name + (" {yellow}(admin){/}" if p.admin else "")
+            if p.location is not None and (admin or self.where_visible(p)):
+                entry += f" {{dim}}({p.location.name}){{/}}"
+            names.append(entry)
         text = heading + "\n" + ", ".join(names)
-        if count > 60:
-            text += f", and {count - 60} more. Type 'who <name>' to look for someone."
-        self._who_cache = (self._online_version, text)
+        if count > WHO_LIST_LIMIT:
+            text += (
+                f", and {count - WHO_LIST_LIMIT} more. Type 'who <name>' to look for someone."
+            )
         return text
+
+    @staticmethod
+    def where_visible(player: Player) -> bool:
+        """True if ``player`` lets others see which room they are in (``set where``)."""
+        return player.settings.get("where") == "visible"
 
     # -- lookups for verbs and the website ----------
 
@@ -739,7 +781,8 @@ class World:
         player = self._player(name_key(name))
         if player is None:
             return None
-        room = self.rooms.get(player.room_id or "")
+        # Where someone is stays private unless they chose 'set where visible'.
+        room = self.rooms.get(player.room_id or "") if self.where_visible(player) else None
         return PlayerInfo(
             name=player.name,
             online=player.online,
@@ -918,12 +961,9 @@ class World:
             return
         way = self.rng.choice(choices)
         destination = self.rooms[way.destination]
-        back = OPPOSITES.get(way.name)
-        arrive = f"{npc.The()} arrives from the {back}." if back else f"{npc.The()} arrives."
+        leave, arrive = travel_messages(npc.The(), way, room)
         buffer = EventBuffer()
-        self.move_npc(
-            npc, destination, buffer, leave=f"{npc.The()} goes {way.name}.", arrive=arrive
-        )
+        self.move_npc(npc, destination, buffer, leave=leave, arrive=arrive)
         buffer.flush()
 
     def _npc_talk(self, npc: Npc) -> None:

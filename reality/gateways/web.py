@@ -1161,7 +1161,7 @@ class WebSite:
         world = self.world
         rows = []
         for player in world.who_online():
-            room = player.location
+            room = player.location if world.where_visible(player) else None
             rows.append((player, room.id if room else None, room.name if room else None))
         return self._html("who.html", previous, rows=rows)
 

@@ -145,8 +145,8 @@ def test_load_of_20000_rooms_is_refused_and_5000_rooms_load_without_a_stall(
         assert "'rooms' has 20,000 entries; a world file may have at most 5,000" in out
         assert slowest < PROBE_BOUND
 
-        out, slowest = _load_while_probing(root, probe, "@load big.yaml", "npcs.")
-        assert "Loaded 'World of 4999' from big.yaml: 5000 rooms, 0 items, 0 npcs." in out
+        out, slowest = _load_while_probing(root, probe, "@load big.yaml", "NPCs.")
+        assert "Loaded 'World of 4999' from big.yaml: 5000 rooms, 0 items, 0 NPCs." in out
         assert "The Hall" in root.command("look")
         assert slowest < PROBE_BOUND
         assert _rss_kib(server) < RSS_BOUND_KIB

@@ -138,6 +138,10 @@ def test_telnet_homepage_shows_on_the_web_escaped(server):
     assert status == 200 and headers["content-type"] == "text/html; charset=utf-8"
     assert "Hello from <strong>Alice</strong>! " + ESCAPED in page
     assert "<script" not in page.lower()
+    # Where a player is stays private until they allow it.
+    assert "Online now." in page and "The Hall" not in page
+    alice.command("set where visible")
+    page = get(server, "/~alice")[2]
     assert "Online now, in" in page and "The Hall" in page
 
     # The page follows the player around: rendered again after the move.

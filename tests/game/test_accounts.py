@@ -33,6 +33,10 @@ def test_good_names(name: str) -> None:
         ("Bøb", "only the letters"),
         ("Bo b", "only the letters"),
         ("Admin", "reserved"),
+        # Too short *and* the wrong characters: the characters are the problem.
+        ("日本", "only the letters A to Z"),
+        ("Jo3", "only the letters A to Z"),
+        ("é", "only the letters A to Z"),
     ],
 )
 def test_bad_names_say_why(name: str, why: str) -> None:

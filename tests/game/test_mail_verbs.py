@@ -186,7 +186,7 @@ def test_send_to_an_offline_player_waits_for_their_login(world, office, join):
     world.execute(alice, "mail send bob Hi = Are you there?")
     assert a.take()[-1] == "You send a letter to Bob: Hi"
     bob, b = join(world, "Bob")
-    assert "You have 1 unread letter. Type 'mail' to read them." in b.lines()
+    assert "You have 1 unread letter. Type 'mail' to read it." in b.lines()
 
 
 def test_send_to_yourself_and_without_a_subject(world, office, join):

@@ -72,7 +72,7 @@ def test_unread_mail_hook_and_login_hooks(world, join) -> None:
     bob, b = join(world, "Bob")
     carol, c = join(world, "Carol")
     assert "You have 2 unread letters. Type 'mail' to read them." in a.lines()
-    assert "You have 1 unread letter. Type 'mail' to read them." in b.lines()
+    assert "You have 1 unread letter. Type 'mail' to read it." in b.lines()
     assert not any("unread" in line for line in c.lines())
     assert greeted == ["Alice", "Bob", "Carol"]
 
@@ -105,6 +105,7 @@ def test_website_queries(make_world, join) -> None:
     alice, a = join(world, "Alice")
     join(world, "Bob")
     world.execute(alice, "homepage Hello *world*")
+    world.execute(alice, "set where visible")
     world.disconnect(world.online["bob"])
     info = world.player_info("ALICE")
     assert (info.name, info.online, info.room_id, info.room_name) == (
@@ -115,7 +116,7 @@ def test_website_queries(make_world, join) -> None:
     )
     assert info.homepage == "Hello *world*" and info.homepage_updated is not None
     bob = world.player_info("bob")
-    assert (bob.online, bob.room_name) == (False, "The Hall")
+    assert (bob.online, bob.room_name) == (False, None)  # Bob's 'where' is hidden
     assert bob.last_seen is not None
     assert world.player_info("nobody") is None
     rooms = {r.id: r for r in world.map_rooms()}

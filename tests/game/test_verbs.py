@@ -192,7 +192,10 @@ def test_tell_ambiguous_prefix_asks_which(trio, join) -> None:
     a.shown.clear()
     world.execute(alice, "tell bo hi")
     world.execute(alice, "tell bob hi")  # exact name wins
-    assert a.take() == ["Which do you mean: Bob or Bobby?", 'You tell Bob, "hi"']
+    assert a.take() == [
+        "Which do you mean: 1. Bob, 2. Bobby? Type the number, or e.g. tell Bobby hi.",
+        'You tell Bob, "hi"',
+    ]
 
 
 def test_who(trio) -> None:
@@ -235,7 +238,10 @@ def test_ambiguity_asks_which(trio) -> None:
     """'brass' fits the lamp and the key: the player is asked which."""
     world, (alice, a), (bob, b), _ = trio
     world.execute(alice, "get brass")
-    assert a.take() == ["Which do you mean: the brass lamp or the brass key?"]
+    assert a.take() == [
+        "Which do you mean: 1. the brass lamp, 2. the brass key?"
+        " Type the number, or e.g. get 2.brass."
+    ]
     assert b.take() == []
     assert world.items["lamp"].location.id == "hall"
 
@@ -245,7 +251,8 @@ def test_identical_names_can_be_numbered(trio) -> None:
     world, (alice, a), _, _ = trio
     world.execute(alice, "get apple")
     assert a.take() == [
-        "Which do you mean: the red apple or the red apple? (Type 1.apple, 2.apple... to choose.)"
+        "Which do you mean: 1. the red apple, 2. the red apple?"
+        " Type the number, or e.g. get 2.apple."
     ]
     world.execute(alice, "get 2.apple")
     assert world.items["apple2"].location is alice
@@ -393,7 +400,7 @@ def test_set_settings(trio) -> None:
         "color is now off.",
         "width is now 100.",
         "Width is 'auto' or a number from 20 to 250.",
-        "There is no setting 'speed'. Settings: color, brief, width.",
+        "There is no setting 'speed'. Settings: color, brief, where, width.",
     ]
     world.execute(alice, "set")
     assert "  color: off" in a.take()
@@ -641,7 +648,7 @@ def test_load_good_and_bad_files(trio, tmp_path: Path) -> None:
     world.execute(bob, "n")  # Bob stands in the library, which the new file removes
     b.shown.clear()
     world.execute(alice, f"@load {good}")  # an absolute path inside the world dir is fine
-    assert a.take()[-1] == f"Loaded 'Renewed' from {good}: 2 rooms, 1 items, 0 npcs."
+    assert a.take()[-1] == f"Loaded 'Renewed' from {good}: 2 rooms, 1 item, 0 NPCs."
     assert world.name == "Renewed"
     assert alice.location is world.rooms["hall"]  # her room still exists
     assert bob.location is world.rooms["lobby"]  # his did not: start room
@@ -689,7 +696,7 @@ def test_load_answers_later_through_the_hook_one_at_a_time(trio, tmp_path: Path)
     _, done = hook.asked[0]
     done(definition)
     assert world.name == "Later"
-    assert a.take()[-1] == "Loaded 'Later' from next.yaml: 1 rooms, 0 items, 0 npcs."
+    assert a.take()[-1] == "Loaded 'Later' from next.yaml: 1 room, 0 items, 0 NPCs."
     assert world.loading is None
 
     # An answer that is an error (the worker busy, timed out) changes nothing.

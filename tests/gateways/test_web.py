@@ -158,6 +158,7 @@ def test_front_page_without_telnet_says_so():
 def test_homepage_shows_markdown_presence_and_place(s):
     """/~name renders the player's Markdown and says they are online and where."""
     alice = s.join("Alice")
+    s.world.execute(alice, "set where visible")
     s.world.set_homepage(alice, "# Hi\n\nI like *lamps* and [maps](/map.svg).")
     page = s.text("/~alice")
     assert "<title>Alice · Tiny Test World</title>" in page
@@ -172,7 +173,7 @@ def test_homepage_shows_markdown_presence_and_place(s):
 
 def test_homepage_of_an_offline_player_says_when_they_were_last_seen(s):
     """Offline players' pages say offline, last seen (UTC) and where they left."""
-    s.join("Alice")
+    s.world.execute(s.join("Alice"), "set where visible")
     s.now = WALL + 3600
     s.leave("Alice")
     page = s.text("/~alice")
@@ -221,13 +222,30 @@ def test_unknown_path_is_a_404_page(s):
 
 def test_who_lists_players_and_their_rooms(s):
     """/who shows each online player with the room they are in, linked to the map."""
-    s.join("Alice")
-    s.join("Bob")
+    s.world.execute(s.join("Alice"), "set where visible")
+    s.world.execute(s.join("Bob"), "set where visible")
     s.world.execute(s.world.online["bob"], "north")
     page = s.text("/who")
     assert "2 players online." in page
     assert '<a href="/~alice">Alice</a></td><td><a href="/map.svg#room-hall">The Hall</a>' in page
     assert '<a href="/~bob">Bob</a></td><td><a href="/map.svg#room-library">The Library' in page
+
+
+def test_where_is_hidden_from_the_web_by_default(s):
+    """Without 'set where visible' no page says which room a player is in (issue 11, 14)."""
+    alice = s.join("Alice")
+    s.join("Bob")
+    s.world.execute(alice, "north")
+    for path in ("/who", "/~alice", "/", "/status.json"):
+        text = s.text(path)
+        assert "The Library" not in text and "room-library" not in text, path
+    assert "Online now." in s.text("/~alice")
+    s.world.execute(alice, "set where visible")
+    assert "The Library" in s.text("/who") and "The Library" in s.text("/~alice")
+    s.world.execute(alice, "set where hidden")
+    assert "The Library" not in s.text("/who") and "The Library" not in s.text("/~alice")
+    s.leave("Alice")
+    assert "The Library" not in s.text("/~alice")
 
 
 def test_status_json(s):
@@ -334,7 +352,7 @@ def test_world_markup_becomes_spans_and_its_text_is_escaped():
     assert '<span class="fg1">&lt;script&gt;x&lt;/script&gt;</span>' in page
     assert '<span style="color:#ff8800">orange</span> {braces}' in page
     assert "<script" not in page
-    site.join("Alice")
+    site.world.execute(site.join("Alice"), "set where visible")
     assert ">A &amp; &lt;B&gt;</a>" in site.text("/who")
     assert ">A &amp; &lt;B&gt;</a>" in site.text("/~alice")
     assert ">A &amp; &lt;B&gt;</text>" in site.text("/map.svg")
@@ -464,7 +482,7 @@ def test_a_homepage_change_shows_at_once(s):
 
 def test_a_move_updates_the_homepage_and_who_but_not_others(s):
     """A move re-renders the mover's homepage and /who; other pages stay cached."""
-    s.join("Alice")
+    s.world.execute(s.join("Alice"), "set where visible")
     s.join("Bob")
     bob_page, front, map_page = s.get("/~bob"), s.get("/"), s.get("/map.svg")
     s.get("/~alice")
@@ -493,6 +511,7 @@ def test_logins_update_front_page_who_status_and_the_homepage(s):
 def test_a_stream_of_changes_does_not_mean_a_rendering_per_request(s):
     """/who under constant moves: 5 renderings at once, then 2 a second; it catches up."""
     alice = s.join("Alice")
+    s.world.execute(alice, "set where visible")
     s.get("/who")
     renders = s.site.renders
     for i in range(50):

@@ -117,6 +117,7 @@ def test_requests_during_a_render_share_one_job(h):
 
 def test_a_move_does_not_render_markdown_again(h):
     """Where the player is changes the page, but the Markdown is not rendered again."""
+    h.world.execute(h.alice, "set where visible")
     h.world.set_homepage(h.alice, "text")
     d = get(h.site, "/~alice")
     h.renderer.finish()
