@@ -213,7 +213,7 @@ class TelnetSession(TelnetProtocol):
             return
         if self._closing:
             TelnetProtocol.flush(self)
-        elif not self._flush_pending:
+        elif not self._flush_pending and self.codec.pending_output:
             self._flush_pending = True
             self.gateway._schedule_flush(self)
 
@@ -226,7 +226,7 @@ class TelnetSession(TelnetProtocol):
             return
         # Output went out: input held back for it may run now (and its
         # output goes out at the end of the next turn).
-        if self.input_waiting:
+        if self.input_waiting and not self.output_full():
             self._pump()
         if self._queued and not self.output_full():
             self._drain_queue()
@@ -350,8 +350,9 @@ class TelnetSession(TelnetProtocol):
         burst = self.gateway.command_burst
         if tokens > burst:
             tokens = float(burst)
-        if tokens >= 1.0:
-            self._tokens = tokens - 1.0
+        # (A hair under 1 is rounding, not a missing token.)
+        if tokens >= 1.0 - 1e-9:
+            self._tokens = max(0.0, tokens - 1.0)
             return True
         self._tokens = tokens
         return False
@@ -381,7 +382,8 @@ class TelnetSession(TelnetProtocol):
         if call is not None and call.active():
             return
         rate = self.gateway.command_rate
-        delay = max(0.0, (1.0 - self._tokens) / rate) if rate > 0 else 0.0
+        # At least a millisecond: a timer due "now" would run again at once.
+        delay = max(0.001, (1.0 - self._tokens) / rate) if rate > 0 else 0.001
         self._drain_call = self.clock.call_later(delay, self._drain_timer)
 
     def _drain_timer(self) -> None:

@@ -1534,7 +1534,9 @@ class TelnetProtocol(Protocol):
             return
         self._flow_control()
 
-    def _dispatch(self, hooks: dict[type, Callable[[TelnetProtocol, Any], None]], event: Any) -> None:
+    def _dispatch(
+        self, hooks: dict[type, Callable[[TelnetProtocol, Any], None]], event: Any
+    ) -> None:
         hook = hooks.get(type(event))
         try:
             if hook is None:
