@@ -49,15 +49,20 @@ def raw(port: int, rcvbuf: int = 4096) -> socket.socket:
     return sock
 
 
-def push(sock: socket.socket, data: bytes) -> int:
-    """Send what the kernel takes now without blocking; returns how much."""
+def push(sock: socket.socket, data: bytes, seconds: float = 0.2) -> int:
+    """Send ``data`` again and again for ``seconds``, as far as the kernel takes it."""
+    sent = 0
+    deadline = time.monotonic() + seconds
     sock.setblocking(False)
     try:
-        return sock.send(data)
-    except (BlockingIOError, InterruptedError):
-        return 0
+        while time.monotonic() < deadline:
+            try:
+                sent += sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                time.sleep(0.005)  # the server is not reading: that is the point
     finally:
         sock.settimeout(5)
+    return sent
 
 
 def attack(server: ServerProcess, probe, send_some, seconds: float = ATTACK_SECONDS) -> dict:
@@ -84,6 +89,7 @@ def attack(server: ServerProcess, probe, send_some, seconds: float = ATTACK_SECO
 
 
 def check(result: dict) -> None:
+    print("RESULT", result)
     assert result["probe"] < PROBE_RTT, result
     assert result["growth"] < RSS_GROWTH, result
     assert result["log_lines"] < MAX_LOG_LINES, result
@@ -119,18 +125,26 @@ def test_pop3_retr_flood_with_a_1_mib_letter(server):
     check(result)
 
 
-def telnet_flood(server: ServerProcess, line: bytes, login: bool) -> dict:
+def telnet_flood(server: ServerProcess, line: bytes, login: bool, attackers: int = 5) -> dict:
+    """``attackers`` connections (one address, within --max-per-address) flood ``line``."""
     probe = server.telnet()
     probe.command("create Probe secret")
-    sock = raw(server.ports["telnet"])
+    socks = [raw(server.ports["telnet"]) for _ in range(attackers)]
     try:
         if login:
-            sock.sendall(b"create Mallory secret\r\n")
+            for i, sock in enumerate(socks):
+                sock.sendall(f"create Mallory{'abcdefgh'[i]} secret\r\n".encode())
             time.sleep(0.5)
         flood = line * 10_000
-        return attack(server, probe, lambda: push(sock, flood))
+
+        def send_some() -> None:
+            for sock in socks:
+                push(sock, flood, seconds=0.05)
+
+        return attack(server, probe, send_some)
     finally:
-        sock.close()
+        for sock in socks:
+            sock.close()
 
 
 def test_telnet_look_flood_logged_in(server):
@@ -154,7 +168,7 @@ def test_gmcp_ping_flood_gets_few_answers(server):
     received = bytearray()
 
     def send_and_read() -> None:
-        push(sock, flood)
+        push(sock, flood, seconds=0.05)
         sock.setblocking(False)
         try:
             while True:
