@@ -22,9 +22,11 @@ check is under way wait in a small queue and run, in order, afterwards.
 
 Floods: each session runs at most ``command_rate`` lines a second after a
 burst of ``command_burst`` (a token bucket, before and after login); faster
-lines wait in that session's queue (``max_queued_lines``), and past it are
-dropped with a message to the player, so one session's flood costs the
-others nothing but the parsing. GMCP ``Core.Ping`` answers share the
+lines wait in that session's queue (``max_queued_lines``). While the queue
+is full the session's input is not parsed or read (it waits in the
+kernel), and the lines of the chunk that filled it are dropped with a
+message to the player, so one session's flood costs the others next to
+nothing. GMCP ``Core.Ping`` answers share the
 codec's bucket for AYT and negotiation. Output back-pressure (input not
 handled while output is not drained; the connection closed when too much
 stays unread) is the :class:`TelnetProtocol`'s.
@@ -234,6 +236,11 @@ class TelnetSession(TelnetProtocol):
     def output_drained(self) -> None:
         if self._queued and not self._closed:
             self._drain_queue()
+
+    def input_paused(self) -> bool:
+        # A full queue: parse no more of this client's input until it has
+        # room (the flood then waits in the kernel, costing us nothing).
+        return len(self._queued) >= self.gateway.max_queued_lines
 
     # -- the world's session interface --------------------------------------------------
 
@@ -543,6 +550,8 @@ class TelnetSession(TelnetProtocol):
         if not self._queued and self._dropped:
             log.info("telnet: %s: %d commands dropped", self.peer_host, self._dropped)
             self._dropped = 0
+        if self.input_waiting and not self.input_paused() and not self._closed:
+            self._pump()
 
 
 class _Refusal(TelnetProtocol):

@@ -49,18 +49,26 @@ def raw(port: int, rcvbuf: int = 4096) -> socket.socket:
     return sock
 
 
+_offsets: dict[socket.socket, int] = {}
+
+
 def push(sock: socket.socket, data: bytes, seconds: float = 0.2) -> int:
-    """Send ``data`` again and again for ``seconds``, as far as the kernel takes it."""
+    """Send ``data`` over and over (a whole stream, never cut short) for ``seconds``."""
     sent = 0
+    offset = _offsets.get(sock, 0)
     deadline = time.monotonic() + seconds
     sock.setblocking(False)
     try:
         while time.monotonic() < deadline:
             try:
-                sent += sock.send(data)
+                n = sock.send(data[offset:] if offset else data)
             except (BlockingIOError, InterruptedError):
                 time.sleep(0.005)  # the server is not reading: that is the point
+                continue
+            sent += n
+            offset = (offset + n) % len(data)
     finally:
+        _offsets[sock] = offset
         sock.settimeout(5)
     return sent
 
@@ -89,7 +97,6 @@ def attack(server: ServerProcess, probe, send_some, seconds: float = ATTACK_SECO
 
 
 def check(result: dict) -> None:
-    print("RESULT", result)
     assert result["probe"] < PROBE_RTT, result
     assert result["growth"] < RSS_GROWTH, result
     assert result["log_lines"] < MAX_LOG_LINES, result

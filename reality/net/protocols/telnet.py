@@ -973,7 +973,8 @@ class TelnetCodec:
                 else:
                     # RFC 855 allows only IAC IAC and IAC SE inside SB: the
                     # SE was lost. Drop the subnegotiation, obey the command.
-                    log.info(
+                    # Debug only: a peer could send this as fast as it likes.
+                    log.debug(
                         "telnet: IAC %d inside SB %s; subnegotiation dropped",
                         c,
                         option_name(self._sb_option),
@@ -1137,7 +1138,10 @@ class TelnetCodec:
         self._tokens_at = now
         if tokens >= 1.0:
             self._tokens = tokens - 1.0
-            self._flooding = False
+            # The flood is over once the bucket has half refilled: a steady
+            # flood at the refill rate is logged once, not at every token.
+            if tokens >= config.negotiation_burst / 2:
+                self._flooding = False
             return True
         self._tokens = tokens
         if not self._flooding:
@@ -1278,7 +1282,7 @@ class TelnetCodec:
             return
         message = decode_gmcp(payload)
         if message is None:
-            log.info("telnet: invalid GMCP message ignored: %r", payload[:80])
+            log.debug("telnet: invalid GMCP message ignored: %r", payload[:80])
             return
         self._events.append(GmcpMessage(*message))
 
@@ -1420,7 +1424,9 @@ class TelnetProtocol(Protocol):
     input waits here unparsed and the transport stops reading until the
     output drains (``resume_writing``, or :meth:`flush` finding room), so
     a client that sends commands without reading the answers holds at most
-    one read of input and the high-water mark of output. Output the peer
+    one read of input and the high-water mark of output. A subclass whose
+    own queue is full says so with :meth:`input_paused`, with the same
+    effect. Output the peer
     still does not read (what others make: room events, channels) is
     allowed up to :attr:`max_unsent_output` bytes; past that the
     connection is aborted and the reason logged.
@@ -1515,7 +1521,12 @@ class TelnetProtocol(Protocol):
                 try:
                     while self._events and not self.output_full() and not self._closing:
                         self._dispatch(hooks, self._events.popleft())
-                    if self._held and not self._events and not self.output_full():
+                    if (
+                        self._held
+                        and not self._events
+                        and not self.output_full()
+                        and not self.input_paused()
+                    ):
                         data = bytes(self._held[:chunk])
                         del self._held[:chunk]
                         self._events.extend(self.codec.receive(data))
@@ -1525,6 +1536,8 @@ class TelnetProtocol(Protocol):
                 self.flush()
                 # The transport may have taken everything: carry on if so.
                 if not self.input_waiting or self.output_full():
+                    break
+                if not self._events and self.input_paused():
                     break
         finally:
             self._pumping = False
@@ -1666,6 +1679,14 @@ class TelnetProtocol(Protocol):
 
     def output_drained(self) -> None:
         """Output fell below the high-water mark again: a subclass may make more."""
+
+    def input_paused(self) -> bool:
+        """Whether a subclass wants no more input parsed now (its own queue is full).
+
+        Input then waits unparsed and the transport is not read; call
+        :meth:`_pump` when it may continue.
+        """
+        return False
 
     def line_received(self, text: str) -> None:
         """A line of input arrived (without its line ending)."""
