@@ -1,6 +1,7 @@
 """Players benchmark: many telnet bots playing the default world, and the knee.
 
     python benchmarks/players.py [--bots 1000] [--rates 250,500,1000,1500,2000] [--phase 10]
+    python benchmarks/players.py --rates '' --crowd-rate 0 --flooder 1000   # the flood row
 
 Starts ``run_server.py`` (pinned to CPU 0 with ``taskset`` when it exists)
 on the shipped world with a fresh database holding one account per bot,
@@ -18,6 +19,13 @@ CPU per command (from ``/proc``), and the server's tick lateness (its own
 connected player and the knee: the highest rate whose p99 stays under
 50 ms. Everything is bounded: connection and login time, each phase, and
 the whole run.
+
+``--flooder N`` adds a last phase, ``flood``: every bot sends one command a
+second while one more session (``Floodbot``) sends ``look`` N times a
+second without waiting for answers. The row shows the bots' round trips:
+one session's flood must not slow the others (target p99 < 50 ms); the
+server runs the flooder's commands at its per-session rate and drops the
+excess (docs/security.md).
 
 The bots' accounts are stored with a cheap scrypt cost (n=2**10) so that
 1,000 logins measure the game, not the password hash; real accounts use
@@ -171,6 +179,19 @@ def run_load(args: argparse.Namespace) -> None:
         data += admin.recv(65536)
     admin_command(f"connect Statsadmin {PASSWORD}")
 
+    flooder = None
+    if args.flooder:
+        flooder = socket.create_connection(("127.0.0.1", args.port), timeout=10)
+        data = b""
+        while PROMPT not in data:
+            data += flooder.recv(65536)
+        flooder.sendall(f"connect Floodbot {PASSWORD}\r\n".encode())
+        data = b""
+        while PROMPT not in data:
+            data += flooder.recv(65536)
+        flooder.setblocking(False)
+    flood_pending = bytearray()
+
     # Phase 1: the crowd -- every bot still stands in the start room.
     # Then an unmeasured walk spreads them over the world, and the measured
     # phases run at increasing rates on a world in its steady state.
@@ -180,6 +201,8 @@ def run_load(args: argparse.Namespace) -> None:
     if args.warmup:
         plan.append(("walk", min(1000, args.bots), args.warmup, True))
     plan += [("spread", rate, args.phase, False) for rate in args.rates]
+    if flooder is not None:
+        plan.append(("flood", args.bots, args.phase, False))
     phases = []
     for label, rate, duration, walk_only in plan:
         per_bot_interval = args.bots / rate
@@ -211,10 +234,27 @@ def run_load(args: argparse.Namespace) -> None:
             bot.sent_at = now
             send(bot, choose_command(bot, rng, walk_only))
 
+        flood_sent = 0
         while True:
             now = time.monotonic()
             if now >= phase_end:
                 break
+            if label == "flood" and flooder is not None:
+                # Keep the flooder's line count on schedule; read and discard.
+                due_lines = int((now - t0) * args.flooder) - flood_sent
+                if due_lines > 0:
+                    flood_pending += b"look\r\n" * due_lines
+                    flood_sent += due_lines
+                if flood_pending:
+                    try:
+                        del flood_pending[: flooder.send(flood_pending)]
+                    except BlockingIOError:
+                        pass
+                try:
+                    while flooder.recv(65536):
+                        pass
+                except BlockingIOError:
+                    pass
             while heap and heap[0][0] <= now:
                 due, fd = heapq.heappop(heap)
                 bot = bots[fd]
@@ -224,6 +264,8 @@ def run_load(args: argparse.Namespace) -> None:
                     bot.owed = True
                 heapq.heappush(heap, (due + per_bot_interval, fd))
             timeout = max(0.0, min(heap[0][0] - time.monotonic(), phase_end - now))
+            if label == "flood":
+                timeout = min(timeout, 0.005)
             pump(timeout, answered)
         elapsed = time.monotonic() - t0
         cpu = common.cpu_seconds(server_pid) - cpu0
@@ -278,6 +320,7 @@ def prepare_database(path: Path, bots: int) -> None:
             )
             store.db.execute("INSERT INTO players(key) VALUES (?)", (bot_name(index).lower(),))
     store.create_account("Statsadmin", cheap, now=now)
+    store.create_account("Floodbot", cheap, now=now)
     store.close()
 
 
@@ -292,11 +335,14 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=15.0,
                         help="seconds of unmeasured walking that spread the bots out")
     parser.add_argument("--connect-timeout", type=float, default=120.0)
+    parser.add_argument("--flooder", type=int, default=0,
+                        help="add a 'flood' phase: bots at 1 command/s each plus one session "
+                             "sending this many commands/s (0: no such phase)")
     parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    args.rates = [int(r) for r in str(args.rates).split(",")]
+    args.rates = [int(r) for r in str(args.rates).split(",") if r.strip()]
     if args.load:
         run_load(args)
         return
@@ -318,14 +364,15 @@ def main() -> None:
     )
     try:
         port = common.wait_listening(log_path, server, ["telnet"])["telnet"]
-        total_budget = (args.connect_timeout + (len(args.rates) + 1) * (args.phase + 20)
+        total_budget = (args.connect_timeout + (len(args.rates) + 2) * (args.phase + 20)
                         + args.warmup + 60)
         load = subprocess.run(
             common.pinned(1, [sys.executable, __file__, "--load", "--port", str(port),
                        "--server-pid", str(server.pid), "--bots", str(args.bots),
                        "--rates", ",".join(map(str, args.rates)), "--phase", str(args.phase),
                        "--crowd-rate", str(args.crowd_rate), "--warmup", str(args.warmup),
-                       "--connect-timeout", str(args.connect_timeout)]),
+                       "--connect-timeout", str(args.connect_timeout),
+                       "--flooder", str(args.flooder)]),
             capture_output=True, text=True, timeout=total_budget,
         )
         if load.returncode != 0:
@@ -359,6 +406,11 @@ def report(result: dict) -> None:
             phase["achieved"] >= 0.95 * phase["target"]
         ):
             knee = phase
+    for phase in result["phases"]:
+        if phase["label"] == "flood" and phase["p99_ms"] is not None:
+            verdict = "under" if phase["p99_ms"] < 50 else "OVER"
+            print(f"flood: the other {result['bots']} players' p99 {phase['p99_ms']:.1f} ms "
+                  f"({verdict} the 50 ms target) while one session sent commands flat out")
     if knee:
         print(f"knee: {knee['achieved']:.0f} commands/s with p99 {knee['p99_ms']:.1f} ms "
               f"(highest spread phase with p99 < 50 ms; the top rate tried was "

@@ -20,6 +20,17 @@ Passwords are checked by the :class:`~reality.gateways.auth.Authenticator`
 (scrypt in worker processes, throttled per address). Lines typed while a
 check is under way wait in a small queue and run, in order, afterwards.
 
+Floods: each session runs at most ``command_rate`` lines a second after a
+burst of ``command_burst`` (a token bucket, before and after login); faster
+lines wait in that session's queue (``max_queued_lines``). While the queue
+is full the session's input is not parsed or read (it waits in the
+kernel), and the lines of the chunk that filled it are dropped with a
+message to the player, so one session's flood costs the others next to
+nothing. GMCP ``Core.Ping`` answers share the
+codec's bucket for AYT and negotiation. Output back-pressure (input not
+handled while output is not drained; the connection closed when too much
+stays unread) is the :class:`TelnetProtocol`'s.
+
 Rendering: the world speaks colour markup; each session renders it to ANSI
 (16, 256 or truecolour, from the client's TTYPE/MTTS answers) or to plain
 text, word-wrapped to the NAWS width (80 until the client says). Renderings
@@ -59,8 +70,11 @@ log = logging.getLogger(__name__)
 __all__ = ["TelnetGateway", "TelnetSession"]
 
 PROMPT = "> "
-#: Lines kept while a password check is under way; more are dropped.
-MAX_QUEUED_LINES = 20
+#: Lines kept waiting (for a password check, or for the rate limit); more are dropped.
+MAX_QUEUED_LINES = 100
+#: Lines a session may run per second, after a burst of COMMAND_BURST (Evennia: 80/s).
+COMMAND_RATE = 20.0
+COMMAND_BURST = 60
 #: Clients whose TTYPE name says they can show ANSI colour.
 _COLOUR_TERMINALS = (
     "ANSI", "XTERM", "VT100", "VT102", "VT220", "LINUX", "SCREEN", "TMUX", "RXVT", "PUTTY",
@@ -142,6 +156,11 @@ class TelnetSession(TelnetProtocol):
         # output that arrives then starts on a new line.
         self._after_prompt = False
         self._flush_pending = False
+        # The command-rate token bucket (see the module docstring).
+        self._tokens = float(gateway.command_burst)
+        self._tokens_at = gateway.clock.seconds()
+        self._drain_call: Any = None
+        self._dropped = 0
 
     # -- connection ------------------------------------------------------------------
 
@@ -159,6 +178,10 @@ class TelnetSession(TelnetProtocol):
         if self._idle is not None and self._idle.active():
             self._idle.cancel()
         self._idle = None
+        if self._drain_call is not None and self._drain_call.active():
+            self._drain_call.cancel()
+        self._drain_call = None
+        self._queued.clear()
         self.gateway.connections.discard(self)
         if self.player is not None:
             player, self.player = self.player, None
@@ -195,14 +218,32 @@ class TelnetSession(TelnetProtocol):
             return
         if self._closing:
             TelnetProtocol.flush(self)
-        elif not self._flush_pending:
+        elif not self._flush_pending and self.codec.pending_output:
             self._flush_pending = True
             self.gateway._schedule_flush(self)
 
     def _flush_now(self) -> None:
         self._flush_pending = False
-        if self.transport is not None:
-            TelnetProtocol.flush(self)
+        if self.transport is None:
+            return
+        TelnetProtocol.flush(self)
+        if self._closing or self._closed:
+            return
+        # Output went out: input held back for it may run now (and its
+        # output goes out at the end of the next turn).
+        if self.input_waiting and not self.output_full():
+            self._pump()
+        if self._queued and not self.output_full():
+            self._drain_queue()
+
+    def output_drained(self) -> None:
+        if self._queued and not self._closed:
+            self._drain_queue()
+
+    def input_paused(self) -> bool:
+        # A full queue: parse no more of this client's input until it has
+        # room (the flood then waits in the kernel, costing us nothing).
+        return len(self._queued) >= self.gateway.max_queued_lines
 
     # -- the world's session interface --------------------------------------------------
 
@@ -298,7 +339,8 @@ class TelnetSession(TelnetProtocol):
 
     def gmcp_received(self, package: str, data: Any) -> None:
         # Core.Hello / Core.Supports.* need no answer; Core.Ping does.
-        if package == "Core.Ping":
+        # Limited like IAC AYT: a ping flood gets a burst of answers, then a trickle.
+        if package == "Core.Ping" and self.codec.allow_reply():
             self.send_gmcp("Core.Ping")
         elif package == "Char.Items.Inv":
             self._refresh_inventory(always=True)
@@ -313,11 +355,61 @@ class TelnetSession(TelnetProtocol):
         # The client's Enter already moved its cursor to a new line.
         self._after_prompt = False
         self._reset_idle()
-        if self.state == "waiting":
-            if len(self._queued) < MAX_QUEUED_LINES:
-                self._queued.append(text)
+        if self._queued or self.state == "waiting" or not self._take_token():
+            self._enqueue(text)
             return
         self._handle(text)
+
+    def _take_token(self) -> bool:
+        """Spend one of the session's command tokens; False when it has none now."""
+        rate = self.gateway.command_rate
+        if rate <= 0:
+            return True
+        now = self.clock.seconds()
+        tokens = self._tokens + (now - self._tokens_at) * rate
+        self._tokens_at = now
+        burst = self.gateway.command_burst
+        if tokens > burst:
+            tokens = float(burst)
+        # (A hair under 1 is rounding, not a missing token.)
+        if tokens >= 1.0 - 1e-9:
+            self._tokens = max(0.0, tokens - 1.0)
+            return True
+        self._tokens = tokens
+        return False
+
+    def _enqueue(self, text: str) -> None:
+        if len(self._queued) < self.gateway.max_queued_lines:
+            self._queued.append(text)
+            self._schedule_drain()
+            return
+        self._dropped += 1
+        if self._dropped == 1:
+            # Once per flood: the log and the player hear of it, not of every line.
+            log.info(
+                "telnet: %s sends commands faster than %g a second; dropping the excess",
+                self.peer_host,
+                self.gateway.command_rate,
+            )
+            self.send_text(
+                f"You are sending commands faster than {self.gateway.command_rate:g} a second;"
+                " some were dropped.\n"
+            )
+
+    def _schedule_drain(self) -> None:
+        if self.state == "waiting" or self._closed:
+            return  # the login's answer drains the queue
+        call = self._drain_call
+        if call is not None and call.active():
+            return
+        rate = self.gateway.command_rate
+        # At least a millisecond: a timer due "now" would run again at once.
+        delay = max(0.001, (1.0 - self._tokens) / rate) if rate > 0 else 0.001
+        self._drain_call = self.clock.call_later(delay, self._drain_timer)
+
+    def _drain_timer(self) -> None:
+        self._drain_call = None
+        self._drain_queue()
 
     def _handle(self, text: str) -> None:
         if self.state == "playing":
@@ -474,7 +566,17 @@ class TelnetSession(TelnetProtocol):
 
     def _drain_queue(self) -> None:
         while self._queued and self.state not in ("waiting", "closed") and not self._closed:
+            if self.output_full():
+                return  # output_drained() or the next flush carries on
+            if not self._take_token():
+                self._schedule_drain()
+                return
             self._handle(self._queued.popleft())
+        if not self._queued and self._dropped:
+            log.info("telnet: %s: %d commands dropped", self.peer_host, self._dropped)
+            self._dropped = 0
+        if self.input_waiting and not self.input_paused() and not self._closed:
+            self._pump()
 
 
 class _Refusal(TelnetProtocol):
@@ -502,12 +604,19 @@ class TelnetGateway(Factory):
         max_connections: int = 10000,
         idle_timeout: float = 3600.0,
         login_timeout: float = 300.0,
+        command_rate: float = COMMAND_RATE,
+        command_burst: int = COMMAND_BURST,
+        max_queued_lines: int = MAX_QUEUED_LINES,
     ) -> None:
         self.world = world
         self.authenticator = authenticator
         self.clock = clock
         self.idle_timeout = idle_timeout
         self.login_timeout = login_timeout
+        #: Lines a session runs per second (0: no limit), after a burst; the queue beyond.
+        self.command_rate = command_rate
+        self.command_burst = command_burst
+        self.max_queued_lines = max_queued_lines
         self.telnet_config = TelnetConfig.server()
         #: When the server started, wall-clock (MSSP's UPTIME).
         self.started = time.time()

@@ -24,6 +24,7 @@ from reality.net.protocol import Address, ClientFactory, Factory, Protocol
 from reality.net.timers import DelayedCall, TimerQueue
 
 __all__ = [
+    "BufferingTransport",
     "Clock",
     "FakeConnection",
     "MemoryReactor",
@@ -162,6 +163,48 @@ class StringTransportWithDisconnection(StringTransport):
         if self.protocol is not None:
             self.protocol.connected = False
             self.protocol.connection_lost(Failure(reason))
+
+
+class BufferingTransport(StringTransportWithDisconnection):
+    """A transport whose peer reads only when the test says so (:meth:`drain`).
+
+    Everything written waits in ``io`` as unread output. Like the TCP
+    transport, it tells its protocol ``pause_writing`` once more than
+    ``high_water`` bytes wait, and ``resume_writing`` when :meth:`drain`
+    brings them to ``low_water`` or below. It records whether reading is
+    paused and ``peak``, the most output that ever waited.
+    """
+
+    def __init__(self, high_water: int = 64 * 1024, low_water: int = 16 * 1024) -> None:
+        super().__init__()
+        self.high_water = high_water
+        self.low_water = low_water
+        self.writing_paused = False
+        self.peak = 0
+
+    def write(self, data: bytes) -> None:
+        if self.disconnected:
+            return
+        super().write(data)
+        self.peak = max(self.peak, len(self.io))
+        if not self.writing_paused and len(self.io) > self.high_water:
+            self.writing_paused = True
+            if self.protocol is not None:
+                self.protocol.pause_writing()
+
+    def get_write_buffer_size(self) -> int:
+        return len(self.io)
+
+    def drain(self, size: int | None = None) -> bytes:
+        """The peer reads ``size`` bytes (all, if None); the protocol may resume."""
+        size = len(self.io) if size is None else size
+        data = bytes(self.io[:size])
+        del self.io[:size]
+        if self.writing_paused and len(self.io) <= self.low_water:
+            self.writing_paused = False
+            if self.protocol is not None:
+                self.protocol.resume_writing()
+        return data
 
 
 class FakeConnection:

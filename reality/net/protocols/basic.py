@@ -32,6 +32,10 @@ from reality.net.protocol import Protocol
 
 log = logging.getLogger(__name__)
 
+#: Replies made for pipelined commands are written once they reach this
+#: many bytes, before the next command runs (see :class:`CommandPipeline`).
+FLUSH_AT = 16 * 1024
+
 __all__ = [
     "BadCommandLine",
     "Command",
@@ -269,8 +273,19 @@ class CommandPipeline(Protocol):
     (``settings.max_buffered``), the transport stops reading.
 
     Replies collect in ``self._out`` and go out in one write per batch
-    (:meth:`_flush`). It also keeps the idle timer: ``settings.idle_timeout``
-    seconds without a command (on ``self.clock``) calls ``_idle()``.
+    (:meth:`_flush`), a batch ending when the commands that arrived are
+    done or when it reaches :data:`FLUSH_AT` bytes: a reply is written
+    before the next command runs once a batch is that big, so the
+    transport can say ``pause_writing`` in time (400 pipelined ``RETR`` of
+    a 1 MiB letter must not build 400 MiB before the first write). While
+    writing is paused the transport is not read either, so what one session
+    can make the server hold is bounded: the transport's high-water mark
+    plus one reply, and ``settings.max_buffered`` plus one read of input.
+
+    It also keeps the idle timer: ``settings.idle_timeout`` seconds without
+    a command (on ``self.clock``) calls ``_idle()``; if by then the client
+    has not read its replies either (writing paused), the connection is
+    aborted instead, since a polite close would wait for it forever.
 
     Subclasses call :meth:`_init_pipeline` in ``__init__``, provide
     ``_handle(event)`` and ``_idle()``, and hold a command's reply back
@@ -299,8 +314,10 @@ class CommandPipeline(Protocol):
         self._process()
 
     def pause_writing(self) -> None:
-        # The client is not reading its replies: stop producing them.
+        # The client is not reading its replies: stop producing them, and
+        # stop reading its commands until it does.
         self._write_paused = True
+        self._flow_control()
 
     def resume_writing(self) -> None:
         self._write_paused = False
@@ -316,6 +333,10 @@ class CommandPipeline(Protocol):
                 if event is None:
                     break
                 self._handle(event)
+                # A big batch goes out before the next command, so that a
+                # full transport can pause us (pause_writing) in between.
+                if self._out and sum(map(len, self._out)) >= FLUSH_AT:
+                    self._flush()
         finally:
             self._processing = False
         self._flush()
@@ -324,7 +345,7 @@ class CommandPipeline(Protocol):
     def _flow_control(self) -> None:
         if self._closing or self.transport is None:
             return
-        full = self.codec.buffered > self.settings.max_buffered
+        full = self._write_paused or self.codec.buffered > self.settings.max_buffered
         if full and not self._read_paused:
             self._read_paused = True
             self.transport.pause_reading()
@@ -401,8 +422,21 @@ class CommandPipeline(Protocol):
 
     def _timed_out(self) -> None:
         self._timer = None
-        if not self._closing:
-            self._idle()
+        if self._closing:
+            return
+        if self._write_paused and self.transport is not None:
+            # Neither commands nor reads for the whole idle time: a goodbye
+            # would sit behind the unread replies, and lose_connection()
+            # would wait for them forever.
+            log.info(
+                "%s: replies unread for %ss; aborting the connection",
+                type(self).__name__,
+                self.settings.idle_timeout,
+            )
+            self._closing = True
+            self.transport.abort_connection()
+            return
+        self._idle()
 
     def _handle(self, event: Any) -> None:
         raise NotImplementedError

@@ -79,6 +79,7 @@ import enum
 import logging
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -661,6 +662,20 @@ class TelnetCodec:
 
     # -- output -------------------------------------------------------------------
 
+    @property
+    def pending_output(self) -> int:
+        """Bytes queued to send (before compression) that :meth:`data_to_send` has not taken."""
+        return len(self._out) + len(self._zpending)
+
+    def allow_reply(self) -> bool:
+        """Take a token from the bucket that limits AYT and negotiation answers.
+
+        For answers a layer above makes (a GMCP ``Core.Ping``): False, and a
+        :class:`NegotiationFlood` event, when the peer asks faster than
+        ``negotiation_rate`` a second after a burst of ``negotiation_burst``.
+        """
+        return self._spend()
+
     def data_to_send(self) -> bytes:
         """Everything the codec has to send since the last call, ready for the wire."""
         if self._zpending:
@@ -963,7 +978,8 @@ class TelnetCodec:
                 else:
                     # RFC 855 allows only IAC IAC and IAC SE inside SB: the
                     # SE was lost. Drop the subnegotiation, obey the command.
-                    log.info(
+                    # Debug only: a peer could send this as fast as it likes.
+                    log.debug(
                         "telnet: IAC %d inside SB %s; subnegotiation dropped",
                         c,
                         option_name(self._sb_option),
@@ -1127,7 +1143,10 @@ class TelnetCodec:
         self._tokens_at = now
         if tokens >= 1.0:
             self._tokens = tokens - 1.0
-            self._flooding = False
+            # The flood is over once the bucket has half refilled: a steady
+            # flood at the refill rate is logged once, not at every token.
+            if tokens >= config.negotiation_burst / 2:
+                self._flooding = False
             return True
         self._tokens = tokens
         if not self._flooding:
@@ -1268,7 +1287,7 @@ class TelnetCodec:
             return
         message = decode_gmcp(payload)
         if message is None:
-            log.info("telnet: invalid GMCP message ignored: %r", payload[:80])
+            log.debug("telnet: invalid GMCP message ignored: %r", payload[:80])
             return
         self._events.append(GmcpMessage(*message))
 
@@ -1402,11 +1421,31 @@ class TelnetProtocol(Protocol):
 
     ``telnet_config`` picks the end and the options; ``clock`` (anything
     with ``seconds()``) times the negotiation flood limit.
+
+    Back-pressure: input is parsed :attr:`input_chunk` bytes at a time and
+    its events handled only while less than :attr:`output_high_water`
+    bytes of output wait (in the codec and the transport) and the
+    transport has not said ``pause_writing``. Otherwise the rest of the
+    input waits here unparsed and the transport stops reading until the
+    output drains (``resume_writing``, or :meth:`flush` finding room), so
+    a client that sends commands without reading the answers holds at most
+    one read of input and the high-water mark of output. A subclass whose
+    own queue is full says so with :meth:`input_paused`, with the same
+    effect. Output the peer
+    still does not read (what others make: room events, channels) is
+    allowed up to :attr:`max_unsent_output` bytes; past that the
+    connection is aborted and the reason logged.
     """
 
     telnet_config: TelnetConfig = TelnetConfig.server()
     clock: Any = None
     codec: TelnetCodec
+    #: Output waiting to be sent past which input is no longer handled or read.
+    output_high_water: int = 64 * 1024
+    #: Output the peer has not read past which the connection is closed.
+    max_unsent_output: int = 1024 * 1024
+    #: Input parsed at once while output flows (the rest waits unparsed).
+    input_chunk: int = 4096
 
     _HOOKS = _hook_table()
 
@@ -1417,6 +1456,11 @@ class TelnetProtocol(Protocol):
             self.clock = clock
         self._dispatching = False
         self._closing = False
+        self._held = bytearray()  # input not parsed yet
+        self._events: deque[Any] = deque()  # parsed, not handled yet
+        self._write_paused = False  # the transport said pause_writing
+        self._read_paused = False  # we said pause_reading
+        self._pumping = False
 
     # -- engine side ---------------------------------------------------------------
 
@@ -1426,31 +1470,117 @@ class TelnetProtocol(Protocol):
         self.codec = TelnetCodec(self.telnet_config, clock=seconds)
         self._dispatching = False
         self._closing = False
+        self._held = bytearray()
+        self._events = deque()
+        self._write_paused = False
+        self._read_paused = False
+        self._pumping = False
         self.codec.start()
         self.flush()
 
     def data_received(self, data: bytes) -> None:
-        """Feed the codec and call a hook per event; write what came out."""
-        events = self.codec.receive(data)
-        self._dispatching = True
+        """Feed the codec and call a hook per event, while output flows; write what came out."""
+        if self._closing:
+            return
+        self._held += data
+        self._pump()
+
+    def pause_writing(self) -> None:
+        # The peer is not reading: handle no more of its input for now.
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._pump()
+        if not self.output_full():
+            self.output_drained()
+
+    def output_full(self) -> bool:
+        """Whether enough output waits that no more input should be handled now."""
+        if self._write_paused:
+            return True
+        transport = self.transport
+        unsent = self.codec.pending_output
+        if transport is not None:
+            size = getattr(transport, "get_write_buffer_size", None)
+            if size is not None:
+                unsent += size()
+        return unsent > self.output_high_water
+
+    @property
+    def input_waiting(self) -> bool:
+        """Whether input was received that is not handled yet (output is not flowing)."""
+        return bool(self._held or self._events)
+
+    def _pump(self) -> None:
+        """Handle held input while output flows; pause or resume reading to match."""
+        if self._pumping or self.transport is None:
+            return
+        self._pumping = True
         try:
+            # Partial-line events mark the end of each read: parse a read whole then.
+            chunk = len(self._held) if self.telnet_config.flush_partial_lines else self.input_chunk
             hooks = self._HOOKS
-            for event in events:
-                hook = hooks.get(type(event))
+            while not self._closing:
+                self._dispatching = True
                 try:
-                    if hook is None:
-                        self.event_received(event)
-                    else:
-                        hook(self, event)
-                except Exception:
-                    # One failing hook must not lose the events after it.
-                    log.exception("telnet: error in the handler for %r", event)
+                    while self._events and not self.output_full() and not self._closing:
+                        self._dispatch(hooks, self._events.popleft())
+                    if (
+                        self._held
+                        and not self._events
+                        and not self.output_full()
+                        and not self.input_paused()
+                    ):
+                        data = bytes(self._held[:chunk])
+                        del self._held[:chunk]
+                        self._events.extend(self.codec.receive(data))
+                        continue
+                finally:
+                    self._dispatching = False
+                self.flush()
+                # The transport may have taken everything: carry on if so.
+                if not self.input_waiting or self.output_full():
+                    break
+                if not self._events and self.input_paused():
+                    break
         finally:
-            self._dispatching = False
-        self.flush()
+            self._pumping = False
+        if self._closing:
+            self._held.clear()
+            self._events.clear()
+            return
+        self._flow_control()
+
+    def _dispatch(
+        self, hooks: dict[type, Callable[[TelnetProtocol, Any], None]], event: Any
+    ) -> None:
+        hook = hooks.get(type(event))
+        try:
+            if hook is None:
+                self.event_received(event)
+            else:
+                hook(self, event)
+        except Exception:
+            # One failing hook must not lose the events after it.
+            log.exception("telnet: error in the handler for %r", event)
+
+    def _flow_control(self) -> None:
+        transport = self.transport
+        if transport is None or self._closing:
+            return
+        waiting = self.input_waiting
+        if waiting and not self._read_paused:
+            self._read_paused = True
+            transport.pause_reading()
+        elif not waiting and self._read_paused:
+            self._read_paused = False
+            transport.resume_reading()
 
     def connection_lost(self, reason: Failure) -> None:
         """End a compressed stream if there is still a transport to finish it on."""
+        self._held.clear()
+        self._events.clear()
         codec = getattr(self, "codec", None)
         if codec is not None and codec.compressing:
             codec.end_compression()
@@ -1463,12 +1593,33 @@ class TelnetProtocol(Protocol):
                     log.debug("telnet: could not write the end of the MCCP2 stream")
 
     def flush(self) -> None:
-        """Write whatever the codec has queued (deferred while hooks run)."""
+        """Write whatever the codec has queued (deferred while hooks run).
+
+        If the peer has left more than :attr:`max_unsent_output` bytes
+        unread, the connection is aborted (and the reason logged): nothing
+        it could still read would catch up.
+        """
         if self._dispatching or self.transport is None:
             return
         data = self.codec.data_to_send()
-        if data:
-            self.transport.write(data)
+        if not data:
+            return
+        transport = self.transport
+        transport.write(data)
+        size = getattr(transport, "get_write_buffer_size", None)
+        if size is not None and not self._closing:
+            unsent = size()
+            if unsent > self.max_unsent_output:
+                self._closing = True
+                peer = transport.get_peer()
+                log.warning(
+                    "telnet: closing the connection from %s: %d bytes of output unread "
+                    "(limit %d)",
+                    getattr(peer, "host", peer),
+                    unsent,
+                    self.max_unsent_output,
+                )
+                transport.abort_connection()
 
     def close(self, message: str | None = None) -> None:
         """Say ``message`` (if any), end MCCP2 cleanly, and close after sending."""
@@ -1530,6 +1681,17 @@ class TelnetProtocol(Protocol):
         return result
 
     # -- hooks -----------------------------------------------------------------------
+
+    def output_drained(self) -> None:
+        """Output fell below the high-water mark again: a subclass may make more."""
+
+    def input_paused(self) -> bool:
+        """Whether a subclass wants no more input parsed now (its own queue is full).
+
+        Input then waits unparsed and the transport is not read; call
+        :meth:`_pump` when it may continue.
+        """
+        return False
 
     def line_received(self, text: str) -> None:
         """A line of input arrived (without its line ending)."""
