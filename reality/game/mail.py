@@ -62,7 +62,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from typing import TYPE_CHECKING, Any
 
-from attrs import define, frozen
+from attrs import define, evolve, frozen
 
 from reality.game import commands, markup
 from reality.game.accounts import name_key
@@ -80,6 +80,7 @@ __all__ = [
     "Attachment",
     "Letter",
     "LetterSummary",
+    "MailboxFull",
     "MailboxLocked",
     "MailboxSession",
     "PostOffice",
@@ -108,6 +109,13 @@ MAX_ATTACHMENTS = 50
 MAX_PARTS = 500
 #: Seconds the mail daemon stays in the room: one tick.
 DAEMON_LINGER = 1.0
+#: Seconds a Message-ID is remembered per mailbox: the same message (same
+#: Message-ID, same envelope sender) arriving again within it is acknowledged
+#: and not stored twice. A client whose 250 was lost resends; RFC 5321
+#: 4.5.4.1 has senders give up after 4-5 days, so a week covers every retry.
+DEDUPE_WINDOW = 7 * 24 * 3600.0
+#: Longest Message-ID kept for deduplication (characters); longer ones are not used.
+MAX_MESSAGE_ID = 250
 
 MAIL_MIGRATIONS: list[Migration] = [
     Migration(
@@ -127,6 +135,17 @@ MAIL_MIGRATIONS: list[Migration] = [
             read INTEGER NOT NULL DEFAULT 0
         );
         CREATE INDEX letters_by_owner ON letters(owner, id);
+        """,
+    ),
+    Migration(
+        # Letters stored before this step are marked as outside mail: the
+        # safe reading, since nothing proves they were written in the game.
+        "external mark, envelope sender and Message-ID for deduplication",
+        """
+        ALTER TABLE letters ADD COLUMN external INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE letters ADD COLUMN envelope_from TEXT NOT NULL DEFAULT '';
+        ALTER TABLE letters ADD COLUMN message_id TEXT NOT NULL DEFAULT '';
+        CREATE INDEX letters_by_message_id ON letters(owner, message_id);
         """,
     ),
 ]
@@ -167,6 +186,12 @@ class Letter:
     attachments: tuple[Attachment, ...]
     #: The RFC 5322 message POP3 serves (CRLF line ends).
     message: bytes
+    #: The Message-ID the sender gave (``<...>``), ``""`` if none or unusable.
+    message_id: str = ""
+    #: The SMTP reverse-path (``""`` for ``<>``).
+    envelope_from: str = ""
+    #: True for mail from outside the game: it never shows as a player's letter.
+    external: bool = False
 
 
 @frozen
@@ -247,14 +272,52 @@ def parse_letter(
     received_at: float,
     envelope_from: str = "",
     domain: str = "reality.localhost",
+    external: bool = False,
 ) -> Letter:
     """Read a message (RFC 5322 bytes) into a :class:`Letter`. Never raises.
 
     ``envelope_from`` (the SMTP reverse-path, ``""`` for ``<>``) names the
     sender when the message has no usable From header, and becomes the
     ``Return-Path:``; ``domain`` names generated Message-IDs.
+
+    ``external`` is for mail from outside the game. Anyone can write any
+    From header, so such a letter is never shown under the name in it: the
+    sender shown is the envelope sender, and the From header is shown marked
+    as outside mail, with the envelope sender beside it when they differ.
     """
     data = crlf(bytes(data))
+    letter = _parse_any(data, received_at, envelope_from, domain)
+    fields, _ = _split_header(data)
+    letter = evolve(letter, message_id=_message_id(fields), envelope_from=envelope_from)
+    if external:
+        letter = _mark_external(letter, envelope_from)
+    return letter
+
+
+def _mark_external(letter: Letter, envelope_from: str) -> Letter:
+    """Outside mail: shown under its envelope sender, its From header marked."""
+    path = _clean_line(envelope_from, MAX_HEADER_TEXT - 20)
+    shown = path if "@" in path else f"<{path}>"
+    _, address = email.utils.parseaddr(letter.from_header)
+    if address and path and address.lower() == path.lower():
+        note = "[from outside the game]"
+    else:
+        note = f"[from outside the game, sent by {shown}]"
+    return evolve(
+        letter, sender=shown, from_header=f"{letter.from_header} {note}", external=True
+    )
+
+
+def _message_id(fields: Sequence[bytes]) -> str:
+    """The first Message-ID field's value, unfolded, or ``""``."""
+    for field in fields:
+        if _field_name(field) == b"message-id":
+            value = " ".join(field.split(b":", 1)[1].decode("utf-8", "replace").split())
+            return value if 0 < len(value) <= MAX_MESSAGE_ID else ""
+    return ""
+
+
+def _parse_any(data: bytes, received_at: float, envelope_from: str, domain: str) -> Letter:
     try:
         return _parse(data, received_at, envelope_from, domain)
     except Exception as exc:
@@ -695,6 +758,14 @@ class MailboxLocked(Exception):
     """A mail client (POP3) has this mailbox open."""
 
 
+class MailboxFull(Exception):
+    """A recipient's mailbox held its limit of letters when the delivery was committed."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"the mailbox of {key} is full")
+        self.key = key
+
+
 @define
 class _Pending:
     recipients: list[str]
@@ -761,11 +832,20 @@ class PostOffice:
         done: Callable[[BaseException | None], None] | None = None,
         now: bool = False,
         letter: Letter | None = None,
+        external: bool = True,
     ) -> Letter:
         """Put a message into the mailboxes of ``recipients`` (player names).
 
-        ``letter`` is the message already parsed (by a worker process, for a
-        large message); otherwise ``data`` is parsed here.
+        ``letter`` is the message already parsed (by a worker process);
+        otherwise ``data`` is parsed here, as outside mail unless
+        ``external`` is False (only for letters the game wrote itself).
+
+        The mailbox limit is checked again at the commit, so deliveries that
+        all passed their RCPT check cannot overfill a mailbox together: one
+        that would gets ``done(MailboxFull)`` and is stored nowhere. A letter
+        whose Message-ID and envelope sender a mailbox got within
+        :data:`DEDUPE_WINDOW` is not stored there again, but is acknowledged
+        (the sender is resending one whose acknowledgement was lost).
 
         The letter is committed together with every other delivery queued in
         this turn of the clock (``now=True`` commits at once); then
@@ -779,6 +859,7 @@ class PostOffice:
                 received_at=self.world.wall(),
                 envelope_from=envelope_from,
                 domain=self.world.mail_domain,
+                external=external,
             )
         self._pending.append(_Pending(keys, letter, done))
         if now:
@@ -800,8 +881,7 @@ class PostOffice:
         outcomes: list[tuple[_Pending, list[tuple[str, int]], BaseException | None]]
         try:
             with self.store.transaction():
-                stored = [self._insert(p) for p in pending]
-            outcomes = [(p, ids, None) for p, ids in zip(pending, stored, strict=True)]
+                outcomes = [self._insert_or_refuse(p) for p in pending]
             self.commits += 1
         except Exception as exc:
             if len(pending) == 1:
@@ -837,21 +917,51 @@ class PostOffice:
     ) -> tuple[_Pending, list[tuple[str, int]], BaseException | None]:
         try:
             with self.store.transaction():
-                ids = self._insert(p)
+                outcome = self._insert_or_refuse(p)
         except Exception as exc:
             log.error("mail delivery to %s failed: %s", p.recipients, exc, exc_info=True)
             return (p, [], exc)
         self.commits += 1
-        return (p, ids, None)
+        return outcome
+
+    def _insert_or_refuse(
+        self, p: _Pending
+    ) -> tuple[_Pending, list[tuple[str, int]], BaseException | None]:
+        try:
+            return (p, self._insert(p), None)
+        except MailboxFull as full:
+            log.info("mail for %s refused at commit: mailbox full", full.key)
+            return (p, [], full)
+
+    def _is_duplicate(self, key: str, letter: Letter) -> bool:
+        if not letter.message_id:
+            return False
+        row = self.store.db.execute(
+            "SELECT 1 FROM letters WHERE owner = ? AND message_id = ? AND envelope_from = ?"
+            " AND received_at >= ? LIMIT 1",
+            (key, letter.message_id, letter.envelope_from, letter.received_at - DEDUPE_WINDOW),
+        ).fetchone()
+        return row is not None
 
     def _insert(self, p: _Pending) -> list[tuple[str, int]]:
+        """Store one delivery (inside the caller's transaction); raises MailboxFull first."""
         letter = p.letter
+        keys = [key for key in p.recipients if not self._is_duplicate(key, letter)]
+        if len(keys) < len(p.recipients):
+            log.info("message %s from <%s> already delivered to %d mailbox(es); kept once",
+                     letter.message_id, letter.envelope_from, len(p.recipients) - len(keys))
+        # Counted inside the transaction, which sees the letters this batch
+        # stored already: sessions that passed RCPT together cannot overshoot.
+        for key in keys:
+            if self.count(key) >= self.max_letters:
+                raise MailboxFull(key)
         attachments = json.dumps([[a.name, a.size] for a in letter.attachments])
         ids = []
-        for key in p.recipients:
+        for key in keys:
             cursor = self.store.db.execute(
                 "INSERT INTO letters(owner, sender, from_header, subject, sent_at, received_at,"
-                " body, attachments, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " body, attachments, message, external, envelope_from, message_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     key,
                     letter.sender,
@@ -862,6 +972,9 @@ class PostOffice:
                     letter.body,
                     attachments,
                     letter.message,
+                    int(letter.external),
+                    letter.envelope_from,
+                    letter.message_id,
                 ),
             )
             ids.append((key, int(cursor.lastrowid or 0)))
@@ -898,8 +1011,15 @@ class PostOffice:
                 sender.show(f"You send a letter to {account.name}: {title}")
 
         self.deliver(
-            [account.key], data, envelope_from=self.world.mail_address(sender), done=done, now=True
+            [account.key],
+            data,
+            envelope_from=self.world.mail_address(sender),
+            done=done,
+            now=True,
+            external=False,
         )
+        if outcome and isinstance(outcome[0], MailboxFull):
+            raise Refusal(f"{account.name}'s mailbox is full; your letter was not sent.")
         if not outcome or outcome[0] is not None:
             raise Refusal(
                 "The mail daemon dropped your letter; nothing was sent. Please try again."

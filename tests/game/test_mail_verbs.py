@@ -35,9 +35,9 @@ def test_empty_mailbox_gives_the_address(world, office, join):
 def test_list_numbers_letters_and_marks_unread(world, office, join):
     """'mail' lists letters oldest first, numbered, unread ones marked with '*'."""
     alice, a = join(world, "Alice")
-    office.deliver(["alice"], letter("First things first"), now=True)
+    office.deliver(["alice"], letter("First things first"), now=True, external=False)
     office.deliver(["alice"], letter("A subject that is much too long to fit in the column"),
-                   now=True)
+                   now=True, external=False)
     office.mark_read(office.letter("alice", 1))
     a.take()
     world.execute(alice, "mail")
@@ -61,7 +61,7 @@ def test_read_shows_the_letter_and_marks_it_read(world, office, join):
         b"Content-Disposition: attachment; filename=cat.jpg\r\n"
         b"Content-Transfer-Encoding: base64\r\n\r\nAAAA\r\n--b--\r\n"
     )
-    office.deliver(["alice"], raw, now=True)
+    office.deliver(["alice"], raw, now=True, external=False)
     assert office.unread_count("alice") == 1
     a.take()
     world.execute(alice, "mail read 1")
@@ -82,7 +82,7 @@ def test_read_shows_the_letter_and_marks_it_read(world, office, join):
 def test_long_letters_are_cut_in_the_game(world, office, join):
     """A huge body is cut in the game with a pointer to POP3, where it is whole."""
     alice, a = join(world, "Alice")
-    office.deliver(["alice"], letter("big", "word " * 10_000), now=True)
+    office.deliver(["alice"], letter("big", "word " * 10_000), now=True, external=False)
     a.take()
     world.execute(alice, "mail read 1")
     lines = a.take()
@@ -106,7 +106,7 @@ def test_long_letters_are_cut_in_the_game(world, office, join):
 def test_bad_numbers_and_words_are_refused_with_reasons(world, office, join, command, answer):
     """Every wrong use of mail says what was wrong."""
     alice, a = join(world, "Alice")
-    office.deliver(["alice"], letter("x"), now=True)
+    office.deliver(["alice"], letter("x"), now=True, external=False)
     a.take()
     world.execute(alice, command)
     assert a.take() == [answer]
@@ -124,7 +124,7 @@ def test_delete_renumbers(world, office, join):
     """'mail delete 1' removes the oldest; the others move up."""
     alice, a = join(world, "Alice")
     for subject in ("one", "two", "three"):
-        office.deliver(["alice"], letter(subject), now=True)
+        office.deliver(["alice"], letter(subject), now=True, external=False)
     a.take()
     world.execute(alice, "mail delete 2")
     assert a.take() == ["You throw away letter 2, from Carol: two."]
@@ -283,7 +283,7 @@ def test_long_mailboxes_list_the_newest_fifty(world, office, join):
     """With more than 50 letters, 'mail' shows the newest 50 and says so; all stay readable."""
     alice, a = join(world, "Alice")
     for n in range(1, 56):
-        office.deliver(["alice"], letter(f"number {n}"), now=False)
+        office.deliver(["alice"], letter(f"number {n}"), now=False, external=False)
     office.flush()
     a.take()
     world.execute(alice, "mail")

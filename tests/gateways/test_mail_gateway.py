@@ -15,6 +15,7 @@ from reality.game.store import Store
 from reality.game.world import World
 from reality.gateways.auth import Authenticator, ImmediateHasher, LoginFailed
 from reality.gateways.mail import MailGateway, install
+from reality.gateways.workers import JobTimeout, ServerBusy
 from reality.net.protocol import Address
 from reality.net.protocols.pop3 import POP3Settings
 from reality.net.protocols.smtp import SMTPSettings
@@ -192,7 +193,7 @@ def test_postmaster_goes_to_the_admins(h):
     c.send(b"Subject: bounce\r\n\r\nreturned\r\n.\r\n")
     h.clock.advance(0)
     assert h.subjects("root") == ["bounce"]
-    assert h.office.letter("root", 1).sender == "unknown sender"
+    assert h.office.letter("root", 1).sender == "<>"  # outside mail: the envelope sender
 
 
 def test_postmaster_without_admins_is_unknown(h):
@@ -273,7 +274,8 @@ def test_online_recipient_gets_the_daemon_from_smtp(h):
     c.send(b"HELO c\r\nMAIL FROM:<x@y.example>\r\nRCPT TO:<alice@reality.test>\r\nDATA\r\n")
     c.send(MESSAGE)
     h.clock.advance(0)
-    assert "You have mail from Carol: Hello" in "".join(seen.lines)
+    # Outside mail is announced under its envelope sender, not the From header's name.
+    assert "You have mail from x@y.example: Hello" in "".join(seen.lines)
 
 
 def test_connections_per_address_are_limited(h):
@@ -541,61 +543,68 @@ def test_any_split_and_commit_timing_gives_the_same_replies_and_letters(data):
 class FakeParser:
     """Stands in for the worker pool: records what it was asked to parse."""
 
-    def __init__(self, fail: bool = False) -> None:
+    def __init__(self, fail: BaseException | None = None) -> None:
         self.calls: list[int] = []
         self.fail = fail
         self.pending: list[Any] = []
 
     def parse_letter(self, data: bytes, **kw: Any) -> Any:
         from reality.game.mail import parse_letter
-        from reality.gateways.workers import ServerBusy
         from reality.net.defer import Deferred
 
         self.calls.append(len(data))
         d: Deferred[Any] = Deferred()
-        if self.fail:
-            d.errback(ServerBusy())
+        if self.fail is not None:
+            d.errback(self.fail)
         else:
             self.pending.append((d, parse_letter(data, **kw)))
         return d
 
 
-def test_large_messages_are_parsed_by_the_worker_pool():
-    """A message over the threshold goes to the parser; 250 only after it is parsed and stored."""
+def test_every_message_is_parsed_by_the_worker_pool():
+    """Large or small, a message goes to the parser; 250 only after it is parsed and stored."""
     parser = FakeParser()
-    h = Harness(parser=parser, offload_threshold=1000)
+    h = Harness(parser=parser)
     c = h.smtp()
     c.take()
-    body = b"Subject: Big\r\n\r\n" + b"line of text\r\n" * 200
-    c.send(b"EHLO x\r\nMAIL FROM:<c@far.example>\r\nRCPT TO:<alice@reality.test>\r\nDATA\r\n")
-    reply = c.send(body + b".\r\n")
-    h.clock.advance(0)
-    assert b"250" not in reply + c.take()
-    assert parser.calls and parser.calls[0] > 1000
-    d, letter = parser.pending.pop()
-    d.callback(letter)
-    h.clock.advance(0)
-    assert c.take().startswith(b"250 2.0.0")
-    assert h.subjects("alice") == ["Big"]
-    # A small message is parsed in place.
-    c.send(b"MAIL FROM:<c@far.example>\r\nRCPT TO:<alice@reality.test>\r\nDATA\r\n")
-    c.send(b"Subject: Small\r\n\r\nhi\r\n.\r\n")
-    h.clock.advance(0)
-    assert c.take().startswith(b"250 2.0.0")
-    assert len(parser.calls) == 1
+    for subject, lines in (("Big", 200), ("Small", 1)):
+        c.send(b"MAIL FROM:<c@far.example>\r\nRCPT TO:<alice@reality.test>\r\nDATA\r\n"
+               if subject == "Small" else
+               b"EHLO x\r\nMAIL FROM:<c@far.example>\r\nRCPT TO:<alice@reality.test>\r\nDATA\r\n")
+        reply = c.send(b"Subject: " + subject.encode() + b"\r\n\r\n" + b"line\r\n" * lines
+                       + b".\r\n")
+        h.clock.advance(0)
+        assert b"250" not in reply + c.take()
+        d, letter = parser.pending.pop()
+        assert letter.external  # the gateway asks for outside mail
+        d.callback(letter)
+        h.clock.advance(0)
+        assert c.take().startswith(b"250 2.0.0")
+    assert len(parser.calls) == 2
+    assert h.subjects("alice") == ["Big", "Small"]
     h.store.close()
 
 
-def test_busy_worker_pool_falls_back_to_parsing_in_place():
-    """When the workers cannot take the job, the message is still delivered."""
-    h = Harness(parser=FakeParser(fail=True), offload_threshold=10)
+@pytest.mark.parametrize(
+    ("error", "reply"),
+    [
+        (JobTimeout(cpu=True), b"554 5.6.0 Message too costly to process"),
+        (JobTimeout(), b"451 4.3.0 Temporary failure processing the message"),
+        (ServerBusy(), b"451 4.3.0 Temporary failure processing the message"),
+    ],
+)
+def test_a_parse_that_fails_or_runs_over_its_limit_gets_an_smtp_error(error, reply):
+    """No parsing on the loop as a fallback: over the CPU limit 554, busy or killed 451."""
+    h = Harness(parser=FakeParser(fail=error))
     c = h.smtp()
     c.take()
     c.send(b"EHLO x\r\nMAIL FROM:<c@far.example>\r\nRCPT TO:<bob@reality.test>\r\nDATA\r\n")
-    c.send(b"Subject: Fallback\r\n\r\n" + b"text\r\n" * 10 + b".\r\n")
+    out = c.send(b"Subject: Hostile\r\n\r\n" + b"text\r\n" * 10 + b".\r\n")
     h.clock.advance(0)
-    assert c.take().startswith(b"250 2.0.0")
-    assert h.subjects("bob") == ["Fallback"]
+    assert (out + c.take()).startswith(reply)
+    assert h.subjects("bob") == []
+    # The session goes on: the next message is taken.
+    assert c.send(b"NOOP\r\n") == b"250 2.0.0 OK\r\n"
     h.store.close()
 
 

@@ -71,7 +71,8 @@ def test_pool_parses_a_large_message_in_a_child_process(reactor):
         letter = wait_for(reactor, pool.parse_letter(
             big, received_at=1.0, envelope_from="carol@far.example", domain="x.test"), 60)
         assert letter == parse_letter(big, received_at=1.0, envelope_from="carol@far.example",
-                                      domain="x.test")
+                                      domain="x.test", external=True)
+        assert letter.external and letter.sender == "carol@far.example"
     finally:
         wait_for(reactor, pool.stop(), 10)
 
