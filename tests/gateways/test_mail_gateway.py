@@ -622,3 +622,81 @@ def test_retr_marks_a_letter_read_in_the_game_but_top_does_not(h):
     assert h.office.unread_count("alice") == 1
     assert [s.read for s in h.office.summaries("alice")] == [False, True]
     c.send(b"QUIT\r\n")
+
+
+# -- issue 10: limits at commit, resends, outside senders, the domain check ------------------
+
+
+def test_parallel_sessions_cannot_overfill_a_nearly_full_mailbox():
+    """Five sessions pass RCPT into a mailbox with 2 places left: two 250s, three 452 4.2.2."""
+    h = Harness(max_letters=5)
+    for n in range(3):
+        h.office.deliver(["alice"], b"Subject: old %d\r\n\r\nx\r\n" % n, now=True)
+    sessions = [h.smtp(port=40100 + n) for n in range(5)]
+    for c in sessions:
+        c.take()
+        c.send(b"EHLO x\r\nMAIL FROM:<c@far.example>\r\n")
+        assert c.send(b"RCPT TO:<alice@reality.test>\r\n").startswith(b"250 2.1.5")
+        c.send(b"DATA\r\n")
+    for n, c in enumerate(sessions):
+        c.send(b"Subject: new %d\r\n\r\nhello\r\n.\r\n" % n)
+    h.clock.advance(0)
+    replies = [c.take() for c in sessions]
+    assert [r[:9] for r in replies] == [b"250 2.0.0"] * 2 + [b"452 4.2.2"] * 3
+    assert h.office.count("alice") == 5
+    # Past the limit the next RCPT is refused at once.
+    c = sessions[0]
+    c.send(b"MAIL FROM:<c@far.example>\r\n")
+    assert c.send(b"RCPT TO:<alice@reality.test>\r\n").startswith(b"452 4.2.2")
+    h.store.close()
+
+
+def test_a_resend_after_a_lost_250_is_stored_once(h):
+    """The same message (Message-ID, envelope sender) sent again: 250 again, one letter."""
+    message = (b"From: Carol <carol@far.example>\r\nSubject: Once\r\n"
+               b"Message-ID: <lost-250@far.example>\r\n\r\nhello\r\n.\r\n")
+    for port in (40201, 40202):  # the first connection died before its 250 arrived
+        c = h.smtp(port=port)
+        c.take()
+        c.send(b"EHLO x\r\nMAIL FROM:<carol@far.example>\r\nRCPT TO:<alice@reality.test>\r\n")
+        c.send(b"DATA\r\n")
+        c.send(message)
+        h.clock.advance(0)
+        assert c.take().startswith(b"250 2.0.0")
+    assert h.subjects("alice") == ["Once"]
+
+
+def test_outside_mail_forging_an_admin_is_shown_as_outside_mail(h):
+    """Envelope attacker@evil.example, From: Root <root@...>: never shown as Root's letter."""
+    c = h.smtp()
+    c.take()
+    c.send(b"EHLO evil.example\r\nMAIL FROM:<attacker@evil.example>\r\n"
+           b"RCPT TO:<alice@reality.test>\r\nDATA\r\n")
+    c.send(b"From: Root <root@reality.test>\r\nSubject: Admin notice\r\n\r\n"
+           b"Tell me your password.\r\n.\r\n")
+    h.clock.advance(0)
+    assert c.take().startswith(b"250 2.0.0")
+    (summary,) = h.office.summaries("alice")
+    assert summary.sender == "attacker@evil.example"
+    letter = h.office.letter("alice", 1)
+    assert letter.from_header == (
+        "Root <root@reality.test> [from outside the game, sent by attacker@evil.example]"
+    )
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "alice@evilreality.test",  # the domain as a suffix of another name
+        "alice@mx.reality.test",  # a subdomain
+        "alice@xreality.test",
+        "alice@reality.tes",
+    ],
+)
+def test_recipient_domain_is_compared_by_equality_not_suffix(h, address):
+    """Only the mail domain itself is local: suffixes and subdomains are relaying, 550 5.7.1."""
+    c = h.smtp()
+    c.take()
+    c.send(b"EHLO x\r\nMAIL FROM:<c@far.example>\r\n")
+    reply = c.send(b"RCPT TO:<" + address.encode() + b">\r\n")
+    assert reply == b"550 5.7.1 <" + address.encode() + b">: Relay access denied\r\n"

@@ -9,7 +9,7 @@ import sys
 
 from reality.game.mail import parse_letter
 from reality.gateways.worker import handle, letter_from_json, letter_to_json
-from reality.gateways.workers import ServerBusy, WorkerPool
+from reality.gateways.workers import JobTimeout, ServerBusy, WorkerPool
 from reality.net.testing import wait_for
 
 MESSAGE = (
@@ -84,3 +84,45 @@ def test_pool_without_workers_is_busy(reactor):
     pool.parse_letter(b"x", received_at=0, envelope_from="", domain="d").add_errback(
         failures.append)
     assert failures and failures[0].check(ServerBusy)
+
+
+# -- the CPU-time limit per job (issue 10, item 1) --------------------------------------------
+
+#: The real worker with one more op that burns CPU until stopped.
+SPINNER = (
+    "import sys, reality.gateways.worker as w\n"
+    "def spin(request):\n"
+    "    while True:\n"
+    "        pass\n"
+    "w.OPS['spin'] = spin\n"
+    "sys.exit(w.main())\n"
+)
+
+
+def test_a_job_over_its_cpu_limit_is_abandoned_and_the_worker_goes_on(reactor):
+    """The worker stops a job at its CPU limit (JobTimeout, cpu=True) and answers the next one."""
+    pool = WorkerPool(reactor, size=1, argv=[sys.executable, "-c", SPINNER], job_timeout=20)
+    pool.start()
+    try:
+        worker = pool.workers[0]
+        failures: list = []
+        pool._submit({"op": "spin", "cpu_limit": 0.3}).add_errback(failures.append)
+        verified = pool.verify("x", "junk")
+        assert wait_for(reactor, verified, 20) is False
+        assert failures and failures[0].check(JobTimeout) and failures[0].value.cpu
+        assert pool.workers == [worker]  # not killed: the limit is kept in the worker
+    finally:
+        wait_for(reactor, pool.stop(), 10)
+
+
+def test_mail_parses_carry_a_cpu_limit_and_a_wall_clock_limit(reactor):
+    """parse_letter jobs go out with the pool's CPU limit and run under its parse timeout."""
+    pool = WorkerPool(reactor, size=1, parse_cpu_limit=1.5, parse_timeout=3.0)
+    sent: list = []
+    pool.workers = [type("W", (), {"alive": True, "pending": [],
+                                   "request": lambda self, *a: sent.append(a)})()]
+    pool._running = True
+    pool.parse_letter(b"x", received_at=0, envelope_from="", domain="d")
+    (_, message, _, timeout), = sent
+    assert message["cpu_limit"] == 1.5 and message["external"] is True
+    assert timeout == 3.0
