@@ -66,7 +66,8 @@ def test_smtp_mail_reaches_a_telnet_player_and_pop3(tmp_path):
             refused = client.send_message(letter("Meeting at the well", body))
             assert refused == {}
         alice.expect("A mail daemon appears in a puff of smoke and hands you a letter.", 2)
-        alice.expect("You have mail from Carol Sender: Meeting at the well", 2)
+        # Outside mail is announced under its envelope sender (issue 10, item 9).
+        alice.expect("You have mail from carol@far.example: Meeting at the well", 2)
         assert time.monotonic() - started < 2
         bob.expect("A mail daemon appears in a puff of smoke and hands Alice a letter.", 2)
         alice.expect("The mail daemon vanishes in a puff of smoke.", 5)
