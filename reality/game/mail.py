@@ -148,7 +148,37 @@ MAIL_MIGRATIONS: list[Migration] = [
         CREATE INDEX letters_by_message_id ON letters(owner, message_id);
         """,
     ),
+    Migration(
+        # Mail for postmaster while no admin account exists (RFC 5321 4.5.1:
+        # postmaster must always be accepted): kept here until an admin logs in.
+        "held postmaster mail",
+        """
+        CREATE TABLE held_letters (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            sender TEXT NOT NULL,
+            from_header TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            sent_at REAL,
+            received_at REAL NOT NULL,
+            body TEXT NOT NULL,
+            attachments TEXT NOT NULL DEFAULT '[]',
+            message BLOB NOT NULL,
+            external INTEGER NOT NULL DEFAULT 1,
+            envelope_from TEXT NOT NULL DEFAULT '',
+            message_id TEXT NOT NULL DEFAULT ''
+        );
+        """,
+    ),
 ]
+
+#: The recipient key of postmaster mail kept until an admin logs in (not a name
+#: anyone can have: names are letters only).
+HELD = "@postmaster"
+#: The columns a letter has in both ``letters`` and ``held_letters``.
+_LETTER_COLUMNS = (
+    "sender, from_header, subject, sent_at, received_at, body, attachments, message,"
+    " external, envelope_from, message_id"
+)
 
 register_migrations("mail", MAIL_MIGRATIONS)
 
@@ -819,6 +849,7 @@ class PostOffice:
         self.commits = 0
         self.letters_stored = 0
         world.unread_count = self.unread_count
+        world.login_hooks.append(self._hand_held_mail)
         _OFFICES[world] = self
 
     # -- delivery ----------
@@ -936,10 +967,18 @@ class PostOffice:
     def _is_duplicate(self, key: str, letter: Letter) -> bool:
         if not letter.message_id:
             return False
+        since = letter.received_at - DEDUPE_WINDOW
+        if key == HELD:
+            row = self.store.db.execute(
+                "SELECT 1 FROM held_letters WHERE message_id = ? AND envelope_from = ?"
+                " AND received_at >= ? LIMIT 1",
+                (letter.message_id, letter.envelope_from, since),
+            ).fetchone()
+            return row is not None
         row = self.store.db.execute(
             "SELECT 1 FROM letters WHERE owner = ? AND message_id = ? AND envelope_from = ?"
             " AND received_at >= ? LIMIT 1",
-            (key, letter.message_id, letter.envelope_from, letter.received_at - DEDUPE_WINDOW),
+            (key, letter.message_id, letter.envelope_from, since),
         ).fetchone()
         return row is not None
 
@@ -957,26 +996,30 @@ class PostOffice:
                 raise MailboxFull(key)
         attachments = json.dumps([[a.name, a.size] for a in letter.attachments])
         ids = []
+        values = (
+            letter.sender,
+            letter.from_header,
+            letter.subject,
+            letter.sent_at,
+            letter.received_at,
+            letter.body,
+            attachments,
+            letter.message,
+            int(letter.external),
+            letter.envelope_from,
+            letter.message_id,
+        )
+        marks = ", ".join("?" * len(values))
         for key in keys:
-            cursor = self.store.db.execute(
-                "INSERT INTO letters(owner, sender, from_header, subject, sent_at, received_at,"
-                " body, attachments, message, external, envelope_from, message_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    letter.sender,
-                    letter.from_header,
-                    letter.subject,
-                    letter.sent_at,
-                    letter.received_at,
-                    letter.body,
-                    attachments,
-                    letter.message,
-                    int(letter.external),
-                    letter.envelope_from,
-                    letter.message_id,
-                ),
-            )
+            if key == HELD:
+                cursor = self.store.db.execute(
+                    f"INSERT INTO held_letters({_LETTER_COLUMNS}) VALUES ({marks})", values
+                )
+            else:
+                cursor = self.store.db.execute(
+                    f"INSERT INTO letters(owner, {_LETTER_COLUMNS}) VALUES (?, {marks})",
+                    (key, *values),
+                )
             ids.append((key, int(cursor.lastrowid or 0)))
         return ids
 
@@ -1076,6 +1119,34 @@ class PostOffice:
         for line in lines:
             player.show(line)
 
+    def _hand_held_mail(self, player: Player) -> None:
+        """An admin logs in: postmaster mail kept while there was none goes to their mailbox."""
+        if not player.admin or not self.count(HELD):
+            return
+        room = self.max_letters - self.count(player.key)
+        if room <= 0:
+            player.show("{bright_yellow}Mail for the postmaster is waiting, but your mailbox"
+                        " is full.{/}")
+            return
+        with self.store.transaction():
+            rows = self.store.db.execute(
+                "SELECT id FROM held_letters ORDER BY id LIMIT ?", (room,)
+            ).fetchall()
+            ids = [(int(r[0]),) for r in rows]
+            self.store.db.executemany(
+                f"INSERT INTO letters(owner, {_LETTER_COLUMNS})"
+                f" SELECT ?, {_LETTER_COLUMNS} FROM held_letters WHERE id = ?",
+                [(player.key, i) for (i,) in ids],
+            )
+            self.store.db.executemany("DELETE FROM held_letters WHERE id = ?", ids)
+        noun = "letter" if len(ids) == 1 else "letters"
+        log.info("%d held postmaster %s handed to %s", len(ids), noun, player.key)
+        player.show(
+            f"{{bright_yellow}}{len(ids)} {noun} for the postmaster, kept until an admin"
+            f" came, {'is' if len(ids) == 1 else 'are'} now in your mailbox.{{/}}"
+            " Type 'mail' to read them."
+        )
+
     def _number_of(self, key: str, letter_id: int) -> int:
         """A letter's number in its mailbox (1 = oldest)."""
         row = self.store.db.execute(
@@ -1117,7 +1188,9 @@ class PostOffice:
         return int(row[0])
 
     def count(self, name: str) -> int:
-        """Letters in a mailbox."""
+        """Letters in a mailbox (:data:`HELD`: postmaster mail waiting for an admin)."""
+        if name == HELD:
+            return int(self.store.db.execute("SELECT COUNT(*) FROM held_letters").fetchone()[0])
         row = self.store.db.execute(
             "SELECT COUNT(*) FROM letters WHERE owner = ?", (name_key(name),)
         ).fetchone()

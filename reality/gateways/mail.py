@@ -9,8 +9,10 @@ SMTP (RFC 5321), the backend:
 
 - ``RCPT TO:<name@mail-domain>``, the domain in any letter case: an
   existing player's name in any letter case (``+tag`` ignored) is accepted
-  (``250 2.1.5``); ``postmaster`` (RFC 5321 4.5.1) goes to the player of
-  that name, else to the admins; an unknown name gets ``550 5.1.1``; a full
+  (``250 2.1.5``); ``postmaster@`` and a bare ``<postmaster>`` (RFC 5321
+  4.5.1) are always accepted and go to the admins, or, while no admin
+  account exists, are kept for the first admin who logs in; an unknown
+  name gets ``550 5.1.1``; a full
   mailbox ``452 4.2.2``; any other domain ``550 5.7.1``: never an open relay.
 - ``DATA``: the message goes to the post office, which commits every
   message that arrived in the same reactor turn in one transaction; the
@@ -47,7 +49,7 @@ import logging
 from typing import Any
 
 from reality.game.accounts import name_key
-from reality.game.mail import Letter, MailboxFull, MailboxLocked, MailboxSession, PostOffice
+from reality.game.mail import HELD, Letter, MailboxFull, MailboxLocked, MailboxSession, PostOffice
 from reality.game.world import World
 from reality.gateways.auth import (
     Authenticator,
@@ -197,17 +199,29 @@ class MailGateway:
     def _local_keys(self, address: str) -> list[str] | None:
         """The mailbox keys an address delivers to; None for another domain, [] for nobody."""
         local, at, domain = address.rpartition("@")
-        if not at or domain.lower() != self.domain:
+        if not at:
+            # RFC 5321 4.5.1: <postmaster> with no domain must be accepted.
+            return self._postmaster() if address.lower() == "postmaster" else None
+        if domain.lower() != self.domain:
             return None
         local = local.partition("+")[0]
         if not local or not local.isascii() or not local.isalpha():
             return []
         key = name_key(local)
+        if key == "postmaster":
+            return self._postmaster()
         if self.world.store.get_account(key) is not None:
             return [key]
-        if key == "postmaster":
-            return [a for a in sorted(self.world.admins) if self.world.store.get_account(a)]
         return []
+
+    def _postmaster(self) -> list[str]:
+        """The admins' mailboxes; with no admin account yet, the held box (RFC 5321 4.5.1).
+
+        Always the admins, even if a player is called Postmaster: reports
+        about the server are for the people who run it.
+        """
+        admins = [a for a in sorted(self.world.admins) if self.world.store.get_account(a)]
+        return admins or [HELD]
 
     def check_recipient(self, address: str) -> RecipientVerdict:
         keys = self._local_keys(address)

@@ -204,6 +204,32 @@ def test_swaks_delivers_to_a_player(tmp_path):
         assert body_of(msg).strip() == "Sent with swaks."
 
 
+@pytest.mark.skipif(shutil.which("swaks") is None, reason="swaks is not installed")
+def test_postmaster_mail_waits_for_the_first_admin(tmp_path):
+    """swaks to postmaster@ and smtplib to bare <postmaster>, before any admin exists: both are
+    accepted (RFC 5321 4.5.1), kept, and handed to the admin who logs in first."""
+    with mail_server(tmp_path, admins=("Root",)) as server:
+        result = subprocess.run(
+            ["swaks", "--server", "127.0.0.1", "--port", str(server.ports["smtp"]),
+             "--timeout", "10", "--from", "ops@far.example",
+             "--to", f"postmaster@{DOMAIN}", "--header", "Subject: abuse report",
+             "--body", "Someone is spamming."],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "<-  250 2.0.0 OK: queued as" in result.stdout
+        with smtp(server) as client:
+            refused = client.sendmail(
+                "ops@far.example", ["postmaster"], "Subject: bare postmaster\r\n\r\nhello\r\n"
+            )
+            assert refused == {}
+        root = server.telnet()
+        said = root.command("create Root secret")
+        assert "2 letters for the postmaster" in said
+        listing = root.command("mail")
+        assert "abuse report" in listing and "bare postmaster" in listing
+
+
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_curl_sends_with_smtp_and_reads_with_pop3(tmp_path):
     """The README's curl commands: smtp:// upload to a player, pop3:// list and fetch."""

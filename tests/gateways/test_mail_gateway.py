@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from reality.game.loader import load_world
-from reality.game.mail import PostOffice
+from reality.game.mail import HELD, PostOffice
 from reality.game.store import Store
 from reality.game.world import World
 from reality.gateways.auth import Authenticator, ImmediateHasher, LoginFailed
@@ -196,15 +196,69 @@ def test_postmaster_goes_to_the_admins(h):
     assert h.office.letter("root", 1).sender == "<>"  # outside mail: the envelope sender
 
 
-def test_postmaster_without_admins_is_unknown(h):
-    """With no admin accounts, postmaster is an unknown user, not a black hole."""
-    h.world.admins = frozenset()
+class Seen:
+    """A session that keeps what the player is shown."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def show(self, text: str) -> None:
+        self.lines.append(text)
+
+    def send_data(self, kind: str, data: dict) -> None:
+        pass
+
+    def disconnect(self, message: str) -> None:
+        pass
+
+
+def send_to(h: Harness, recipient: bytes, subject: bytes) -> bytes:
+    """One message from <> to ``recipient``; the replies to RCPT and to the data."""
     c = h.smtp()
     c.take()
     c.send(b"HELO c\r\nMAIL FROM:<>\r\n")
-    assert c.send(b"RCPT TO:<postmaster@reality.test>\r\n") == (
-        b"550 5.1.1 <postmaster@reality.test>: User unknown\r\n"
-    )
+    rcpt = c.send(b"RCPT TO:<" + recipient + b">\r\n")
+    c.send(b"DATA\r\n")
+    c.send(b"Subject: " + subject + b"\r\n\r\ntext\r\n.\r\n")
+    h.clock.advance(0)
+    return rcpt + c.take()
+
+
+def test_bare_postmaster_is_accepted_and_reaches_the_admins(h):
+    """RFC 5321 4.5.1: RCPT TO:<postmaster> with no domain is not relaying: it is accepted."""
+    replies = send_to(h, b"PostMaster", b"bare")
+    assert replies.startswith(b"250 2.1.5 <PostMaster>: Recipient OK\r\n")
+    assert b"250 2.0.0" in replies
+    assert h.subjects("root") == ["bare"]
+
+
+def test_postmaster_is_the_admins_even_if_a_player_has_that_name(h):
+    """A player called Postmaster does not get the server's postmaster mail."""
+    h.store.create_account("Postmaster", ImmediateHasher().hash("x").result, now=0.0)
+    send_to(h, b"postmaster@reality.test", b"abuse report")
+    assert h.subjects("root") == ["abuse report"]
+    assert h.subjects("postmaster") == []
+
+
+def test_postmaster_without_admins_is_kept_for_the_first_admin_who_logs_in(h):
+    """No admin account yet: postmaster mail is accepted and waits; the first admin gets it."""
+    h.world.admins = frozenset()
+    for recipient, subject in ((b"postmaster@reality.test", b"one"), (b"postmaster", b"two")):
+        replies = send_to(h, recipient, subject)
+        assert replies.startswith(b"250 2.1.5") and b"250 2.0.0" in replies
+    assert h.office.count(HELD) == 2
+    # A player who is not an admin gets nothing.
+    alice = Seen()
+    h.world.connect("Alice", alice)
+    assert h.subjects("alice") == [] and h.office.count(HELD) == 2
+    # The first admin who logs in gets both, and is told.
+    h.world.admins = frozenset({"root"})
+    root = Seen()
+    h.world.connect("Root", root)
+    assert h.subjects("root") == ["one", "two"]
+    assert h.office.count(HELD) == 0
+    assert any("2 letters for the postmaster" in line for line in root.lines)
+    assert h.office.letter("root", 1).sender == "<>"
 
 
 @pytest.mark.parametrize(
