@@ -230,6 +230,35 @@ def test_postmaster_mail_waits_for_the_first_admin(tmp_path):
         assert "abuse report" in listing and "bare postmaster" in listing
 
 
+def test_smtplib_sends_smtputf8_mail(tmp_path):
+    """smtplib with mail_options=["SMTPUTF8"]: a UTF-8 sender and a raw UTF-8 Subject arrive."""
+    with mail_server(tmp_path) as server:
+        alice = server.telnet()
+        alice.command("create Alice secret")
+        message = (
+            f"From: Élodie <élodie@far.example>\r\nTo: alice@{DOMAIN}\r\n"
+            "Subject: Hello été\r\n\r\nBonjour.\r\n"
+        ).encode()
+        with smtp(server) as client:
+            client.ehlo()
+            assert client.has_extn("smtputf8") and client.has_extn("8bitmime")
+            refused = client.sendmail(
+                "élodie@far.example", [f"alice@{DOMAIN}"], message, mail_options=["SMTPUTF8"]
+            )
+            assert refused == {}
+            # A UTF-8 name that is no player is unknown, like any other.
+            with pytest.raises(smtplib.SMTPRecipientsRefused) as refused_info:
+                client.sendmail("élodie@far.example", [f"jürgen@{DOMAIN}"], message,
+                                mail_options=["SMTPUTF8"])
+            ((code, _),) = refused_info.value.recipients.values()
+            assert code == 550
+        alice.expect("You have mail from élodie@far.example: Hello été", 5)
+        client = pop3(server)
+        msg = retrieve(client, 1)
+        client.quit()
+        assert msg["Subject"] == "Hello été"
+
+
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_curl_sends_with_smtp_and_reads_with_pop3(tmp_path):
     """The README's curl commands: smtp:// upload to a player, pop3:// list and fetch."""

@@ -83,7 +83,7 @@ def test_smtp_transcript_accepts_players_and_refuses_strangers_and_relaying(h):
     c = h.smtp()
     assert c.take() == b"220 mx.test ESMTP Reality\r\n"
     assert c.send(b"EHLO client.example\r\n") == (
-        b"250-mx.test\r\n250-SIZE 1048576\r\n250-8BITMIME\r\n250-PIPELINING\r\n"
+        b"250-mx.test\r\n250-SIZE 1048576\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-PIPELINING\r\n"
         b"250-ENHANCEDSTATUSCODES\r\n250 HELP\r\n"
     )
     assert c.send(b"MAIL FROM:<carol@far.example>\r\n") == (
@@ -754,3 +754,23 @@ def test_recipient_domain_is_compared_by_equality_not_suffix(h, address):
     c.send(b"EHLO x\r\nMAIL FROM:<c@far.example>\r\n")
     reply = c.send(b"RCPT TO:<" + address.encode() + b">\r\n")
     assert reply == b"550 5.7.1 <" + address.encode() + b">: Relay access denied\r\n"
+
+
+def test_smtputf8_letter_with_a_raw_utf8_subject_arrives(h):
+    """RFC 6531: a UTF-8 Subject sent raw arrives readable; a UTF-8 name that is no player: 550."""
+    c = h.smtp()
+    c.take()
+    c.send("EHLO x\r\nMAIL FROM:<élodie@far.example> SMTPUTF8\r\n".encode())
+    assert c.send("RCPT TO:<jürgen@reality.test>\r\n".encode()) == (
+        "550 5.1.1 <jürgen@reality.test>: User unknown\r\n".encode()
+    )
+    assert c.send(b"RCPT TO:<alice@reality.test>\r\n").startswith(b"250 2.1.5")
+    c.send(b"DATA\r\n")
+    c.send("From: Élodie <élodie@far.example>\r\nSubject: Hello été\r\n\r\nBonjour.\r\n.\r\n"
+           .encode())
+    h.clock.advance(0)
+    assert c.take().startswith(b"250 2.0.0")
+    letter = h.office.letter("alice", 1)
+    assert letter.subject == "Hello été"
+    assert letter.sender == "élodie@far.example"
+    assert letter.from_header == "Élodie <élodie@far.example> [from outside the game]"
