@@ -63,6 +63,7 @@ from email.message import EmailMessage, Message
 from typing import TYPE_CHECKING, Any
 
 from attrs import define, evolve, frozen
+from wcwidth import wcwidth
 
 from reality.game import commands, markup
 from reality.game.accounts import name_key
@@ -1339,6 +1340,17 @@ HELP = (
 )
 
 
+def _short_date(stamp: float | None) -> str:
+    """A date in exactly 16 columns: ``2023-11-14 22:13`` (UTC)."""
+    if stamp is None:
+        return "unknown date    "
+    try:
+        text = time.strftime("%Y-%m-%d %H:%M", time.gmtime(stamp))
+    except (OverflowError, OSError, ValueError):
+        text = "unknown date"
+    return text[:16].ljust(16)
+
+
 def _date_text(stamp: float | None) -> str:
     if stamp is None:
         return "unknown date"
@@ -1348,10 +1360,45 @@ def _date_text(stamp: float | None) -> str:
         return "unknown date"
 
 
+def _columns_of(text: str) -> int:
+    """Terminal columns ``text`` takes (wcwidth: wide CJK and emoji 2, combining marks 0)."""
+    if text.isascii():
+        return len(text)
+    return sum(max(0, wcwidth(ch)) for ch in text)
+
+
 def _fit(text: str, width: int) -> str:
-    if len(text) > width:
-        text = text[: width - 3] + "..."
-    return text.ljust(width)
+    """``text`` cut (with "...") and padded to exactly ``width`` terminal columns."""
+    used = _columns_of(text)
+    if used > width:
+        keep: list[str] = []
+        used = 0
+        for ch in text:
+            w = max(0, wcwidth(ch))
+            if used + w > width - 3:
+                break
+            keep.append(ch)
+            used += w
+        text = "".join(keep) + "..."
+        used += 3
+    return text + " " * (width - used)
+
+
+def _player_columns(player: Player) -> int:
+    """The width to lay a table out for: the player's setting, else their terminal's, else 80."""
+    setting = player.settings.get("width", "auto")
+    if isinstance(setting, int) and setting > 0:
+        return max(20, min(setting, 500))
+    # A telnet session knows the window size (NAWS); others may not.
+    width = getattr(player.session, "width", None)
+    if isinstance(width, int) and width > 0:
+        return max(20, min(width, 500))
+    return 80
+
+
+#: Columns of a listing row that are not the sender or the subject: the
+#: spaces around the mark, the mark, two spaces before the date, the date.
+_ROW_FIXED = 1 + 1 + 1 + 1 + 2 + 16
 
 
 def _office(ctx: Context) -> PostOffice:
@@ -1409,14 +1456,19 @@ def _list(ctx: Context, office: PostOffice) -> None:
     shown = letters[-MAX_LISTED:]
     if len(shown) < len(letters):
         lines.append(f"(The newest {len(shown)}; 'mail read <n>' reads any of them.)")
-    width = len(str(letters[-1].number))
+    # Laid out in terminal columns, not characters (a subject in 日本語 or
+    # with an emoji must not push the date), to fit the player's width.
+    number_width = len(str(letters[-1].number))
+    room = _player_columns(player) - number_width - _ROW_FIXED
+    sender_width = max(6, min(24, room // 3))
+    subject_width = max(6, room - sender_width)
     for letter in shown:
         mark = "{bright_yellow}*{/}" if not letter.read else " "
-        sender = markup.escape(_fit(letter.sender, 20))
-        subject = markup.escape(_fit(letter.subject, 36))
-        when = _date_text(letter.sent_at or letter.received_at)
-        lines.append(f"{letter.number:>{width}} {mark} {sender} {subject} {when}")
-    lines.append("Type 'mail read <n>' to read a letter.")
+        sender = markup.escape(_fit(letter.sender, sender_width))
+        subject = markup.escape(_fit(letter.subject, subject_width))
+        when = _short_date(letter.sent_at or letter.received_at)
+        lines.append(f"{letter.number:>{number_width}} {mark} {sender} {subject}  {when}")
+    lines.append("Type 'mail read <n>' to read a letter. Times are UTC.")
     ctx.tell("\n".join(lines))
 
 
