@@ -182,6 +182,9 @@ def handle(request: Any) -> dict[str, Any]:
     timed = isinstance(limit, (int, float)) and limit > 0
     try:
         if timed:
+            # Installed here too, not only in main(): SIGPROF's default action
+            # ends the process, which must never happen to a caller of handle().
+            signal.signal(signal.SIGPROF, _over_cpu_limit)
             signal.setitimer(signal.ITIMER_PROF, float(limit))
         try:
             return {"id": ident, "result": op(request)}
@@ -201,7 +204,6 @@ def main() -> int:
     # us; dying early would only fail the jobs still in flight.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGPROF, _over_cpu_limit)
     out = sys.stdout
     for line in sys.stdin.buffer:
         line = line.strip()

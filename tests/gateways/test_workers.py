@@ -126,3 +126,25 @@ def test_mail_parses_carry_a_cpu_limit_and_a_wall_clock_limit(reactor):
     (_, message, _, timeout), = sent
     assert message["cpu_limit"] == 1.5 and message["external"] is True
     assert timeout == 3.0
+
+
+def test_handle_stops_a_job_at_its_cpu_limit_in_process(monkeypatch):
+    """handle() itself keeps the CPU limit: a spinning op comes back as a cpu_limit error."""
+    import signal
+
+    from reality.gateways import worker
+
+    def spin(request):
+        while True:
+            pass
+
+    monkeypatch.setitem(worker.OPS, "spin", spin)
+    previous = signal.getsignal(signal.SIGPROF)
+    try:
+        answer = handle({"id": 4, "op": "spin", "cpu_limit": 0.2})
+    finally:
+        signal.signal(signal.SIGPROF, previous)
+    assert answer["id"] == 4 and answer["cpu_limit"] is True
+    assert handle({"id": 5, "op": "verify", "password": "x", "stored": "junk"}) == {
+        "id": 5, "result": False
+    }
