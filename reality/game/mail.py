@@ -13,8 +13,17 @@ the subject, the date, the text/plain part (an HTML-only letter is reduced
 to text), and the attachments, listed by name and size but not stored.
 From and Date are read with ``email.utils`` instead of policy.default's
 header classes, which cost a third of the CPU per SMTP message. Header
-bytes sent unencoded are read as UTF-8. Parsing never raises: any bytes
-make *some* letter.
+bytes sent unencoded are read as UTF-8 (RFC 6532). Parsing never raises:
+any bytes make *some* letter. The HTML-to-text step is one forward pass,
+linear in its input (:func:`html_to_text`); the gateway still parses every
+message in a worker process, since what the email package costs depends
+on bytes a stranger chose.
+
+Who a letter is from: anyone can write any From header, so a letter from
+outside the game (``external``, the default of :meth:`PostOffice.deliver`)
+is shown under its envelope sender, its From header marked ``[from outside
+the game]``; only letters the game wrote (``mail send``) carry a player's
+name.
 
 What a mailbox keeps per letter is the text shown in the game and an
 RFC 5322 message served by POP3: the message as received when it is a
@@ -28,7 +37,13 @@ Durability: :meth:`PostOffice.deliver` queues a delivery and commits every
 delivery queued in the same reactor turn in one transaction (one
 ``fsync``), then calls each one's ``done`` callback: the SMTP gateway
 answers ``250`` from there, never before the commit. The store runs
-SQLite in WAL mode with ``synchronous=FULL``.
+SQLite in WAL mode with ``synchronous=FULL``. The mailbox limit is checked
+again inside that transaction (parallel sessions cannot overshoot it), and
+a message whose Message-ID and envelope sender the mailbox already got
+within :data:`DEDUPE_WINDOW` is acknowledged but not stored twice (a
+sender resends when a ``250`` was lost). Postmaster mail that arrives while
+there is no admin account is kept in ``held_letters`` and handed to the
+first admin who logs in.
 
 The mail daemon, after NetHack's: when a letter arrives for a connected
 player, a mail daemon appears in their room (everyone there sees it),
@@ -39,7 +54,9 @@ login how many unread letters wait (the world's ``unread_count`` hook).
 Tables of the ``"mail"`` store component::
 
     letters(id, owner, sender, from_header, subject, sent_at, received_at,
-            body, attachments JSON, message BLOB, read)
+            body, attachments JSON, message BLOB, read,
+            external, envelope_from, message_id)
+    held_letters(id, the same columns but owner and read)
 """
 
 from __future__ import annotations
