@@ -13,8 +13,17 @@ the subject, the date, the text/plain part (an HTML-only letter is reduced
 to text), and the attachments, listed by name and size but not stored.
 From and Date are read with ``email.utils`` instead of policy.default's
 header classes, which cost a third of the CPU per SMTP message. Header
-bytes sent unencoded are read as UTF-8. Parsing never raises: any bytes
-make *some* letter.
+bytes sent unencoded are read as UTF-8 (RFC 6532). Parsing never raises:
+any bytes make *some* letter. The HTML-to-text step is one forward pass,
+linear in its input (:func:`html_to_text`); the gateway still parses every
+message in a worker process, since what the email package costs depends
+on bytes a stranger chose.
+
+Who a letter is from: anyone can write any From header, so a letter from
+outside the game (``external``, the default of :meth:`PostOffice.deliver`)
+is shown under its envelope sender, its From header marked ``[from outside
+the game]``; only letters the game wrote (``mail send``) carry a player's
+name.
 
 What a mailbox keeps per letter is the text shown in the game and an
 RFC 5322 message served by POP3: the message as received when it is a
@@ -28,7 +37,13 @@ Durability: :meth:`PostOffice.deliver` queues a delivery and commits every
 delivery queued in the same reactor turn in one transaction (one
 ``fsync``), then calls each one's ``done`` callback: the SMTP gateway
 answers ``250`` from there, never before the commit. The store runs
-SQLite in WAL mode with ``synchronous=FULL``.
+SQLite in WAL mode with ``synchronous=FULL``. The mailbox limit is checked
+again inside that transaction (parallel sessions cannot overshoot it), and
+a message whose Message-ID and envelope sender the mailbox already got
+within :data:`DEDUPE_WINDOW` is acknowledged but not stored twice (a
+sender resends when a ``250`` was lost). Postmaster mail that arrives while
+there is no admin account is kept in ``held_letters`` and handed to the
+first admin who logs in.
 
 The mail daemon, after NetHack's: when a letter arrives for a connected
 player, a mail daemon appears in their room (everyone there sees it),
@@ -39,7 +54,9 @@ login how many unread letters wait (the world's ``unread_count`` hook).
 Tables of the ``"mail"`` store component::
 
     letters(id, owner, sender, from_header, subject, sent_at, received_at,
-            body, attachments JSON, message BLOB, read)
+            body, attachments JSON, message BLOB, read,
+            external, envelope_from, message_id)
+    held_letters(id, the same columns but owner and read)
 """
 
 from __future__ import annotations
@@ -60,10 +77,10 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage, Message
-from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
 
-from attrs import define, frozen
+from attrs import define, evolve, frozen
+from wcwidth import wcwidth
 
 from reality.game import commands, markup
 from reality.game.accounts import name_key
@@ -82,6 +99,7 @@ __all__ = [
     "Attachment",
     "Letter",
     "LetterSummary",
+    "MailboxFull",
     "MailboxLocked",
     "MailboxSession",
     "PostOffice",
@@ -110,6 +128,13 @@ MAX_ATTACHMENTS = 50
 MAX_PARTS = 500
 #: Seconds the mail daemon stays in the room: one tick.
 DAEMON_LINGER = 1.0
+#: Seconds a Message-ID is remembered per mailbox: the same message (same
+#: Message-ID, same envelope sender) arriving again within it is acknowledged
+#: and not stored twice. A client whose 250 was lost resends; RFC 5321
+#: 4.5.4.1 has senders give up after 4-5 days, so a week covers every retry.
+DEDUPE_WINDOW = 7 * 24 * 3600.0
+#: Longest Message-ID kept for deduplication (characters); longer ones are not used.
+MAX_MESSAGE_ID = 250
 
 MAIL_MIGRATIONS: list[Migration] = [
     Migration(
@@ -131,7 +156,48 @@ MAIL_MIGRATIONS: list[Migration] = [
         CREATE INDEX letters_by_owner ON letters(owner, id);
         """,
     ),
+    Migration(
+        # Letters stored before this step are marked as outside mail: the
+        # safe reading, since nothing proves they were written in the game.
+        "external mark, envelope sender and Message-ID for deduplication",
+        """
+        ALTER TABLE letters ADD COLUMN external INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE letters ADD COLUMN envelope_from TEXT NOT NULL DEFAULT '';
+        ALTER TABLE letters ADD COLUMN message_id TEXT NOT NULL DEFAULT '';
+        CREATE INDEX letters_by_message_id ON letters(owner, message_id);
+        """,
+    ),
+    Migration(
+        # Mail for postmaster while no admin account exists (RFC 5321 4.5.1:
+        # postmaster must always be accepted): kept here until an admin logs in.
+        "held postmaster mail",
+        """
+        CREATE TABLE held_letters (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            sender TEXT NOT NULL,
+            from_header TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            sent_at REAL,
+            received_at REAL NOT NULL,
+            body TEXT NOT NULL,
+            attachments TEXT NOT NULL DEFAULT '[]',
+            message BLOB NOT NULL,
+            external INTEGER NOT NULL DEFAULT 1,
+            envelope_from TEXT NOT NULL DEFAULT '',
+            message_id TEXT NOT NULL DEFAULT ''
+        );
+        """,
+    ),
 ]
+
+#: The recipient key of postmaster mail kept until an admin logs in (not a name
+#: anyone can have: names are letters only).
+HELD = "@postmaster"
+#: The columns a letter has in both ``letters`` and ``held_letters``.
+_LETTER_COLUMNS = (
+    "sender, from_header, subject, sent_at, received_at, body, attachments, message,"
+    " external, envelope_from, message_id"
+)
 
 register_migrations("mail", MAIL_MIGRATIONS)
 
@@ -169,6 +235,12 @@ class Letter:
     attachments: tuple[Attachment, ...]
     #: The RFC 5322 message POP3 serves (CRLF line ends).
     message: bytes
+    #: The Message-ID the sender gave (``<...>``), ``""`` if none or unusable.
+    message_id: str = ""
+    #: The SMTP reverse-path (``""`` for ``<>``).
+    envelope_from: str = ""
+    #: True for mail from outside the game: it never shows as a player's letter.
+    external: bool = False
 
 
 @frozen
@@ -249,14 +321,52 @@ def parse_letter(
     received_at: float,
     envelope_from: str = "",
     domain: str = "reality.localhost",
+    external: bool = False,
 ) -> Letter:
     """Read a message (RFC 5322 bytes) into a :class:`Letter`. Never raises.
 
     ``envelope_from`` (the SMTP reverse-path, ``""`` for ``<>``) names the
     sender when the message has no usable From header, and becomes the
     ``Return-Path:``; ``domain`` names generated Message-IDs.
+
+    ``external`` is for mail from outside the game. Anyone can write any
+    From header, so such a letter is never shown under the name in it: the
+    sender shown is the envelope sender, and the From header is shown marked
+    as outside mail, with the envelope sender beside it when they differ.
     """
     data = crlf(bytes(data))
+    letter = _parse_any(data, received_at, envelope_from, domain)
+    fields, _ = _split_header(data)
+    letter = evolve(letter, message_id=_message_id(fields), envelope_from=envelope_from)
+    if external:
+        letter = _mark_external(letter, envelope_from)
+    return letter
+
+
+def _mark_external(letter: Letter, envelope_from: str) -> Letter:
+    """Outside mail: shown under its envelope sender, its From header marked."""
+    path = _clean_line(envelope_from, MAX_HEADER_TEXT - 20)
+    shown = path if "@" in path else f"<{path}>"
+    _, address = email.utils.parseaddr(letter.from_header)
+    if address and path and address.lower() == path.lower():
+        note = "[from outside the game]"
+    else:
+        note = f"[from outside the game, sent by {shown}]"
+    return evolve(
+        letter, sender=shown, from_header=f"{letter.from_header} {note}", external=True
+    )
+
+
+def _message_id(fields: Sequence[bytes]) -> str:
+    """The first Message-ID field's value, unfolded, or ``""``."""
+    for field in fields:
+        if _field_name(field) == b"message-id":
+            value = " ".join(field.split(b":", 1)[1].decode("utf-8", "replace").split())
+            return value if 0 < len(value) <= MAX_MESSAGE_ID else ""
+    return ""
+
+
+def _parse_any(data: bytes, received_at: float, envelope_from: str, domain: str) -> Letter:
     try:
         return _parse(data, received_at, envelope_from, domain)
     except Exception as exc:
@@ -566,51 +676,66 @@ def compose_letter(
     return msg.as_bytes()
 
 
-class _TextExtractor(HTMLParser):
-    """HTML to readable text: block elements break lines; scripts and styles vanish."""
+# HTML to text in one pass. The standard library's HTMLParser rescans from
+# every '<' that does not close (a message of "<a " repeated cost seconds
+# for 30 KB: quadratic), so this reads the markup itself: every step starts
+# where the last one ended and no scan goes back, so the cost is linear in
+# the input. It follows what browsers do where it matters for the text: a
+# tag left open at the end of the input is dropped, a quoted attribute
+# value may hold '>', script and style content is never text.
 
-    _BLOCKS = frozenset(
-        {
-            "p", "div", "br", "tr", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4",
-            "h5", "h6", "blockquote", "pre", "hr", "section", "article", "header",
-            "footer", "dt", "dd", "title",
-        }
-    )  # fmt: skip
-    _HIDDEN = frozenset({"script", "style", "head"})
+#: Where markup begins: a comment, a declaration or processing instruction,
+#: or a start or end tag. A '<' before anything else is text.
+_MARKUP = re.compile(r"<(?:!--|[!?]|/?[A-Za-z])")
+_TAG_NAME = re.compile(r"/?([A-Za-z][^\s/>]*)")
+#: Inside a tag: its end, or the start of a quoted attribute value.
+_IN_TAG = re.compile(r">|=\s*([\"'])")
+_RAW_END = {name: re.compile(f"</{name}", re.IGNORECASE) for name in ("script", "style")}
+_SPACES = re.compile(r"\s+")
+
+_BLOCKS = frozenset(
+    {
+        "p", "div", "br", "tr", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4",
+        "h5", "h6", "blockquote", "pre", "hr", "section", "article", "header",
+        "footer", "dt", "dd", "title",
+    }
+)  # fmt: skip
+
+
+class _TextWriter:
+    """The text side of :func:`html_to_text`: block elements break lines, <head> is hidden."""
+
+    __slots__ = ("hidden", "out", "pre")
 
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self.out: list[str] = []
         self.hidden = 0
         self.pre = 0
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._HIDDEN:
+    def start(self, tag: str) -> None:
+        if tag == "head":
             self.hidden += 1
         elif tag == "li":
             self.out.append("\n* ")
-        elif tag in self._BLOCKS:
+        elif tag in _BLOCKS:
             self.out.append("\n")
         if tag == "pre":
             self.pre += 1
 
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        # <br/> is one line break, not an opening and a closing one.
-        self.handle_starttag(tag, attrs)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._HIDDEN:
+    def end(self, tag: str) -> None:
+        if tag == "head":
             self.hidden = max(0, self.hidden - 1)
-        elif tag in self._BLOCKS and tag != "li":
+        elif tag in _BLOCKS and tag != "li":
             self.out.append("\n")
         if tag == "pre":
             self.pre = max(0, self.pre - 1)
 
-    def handle_data(self, data: str) -> None:
+    def data(self, data: str) -> None:
         if self.hidden:
             return
+        data = html.unescape(data)
         if not self.pre:
-            data = re.sub(r"\s+", " ", data)
+            data = _SPACES.sub(" ", data)
             if not self.out or self.out[-1].endswith("\n"):
                 # Indentation in HTML source is not meant to be seen.
                 data = data.lstrip(" ")
@@ -619,15 +744,58 @@ class _TextExtractor(HTMLParser):
         self.out.append(data)
 
 
+def _tag_end(source: str, pos: int) -> int:
+    """Where the tag whose attributes start at ``pos`` ends (after its '>'); -1 if it never does."""
+    while True:
+        m = _IN_TAG.search(source, pos)
+        if m is None:
+            return -1
+        if m.group() == ">":
+            return m.end()
+        close = source.find(m.group(1), m.end())
+        if close < 0:
+            return -1
+        pos = close + 1
+
+
 def html_to_text(source: str) -> str:
-    """Readable plain text from an HTML body (for HTML-only mail)."""
-    parser = _TextExtractor()
-    try:
-        parser.feed(source)
-        parser.close()
-    except Exception:
-        return html.unescape(re.sub(r"<[^>]*>", " ", source))
-    lines = [line.rstrip() for line in "".join(parser.out).split("\n")]
+    """Readable plain text from an HTML body (for HTML-only mail), in time linear in its length."""
+    writer = _TextWriter()
+    pos, end = 0, len(source)
+    while pos < end:
+        m = _MARKUP.search(source, pos)
+        if m is None:
+            writer.data(source[pos:])
+            break
+        if m.start() > pos:
+            writer.data(source[pos : m.start()])
+        marker = m.group()
+        if marker == "<!--":
+            close = source.find("-->", m.end())
+            pos = end if close < 0 else close + 3
+            continue
+        if marker in ("<!", "<?"):
+            close = source.find(">", m.end())
+            pos = end if close < 0 else close + 1
+            continue
+        name = _TAG_NAME.match(source, m.start() + 1)
+        assert name is not None  # _MARKUP saw a letter
+        tag = name.group(1).lower()
+        pos = _tag_end(source, name.end())
+        if pos < 0:
+            break  # a tag still open at the end of the input is not shown
+        if name.group().startswith("/"):
+            writer.end(tag)
+            continue
+        writer.start(tag)
+        raw_end = _RAW_END.get(tag)
+        if raw_end is not None:
+            # Script and style hold no markup and no text: skip to their end tag.
+            close = raw_end.search(source, pos)
+            pos = -1 if close is None else _tag_end(source, close.end())
+            if pos < 0:
+                break
+    lines = [line.rstrip() for line in "".join(writer.out).split("\n")]
     text = "\n".join(lines)
     return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
 
@@ -637,6 +805,14 @@ def html_to_text(source: str) -> str:
 
 class MailboxLocked(Exception):
     """A mail client (POP3) has this mailbox open."""
+
+
+class MailboxFull(Exception):
+    """A recipient's mailbox held its limit of letters when the delivery was committed."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"the mailbox of {key} is full")
+        self.key = key
 
 
 @define
@@ -692,6 +868,7 @@ class PostOffice:
         self.commits = 0
         self.letters_stored = 0
         world.unread_count = self.unread_count
+        world.login_hooks.append(self._hand_held_mail)
         _OFFICES[world] = self
 
     # -- delivery ----------
@@ -705,11 +882,20 @@ class PostOffice:
         done: Callable[[BaseException | None], None] | None = None,
         now: bool = False,
         letter: Letter | None = None,
+        external: bool = True,
     ) -> Letter:
         """Put a message into the mailboxes of ``recipients`` (player names).
 
-        ``letter`` is the message already parsed (by a worker process, for a
-        large message); otherwise ``data`` is parsed here.
+        ``letter`` is the message already parsed (by a worker process);
+        otherwise ``data`` is parsed here, as outside mail unless
+        ``external`` is False (only for letters the game wrote itself).
+
+        The mailbox limit is checked again at the commit, so deliveries that
+        all passed their RCPT check cannot overfill a mailbox together: one
+        that would gets ``done(MailboxFull)`` and is stored nowhere. A letter
+        whose Message-ID and envelope sender a mailbox got within
+        :data:`DEDUPE_WINDOW` is not stored there again, but is acknowledged
+        (the sender is resending one whose acknowledgement was lost).
 
         The letter is committed together with every other delivery queued in
         this turn of the clock (``now=True`` commits at once); then
@@ -723,6 +909,7 @@ class PostOffice:
                 received_at=self.world.wall(),
                 envelope_from=envelope_from,
                 domain=self.world.mail_domain,
+                external=external,
             )
         self._pending.append(_Pending(keys, letter, done))
         if now:
@@ -744,8 +931,7 @@ class PostOffice:
         outcomes: list[tuple[_Pending, list[tuple[str, int]], BaseException | None]]
         try:
             with self.store.transaction():
-                stored = [self._insert(p) for p in pending]
-            outcomes = [(p, ids, None) for p, ids in zip(pending, stored, strict=True)]
+                outcomes = [self._insert_or_refuse(p) for p in pending]
             self.commits += 1
         except Exception as exc:
             if len(pending) == 1:
@@ -781,33 +967,78 @@ class PostOffice:
     ) -> tuple[_Pending, list[tuple[str, int]], BaseException | None]:
         try:
             with self.store.transaction():
-                ids = self._insert(p)
+                outcome = self._insert_or_refuse(p)
         except Exception as exc:
             log.error("mail delivery to %s failed: %s", p.recipients, exc, exc_info=True)
             return (p, [], exc)
         self.commits += 1
-        return (p, ids, None)
+        return outcome
+
+    def _insert_or_refuse(
+        self, p: _Pending
+    ) -> tuple[_Pending, list[tuple[str, int]], BaseException | None]:
+        try:
+            return (p, self._insert(p), None)
+        except MailboxFull as full:
+            log.info("mail for %s refused at commit: mailbox full", full.key)
+            return (p, [], full)
+
+    def _is_duplicate(self, key: str, letter: Letter) -> bool:
+        if not letter.message_id:
+            return False
+        since = letter.received_at - DEDUPE_WINDOW
+        if key == HELD:
+            row = self.store.db.execute(
+                "SELECT 1 FROM held_letters WHERE message_id = ? AND envelope_from = ?"
+                " AND received_at >= ? LIMIT 1",
+                (letter.message_id, letter.envelope_from, since),
+            ).fetchone()
+            return row is not None
+        row = self.store.db.execute(
+            "SELECT 1 FROM letters WHERE owner = ? AND message_id = ? AND envelope_from = ?"
+            " AND received_at >= ? LIMIT 1",
+            (key, letter.message_id, letter.envelope_from, since),
+        ).fetchone()
+        return row is not None
 
     def _insert(self, p: _Pending) -> list[tuple[str, int]]:
+        """Store one delivery (inside the caller's transaction); raises MailboxFull first."""
         letter = p.letter
+        keys = [key for key in p.recipients if not self._is_duplicate(key, letter)]
+        if len(keys) < len(p.recipients):
+            log.info("message %s from <%s> already delivered to %d mailbox(es); kept once",
+                     letter.message_id, letter.envelope_from, len(p.recipients) - len(keys))
+        # Counted inside the transaction, which sees the letters this batch
+        # stored already: sessions that passed RCPT together cannot overshoot.
+        for key in keys:
+            if self.count(key) >= self.max_letters:
+                raise MailboxFull(key)
         attachments = json.dumps([[a.name, a.size] for a in letter.attachments])
         ids = []
-        for key in p.recipients:
-            cursor = self.store.db.execute(
-                "INSERT INTO letters(owner, sender, from_header, subject, sent_at, received_at,"
-                " body, attachments, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    letter.sender,
-                    letter.from_header,
-                    letter.subject,
-                    letter.sent_at,
-                    letter.received_at,
-                    letter.body,
-                    attachments,
-                    letter.message,
-                ),
-            )
+        values = (
+            letter.sender,
+            letter.from_header,
+            letter.subject,
+            letter.sent_at,
+            letter.received_at,
+            letter.body,
+            attachments,
+            letter.message,
+            int(letter.external),
+            letter.envelope_from,
+            letter.message_id,
+        )
+        marks = ", ".join("?" * len(values))
+        for key in keys:
+            if key == HELD:
+                cursor = self.store.db.execute(
+                    f"INSERT INTO held_letters({_LETTER_COLUMNS}) VALUES ({marks})", values
+                )
+            else:
+                cursor = self.store.db.execute(
+                    f"INSERT INTO letters(owner, {_LETTER_COLUMNS}) VALUES (?, {marks})",
+                    (key, *values),
+                )
             ids.append((key, int(cursor.lastrowid or 0)))
         return ids
 
@@ -842,8 +1073,15 @@ class PostOffice:
                 sender.show(f"You send a letter to {account.name}: {title}")
 
         self.deliver(
-            [account.key], data, envelope_from=self.world.mail_address(sender), done=done, now=True
+            [account.key],
+            data,
+            envelope_from=self.world.mail_address(sender),
+            done=done,
+            now=True,
+            external=False,
         )
+        if outcome and isinstance(outcome[0], MailboxFull):
+            raise Refusal(f"{account.name}'s mailbox is full; your letter was not sent.")
         if not outcome or outcome[0] is not None:
             raise Refusal(
                 "The mail daemon dropped your letter; nothing was sent. Please try again."
@@ -900,6 +1138,34 @@ class PostOffice:
         for line in lines:
             player.show(line)
 
+    def _hand_held_mail(self, player: Player) -> None:
+        """An admin logs in: postmaster mail kept while there was none goes to their mailbox."""
+        if not player.admin or not self.count(HELD):
+            return
+        room = self.max_letters - self.count(player.key)
+        if room <= 0:
+            player.show("{bright_yellow}Mail for the postmaster is waiting, but your mailbox"
+                        " is full.{/}")
+            return
+        with self.store.transaction():
+            rows = self.store.db.execute(
+                "SELECT id FROM held_letters ORDER BY id LIMIT ?", (room,)
+            ).fetchall()
+            ids = [(int(r[0]),) for r in rows]
+            self.store.db.executemany(
+                f"INSERT INTO letters(owner, {_LETTER_COLUMNS})"
+                f" SELECT ?, {_LETTER_COLUMNS} FROM held_letters WHERE id = ?",
+                [(player.key, i) for (i,) in ids],
+            )
+            self.store.db.executemany("DELETE FROM held_letters WHERE id = ?", ids)
+        noun = "letter" if len(ids) == 1 else "letters"
+        log.info("%d held postmaster %s handed to %s", len(ids), noun, player.key)
+        player.show(
+            f"{{bright_yellow}}{len(ids)} {noun} for the postmaster, kept until an admin"
+            f" came, {'is' if len(ids) == 1 else 'are'} now in your mailbox.{{/}}"
+            " Type 'mail' to read them."
+        )
+
     def _number_of(self, key: str, letter_id: int) -> int:
         """A letter's number in its mailbox (1 = oldest)."""
         row = self.store.db.execute(
@@ -941,7 +1207,9 @@ class PostOffice:
         return int(row[0])
 
     def count(self, name: str) -> int:
-        """Letters in a mailbox."""
+        """Letters in a mailbox (:data:`HELD`: postmaster mail waiting for an admin)."""
+        if name == HELD:
+            return int(self.store.db.execute("SELECT COUNT(*) FROM held_letters").fetchone()[0])
         row = self.store.db.execute(
             "SELECT COUNT(*) FROM letters WHERE owner = ?", (name_key(name),)
         ).fetchone()
@@ -1090,6 +1358,17 @@ HELP = (
 )
 
 
+def _short_date(stamp: float | None) -> str:
+    """A date in exactly 16 columns: ``2023-11-14 22:13`` (UTC)."""
+    if stamp is None:
+        return "unknown date    "
+    try:
+        text = time.strftime("%Y-%m-%d %H:%M", time.gmtime(stamp))
+    except (OverflowError, OSError, ValueError):
+        text = "unknown date"
+    return text[:16].ljust(16)
+
+
 def _date_text(stamp: float | None) -> str:
     if stamp is None:
         return "unknown date"
@@ -1099,10 +1378,45 @@ def _date_text(stamp: float | None) -> str:
         return "unknown date"
 
 
+def _columns_of(text: str) -> int:
+    """Terminal columns ``text`` takes (wcwidth: wide CJK and emoji 2, combining marks 0)."""
+    if text.isascii():
+        return len(text)
+    return sum(max(0, wcwidth(ch)) for ch in text)
+
+
 def _fit(text: str, width: int) -> str:
-    if len(text) > width:
-        text = text[: width - 3] + "..."
-    return text.ljust(width)
+    """``text`` cut (with "...") and padded to exactly ``width`` terminal columns."""
+    used = _columns_of(text)
+    if used > width:
+        keep: list[str] = []
+        used = 0
+        for ch in text:
+            w = max(0, wcwidth(ch))
+            if used + w > width - 3:
+                break
+            keep.append(ch)
+            used += w
+        text = "".join(keep) + "..."
+        used += 3
+    return text + " " * (width - used)
+
+
+def _player_columns(player: Player) -> int:
+    """The width to lay a table out for: the player's setting, else their terminal's, else 80."""
+    setting = player.settings.get("width", "auto")
+    if isinstance(setting, int) and setting > 0:
+        return max(20, min(setting, 500))
+    # A telnet session knows the window size (NAWS); others may not.
+    width = getattr(player.session, "width", None)
+    if isinstance(width, int) and width > 0:
+        return max(20, min(width, 500))
+    return 80
+
+
+#: Columns of a listing row that are not the sender or the subject: the
+#: spaces around the mark, the mark, two spaces before the date, the date.
+_ROW_FIXED = 1 + 1 + 1 + 1 + 2 + 16
 
 
 def _office(ctx: Context) -> PostOffice:
@@ -1160,14 +1474,19 @@ def _list(ctx: Context, office: PostOffice) -> None:
     shown = letters[-MAX_LISTED:]
     if len(shown) < len(letters):
         lines.append(f"(The newest {len(shown)}; 'mail read <n>' reads any of them.)")
-    width = len(str(letters[-1].number))
+    # Laid out in terminal columns, not characters (a subject in 日本語 or
+    # with an emoji must not push the date), to fit the player's width.
+    number_width = len(str(letters[-1].number))
+    room = _player_columns(player) - number_width - _ROW_FIXED
+    sender_width = max(6, min(24, room // 3))
+    subject_width = max(6, room - sender_width)
     for letter in shown:
         mark = "{bright_yellow}*{/}" if not letter.read else " "
-        sender = markup.escape(_fit(letter.sender, 20))
-        subject = markup.escape(_fit(letter.subject, 36))
-        when = _date_text(letter.sent_at or letter.received_at)
-        lines.append(f"{letter.number:>{width}} {mark} {sender} {subject} {when}")
-    lines.append("Type 'mail read <n>' to read a letter.")
+        sender = markup.escape(_fit(letter.sender, sender_width))
+        subject = markup.escape(_fit(letter.subject, subject_width))
+        when = _short_date(letter.sent_at or letter.received_at)
+        lines.append(f"{letter.number:>{number_width}} {mark} {sender} {subject}  {when}")
+    lines.append("Type 'mail read <n>' to read a letter. Times are UTC.")
     ctx.tell("\n".join(lines))
 
 

@@ -9,14 +9,25 @@ SMTP (RFC 5321), the backend:
 
 - ``RCPT TO:<name@mail-domain>``, the domain in any letter case: an
   existing player's name in any letter case (``+tag`` ignored) is accepted
-  (``250 2.1.5``); ``postmaster`` (RFC 5321 4.5.1) goes to the player of
-  that name, else to the admins; an unknown name gets ``550 5.1.1``; a full
+  (``250 2.1.5``); ``postmaster@`` and a bare ``<postmaster>`` (RFC 5321
+  4.5.1) are always accepted and go to the admins, or, while no admin
+  account exists, are kept for the first admin who logs in; an unknown
+  name gets ``550 5.1.1``; a full
   mailbox ``452 4.2.2``; any other domain ``550 5.7.1``: never an open relay.
 - ``DATA``: the message goes to the post office, which commits every
   message that arrived in the same reactor turn in one transaction; the
   ``250`` is written when that commit has returned, so a crash after the
   ``250`` loses nothing and a crash before it leaves the client to retry
   (RFC 5321 6.1). A failed commit answers ``451 4.3.0``.
+- Every message is parsed in the worker pool, never on the loop: a parse
+  over its CPU-time limit answers ``554 5.6.0`` (the same bytes would do it
+  again); a worker killed at the wall-clock limit, or no worker free,
+  ``451 4.3.0``. A mailbox found full at the commit (sessions that passed
+  RCPT together) answers ``452 4.2.2`` and stores nothing. A resent message
+  (same Message-ID and envelope sender within the post office's dedupe
+  window) is acknowledged and kept once.
+- Mail from here is outside mail: it shows in the game under its envelope
+  sender, its From header marked, never as a player's letter.
 
 POP3 (RFC 1939, RFC 2449), the backend: ``USER``/``PASS`` are checked by the
 server's one :class:`~reality.gateways.auth.Authenticator` (so failed
@@ -39,7 +50,7 @@ from typing import Any
 
 from reality.audit import audit
 from reality.game.accounts import name_key
-from reality.game.mail import Letter, MailboxLocked, MailboxSession, PostOffice
+from reality.game.mail import HELD, Letter, MailboxFull, MailboxLocked, MailboxSession, PostOffice
 from reality.game.world import World
 from reality.gateways.auth import (
     Authenticator,
@@ -48,7 +59,7 @@ from reality.gateways.auth import (
     ServerBusy,
 )
 from reality.gateways.connections import TOO_MANY_FROM_ADDRESS, Connections
-from reality.gateways.workers import WorkerPool
+from reality.gateways.workers import JobTimeout, WorkerPool
 from reality.net.defer import Deferred, Failure
 from reality.net.protocol import Address
 from reality.net.protocols import pop3, smtp
@@ -171,12 +182,10 @@ class MailGateway:
         smtp_settings: SMTPSettings | None = None,
         pop3_settings: pop3.POP3Settings | None = None,
         parser: WorkerPool | None = None,
-        offload_threshold: int = 64 * 1024,
     ) -> None:
         self.world = world
-        #: Messages of ``offload_threshold`` bytes or more are parsed by ``parser``.
+        #: Every message is parsed by ``parser`` (None: on the loop, for tests).
         self.parser = parser
-        self.offload_threshold = offload_threshold
         self.office = office
         self.authenticator = authenticator
         self.clock = clock
@@ -208,17 +217,29 @@ class MailGateway:
     def _local_keys(self, address: str) -> list[str] | None:
         """The mailbox keys an address delivers to; None for another domain, [] for nobody."""
         local, at, domain = address.rpartition("@")
-        if not at or domain.lower() != self.domain:
+        if not at:
+            # RFC 5321 4.5.1: <postmaster> with no domain must be accepted.
+            return self._postmaster() if address.lower() == "postmaster" else None
+        if domain.lower() != self.domain:
             return None
         local = local.partition("+")[0]
         if not local or not local.isascii() or not local.isalpha():
             return []
         key = name_key(local)
+        if key == "postmaster":
+            return self._postmaster()
         if self.world.store.get_account(key) is not None:
             return [key]
-        if key == "postmaster":
-            return [a for a in self.world.admin_keys() if self.world.store.get_account(a)]
         return []
+
+    def _postmaster(self) -> list[str]:
+        """The admins' mailboxes; with no admin account yet, the held box (RFC 5321 4.5.1).
+
+        Always the admins, even if a player is called Postmaster: reports
+        about the server are for the people who run it.
+        """
+        admins = [a for a in sorted(self.world.admin_keys()) if self.world.store.get_account(a)]
+        return admins or [HELD]
 
     def check_recipient(self, address: str) -> RecipientVerdict:
         keys = self._local_keys(address)
@@ -244,31 +265,47 @@ class MailGateway:
         def done(error: BaseException | None) -> None:
             if error is None:
                 d.callback(None)
+            elif isinstance(error, MailboxFull):
+                # Checked again at the commit: sessions that passed RCPT
+                # together must not overfill it. Nothing was stored.
+                d.errback(smtp.DeliveryError(452, "4.2.2", "Mailbox full, try again later"))
             else:
                 d.errback(error)
 
         parser = self.parser
-        if parser is None or len(envelope.data) < self.offload_threshold:
+        if parser is None:
+            # Only without a worker pool (unit tests): the server always has one.
             self.office.deliver(keys, envelope.data, envelope_from=envelope.mail_from, done=done)
             return d
 
-        # A large message can cost the email package a hundred milliseconds
-        # or more: parse it in a worker process, not on the loop.
+        # What a message costs the email package depends on its bytes, which
+        # a stranger chose: every message is parsed in a worker process, under
+        # a time limit, never on the loop.
         def parsed(letter: Letter) -> None:
             self.office.deliver(
                 keys, envelope.data, envelope_from=envelope.mail_from, done=done, letter=letter
             )
 
         def not_parsed(failure: Failure) -> None:
-            log.warning("could not parse a %d-byte message in a worker (%s); parsing here",
-                        len(envelope.data), failure.value)
-            self.office.deliver(keys, envelope.data, envelope_from=envelope.mail_from, done=done)
+            error = failure.value
+            log.warning("message %s (%d bytes from <%s>) not parsed: %s",
+                        envelope.id, len(envelope.data), envelope.mail_from, error)
+            if isinstance(error, JobTimeout) and error.cpu:
+                # The same bytes would use up the same CPU again: permanent.
+                d.errback(smtp.DeliveryError(
+                    554, "5.6.0", "Message too costly to process (over its time limit)"
+                ))
+            else:
+                d.errback(smtp.DeliveryError(
+                    451, "4.3.0", "Temporary failure processing the message, try again later"
+                ))
 
         parser.parse_letter(
             envelope.data,
             received_at=self.world.wall(),
             envelope_from=envelope.mail_from,
             domain=self.world.mail_domain,
+            external=True,
         ).add_callbacks(parsed, not_parsed)
         return d
 

@@ -8,7 +8,8 @@ line on stdout, in order:
     {"id": 7, "op": "hash", "password": "..."}                -> {"id": 7, "result": "scrypt$..."}
     {"id": 8, "op": "verify", "password": "...", "stored": "..."} -> {"id": 8, "result": true}
     {"id": 9, "op": "parse_letter", "data": "<base64>", "received_at": 1.0,
-     "envelope_from": "a@b", "domain": "reality.localhost"}    -> {"id": 9, "result": {...}}
+     "envelope_from": "a@b", "domain": "reality.localhost", "external": true,
+     "cpu_limit": 5.0}                                       -> {"id": 9, "result": {...}}
     {"id": 10, "op": "markdown", "text": "# Hi"}          -> {"id": 10, "result": "<h2>Hi</h2>..."}
     {"id": 11, "op": "map", "rooms": [[id, name, outdoor, {dir: id}], ...],
      "start": "hall", "title": "World"}                      -> {"id": 11, "result": "<svg ..."}
@@ -18,8 +19,10 @@ line on stdout, in order:
                                  "refused": false}}
 
 A malformed request gets ``{"id": ..., "error": "..."}``; the worker goes
-on. It exits at end of input (also when the server dies), and ignores
-SIGINT and SIGTERM, which a terminal sends to the whole process group.
+on. Any request may carry ``"cpu_limit"`` (seconds of CPU time, see
+:func:`handle`); one over it gets ``{"id": ..., "error": ..., "cpu_limit": true}``.
+It exits at end of input (also when the server dies), and ignores SIGINT
+and SIGTERM, which a terminal sends to the whole process group.
 
 Why a process: scrypt costs tens of milliseconds on purpose; parsing a
 large or hostile e-mail message can cost a hundred; markdown-it-py takes up
@@ -79,6 +82,9 @@ def letter_to_json(letter: Letter) -> dict[str, Any]:
         "body": letter.body,
         "attachments": [[a.name, a.size] for a in letter.attachments],
         "message": base64.b64encode(letter.message).decode("ascii"),
+        "message_id": letter.message_id,
+        "envelope_from": letter.envelope_from,
+        "external": letter.external,
     }
 
 
@@ -93,6 +99,9 @@ def letter_from_json(value: dict[str, Any]) -> Letter:
         body=str(value["body"]),
         attachments=tuple(Attachment(str(n), int(s)) for n, s in value["attachments"]),
         message=base64.b64decode(value["message"]),
+        message_id=str(value.get("message_id", "")),
+        envelope_from=str(value.get("envelope_from", "")),
+        external=bool(value.get("external", True)),
     )
 
 
@@ -214,6 +223,7 @@ def _parse_letter(request: dict[str, Any]) -> Any:
         received_at=float(received_at),
         envelope_from=str(request.get("envelope_from", "")),
         domain=str(request.get("domain", "reality.localhost")),
+        external=request.get("external") is True,
     )
     return letter_to_json(letter)
 
@@ -261,16 +271,45 @@ OPS: dict[str, Callable[[dict[str, Any]], Any]] = {
 }
 
 
+class CPULimitExceeded(Exception):
+    """The job used up its CPU time (``cpu_limit``); it was abandoned."""
+
+
+def _over_cpu_limit(signum: int, frame: Any) -> None:
+    raise CPULimitExceeded()
+
+
 def handle(request: Any) -> dict[str, Any]:
-    """Answer one decoded request."""
+    """Answer one decoded request.
+
+    A request with ``"cpu_limit": seconds`` runs under that much CPU time
+    (``ITIMER_PROF``, which counts this process's user and system time): past
+    it the job stops and the answer is ``{"error": ..., "cpu_limit": true}``,
+    and the worker goes on with the next one. Code that holds the CPU in one
+    C call cannot be stopped this way; the pool's wall-clock limit (it kills
+    the worker) is the backstop for that.
+    """
     if not isinstance(request, dict):
         return {"id": None, "error": "a request must be a JSON object"}
     ident = request.get("id")
     op = OPS.get(request.get("op"))  # type: ignore[arg-type]
     if op is None:
         return {"id": ident, "error": f"unknown op {request.get('op')!r}"}
+    limit = request.get("cpu_limit")
+    timed = isinstance(limit, (int, float)) and limit > 0
     try:
-        return {"id": ident, "result": op(request)}
+        if timed:
+            # Installed here too, not only in main(): SIGPROF's default action
+            # ends the process, which must never happen to a caller of handle().
+            signal.signal(signal.SIGPROF, _over_cpu_limit)
+            signal.setitimer(signal.ITIMER_PROF, float(limit))
+        try:
+            return {"id": ident, "result": op(request)}
+        finally:
+            if timed:
+                signal.setitimer(signal.ITIMER_PROF, 0)
+    except CPULimitExceeded:
+        return {"id": ident, "error": f"over its CPU time limit of {limit} s", "cpu_limit": True}
     except Exception as exc:  # one bad request must not end the worker
         return {"id": ident, "error": f"{type(exc).__name__}: {exc}"}
 

@@ -1,7 +1,7 @@
 """A pool of worker processes for CPU-heavy jobs, driven by the reactor.
 
 The server has one thread. Work that costs milliseconds of CPU (scrypt
-password hashing, parsing a large e-mail message, rendering a homepage's
+password hashing, parsing every incoming e-mail message, rendering a homepage's
 Markdown, laying out the map, reading and parsing a world file for
 ``@load``) goes to child processes
 running :mod:`reality.gateways.worker`, spoken to in JSON lines over their
@@ -12,9 +12,11 @@ Jobs go to the least busy worker. At most ``max_queue`` jobs may be in the
 workers' hands; past that a job fails at once with :class:`ServerBusy`, so
 a flood of logins cannot queue without bound. A worker that dies is
 replaced, and its jobs fail with ServerBusy. A job still running after its
-time limit (5 s for rendering, 30 s for the rest) gets its worker killed:
-it fails with :class:`JobTimeout`, the jobs queued behind it on that
-worker with ServerBusy, and a new worker starts.
+time limit (5 s for rendering, 10 s for parsing mail, 30 s for the rest)
+gets its worker killed: it fails with :class:`JobTimeout`, the jobs queued
+behind it on that worker with ServerBusy, and a new worker starts. A mail
+parse also has a CPU-time limit (5 s) kept by the worker itself, which
+abandons the job and goes on: :class:`JobTimeout` with ``cpu=True``.
 """
 
 from __future__ import annotations
@@ -41,7 +43,13 @@ from reality.net.protocol import ProcessProtocol
 
 log = logging.getLogger(__name__)
 
-__all__ = ["JobTimeout", "ServerBusy", "WorkerPool"]
+__all__ = ["PARSE_CPU_LIMIT", "PARSE_TIMEOUT", "JobTimeout", "ServerBusy", "WorkerPool"]
+
+#: CPU seconds one e-mail parse may use in a worker (a megabyte of ordinary
+#: mail takes a small fraction of a second).
+PARSE_CPU_LIMIT = 5.0
+#: Wall-clock seconds one e-mail parse may take before its worker is killed.
+PARSE_TIMEOUT = 10.0
 
 
 class ServerBusy(Exception):
@@ -52,10 +60,20 @@ class ServerBusy(Exception):
 
 
 class JobTimeout(Exception):
-    """A job ran past its time limit; its worker was killed and replaced."""
+    """A job ran past its time limit and was abandoned.
+
+    ``cpu`` is True when the job used up its CPU time in the worker (the same
+    input would do it again); False when the wall-clock limit ran out and the
+    worker was killed (an overloaded machine can do that).
+    """
+
+    def __init__(self, cpu: bool = False) -> None:
+        super().__init__()
+        self.cpu = cpu
 
     def __str__(self) -> str:
-        return "the job took too long and was abandoned"
+        what = "CPU time" if self.cpu else "time"
+        return f"the job ran over its {what} limit and was abandoned"
 
 
 class _Worker(ProcessProtocol):
@@ -109,12 +127,16 @@ class _Worker(ProcessProtocol):
         if not self.pending:
             log.error("a worker sent an answer nobody asked for: %r", line[:200])
             return
-        ident, _, d, _ = self.pending.popleft()
+        ident, op, d, _ = self.pending.popleft()
         self._arm()
         try:
             answer = json.loads(line)
         except ValueError:
             d.errback(ServerBusy())
+            return
+        if answer.get("id") == ident and answer.get("cpu_limit") is True:
+            log.warning("a %s job ran over its CPU time limit: abandoned", op)
+            d.errback(JobTimeout(cpu=True))
             return
         if answer.get("id") != ident or "error" in answer:
             log.error("worker error for job %s: %r", ident, answer.get("error", answer))
@@ -153,11 +175,15 @@ class WorkerPool:
         cost: dict[str, int] | None = None,
         job_timeout: float = 30.0,
         render_timeout: float = 5.0,
+        parse_cpu_limit: float = PARSE_CPU_LIMIT,
+        parse_timeout: float = PARSE_TIMEOUT,
     ) -> None:
         self.reactor = reactor
         self.size = size
         self.job_timeout = job_timeout
         self.render_timeout = render_timeout
+        self.parse_cpu_limit = parse_cpu_limit
+        self.parse_timeout = parse_timeout
         self.max_queue = max_queue
         self.argv = argv or [sys.executable, "-m", "reality.gateways.worker"]
         self.cost = cost or {}
@@ -221,16 +247,32 @@ class WorkerPool:
         return self._submit({"op": "verify", "password": password, "stored": stored})
 
     def parse_letter(
-        self, data: bytes, *, received_at: float, envelope_from: str, domain: str
+        self,
+        data: bytes,
+        *,
+        received_at: float,
+        envelope_from: str,
+        domain: str,
+        external: bool = True,
     ) -> Deferred[Letter]:
-        """Parse an e-mail message into a Letter in a worker."""
-        d = self._submit({
-            "op": "parse_letter",
-            "data": base64.b64encode(data).decode("ascii"),
-            "received_at": received_at,
-            "envelope_from": envelope_from,
-            "domain": domain,
-        })
+        """Parse an e-mail message into a Letter in a worker.
+
+        The job has :attr:`parse_cpu_limit` seconds of CPU time (then it fails
+        with ``JobTimeout(cpu=True)``) and :attr:`parse_timeout` seconds of
+        wall-clock time (then its worker is killed: ``JobTimeout()``).
+        """
+        d = self._submit(
+            {
+                "op": "parse_letter",
+                "data": base64.b64encode(data).decode("ascii"),
+                "received_at": received_at,
+                "envelope_from": envelope_from,
+                "domain": domain,
+                "external": external,
+                "cpu_limit": self.parse_cpu_limit,
+            },
+            self.parse_timeout,
+        )
         return d.add_callback(letter_from_json)
 
     def markdown(self, text: str) -> Deferred[str]:

@@ -66,7 +66,8 @@ def test_smtp_mail_reaches_a_telnet_player_and_pop3(tmp_path):
             refused = client.send_message(letter("Meeting at the well", body))
             assert refused == {}
         alice.expect("A mail daemon appears in a puff of smoke and hands you a letter.", 2)
-        alice.expect("You have mail from Carol Sender: Meeting at the well", 2)
+        # Outside mail is announced under its envelope sender (issue 10, item 9).
+        alice.expect("You have mail from carol@far.example: Meeting at the well", 2)
         assert time.monotonic() - started < 2
         bob.expect("A mail daemon appears in a puff of smoke and hands Alice a letter.", 2)
         alice.expect("The mail daemon vanishes in a puff of smoke.", 5)
@@ -201,6 +202,61 @@ def test_swaks_delivers_to_a_player(tmp_path):
         client.quit()
         assert msg["Subject"] == "from swaks"
         assert body_of(msg).strip() == "Sent with swaks."
+
+
+@pytest.mark.skipif(shutil.which("swaks") is None, reason="swaks is not installed")
+def test_postmaster_mail_waits_for_the_first_admin(tmp_path):
+    """swaks to postmaster@ and smtplib to bare <postmaster>, before any admin exists: both are
+    accepted (RFC 5321 4.5.1), kept, and handed to the admin who logs in first."""
+    with mail_server(tmp_path, admins=("Root",)) as server:
+        result = subprocess.run(
+            ["swaks", "--server", "127.0.0.1", "--port", str(server.ports["smtp"]),
+             "--timeout", "10", "--from", "ops@far.example",
+             "--to", f"postmaster@{DOMAIN}", "--header", "Subject: abuse report",
+             "--body", "Someone is spamming."],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "<-  250 2.0.0 OK: queued as" in result.stdout
+        with smtp(server) as client:
+            refused = client.sendmail(
+                "ops@far.example", ["postmaster"], "Subject: bare postmaster\r\n\r\nhello\r\n"
+            )
+            assert refused == {}
+        root = server.telnet()
+        said = root.command("create Root secret")
+        assert "2 letters for the postmaster" in said
+        listing = root.command("mail")
+        assert "abuse report" in listing and "bare postmaster" in listing
+
+
+def test_smtplib_sends_smtputf8_mail(tmp_path):
+    """smtplib with mail_options=["SMTPUTF8"]: a UTF-8 sender and a raw UTF-8 Subject arrive."""
+    with mail_server(tmp_path) as server:
+        alice = server.telnet()
+        alice.command("create Alice secret")
+        message = (
+            f"From: Élodie <élodie@far.example>\r\nTo: alice@{DOMAIN}\r\n"
+            "Subject: Hello été\r\n\r\nBonjour.\r\n"
+        ).encode()
+        with smtp(server) as client:
+            client.ehlo()
+            assert client.has_extn("smtputf8") and client.has_extn("8bitmime")
+            refused = client.sendmail(
+                "élodie@far.example", [f"alice@{DOMAIN}"], message, mail_options=["SMTPUTF8"]
+            )
+            assert refused == {}
+            # A UTF-8 name that is no player is unknown, like any other.
+            with pytest.raises(smtplib.SMTPRecipientsRefused) as refused_info:
+                client.sendmail("élodie@far.example", [f"jürgen@{DOMAIN}"], message,
+                                mail_options=["SMTPUTF8"])
+            ((code, _),) = refused_info.value.recipients.values()
+            assert code == 550
+        alice.expect("You have mail from élodie@far.example: Hello été", 5)
+        client = pop3(server)
+        msg = retrieve(client, 1)
+        client.quit()
+        assert msg["Subject"] == "Hello été"
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")

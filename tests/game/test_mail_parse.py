@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import time
 from email.message import EmailMessage
 
 from hypothesis import given, settings, strategies as st
@@ -331,3 +332,46 @@ def test_odd_headers_make_a_letter(headers, body):
     letter = parse(raw.encode("utf-8", "surrogateescape"))
     assert letter.message.startswith(b"Return-Path: <bob@example.com>\r\n")
     assert_storable(letter)
+
+
+# -- HTML to text in linear time (issue 10, item 1) ----------------------------------------
+
+#: The attack that froze the server for 21 s: 200 lines of "<a " x 100.
+ATTACK_HTML = "\n".join(["<a " * 100] * 200)
+
+
+def _timed(source: str) -> float:
+    started = time.process_time()
+    html_to_text(source)
+    return time.process_time() - started
+
+
+def test_html_to_text_attack_input_is_fast():
+    """The 60 KB '<a ' message, and the same 16 times bigger, are read in well under a second."""
+    assert html_to_text(ATTACK_HTML) == ""  # a tag still open at the end shows nothing
+    assert _timed(ATTACK_HTML) < 0.5  # was 21 s
+    assert _timed(ATTACK_HTML * 16) < 1.0  # 1 MB: hours if it were quadratic
+
+
+def test_html_to_text_keeps_text_around_odd_markup():
+    """Quoted '>' stays in the tag, script and comments vanish, a lone '<' is text."""
+    assert html_to_text('<p title="a>b">x</p>a < b<script>if (a<b) {}</script>') == "x\na < b"
+    assert html_to_text("one<!-- hidden <p> -->two<?pi?><!DOCTYPE x>") == "onetwo"
+    assert html_to_text("<STYLE>p{}</Style >shown") == "shown"
+    assert html_to_text("text<a href='never closed") == "text"
+
+
+#: Pieces of markup an attacker can repeat: openings that never close, quotes, comments.
+_PIECES = st.sampled_from(
+    ["<a ", "<", "</", "<!--", "<!", "<?", "=\"", "='", "'", '"', ">", "x", " ", "&amp",
+     "<script>", "</script", "<p", "<br/>", "=", "\n", "-->", "&#"]
+)  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_PIECES, min_size=1, max_size=6))
+def test_html_to_text_is_linear_on_any_repeated_pattern(pattern):
+    """Any short pattern repeated to 200 KB is read in a bounded time (linear, not quadratic)."""
+    unit = "".join(pattern)
+    source = unit * (200_000 // len(unit) + 1)
+    assert _timed(source) < 1.0  # a quadratic reading of 200 KB takes minutes

@@ -35,17 +35,17 @@ def test_empty_mailbox_gives_the_address(world, office, join):
 def test_list_numbers_letters_and_marks_unread(world, office, join):
     """'mail' lists letters oldest first, numbered, unread ones marked with '*'."""
     alice, a = join(world, "Alice")
-    office.deliver(["alice"], letter("First things first"), now=True)
+    office.deliver(["alice"], letter("First things first"), now=True, external=False)
     office.deliver(["alice"], letter("A subject that is much too long to fit in the column"),
-                   now=True)
+                   now=True, external=False)
     office.mark_read(office.letter("alice", 1))
     a.take()
     world.execute(alice, "mail")
     assert a.take() == [
         "Your mailbox (alice@reality.localhost): 2 letters, 1 unread.",
-        "1   Carol                First things first                   2023-11-14 22:13 UTC",
-        "2 * Carol                A subject that is much too long t... 2023-11-14 22:13 UTC",
-        "Type 'mail read <n>' to read a letter.",
+        "1   Carol               First things first                      2023-11-14 22:13",
+        "2 * Carol               A subject that is much too long to ...  2023-11-14 22:13",
+        "Type 'mail read <n>' to read a letter. Times are UTC.",
     ]
 
 
@@ -61,7 +61,7 @@ def test_read_shows_the_letter_and_marks_it_read(world, office, join):
         b"Content-Disposition: attachment; filename=cat.jpg\r\n"
         b"Content-Transfer-Encoding: base64\r\n\r\nAAAA\r\n--b--\r\n"
     )
-    office.deliver(["alice"], raw, now=True)
+    office.deliver(["alice"], raw, now=True, external=False)
     assert office.unread_count("alice") == 1
     a.take()
     world.execute(alice, "mail read 1")
@@ -82,7 +82,7 @@ def test_read_shows_the_letter_and_marks_it_read(world, office, join):
 def test_long_letters_are_cut_in_the_game(world, office, join):
     """A huge body is cut in the game with a pointer to POP3, where it is whole."""
     alice, a = join(world, "Alice")
-    office.deliver(["alice"], letter("big", "word " * 10_000), now=True)
+    office.deliver(["alice"], letter("big", "word " * 10_000), now=True, external=False)
     a.take()
     world.execute(alice, "mail read 1")
     lines = a.take()
@@ -106,7 +106,7 @@ def test_long_letters_are_cut_in_the_game(world, office, join):
 def test_bad_numbers_and_words_are_refused_with_reasons(world, office, join, command, answer):
     """Every wrong use of mail says what was wrong."""
     alice, a = join(world, "Alice")
-    office.deliver(["alice"], letter("x"), now=True)
+    office.deliver(["alice"], letter("x"), now=True, external=False)
     a.take()
     world.execute(alice, command)
     assert a.take() == [answer]
@@ -124,7 +124,7 @@ def test_delete_renumbers(world, office, join):
     """'mail delete 1' removes the oldest; the others move up."""
     alice, a = join(world, "Alice")
     for subject in ("one", "two", "three"):
-        office.deliver(["alice"], letter(subject), now=True)
+        office.deliver(["alice"], letter(subject), now=True, external=False)
     a.take()
     world.execute(alice, "mail delete 2")
     assert a.take() == ["You throw away letter 2, from Carol: two."]
@@ -282,7 +282,7 @@ def test_long_mailboxes_list_the_newest_fifty(world, office, join):
     """With more than 50 letters, 'mail' shows the newest 50 and says so; all stay readable."""
     alice, a = join(world, "Alice")
     for n in range(1, 56):
-        office.deliver(["alice"], letter(f"number {n}"), now=False)
+        office.deliver(["alice"], letter(f"number {n}"), now=False, external=False)
     office.flush()
     a.take()
     world.execute(alice, "mail")
@@ -293,3 +293,49 @@ def test_long_mailboxes_list_the_newest_fifty(world, office, join):
     assert len(lines) == 53
     world.execute(alice, "mail read 1")
     assert a.take()[3] == "Subject: number 1"
+
+
+# -- the listing in terminal columns (issue 11, item 9) --------------------------------------
+
+
+def _columns(text: str) -> int:
+    from wcwidth import wcswidth
+
+    return wcswidth(text)
+
+
+@pytest.mark.parametrize("width", [80, 60, 120, 40])
+def test_list_rows_fit_the_players_width_in_display_columns(world, office, join, width):
+    """Wide characters (日本, 🎉) count two columns: every row fits and the dates line up."""
+    alice, a = join(world, "Alice")
+    alice.settings["width"] = width
+    subjects = [
+        "Plain subject",
+        "日本語の件名がとても長いのでここで切られるはずです、まだまだ続きます",
+        "Party 🎉🎉🎉 tonight at the inn, everyone is welcome to come along",
+        "Café crème",
+    ]
+    for subject in subjects:
+        office.deliver(["alice"], letter(subject, sender="山田太郎 <taro@example.jp>"),
+                       now=True, external=False)
+    a.take()
+    world.execute(alice, "mail")
+    rows = [r.replace("{bright_yellow}*{/}", "*") for r in a.take()[1:-1]]
+    assert len(rows) == 4
+    for row in rows:
+        assert _columns(row) <= width, (width, row)
+        # The date is last, two spaces after the subject column, never run into.
+        assert row.endswith("  2023-11-14 22:13"), row
+    date_columns = {_columns(row) - len("2023-11-14 22:13") for row in rows}
+    assert len(date_columns) == 1
+
+
+def test_list_follows_the_terminal_width_when_the_setting_is_auto(world, office, join):
+    """width auto: the session's window width (NAWS) is used."""
+    alice, a = join(world, "Alice")
+    alice.session.width = 50
+    office.deliver(["alice"], letter("x" * 100), now=True, external=False)
+    a.take()
+    world.execute(alice, "mail")
+    row = a.take()[1].replace("{bright_yellow}*{/}", "*")
+    assert _columns(row) == 50

@@ -10,11 +10,12 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from reality.game.loader import load_world
-from reality.game.mail import PostOffice
+from reality.game.mail import HELD, PostOffice
 from reality.game.store import Store
 from reality.game.world import World
 from reality.gateways.auth import Authenticator, ImmediateHasher, LoginFailed
 from reality.gateways.mail import MailGateway, install
+from reality.gateways.workers import JobTimeout, ServerBusy
 from reality.net.protocol import Address
 from reality.net.protocols.pop3 import POP3Settings
 from reality.net.protocols.smtp import SMTPSettings
@@ -82,7 +83,7 @@ def test_smtp_transcript_accepts_players_and_refuses_strangers_and_relaying(h):
     c = h.smtp()
     assert c.take() == b"220 mx.test ESMTP Reality\r\n"
     assert c.send(b"EHLO client.example\r\n") == (
-        b"250-mx.test\r\n250-SIZE 1048576\r\n250-8BITMIME\r\n250-PIPELINING\r\n"
+        b"250-mx.test\r\n250-SIZE 1048576\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-PIPELINING\r\n"
         b"250-ENHANCEDSTATUSCODES\r\n250 HELP\r\n"
     )
     assert c.send(b"MAIL FROM:<carol@far.example>\r\n") == (
@@ -192,18 +193,72 @@ def test_postmaster_goes_to_the_admins(h):
     c.send(b"Subject: bounce\r\n\r\nreturned\r\n.\r\n")
     h.clock.advance(0)
     assert h.subjects("root") == ["bounce"]
-    assert h.office.letter("root", 1).sender == "unknown sender"
+    assert h.office.letter("root", 1).sender == "<>"  # outside mail: the envelope sender
 
 
-def test_postmaster_without_admins_is_unknown(h):
-    """With no admin accounts, postmaster is an unknown user, not a black hole."""
-    h.world.admins = frozenset()
+class Seen:
+    """A session that keeps what the player is shown."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def show(self, text: str) -> None:
+        self.lines.append(text)
+
+    def send_data(self, kind: str, data: dict) -> None:
+        pass
+
+    def disconnect(self, message: str) -> None:
+        pass
+
+
+def send_to(h: Harness, recipient: bytes, subject: bytes) -> bytes:
+    """One message from <> to ``recipient``; the replies to RCPT and to the data."""
     c = h.smtp()
     c.take()
     c.send(b"HELO c\r\nMAIL FROM:<>\r\n")
-    assert c.send(b"RCPT TO:<postmaster@reality.test>\r\n") == (
-        b"550 5.1.1 <postmaster@reality.test>: User unknown\r\n"
-    )
+    rcpt = c.send(b"RCPT TO:<" + recipient + b">\r\n")
+    c.send(b"DATA\r\n")
+    c.send(b"Subject: " + subject + b"\r\n\r\ntext\r\n.\r\n")
+    h.clock.advance(0)
+    return rcpt + c.take()
+
+
+def test_bare_postmaster_is_accepted_and_reaches_the_admins(h):
+    """RFC 5321 4.5.1: RCPT TO:<postmaster> with no domain is not relaying: it is accepted."""
+    replies = send_to(h, b"PostMaster", b"bare")
+    assert replies.startswith(b"250 2.1.5 <PostMaster>: Recipient OK\r\n")
+    assert b"250 2.0.0" in replies
+    assert h.subjects("root") == ["bare"]
+
+
+def test_postmaster_is_the_admins_even_if_a_player_has_that_name(h):
+    """A player called Postmaster does not get the server's postmaster mail."""
+    h.store.create_account("Postmaster", ImmediateHasher().hash("x").result, now=0.0)
+    send_to(h, b"postmaster@reality.test", b"abuse report")
+    assert h.subjects("root") == ["abuse report"]
+    assert h.subjects("postmaster") == []
+
+
+def test_postmaster_without_admins_is_kept_for_the_first_admin_who_logs_in(h):
+    """No admin account yet: postmaster mail is accepted and waits; the first admin gets it."""
+    h.world.admins = frozenset()
+    for recipient, subject in ((b"postmaster@reality.test", b"one"), (b"postmaster", b"two")):
+        replies = send_to(h, recipient, subject)
+        assert replies.startswith(b"250 2.1.5") and b"250 2.0.0" in replies
+    assert h.office.count(HELD) == 2
+    # A player who is not an admin gets nothing.
+    alice = Seen()
+    h.world.connect("Alice", alice)
+    assert h.subjects("alice") == [] and h.office.count(HELD) == 2
+    # The first admin who logs in gets both, and is told.
+    h.world.admins = frozenset({"root"})
+    root = Seen()
+    h.world.connect("Root", root)
+    assert h.subjects("root") == ["one", "two"]
+    assert h.office.count(HELD) == 0
+    assert any("2 letters for the postmaster" in line for line in root.lines)
+    assert h.office.letter("root", 1).sender == "<>"
 
 
 @pytest.mark.parametrize(
@@ -273,7 +328,8 @@ def test_online_recipient_gets_the_daemon_from_smtp(h):
     c.send(b"HELO c\r\nMAIL FROM:<x@y.example>\r\nRCPT TO:<alice@reality.test>\r\nDATA\r\n")
     c.send(MESSAGE)
     h.clock.advance(0)
-    assert "You have mail from Carol: Hello" in "".join(seen.lines)
+    # Outside mail is announced under its envelope sender, not the From header's name.
+    assert "You have mail from x@y.example: Hello" in "".join(seen.lines)
 
 
 def test_connections_per_address_are_limited(h):
@@ -543,61 +599,68 @@ def test_any_split_and_commit_timing_gives_the_same_replies_and_letters(data):
 class FakeParser:
     """Stands in for the worker pool: records what it was asked to parse."""
 
-    def __init__(self, fail: bool = False) -> None:
+    def __init__(self, fail: BaseException | None = None) -> None:
         self.calls: list[int] = []
         self.fail = fail
         self.pending: list[Any] = []
 
     def parse_letter(self, data: bytes, **kw: Any) -> Any:
         from reality.game.mail import parse_letter
-        from reality.gateways.workers import ServerBusy
         from reality.net.defer import Deferred
 
         self.calls.append(len(data))
         d: Deferred[Any] = Deferred()
-        if self.fail:
-            d.errback(ServerBusy())
+        if self.fail is not None:
+            d.errback(self.fail)
         else:
             self.pending.append((d, parse_letter(data, **kw)))
         return d
 
 
-def test_large_messages_are_parsed_by_the_worker_pool():
-    """A message over the threshold goes to the parser; 250 only after it is parsed and stored."""
+def test_every_message_is_parsed_by_the_worker_pool():
+    """Large or small, a message goes to the parser; 250 only after it is parsed and stored."""
     parser = FakeParser()
-    h = Harness(parser=parser, offload_threshold=1000)
+    h = Harness(parser=parser)
     c = h.smtp()
     c.take()
-    body = b"Subject: Big\r\n\r\n" + b"line of text\r\n" * 200
-    c.send(b"EHLO x\r\nMAIL FROM:<c@far.example>\r\nRCPT TO:<alice@reality.test>\r\nDATA\r\n")
-    reply = c.send(body + b".\r\n")
-    h.clock.advance(0)
-    assert b"250" not in reply + c.take()
-    assert parser.calls and parser.calls[0] > 1000
-    d, letter = parser.pending.pop()
-    d.callback(letter)
-    h.clock.advance(0)
-    assert c.take().startswith(b"250 2.0.0")
-    assert h.subjects("alice") == ["Big"]
-    # A small message is parsed in place.
-    c.send(b"MAIL FROM:<c@far.example>\r\nRCPT TO:<alice@reality.test>\r\nDATA\r\n")
-    c.send(b"Subject: Small\r\n\r\nhi\r\n.\r\n")
-    h.clock.advance(0)
-    assert c.take().startswith(b"250 2.0.0")
-    assert len(parser.calls) == 1
+    for subject, lines in (("Big", 200), ("Small", 1)):
+        c.send(b"MAIL FROM:<c@far.example>\r\nRCPT TO:<alice@reality.test>\r\nDATA\r\n"
+               if subject == "Small" else
+               b"EHLO x\r\nMAIL FROM:<c@far.example>\r\nRCPT TO:<alice@reality.test>\r\nDATA\r\n")
+        reply = c.send(b"Subject: " + subject.encode() + b"\r\n\r\n" + b"line\r\n" * lines
+                       + b".\r\n")
+        h.clock.advance(0)
+        assert b"250" not in reply + c.take()
+        d, letter = parser.pending.pop()
+        assert letter.external  # the gateway asks for outside mail
+        d.callback(letter)
+        h.clock.advance(0)
+        assert c.take().startswith(b"250 2.0.0")
+    assert len(parser.calls) == 2
+    assert h.subjects("alice") == ["Big", "Small"]
     h.store.close()
 
 
-def test_busy_worker_pool_falls_back_to_parsing_in_place():
-    """When the workers cannot take the job, the message is still delivered."""
-    h = Harness(parser=FakeParser(fail=True), offload_threshold=10)
+@pytest.mark.parametrize(
+    ("error", "reply"),
+    [
+        (JobTimeout(cpu=True), b"554 5.6.0 Message too costly to process"),
+        (JobTimeout(), b"451 4.3.0 Temporary failure processing the message"),
+        (ServerBusy(), b"451 4.3.0 Temporary failure processing the message"),
+    ],
+)
+def test_a_parse_that_fails_or_runs_over_its_limit_gets_an_smtp_error(error, reply):
+    """No parsing on the loop as a fallback: over the CPU limit 554, busy or killed 451."""
+    h = Harness(parser=FakeParser(fail=error))
     c = h.smtp()
     c.take()
     c.send(b"EHLO x\r\nMAIL FROM:<c@far.example>\r\nRCPT TO:<bob@reality.test>\r\nDATA\r\n")
-    c.send(b"Subject: Fallback\r\n\r\n" + b"text\r\n" * 10 + b".\r\n")
+    out = c.send(b"Subject: Hostile\r\n\r\n" + b"text\r\n" * 10 + b".\r\n")
     h.clock.advance(0)
-    assert c.take().startswith(b"250 2.0.0")
-    assert h.subjects("bob") == ["Fallback"]
+    assert (out + c.take()).startswith(reply)
+    assert h.subjects("bob") == []
+    # The session goes on: the next message is taken.
+    assert c.send(b"NOOP\r\n") == b"250 2.0.0 OK\r\n"
     h.store.close()
 
 
@@ -636,3 +699,101 @@ def test_connections_per_service_are_limited_separately():
         assert h.smtp(host="198.51.100.7").take().startswith(b"220 ")
     finally:
         h.store.close()
+
+
+# -- issue 10: limits at commit, resends, outside senders, the domain check ------------------
+
+
+def test_parallel_sessions_cannot_overfill_a_nearly_full_mailbox():
+    """Five sessions pass RCPT into a mailbox with 2 places left: two 250s, three 452 4.2.2."""
+    h = Harness(max_letters=5)
+    for n in range(3):
+        h.office.deliver(["alice"], b"Subject: old %d\r\n\r\nx\r\n" % n, now=True)
+    sessions = [h.smtp(port=40100 + n) for n in range(5)]
+    for c in sessions:
+        c.take()
+        c.send(b"EHLO x\r\nMAIL FROM:<c@far.example>\r\n")
+        assert c.send(b"RCPT TO:<alice@reality.test>\r\n").startswith(b"250 2.1.5")
+        c.send(b"DATA\r\n")
+    for n, c in enumerate(sessions):
+        c.send(b"Subject: new %d\r\n\r\nhello\r\n.\r\n" % n)
+    h.clock.advance(0)
+    replies = [c.take() for c in sessions]
+    assert [r[:9] for r in replies] == [b"250 2.0.0"] * 2 + [b"452 4.2.2"] * 3
+    assert h.office.count("alice") == 5
+    # Past the limit the next RCPT is refused at once.
+    c = sessions[0]
+    c.send(b"MAIL FROM:<c@far.example>\r\n")
+    assert c.send(b"RCPT TO:<alice@reality.test>\r\n").startswith(b"452 4.2.2")
+    h.store.close()
+
+
+def test_a_resend_after_a_lost_250_is_stored_once(h):
+    """The same message (Message-ID, envelope sender) sent again: 250 again, one letter."""
+    message = (b"From: Carol <carol@far.example>\r\nSubject: Once\r\n"
+               b"Message-ID: <lost-250@far.example>\r\n\r\nhello\r\n.\r\n")
+    for port in (40201, 40202):  # the first connection died before its 250 arrived
+        c = h.smtp(port=port)
+        c.take()
+        c.send(b"EHLO x\r\nMAIL FROM:<carol@far.example>\r\nRCPT TO:<alice@reality.test>\r\n")
+        c.send(b"DATA\r\n")
+        c.send(message)
+        h.clock.advance(0)
+        assert c.take().startswith(b"250 2.0.0")
+    assert h.subjects("alice") == ["Once"]
+
+
+def test_outside_mail_forging_an_admin_is_shown_as_outside_mail(h):
+    """Envelope attacker@evil.example, From: Root <root@...>: never shown as Root's letter."""
+    c = h.smtp()
+    c.take()
+    c.send(b"EHLO evil.example\r\nMAIL FROM:<attacker@evil.example>\r\n"
+           b"RCPT TO:<alice@reality.test>\r\nDATA\r\n")
+    c.send(b"From: Root <root@reality.test>\r\nSubject: Admin notice\r\n\r\n"
+           b"Tell me your password.\r\n.\r\n")
+    h.clock.advance(0)
+    assert c.take().startswith(b"250 2.0.0")
+    (summary,) = h.office.summaries("alice")
+    assert summary.sender == "attacker@evil.example"
+    letter = h.office.letter("alice", 1)
+    assert letter.from_header == (
+        "Root <root@reality.test> [from outside the game, sent by attacker@evil.example]"
+    )
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "alice@evilreality.test",  # the domain as a suffix of another name
+        "alice@mx.reality.test",  # a subdomain
+        "alice@xreality.test",
+        "alice@reality.tes",
+    ],
+)
+def test_recipient_domain_is_compared_by_equality_not_suffix(h, address):
+    """Only the mail domain itself is local: suffixes and subdomains are relaying, 550 5.7.1."""
+    c = h.smtp()
+    c.take()
+    c.send(b"EHLO x\r\nMAIL FROM:<c@far.example>\r\n")
+    reply = c.send(b"RCPT TO:<" + address.encode() + b">\r\n")
+    assert reply == b"550 5.7.1 <" + address.encode() + b">: Relay access denied\r\n"
+
+
+def test_smtputf8_letter_with_a_raw_utf8_subject_arrives(h):
+    """RFC 6531: a UTF-8 Subject sent raw arrives readable; a UTF-8 name that is no player: 550."""
+    c = h.smtp()
+    c.take()
+    c.send("EHLO x\r\nMAIL FROM:<élodie@far.example> SMTPUTF8\r\n".encode())
+    assert c.send("RCPT TO:<jürgen@reality.test>\r\n".encode()) == (
+        "550 5.1.1 <jürgen@reality.test>: User unknown\r\n".encode()
+    )
+    assert c.send(b"RCPT TO:<alice@reality.test>\r\n").startswith(b"250 2.1.5")
+    c.send(b"DATA\r\n")
+    c.send("From: Élodie <élodie@far.example>\r\nSubject: Hello été\r\n\r\nBonjour.\r\n.\r\n"
+           .encode())
+    h.clock.advance(0)
+    assert c.take().startswith(b"250 2.0.0")
+    letter = h.office.letter("alice", 1)
+    assert letter.subject == "Hello été"
+    assert letter.sender == "élodie@far.example"
+    assert letter.from_header == "Élodie <élodie@far.example> [from outside the game]"

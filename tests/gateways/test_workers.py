@@ -19,7 +19,7 @@ from reality.gateways.worker import (
     letter_from_json,
     letter_to_json,
 )
-from reality.gateways.workers import ServerBusy, WorkerPool
+from reality.gateways.workers import JobTimeout, ServerBusy, WorkerPool
 from reality.net.testing import wait_for
 
 MESSAGE = (
@@ -81,7 +81,8 @@ def test_pool_parses_a_large_message_in_a_child_process(reactor):
         letter = wait_for(reactor, pool.parse_letter(
             big, received_at=1.0, envelope_from="carol@far.example", domain="x.test"), 60)
         assert letter == parse_letter(big, received_at=1.0, envelope_from="carol@far.example",
-                                      domain="x.test")
+                                      domain="x.test", external=True)
+        assert letter.external and letter.sender == "carol@far.example"
     finally:
         wait_for(reactor, pool.stop(), 10)
 
@@ -139,3 +140,67 @@ def test_pool_loads_a_world_file_in_a_child_process(reactor, tmp_path):
         assert "FIFO" in str(failures[0].value)
     finally:
         wait_for(reactor, pool.stop(), 10)
+
+
+# -- the CPU-time limit per job (issue 10, item 1) --------------------------------------------
+
+#: The real worker with one more op that burns CPU until stopped.
+SPINNER = (
+    "import sys, reality.gateways.worker as w\n"
+    "def spin(request):\n"
+    "    while True:\n"
+    "        pass\n"
+    "w.OPS['spin'] = spin\n"
+    "sys.exit(w.main())\n"
+)
+
+
+def test_a_job_over_its_cpu_limit_is_abandoned_and_the_worker_goes_on(reactor):
+    """The worker stops a job at its CPU limit (JobTimeout, cpu=True) and answers the next one."""
+    pool = WorkerPool(reactor, size=1, argv=[sys.executable, "-c", SPINNER], job_timeout=20)
+    pool.start()
+    try:
+        worker = pool.workers[0]
+        failures: list = []
+        pool._submit({"op": "spin", "cpu_limit": 0.3}).add_errback(failures.append)
+        verified = pool.verify("x", "junk")
+        assert wait_for(reactor, verified, 20) is False
+        assert failures and failures[0].check(JobTimeout) and failures[0].value.cpu
+        assert pool.workers == [worker]  # not killed: the limit is kept in the worker
+    finally:
+        wait_for(reactor, pool.stop(), 10)
+
+
+def test_mail_parses_carry_a_cpu_limit_and_a_wall_clock_limit(reactor):
+    """parse_letter jobs go out with the pool's CPU limit and run under its parse timeout."""
+    pool = WorkerPool(reactor, size=1, parse_cpu_limit=1.5, parse_timeout=3.0)
+    sent: list = []
+    pool.workers = [type("W", (), {"alive": True, "pending": [],
+                                   "request": lambda self, *a: sent.append(a)})()]
+    pool._running = True
+    pool.parse_letter(b"x", received_at=0, envelope_from="", domain="d")
+    (_, message, _, timeout), = sent
+    assert message["cpu_limit"] == 1.5 and message["external"] is True
+    assert timeout == 3.0
+
+
+def test_handle_stops_a_job_at_its_cpu_limit_in_process(monkeypatch):
+    """handle() itself keeps the CPU limit: a spinning op comes back as a cpu_limit error."""
+    import signal
+
+    from reality.gateways import worker
+
+    def spin(request):
+        while True:
+            pass
+
+    monkeypatch.setitem(worker.OPS, "spin", spin)
+    previous = signal.getsignal(signal.SIGPROF)
+    try:
+        answer = handle({"id": 4, "op": "spin", "cpu_limit": 0.2})
+    finally:
+        signal.signal(signal.SIGPROF, previous)
+    assert answer["id"] == 4 and answer["cpu_limit"] is True
+    assert handle({"id": 5, "op": "verify", "password": "x", "stored": "junk"}) == {
+        "id": 5, "result": False
+    }

@@ -3,7 +3,9 @@
 Follows RFC 5321 (SMTP) for the commands, replies, reply order, the
 dot-stuffing of message data (section 4.5.2) and the size limits of
 section 4.5.3.1; RFC 1870 (SIZE), RFC 6152 (8BITMIME), RFC 2920
-(PIPELINING) and RFC 2034 / RFC 3463 (enhanced status codes).
+(PIPELINING), RFC 6531 (SMTPUTF8: UTF-8 in addresses and header fields,
+for a transaction whose ``MAIL`` carries the ``SMTPUTF8`` parameter) and
+RFC 2034 / RFC 3463 (enhanced status codes).
 
 The codec (:class:`SMTPServerCodec`) frames bytes into events: command
 lines, and in DATA mode whole messages, already dot-unstuffed, with the
@@ -181,6 +183,8 @@ class Envelope:
     peer: Address | None
     helo: str
     id: str = ""
+    #: The transaction was SMTPUTF8 (RFC 6531): addresses and headers may be UTF-8.
+    smtputf8: bool = False
 
 
 class DeliveryBackend(TypingProtocol):
@@ -381,6 +385,15 @@ _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?"
 _DOMAIN = rf"{_LABEL}(?:\.{_LABEL})*"
 _LITERAL = r"\[[\x21-\x5a\x5e-\x7e]+\]"
 _MAILBOX = re.compile(rf"(?:{_DOT_ATOM}|{_QUOTED})@(?:{_DOMAIN}|{_LITERAL})")
+# RFC 6531 3.3: with SMTPUTF8, atext, quoted text and domain labels may also
+# hold any non-ASCII character (UTF8-non-ascii; U-labels in the domain).
+_UTEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\U0010ffff-]"
+_UDOT_ATOM = rf"{_UTEXT}+(?:\.{_UTEXT}+)*"
+_UQUOTED = r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e\u0080-\U0010ffff]|\\[\x20-\x7e])*"'
+_ULETTER = r"A-Za-z0-9_\u0080-\U0010ffff"
+_ULABEL = rf"[{_ULETTER}](?:[{_ULETTER}-]*[{_ULETTER}])?"
+_UDOMAIN = rf"{_ULABEL}(?:\.{_ULABEL})*"
+_UTF8_MAILBOX = re.compile(rf"(?:{_UDOT_ATOM}|{_UQUOTED})@(?:{_UDOMAIN}|{_LITERAL})")
 _SOURCE_ROUTE = re.compile(rf"@{_DOMAIN}(?:,@{_DOMAIN})*:")
 _POSTMASTER = "postmaster"
 
@@ -393,15 +406,17 @@ class AddressSyntaxError(PathSyntaxError):
     """The path is well framed but the address inside it is not an address."""
 
 
-def parse_path(text: str, allow_null: bool = False) -> tuple[str, str]:
+def parse_path(text: str, allow_null: bool = False, utf8: bool = False) -> tuple[str, str]:
     """Split ``<address> params`` into the address and the parameter text.
 
     Follows RFC 5321 4.1.2: ``<local@domain>``; a source route
     (``<@a,@b:local@domain>``) is accepted and dropped (appendix C);
     ``<>`` only if ``allow_null``; ``<postmaster>`` with no domain is an
     address (4.5.1). Also accepts a bare ``local@domain`` without brackets,
-    which some clients send. Raises :class:`PathSyntaxError` for a badly
-    framed path and :class:`AddressSyntaxError` for a bad address.
+    which some clients send. With ``utf8`` the address may hold UTF-8
+    (RFC 6531 3.3); lengths are counted in octets either way. Raises
+    :class:`PathSyntaxError` for a badly framed path and
+    :class:`AddressSyntaxError` for a bad address.
     """
     text = text.lstrip(" ")
     if text.startswith("<"):
@@ -412,7 +427,7 @@ def parse_path(text: str, allow_null: bool = False) -> tuple[str, str]:
         rest = text[end + 1 :]
         if rest and not rest.startswith(" "):
             raise PathSyntaxError("junk after '>'")
-        if end + 1 > MAX_PATH_LENGTH:
+        if _octets(text[: end + 1]) > MAX_PATH_LENGTH:
             raise AddressSyntaxError("path longer than 256 octets")
     else:
         inner, _, rest = text.partition(" ")
@@ -429,12 +444,17 @@ def parse_path(text: str, allow_null: bool = False) -> tuple[str, str]:
         inner = inner[route.end() :]
     if inner.lower() == _POSTMASTER:
         return inner, params
-    if len(inner) > MAX_PATH_LENGTH - 2 or _MAILBOX.fullmatch(inner) is None:
+    mailbox = _UTF8_MAILBOX if utf8 else _MAILBOX
+    if _octets(inner) > MAX_PATH_LENGTH - 2 or mailbox.fullmatch(inner) is None:
         raise AddressSyntaxError(f"not an address: {inner[:80]!r}")
     local = inner.rpartition("@")[0]
-    if len(local) > 64:
+    if _octets(local) > 64:
         raise AddressSyntaxError("local part longer than 64 octets")
     return inner, params
+
+
+def _octets(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass")) if not text.isascii() else len(text)
 
 
 def _closing_bracket(text: str) -> int:
@@ -526,6 +546,8 @@ class SMTPServerProtocol(CommandPipeline):
         self.helo: str | None = None
         self.esmtp = False
         self.mail_from: str | None = None
+        #: The current transaction is SMTPUTF8 (RFC 6531).
+        self.smtputf8 = False
         self.rcpt_to: list[str] = []
         self._rcpt_attempted = False
         self.errors = 0
@@ -615,6 +637,7 @@ class SMTPServerProtocol(CommandPipeline):
                     host,
                     f"SIZE {self.settings.max_message_size}",
                     "8BITMIME",
+                    "SMTPUTF8",
                     "PIPELINING",
                     "ENHANCEDSTATUSCODES",
                     "HELP",
@@ -633,7 +656,7 @@ class SMTPServerProtocol(CommandPipeline):
             self._error(501, "5.5.4", "Syntax: MAIL FROM:<address>")
             return
         try:
-            address, param_text = parse_path(argument[5:], allow_null=True)
+            address, param_text = parse_path(argument[5:], allow_null=True, utf8=True)
         except AddressSyntaxError:
             self._error(501, "5.1.7", "Bad sender address syntax")
             return
@@ -647,8 +670,14 @@ class SMTPServerProtocol(CommandPipeline):
         if params and not self.esmtp:
             self._error(555, "5.5.4", "Parameters need EHLO")
             return
+        smtputf8 = False
         for key, value in params.items():
-            if key == "SIZE":
+            if key == "SMTPUTF8":
+                if value is not None:
+                    self._error(501, "5.5.4", "Syntax: SMTPUTF8 takes no value")
+                    return
+                smtputf8 = True
+            elif key == "SIZE":
                 if value is None or not value.isdigit() or len(value) > 20:
                     self._error(501, "5.5.4", "Syntax: SIZE=<number>")
                     return
@@ -663,7 +692,12 @@ class SMTPServerProtocol(CommandPipeline):
             else:
                 self._error(555, "5.5.4", f"Unsupported parameter {key}")
                 return
+        if not smtputf8 and not address.isascii():
+            # RFC 6531 3.5: a UTF-8 address needs the SMTPUTF8 parameter.
+            self._error(553, "5.6.7", "Non-ASCII address without SMTPUTF8")
+            return
         self.mail_from = address
+        self.smtputf8 = smtputf8
         self.rcpt_to = []
         self._rcpt_attempted = False
         self._send(Reply(250, f"Sender <{address}> OK", "2.1.0"))
@@ -676,12 +710,16 @@ class SMTPServerProtocol(CommandPipeline):
             self._error(501, "5.5.4", "Syntax: RCPT TO:<address>")
             return
         try:
-            address, param_text = parse_path(argument[3:])
+            address, param_text = parse_path(argument[3:], utf8=True)
         except AddressSyntaxError:
             self._error(501, "5.1.3", "Bad recipient address syntax")
             return
         except PathSyntaxError:
             self._error(501, "5.5.4", "Syntax: RCPT TO:<address>")
+            return
+        if not self.smtputf8 and not address.isascii():
+            # RFC 6531 3.5: a UTF-8 address needs an SMTPUTF8 transaction.
+            self._error(553, "5.6.7", "Non-ASCII address without SMTPUTF8")
             return
         if param_text:
             self._error(555, "5.5.4", "RCPT TO parameters not supported")
@@ -744,6 +782,7 @@ class SMTPServerProtocol(CommandPipeline):
             peer=self.peer,
             helo=self.helo or "",
             id=message_id,
+            smtputf8=self.smtputf8,
         )
         # RFC 5321 4.1.1.4: the transaction is over whatever the outcome.
         self._reset_transaction()
@@ -820,6 +859,7 @@ class SMTPServerProtocol(CommandPipeline):
     # -- helpers ---------------------------------------------------------------------
 
     def _reset_transaction(self) -> None:
+        self.smtputf8 = False
         self.mail_from = None
         self.rcpt_to = []
         self._rcpt_attempted = False
@@ -827,7 +867,8 @@ class SMTPServerProtocol(CommandPipeline):
     def _received_header(self, message_id: str) -> bytes:
         """The RFC 5321 4.4 trace header, folded so that no line nears 998 octets."""
         helo = _CONTROL.sub("?", self.helo or "")[:255]
-        proto = "ESMTP" if self.esmtp else "SMTP"
+        # RFC 6531 3.7.3: the "with" protocol type of an SMTPUTF8 transaction.
+        proto = "UTF8SMTP" if self.smtputf8 else "ESMTP" if self.esmtp else "SMTP"
         peer = self.peer
         if peer is None:
             tcp_info = ""
@@ -845,8 +886,10 @@ class SMTPServerProtocol(CommandPipeline):
             lines.append(f"\tfor <{self.rcpt_to[0]}>")
         lines[-1] += ";"
         lines.append(f"\t{email.utils.format_datetime(when)}")
-        # Header fields are ASCII (no SMTPUTF8 here); a stray byte becomes "?".
-        return ("\r\n".join(lines) + "\r\n").encode("ascii", "replace")
+        # Header fields are ASCII unless the transaction is SMTPUTF8 (then the
+        # "for" address may be UTF-8); otherwise a stray byte becomes "?".
+        encoding = "utf-8" if self.smtputf8 else "ascii"
+        return ("\r\n".join(lines) + "\r\n").encode(encoding, "replace")
 
     def _send(self, reply: Reply) -> None:
         self._out.append(reply.to_bytes())

@@ -27,6 +27,7 @@ EHLO_REPLY = (
     b"250-mx.example.test\r\n"
     b"250-SIZE 1048576\r\n"
     b"250-8BITMIME\r\n"
+    b"250-SMTPUTF8\r\n"
     b"250-PIPELINING\r\n"
     b"250-ENHANCEDSTATUSCODES\r\n"
     b"250 HELP\r\n"

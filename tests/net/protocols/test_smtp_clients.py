@@ -68,7 +68,9 @@ def test_smtplib(reactor, server):
     assert result.exit_code == 0, result.err
     report = json.loads(result.out)
     assert report["ehlo"] == 250
-    assert report["features"] == ["8bitmime", "enhancedstatuscodes", "help", "pipelining", "size"]
+    assert report["features"] == [
+        "8bitmime", "enhancedstatuscodes", "help", "pipelining", "size", "smtputf8"
+    ]
     assert report["size"] == "100000"
     assert report["refused"] == {
         "nobody@example.test": [550, "5.1.1 <nobody@example.test>: User unknown"]

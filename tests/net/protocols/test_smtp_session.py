@@ -25,8 +25,8 @@ def test_ehlo_advertises_extensions():
     session = Session(settings=SMTPSettings(hostname=HOST, max_message_size=5000))
     session.take()
     assert session.send(b"EHLO client.example\r\n") == (
-        b"250-mx.example.test\r\n250-SIZE 5000\r\n250-8BITMIME\r\n250-PIPELINING\r\n"
-        b"250-ENHANCEDSTATUSCODES\r\n250 HELP\r\n"
+        b"250-mx.example.test\r\n250-SIZE 5000\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n"
+        b"250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250 HELP\r\n"
     )
 
 
@@ -103,7 +103,8 @@ def test_mail_null_sender():
             b"MAIL FROM:<a@b.example> BODY=BINARYMIME",
             b"501 5.5.4 Syntax: BODY=7BIT or BODY=8BITMIME",
         ),
-        (b"MAIL FROM:<a@b.example> SMTPUTF8", b"555 5.5.4 Unsupported parameter SMTPUTF8"),
+        (b"MAIL FROM:<a@b.example> SMTPUTF8=yes", b"501 5.5.4 Syntax: SMTPUTF8 takes no value"),
+        ("MAIL FROM:<jürgen@b.example>".encode(), b"553 5.6.7 Non-ASCII address without SMTPUTF8"),
     ],
 )
 def test_mail_errors(line, reply):
@@ -793,3 +794,37 @@ def test_arbitrary_input_never_raises(pieces, hold):
     assert out.startswith(GREETING)
     assert session.closed  # idle timeout at the latest
     assert out.endswith(b"\r\n")
+
+
+# -- SMTPUTF8 (RFC 6531) ----------------------------------------------------------------------
+
+
+def test_smtputf8_transaction_takes_utf8_addresses_and_headers():
+    """MAIL ... SMTPUTF8: UTF-8 sender and recipient, raw UTF-8 header bytes, a UTF8SMTP trace."""
+    backend = FakeBackend(users=("jürgen",))
+    session = greeted(backend)
+    assert session.send("MAIL FROM:<élodie@b.example> SMTPUTF8\r\n".encode()) == (
+        "250 2.1.0 Sender <élodie@b.example> OK\r\n".encode()
+    )
+    assert session.send("RCPT TO:<jürgen@example.test>\r\n".encode()).startswith(b"250 2.1.5")
+    session.send(b"DATA\r\n")
+    session.send("Subject: Hello été\r\n\r\nbody\r\n.\r\n".encode())
+    (envelope,) = backend.delivered
+    assert envelope.smtputf8 and envelope.mail_from == "élodie@b.example"
+    assert b"with UTF8SMTP id" in envelope.data
+    assert "for <jürgen@example.test>".encode() in envelope.data
+    assert "Subject: Hello été\r\n".encode() in envelope.data
+    # The next transaction is plain again: a UTF-8 recipient needs SMTPUTF8 once more.
+    session.send(b"MAIL FROM:<a@b.example>\r\n")
+    assert session.send("RCPT TO:<jürgen@example.test>\r\n".encode()) == (
+        b"553 5.6.7 Non-ASCII address without SMTPUTF8\r\n"
+    )
+
+
+def test_utf8_addresses_are_still_checked():
+    """SMTPUTF8 widens the characters, not the syntax: a bare word or two @ stay errors."""
+    session = greeted()
+    session.send(b"MAIL FROM:<a@b.example> SMTPUTF8\r\n")
+    for bad in ("<jürgen>", "<jü@rg@en.example>", "<jürgen@.example>"):
+        reply = session.send(f"RCPT TO:{bad}\r\n".encode())
+        assert reply.startswith(b"501 5.1.3"), (bad, reply)
