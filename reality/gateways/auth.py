@@ -66,7 +66,7 @@ class LoginFailed(AuthError):
     """Wrong name or password (deliberately not saying which)."""
 
     def __str__(self) -> str:
-        return "Either that account does not exist or the password is wrong."
+        return "Wrong name or password."
 
 
 class LoginThrottled(AuthError):

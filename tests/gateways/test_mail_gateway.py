@@ -257,6 +257,9 @@ def test_online_recipient_gets_the_daemon_from_smtp(h):
         def __init__(self) -> None:
             self.lines: list[str] = []
 
+        def attach(self, player: Any) -> None:
+            self.player = player
+
         def show(self, text: str) -> None:
             self.lines.append(text)
 
@@ -411,6 +414,9 @@ def test_in_game_letters_come_out_of_pop3_as_messages(h):
     session_lines: list[str] = []
 
     class S:
+        def attach(self, player: Any) -> None:
+            self.player = player
+
         def show(self, text: str) -> None:
             session_lines.append(text)
 
