@@ -382,6 +382,12 @@ class TelnetSession(TelnetProtocol):
                 self.send_text(f"Usage: {verb} <name> <password>\n")
                 self.send_prompt(PROMPT)
             elif verb == "create":
+                try:
+                    self._check_new_name(words[1])
+                except InvalidName as exc:
+                    self.send_text(f"{exc}\n")
+                    self.send_prompt(PROMPT)
+                    return True
                 self._create(words[1], words[2])
             else:
                 self._connect(words[1], words[2])
