@@ -445,9 +445,7 @@ class TelnetSession(TelnetProtocol):
         """Raise InvalidName unless ``name`` may be given to a new character."""
         check_name(name)
         if name.lower() in LOGIN_WORDS or self.world.is_command_word(name):
-            raise InvalidName(
-                f"'{name}' is a command, so it can't be a name; please choose another."
-            )
+            raise InvalidName(f"'{name}' is a command, so it can't be a name.")
 
     def _start_interactive(self, name: str) -> None:
         # Names are public (who, homepages, mail addresses): saying that one
@@ -459,7 +457,7 @@ class TelnetSession(TelnetProtocol):
         try:
             self._check_new_name(name)
         except InvalidName as exc:
-            self.send_text(f"{exc} Type your character's name, or 'help'.\n")
+            self.send_text(f"{exc}\nType your character's name, or 'help'.\n")
             self.send_prompt(PROMPT)
             return
         self._pending_name = name
@@ -471,8 +469,8 @@ class TelnetSession(TelnetProtocol):
         answer = answer.strip().lower()
         if answer in ("y", "yes"):
             self.send_text(
-                f"Choose a password: {PASSWORD_MIN} to {PASSWORD_MAX} characters, no spaces."
-                " It is not shown as you type.\n"
+                f"A password has {PASSWORD_MIN} to {PASSWORD_MAX} characters and no spaces;"
+                " it is not shown as you type.\n"
             )
             self._ask_password("new_password")
         elif answer in ("n", "no"):
