@@ -83,7 +83,7 @@ LOGIN_WORDS = frozenset(
 _PASSWORD_PROMPTS = {
     "password": "Password: ",
     "new_password": "Choose a password: ",
-    "repeat_password": "Type the password again: ",
+    "repeat_password": "Repeat the password: ",
 }
 #: Lines kept while a password check is under way; more are dropped.
 MAX_QUEUED_LINES = 20

@@ -52,7 +52,7 @@ def test_plain_telnet_hides_the_password_then_echoes_again(session):
     session.keys("y", "Enter")
     session.wait_for("Choose a password:")
     session.keys("hunter2hunter2", "Enter")
-    session.wait_for("Type the password again")
+    session.wait_for("Repeat the password")
     session.keys("hunter2hunter2", "Enter")
     session.wait_for("Welcome to Tiny Test World, Wendy!")
     session.keys("say hi", "Enter")

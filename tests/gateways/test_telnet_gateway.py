@@ -182,7 +182,7 @@ def test_new_name_interactive_flow_creates_an_account(harness):
     session.data_received(b"y\r\n")
     assert "Choose a password" in text(transport)
     session.data_received(b"pass1234\r\n")
-    assert "Type the password again" in text(transport)
+    assert "Repeat the password" in text(transport)
     session.data_received(b"pass1234\r\n")
     assert session.state == "playing"
     assert harness.store.get_account("newbie") is not None

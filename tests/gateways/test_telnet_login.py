@@ -127,7 +127,7 @@ def test_quit_at_the_name_prompt_says_goodbye(harness):
 
 @pytest.mark.parametrize("state_line", [b"Alice", b"Carol\r\ny", b"Carol\r\ny\r\nabcd1234"])
 def test_connect_typed_at_any_password_prompt_logs_in(harness, state_line):
-    """'connect Alice secret12' at Password:, Choose a password: or Type it again logs in."""
+    """'connect Alice secret12' at Password:, Choose a password: or Repeat the password: logs in."""
     harness.login("Alice", "secret12")
     session, transport = type_name(harness, state_line)
     assert session.state in ("password", "new_password", "repeat_password")
