@@ -66,7 +66,7 @@ class LoginFailed(AuthError):
     """Wrong name or password (deliberately not saying which)."""
 
     def __str__(self) -> str:
-        return "Wrong name or password."
+        return "The name or the password is wrong."
 
 
 class LoginThrottled(AuthError):

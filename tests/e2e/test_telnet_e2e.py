@@ -74,5 +74,5 @@ def test_plain_telnet_leaves_a_password_prompt_with_quit(session):
     screen = session.wait_for("can't be a name")
     assert "Goodbye" not in screen and session.alive(), screen
     session.keys("connect Wendy hunter2hunter2", "Enter")
-    screen = session.wait_for("Wrong name or password.")
+    screen = session.wait_for("The name or the password is wrong.")
     assert "^M" not in screen and "^?" not in screen, screen

@@ -194,7 +194,7 @@ def test_wrong_password_is_a_generic_refusal_and_throttles(harness):
     session, transport = harness.connect(host="198.51.100.5")
     for _ in range(5):
         session.data_received(b"connect Alice wrong\r\n")
-        assert "Wrong name or password." in text(transport)
+        assert "The name or the password is wrong." in text(transport)
     session.data_received(b"connect Alice secret\r\n")
     assert "Too many failed logins" in text(transport)
     assert session.state == "login"

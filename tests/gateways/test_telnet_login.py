@@ -114,7 +114,7 @@ def test_quit_or_enter_at_a_password_prompt_goes_back_and_echo_returns(harness, 
     out = transport.take()
     assert bytes([IAC, WONT, ECHO]) in out  # the client echoes again
     assert session.state == "login" and not transport.disconnecting
-    assert b"Wrong name or password" not in out
+    assert b"password is wrong" not in out
     assert b"Type your character's name" in out
 
 
@@ -217,8 +217,8 @@ def test_a_failed_login_says_the_same_for_an_unknown_name_and_a_wrong_password(h
         transport.clear()
         session.data_received(line + b"\r\n")
         seen = text(transport)
-        answers.append(seen[seen.index("Wrong"):])
-    assert answers[0] == answers[1] == answers[2] == "Wrong name or password.\r\n> "
+        answers.append(seen[seen.index("The name or"):])
+    assert answers[0] == answers[1] == answers[2] == "The name or the password is wrong.\r\n> "
 
 
 def test_unknown_names_cost_the_same_password_check_as_known_ones(harness):
