@@ -396,11 +396,11 @@ class TelnetSession(TelnetProtocol):
                 self.disconnect("Goodbye!")
             else:
                 self._back_to_start("Never mind.")
-        elif verb == "who" and len(words) == 1:
+        elif verb == "who":
             self._end_hidden_line()
             self.show(self.world.who_text())
             self.send_prompt(self._prompt)
-        elif verb in ("help", "?") and len(words) == 1:
+        elif verb in ("help", "?"):
             self._end_hidden_line()
             self.send_text(self.gateway.login_help())
             self.send_prompt(self._prompt)
