@@ -2,7 +2,7 @@
 
 One :class:`World` per server. It knows nothing of sockets: a gateway
 authenticates a person, then hands the world a :class:`Session` (anything
-with ``show``, ``send_data`` and ``disconnect``) and gets a
+with ``attach``, ``show``, ``send_data`` and ``disconnect``) and gets a
 :class:`~reality.game.things.Player` back. Time arrives through a *clock*
 (``seconds()`` and ``call_later()``: the reactor, or the test ``Clock``).
 
@@ -18,7 +18,9 @@ The gateway's side of the contract::
 
     world.stop()                                   # cancel ticks, save everything
 
-* ``connect`` takes over a character that is already connected (the old
+* ``connect`` binds the session to the player first (``attach(player)``,
+  so the player's settings shape everything shown from the first line on),
+  takes over a character that is already connected (the old
   session gets ``disconnect(...)``), shows the room, sends ``Char.Name``
   and ``Room.Info``, announces the arrival and says how many letters wait
   (``unread_count`` hook).
@@ -70,6 +72,7 @@ from reality.game.loader import PHASES, WorldDefinition, WorldFileError, load_wo
 from reality.game.store import Store
 from reality.game.text import clean_player_text
 from reality.game.things import (
+    OPPOSITES,
     Exit,
     Item,
     Npc,
@@ -126,6 +129,13 @@ class Session(Protocol):
     A session may also carry ``peer_host`` (its peer's address), which admin
     verbs write to the audit log.
     """
+
+    def attach(self, player: Player) -> None:
+        """Speak for ``player`` from now on.
+
+        :meth:`World.connect` calls it before it shows anything, so the
+        player's settings (colour, width) shape the first room description.
+        """
 
     def show(self, text: str) -> None:
         """Show markup text (one or more lines) to the person."""
@@ -480,6 +490,7 @@ class World:
         if player is not None:
             old = player.session
             player.session = session
+            session.attach(player)
             if old is not None and old is not session:
                 try:
                     old.disconnect("Your character has been taken over by a new connection.")
@@ -497,6 +508,7 @@ class World:
             raise UnknownAccount(f"no account named {name!r}: create it before connecting")
         player.admin = self.is_admin(key)
         player.session = session
+        session.attach(player)
         player.connected_at = self.wall()
         room = self.rooms.get(player.room_id or "") or self.start_room
         player.location = room
@@ -767,6 +779,20 @@ class World:
         return player.settings.get("where") == "visible"
 
     # -- lookups for verbs and the website ----------
+
+    def is_command_word(self, word: str) -> bool:
+        """Whether players type ``word`` as a command: a verb, an alias or a direction.
+
+        No new character may be named so: "look" as a name would make every
+        sentence about them read like an instruction, and a login dialogue
+        could not tell the two apart.
+        """
+        word = name_key(word)
+        return (
+            self.verbs.lookup(word) is not None
+            or self.verbs.lookup("@" + word) is not None
+            or word in OPPOSITES
+        )
 
     def find_online(self, query: str) -> list[Player]:
         """Connected players whose name is ``query`` or starts with it."""

@@ -78,7 +78,7 @@ class LoginFailed(AuthError):
     """Wrong name or password (deliberately not saying which)."""
 
     def __str__(self) -> str:
-        return "Either that account does not exist or the password is wrong."
+        return "The name or the password is wrong."
 
 
 class LoginThrottled(AuthError):

@@ -11,10 +11,18 @@ Before login, the session speaks a small language of its own:
 
 - ``create <name> <password>`` makes an account and logs in;
 - ``connect <name> <password>`` logs in;
-- a bare name starts the interactive flow: ``Password:`` with the client's
-  echo turned off (telnet ECHO), or, for a new name, choosing a password
-  twice;
-- ``who`` and ``quit`` work too.
+- a bare name starts the interactive flow: for a known name ``Password:``
+  with the client's echo turned off (IAC WILL ECHO); for a new one a
+  confirmation ("Create a new character named Carol? (y/n)"), then a
+  password chosen twice, echo off;
+- ``who``, ``help`` and ``quit`` work too.
+
+These words are understood at every prompt of the dialogue, the password
+prompts included; there ``quit``, ``n`` or an empty line go back to the
+name prompt. A word players type as a command (every verb and direction
+the world knows, the login words) is not a name. Names are public (``who``,
+homepages, mail addresses), so the dialogue may say that a name is new;
+a failed login gets one message whatever was wrong (docs/security.md).
 
 Passwords are checked by the :class:`~reality.gateways.auth.Authenticator`
 (scrypt in worker processes, throttled per address). Lines typed while a
@@ -54,7 +62,14 @@ from typing import Any
 
 from reality import __version__
 from reality.audit import audit
-from reality.game.accounts import InvalidName, InvalidPassword, check_name, check_password
+from reality.game.accounts import (
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    InvalidName,
+    InvalidPassword,
+    check_name,
+    check_password,
+)
 from reality.game.store import NameTaken
 from reality.game.world import World
 from reality.gateways.auth import Authenticator, AuthError
@@ -70,6 +85,17 @@ log = logging.getLogger(__name__)
 __all__ = ["TelnetGateway", "TelnetSession"]
 
 PROMPT = "> "
+#: The login dialogue's own words: understood at every prompt before login
+#: (the password prompts too), and never a new character's name.
+LOGIN_WORDS = frozenset(
+    {"connect", "create", "quit", "exit", "logout", "who", "help", "new", "login", "guest"}
+)
+#: The prompts of the password steps; the client's echo is off while they wait.
+_PASSWORD_PROMPTS = {
+    "password": "Password: ",
+    "new_password": "Choose a password: ",
+    "repeat_password": "Repeat the password: ",
+}
 #: Lines kept waiting (for a password check, or for the rate limit); more are dropped.
 MAX_QUEUED_LINES = 100
 #: Lines a session may run per second, after a burst of COMMAND_BURST (Evennia: 80/s).
@@ -247,6 +273,10 @@ class TelnetSession(TelnetProtocol):
 
     # -- the world's session interface --------------------------------------------------
 
+    def attach(self, player: Any) -> None:
+        """Bound to ``player`` by World.connect: their settings apply from the first line."""
+        self.player = player
+
     def show(self, text: str) -> None:
         """Render markup for this client and send it."""
         if self._closed:
@@ -422,7 +452,11 @@ class TelnetSession(TelnetProtocol):
                 prompt = getattr(handler, "prompt", None) if handler is not None else None
                 self.send_prompt(prompt or PROMPT)
             return
-        if self.state == "password":
+        if self._login_verb(text):
+            return
+        if self.state == "confirm":
+            self._got_confirmation(text)
+        elif self.state == "password":
             self._got_password(text)
         elif self.state == "new_password":
             self._got_new_password(text)
@@ -433,62 +467,132 @@ class TelnetSession(TelnetProtocol):
 
     # -- the login dialogue ----------------------------------------------------------------
 
-    def _login_command(self, text: str) -> None:
+    def _login_verb(self, text: str) -> bool:
+        """Run a login verb typed at any prompt of the dialogue; False if ``text`` is none.
+
+        Recognised at the password prompts too, so that ``quit`` is never
+        taken for a password and ``connect <name> <password>`` typed there
+        logs in. An empty line inside a step goes back to the name prompt.
+        """
         words = text.split()
         if not words:
-            self.send_prompt(PROMPT)
-            return
+            if self.state == "login":
+                self.send_prompt(PROMPT)
+            else:
+                self._back_to_start("Never mind.")
+            return True
         verb = words[0].lower()
         if verb in ("create", "connect"):
+            self._leave_step()
             if len(words) != 3:
                 self.send_text(f"Usage: {verb} <name> <password>\n")
                 self.send_prompt(PROMPT)
-                return
-            if verb == "create":
+            elif verb == "create":
+                try:
+                    self._check_new_name(words[1])
+                except InvalidName as exc:
+                    self.send_text(f"{exc}\n")
+                    self.send_prompt(PROMPT)
+                    return True
                 self._create(words[1], words[2])
             else:
                 self._connect(words[1], words[2])
         elif verb in ("quit", "exit", "logout"):
-            self.disconnect("Goodbye!")
+            if self.state == "login":
+                self.disconnect("Goodbye!")
+            else:
+                self._back_to_start("Never mind.")
         elif verb == "who":
+            self._end_hidden_line()
             self.show(self.world.who_text())
-            self.send_prompt(PROMPT)
+            self.send_prompt(self._prompt)
         elif verb in ("help", "?"):
+            self._end_hidden_line()
             self.send_text(self.gateway.login_help())
-            self.send_prompt(PROMPT)
-        elif len(words) == 1:
+            self.send_prompt(self._prompt)
+        else:
+            return False
+        return True
+
+    @property
+    def _prompt(self) -> str:
+        """The prompt of the dialogue's current step."""
+        if self.state == "confirm":
+            return f"Create a new character named {self._pending_name}? (y/n) "
+        return _PASSWORD_PROMPTS.get(self.state, PROMPT)
+
+    def _end_hidden_line(self) -> None:
+        # With echo off the client did not show the Enter either.
+        if self.state in _PASSWORD_PROMPTS:
+            self.send_text("\n")
+
+    def _leave_step(self) -> None:
+        """Forget the step under way (turning echo back on after a password prompt)."""
+        if self.state in _PASSWORD_PROMPTS:
+            self._end_password_entry()
+        self.state = "login"
+        self._pending_name = None
+        self._pending_password = None
+
+    def _back_to_start(self, message: str) -> None:
+        self._leave_step()
+        self.send_text(f"{message} Type your character's name, or 'help'.\n")
+        self.send_prompt(PROMPT)
+
+    def _login_command(self, text: str) -> None:
+        words = text.split()
+        if len(words) == 1:
             self._start_interactive(words[0])
         else:
             self.send_text("I don't understand that yet. " + self.gateway.login_help())
             self.send_prompt(PROMPT)
 
+    def _check_new_name(self, name: str) -> None:
+        """Raise InvalidName unless ``name`` may be given to a new character."""
+        check_name(name)
+        if name.lower() in LOGIN_WORDS or self.world.is_command_word(name):
+            raise InvalidName(f"'{name}' is a command, so it can't be a name.")
+
     def _start_interactive(self, name: str) -> None:
-        try:
-            check_name(name)
-        except InvalidName as exc:
-            if self.gateway.authenticator.store.get_account(name) is None:
-                self.send_text(f"{exc}\n")
-                self.send_prompt(PROMPT)
-                return
-        self._pending_name = name
+        # Names are public (who, homepages, mail addresses): saying that one
+        # is new is fine. Nothing here says anything about a password.
         if self.gateway.authenticator.store.get_account(name) is not None:
-            self.state = "password"
-            self.set_echo(False)
-            self.send_prompt("Password: ")
+            self._pending_name = name
+            self._ask_password("password")
+            return
+        try:
+            self._check_new_name(name)
+            # Reserved names and the sign-up limit are said before the
+            # password is asked for, not after it was typed twice.
+            self.gateway.authenticator.check_new_name(name, self.peer_host)
+        except (AuthError, InvalidName, NameTaken) as exc:
+            self.send_text(f"{exc}\nType your character's name, or 'help'.\n")
+            self.send_prompt(PROMPT)
+            return
+        self._pending_name = name
+        self.state = "confirm"
+        self.send_text(f"There is no character named {name} yet.\n")
+        self.send_prompt(self._prompt)
+
+    def _got_confirmation(self, answer: str) -> None:
+        answer = answer.strip().lower()
+        if answer in ("y", "yes"):
+            self.send_text(
+                f"A password has {PASSWORD_MIN} to {PASSWORD_MAX} characters and no spaces;"
+                " it is not shown as you type.\n"
+            )
+            self._ask_password("new_password")
+        elif answer in ("n", "no"):
+            self._back_to_start("No character was created.")
         else:
-            try:
-                # Reserved names and the sign-up limit are said before the
-                # password is asked for, not after it was typed twice.
-                self.gateway.authenticator.check_new_name(name, self.peer_host)
-            except (AuthError, InvalidName, NameTaken) as exc:
-                self._pending_name = None
-                self.send_text(f"{exc}\n")
-                self.send_prompt(PROMPT)
-                return
-            self.state = "new_password"
-            self.send_text(f"Welcome, newcomer! '{name}' is a new name here.\n")
-            self.set_echo(False)
-            self.send_prompt("Choose a password: ")
+            self.send_text("Please answer y or n.\n")
+            self.send_prompt(self._prompt)
+
+    def _ask_password(self, state: str) -> None:
+        self.state = state
+        # IAC WILL ECHO before the prompt: the client stops showing what is typed.
+        self.set_echo(False)
+        self.send_prompt(self._prompt)
 
     def _end_password_entry(self) -> None:
         self.set_echo(True)
@@ -496,9 +600,8 @@ class TelnetSession(TelnetProtocol):
         self.send_text("\n")
 
     def _got_password(self, password: str) -> None:
-        self._end_password_entry()
         name = self._pending_name or ""
-        self._pending_name = None
+        self._leave_step()
         self._connect(name, password)
 
     def _got_new_password(self, password: str) -> None:
@@ -507,22 +610,21 @@ class TelnetSession(TelnetProtocol):
             check_password(password)
         except InvalidPassword as exc:
             self.send_text(f"{exc}\n")
-            self.send_prompt("Choose a password: ")
+            self.send_prompt(self._prompt)
             return
         self._pending_password = password
         self.state = "repeat_password"
-        self.send_prompt("Repeat the password: ")
+        self.send_prompt(self._prompt)
 
     def _got_repeated_password(self, password: str) -> None:
-        self._end_password_entry()
-        first, self._pending_password = self._pending_password, None
-        name = self._pending_name or ""
-        self._pending_name = None
-        if password != first:
-            self.state = "login"
-            self.send_text("The passwords differ; let's start again.\n")
-            self.send_prompt(PROMPT)
+        if password != self._pending_password:
+            self.send_text("\nThe two passwords differ; please choose one again.\n")
+            self._pending_password = None
+            self.state = "new_password"
+            self.send_prompt(self._prompt)
             return
+        name = self._pending_name or ""
+        self._leave_step()
         self._create(name, password)
 
     def _create(self, name: str, password: str) -> None:

@@ -30,7 +30,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import telnetlib
 
-WRONG = "does not exist or the password is wrong"
+WRONG = "The name or the password is wrong."
 THROTTLED = "Too many failed logins"
 
 

@@ -109,6 +109,9 @@ def test_play_login_masked_walk_speech_keeps_typing_and_completes(tmp_path):
 
             # A new character, interactively: the password prompts hide input.
             await driver.line("Alice")
+            question = "Create a new character named Alice? (y/n) "
+            await until(lambda: client.state.prompt == question, "the confirmation")
+            await driver.line("y")
             await until(lambda: client.state.masked, "input to be masked")
             assert client.state.prompt == "Choose a password: "
             await driver.line("sesame123")

@@ -84,6 +84,8 @@ def test_screen_masks_the_password_and_keeps_the_typed_line(tmp_path):
             tmux.start(command)
             tmux.wait_for("Type your character's name")
             tmux.keys("Carol", "Enter")
+            tmux.wait_for("Create a new character named Carol? (y/n)")
+            tmux.keys("y", "Enter")
             tmux.wait_for("input hidden")
             tmux.keys("hunter22")
             screen = tmux.wait_for("********")

@@ -208,7 +208,7 @@ def test_swaks_delivers_to_a_player(tmp_path):
 def test_postmaster_mail_waits_for_the_first_admin(tmp_path):
     """swaks to postmaster@ and smtplib to bare <postmaster>, before any admin exists: both are
     accepted (RFC 5321 4.5.1), kept, and handed to the admin who logs in first."""
-    with mail_server(tmp_path, admins=("Root",)) as server:
+    with mail_server(tmp_path) as server:
         result = subprocess.run(
             ["swaks", "--server", "127.0.0.1", "--port", str(server.ports["smtp"]),
              "--timeout", "10", "--from", "ops@far.example",
@@ -223,8 +223,11 @@ def test_postmaster_mail_waits_for_the_first_admin(tmp_path):
                 "ops@far.example", ["postmaster"], "Subject: bare postmaster\r\n\r\nhello\r\n"
             )
             assert refused == {}
+        # The operator makes the first admin while the server runs.
+        made = server.add_admin("Root", "secret")
+        assert made.returncode == 0, made.stdout + made.stderr
         root = server.telnet()
-        said = root.command("create Root secret")
+        said = root.command("connect Root secret")
         assert "2 letters for the postmaster" in said
         listing = root.command("mail")
         assert "abuse report" in listing and "bare postmaster" in listing

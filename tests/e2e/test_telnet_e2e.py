@@ -43,3 +43,36 @@ def test_plain_telnet_types_and_corrects_cleanly(session):
     assert "^M" not in screen and "^?" not in screen, screen
     assert "I don't understand" not in screen, screen
 
+
+
+def test_plain_telnet_hides_the_password_then_echoes_again(session):
+    """The interactive login hides the password, then typing is shown again, in line mode."""
+    session.keys("Wendy", "Enter")
+    session.wait_for("Create a new character named Wendy")
+    session.keys("y", "Enter")
+    session.wait_for("Choose a password:")
+    session.keys("hunter2hunter2", "Enter")
+    session.wait_for("Repeat the password")
+    session.keys("hunter2hunter2", "Enter")
+    session.wait_for("Welcome to Tiny Test World, Wendy!")
+    session.keys("say hi", "Enter")
+    screen = session.wait_for("You say")
+    assert "hunter2" not in screen, screen
+    assert "> say hi" in screen, screen  # local echo is back
+    assert "^M" not in screen and "^?" not in screen, screen
+
+
+def test_plain_telnet_leaves_a_password_prompt_with_quit(session):
+    """quit at the password prompt is not taken as a password: back to the name prompt."""
+    session.keys("Wendy", "Enter")
+    session.wait_for("Create a new character named Wendy")
+    session.keys("y", "Enter")
+    session.wait_for("Choose a password:")
+    session.keys("quit", "Enter")
+    session.wait_for("Never mind. Type your character's name")
+    session.keys("look", "Enter")
+    screen = session.wait_for("can't be a name")
+    assert "Goodbye" not in screen and session.alive(), screen
+    session.keys("connect Wendy hunter2hunter2", "Enter")
+    screen = session.wait_for("The name or the password is wrong.")
+    assert "^M" not in screen and "^?" not in screen, screen

@@ -14,6 +14,10 @@ class FakeSession:
         self.shown: list[str] = []
         self.data: list[tuple[str, dict[str, Any]]] = []
         self.closed: str | None = None
+        self.player: Any = None
+
+    def attach(self, player: Any) -> None:
+        self.player = player
 
     def show(self, text: str) -> None:
         self.shown.append(text)

@@ -202,6 +202,9 @@ class Seen:
     def __init__(self) -> None:
         self.lines: list[str] = []
 
+    def attach(self, player: Any) -> None:
+        pass
+
     def show(self, text: str) -> None:
         self.lines.append(text)
 
@@ -311,6 +314,9 @@ def test_online_recipient_gets_the_daemon_from_smtp(h):
     class Seen:
         def __init__(self) -> None:
             self.lines: list[str] = []
+
+        def attach(self, player: Any) -> None:
+            self.player = player
 
         def show(self, text: str) -> None:
             self.lines.append(text)
@@ -467,6 +473,9 @@ def test_in_game_letters_come_out_of_pop3_as_messages(h):
     session_lines: list[str] = []
 
     class S:
+        def attach(self, player: Any) -> None:
+            self.player = player
+
         def show(self, text: str) -> None:
             session_lines.append(text)
 

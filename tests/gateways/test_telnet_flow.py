@@ -77,6 +77,8 @@ def test_new_player_flow_sends_will_echo_before_asking_for_the_password(h):
     session, transport = connect(h)
     transport.take()
     session.data_received(b"Newbie\r\n")
+    assert b"Create a new character named Newbie?" in transport.take()
+    session.data_received(b"y\r\n")
     out = transport.take()
     will_echo = bytes([IAC, WILL, ECHO])
     assert will_echo in out and b"Choose a password: " in out

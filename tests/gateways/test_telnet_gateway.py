@@ -175,10 +175,12 @@ def test_interactive_login_turns_echo_off_for_the_password(harness):
 
 
 def test_new_name_interactive_flow_creates_an_account(harness):
-    """A new name is asked for a password twice and then created."""
+    """A new name is confirmed, asked for a password twice and then created."""
     session, transport = harness.connect()
     session.data_received(b"Newbie\r\n")
-    assert "new name" in text(transport)
+    assert "Create a new character named Newbie? (y/n)" in text(transport)
+    session.data_received(b"y\r\n")
+    assert "Choose a password" in text(transport)
     session.data_received(b"pass1234\r\n")
     assert "Repeat the password" in text(transport)
     session.data_received(b"pass1234\r\n")
@@ -192,7 +194,7 @@ def test_wrong_password_is_a_generic_refusal_and_throttles(harness):
     session, transport = harness.connect(host="198.51.100.5")
     for _ in range(5):
         session.data_received(b"connect Alice wrong\r\n")
-        assert "does not exist or the password is wrong" in text(transport)
+        assert "The name or the password is wrong." in text(transport)
     session.data_received(b"connect Alice secret\r\n")
     assert "Too many failed logins" in text(transport)
     assert session.state == "login"

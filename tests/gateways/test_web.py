@@ -44,6 +44,9 @@ class Session:
     def __init__(self) -> None:
         self.shown: list[str] = []
 
+    def attach(self, player: Any) -> None:
+        self.player = player
+
     def show(self, text: str) -> None:
         self.shown.append(text)
 

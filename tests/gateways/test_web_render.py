@@ -54,6 +54,9 @@ class FakeRenderer:
 
 
 class Session:
+    def attach(self, player: Any) -> None:
+        self.player = player
+
     def show(self, text: str) -> None:
         pass
 
