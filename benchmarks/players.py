@@ -319,7 +319,7 @@ def prepare_database(path: Path, bots: int) -> None:
                 (bot_name(index).lower(), bot_name(index), cheap, now),
             )
             store.db.execute("INSERT INTO players(key) VALUES (?)", (bot_name(index).lower(),))
-    store.create_account("Statsadmin", cheap, now=now)
+    store.create_account("Statsadmin", cheap, now=now, admin=True)
     store.create_account("Floodbot", cheap, now=now)
     store.close()
 

@@ -887,8 +887,9 @@ EDITOR_HELP = (
     ".                  save and leave the editor\n"
     ".abort             leave without changing anything\n"
     "..text             a line that starts with '.'\n"
-    "Clients that use '#', '!' or ';' themselves (TinTin++) need them escaped:"
-    " type \\# Title for a heading '# Title' (or switch '#verbatim' on while you write)."
+    "TinTin++ keeps lines starting with '#' or '!' for itself and splits lines at ';':"
+    " type \\# Title for a heading '# Title' and \\; for a ';'"
+    " (or switch '#verbatim' on while you write)."
 )
 
 
@@ -915,8 +916,9 @@ TOPICS: dict[str, str] = {
         "homepage edit       write several lines; a lone '.' saves, '.abort' cancels\n"
         "In the editor: .list shows the lines numbered, .replace N text changes line N,"
         " .delete N removes it, .preview shows the page before you save.\n"
-        "TinTin++ takes lines starting with '#' (and '!', ';') for itself: type \\# Title"
-        " to send '# Title' (a Markdown heading), or use '#verbatim' while you write."
+        "TinTin++ keeps lines starting with '#' or '!' for itself and splits lines at ';':"
+        " type \\# Title to send '# Title' (a Markdown heading) and \\; for a ';',"
+        " or switch '#verbatim' on while you write."
     ),
 }
 TOPICS["color"] = TOPICS["colour"]
