@@ -209,3 +209,21 @@ def test_telnet_pipelining_stays_bounded(logged_in, line, repeat, cuts, steps):
             assert unsent <= session.output_high_water + 64 * 1024
     finally:
         h.store.close()
+
+
+def test_a_negotiation_flood_stops_parsing_and_reading_until_the_bucket_refills(h):
+    """Past the bucket, the flooder's input waits unparsed and unread: ignoring 20,000
+    pings a write must not cost the loop parsing them all. It resumes by itself."""
+    session, transport = connect(h)
+    session.data_received(bytes([IAC, DO, GMCP]))
+    transport.take()
+    session.data_received(PING * 2000)
+    assert transport.take().count(b"Core.Ping") <= session.codec.config.negotiation_burst
+    assert session.input_waiting, "the rest of the flood is held, not parsed"
+    assert transport.reading_paused
+    config = session.codec.config
+    h.clock.advance(config.negotiation_burst / 2 / config.negotiation_rate)
+    assert transport.take().count(b"Core.Ping") >= 1  # a trickle of answers once it resumes
+    session.data_received(b"look\r\n")  # the session still works after the flood
+    h.clock.advance(60)
+    assert not transport.disconnecting

@@ -1461,6 +1461,7 @@ class TelnetProtocol(Protocol):
         self._write_paused = False  # the transport said pause_writing
         self._read_paused = False  # we said pause_reading
         self._pumping = False
+        self._flood_hold: Any = None  # the delayed call that ends a negotiation-flood pause
 
     # -- engine side ---------------------------------------------------------------
 
@@ -1475,6 +1476,7 @@ class TelnetProtocol(Protocol):
         self._write_paused = False
         self._read_paused = False
         self._pumping = False
+        self._flood_hold = None
         self.codec.start()
         self.flush()
 
@@ -1529,6 +1531,7 @@ class TelnetProtocol(Protocol):
                     if (
                         self._held
                         and not self._events
+                        and self._flood_hold is None
                         and not self.output_full()
                         and not self.input_paused()
                     ):
@@ -1542,7 +1545,7 @@ class TelnetProtocol(Protocol):
                 # The transport may have taken everything: carry on if so.
                 if not self.input_waiting or self.output_full():
                     break
-                if not self._events and self.input_paused():
+                if not self._events and (self.input_paused() or self._flood_hold is not None):
                     break
         finally:
             self._pumping = False
@@ -1555,6 +1558,8 @@ class TelnetProtocol(Protocol):
     def _dispatch(
         self, hooks: dict[type, Callable[[TelnetProtocol, Any], None]], event: Any
     ) -> None:
+        if type(event) is NegotiationFlood:
+            self._hold_for_flood()
         hook = hooks.get(type(event))
         try:
             if hook is None:
@@ -1564,6 +1569,22 @@ class TelnetProtocol(Protocol):
         except Exception:
             # One failing hook must not lose the events after it.
             log.exception("telnet: error in the handler for %r", event)
+
+    def _hold_for_flood(self) -> None:
+        # The codec ignores negotiation past its bucket, but parsing what it
+        # ignores still costs the loop: a peer that keeps flooding (20,000
+        # GMCP pings a write) would keep it busy. So its input waits unparsed,
+        # and unread, until half the bucket has refilled.
+        if self.clock is None or self._flood_hold is not None:
+            return
+        config = self.telnet_config
+        delay = config.negotiation_burst / 2 / max(config.negotiation_rate, 0.001)
+        self._flood_hold = self.clock.call_later(delay, self._end_flood_hold)
+
+    def _end_flood_hold(self) -> None:
+        self._flood_hold = None
+        if not self._closing:
+            self._pump()
 
     def _flow_control(self) -> None:
         transport = self.transport
@@ -1581,6 +1602,9 @@ class TelnetProtocol(Protocol):
         """End a compressed stream if there is still a transport to finish it on."""
         self._held.clear()
         self._events.clear()
+        hold, self._flood_hold = self._flood_hold, None
+        if hold is not None and hold.active():
+            hold.cancel()
         codec = getattr(self, "codec", None)
         if codec is not None and codec.compressing:
             codec.end_compression()
