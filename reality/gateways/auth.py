@@ -31,7 +31,7 @@ import base64
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol as TypingProtocol
 
 from attrs import define, field
@@ -128,6 +128,9 @@ class _Throttle:
     never exceed ``max_failures``.
     """
 
+    #: Attempts that may wait per address; more are refused (LoginsBusy).
+    max_waiting = 100
+
     def __init__(self, clock: Any, max_failures: int, window: float, lockout: float) -> None:
         self.clock = clock
         self.max_failures = max_failures
@@ -136,6 +139,8 @@ class _Throttle:
         self.failures: dict[str, deque[float]] = {}
         self.pending: dict[str, int] = {}
         self.locked_until: dict[str, float] = {}
+        #: Attempts waiting for a check in flight from the same address.
+        self.waiting: dict[str, deque[Callable[[], None]]] = {}
 
     def _recent(self, address: str, now: float) -> int:
         times = self.failures.get(address)
@@ -145,8 +150,13 @@ class _Throttle:
             times.popleft()
         return len(times)
 
-    def begin(self, address: str) -> None:
-        """Count an attempt that is about to be checked, or raise LoginThrottled."""
+    def begin(self, address: str) -> bool:
+        """Count an attempt that is about to be checked: True if it may start now.
+
+        False means the attempt must wait (:meth:`wait`) for a check in
+        flight to be decided; raises LoginThrottled while the address is
+        locked out.
+        """
         now = self.clock.seconds()
         until = self.locked_until.get(address)
         if until is not None:
@@ -155,13 +165,26 @@ class _Throttle:
             del self.locked_until[address]
         in_flight = self.pending.get(address, 0)
         if self._recent(address, now) + in_flight >= self.max_failures:
-            # Not logged: a burst would write a line per attempt; the
-            # lockout that follows is logged once.
-            raise LoginThrottled(min(self.lockout, 60.0))
+            return False
         self.pending[address] = in_flight + 1
+        return True
+
+    def wait(self, address: str, start: Callable[[], None]) -> None:
+        """Call ``start`` when a check in flight from ``address`` is decided.
+
+        Players behind one address (a household, a campus) log in at the
+        same moment and must not be refused for it; a guesser's burst
+        waits here too, and what it finds when its turn comes is the
+        lockout its first failures caused. Raises LoginsBusy past
+        :attr:`max_waiting` attempts waiting per address.
+        """
+        queue = self.waiting.setdefault(address, deque())
+        if len(queue) >= self.max_waiting:
+            raise LoginsBusy(1.0)
+        queue.append(start)
 
     def end(self, address: str, ok: bool) -> None:
-        """The attempt counted by :meth:`begin` is decided."""
+        """The attempt counted by :meth:`begin` is decided; a waiting one may start."""
         left = self.pending.get(address, 1) - 1
         if left > 0:
             self.pending[address] = left
@@ -169,6 +192,23 @@ class _Throttle:
             self.pending.pop(address, None)
         if not ok:
             self.failed(address)
+        self._release(address)
+
+    def _release(self, address: str) -> None:
+        # Start waiting attempts while there is room; once the address is
+        # locked out, every one of them fails at once (and none is checked).
+        queue = self.waiting.get(address)
+        while queue:
+            now = self.clock.seconds()
+            locked = self.locked_until.get(address, 0.0) > now
+            if not locked and (
+                self._recent(address, now) + self.pending.get(address, 0) >= self.max_failures
+            ):
+                break
+            start = queue.popleft()
+            start()
+        if queue is not None and not queue and self.waiting.get(address) is queue:
+            del self.waiting[address]
 
     def failed(self, address: str) -> None:
         now = self.clock.seconds()
@@ -191,6 +231,13 @@ class _Throttle:
         if len(self.locked_until) > 10_000:
             for address in [a for a, u in self.locked_until.items() if u <= now]:
                 del self.locked_until[address]
+
+
+class LoginsBusy(LoginThrottled):
+    """Too many logins from one address are waiting for their check already."""
+
+    def __str__(self) -> str:
+        return "Too many logins from your address at once. Please try again in a moment."
 
 
 class LoginDelayed(LoginThrottled):
@@ -421,7 +468,14 @@ class Authenticator:
         """
         key = accounts.name_key(name)
         try:
-            self.throttle.begin(address)
+            if not self.throttle.begin(address):
+                waited: Deferred[Account] = Deferred()
+
+                def start() -> None:
+                    self.authenticate(name, password, address).chain_deferred(waited)
+
+                self.throttle.wait(address, start)
+                return waited
         except LoginThrottled as exc:
             audit("login.throttled", who=name, address=address)
             return fail(exc)

@@ -13,6 +13,7 @@ from reality.gateways.auth import (
     ImmediateHasher,
     LoginDelayed,
     LoginFailed,
+    LoginsBusy,
     LoginThrottled,
     SignupThrottled,
 )
@@ -176,13 +177,41 @@ def test_attempts_are_counted_when_they_start_not_when_the_hash_finishes(portal)
     auth.hasher = hasher = Pending()
     started = [auth.authenticate("Root", f"wrong{i}", "192.0.2.66") for i in range(90)]
     assert len(hasher.waiting) == 5
-    refused = [d for d in started if d.called]
-    assert len(refused) == 85
-    assert all(outcome(d).check(LoginThrottled) for d in refused)
+    # The rest wait for those five, unchecked (a crowd behind one address is not refused).
+    assert not any(d.called for d in started)
     hasher.finish()
-    assert all(outcome(d).check(LoginFailed) for d in started if d not in refused)
+    checked, waited = started[:5], started[5:]
+    assert all(outcome(d).check(LoginFailed) for d in checked)
+    # The five failures locked the address: every waiting guess is refused, never checked.
+    assert all(outcome(d).check(LoginThrottled) for d in waited)
+    assert not hasher.waiting
     # Now the address is locked out, right password or not.
     assert outcome(auth.authenticate("Root", "secret", "192.0.2.66")).check(LoginThrottled)
+
+
+def test_players_behind_one_address_logging_in_at_once_all_get_in(portal):
+    """Twenty players behind one address log in at the same moment: more than the
+    failure limit are in flight, and nobody is refused for it; they wait their turn."""
+    auth, _, _ = portal
+    for i in range(20):
+        outcome(auth.create_account(f"Player{chr(97 + i)}", "secret", f"10.0.0.{i}"))
+    auth.hasher = hasher = Pending()
+    started = [auth.authenticate(f"Player{chr(97 + i)}", "secret", "198.51.100.7")
+               for i in range(20)]
+    assert len(hasher.waiting) == 5
+    while hasher.waiting:
+        hasher.finish()
+    assert [outcome(d).name for d in started] == [f"Player{chr(97 + i)}" for i in range(20)]
+
+
+def test_too_many_waiting_logins_from_one_address_are_refused_as_busy(portal):
+    """Past max_waiting attempts queued behind the checks in flight, the next is refused."""
+    auth, _, _ = portal
+    auth.hasher = Pending()
+    auth.throttle.max_waiting = 3
+    started = [auth.authenticate("Nobody", "pw", "203.0.113.3") for _ in range(9)]
+    assert [d.called for d in started] == [False] * 8 + [True]
+    assert outcome(started[-1]).check(LoginsBusy)
 
 
 def test_a_hasher_failure_frees_its_slot_without_counting_a_failure(portal):
