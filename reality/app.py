@@ -31,6 +31,7 @@ from attrs import define, field
 
 from reality.game.loader import WorldDefinition
 from reality.game.store import Store
+from reality.game.things import plural
 from reality.game.world import LoadDone, World
 from reality.gateways import mail, web
 from reality.gateways.auth import Authenticator
@@ -273,8 +274,9 @@ class Server:
         figures = self.stats()
         ctx.tell(
             "{bold}Server statistics{/}\n"
-            f"uptime {figures['uptime']:.0f} s; {figures['online']:.0f} players online; "
-            f"{figures['connections']:.0f} connections; {figures['commands']:.0f} commands\n"
+            f"uptime {figures['uptime']:.0f} s; {plural(int(figures['online']), 'player')}"
+            f" online; {plural(int(figures['connections']), 'connection')};"
+            f" {plural(int(figures['commands']), 'command')}\n"
             f"tick lateness p50 {figures['lateness_p50_ms']:.2f} ms, "
             f"p99 {figures['lateness_p99_ms']:.2f} ms, max {figures['lateness_max_ms']:.2f} ms\n"
             f"memory (RSS) {figures['rss_kib']:.0f} KiB"

@@ -290,8 +290,14 @@ def raise_descriptor_limit(max_connections: int = 0) -> tuple[int, int]:
     log.info("open-file limit: %d (hard limit %s)", soft,
              "unlimited" if hard == resource.RLIM_INFINITY else hard)
     # Four services, each up to max_connections, plus the server's own files.
+    # Below one service's worth is worth a warning; below all four at once
+    # (which the default 20,000-descriptor hard limits of many systems are) is
+    # only worth saying: every service full at the same moment is unlikely,
+    # and accepting then pauses instead of failing.
     if max_connections and soft != resource.RLIM_INFINITY and soft < 4 * max_connections + 64:
-        log.warning(
+        level = logging.WARNING if soft < max_connections + 64 else logging.INFO
+        log.log(
+            level,
             "the open-file limit (%d) is below what --max-connections %d allows on four "
             "services; when it is reached, accepting pauses until descriptors are free",
             soft, max_connections,
