@@ -248,8 +248,9 @@ class TelnetSession(TelnetProtocol):
         log.info("telnet: %s did not log in within %gs; closing",
                  self.peer_host, self.gateway.login_deadline)
         audit("connection.timeout", service="telnet", address=self.peer_host, reason="login")
-        minutes = round(self.gateway.login_deadline / 60)
-        self.disconnect(f"You did not log in within {minutes} minutes. Goodbye!")
+        seconds = self.gateway.login_deadline
+        within = f"{round(seconds / 60)} minutes" if seconds >= 120 else f"{seconds:g} seconds"
+        self.disconnect(f"You did not log in within {within}. Goodbye!")
 
     def _idle_out(self) -> None:
         self._idle = None
