@@ -19,7 +19,7 @@ def test_defaults():
 
 
 def test_a_line_every_299_seconds_does_not_keep_a_login_prompt_open(caplog):
-    """`who` every 299 s before login: closed at 600 s with a message, one INFO line and an audit event."""
+    """`who` every 299 s before login: closed at 600 s, with a message, a log line, an audit."""
     caplog.set_level(logging.INFO)
     h = Harness()
     session, transport = h.connect(host="198.51.100.7")
