@@ -74,6 +74,19 @@ class Settings:
     #: Connections each service (telnet, HTTP, SMTP, POP3) may hold at once; 0: no limit.
     max_connections: int = 10000
     idle_timeout: float = 3600.0
+    # Slow-peer time limits (docs/security.md). No flags: the defaults follow
+    # the RFCs; tests shorten them. Seconds; a total (deadline, data, session)
+    # of 0 means no limit.
+    #: Telnet: without a line before login, and in all from connecting to logging in.
+    login_timeout: float = 300.0
+    login_deadline: float = 600.0
+    #: SMTP: per command line, message data in all, waiting for the client in all.
+    smtp_idle_timeout: float = 300.0
+    smtp_data_timeout: float = 600.0
+    smtp_session_timeout: float = 1800.0
+    #: POP3: per command line, waiting for the client in all.
+    pop3_idle_timeout: float = 600.0
+    pop3_session_timeout: float = 3600.0
     #: Worker processes for CPU-heavy jobs (hashing, large mail, Markdown, the map).
     workers: int = 2
     checkpoint_interval: float = 5.0
@@ -204,6 +217,8 @@ class Server:
             max_per_address=settings.max_per_address,
             max_connections=settings.max_connections,
             idle_timeout=settings.idle_timeout,
+            login_timeout=settings.login_timeout,
+            login_deadline=settings.login_deadline,
         )
         self.gateways.append(self.telnet)
         self.web = web.install(self)

@@ -61,6 +61,7 @@ EVENTS: dict[str, tuple[int, tuple[str, ...]]] = {
     "smtp.relay_refused": (WARNING, ("who", "address", "target")),
     # Connections.
     "connection.refused": (WARNING, ("service", "address", "reason")),
+    "connection.timeout": (INFO, ("service", "address", "reason")),
     "input.too_large": (WARNING, ("service", "address", "what", "size", "limit")),
 }
 

@@ -350,6 +350,17 @@ def install(server: Any) -> MailGateway:
         server.reactor,
         max_per_address=settings.max_per_address,
         max_connections=settings.max_connections,
+        smtp_settings=SMTPSettings(
+            hostname=server.world.mail_domain,
+            idle_timeout=settings.smtp_idle_timeout,
+            data_timeout=settings.smtp_data_timeout,
+            session_timeout=settings.smtp_session_timeout,
+        ),
+        pop3_settings=pop3.POP3Settings(
+            hostname=server.world.mail_domain,
+            idle_timeout=settings.pop3_idle_timeout,
+            session_timeout=settings.pop3_session_timeout,
+        ),
         parser=server.pool,
     )
     server.listen("smtp", settings.smtp_port, gateway.smtp_factory)

@@ -98,6 +98,11 @@ _PASSWORD_PROMPTS = {
 }
 #: Lines kept waiting (for a password check, or for the rate limit); more are dropped.
 MAX_QUEUED_LINES = 100
+#: Seconds without a line before login, and in all from connecting to being
+#: logged in: the idle time restarts with each line, the deadline does not, so
+#: a line every 299 s cannot keep a connection that never logs in.
+LOGIN_TIMEOUT = 300.0
+LOGIN_DEADLINE = 600.0
 #: Lines a session may run per second, after a burst of COMMAND_BURST (Evennia: 80/s).
 COMMAND_RATE = 20.0
 COMMAND_BURST = 60
@@ -177,6 +182,7 @@ class TelnetSession(TelnetProtocol):
         self._pending_password: str | None = None
         self._queued: deque[str] = deque()
         self._idle: Any = None
+        self._login_deadline: Any = None
         self._closed = False
         # True while our prompt is the last thing on the client's screen line:
         # output that arrives then starts on a new line.
@@ -195,6 +201,10 @@ class TelnetSession(TelnetProtocol):
         self.peer_host = self.transport.get_peer().host
         self.gateway.connections.add(self, self.peer_host)
         self._reset_idle()
+        if self.gateway.login_deadline > 0:
+            self._login_deadline = self.clock.call_later(
+                self.gateway.login_deadline, self._login_too_slow
+            )
         self.show(self.gateway.banner())
         self.send_prompt(PROMPT)
 
@@ -204,6 +214,7 @@ class TelnetSession(TelnetProtocol):
         if self._idle is not None and self._idle.active():
             self._idle.cancel()
         self._idle = None
+        self._cancel_login_deadline()
         if self._drain_call is not None and self._drain_call.active():
             self._drain_call.cancel()
         self._drain_call = None
@@ -224,6 +235,22 @@ class TelnetSession(TelnetProtocol):
             self._idle.reset(timeout)
         else:
             self._idle = self.clock.call_later(timeout, self._idle_out)
+
+    def _cancel_login_deadline(self) -> None:
+        call, self._login_deadline = self._login_deadline, None
+        if call is not None and call.active():
+            call.cancel()
+
+    def _login_too_slow(self) -> None:
+        self._login_deadline = None
+        if self._closed or self.state == "playing":
+            return
+        log.info("telnet: %s did not log in within %gs; closing",
+                 self.peer_host, self.gateway.login_deadline)
+        audit("connection.timeout", service="telnet", address=self.peer_host, reason="login")
+        seconds = self.gateway.login_deadline
+        within = f"{round(seconds / 60)} minutes" if seconds >= 120 else f"{seconds:g} seconds"
+        self.disconnect(f"You did not log in within {within}. Goodbye!")
 
     def _idle_out(self) -> None:
         self._idle = None
@@ -641,6 +668,7 @@ class TelnetSession(TelnetProtocol):
         if self._closed:
             return
         self.state = "playing"
+        self._cancel_login_deadline()
         if created:
             self.show(f"Welcome to {self.world.name}, {account.name}!")
             log.info("account %s created from %s", account.name, self.peer_host)
@@ -705,7 +733,8 @@ class TelnetGateway(Factory):
         max_per_address: int = 50,
         max_connections: int = 10000,
         idle_timeout: float = 3600.0,
-        login_timeout: float = 300.0,
+        login_timeout: float = LOGIN_TIMEOUT,
+        login_deadline: float = LOGIN_DEADLINE,
         command_rate: float = COMMAND_RATE,
         command_burst: int = COMMAND_BURST,
         max_queued_lines: int = MAX_QUEUED_LINES,
@@ -714,7 +743,10 @@ class TelnetGateway(Factory):
         self.authenticator = authenticator
         self.clock = clock
         self.idle_timeout = idle_timeout
+        #: Seconds without a line before login (restarts with each line; 0: none).
         self.login_timeout = login_timeout
+        #: Seconds from connecting to being logged in, in all (0: no limit).
+        self.login_deadline = login_deadline
         #: Lines a session runs per second (0: no limit), after a burst; the queue beyond.
         self.command_rate = command_rate
         self.command_burst = command_burst

@@ -43,6 +43,10 @@ __all__ = ["Client", "Connection", "Connector", "Port", "Server"]
 READ_SIZE = 65536
 HIGH_WATER = 64 * 1024
 LOW_WATER = 16 * 1024
+#: Seconds a peer has, after lose_connection(), to read what is still
+#: buffered for it; then the connection is aborted. Without it a peer that
+#: never reads (a zero TCP window) would hold a closing connection forever.
+CLOSE_TIMEOUT = 60.0
 
 #: First pause of accepting after accept() ran out of a resource, in seconds.
 ACCEPT_BACKOFF_MIN = 0.1
@@ -93,6 +97,8 @@ class Connection:
         "_peer",
         "_host",
         "_eof",
+        "_close_call",
+        "close_timeout",
         "__weakref__",
     )
 
@@ -116,6 +122,8 @@ class Connection:
         self._peer: Address | None = None
         self._host: Address | None = None
         self._eof = False
+        self._close_call: Any = None
+        self.close_timeout = CLOSE_TIMEOUT
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
@@ -264,12 +272,37 @@ class Connection:
         if not self._buffer:
             # Let the protocol finish the call it is in before it hears of the end.
             self.reactor.call_soon(self._close_if_flushed, reason)
+        else:
+            self._arm_close_deadline()
 
     def _close_if_flushed(self, reason: Exception) -> None:
         # Something written after lose_connection() may still be buffered:
         # then _do_write closes when it has gone out.
         if not self._buffer:
             self._close(reason)
+        else:
+            self._arm_close_deadline()
+
+    def _arm_close_deadline(self) -> None:
+        if self._close_call is None and self.close_timeout > 0 and not self.disconnected:
+            self._close_call = self.reactor.call_later(self.close_timeout, self._close_too_slow)
+
+    def _close_too_slow(self) -> None:
+        self._close_call = None
+        if self.disconnected:
+            return
+        log.info(
+            "closing %s: %d bytes still unread after %gs; aborting",
+            self._peer_text(), len(self._buffer), self.close_timeout,
+        )
+        self.abort_connection()
+
+    def _peer_text(self) -> str:
+        try:
+            peer = self.get_peer()
+        except OSError:
+            return "a connection"
+        return f"{peer.host}:{peer.port}"
 
     def abort_connection(self) -> None:
         """Close the connection now, dropping anything still buffered."""
@@ -294,6 +327,9 @@ class Connection:
         self.disconnected = True
         self.disconnecting = True
         self.connected = False
+        call, self._close_call = self._close_call, None
+        if call is not None and call.active():
+            call.cancel()
         self.reactor.remove_all(self.fileno)
         try:
             self.socket.close()

@@ -531,6 +531,11 @@ def test_install_listens_on_both_ports_and_joins_the_gateways(h):
         pop3_port = 1110
         max_per_address = 7
         max_connections = 9
+        smtp_idle_timeout = 11.0
+        smtp_data_timeout = 12.0
+        smtp_session_timeout = 13.0
+        pop3_idle_timeout = 14.0
+        pop3_session_timeout = 15.0
 
     class FakeServer:
         def __init__(self) -> None:
@@ -553,6 +558,9 @@ def test_install_listens_on_both_ports_and_joins_the_gateways(h):
     assert gateway.connections.max_per_address == 7
     assert gateway.connections.max_connections == 9
     assert gateway.smtp_settings.hostname == "Reality.Test"
+    smtp, pop = gateway.smtp_settings, gateway.pop3_settings
+    assert (smtp.idle_timeout, smtp.data_timeout, smtp.session_timeout) == (11, 12, 13)
+    assert (pop.idle_timeout, pop.session_timeout) == (14, 15)
     connect(server.listening[0][2])
     connect(server.listening[1][2], port=40002)
     assert gateway.open_connections == 2

@@ -27,6 +27,7 @@ from typing import Any
 
 from attrs import frozen
 
+from reality.audit import audit, host_of
 from reality.net.defer import Deferred, Failure
 from reality.net.protocol import Protocol
 
@@ -41,6 +42,7 @@ __all__ = [
     "Command",
     "CommandLineCodec",
     "CommandPipeline",
+    "Deadline",
     "LineReceiver",
     "LineTooLong",
 ]
@@ -282,15 +284,41 @@ class CommandPipeline(Protocol):
     can make the server hold is bounded: the transport's high-water mark
     plus one reply, and ``settings.max_buffered`` plus one read of input.
 
-    It also keeps the idle timer: ``settings.idle_timeout`` seconds without
-    a command (on ``self.clock``) calls ``_idle()``; if by then the client
-    has not read its replies either (writing paused), the connection is
-    aborted instead, since a polite close would wait for it forever.
+    Timers (on ``self.clock``), none of which a trickling client can stretch
+    (the house rule: every slow-peer timer has a total deadline):
 
-    Subclasses call :meth:`_init_pipeline` in ``__init__``, provide
-    ``_handle(event)`` and ``_idle()``, and hold a command's reply back
-    until a Deferred fires with :meth:`_wait_for`.
+    - the idle timer, ``settings.idle_timeout`` seconds, restarts only when
+      a complete command is taken (or a backend's reply is made), never on
+      a read: a command line must be complete within the idle time counted
+      from the end of the previous one, so one byte a second of a line
+      without its line end does not keep the session. Only while
+      :meth:`_reading_body` says the input is a message body (SMTP DATA,
+      whose own total deadline the subclass keeps) does each read count.
+    - the session clock, ``settings.session_timeout`` seconds in total (0:
+      none), counts only the time the session waits for the client: not
+      while a backend's answer is awaited and not while the client's
+      replies are backed up (``pause_writing``). So a client that keeps
+      downloading is never cut off, while one that holds its session (and
+      its mailbox lock, and a connection slot) with a NOOP every few
+      minutes, or with commands trickled a byte at a time, is.
+
+    When one runs out the subclass's ``_timeout_reply(reason)`` is sent
+    and the connection closed, with one INFO line and one
+    ``connection.timeout`` audit event (``reason``: ``idle``,
+    ``partial-command``, ``data-idle``, ``data-deadline``, ``session``);
+    if by then the client has not read its replies either (writing
+    paused), the connection is aborted instead, since a polite close would
+    wait for it forever.
+
+    Subclasses set ``service`` (for the log), call :meth:`_init_pipeline`
+    in ``__init__`` and :meth:`_start_pipeline` in ``connection_made``,
+    provide ``_handle(event)`` and ``_timeout_reply(reason)`` (which
+    answers and closes), and hold a command's reply back until a Deferred
+    fires with :meth:`_wait_for`.
     """
+
+    #: The service's name in log lines and audit events.
+    service = "?"
 
     codec: Any
     settings: Any
@@ -304,24 +332,53 @@ class CommandPipeline(Protocol):
         self._read_paused = False
         self._timer: Any = None
         self._out: list[bytes] = []
+        self._session: Deadline | None = None
+
+    def _start_pipeline(self) -> None:
+        """The connection is made: start the idle timer and the session clock."""
+        self._start_timer()
+        limit = getattr(self.settings, "session_timeout", 0)
+        if limit and limit > 0:
+            self._session = Deadline(self.clock, limit, self._deadline, "session")
+            self._session_clock()
 
     def data_received(self, data: bytes) -> None:
         if self._closing:
             return
-        if not self._waiting:
+        # Only a complete command restarts the idle timer (see _process): a
+        # read does not, unless it is part of a message body.
+        if not self._waiting and self._reading_body():
             self._start_timer()
         self.codec.receive_data(data)
         self._process()
+
+    def _reading_body(self) -> bool:
+        """True while the input is a message body whose every read counts as activity."""
+        return False
 
     def pause_writing(self) -> None:
         # The client is not reading its replies: stop producing them, and
         # stop reading its commands until it does.
         self._write_paused = True
+        self._session_clock()
         self._flow_control()
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        self._session_clock()
         self._process()
+
+    def _session_clock(self) -> None:
+        """Run the session clock only while the session waits for the client."""
+        session = self._session
+        if session is None:
+            return
+        if self._closing:
+            session.cancel()
+        elif self._waiting or self._write_paused:
+            session.pause()
+        else:
+            session.resume()
 
     def _process(self) -> None:
         if self._processing:
@@ -332,6 +389,8 @@ class CommandPipeline(Protocol):
                 event = self.codec.next_event()
                 if event is None:
                     break
+                # A complete command: the client gets a new idle period.
+                self._start_timer()
                 self._handle(event)
                 # A big batch goes out before the next command, so that a
                 # full transport can pause us (pause_writing) in between.
@@ -371,9 +430,11 @@ class CommandPipeline(Protocol):
         """
         self._waiting = True
         self._stop_timer()
+        self._session_clock()
 
         def done(result: Any) -> None:
             self._waiting = False
+            self._session_clock()
             if self._closing and not always:
                 if on_abandoned is not None:
                     on_abandoned(result)
@@ -415,32 +476,103 @@ class CommandPipeline(Protocol):
             self._timer = self.clock.call_later(self.settings.idle_timeout, self._timed_out)
 
     def _stop_timer(self) -> None:
+        """Stop the idle timer (and, once the session is closing, every timer)."""
         timer = self._timer
         if timer is not None and timer.active():
             timer.cancel()
         self._timer = None
+        if self._closing and self._session is not None:
+            self._session.cancel()
 
     def _timed_out(self) -> None:
         self._timer = None
+        if self._reading_body():
+            reason = "data-idle"
+        elif self.codec.buffered:
+            # Part of a line came, its end did not: a trickle, not a pause.
+            reason = "partial-command"
+        else:
+            reason = "idle"
+        self._deadline(reason)
+
+    def _deadline(self, reason: str) -> None:
+        """A timer ran out (``reason``): log it, answer, close."""
         if self._closing:
             return
-        if self._write_paused and self.transport is not None:
-            # Neither commands nor reads for the whole idle time: a goodbye
-            # would sit behind the unread replies, and lose_connection()
-            # would wait for them forever.
-            log.info(
-                "%s: replies unread for %ss; aborting the connection",
-                type(self).__name__,
-                self.settings.idle_timeout,
-            )
+        transport = self.transport
+        address = host_of(transport) if transport is not None else None
+        limit = {
+            "session": getattr(self.settings, "session_timeout", 0),
+            "data-deadline": getattr(self.settings, "data_timeout", 0),
+        }.get(reason, self.settings.idle_timeout)
+        log.info(
+            "%s %s: %s timeout (%ss), closing", self.service, address, reason, limit
+        )
+        audit("connection.timeout", service=self.service, address=address, reason=reason)
+        if self._write_paused and transport is not None:
+            # The client does not read its replies either: a goodbye would
+            # sit behind them, and lose_connection() would wait forever.
+            log.info("%s %s: replies unread; aborting the connection", self.service, address)
             self._closing = True
-            self.transport.abort_connection()
+            self._stop_timer()
+            transport.abort_connection()
             return
-        self._idle()
+        self._timeout_reply(reason)
 
     def _handle(self, event: Any) -> None:
         raise NotImplementedError
 
-    def _idle(self) -> None:
-        """No command for ``settings.idle_timeout`` seconds: say so and close."""
+    def _timeout_reply(self, reason: str) -> None:
+        """A timer ran out (see the class docstring): answer with the protocol's reply, close."""
         raise NotImplementedError
+
+
+class Deadline:
+    """A total time limit that runs only while resumed: ``pause()`` stops it
+    counting, ``resume()`` carries on with what is left; when none is left,
+    ``callback(*args)`` is called (once). Starts paused.
+
+    For limits on time that is the peer's (waiting for its input), not the
+    server's own (waiting for a backend, or for the peer to read).
+    """
+
+    __slots__ = ("clock", "left", "callback", "args", "_call", "_since")
+
+    def __init__(self, clock: Any, seconds: float, callback: Callable[..., None], *args: Any):
+        self.clock = clock
+        #: Seconds left (None once cancelled or spent).
+        self.left: float | None = float(seconds)
+        self.callback = callback
+        self.args = args
+        self._call: Any = None
+        self._since = 0.0
+
+    @property
+    def running(self) -> bool:
+        """Whether the time is counting now."""
+        return self._call is not None
+
+    def resume(self) -> None:
+        """Start counting (no-op while counting, or once cancelled)."""
+        if self._call is None and self.left is not None:
+            self._since = self.clock.seconds()
+            self._call = self.clock.call_later(max(0.0, self.left), self._fire)
+
+    def pause(self) -> None:
+        """Stop counting, keeping what is left."""
+        call = self._call
+        if call is not None:
+            self._call = None
+            call.cancel()
+            if self.left is not None:
+                self.left = max(0.0, self.left - (self.clock.seconds() - self._since))
+
+    def cancel(self) -> None:
+        """Never fire."""
+        self.pause()
+        self.left = None
+
+    def _fire(self) -> None:
+        self._call = None
+        self.left = None
+        self.callback(*self.args)

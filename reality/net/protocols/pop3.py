@@ -66,8 +66,13 @@ log = logging.getLogger(__name__)
 
 #: RFC 2449 4: a command line is at most 255 octets including its CRLF.
 MAX_LINE_LENGTH = 255
-#: RFC 1939 3: an autologout timer, if any, of at least 10 minutes.
+#: RFC 1939 3: an autologout timer, if any, of at least 10 minutes. Counted
+#: from the previous command: a command line must be complete by then.
 IDLE_TIMEOUT = 600.0
+#: Total time a session may spend waiting for the client (not for the mailbox,
+#: nor for the client to read a download); 0: no limit. It holds the mailbox
+#: lock, so a session kept open by a NOOP now and then must end some time.
+SESSION_TIMEOUT = 3600.0
 #: Negative responses to the client's own mistakes before the server hangs up.
 MAX_ERRORS = 10
 
@@ -253,6 +258,8 @@ class POP3Settings:
     hostname: str = field(factory=socket.gethostname)
     max_line_length: int = MAX_LINE_LENGTH
     idle_timeout: float = IDLE_TIMEOUT
+    #: Total seconds a session may wait for its client (see CommandPipeline; 0: none).
+    session_timeout: float = SESSION_TIMEOUT
     max_errors: int = MAX_ERRORS
     #: Unprocessed input past which the server stops reading until it catches up.
     max_buffered: int = 16 * 1024
@@ -277,9 +284,11 @@ _DONE = "DONE"
 class POP3ServerProtocol(CommandPipeline):
     """One POP3 session in front of a :class:`POP3Backend`.
 
-    ``clock`` is anything with ``call_later`` (the reactor or a test Clock),
-    used for the autologout timer.
+    ``clock`` is anything with ``seconds`` and ``call_later`` (the reactor
+    or a test Clock), used for the autologout timer and the session limit.
     """
+
+    service = "pop3"
 
     def __init__(
         self, backend: POP3Backend, clock: Any, settings: POP3Settings | None = None
@@ -304,7 +313,7 @@ class POP3ServerProtocol(CommandPipeline):
         self.peer = self.transport.get_peer()
         self._send(ok(f"{self.settings.hostname} POP3 server ready"))
         self._flush()
-        self._start_timer()
+        self._start_pipeline()
 
     def connection_lost(self, reason: Failure) -> None:
         self._closing = True
@@ -623,10 +632,13 @@ class POP3ServerProtocol(CommandPipeline):
         if not self._committing:
             self._release()
 
-    def _idle(self) -> None:
-        log.info("POP3 %s idle for %ss, closing", self.peer, self.settings.idle_timeout)
+    def _timeout_reply(self, reason: str) -> None:
         # RFC 1939 3: an autologout does not enter UPDATE; nothing is deleted.
-        self._close_with(err("Autologout: idle for too long"))
+        text = {
+            "partial-command": "Autologout: command line not completed in time",
+            "session": "Autologout: session too long",
+        }.get(reason, "Autologout: idle for too long")
+        self._close_with(err(text))
 
 
 _UID = re.compile(r"[\x21-\x7e]{1,70}")

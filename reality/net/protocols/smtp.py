@@ -15,7 +15,10 @@ nothing of the session rules and never touches a socket.
 
 The adapter (:class:`SMTPServerProtocol`) runs the session: the state
 machine (greeting, envelope, DATA), the replies, the error and idle limits,
-and the calls into a pluggable :class:`DeliveryBackend`. It handles one
+the time limits (a command line within the idle time, the message data
+within :data:`DATA_TIMEOUT` in total, the session within
+:data:`SESSION_TIMEOUT`: RFC 5321 4.5.3.2), and the calls into a pluggable
+:class:`DeliveryBackend`. It handles one
 command at a time and does not look at the next one until the reply to the
 current one is written, so a reply that waits on the backend (a recipient
 check, a delivery) never lets later replies overtake it: pipelined commands
@@ -87,7 +90,14 @@ MAX_MESSAGE_SIZE = 1 << 20
 #: RFC 5321 4.5.3.1.8: a server must accept at least 100 recipients.
 MAX_RECIPIENTS = 100
 #: RFC 5321 4.5.3.2: a server should wait at least 5 minutes for a command.
+#: Counted from the previous command: a command line must be complete by then.
 IDLE_TIMEOUT = 300.0
+#: RFC 5321 4.5.3.2.6: the whole message data, from the 354 to the final
+#: ".", must arrive within this total (the RFC's data termination timeout).
+DATA_TIMEOUT = 600.0
+#: Total time a session may spend waiting for the client (not for delivery,
+#: nor for the client to read its replies); 0: no limit.
+SESSION_TIMEOUT = 1800.0
 #: Negative replies in one session before the server gives up on the client.
 MAX_ERRORS = 10
 #: RFC 5321 4.5.3.1.3: a path is at most 256 octets including the brackets.
@@ -274,6 +284,11 @@ class SMTPServerCodec(CommandLineCodec):
         self._size = 0
         self._too_large = False
         self._line_too_long = False
+
+    @property
+    def in_data(self) -> bool:
+        """True while message data is being read (after :meth:`begin_data`, until its end)."""
+        return self._state == _DATA_MODE
 
     @property
     def awaiting_data(self) -> bool:
@@ -505,6 +520,10 @@ class SMTPSettings:
     max_recipients: int = MAX_RECIPIENTS
     max_line_length: int = MAX_LINE_LENGTH
     idle_timeout: float = IDLE_TIMEOUT
+    #: Total seconds for the message data, from the 354 to the final "." (0: none).
+    data_timeout: float = DATA_TIMEOUT
+    #: Total seconds a session may wait for its client (see CommandPipeline; 0: none).
+    session_timeout: float = SESSION_TIMEOUT
     max_errors: int = MAX_ERRORS
     #: Unprocessed input (pipelined commands waiting their turn) past which
     #: the server stops reading from the client until it catches up.
@@ -525,9 +544,11 @@ _FOREIGN = frozenset({"GET", "POST", "HEAD", "PUT", "CONNECT", "OPTIONS"})
 class SMTPServerProtocol(CommandPipeline):
     """One SMTP session: the state machine of RFC 5321 in front of a backend.
 
-    ``clock`` is anything with ``call_later`` (the reactor, or a test Clock),
-    used for the idle timeout.
+    ``clock`` is anything with ``seconds`` and ``call_later`` (the reactor,
+    or a test Clock), used for the time limits.
     """
+
+    service = "smtp"
 
     def __init__(
         self,
@@ -553,6 +574,7 @@ class SMTPServerProtocol(CommandPipeline):
         self.errors = 0
         self.peer: Address | None = None
         self._init_pipeline()
+        self._data_timer: Any = None
 
     # -- Protocol hooks ------------------------------------------------------------
 
@@ -562,16 +584,24 @@ class SMTPServerProtocol(CommandPipeline):
         # RFC 2034 4: no enhanced status on the greeting.
         self._send(Reply(220, f"{self.settings.hostname} ESMTP Reality"))
         self._flush()
-        self._start_timer()
+        self._start_pipeline()
 
     def connection_lost(self, reason: Failure) -> None:
         self._closing = True
         self._stop_timer()
+        self._stop_data_timer()
         log.debug("SMTP session from %s ended: %s", self.peer, reason.get_error_message())
 
     # -- the command loop (CommandPipeline) --------------------------------------------
 
+    def _reading_body(self) -> bool:
+        # Message data: each read is activity (RFC 5321 4.5.3.2.5 times the
+        # blocks, not the lines); the total is the data timer's.
+        return self.codec.in_data
+
     def _handle(self, event: SMTPEvent) -> None:
+        if not isinstance(event, (Command, LineTooLong, BadCommandLine)):
+            self._stop_data_timer()  # the message data ended
         if isinstance(event, Command):
             self._command(event)
         elif isinstance(event, MessageReceived):
@@ -771,6 +801,10 @@ class SMTPServerProtocol(CommandPipeline):
         else:
             self.codec.begin_data()
             self._send(Reply(354, "End data with <CR><LF>.<CR><LF>"))
+            if self.settings.data_timeout > 0:
+                self._data_timer = self.clock.call_later(
+                    self.settings.data_timeout, self._deadline, "data-deadline"
+                )
 
     def _message(self, data: bytes) -> None:
         assert self.mail_from is not None
@@ -911,11 +945,23 @@ class SMTPServerProtocol(CommandPipeline):
         self._flush()
         self._closing = True
         self._stop_timer()
+        self._stop_data_timer()
         self.transport.lose_connection()
 
-    def _idle(self) -> None:
-        log.info("SMTP %s idle for %ss, closing", self.peer, self.settings.idle_timeout)
-        self._close_with(Reply(421, f"{self.settings.hostname} Error: timeout exceeded", "4.4.2"))
+    def _stop_data_timer(self) -> None:
+        timer, self._data_timer = self._data_timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
+
+    def _timeout_reply(self, reason: str) -> None:
+        # RFC 5321 4.5.3.2 / RFC 3463 4.4.2: a timeout is 421 "bad connection".
+        host = self.settings.hostname
+        text = {
+            "partial-command": f"{host} Error: command line not completed in time",
+            "data-deadline": f"{host} Error: message data not completed in time",
+            "session": f"{host} Error: session too long, closing",
+        }.get(reason, f"{host} Error: timeout exceeded")
+        self._close_with(Reply(421, text, "4.4.2"))
 
 
 def _counter_ids() -> Callable[[], str]:

@@ -482,9 +482,10 @@ def test_idle_timeout_logs_out_without_update():
     session = logged_in()
     session.send(b"DELE 1\r\n")
     session.clock.advance(599)
-    session.send(b"NO")
+    session.send(b"NOOP\r\n")
     session.clock.advance(599)
     assert not session.closed
+    session.take()
     session.clock.advance(1)
     assert session.take() == b"-ERR Autologout: idle for too long\r\n"
     assert session.closed

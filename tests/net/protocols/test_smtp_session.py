@@ -544,10 +544,11 @@ def test_refused_recipients_count_as_errors():
 
 
 def test_idle_timeout():
-    """Five minutes of silence: 421 4.4.2 and close; any input restarts the count."""
+    """Five minutes of silence: 421 4.4.2 and close; a complete command restarts the count."""
     session = greeted()
     session.clock.advance(299)
-    session.send(b"NO")
+    session.send(b"NOOP\r\n")
+    session.take()
     session.clock.advance(299)
     assert session.take() == b""
     assert not session.closed
