@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Callable
 
 
 class Tmux:
@@ -42,6 +43,17 @@ class Tmux:
                 return screen
             if time.monotonic() > deadline:
                 raise AssertionError(f"{text!r} not on the screen after {timeout} s:\n{screen}")
+            time.sleep(0.05)
+
+    def wait_until(self, ready: Callable[[str], bool], timeout: float = 10.0) -> str:
+        """The screen, once ``ready(screen)`` is true (AssertionError after ``timeout`` s)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if ready(screen):
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the screen did not get ready in {timeout} s:\n{screen}")
             time.sleep(0.05)
 
     def alive(self) -> bool:

@@ -38,8 +38,9 @@ def test_plain_telnet_types_and_corrects_cleanly(session):
     session.keys("lokk")
     session.keys("BSpace", "BSpace")
     session.keys("ok", "Enter")
-    screen = session.wait_for("> look\n")
-    assert screen.count("The Hall") == 2, screen  # shown at login and by the corrected look
+    session.wait_for("> look\n")
+    # The room comes twice: at login, and for the corrected look.
+    screen = session.wait_until(lambda text: text.count("The Hall") == 2)
     assert "^M" not in screen and "^?" not in screen, screen
     assert "I don't understand" not in screen, screen
 
