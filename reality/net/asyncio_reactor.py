@@ -49,6 +49,7 @@ from typing import Any
 
 from reality.net.base import ReactorBase, SignalHandler
 from reality.net.defer import Deferred, Failure
+from reality.net.interfaces import IReactor
 from reality.net.reactor import SelectReactor
 from reality.net.timers import DelayedCall, TimerQueue
 
@@ -407,3 +408,7 @@ def make_reactor(name: str = "selector") -> SelectReactor | AsyncioReactor:
             ) from None
         return AsyncioReactor(uvloop.new_event_loop(), own_loop=True)
     raise ValueError(f"unknown reactor {name!r}; expected one of {', '.join(REACTOR_NAMES)}")
+
+
+#: Both reactors keep the whole contract: mypy checks this line.
+REACTORS: tuple[type[IReactor], ...] = (SelectReactor, AsyncioReactor)

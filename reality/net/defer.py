@@ -26,6 +26,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from typing import Any, Generic, TypeVar
 
+from reality.net.timing import IReactorTime
+
 __all__ = [
     "AlreadyCalledError",
     "CancelledError",
@@ -209,7 +211,7 @@ class Deferred(Generic[T]):
         """Fire ``other`` with this Deferred's result (at this point of the chain)."""
         return self.add_callbacks(other.callback, other.errback)
 
-    def add_timeout(self, timeout: float, clock: Any) -> Deferred[T]:
+    def add_timeout(self, timeout: float, clock: IReactorTime) -> Deferred[T]:
         """Cancel this Deferred if it has no result ``timeout`` seconds from now.
 
         A cancellation caused by the timeout fails the chain with

@@ -28,8 +28,10 @@ The contracts, smallest first:
   :class:`IProcessProtocol`: what the engine calls on the code that uses it.
 
 This module imports only the values its signatures name
-(:mod:`reality.net.address`, :mod:`reality.net.defer`), which import
-nothing else of the engine, so every module may import it without a cycle.
+(:mod:`reality.net.address`, :mod:`reality.net.defer`) and the time
+contracts, which live in :mod:`reality.net.timing` so that ``defer.py``
+can use them too; none of those imports anything else of the engine, so
+every module may import this one without a cycle.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from reality.net.address import Address
 from reality.net.defer import Deferred, Failure
+from reality.net.timing import IDelayedCall, IReactorTime
 
 __all__ = [
     "IClientFactory",
@@ -58,46 +61,6 @@ __all__ = [
     "IReactorTime",
     "ITransport",
 ]
-
-
-@runtime_checkable
-class IDelayedCall(Protocol):
-    """A call scheduled by :meth:`IReactorTime.call_later`."""
-
-    def active(self) -> bool:
-        """True until the call has run or been cancelled."""
-        ...
-
-    def get_time(self) -> float:
-        """When the call is due, in the clock's seconds."""
-        ...
-
-    def cancel(self) -> None:
-        """Do not run the call (O(1)); cancelling an inactive call does nothing."""
-        ...
-
-    def reset(self, seconds_from_now: float) -> None:
-        """Move the call to ``seconds_from_now`` from now (it must still be active)."""
-        ...
-
-    def delay(self, extra: float) -> None:
-        """Postpone the call by ``extra`` seconds (it must still be active)."""
-        ...
-
-
-@runtime_checkable
-class IReactorTime(Protocol):
-    """A clock: what timeouts, idle timers and ticks need. The test ``Clock`` is one."""
-
-    def seconds(self) -> float:
-        """Now, on a monotonic clock, in seconds."""
-        ...
-
-    def call_later(
-        self, delay: float, f: Callable[..., Any], *args: Any, **kwargs: Any
-    ) -> IDelayedCall:
-        """Call ``f(*args, **kwargs)`` in ``delay`` seconds."""
-        ...
 
 
 class IReactorCore(Protocol):

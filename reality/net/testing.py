@@ -26,7 +26,9 @@ from reality.net.interfaces import (
     IProtocol,
     IProtocolFactory,
     IReactorCore,
+    IReactorTCP,
     IReactorTime,
+    ITransport,
 )
 from reality.net.timers import DelayedCall, TimerQueue
 
@@ -402,6 +404,16 @@ class MemoryReactor:
 
     def stop(self) -> None:
         self.stopped = True
+
+
+# The doubles keep the contracts they stand in for: mypy checks these lines.
+_CLOCKS: tuple[type[IReactorTime], ...] = (Clock, MemoryReactor)
+_TRANSPORTS: tuple[type[ITransport], ...] = (
+    StringTransport,
+    StringTransportWithDisconnection,
+    BufferingTransport,
+)
+_TCP: tuple[type[IReactorTCP], ...] = (MemoryReactor,)
 
 
 class WaitTimeout(AssertionError):

@@ -622,7 +622,7 @@ class TelnetCodec:
         self.charset: str | None = None
         #: The window size: the peer's (server role, from NAWS) or ours (client role).
         self.window_size: tuple[int, int] | None = (
-            None if self._role_server else tuple(config.window_size)  # type: ignore[assignment]
+            None if self._role_server else (*config.window_size,)
         )
         #: The last TerminalType event, or None.
         self.terminal_type: TerminalType | None = None
