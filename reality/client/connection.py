@@ -133,6 +133,7 @@ class MudClientProtocol(TelnetProtocol):
         super().connection_made()
         self.partial = ""
         self.masked = False
+        assert self.transport is not None  # make_connection set it before calling us
         self.peer = self.transport.get_peer()
         self.listener.connected(self)
         factory = getattr(self, "factory", None)

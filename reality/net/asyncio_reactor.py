@@ -44,12 +44,12 @@ import logging
 import os
 import signal
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from reality.net.base import ReactorBase
+from reality.net.base import ReactorBase, SignalHandler
 from reality.net.defer import Deferred, Failure
+from reality.net.interfaces import IReactor
 from reality.net.reactor import SelectReactor
 from reality.net.timers import DelayedCall, TimerQueue
 
@@ -108,14 +108,13 @@ class AsyncioReactor(ReactorBase):
         self._timers = _TimerQueue(time.monotonic, self._arm)
         self._timer_handle: asyncio.TimerHandle | None = None
         self._armed_at: float | None = None
-        self._ready: deque[tuple[Callable[..., Any], tuple, dict]] = deque()
         self._drain_scheduled = False
         self._readers: dict[int, Callable[[], Any]] = {}
         self._writers: dict[int, Callable[[], Any]] = {}
         self._in_run = False
         self._stop_after_callback = False
         self._signals: list[int] = []
-        self._old_signal_handlers: dict[int, Any] = {}
+        self._old_signal_handlers: dict[int, SignalHandler] = {}
         self._stopped: Deferred[None] | None = None
 
     @property
@@ -173,16 +172,8 @@ class AsyncioReactor(ReactorBase):
             self._loop.call_soon(self._drain)
 
     def _drain(self) -> None:
-        ready = self._ready
-        count = len(ready)
-        while count:
-            count -= 1
-            f, args, kwargs = ready.popleft()
-            try:
-                f(*args, **kwargs)
-            except Exception:
-                log.exception("Unhandled error in callback %r", f)
-        if ready:
+        self._run_ready()
+        if self._ready:
             # Queued by the callbacks just run: they wait for the next turn.
             self._loop.call_soon(self._drain)
         else:
@@ -242,14 +233,15 @@ class AsyncioReactor(ReactorBase):
         """
         if self.running:
             raise RuntimeError("the reactor is already running")
-        self._begin()
-        return self._stopped  # type: ignore[return-value]
+        return self._begin()
 
-    def _begin(self) -> None:
+    def _begin(self) -> Deferred[None]:
         self.running = True
         self._stop_requested = False
-        self._stopped = Deferred()
+        stopped: Deferred[None] = Deferred()
+        self._stopped = stopped
         self._run_when_running()
+        return stopped
 
     def _finished(self) -> None:
         self.running = False
@@ -396,7 +388,7 @@ def _nothing() -> None:
     pass
 
 
-def make_reactor(name: str = "selector") -> Any:
+def make_reactor(name: str = "selector") -> SelectReactor | AsyncioReactor:
     """A reactor by name: ``"selector"``, ``"asyncio"`` or ``"uvloop"``.
 
     Raises :class:`ReactorUnavailable` for uvloop when it is not installed
@@ -416,3 +408,7 @@ def make_reactor(name: str = "selector") -> Any:
             ) from None
         return AsyncioReactor(uvloop.new_event_loop(), own_loop=True)
     raise ValueError(f"unknown reactor {name!r}; expected one of {', '.join(REACTOR_NAMES)}")
+
+
+#: Both reactors keep the whole contract: mypy checks this line.
+REACTORS: tuple[type[IReactor], ...] = (SelectReactor, AsyncioReactor)

@@ -2,10 +2,11 @@
 
 :class:`ReactorBase` holds the parts of the reactor interface that do not
 depend on how readiness is waited for: TCP ports and connectors and child
-processes (``tcp.py`` and ``process.py`` need only ``add_reader``,
-``add_writer``, ``remove_*``, ``call_soon``, ``call_later`` and
-``processes``), ``call_when_running``, ``stop()`` and the signals that call
-it, and the shutdown triggers with their three phases.
+processes (built here: ``tcp.py`` and ``process.py`` take only the
+:class:`~reality.net.interfaces.IReactorIO` contract, so they never import
+a reactor), the queue of ``call_soon`` callbacks and how a turn runs it,
+``call_when_running``, ``stop()`` and the signals that call it, and the
+shutdown triggers with their three phases.
 :class:`~reality.net.reactor.SelectReactor` and
 :class:`~reality.net.asyncio_reactor.AsyncioReactor` subclass it.
 
@@ -20,10 +21,15 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from types import FrameType
 from typing import Any
 
 from reality.net.defer import Deferred, Failure, deferred_list, maybe_deferred
+from reality.net.interfaces import IClientFactory, IProcessProtocol, IProtocolFactory
+from reality.net.process import Process
+from reality.net.tcp import Connector, Port
 from reality.net.timers import DelayedCall, TimerQueue
 
 log = logging.getLogger("reality.net.reactor")
@@ -32,7 +38,11 @@ __all__ = ["PHASES", "ReactorBase", "ReactorNotRunning"]
 
 PHASES = ("before", "during", "after")
 
-Trigger = tuple[Callable[..., Any], tuple, dict]
+#: What signal.signal() returns and takes: a function, SIG_DFL/SIG_IGN, or None.
+SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
+
+#: A call waiting in a queue: the function, its positional and keyword arguments.
+Trigger = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 
 
 class ReactorNotRunning(RuntimeError):
@@ -44,8 +54,9 @@ class ReactorBase:
 
     running: bool
     shutdown_timeout: float
-    processes: dict[int, Any]
+    processes: dict[int, Process]
     _timers: TimerQueue
+    _ready: deque[Trigger]
     _stop_requested: bool
     _when_running: list[Trigger]
     _triggers: dict[str, list[Trigger]]
@@ -54,6 +65,7 @@ class ReactorBase:
         self.running = False
         self.shutdown_timeout = 10.0
         self.processes = {}
+        self._ready = deque()
         self._stop_requested = False
         self._when_running = []
         self._triggers = {phase: [] for phase in PHASES}
@@ -62,11 +74,28 @@ class ReactorBase:
     def call_soon(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         raise NotImplementedError
 
-    def call_later(self, delay: float, f: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def call_later(
+        self, delay: float, f: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> DelayedCall:
         raise NotImplementedError
 
     def wake(self) -> None:
         """Make a loop that waits for I/O turn over at once."""
+        raise NotImplementedError
+
+    def add_reader(self, fd: int, callback: Callable[[], Any]) -> None:
+        raise NotImplementedError
+
+    def add_writer(self, fd: int, callback: Callable[[], Any]) -> None:
+        raise NotImplementedError
+
+    def remove_reader(self, fd: int) -> None:
+        raise NotImplementedError
+
+    def remove_writer(self, fd: int) -> None:
+        raise NotImplementedError
+
+    def remove_all(self, fd: int) -> None:
         raise NotImplementedError
 
     def _finished(self) -> None:
@@ -84,49 +113,64 @@ class ReactorBase:
     # -- TCP and processes -------------------------------------------------------------
 
     def listen_tcp(
-        self, port: int, factory: Any, interface: str = "", backlog: int = 511
-    ) -> Any:
+        self, port: int, factory: IProtocolFactory, interface: str = "", backlog: int = 511
+    ) -> Port:
         """Listen for TCP connections on ``interface:port`` (port 0 picks a free one).
 
         Returns a port with ``get_host()`` and ``stop_listening()``; raises
         :class:`~reality.net.error.CannotListenError` if the port cannot be opened.
         """
-        from reality.net.tcp import Port
-
-        p = Port(self, port, factory, interface, backlog)  # type: ignore[arg-type]
+        p = Port(self, port, factory, interface, backlog)
         p.start_listening()
         return p
 
-    def connect_tcp(self, host: str, port: int, factory: Any, timeout: float = 30) -> Any:
+    def connect_tcp(
+        self, host: str, port: int, factory: IClientFactory, timeout: float = 30
+    ) -> Connector:
         """Connect to ``host:port``; the factory hears success or failure.
 
         Returns a connector with ``stop_connecting()`` and ``disconnect()``.
         """
-        from reality.net.tcp import Connector
-
-        connector = Connector(self, host, port, factory, timeout)  # type: ignore[arg-type]
+        connector = Connector(self, host, port, factory, timeout)
         connector.connect()
         return connector
 
     def spawn_process(
         self,
-        protocol: Any,
+        protocol: IProcessProtocol,
         argv: Sequence[str],
         env: dict[str, str] | None = None,
         path: str | None = None,
-    ) -> Any:
+    ) -> Process:
         """Start a child process whose stdin/stdout/stderr are pipes on this reactor.
 
         ``protocol`` (a ProcessProtocol) hears ``out_received``,
         ``err_received`` and ``process_ended``. Returns the process transport.
         """
-        from reality.net.process import Process
-
-        return Process(self, protocol, argv, env, path)  # type: ignore[arg-type]
+        return Process(self, self.processes, protocol, argv, env, path)
 
     def _reap_processes(self) -> None:
         for process in list(self.processes.values()):
             process.check_exited()
+
+    # -- the next turn -------------------------------------------------------------------
+
+    def _run_ready(self) -> None:
+        """Run exactly the ``call_soon`` callbacks queued when this began.
+
+        Those they queue wait for the next turn, so a callback that
+        re-queues itself cannot starve I/O. An exception is logged and the
+        next callback runs.
+        """
+        ready = self._ready
+        count = len(ready)
+        while count:
+            count -= 1
+            f, args, kwargs = ready.popleft()
+            try:
+                f(*args, **kwargs)
+            except Exception:
+                log.exception("Unhandled error in callback %r", f)
 
     # -- starting and shutting down ------------------------------------------------------
 
@@ -152,13 +196,13 @@ class ReactorBase:
         self.call_soon(self._run_phase, 0)
         self.wake()
 
-    def _handle_signal(self, signum: int, frame: Any = None) -> None:
+    def _handle_signal(self, signum: int, frame: FrameType | None = None) -> None:
         """SIGINT or SIGTERM: shut down in order."""
         log.info("received %s, shutting down", signal.Signals(signum).name)
         if self.running and not self._stop_requested:
             self.stop()
 
-    def _handle_sigchld(self, *_: Any) -> None:
+    def _handle_sigchld(self, *_: object) -> None:
         if self.processes:
             self.call_soon(self._reap_processes)
 
@@ -221,5 +265,5 @@ class ReactorBase:
             done.callback(None)
 
     @staticmethod
-    def _log_trigger_failure(failure: Failure, phase: str, f: Any) -> None:
+    def _log_trigger_failure(failure: Failure, phase: str, f: Callable[..., Any]) -> None:
         log.error("shutdown trigger %r in phase %r failed:\n%s", f, phase, failure.get_traceback())

@@ -26,6 +26,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from typing import Any, Generic, TypeVar
 
+from reality.net.timing import IReactorTime
+
 __all__ = [
     "AlreadyCalledError",
     "CancelledError",
@@ -132,6 +134,9 @@ def _passthrough(result: Any) -> Any:
 
 
 _NO_RESULT: Any = object()
+
+#: One half of a chain step: the function with its extra arguments.
+_Step = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 _CONTINUE: Any = object()  # marks the link from an inner Deferred back to its waiter
 
 
@@ -152,7 +157,7 @@ class Deferred(Generic[T]):
     )
 
     def __init__(self, canceller: Callable[[Deferred[Any]], None] | None = None) -> None:
-        self.callbacks: deque[tuple[tuple[Any, tuple, dict], tuple[Any, tuple, dict]]] = deque()
+        self.callbacks: deque[tuple[_Step, _Step]] = deque()
         self.called = False
         self.paused = 0
         self.result: Any = _NO_RESULT
@@ -168,10 +173,10 @@ class Deferred(Generic[T]):
         self,
         callback: Callable[..., Any],
         errback: Callable[..., Any] | None = None,
-        callback_args: tuple = (),
-        callback_kwargs: dict | None = None,
-        errback_args: tuple = (),
-        errback_kwargs: dict | None = None,
+        callback_args: tuple[Any, ...] = (),
+        callback_kwargs: dict[str, Any] | None = None,
+        errback_args: tuple[Any, ...] = (),
+        errback_kwargs: dict[str, Any] | None = None,
     ) -> Deferred[Any]:
         """Add a callback and an errback at the same point of the chain."""
         self.callbacks.append(
@@ -184,15 +189,21 @@ class Deferred(Generic[T]):
             self._run_callbacks()
         return self
 
-    def add_callback(self, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> Deferred:
+    def add_callback(
+        self, callback: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> Deferred[Any]:
         """Add a callback, called with the result when the chain succeeds."""
         return self.add_callbacks(callback, None, args, kwargs)
 
-    def add_errback(self, errback: Callable[..., Any], *args: Any, **kwargs: Any) -> Deferred:
+    def add_errback(
+        self, errback: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> Deferred[Any]:
         """Add an errback, called with a :class:`Failure` when the chain fails."""
         return self.add_callbacks(_passthrough, errback, errback_args=args, errback_kwargs=kwargs)
 
-    def add_both(self, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> Deferred:
+    def add_both(
+        self, callback: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> Deferred[Any]:
         """Add a function called with the result or the failure, whichever comes."""
         return self.add_callbacks(callback, callback, args, kwargs, args, kwargs)
 
@@ -200,7 +211,7 @@ class Deferred(Generic[T]):
         """Fire ``other`` with this Deferred's result (at this point of the chain)."""
         return self.add_callbacks(other.callback, other.errback)
 
-    def add_timeout(self, timeout: float, clock: Any) -> Deferred[T]:
+    def add_timeout(self, timeout: float, clock: IReactorTime) -> Deferred[T]:
         """Cancel this Deferred if it has no result ``timeout`` seconds from now.
 
         A cancellation caused by the timeout fails the chain with
@@ -463,7 +474,9 @@ def _drive(
         immediate: list[Any] = []
         state = {"inline": True}
 
-        def resume(result: Any, _state: dict = state, _immediate: list = immediate) -> None:
+        def resume(
+            result: Any, _state: dict[str, bool] = state, _immediate: list[Any] = immediate
+        ) -> None:
             if _state["inline"]:
                 _immediate.append(result)
             else:

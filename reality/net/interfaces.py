@@ -16,79 +16,51 @@ The contracts, smallest first:
 - :class:`IReactorFDSet`: watching file descriptors.
 - :class:`IReactorTCP`: listening and connecting.
 - :class:`IReactorProcess`: child processes on pipes.
+- :class:`IReactorIO`: descriptors, time and ``call_soon``: all that a
+  TCP transport, port, connector or child process needs of its reactor.
 - :class:`IReactor`: all of the above, what a server is handed.
 - :class:`IListeningPort`, :class:`IConnector`: what ``listen_tcp`` and
   ``connect_tcp`` return.
-- :class:`ITransport` (in :mod:`reality.net.protocol` as ``Transport``):
-  what a protocol may do with its connection; re-exported here, with
+- :class:`ITransport`: what a protocol may do with its connection (also
+  importable as ``reality.net.protocol.Transport``), and
   :class:`IProcessTransport` for child processes.
+- :class:`IProtocol`, :class:`IProtocolFactory`, :class:`IClientFactory`,
+  :class:`IProcessProtocol`: what the engine calls on the code that uses it.
 
-This module imports nothing from the rest of the engine at run time, so
-every module may import it without a cycle.
+This module imports only the values its signatures name
+(:mod:`reality.net.address`, :mod:`reality.net.defer`) and the time
+contracts, which live in :mod:`reality.net.timing` so that ``defer.py``
+can use them too; none of those imports anything else of the engine, so
+every module may import this one without a cycle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    from reality.net.defer import Deferred
-    from reality.net.protocol import Address, Transport as ITransport
+from reality.net.address import Address
+from reality.net.defer import Deferred, Failure
+from reality.net.timing import IDelayedCall, IReactorTime
 
 __all__ = [
+    "IClientFactory",
     "IConnector",
     "IDelayedCall",
     "IListeningPort",
+    "IProcessProtocol",
     "IProcessTransport",
+    "IProtocol",
+    "IProtocolFactory",
     "IReactor",
     "IReactorCore",
     "IReactorFDSet",
+    "IReactorIO",
     "IReactorProcess",
     "IReactorTCP",
     "IReactorTime",
     "ITransport",
 ]
-
-
-@runtime_checkable
-class IDelayedCall(Protocol):
-    """A call scheduled by :meth:`IReactorTime.call_later`."""
-
-    def active(self) -> bool:
-        """True until the call has run or been cancelled."""
-        ...
-
-    def get_time(self) -> float:
-        """When the call is due, in the clock's seconds."""
-        ...
-
-    def cancel(self) -> None:
-        """Do not run the call (O(1)); cancelling an inactive call does nothing."""
-        ...
-
-    def reset(self, seconds_from_now: float) -> None:
-        """Move the call to ``seconds_from_now`` from now (it must still be active)."""
-        ...
-
-    def delay(self, extra: float) -> None:
-        """Postpone the call by ``extra`` seconds (it must still be active)."""
-        ...
-
-
-@runtime_checkable
-class IReactorTime(Protocol):
-    """A clock: what timeouts, idle timers and ticks need. The test ``Clock`` is one."""
-
-    def seconds(self) -> float:
-        """Now, on a monotonic clock, in seconds."""
-        ...
-
-    def call_later(
-        self, delay: float, f: Callable[..., Any], *args: Any, **kwargs: Any
-    ) -> IDelayedCall:
-        """Call ``f(*args, **kwargs)`` in ``delay`` seconds."""
-        ...
 
 
 class IReactorCore(Protocol):
@@ -110,6 +82,10 @@ class IReactorCore(Protocol):
 
     def stop(self) -> None:
         """Run the shutdown phases (before, during, after), then leave :meth:`run`."""
+        ...
+
+    def crash(self) -> None:
+        """Leave :meth:`run` at the end of this turn, without the shutdown phases."""
         ...
 
     def iterate(self, timeout: float | None = None) -> None:
@@ -155,6 +131,95 @@ class IReactorFDSet(Protocol):
         ...
 
 
+@runtime_checkable
+class ITransport(Protocol):
+    """What a protocol can do with its connection.
+
+    TCP connections, the test ``StringTransport`` and any later layer (TLS)
+    satisfy it; ``reality.net.protocol.Transport`` is this contract.
+    """
+
+    disconnecting: bool
+
+    def write(self, data: bytes) -> None:
+        """Send bytes: at once if possible, buffered otherwise. Never blocks."""
+        ...
+
+    def write_sequence(self, data: Iterable[bytes]) -> None:
+        """Send several byte strings, in order."""
+        ...
+
+    def lose_connection(self) -> None:
+        """Close once everything buffered has been sent."""
+        ...
+
+    def abort_connection(self) -> None:
+        """Close now, dropping anything still buffered."""
+        ...
+
+    def get_peer(self) -> Address:
+        """The remote end's address."""
+        ...
+
+    def get_host(self) -> Address:
+        """The local end's address."""
+        ...
+
+    def pause_reading(self) -> None:
+        """Stop calling ``data_received`` until :meth:`resume_reading`."""
+        ...
+
+    def resume_reading(self) -> None:
+        """Resume calling ``data_received``."""
+        ...
+
+
+class IProtocol(Protocol):
+    """What a transport calls on the protocol of its connection.
+
+    A protocol may also have ``eof_received() -> bool`` (keep the
+    connection half open when it returns True); transports look it up.
+    """
+
+    connected: bool
+
+    def make_connection(self, transport: ITransport) -> None:
+        """Attach to ``transport``; the connection is up."""
+        ...
+
+    def data_received(self, data: bytes) -> None:
+        """Bytes arrived (any part of what the peer sent)."""
+        ...
+
+    def connection_lost(self, reason: Failure) -> None:
+        """The connection is over; ``reason`` says how."""
+        ...
+
+    def pause_writing(self) -> None:
+        """The transport's send buffer passed its high-water mark."""
+        ...
+
+    def resume_writing(self) -> None:
+        """The transport's send buffer drained below its low-water mark."""
+        ...
+
+
+class IProtocolFactory(Protocol):
+    """What a listening port asks of its factory."""
+
+    def do_start(self) -> None:
+        """A port or connector starts using this factory."""
+        ...
+
+    def do_stop(self) -> None:
+        """A port or connector stops using this factory."""
+        ...
+
+    def build_protocol(self, addr: Address) -> IProtocol | None:
+        """A protocol for a connection from ``addr``, or None to refuse it."""
+        ...
+
+
 class IListeningPort(Protocol):
     """A listening TCP port."""
 
@@ -183,17 +248,33 @@ class IConnector(Protocol):
         ...
 
 
+class IClientFactory(IProtocolFactory, Protocol):
+    """What a connector tells its factory about the attempt and the connection."""
+
+    def started_connecting(self, connector: IConnector) -> None:
+        """A connection attempt has started."""
+        ...
+
+    def client_connection_failed(self, connector: IConnector, reason: Failure) -> None:
+        """The connection could not be made (refused, timed out, unresolvable)."""
+        ...
+
+    def client_connection_lost(self, connector: IConnector, reason: Failure) -> None:
+        """An established connection ended."""
+        ...
+
+
 class IReactorTCP(Protocol):
     """Listening for and making TCP connections."""
 
     def listen_tcp(
-        self, port: int, factory: Any, interface: str = "", backlog: int = 511
+        self, port: int, factory: IProtocolFactory, interface: str = "", backlog: int = 511
     ) -> IListeningPort:
         """Listen on ``interface:port``; raises ``CannotListenError`` if it cannot."""
         ...
 
     def connect_tcp(
-        self, host: str, port: int, factory: Any, timeout: float = 30
+        self, host: str, port: int, factory: IClientFactory, timeout: float = 30
     ) -> IConnector:
         """Connect to ``host:port``; the factory hears whether it worked."""
         ...
@@ -202,7 +283,10 @@ class IReactorTCP(Protocol):
 class IProcessTransport(Protocol):
     """A child process's pipes, as its ProcessProtocol sees them."""
 
-    pid: int
+    @property
+    def pid(self) -> int | None:
+        """The child's process id (None once it cannot be signalled)."""
+        ...
 
     def write(self, data: bytes) -> None:
         """Write to the child's stdin (buffered, never blocking)."""
@@ -217,17 +301,58 @@ class IProcessTransport(Protocol):
         ...
 
 
+class IProcessProtocol(Protocol):
+    """What a child process's transport reports: its output and its end."""
+
+    def make_connection(self, transport: IProcessTransport) -> None:
+        """The process has started; attach to its transport."""
+        ...
+
+    def out_received(self, data: bytes) -> None:
+        """The child wrote to its standard output."""
+        ...
+
+    def err_received(self, data: bytes) -> None:
+        """The child wrote to its standard error."""
+        ...
+
+    def in_connection_lost(self) -> None:
+        """The child's standard input was closed."""
+        ...
+
+    def process_exited(self, reason: Failure) -> None:
+        """The child exited (its pipes may still hold output)."""
+        ...
+
+    def process_ended(self, reason: Failure) -> None:
+        """The child exited and all its pipes are closed."""
+        ...
+
+
 class IReactorProcess(Protocol):
     """Child processes whose pipes the reactor watches."""
 
     def spawn_process(
         self,
-        protocol: Any,
+        protocol: IProcessProtocol,
         argv: Sequence[str],
         env: dict[str, str] | None = None,
         path: str | None = None,
     ) -> IProcessTransport:
         """Start ``argv``; ``protocol`` hears its output and its end."""
+        ...
+
+
+class IReactorIO(IReactorTime, IReactorFDSet, Protocol):
+    """What a TCP transport, port or connector and a child process need of a reactor.
+
+    Descriptors to watch, timers, and ``call_soon`` to tell a protocol of
+    an end after the call it is in has returned. Both reactors satisfy it;
+    :mod:`reality.net.tcp` and :mod:`reality.net.process` take nothing more.
+    """
+
+    def call_soon(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Call ``f`` on the next turn of the loop."""
         ...
 
 

@@ -18,15 +18,11 @@ import logging
 import os
 import signal
 import subprocess
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, MutableMapping, Sequence
 
 from reality.net import error
 from reality.net.defer import Failure
-
-if TYPE_CHECKING:
-    from reality.net.protocol import ProcessProtocol
-    from reality.net.reactor import SelectReactor
+from reality.net.interfaces import IProcessProtocol, IReactorIO
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +32,25 @@ READ_SIZE = 65536
 
 
 class Process:
-    """A running child process; the transport of a :class:`ProcessProtocol`."""
+    """A running child process; the transport of a :class:`ProcessProtocol`.
+
+    ``processes`` is the reactor's table of running children (by pid): the
+    process is in it from start to end, so that the reactor can reap it
+    on SIGCHLD.
+    """
 
     def __init__(
         self,
-        reactor: SelectReactor,
-        protocol: ProcessProtocol,
+        reactor: IReactorIO,
+        processes: MutableMapping[int, Process],
+        protocol: IProcessProtocol,
         argv: Sequence[str],
         env: dict[str, str] | None = None,
         path: str | None = None,
     ) -> None:
         self.reactor = reactor
         self.protocol = protocol
+        self._processes = processes
         self._popen = subprocess.Popen(
             list(argv),
             stdin=subprocess.PIPE,
@@ -58,11 +61,14 @@ class Process:
             close_fds=True,
             bufsize=0,
         )
-        self.pid: int | None = self._popen.pid
+        pid = self._popen.pid
+        self.pid: int | None = pid
         self.status: int | None = None
-        self._stdin = self._popen.stdin.fileno()  # type: ignore[union-attr]
-        self._stdout = self._popen.stdout.fileno()  # type: ignore[union-attr]
-        self._stderr = self._popen.stderr.fileno()  # type: ignore[union-attr]
+        # Popen made all three pipes (stdin/stdout/stderr=PIPE above).
+        assert self._popen.stdin and self._popen.stdout and self._popen.stderr
+        self._stdin = self._popen.stdin.fileno()
+        self._stdout = self._popen.stdout.fileno()
+        self._stderr = self._popen.stderr.fileno()
         for fd in (self._stdin, self._stdout, self._stderr):
             os.set_blocking(fd, False)
         self._open_outputs = {self._stdout, self._stderr}
@@ -72,13 +78,13 @@ class Process:
         self._ended = False
         self._pidfd: int | None = None
         self._polling = False
-        reactor.processes[self.pid] = self
+        processes[pid] = self
         reactor.add_reader(self._stdout, self._read_stdout)
         reactor.add_reader(self._stderr, self._read_stderr)
         pidfd_open = getattr(os, "pidfd_open", None)
         if pidfd_open is not None:
             try:
-                self._pidfd = pidfd_open(self.pid)
+                self._pidfd = pidfd_open(pid)
             except OSError:
                 self._pidfd = None
         if self._pidfd is not None:
@@ -185,8 +191,10 @@ class Process:
             return
         self._stdin_open = False
         self.reactor.remove_all(self._stdin)
+        stdin = self._popen.stdin
         try:
-            self._popen.stdin.close()  # type: ignore[union-attr]
+            if stdin is not None:
+                stdin.close()
         except OSError:
             pass
         try:
@@ -203,7 +211,7 @@ class Process:
     def signal_process(self, signum: int | str) -> None:
         """Send a signal ("TERM", "KILL", "INT" or a number) to the child, if it still runs."""
         if isinstance(signum, str):
-            signum = getattr(signal, "SIG" + signum.upper().removeprefix("SIG"))
+            signum = int(getattr(signal, "SIG" + signum.upper().removeprefix("SIG")))
         if self.status is None and self.pid is not None:
             try:
                 os.kill(self.pid, signum)
@@ -250,7 +258,7 @@ class Process:
             return
         self._ended = True
         self._really_close_stdin()
-        self.reactor.processes.pop(self.pid, None)
+        self._processes.pop(self._popen.pid, None)
         try:
             self.protocol.process_ended(Failure(self._reason()))
         except Exception:

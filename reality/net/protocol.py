@@ -6,21 +6,23 @@ of bytes, and ``connection_lost`` once at the end. A :class:`Factory`
 makes one protocol per connection and holds what they share.
 
 The transport contract (what a protocol may call on ``self.transport``) is
-:class:`Transport`; TCP connections, child processes and the test
-``StringTransport`` all satisfy it.
+:class:`~reality.net.interfaces.ITransport`, importable here as
+:class:`Transport`; TCP connections and the test ``StringTransport`` satisfy
+it. :class:`Address` lives in :mod:`reality.net.address` and is importable
+here too.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Protocol as TypingProtocol, runtime_checkable
+from typing import Any
 
-from attrs import frozen
-
+from reality.net.address import Address
 from reality.net.defer import Failure
+from reality.net.interfaces import IConnector, IProcessTransport, ITransport
 
-if TYPE_CHECKING:
-    from collections.abc import Iterable
+#: The transport contract, by its older name.
+Transport = ITransport
 
 log = logging.getLogger(__name__)
 
@@ -33,59 +35,14 @@ __all__ = [
 ]
 
 
-@frozen
-class Address:
-    """A network endpoint: ``Address("TCP", "127.0.0.1", 4000)``."""
-
-    type: str
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        if ":" in self.host:
-            return f"[{self.host}]:{self.port}"
-        return f"{self.host}:{self.port}"
-
-
-@runtime_checkable
-class Transport(TypingProtocol):
-    """What a protocol can do with its connection."""
-
-    disconnecting: bool
-
-    def write(self, data: bytes) -> None:
-        """Send bytes: at once if possible, buffered otherwise. Never blocks."""
-
-    def write_sequence(self, data: Iterable[bytes]) -> None:
-        """Send several byte strings, in order."""
-
-    def lose_connection(self) -> None:
-        """Close once everything buffered has been sent."""
-
-    def abort_connection(self) -> None:
-        """Close now, dropping anything still buffered."""
-
-    def get_peer(self) -> Address:
-        """The remote end's address."""
-
-    def get_host(self) -> Address:
-        """The local end's address."""
-
-    def pause_reading(self) -> None:
-        """Stop calling ``data_received`` until :meth:`resume_reading`."""
-
-    def resume_reading(self) -> None:
-        """Resume calling ``data_received``."""
-
-
 class Protocol:
     """One connection's behaviour. Subclass and override the hooks you need."""
 
     factory: Factory | None = None
-    transport: Any = None
+    transport: ITransport | None = None
     connected: bool = False
 
-    def make_connection(self, transport: Any) -> None:
+    def make_connection(self, transport: ITransport) -> None:
         """Attach to a transport and call :meth:`connection_made`."""
         self.connected = True
         self.transport = transport
@@ -114,9 +71,9 @@ class Protocol:
 class ProcessProtocol:
     """What a child process's transport reports: its output and its end."""
 
-    transport: Any = None
+    transport: IProcessTransport | None = None
 
-    def make_connection(self, transport: Any) -> None:
+    def make_connection(self, transport: IProcessTransport) -> None:
         """Attach to the process transport and call :meth:`connection_made`."""
         self.transport = transport
         self.connection_made()
@@ -188,11 +145,11 @@ class Factory:
 class ClientFactory(Factory):
     """A factory for outgoing connections, told how the connection attempt went."""
 
-    def started_connecting(self, connector: Any) -> None:
+    def started_connecting(self, connector: IConnector) -> None:
         """A connection attempt has started."""
 
-    def client_connection_failed(self, connector: Any, reason: Failure) -> None:
+    def client_connection_failed(self, connector: IConnector, reason: Failure) -> None:
         """The connection could not be made (refused, timed out, unresolvable)."""
 
-    def client_connection_lost(self, connector: Any, reason: Failure) -> None:
+    def client_connection_lost(self, connector: IConnector, reason: Failure) -> None:
         """An established connection ended."""

@@ -27,16 +27,18 @@ import selectors
 import signal
 import socket
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from reality.net.base import ReactorBase, ReactorNotRunning
+from reality.net.base import ReactorBase, ReactorNotRunning, SignalHandler
 from reality.net.timers import DelayedCall, TimerQueue
 
 log = logging.getLogger(__name__)
 
 __all__ = ["ReactorNotRunning", "SelectReactor", "default_reactor"]
+
+#: What a descriptor's selector key carries: its reader and its writer.
+_Callbacks = tuple[Callable[[], Any] | None, Callable[[], Any] | None]
 
 _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
@@ -78,12 +80,11 @@ class SelectReactor(ReactorBase):
         self._init_base()
         self._selector = selector if selector is not None else selectors.DefaultSelector()
         self._timers = TimerQueue(time.monotonic)
-        self._ready: deque[tuple[Callable[..., Any], tuple, dict]] = deque()
         self._readers: dict[int, Callable[[], Any]] = {}
         self._writers: dict[int, Callable[[], Any]] = {}
         self._waker = _Waker()
         self.add_reader(self._waker.fileno(), self._waker.drain)
-        self._old_signal_handlers: dict[int, Any] = {}
+        self._old_signal_handlers: dict[int, SignalHandler] = {}
         self._old_wakeup_fd: int | None = None
 
     # -- time -------------------------------------------------------------------
@@ -180,8 +181,8 @@ class SelectReactor(ReactorBase):
 
     def iterate(self, timeout: float | None = None) -> None:
         """Run one turn of the loop, waiting at most ``timeout`` seconds for I/O."""
-        ready = self._ready
-        if ready:
+        wait: float | None
+        if self._ready:
             wait = 0.0
         else:
             next_time = self._timers.next_time()
@@ -197,8 +198,10 @@ class SelectReactor(ReactorBase):
             events = self._selector.select(wait)
         except InterruptedError:  # pragma: no cover - PEP 475 retries for us
             events = []
+        callbacks: _Callbacks
         for key, mask in events:
-            reader, writer = key.data
+            callbacks = key.data
+            reader, writer = callbacks
             try:
                 if mask & _READ and reader is not None:
                     reader()
@@ -211,14 +214,8 @@ class SelectReactor(ReactorBase):
         timers = self._timers
         if timers._heap:
             timers.run_due(time.monotonic())
-        count = len(ready)
-        while count:
-            count -= 1
-            f, args, kwargs = ready.popleft()
-            try:
-                f(*args, **kwargs)
-            except Exception:
-                log.exception("Unhandled error in callback %r", f)
+        if self._ready:
+            self._run_ready()
 
     # -- signals --------------------------------------------------------------------
 

@@ -17,8 +17,9 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from reality.net.address import Address
 from reality.net.defer import Deferred, Failure, maybe_deferred, succeed
-from reality.net.protocol import Address, Factory
+from reality.net.interfaces import IListeningPort, IProtocolFactory, IReactorCore, IReactorTCP
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +53,15 @@ class Service:
             return succeed(None)
         return parent.remove_service(self)
 
-    def start_service(self) -> Any:
+    def start_service(self) -> Deferred[Any] | None:
         """Start. May return a Deferred."""
         self.running = True
+        return None
 
-    def stop_service(self) -> Any:
+    def stop_service(self) -> Deferred[Any] | None:
         """Stop. May return a Deferred; a parent waits for it."""
         self.running = False
+        return None
 
 
 class MultiService(Service):
@@ -96,7 +99,7 @@ class MultiService(Service):
             return maybe_deferred(service.stop_service)
         return succeed(None)
 
-    def start_service(self) -> Any:
+    def start_service(self) -> Deferred[Any] | None:
         """Start every child in order; waits for any that return a Deferred."""
         Service.start_service(self)
         return self._start_from(0)
@@ -111,7 +114,7 @@ class MultiService(Service):
                 return d
         return succeed(None)
 
-    def stop_service(self) -> Any:
+    def stop_service(self) -> Deferred[Any] | None:
         """Stop every child in reverse order, each after the previous one has stopped."""
         Service.stop_service(self)
         return self._stop_from(len(self.services) - 1)
@@ -144,9 +147,9 @@ class TCPServer(Service):
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IReactorTCP,
         port: int,
-        factory: Factory,
+        factory: IProtocolFactory,
         interface: str = "",
         backlog: int = 511,
         on_listening: Callable[[Address], Any] | None = None,
@@ -157,18 +160,18 @@ class TCPServer(Service):
         self.interface = interface
         self.backlog = backlog
         self.on_listening = on_listening
-        self.port: Any = None
+        self.port: IListeningPort | None = None
         self.address: Address | None = None
 
     def start_service(self) -> None:
         """Open the port (raises CannotListenError when it cannot)."""
-        self.port = self.reactor.listen_tcp(
+        self.port = port = self.reactor.listen_tcp(
             self.port_number, self.factory, interface=self.interface, backlog=self.backlog
         )
-        self.address = self.port.get_host()
+        self.address = address = port.get_host()
         Service.start_service(self)
         if self.on_listening is not None:
-            self.on_listening(self.address)
+            self.on_listening(address)
 
     def stop_service(self) -> Deferred[Any]:
         """Stop listening; connections already open are left to their owners."""
@@ -187,7 +190,7 @@ class Application(MultiService):
         self.name = name
         self.start_failure: Failure | None = None
 
-    def run(self, reactor: Any, install_signal_handlers: bool = True) -> None:
+    def run(self, reactor: IReactorCore, install_signal_handlers: bool = True) -> None:
         """Start the services when ``reactor`` runs; stop them on shutdown; run it.
 
         If starting fails, the failure is logged, kept in ``start_failure``
@@ -204,7 +207,7 @@ class Application(MultiService):
             if reactor.running:
                 reactor.stop()
 
-        def stop() -> Any:
+        def stop() -> Deferred[Any] | None:
             if self.running:
                 return self.stop_service()
             return None

@@ -10,10 +10,12 @@ many intervals elapsed.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from reality.net.defer import Deferred, Failure, maybe_deferred
+from reality.net.interfaces import IDelayedCall, IReactorTime
 
 __all__ = ["LoopingCall", "defer_later"]
 
@@ -26,7 +28,9 @@ class LoopingCall:
     If ``f`` returns a Deferred, the next call waits until it has fired.
     """
 
-    def __init__(self, clock: Any, f: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, clock: IReactorTime, f: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> None:
         self.clock = clock
         self.f = f
         self.args = args
@@ -36,13 +40,13 @@ class LoopingCall:
         self.skipped = 0
         self.call_count = 0
         self._deferred: Deferred[LoopingCall] | None = None
-        self._call: Any = None
+        self._call: IDelayedCall | None = None
         self._start_time = 0.0
         self._last_tick = 0
         self._with_count = False
 
     @classmethod
-    def with_count(cls, clock: Any, f: Callable[[int], Any]) -> LoopingCall:
+    def with_count(cls, clock: IReactorTime, f: Callable[[int], Any]) -> LoopingCall:
         """A LoopingCall that passes ``f`` the number of intervals since its last call."""
         loop = cls(clock, f)
         loop._with_count = True
@@ -139,7 +143,11 @@ class LoopingCall:
 
 
 def defer_later(
-    clock: Any, delay: float, f: Callable[..., Any] | None = None, *args: Any, **kwargs: Any
+    clock: IReactorTime,
+    delay: float,
+    f: Callable[..., Any] | None = None,
+    *args: Any,
+    **kwargs: Any,
 ) -> Deferred[Any]:
     """A Deferred that fires ``delay`` seconds from now with ``f(*args, **kwargs)``.
 
@@ -170,13 +178,11 @@ class LagMonitor:
     blocking work shows it at once.
     """
 
-    def __init__(self, clock: Any, interval: float = 0.1, window: int = 600) -> None:
-        from collections import deque
-
+    def __init__(self, clock: IReactorTime, interval: float = 0.1, window: int = 600) -> None:
         self.clock = clock
         self.interval = interval
         self.samples: deque[float] = deque(maxlen=window)
-        self._call: Any = None
+        self._call: IDelayedCall | None = None
         self._due = 0.0
 
     def start(self) -> None:

@@ -27,14 +27,19 @@ import errno
 import logging
 import socket
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reality.net import error
+from reality.net.address import Address
 from reality.net.defer import Deferred, Failure, succeed
-from reality.net.protocol import Address, ClientFactory, Factory, Protocol
-
-if TYPE_CHECKING:
-    from reality.net.reactor import SelectReactor
+from reality.net.interfaces import (
+    IClientFactory,
+    IDelayedCall,
+    IProtocol,
+    IProtocolFactory,
+    IReactorIO,
+    IReactorTime,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +74,7 @@ _LOST_ERRNOS = {
 
 
 def _address(family: int, addr: Any) -> Address:
+    # ``addr`` is what getpeername()/accept() return: a tuple, or a path for AF_UNIX.
     if family == socket.AF_INET or family == socket.AF_INET6:
         return Address("TCP", addr[0], addr[1])
     return Address("UNIX", str(addr), 0)
@@ -102,7 +108,7 @@ class Connection:
         "__weakref__",
     )
 
-    def __init__(self, reactor: SelectReactor, sock: socket.socket, protocol: Protocol) -> None:
+    def __init__(self, reactor: IReactorIO, sock: socket.socket, protocol: IProtocol) -> None:
         self.reactor = reactor
         self.socket = sock
         self.fileno = sock.fileno()
@@ -375,7 +381,7 @@ class Server(Connection):
     __slots__ = ()
 
     def __init__(
-        self, reactor: SelectReactor, sock: socket.socket, protocol: Protocol, peer: Address
+        self, reactor: IReactorIO, sock: socket.socket, protocol: IProtocol, peer: Address
     ) -> None:
         super().__init__(reactor, sock, protocol)
         self._peer = peer
@@ -387,7 +393,7 @@ class Client(Connection):
     __slots__ = ("connector",)
 
     def __init__(
-        self, reactor: SelectReactor, sock: socket.socket, protocol: Protocol, connector: Connector
+        self, reactor: IReactorIO, sock: socket.socket, protocol: IProtocol, connector: Connector
     ) -> None:
         super().__init__(reactor, sock, protocol)
         self.connector = connector
@@ -407,9 +413,9 @@ class Port:
 
     def __init__(
         self,
-        reactor: SelectReactor,
+        reactor: IReactorIO,
         port: int,
-        factory: Factory,
+        factory: IProtocolFactory,
         interface: str = "",
         backlog: int = 511,
     ) -> None:
@@ -422,11 +428,11 @@ class Port:
         self.listening = False
         self._address: Address | None = None
         #: Times the back-off (``seconds()``/``call_later()``); tests put a Clock here.
-        self.clock: Any = reactor
+        self.clock: IReactorTime = reactor
         #: False while accepting is paused after running out of descriptors.
         self.accepting = False
         self._backoff = 0.0  # the current pause; 0 when accept() last worked
-        self._resume_call: Any = None
+        self._resume_call: IDelayedCall | None = None
         self._failures = 0  # exhausted accept() calls not yet reported in the log
         self._logged_at: float | None = None  # when the last "cannot accept" line was written
         self._reported = False  # a "cannot accept" line awaits its "accepting again"
@@ -552,10 +558,10 @@ class Connector:
 
     def __init__(
         self,
-        reactor: SelectReactor,
+        reactor: IReactorIO,
         host: str,
         port: int,
-        factory: ClientFactory,
+        factory: IClientFactory,
         timeout: float = 30,
     ) -> None:
         self.reactor = reactor
@@ -566,7 +572,7 @@ class Connector:
         self.state = "disconnected"
         self.transport: Client | None = None
         self._socket: socket.socket | None = None
-        self._timer: Any = None
+        self._timer: IDelayedCall | None = None
         self._factory_started = False
 
     def get_destination(self) -> Address:

@@ -14,13 +14,22 @@ Protocol and world tests use these instead of sockets and sleeps::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from attrs import define, field
 
+from reality.net.address import Address
 from reality.net.defer import Deferred, Failure, succeed
 from reality.net.error import ConnectionDone, ConnectionLost
-from reality.net.protocol import Address, ClientFactory, Factory, Protocol
+from reality.net.interfaces import (
+    IClientFactory,
+    IProtocol,
+    IProtocolFactory,
+    IReactorCore,
+    IReactorTCP,
+    IReactorTime,
+    ITransport,
+)
 from reality.net.timers import DelayedCall, TimerQueue
 
 __all__ = [
@@ -93,7 +102,7 @@ class StringTransport:
         self.disconnected = False
         self.aborted = False
         self.reading_paused = False
-        self.protocol: Protocol | None = None
+        self.protocol: IProtocol | None = None
 
     # -- the transport interface --------------------------------------------
 
@@ -219,12 +228,12 @@ class FakeConnection:
         assert conn.closed
     """
 
-    def __init__(self, factory: Factory, peer: Address | None = None) -> None:
+    def __init__(self, factory: IProtocolFactory, peer: Address | None = None) -> None:
         self.transport = StringTransportWithDisconnection(peer=peer)
         protocol = factory.build_protocol(self.transport.get_peer())
         if protocol is None:
             raise ValueError(f"{factory!r} refused the connection")
-        self.protocol: Any = protocol
+        self.protocol: IProtocol = protocol
         self.transport.protocol = protocol
         protocol.make_connection(self.transport)
 
@@ -244,7 +253,7 @@ class FakeConnection:
 
 
 def connected_pair(
-    server: Protocol, client: Protocol
+    server: IProtocol, client: IProtocol
 ) -> tuple[StringTransportWithDisconnection, StringTransportWithDisconnection]:
     """Connect two protocols with StringTransports; use :func:`pump` to move bytes."""
     server_transport = StringTransportWithDisconnection(
@@ -261,9 +270,9 @@ def connected_pair(
 
 
 def pump(
-    server: Protocol,
+    server: IProtocol,
     server_transport: StringTransport,
-    client: Protocol,
+    client: IProtocol,
     client_transport: StringTransport,
     rounds: int = 100,
 ) -> None:
@@ -284,7 +293,7 @@ class ListeningRecord:
     """One ``listen_tcp`` call recorded by :class:`MemoryReactor`."""
 
     port: int
-    factory: Factory
+    factory: IProtocolFactory
     interface: str
     backlog: int
     stopped: bool = False
@@ -296,7 +305,7 @@ class ConnectingRecord:
 
     host: str
     port: int
-    factory: ClientFactory
+    factory: IClientFactory
     timeout: float
 
 
@@ -363,7 +372,7 @@ class MemoryReactor:
         self.clock.advance(amount)
 
     def listen_tcp(
-        self, port: int, factory: Factory, interface: str = "", backlog: int = 128
+        self, port: int, factory: IProtocolFactory, interface: str = "", backlog: int = 128
     ) -> FakePort:
         record = ListeningRecord(port, factory, interface, backlog)
         self.tcp_servers.append(record)
@@ -374,7 +383,7 @@ class MemoryReactor:
         return FakePort(record, Address("TCP", interface or "0.0.0.0", port))
 
     def connect_tcp(
-        self, host: str, port: int, factory: ClientFactory, timeout: float = 30
+        self, host: str, port: int, factory: IClientFactory, timeout: float = 30
     ) -> FakeConnector:
         record = ConnectingRecord(host, port, factory, timeout)
         self.tcp_clients.append(record)
@@ -397,11 +406,25 @@ class MemoryReactor:
         self.stopped = True
 
 
+# The doubles keep the contracts they stand in for: mypy checks these lines.
+_CLOCKS: tuple[type[IReactorTime], ...] = (Clock, MemoryReactor)
+_TRANSPORTS: tuple[type[ITransport], ...] = (
+    StringTransport,
+    StringTransportWithDisconnection,
+    BufferingTransport,
+)
+_TCP: tuple[type[IReactorTCP], ...] = (MemoryReactor,)
+
+
 class WaitTimeout(AssertionError):
     """:func:`wait_for` gave up: the Deferred did not fire in time."""
 
 
-def wait_for(reactor: Any, d: Deferred[Any], timeout: float = 10.0) -> Any:
+class _Runnable(IReactorCore, IReactorTime, Protocol):
+    """What :func:`wait_for` needs: a real reactor's loop and its clock."""
+
+
+def wait_for(reactor: _Runnable, d: Deferred[Any], timeout: float = 10.0) -> Any:
     """Run a real reactor until ``d`` fires; return its result or raise its error.
 
     For real-socket tests. Gives up with :class:`WaitTimeout` after

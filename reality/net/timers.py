@@ -41,8 +41,8 @@ class DelayedCall:
         queue: TimerQueue,
         when: float,
         func: Callable[..., Any],
-        args: tuple,
-        kwargs: dict,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
     ) -> None:
         self.time = when
         self.func = func
@@ -102,7 +102,7 @@ class TimerQueue:
         return len(self._heap) - self._dead
 
     def schedule(
-        self, when: float, func: Callable[..., Any], args: tuple, kwargs: dict
+        self, when: float, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> DelayedCall:
         """Schedule ``func(*args, **kwargs)`` at time ``when``."""
         call = DelayedCall(self, when, func, args, kwargs)

@@ -87,6 +87,7 @@ from attrs import field, frozen
 
 from reality.audit import audit, host_of
 from reality.net.defer import Failure
+from reality.net.interfaces import IDelayedCall, IReactorTime
 from reality.net.protocol import Protocol
 from reality.net.protocols.telnet_options import (
     AO,
@@ -501,7 +502,7 @@ def _text_lines(texts: list[str]) -> list[TextLine]:
     into the slot directly does the same work without it. Every input line
     passes here, so it is worth the trick.
     """
-    out = []
+    out: list[TextLine] = []
     append = out.append
     for text in texts:
         line = _new(TextLine)
@@ -587,11 +588,11 @@ class TelnetCodec:
         self._max_line = config.max_line
         self._max_sb = config.max_subnegotiation
         self._editing = config.line_editing
-        self._events: list[Any] = []
+        self._events: list[Event] = []
         self._out = bytearray()
         self._zpending = bytearray()
-        self._deflater: Any = None
-        self._inflater: Any = None
+        self._deflater: zlib._Compress | None = None
+        self._inflater: zlib._Decompress | None = None
         self._broken = False
         self._state = _DATA
         self._verb = 0
@@ -621,7 +622,7 @@ class TelnetCodec:
         self.charset: str | None = None
         #: The window size: the peer's (server role, from NAWS) or ours (client role).
         self.window_size: tuple[int, int] | None = (
-            None if self._role_server else tuple(config.window_size)  # type: ignore[assignment]
+            None if self._role_server else (*config.window_size,)
         )
         #: The last TerminalType event, or None.
         self.terminal_type: TerminalType | None = None
@@ -723,12 +724,6 @@ class TelnetCodec:
             self._write(bytes([IAC, EOR_CMD]))
         elif not self.local_enabled(SGA):
             self._write(bytes([IAC, GA]))
-
-    def send_command(self, command: int) -> None:
-        """Queue a bare command such as NOP (keep-alive) or AYT."""
-        if not 236 <= command <= 254 or command in (SB, WILL, WONT, DO, DONT):
-            raise ValueError(f"not a stand-alone telnet command: {command}")
-        self._write(bytes([IAC, command]))
 
     def set_echo(self, enabled: bool) -> bool:
         """Let the peer echo what the user types (True) or hide it, e.g. for passwords (False).
@@ -871,6 +866,7 @@ class TelnetCodec:
     def _inflate(self, data: bytes) -> bytes:
         """Inflate MCCP2 input; return what follows the end of the stream, if it ended."""
         inflater = self._inflater
+        assert inflater is not None, "_feed inflates only while a stream is open"
         while data:
             try:
                 plain = inflater.decompress(data, _INFLATE_CHUNK)
@@ -887,7 +883,8 @@ class TelnetCodec:
                 self._inflater = None
                 self._flush_text()
                 self._events.append(CompressionEnded())
-                return inflater.unused_data
+                rest: bytes = inflater.unused_data
+                return rest
         return b""
 
     def _parse(self, data: bytes, inflating: bool = False) -> int:
@@ -1244,45 +1241,19 @@ class TelnetCodec:
             return False
         payload = bytes(self._sb_buf)
         self._sb_buf.clear()
-        if option == GMCP:
-            self._gmcp(payload)
-        elif option == NAWS:
-            if option in self._remote_ok:
-                size = decode_naws(payload)
-                if size is None:
-                    log.info("telnet: malformed NAWS payload %r ignored", payload[:16])
-                else:
-                    self.window_size = size
-                    self._events.append(WindowSize(*size))
-        elif option == TTYPE:
-            self._ttype(payload)
-        elif option == CHARSET:
-            if option in self._local_ok or option in self._remote_ok:
-                self._charset(payload)
-        elif option == MCCP2:
-            if (
-                not self._role_server
-                and option in self._remote_ok
-                and not inflating
-                and self._inflater is None
-            ):
-                self._inflater = zlib.decompressobj()
-                self._events.append(CompressionStarted())
-                return True
-        elif option == MSSP:
-            if not self._role_server and option in self._remote_ok:
-                variables = decode_mssp(payload)
-                if variables is None:
-                    log.info("telnet: malformed MSSP payload ignored")
-                else:
-                    self._events.append(MsspData(tuple(variables.items())))
-        elif self.local_enabled(option) or self.remote_enabled(option):
+        handler = _SUBNEGOTIATION_HANDLERS.get(option)
+        if handler is not None:
+            return bool(handler(self, payload, inflating))
+        if self.local_enabled(option) or self.remote_enabled(option):
             self._events.append(Subnegotiation(option, payload))
         else:
             log.debug("telnet: subnegotiation for %s ignored", option_name(option))
         return False
 
-    def _gmcp(self, payload: bytes) -> None:
+    # The handlers of _SUBNEGOTIATION_HANDLERS: (payload, inflating), True
+    # when a compressed stream starts right after the subnegotiation.
+
+    def _gmcp(self, payload: bytes, inflating: bool) -> None:
         if not (GMCP in self._local_ok or GMCP in self._remote_ok):
             return
         message = decode_gmcp(payload)
@@ -1291,7 +1262,38 @@ class TelnetCodec:
             return
         self._events.append(GmcpMessage(*message))
 
-    def _ttype(self, payload: bytes) -> None:
+    def _naws(self, payload: bytes, inflating: bool) -> None:
+        if NAWS not in self._remote_ok:
+            return
+        size = decode_naws(payload)
+        if size is None:
+            log.info("telnet: malformed NAWS payload %r ignored", payload[:16])
+        else:
+            self.window_size = size
+            self._events.append(WindowSize(*size))
+
+    def _mccp2(self, payload: bytes, inflating: bool) -> bool:
+        if (
+            not self._role_server
+            and MCCP2 in self._remote_ok
+            and not inflating
+            and self._inflater is None
+        ):
+            self._inflater = zlib.decompressobj()
+            self._events.append(CompressionStarted())
+            return True
+        return False
+
+    def _mssp(self, payload: bytes, inflating: bool) -> None:
+        if self._role_server or MSSP not in self._remote_ok:
+            return
+        variables = decode_mssp(payload)
+        if variables is None:
+            log.info("telnet: malformed MSSP payload ignored")
+        else:
+            self._events.append(MsspData(tuple(variables.items())))
+
+    def _ttype(self, payload: bytes, inflating: bool) -> None:
         if not payload:
             return
         if self._role_server:
@@ -1345,7 +1347,9 @@ class TelnetCodec:
         self._charset_pending = True
         self.send_subnegotiation(CHARSET, encode_charset_request(self.config.charsets))
 
-    def _charset(self, payload: bytes) -> None:
+    def _charset(self, payload: bytes, inflating: bool) -> None:
+        if not (CHARSET in self._local_ok or CHARSET in self._remote_ok):
+            return
         if not payload:
             return
         kind, body = payload[0], payload[1:]
@@ -1385,6 +1389,18 @@ class TelnetCodec:
                 self._events.append(CharsetRejected(tuple(self.config.charsets)))
         elif kind == CHARSET_TTABLE_IS:
             self.send_subnegotiation(CHARSET, bytes([CHARSET_TTABLE_REJECTED]))
+
+
+#: How a complete subnegotiation is handled, by option; any other option
+#: becomes a Subnegotiation event if it is enabled, and is ignored if not.
+_SUBNEGOTIATION_HANDLERS: dict[int, Callable[[TelnetCodec, bytes, bool], bool | None]] = {
+    GMCP: TelnetCodec._gmcp,
+    NAWS: TelnetCodec._naws,
+    TTYPE: TelnetCodec._ttype,
+    CHARSET: TelnetCodec._charset,
+    MCCP2: TelnetCodec._mccp2,
+    MSSP: TelnetCodec._mssp,
+}
 
 
 # -- the Protocol adapter -------------------------------------------------------------
@@ -1438,7 +1454,7 @@ class TelnetProtocol(Protocol):
     """
 
     telnet_config: TelnetConfig = TelnetConfig.server()
-    clock: Any = None
+    clock: IReactorTime | None = None
     codec: TelnetCodec
     #: Output waiting to be sent past which input is no longer handled or read.
     output_high_water: int = 64 * 1024
@@ -1449,7 +1465,9 @@ class TelnetProtocol(Protocol):
 
     _HOOKS = _hook_table()
 
-    def __init__(self, config: TelnetConfig | None = None, clock: Any = None) -> None:
+    def __init__(
+        self, config: TelnetConfig | None = None, clock: IReactorTime | None = None
+    ) -> None:
         if config is not None:
             self.telnet_config = config
         if clock is not None:
@@ -1457,11 +1475,12 @@ class TelnetProtocol(Protocol):
         self._dispatching = False
         self._closing = False
         self._held = bytearray()  # input not parsed yet
-        self._events: deque[Any] = deque()  # parsed, not handled yet
+        self._events: deque[Event] = deque()  # parsed, not handled yet
         self._write_paused = False  # the transport said pause_writing
         self._read_paused = False  # we said pause_reading
         self._pumping = False
-        self._flood_hold: Any = None  # the delayed call that ends a negotiation-flood pause
+        # The delayed call that ends a negotiation-flood pause.
+        self._flood_hold: IDelayedCall | None = None
 
     # -- engine side ---------------------------------------------------------------
 
@@ -1556,7 +1575,7 @@ class TelnetProtocol(Protocol):
         self._flow_control()
 
     def _dispatch(
-        self, hooks: dict[type, Callable[[TelnetProtocol, Any], None]], event: Any
+        self, hooks: dict[type, Callable[[TelnetProtocol, Any], None]], event: Event
     ) -> None:
         if type(event) is NegotiationFlood:
             self._hold_for_flood()
@@ -1773,5 +1792,5 @@ class TelnetProtocol(Protocol):
         log.warning("telnet: closing connection: %s", message)
         self.close(f"Closing the connection: {message}")
 
-    def event_received(self, event: Any) -> None:
+    def event_received(self, event: Event) -> None:
         """Any event without a hook of its own (CharsetRejected, NegotiationFlood, ...)."""
