@@ -337,9 +337,9 @@ def layout_map(rooms: Sequence[RoomInfo], start: str | None = None) -> MapLayout
         if room.id not in cells:  # pragma: no cover - every room is placed
             continue
         name = plain(room.name) or room.id
-        x, y = corner(room.id)
+        left_x, top_y = corner(room.id)
         cx, cy, cz = cells[room.id]
-        ups, downs = markers.get(room.id, ((), ()))
+        ups, downs = markers.get(room.id, ([], []))
         boxes.append(
             MapBox(
                 room.id,
@@ -348,8 +348,8 @@ def layout_map(rooms: Sequence[RoomInfo], start: str | None = None) -> MapLayout
                 room.outdoor,
                 room.id == start,
                 (cx, cy),
-                x,
-                y,
+                left_x,
+                top_y,
                 cz,
                 tuple(ups),
                 tuple(downs),
