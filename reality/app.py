@@ -8,11 +8,14 @@ The services start in this order and stop in the reverse one:
 3. the world (ticks; on shutdown it tells every player, disconnects them
    and saves everything);
 4. the listening ports: HTTP (:func:`reality.gateways.web.install`), SMTP
-   and POP3 (:func:`reality.gateways.mail.install`), then telnet.
+   and POP3 (:func:`reality.gateways.mail.install`), then telnet
+   (:func:`reality.gateways.telnet.install`).
 
-Each gateway is also in :attr:`Server.gateways` (a :class:`Gateway`): at
-shutdown every one of them says goodbye on its open connections, and the
-server waits (bounded) for them to close.
+The gateways are listed in one place, :data:`GATEWAYS`: each ``install``
+takes a :class:`~reality.gateways.context.GatewayContext` and returns the
+:class:`Gateway` the server tracks in :attr:`Server.gateways`: at shutdown
+every one of them says goodbye on its open connections, and the server
+waits (bounded) for them to close.
 
 On SIGINT, SIGTERM or ``@shutdown`` the ports stop listening first, then
 the world says goodbye and saves, then the workers exit, then the database
@@ -25,84 +28,35 @@ import logging
 import os
 import socket
 from collections.abc import Callable
-from typing import Any, Protocol as TypingProtocol
-
-from attrs import define, field
+from typing import Any, TypeVar
 
 from reality.game.loader import WorldDefinition
 from reality.game.store import Store
 from reality.game.things import plural
 from reality.game.world import LoadDone, World
-from reality.gateways import mail, web
+from reality.gateways import mail, telnet, web
 from reality.gateways.auth import Authenticator
+from reality.gateways.context import ConnectionLimits, Gateway, GatewayContext, Install
+from reality.gateways.mail import MailGateway
 from reality.gateways.telnet import TelnetGateway
+from reality.gateways.web import WebFactory, WebSite
 from reality.gateways.workers import WorkerPool
 from reality.net.defer import Deferred, succeed
+from reality.net.interfaces import IReactor
 from reality.net.protocol import Address
 from reality.net.service import Application, Service, TCPServer
 from reality.net.task import LagMonitor
+from reality.settings import Settings
 
 log = logging.getLogger("reality")
 
-__all__ = ["Gateway", "Server", "Settings"]
+__all__ = ["GATEWAYS", "Gateway", "Server", "Settings"]
 
+#: Every gateway's ``install``, in the order their ports open: HTTP, SMTP
+#: and POP3, telnet.
+GATEWAYS: tuple[Install, ...] = (web.install, mail.install, telnet.install)
 
-@define
-class Settings:
-    """Everything ``reality serve`` can be told."""
-
-    world: str = "world/default.yaml"
-    #: ``@load`` reads only regular files under this directory (None: the
-    #: directory of ``world``).
-    world_dir: str | None = None
-    db: str = "reality.sqlite3"
-    bind: str = "127.0.0.1"
-    telnet_port: int = 4000
-    http_port: int = 8080
-    smtp_port: int = 2525
-    pop3_port: int = 1110
-    mail_domain: str = "reality.localhost"
-    #: ``--admin``: names reserved for admins, which nobody may create over
-    #: the network. Admin *rights* are the accounts' flag in the database,
-    #: set by ``reality admin add``.
-    admins: list[str] = field(factory=list)
-    max_per_address: int = 50
-    #: Accounts one address may create per hour (0: no limit).
-    max_signups_per_hour: int = 5
-    #: Accept an existing database file without a Reality schema and create one in it.
-    init_db: bool = False
-    #: Connections each service (telnet, HTTP, SMTP, POP3) may hold at once; 0: no limit.
-    max_connections: int = 10000
-    idle_timeout: float = 3600.0
-    # Slow-peer time limits (docs/security.md). No flags: the defaults follow
-    # the RFCs; tests shorten them. Seconds; a total (deadline, data, session)
-    # of 0 means no limit.
-    #: Telnet: without a line before login, and in all from connecting to logging in.
-    login_timeout: float = 300.0
-    login_deadline: float = 600.0
-    #: SMTP: per command line, message data in all, waiting for the client in all.
-    smtp_idle_timeout: float = 300.0
-    smtp_data_timeout: float = 600.0
-    smtp_session_timeout: float = 1800.0
-    #: POP3: per command line, waiting for the client in all.
-    pop3_idle_timeout: float = 600.0
-    pop3_session_timeout: float = 3600.0
-    #: Worker processes for CPU-heavy jobs (hashing, large mail, Markdown, the map).
-    workers: int = 2
-    checkpoint_interval: float = 5.0
-    #: The reactor ``reality serve`` runs on: "selector", "asyncio" or "uvloop".
-    reactor: str = "selector"
-
-
-class Gateway(TypingProtocol):
-    """What the server asks of each gateway: its connections, and to close them."""
-
-    @property
-    def open_connections(self) -> int:
-        """Connections open now."""
-
-    def close_all(self, message: str) -> None:
-        """Say goodbye (``message``, where the protocol can say one) and close them all."""
+_G = TypeVar("_G")
 
 
 class StoreService(Service):
@@ -166,7 +120,9 @@ class Server:
     Nothing listens until it runs.
     """
 
-    def __init__(self, settings: Settings, reactor: Any, definition: WorldDefinition) -> None:
+    def __init__(
+        self, settings: Settings, reactor: IReactor, definition: WorldDefinition
+    ) -> None:
         self.settings = settings
         self.reactor = reactor
         self.shutdown_message: str | None = None
@@ -210,20 +166,43 @@ class Server:
         )
         WorldService(self).set_service_parent(self.app)
 
-        self.telnet = TelnetGateway(
-            self.world,
-            self.authenticator,
-            reactor,
-            max_per_address=settings.max_per_address,
-            max_connections=settings.max_connections,
-            idle_timeout=settings.idle_timeout,
-            login_timeout=settings.login_timeout,
-            login_deadline=settings.login_deadline,
+        context = GatewayContext(
+            reactor=reactor,
+            world=self.world,
+            store=self.store,
+            settings=settings,
+            pool=self.pool,
+            authenticator=self.authenticator,
+            limits=ConnectionLimits.from_settings(settings),
+            listen=self.listen,
+            public_host=self.public_host,
+            started=self.started,
         )
-        self.gateways.append(self.telnet)
-        self.web = web.install(self)
-        self.mail = mail.install(self)
-        self.listen("telnet", settings.telnet_port, self.telnet, self._telnet_listening)
+        for install in GATEWAYS:
+            self.gateways.append(install(context))
+
+    def _gateway(self, kind: type[_G]) -> _G:
+        for gateway in self.gateways:
+            if isinstance(gateway, kind):
+                return gateway
+        raise LookupError(f"no {kind.__name__} is installed")
+
+    @property
+    def telnet(self) -> TelnetGateway:
+        """The telnet gateway."""
+        return self._gateway(TelnetGateway)
+
+    @property
+    def web(self) -> WebSite:
+        """The website."""
+        site = self._gateway(WebFactory).site
+        assert site is not None
+        return site
+
+    @property
+    def mail(self) -> MailGateway:
+        """The mail gateway (SMTP and POP3)."""
+        return self._gateway(MailGateway)
 
     def _load_world_file(self, path: str, done: LoadDone) -> None:
         """``@load``'s hook: the file is read and parsed in a worker, within the
@@ -237,7 +216,7 @@ class Server:
         service: str,
         port: int,
         factory: Any,
-        on_listening: Callable[[Address], Any] | None = None,
+        on_listening: Callable[[Address], object] | None = None,
     ) -> TCPServer:
         """Add a listening port; logs ``<service> listening on <host>:<port>``.
 
@@ -257,12 +236,6 @@ class Server:
         server.set_name(service)
         server.set_service_parent(self.app)
         return server
-
-    def _telnet_listening(self, address: Address) -> None:
-        self.telnet.address = address
-        self.world.telnet_address = f"{self.public_host()}:{address.port}"
-        # Every page says how to connect.
-        self.web.invalidate()
 
     def open_connections(self) -> int:
         """Connections open now, over every gateway."""

@@ -25,28 +25,31 @@ from collections.abc import Sequence
 from typing import Any
 
 from reality import __version__
+from reality.settings import Flag, Settings, default_of, flags, port
 
 __all__ = ["main"]
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number")
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a port number (0 to 65535)")
-    return value
+# What ``play`` and ``admin`` share with ``serve``: written once, in Settings.
+TELNET_PORT: int = default_of("telnet_port")
+DB: str = default_of("db")
 
 
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must not be negative")
-    return value
+def _add_flag(parser: argparse.ArgumentParser, dest: str, flag: Flag) -> None:
+    """One ``serve`` option from a setting's :class:`~reality.settings.Flag`."""
+    options: dict[str, Any] = {"dest": dest, "default": default_of(dest), "help": flag.help}
+    if flag.switch:
+        options["action"] = "store_true"
+    else:
+        if flag.repeat:
+            options["action"] = "append"
+        if flag.metavar is not None:
+            options["metavar"] = flag.metavar
+        if flag.parse is not None:
+            options["type"] = flag.parse
+        if flag.choices is not None:
+            options["choices"] = list(flag.choices)
+    parser.add_argument(flag.name, **options)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,48 +66,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Run the Reality server until SIGINT, SIGTERM or @shutdown.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    serve.add_argument("--world", default="world/default.yaml", metavar="FILE",
-                       help="the YAML world file to load")
-    serve.add_argument("--world-dir", default=None, metavar="DIR",
-                       help="@load reads only regular files under DIR; a relative path is "
-                            "taken from DIR (default: the directory of --world)")
-    serve.add_argument("--db", default="reality.sqlite3", metavar="FILE",
-                       help="the SQLite database (created on first run)")
-    serve.add_argument("--bind", default="127.0.0.1", metavar="ADDR",
-                       help="the address every service listens on")
-    serve.add_argument("--telnet-port", type=_port, default=4000, metavar="N",
-                       help="telnet port (0 picks a free port)")
-    serve.add_argument("--http-port", type=_port, default=8080, metavar="N",
-                       help="HTTP port for the website and homepages (0 picks a free port)")
-    serve.add_argument("--smtp-port", type=_port, default=2525, metavar="N",
-                       help="SMTP port for mail to players (0 picks a free port)")
-    serve.add_argument("--pop3-port", type=_port, default=1110, metavar="N",
-                       help="POP3 port for reading mailboxes (0 picks a free port)")
-    serve.add_argument("--mail-domain", default="reality.localhost", metavar="NAME",
-                       help="players' mail addresses are <name>@NAME")
-    serve.add_argument("--admin", action="append", default=[], metavar="NAME",
-                       help="reserve a name for an admin: nobody can create it over the "
-                            "network (repeatable); rights come from 'reality admin add'")
-    serve.add_argument("--max-signups-per-hour", type=_non_negative, default=5, metavar="N",
-                       help="new accounts one address may create per hour (0: no limit)")
-    serve.add_argument("--init-db", action="store_true",
-                       help="accept an existing database file that holds no Reality data "
-                            "(empty, or another program's) and start a fresh world in it")
-    serve.add_argument("--max-per-address", type=_non_negative, default=50, metavar="N",
-                       help="concurrent connections allowed from one address (0: no limit)")
-    serve.add_argument("--max-connections", type=_non_negative, default=10000, metavar="N",
-                       help="concurrent connections allowed on each service (telnet, HTTP, "
-                            "SMTP, POP3), counted separately (0: no limit)")
-    serve.add_argument("--idle-timeout", type=_non_negative, default=3600, metavar="SECONDS",
-                       help="close a player's connection after this long without input "
-                            "(0: never)")
-    serve.add_argument("--reactor", default="selector", choices=["selector", "asyncio", "uvloop"],
-                       help="the event loop underneath: Reality's own selector reactor, "
-                            "or the same interface on asyncio or on uvloop "
-                            "(pip install 'reality[fast]')")
-    serve.add_argument("--log-level", default="info",
-                       choices=["debug", "info", "warning", "error"],
-                       help="how much to log (to stderr)")
+    for attribute, flag in flags():
+        _add_flag(serve, attribute.name, flag)
 
     check = sub.add_parser(
         "check-world",
@@ -124,14 +87,14 @@ def _parser() -> argparse.ArgumentParser:
     admin_sub = admin.add_subparsers(dest="admin_command", required=True, metavar="ACTION")
     add = admin_sub.add_parser("add", help="create an account with admin rights")
     add.add_argument("name", help="the account name")
-    add.add_argument("--db", default="reality.sqlite3", metavar="FILE",
-                     help="the SQLite database (default: reality.sqlite3)")
+    add.add_argument("--db", default=DB, metavar="FILE",
+                     help=f"the SQLite database (default: {DB})")
     add.add_argument("--grant", action="store_true",
                      help="if the account exists, make it an admin instead of failing")
     remove = admin_sub.add_parser("remove", help="take an account's admin rights away")
     remove.add_argument("name", help="the account name")
-    remove.add_argument("--db", default="reality.sqlite3", metavar="FILE",
-                        help="the SQLite database (default: reality.sqlite3)")
+    remove.add_argument("--db", default=DB, metavar="FILE",
+                        help=f"the SQLite database (default: {DB})")
 
     play = sub.add_parser(
         "play",
@@ -142,8 +105,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     play.add_argument("host", nargs="?", default="localhost",
                       help="the server's host name (default: localhost)")
-    play.add_argument("port", nargs="?", type=_port, default=4000,
-                      help="the server's telnet port (default: 4000)")
+    play.add_argument("port", nargs="?", type=port, default=TELNET_PORT,
+                      help=f"the server's telnet port (default: {TELNET_PORT})")
     return parser
 
 
@@ -307,7 +270,7 @@ def raise_descriptor_limit(max_connections: int = 0) -> tuple[int, int]:
 
 def serve(args: argparse.Namespace) -> int:
     """``reality serve``: load the world, assemble the services, run."""
-    from reality.app import Server, Settings
+    from reality.app import Server
     from reality.game.loader import WorldFileError, load_world
     from reality.game.store import StoreError
     _configure_logging(args.log_level)
@@ -320,24 +283,8 @@ def serve(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         print("reality: refusing to start with a bad world file", file=sys.stderr)
         return 1
-    settings = Settings(
-        world=args.world,
-        world_dir=args.world_dir,
-        db=args.db,
-        bind=args.bind,
-        telnet_port=args.telnet_port,
-        http_port=args.http_port,
-        smtp_port=args.smtp_port,
-        pop3_port=args.pop3_port,
-        mail_domain=args.mail_domain,
-        admins=list(args.admin),
-        max_per_address=args.max_per_address,
-        max_signups_per_hour=args.max_signups_per_hour,
-        init_db=args.init_db,
-        max_connections=args.max_connections,
-        idle_timeout=float(args.idle_timeout),
-        reactor=args.reactor,
-    )
+    settings = Settings(**{attribute.name: getattr(args, attribute.name)
+                           for attribute, _ in flags()})
     raise_descriptor_limit(settings.max_connections)
     try:
         reactor = _make_reactor(settings.reactor)

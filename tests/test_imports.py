@@ -24,8 +24,6 @@ import ast
 from collections.abc import Iterable
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "reality"
 
@@ -185,11 +183,6 @@ def test_no_import_circles_in_the_engine():
     assert _circles_touching("reality.net") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="web -> workers -> worker -> web: the gateways part of issue 12 moves what the "
-    "worker process needs into a module both import; remove this mark then",
-)
 def test_no_import_circles_in_the_gateways():
     """No module of reality.gateways is part of an import circle."""
     assert _circles_touching("reality.gateways") == []

@@ -2,8 +2,9 @@
 
 Where the general SMTP and POP3 servers (:mod:`reality.net.protocols.smtp`,
 :mod:`reality.net.protocols.pop3`) meet the world's post office
-(:mod:`reality.game.mail`). ``install(server)`` is called by the
-application and listens on ``settings.smtp_port`` and ``settings.pop3_port``.
+(:mod:`reality.game.mail`). ``install(context)`` (see
+:mod:`reality.gateways.context`) listens on ``settings.smtp_port`` and
+``settings.pop3_port``.
 
 SMTP (RFC 5321), the backend:
 
@@ -59,6 +60,7 @@ from reality.gateways.auth import (
     ServerBusy,
 )
 from reality.gateways.connections import TOO_MANY_FROM_ADDRESS, Connections
+from reality.gateways.context import GatewayContext
 from reality.gateways.workers import JobTimeout, WorkerPool
 from reality.net.defer import Deferred, Failure
 from reality.net.protocol import Address
@@ -340,31 +342,30 @@ class MailGateway:
         return d
 
 
-def install(server: Any) -> MailGateway:
-    """Plug mail into an assembled :class:`reality.app.Server`: SMTP and POP3 ports."""
-    settings = server.settings
+def install(context: GatewayContext) -> MailGateway:
+    """Plug mail into the server: the SMTP and POP3 ports; the gateway is what it tracks."""
+    settings, world = context.settings, context.world
     gateway = MailGateway(
-        server.world,
-        PostOffice(server.world),
-        server.authenticator,
-        server.reactor,
-        max_per_address=settings.max_per_address,
-        max_connections=settings.max_connections,
+        world,
+        PostOffice(world),
+        context.authenticator,
+        context.reactor,
+        max_per_address=context.limits.max_per_address,
+        max_connections=context.limits.max_connections,
         smtp_settings=SMTPSettings(
-            hostname=server.world.mail_domain,
+            hostname=world.mail_domain,
             idle_timeout=settings.smtp_idle_timeout,
             data_timeout=settings.smtp_data_timeout,
             session_timeout=settings.smtp_session_timeout,
         ),
         pop3_settings=pop3.POP3Settings(
-            hostname=server.world.mail_domain,
+            hostname=world.mail_domain,
             idle_timeout=settings.pop3_idle_timeout,
             session_timeout=settings.pop3_session_timeout,
         ),
-        parser=server.pool,
+        parser=context.pool,
     )
-    server.listen("smtp", settings.smtp_port, gateway.smtp_factory)
-    server.listen("pop3", settings.pop3_port, gateway.pop3_factory)
-    server.gateways.append(gateway)
-    log.info("mail for <name>@%s", server.world.mail_domain)
+    context.listen("smtp", settings.smtp_port, gateway.smtp_factory)
+    context.listen("pop3", settings.pop3_port, gateway.pop3_factory)
+    log.info("mail for <name>@%s", world.mail_domain)
     return gateway

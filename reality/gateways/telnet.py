@@ -74,6 +74,7 @@ from reality.game.store import NameTaken
 from reality.game.world import World
 from reality.gateways.auth import Authenticator, AuthError
 from reality.gateways.connections import TOO_MANY_FROM_ADDRESS, Connections
+from reality.gateways.context import GatewayContext
 from reality.gateways.gmcp import inventory_list, room_info_with_contents, verb_list
 from reality.gateways.render import ANSI16, ANSI256, PLAIN_TEXT, TRUECOLOR, render
 from reality.net.defer import Failure
@@ -82,7 +83,7 @@ from reality.net.protocols.telnet import Mtts, TelnetConfig, TelnetProtocol, Ter
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TelnetGateway", "TelnetSession"]
+__all__ = ["TelnetGateway", "TelnetSession", "install"]
 
 PROMPT = "> "
 #: The login dialogue's own words: understood at every prompt before login
@@ -842,3 +843,30 @@ class TelnetGateway(Factory):
         if self.world.web_url:
             variables["WEBSITE"] = f"{self.world.web_url}/"
         return variables
+
+
+def install(context: GatewayContext) -> TelnetGateway:
+    """Plug telnet into the server: its port; the gateway is what the server tracks.
+
+    When the port is open the world learns its address (the website shows
+    how to connect, so the world's change makes it draw its pages again).
+    """
+    world, limits = context.world, context.limits
+    gateway = TelnetGateway(
+        world,
+        context.authenticator,
+        context.reactor,
+        max_per_address=limits.max_per_address,
+        max_connections=limits.max_connections,
+        idle_timeout=limits.idle_timeout,
+        login_timeout=context.settings.login_timeout,
+        login_deadline=context.settings.login_deadline,
+    )
+
+    def listening(address: Address) -> None:
+        gateway.address = address
+        world.telnet_address = f"{context.public_host()}:{address.port}"
+        world.changed("world", None)
+
+    context.listen("telnet", context.settings.telnet_port, gateway, listening)
+    return gateway

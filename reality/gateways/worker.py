@@ -229,13 +229,14 @@ def _parse_letter(request: dict[str, Any]) -> Any:
 
 
 def _markdown(request: dict[str, Any]) -> Any:
-    from reality.gateways.web import render_markdown  # only workers that render need it
+    # Only workers that render need it; the website is not imported.
+    from reality.gateways.markdown import render_markdown
 
     return str(render_markdown(_string(request, "text")))
 
 
 def _map(request: dict[str, Any]) -> Any:
-    from reality.gateways.web import map_svg
+    from reality.gateways.worldmap import map_svg
 
     start = request.get("start")
     return map_svg(

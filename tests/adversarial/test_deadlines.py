@@ -34,10 +34,9 @@ LAUNCHER = f"""
 import sys
 sys.path.insert(0, {str(ROOT)!r})
 import attrs
-import reality.app as app
 from reality import cli
 
-Settings = app.Settings
+Settings = cli.Settings
 TIMES = {TIMES!r}
 
 def shortened(**kwargs):
@@ -45,7 +44,7 @@ def shortened(**kwargs):
     known = attrs.fields_dict(Settings)
     return attrs.evolve(settings, **{{k: v for k, v in TIMES.items() if k in known}})
 
-app.Settings = shortened
+cli.Settings = shortened
 sys.exit(cli.main(["serve", *sys.argv[1:]]))
 """
 

@@ -14,12 +14,14 @@ from reality.game.mail import HELD, PostOffice
 from reality.game.store import Store
 from reality.game.world import World
 from reality.gateways.auth import Authenticator, ImmediateHasher, LoginFailed
+from reality.gateways.context import ConnectionLimits, GatewayContext
 from reality.gateways.mail import MailGateway, install
 from reality.gateways.workers import JobTimeout, ServerBusy
 from reality.net.protocol import Address
 from reality.net.protocols.pop3 import POP3Settings
 from reality.net.protocols.smtp import SMTPSettings
 from reality.net.testing import Clock, FakeConnection
+from reality.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "world" / "tiny.yaml"
@@ -524,45 +526,39 @@ def test_close_all_answers_queued_mail_then_says_goodbye(h):
 
 
 def test_install_listens_on_both_ports_and_joins_the_gateways(h):
-    """install(server) adds the smtp and pop3 ports and the gateway to close at shutdown."""
+    """install(context) adds the smtp and pop3 ports and returns the gateway the server
+    tracks (Server.gateways) to close at shutdown."""
+    listening: list[tuple[str, int, Any]] = []
 
-    class Settings:
-        smtp_port = 2525
-        pop3_port = 1110
-        max_per_address = 7
-        max_connections = 9
-        smtp_idle_timeout = 11.0
-        smtp_data_timeout = 12.0
-        smtp_session_timeout = 13.0
-        pop3_idle_timeout = 14.0
-        pop3_session_timeout = 15.0
+    def listen(name: str, port: int, factory: Any, on_listening: Any = None) -> None:
+        listening.append((name, port, factory))
 
-    class FakeServer:
-        def __init__(self) -> None:
-            self.settings = Settings()
-            self.world = h.world
-            self.store = h.store
-            self.reactor = h.clock
-            self.authenticator = h.auth
-            self.pool = None
-            self.gateways: list[Any] = []
-            self.listening: list[tuple[str, int, Any]] = []
-
-        def listen(self, name: str, port: int, factory: Any, on_listening: Any = None) -> None:
-            self.listening.append((name, port, factory))
-
-    server = FakeServer()
-    gateway = install(server)
-    assert [(n, p) for n, p, _ in server.listening] == [("smtp", 2525), ("pop3", 1110)]
-    assert server.gateways == [gateway]
+    context = GatewayContext(
+        reactor=h.clock,  # type: ignore[arg-type]
+        world=h.world,
+        store=h.store,
+        settings=Settings(
+            smtp_port=2525, pop3_port=1110, smtp_idle_timeout=11.0, smtp_data_timeout=12.0,
+            smtp_session_timeout=13.0, pop3_idle_timeout=14.0, pop3_session_timeout=15.0,
+        ),
+        pool=None,  # type: ignore[arg-type]
+        authenticator=h.auth,
+        limits=ConnectionLimits(max_per_address=7, max_connections=9, idle_timeout=60.0),
+        listen=listen,
+        public_host=lambda: "127.0.0.1",
+        started=0.0,
+    )
+    gateway = install(context)
+    assert [(n, p) for n, p, _ in listening] == [("smtp", 2525), ("pop3", 1110)]
+    assert isinstance(gateway, MailGateway)
     assert gateway.connections.max_per_address == 7
     assert gateway.connections.max_connections == 9
     assert gateway.smtp_settings.hostname == "Reality.Test"
     smtp, pop = gateway.smtp_settings, gateway.pop3_settings
     assert (smtp.idle_timeout, smtp.data_timeout, smtp.session_timeout) == (11, 12, 13)
     assert (pop.idle_timeout, pop.session_timeout) == (14, 15)
-    connect(server.listening[0][2])
-    connect(server.listening[1][2], port=40002)
+    connect(listening[0][2])
+    connect(listening[1][2], port=40002)
     assert gateway.open_connections == 2
 
 

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from reality.gateways import web
 from reality.gateways.web import render_markdown, same_origin_image
+from reality.gateways.web.pages import CSP
 
 PIXEL = "http://attacker.example/pixel.gif"
 
@@ -76,6 +76,6 @@ def test_data_images_are_shown():
 
 def test_the_policy_allows_only_same_origin_images():
     """The CSP every page carries: img-src 'self' data:, and nothing wider."""
-    directives = dict(d.strip().split(" ", 1) for d in web._CSP.split(";"))
+    directives = dict(d.strip().split(" ", 1) for d in CSP.split(";"))
     assert directives["img-src"] == "'self' data:"
     assert directives["default-src"] == "'self'"

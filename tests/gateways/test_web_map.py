@@ -7,7 +7,8 @@ import xml.etree.ElementTree as ET
 from hypothesis import given, settings, strategies as st
 
 from reality.game.world import RoomInfo
-from reality.gateways.web import BOX_H, BOX_W, MapLayout, _environment, layout_map
+from reality.gateways.templating import environment as _environment
+from reality.gateways.worldmap import BOX_H, BOX_W, MapLayout, layout_map
 
 
 def rooms(spec: dict[str, dict[str, str]], outdoor: tuple[str, ...] = ()) -> list[RoomInfo]:

@@ -1,0 +1,103 @@
+"""The website as a gateway: its connection-counting factory and :func:`install`.
+
+:func:`install` plugs the site into the server (see
+:mod:`reality.gateways.context`): it listens on ``settings.http_port`` and,
+once the port is known, sets the world's ``web_url`` (which the telnet
+banner and ``homepage`` show).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from reality.gateways.connections import TOO_MANY_FROM_ADDRESS, Connections
+from reality.gateways.context import GatewayContext
+from reality.gateways.web.site import WebSite
+from reality.net.interfaces import IReactorTime
+from reality.net.protocol import Address
+from reality.net.protocols.http import HTTPChannel, HTTPFactory, Request
+
+__all__ = ["WebFactory", "install", "site_url"]
+
+log = logging.getLogger("reality.gateways.web")
+
+
+class WebFactory(HTTPFactory):
+    """An :class:`HTTPFactory` that counts its connections per address.
+
+    At most ``max_per_address`` connections from one address and
+    ``max_connections`` in all (0: no limit), like the other gateways; more
+    are answered 503. At shutdown
+    :meth:`close_all` closes them all once what they were sent is flushed.
+    """
+
+    def __init__(
+        self, handler: Callable[[Request], Any], clock: IReactorTime, max_per_address: int = 0,
+        max_connections: int = 10000, **options: Any,
+    ) -> None:
+        super().__init__(handler, clock, max_connections, **options)
+        self.connections = Connections(max_per_address)
+        #: The site it serves (what ``Server.web`` is), when the handler is one.
+        self.site = handler if isinstance(handler, WebSite) else None
+
+    def refusal(self, addr: Address) -> str | None:
+        # The service's limit first: it is the one that protects everyone.
+        reason = super().refusal(addr)
+        if reason is None and self.connections.full(addr.host):
+            reason = TOO_MANY_FROM_ADDRESS
+        return reason
+
+    def channel_opened(self, channel: HTTPChannel) -> None:
+        super().channel_opened(channel)
+        try:
+            host = channel.transport.get_peer().host
+        except OSError:  # reset before we could ask; counted under no address
+            host = "?"
+        self.connections.add(channel, host)
+
+    def channel_closed(self, channel: HTTPChannel) -> None:
+        super().channel_closed(channel)
+        self.connections.discard(channel)
+
+    def close_all(self, message: str = "") -> None:
+        """Close every open connection once what it has been sent is flushed."""
+
+        def close(channel: HTTPChannel) -> None:
+            transport = channel.transport
+            if transport is not None and not transport.disconnecting:
+                transport.lose_connection()
+
+        self.connections.close_all(close)
+
+
+def site_url(host: str, port: int) -> str:
+    """``http://host:port/``, with brackets around an IPv6 literal."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
+
+
+def install(context: GatewayContext) -> WebFactory:
+    """Plug the website into the server; the factory is what it tracks.
+
+    Listens on ``settings.http_port``; when the port is open (its number is
+    known only then, with port 0) the world learns the site's URL, so the
+    telnet banner and ``homepage`` can tell players their address.
+    """
+    world = context.world
+    site = WebSite(world, context.reactor, started=context.started, renderer=context.pool)
+    factory = WebFactory(
+        site, context.reactor, max_per_address=context.limits.max_per_address,
+        max_connections=context.limits.max_connections,
+    )
+
+    def listening(address: Address) -> None:
+        url = site_url(context.public_host(), address.port)
+        world.web_url = url.rstrip("/")
+        site.invalidate()
+        log.info("website at %s", url)
+
+    context.listen("http", context.settings.http_port, factory, listening)
+    return factory
