@@ -51,8 +51,10 @@ class WebFactory(HTTPFactory):
 
     def channel_opened(self, channel: HTTPChannel) -> None:
         super().channel_opened(channel)
+        transport = channel.transport
+        assert transport is not None  # opened: it has its transport
         try:
-            host = channel.transport.get_peer().host
+            host = transport.get_peer().host
         except OSError:  # reset before we could ask; counted under no address
             host = "?"
         self.connections.add(channel, host)
