@@ -2,9 +2,15 @@
 
 Writes go straight to the socket when nothing is buffered; only what the
 kernel does not take is buffered (in a ``bytearray``, whose front
-deletions are cheap), and only then does the connection register for
-writability. The protocol is told to pause when the buffer passes the
-high-water mark and to resume when it drains below the low-water mark.
+deletions are cheap, made when first needed and dropped once drained),
+and only then does the connection register for writability. The protocol
+is told to pause when the buffer passes the high-water mark and to resume
+when it drains below the low-water mark.
+
+An idle connection holds only what it must: a :class:`Connection` has
+``__slots__``, and no send buffer, cached bound methods or closures until
+it needs them (``benchmarks/idle_memory.py`` measures what one costs,
+beside a bare ``selectors`` loop).
 
 Reads take at most 64 KiB per ``recv``: larger buffers cross glibc's mmap
 threshold and make every read dearer.
@@ -82,18 +88,13 @@ class Connection:
         "disconnecting",
         "disconnected",
         "_buffer",
-        "_writing",
         "_reading_paused",
         "_protocol_paused",
         "high_water",
         "low_water",
-        "_recv",
-        "_send",
-        "_data_received",
         "_peer",
         "_host",
         "_eof",
-        "__weakref__",
     )
 
     def __init__(self, reactor: SelectReactor, sock: socket.socket, protocol: Protocol) -> None:
@@ -104,15 +105,13 @@ class Connection:
         self.connected = True
         self.disconnecting = False
         self.disconnected = False
-        self._buffer = bytearray()
-        self._writing = False
+        # What the kernel has not taken yet; None while nothing waits (and then
+        # the connection is not registered for writability).
+        self._buffer: bytearray | None = None
         self._reading_paused = False
         self._protocol_paused = False
         self.high_water = HIGH_WATER
         self.low_water = LOW_WATER
-        self._recv = sock.recv
-        self._send = sock.send
-        self._data_received = protocol.data_received
         self._peer: Address | None = None
         self._host: Address | None = None
         self._eof = False
@@ -133,7 +132,7 @@ class Connection:
 
     def _do_read(self) -> None:
         try:
-            data = self._recv(READ_SIZE)
+            data = self.socket.recv(READ_SIZE)
         except _BLOCKING:
             return
         except OSError as exc:
@@ -141,7 +140,7 @@ class Connection:
             return
         if data:
             try:
-                self._data_received(data)
+                self.protocol.data_received(data)
             except Exception:
                 log.exception(
                     "Unhandled error in %r.data_received; closing the connection", self.protocol
@@ -183,9 +182,9 @@ class Connection:
         if self.disconnected or not data:
             return
         buffer = self._buffer
-        if not buffer:
+        if buffer is None:
             try:
-                sent = self._send(data)
+                sent = self.socket.send(data)
             except _BLOCKING:
                 sent = 0
             except OSError as exc:
@@ -193,7 +192,7 @@ class Connection:
                 return
             if sent == len(data):
                 return
-            buffer += memoryview(data)[sent:]
+            buffer = self._buffer = bytearray(memoryview(data)[sent:])
             self._start_writing()
         else:
             buffer += data
@@ -209,15 +208,15 @@ class Connection:
         self.write(b"".join(data))
 
     def _start_writing(self) -> None:
-        if not self._writing:
-            self._writing = True
-            self.reactor.add_writer(self.fileno, self._do_write)
+        self.reactor.add_writer(self.fileno, self._do_write)
 
     def _do_write(self) -> None:
         buffer = self._buffer
+        if buffer is None:
+            return  # dropped by abort_connection() after this turn's select()
         if buffer:
             try:
-                sent = self._send(buffer)
+                sent = self.socket.send(buffer)
             except _BLOCKING:
                 return
             except OSError as exc:
@@ -231,7 +230,7 @@ class Connection:
             except Exception:
                 log.exception("Unhandled error in %r.resume_writing", self.protocol)
         if not buffer:
-            self._writing = False
+            self._buffer = None
             if not self.disconnected:
                 self.reactor.remove_writer(self.fileno)
             if self.disconnecting:
@@ -239,7 +238,7 @@ class Connection:
 
     def get_write_buffer_size(self) -> int:
         """How many bytes wait to be sent."""
-        return len(self._buffer)
+        return len(self._buffer) if self._buffer is not None else 0
 
     def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
         """Set the high- and low-water marks that pause and resume the protocol."""
@@ -276,7 +275,7 @@ class Connection:
         if self.disconnected:
             return
         self.disconnecting = True
-        self._buffer.clear()
+        self._buffer = None
         self.reactor.call_soon(self._close, error.ConnectionLost("connection was aborted"))
         self.reactor.remove_all(self.fileno)
 
@@ -285,7 +284,7 @@ class Connection:
             reason: Exception = error.ConnectionLost(f"connection was lost: {exc.strerror}")
         else:
             reason = error.ConnectionLost(f"connection failed: {exc}")
-        self._buffer.clear()
+        self._buffer = None
         self._close(reason)
 
     def _close(self, reason: Exception) -> None:
@@ -299,7 +298,7 @@ class Connection:
             self.socket.close()
         except OSError:
             pass
-        self._buffer = bytearray()
+        self._buffer = None
         protocol = self.protocol
         protocol.connected = False
         try:
