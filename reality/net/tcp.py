@@ -70,6 +70,10 @@ _LOST_ERRNOS = {
 }
 
 
+#: What get_peer() says after a connection was reset before anyone asked.
+_UNKNOWN_PEER = Address("TCP", "", 0)
+
+
 def _address(family: int, addr: Any) -> Address:
     if family == socket.AF_INET or family == socket.AF_INET6:
         return Address("TCP", addr[0], addr[1])
@@ -93,7 +97,6 @@ class Connection:
         "high_water",
         "low_water",
         "_peer",
-        "_host",
         "_eof",
     )
 
@@ -113,7 +116,6 @@ class Connection:
         self.high_water = HIGH_WATER
         self.low_water = LOW_WATER
         self._peer: Address | None = None
-        self._host: Address | None = None
         self._eof = False
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -294,6 +296,13 @@ class Connection:
         self.disconnecting = True
         self.connected = False
         self.reactor.remove_all(self.fileno)
+        if self._peer is None:
+            # get_peer() asks the socket, which is about to go: ask it now.
+            try:
+                self.get_peer()
+            except OSError:
+                # Reset before anyone asked (the kernel forgets the peer then).
+                self._peer = _UNKNOWN_PEER
         try:
             self.socket.close()
         except OSError:
@@ -313,16 +322,20 @@ class Connection:
     # -- addresses -----------------------------------------------------------------
 
     def get_peer(self) -> Address:
-        """The remote end's address."""
+        """The remote end's address.
+
+        Looked up when first asked and kept from then on (and at the close,
+        for whoever asks later): an idle connection whose protocol never asks
+        does not carry it. Empty (``""``, port 0) if the connection was reset
+        before anyone asked.
+        """
         if self._peer is None:
             self._peer = _address(self.socket.family, self.socket.getpeername())
         return self._peer
 
     def get_host(self) -> Address:
-        """The local end's address."""
-        if self._host is None:
-            self._host = _address(self.socket.family, self.socket.getsockname())
-        return self._host
+        """The local end's address (asked of the socket: nothing in Reality keeps asking)."""
+        return _address(self.socket.family, self.socket.getsockname())
 
     def set_tcp_nodelay(self, enabled: bool) -> None:
         """Turn Nagle's algorithm off (True, the default) or on."""
@@ -333,7 +346,12 @@ class Connection:
 
 
 class Server(Connection):
-    """A connection accepted by a :class:`Port` (its peer is known from ``accept()``)."""
+    """A connection accepted by a :class:`Port`.
+
+    ``peer`` is what ``accept()`` said, as the factory saw it. It is not
+    kept: the protocols that want it ask :meth:`get_peer` (and keep it), and
+    an idle connection whose protocol does not ask is 150 bytes lighter.
+    """
 
     __slots__ = ()
 
@@ -341,7 +359,6 @@ class Server(Connection):
         self, reactor: SelectReactor, sock: socket.socket, protocol: Protocol, peer: Address
     ) -> None:
         super().__init__(reactor, sock, protocol)
-        self._peer = peer
 
 
 class Client(Connection):
