@@ -13,12 +13,15 @@ and the server's CPU time per message (user + system, read from
 ``/proc/<pid>/stat``), then the ratios to asyncio. CPU per message is the
 steadier figure on a shared machine: read it first.
 
-Servers: ``reality`` (the selector reactor), ``asyncio`` (an
-asyncio.Protocol echo server on the default loop, as shipped: 256 KiB
-reads), ``asyncio-64k`` (the same with 64 KiB reads, asyncio at its best
-on this workload), and, when
-available, ``reality-asyncio`` and ``reality-uvloop`` (Reality's reactor
-interface on an asyncio loop).
+Servers: ``raw`` (the floor: a bare ``selectors`` loop that accepts,
+reads and writes back, nothing else), ``reality`` (the selector reactor),
+``asyncio`` (an asyncio.Protocol echo server on the default loop, as
+shipped: 256 KiB reads), ``asyncio-64k`` (the same with 64 KiB reads,
+asyncio at its best on this workload), and, when available,
+``reality-asyncio`` and ``reality-uvloop`` (Reality's reactor interface on
+an asyncio loop). ``uvloop`` (the asyncio.Protocol server on a uvloop loop)
+is there for ``--servers``. The report ends with each server's ratio to
+the floor and to asyncio.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import select
+import selectors
 import socket
 import statistics
 import subprocess
@@ -43,15 +47,65 @@ MESSAGE = b"x" * 64
 # -- servers ------------------------------------------------------------------------
 
 
-def serve_asyncio(port: int, max_size: int | None = None) -> None:
+def serve_raw(port: int) -> None:
+    """The floor: a bare ``selectors`` loop that accepts, reads and writes back.
+
+    Nothing else: no transport, no protocol object, no buffering, no error
+    handling beyond closing. A 64-byte reply always fits in an empty socket
+    buffer, so ``send`` is not checked for a short count: this server is only
+    good for this benchmark. Like Reality it reads at most 64 KiB per
+    ``recv`` and turns Nagle's algorithm off. Runs until SIGTERM kills it.
+    """
+    selector = selectors.DefaultSelector()
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(2048)
+    listener.setblocking(False)
+    listening = listener.fileno()
+    selector.register(listener, selectors.EVENT_READ)
+    select_ = selector.select
+    print("ready", flush=True)
+    while True:
+        for key, _ in select_():
+            if key.fd == listening:
+                for _ in range(128):
+                    try:
+                        conn, _ = listener.accept()
+                    except (BlockingIOError, InterruptedError):
+                        break
+                    conn.setblocking(False)
+                    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    selector.register(conn, selectors.EVENT_READ)
+                continue
+            sock = key.fileobj
+            try:
+                data = sock.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                data = b""
+            if data:
+                sock.send(data)
+            else:
+                selector.unregister(sock)
+                sock.close()
+
+
+def serve_asyncio(port: int, max_size: int | None = None, loop: str = "asyncio") -> None:
     """A minimal asyncio.Protocol echo server on the default event loop.
 
     With ``max_size`` the transport reads at most that many bytes per recv
-    (asyncio's default is 256 KiB, past glibc's mmap threshold).
+    (asyncio's default is 256 KiB, past glibc's mmap threshold). With
+    ``loop="uvloop"`` the same protocol runs on a uvloop loop.
     """
     import asyncio
     import asyncio.selector_events
 
+    if loop == "uvloop":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     if max_size is not None:
         asyncio.selector_events._SelectorSocketTransport.max_size = max_size
 
@@ -87,16 +141,19 @@ def serve_reality(port: int, reactor_name: str) -> None:
 
 
 SERVERS = {
+    "raw": ["--serve", "raw"],
     "reality": ["--serve", "reality", "--reactor", "selector"],
     "asyncio": ["--serve", "asyncio"],
     "asyncio-64k": ["--serve", "asyncio", "--max-size", "65536"],
     "reality-asyncio": ["--serve", "reality", "--reactor", "asyncio"],
     "reality-uvloop": ["--serve", "reality", "--reactor", "uvloop"],
+    "uvloop": ["--serve", "asyncio", "--loop", "uvloop"],
 }
 
 
 def available_servers() -> list[str]:
-    names = ["reality", "asyncio", "asyncio-64k"]
+    """The servers this machine can run, in the order of the report (not ``uvloop``)."""
+    names = ["raw", "reality", "asyncio", "asyncio-64k"]
     try:
         import reality.net.asyncio_reactor  # type: ignore[import-not-found]  # noqa: F401
 
@@ -220,18 +277,21 @@ def report(results: dict[tuple[str, int], list[dict]], servers: list[str], conn_
                   f"{med(rows, 'cpu_user_us'):>6.2f}+{med(rows, 'cpu_sys_us'):<6.2f} "
                   f"{med(rows, 'rate'):>9.0f} {med(rows, 'p50_us'):>8.0f} "
                   f"{med(rows, 'p99_us'):>8.0f}")
-    print()
-    print("ratios to asyncio (CPU per message: lower is better; msgs/s: higher is better)")
-    for conns in conn_list:
-        base = results[("asyncio", conns)]
-        base_cpu = med(base, "cpu_user_us") + med(base, "cpu_sys_us")
-        for server in servers:
-            if server == "asyncio":
-                continue
-            rows = results[(server, conns)]
-            cpu = med(rows, "cpu_user_us") + med(rows, "cpu_sys_us")
-            print(f"  {server:<16} {conns:>5} conns: cpu/msg x{cpu / base_cpu:.2f}, "
-                  f"msgs/s x{med(rows, 'rate') / med(base, 'rate'):.2f}")
+    for base_name, title in (("raw", "the floor (raw selectors loop)"), ("asyncio", "asyncio")):
+        if base_name not in servers:
+            continue
+        print()
+        print(f"ratios to {title} (CPU per message: lower is better; msgs/s: higher is better)")
+        for conns in conn_list:
+            base = results[(base_name, conns)]
+            base_cpu = med(base, "cpu_user_us") + med(base, "cpu_sys_us")
+            for server in servers:
+                if server == base_name:
+                    continue
+                rows = results[(server, conns)]
+                cpu = med(rows, "cpu_user_us") + med(rows, "cpu_sys_us")
+                print(f"  {server:<16} {conns:>5} conns: cpu/msg x{cpu / base_cpu:.2f}, "
+                      f"msgs/s x{med(rows, 'rate') / med(base, 'rate'):.2f}")
 
 
 def main() -> None:
@@ -244,13 +304,17 @@ def main() -> None:
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--reactor", default="selector", help=argparse.SUPPRESS)
     parser.add_argument("--max-size", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--loop", default="asyncio", help=argparse.SUPPRESS)
     parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.serve == "raw":
+        serve_raw(args.port)
+        return
     if args.serve == "asyncio":
-        serve_asyncio(args.port, args.max_size)
+        serve_asyncio(args.port, args.max_size, args.loop)
         return
     if args.serve == "reality":
         serve_reality(args.port, args.reactor)
