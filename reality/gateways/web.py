@@ -79,6 +79,7 @@ from reality.game.accounts import NAME_MAX
 from reality.game.text import clean_player_text
 from reality.game.world import PlayerInfo, RoomInfo, World
 from reality.gateways.connections import TOO_MANY_FROM_ADDRESS, Connections
+from reality.gateways.router import Router
 from reality.gateways.workers import JobTimeout
 from reality.net.defer import Deferred, Failure
 from reality.net.protocol import Address
@@ -89,7 +90,6 @@ from reality.net.protocols.http import (
     Request,
     RequestHead,
     Response,
-    Router,
     http_date,
 )
 
