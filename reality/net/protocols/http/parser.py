@@ -486,14 +486,51 @@ class RequestParser:
         if hosts is None and http11:
             raise _Reject(400, "HTTP/1.1 request without a Host header")
 
+        content_length = 0
+        chunked = expect_continue = False
         if hosts is not None and len(special) == 1 and method_str is not None:
             # The common case: a Host and nothing that changes framing or
             # persistence; only the target's form is left to check.
-            content_length = 0
-            chunked = expect_continue = False
             keep_alive = http11
         else:
-            content_length, chunked, expect_continue, keep_alive = self._framing(special, http11)
+            # Body length (RFC 9112 §6).
+            te_values = special.get("transfer-encoding")
+            cl_values = special.get("content-length")
+            if te_values is not None:
+                if cl_values is not None:
+                    raise _Reject(400, "both Content-Length and Transfer-Encoding")
+                if not http11:
+                    raise _Reject(400, "Transfer-Encoding in an HTTP/1.0 request")
+                codings = [c.strip(" \t").lower() for v in te_values for c in v.split(",")]
+                codings = [c for c in codings if c]
+                if not codings or codings[-1] != "chunked":
+                    raise _Reject(400, "the final transfer coding must be chunked")
+                if len(codings) > 1:
+                    if "chunked" in codings[:-1]:
+                        raise _Reject(400, "chunked transfer coding applied twice")
+                    raise _Reject(501, "unsupported transfer coding")
+                chunked = True
+            elif cl_values is not None:
+                content_length = _content_length(cl_values, limits)
+
+            # Expect (RFC 9110 §10.1.1): only 100-continue is known; HTTP/1.0 ignores it.
+            expects = special.get("expect")
+            if expects is not None and http11:
+                wanted = {e.strip(" \t").lower() for v in expects for e in v.split(",")} - {""}
+                if wanted - {"100-continue"}:
+                    raise _Reject(417, "unsupported expectation")
+                expect_continue = bool(wanted) and (chunked or content_length > 0)
+
+            # Persistence (RFC 9112 §9.3).
+            connection = special.get("connection")
+            if connection is None:
+                keep_alive = http11
+            else:
+                tokens = {t.strip(" \t").lower() for v in connection for t in v.split(",")}
+                if "close" in tokens:
+                    keep_alive = False
+                else:
+                    keep_alive = http11 or "keep-alive" in tokens
             if method_str is None:
                 name = method.decode("ascii")[:32]
                 raise _Reject(501, f"method {name} is not implemented")
@@ -521,52 +558,6 @@ class RequestParser:
             chunked,
             hosts[0] if hosts else "",
         )
-
-    def _framing(self, special: dict[str, list[str]], http11: bool) -> tuple[int, bool, bool, bool]:
-        """(content length, chunked, expects 100-continue, keep alive) from the
-        fields that decide framing and persistence."""
-        content_length = 0
-        chunked = False
-        expect_continue = False
-        # Body length (RFC 9112 §6).
-        te_values = special.get("transfer-encoding")
-        cl_values = special.get("content-length")
-        if te_values is not None:
-            if cl_values is not None:
-                raise _Reject(400, "both Content-Length and Transfer-Encoding")
-            if not http11:
-                raise _Reject(400, "Transfer-Encoding in an HTTP/1.0 request")
-            codings = [c.strip(" \t").lower() for v in te_values for c in v.split(",")]
-            codings = [c for c in codings if c]
-            if not codings or codings[-1] != "chunked":
-                raise _Reject(400, "the final transfer coding must be chunked")
-            if len(codings) > 1:
-                if "chunked" in codings[:-1]:
-                    raise _Reject(400, "chunked transfer coding applied twice")
-                raise _Reject(501, "unsupported transfer coding")
-            chunked = True
-        elif cl_values is not None:
-            content_length = _content_length(cl_values, self.limits)
-
-        # Expect (RFC 9110 §10.1.1): only 100-continue is known; HTTP/1.0 ignores it.
-        expects = special.get("expect")
-        if expects is not None and http11:
-            wanted = {e.strip(" \t").lower() for v in expects for e in v.split(",")} - {""}
-            if wanted - {"100-continue"}:
-                raise _Reject(417, "unsupported expectation")
-            expect_continue = bool(wanted) and (chunked or content_length > 0)
-
-        # Persistence (RFC 9112 §9.3).
-        connection = special.get("connection")
-        if connection is None:
-            keep_alive = http11
-        else:
-            tokens = {t.strip(" \t").lower() for v in connection for t in v.split(",")}
-            if "close" in tokens:
-                keep_alive = False
-            else:
-                keep_alive = http11 or "keep-alive" in tokens
-        return content_length, chunked, expect_continue, keep_alive
 
     @staticmethod
     def _check_target_form(method: str, target: bytes) -> None:
