@@ -120,7 +120,8 @@ def page_bytes() -> bytes:
 
 def serve_http_layer(port: int) -> None:
     """The selector reactor, HTTPFactory and a Router with the fixed page at /."""
-    from reality.net.protocols.http import HTTPFactory, Router
+    from reality.gateways.router import Router
+    from reality.net.protocols.http import HTTPFactory
     from reality.net.reactor import SelectReactor
 
     reactor = SelectReactor()

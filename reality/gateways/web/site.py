@@ -26,20 +26,14 @@ from reality import __version__
 from reality.game.accounts import NAME_MAX
 from reality.game.world import PlayerInfo, RoomInfo, World
 from reality.gateways.markdown import markup_html, plain, render_markdown
+from reality.gateways.router import Router
 from reality.gateways.templating import STATIC, environment, format_time
 from reality.gateways.web.pages import CSP, CSS, HTML, JSON, SVG, Page, RenderBudget, answer
 from reality.gateways.workers import JobTimeout
 from reality.gateways.worldmap import map_svg
 from reality.net.defer import Deferred, Failure
 from reality.net.interfaces import IReactorTime
-from reality.net.protocols.http import (
-    Headers,
-    Request,
-    RequestHead,
-    Response,
-    Router,
-    http_date,
-)
+from reality.net.protocols.http import Headers, Request, RequestHead, Response, http_date
 
 __all__ = ["FRONT_PAGE_NAMES", "MAX_CACHED_HOMEPAGES", "Renderer", "WebSite"]
 

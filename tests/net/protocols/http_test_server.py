@@ -10,8 +10,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 
+from reality.gateways.router import Router
 from reality.net.defer import Deferred
-from reality.net.protocols.http import HTTPFactory, Request, Response, Router
+from reality.net.protocols.http import HTTPFactory, Request, Response
 from reality.net.reactor import SelectReactor
 
 PAGE = ("<!doctype html><title>Reality</title><p>" + "welcome " * 100 + "</p>").encode()

@@ -1,4 +1,4 @@
-"""HTTPChannel and HTTPFactory over a StringTransport with a fake Clock."""
+"""HTTPChannel (reality.net.protocols.http.channel) over a StringTransport with a fake Clock."""
 
 from __future__ import annotations
 
@@ -6,47 +6,11 @@ import inspect
 import logging
 
 import pytest
+from http_harness import DATE, GET, Harness, get, hello
 
+from reality.gateways.router import Router
 from reality.net.defer import Deferred, succeed
-from reality.net.protocols.http import (
-    HTTPFactory,
-    HTTPLimits,
-    Request,
-    Response,
-    Router,
-)
-from reality.net.testing import Clock, StringTransportWithDisconnection
-
-DATE = b"Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n"
-GET = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
-
-
-def get(path: str, *extra: bytes, version: bytes = b"1.1") -> bytes:
-    return b"GET %s HTTP/%s\r\nHost: x\r\n%s\r\n" % (path.encode(), version, b"".join(extra))
-
-
-class Harness:
-    """A factory, a channel, its transport and the clock it runs on."""
-
-    def __init__(self, handler, **options) -> None:
-        self.clock = Clock()
-        self.factory = HTTPFactory(handler, self.clock, date_source=lambda: 0, **options)
-        self.transport, self.channel = self.connect()
-
-    def connect(self):
-        transport = StringTransportWithDisconnection()
-        channel = self.factory.build_protocol(transport.get_peer())
-        transport.protocol = channel
-        channel.make_connection(transport)
-        return transport, channel
-
-    def send(self, data: bytes) -> bytes:
-        self.channel.data_received(data)
-        return self.transport.take()
-
-
-def hello(request: Request) -> Response:
-    return Response.text(f"hello {request.path}")
+from reality.net.protocols.http import Request, Response
 
 
 def test_get_is_answered_byte_for_byte():
@@ -639,47 +603,6 @@ def test_eof_after_request_still_gets_the_answer():
     d.callback(Response.text("done"))
     assert h.transport.take().endswith(b"done")
     assert h.transport.disconnecting
-
-
-# -- the factory's connection limit -------------------------------------------------
-
-
-def test_connections_over_the_limit_get_503_and_close():
-    """Over max_connections, a new connection is answered 503 with Retry-After, then closed."""
-    h = Harness(hello, max_connections=1)
-    assert h.factory.open_connections == 1
-    transport, refusal = h.connect()
-    refusal.data_received(GET)
-    out = transport.take()
-    assert out.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
-    assert b"Retry-After: 5\r\n" in out and b"Connection: close\r\n" in out
-    assert transport.disconnecting
-    assert h.factory.open_connections == 1
-
-
-def test_refused_connection_is_answered_even_if_silent():
-    """A refused client that sends nothing still gets its 503 after a second."""
-    h = Harness(hello, max_connections=1)
-    transport, _ = h.connect()
-    h.clock.advance(1)
-    assert transport.take().startswith(b"HTTP/1.1 503 ")
-
-
-def test_closed_connections_free_their_place():
-    """When a connection ends, the factory's count drops and a new one is served."""
-    h = Harness(hello, max_connections=1)
-    h.send(get("/", b"Connection: close\r\n"))
-    assert h.factory.open_connections == 0
-    transport, channel = h.connect()
-    channel.data_received(GET)
-    assert transport.take().startswith(b"HTTP/1.1 200 OK")
-
-
-def test_smaller_limits_reach_the_channel():
-    """HTTPFactory passes its limits to each channel's parser."""
-    h = Harness(hello, limits=HTTPLimits(max_body=4))
-    out = h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
-    assert out.startswith(b"HTTP/1.1 413 ")
 
 
 # -- request bodies: a total deadline, and refused where the route takes none ----------
