@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol as TypingProtocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol as TypingProtocol, TypeVar
 
 from attrs import frozen
 
@@ -47,6 +47,7 @@ __all__ = [
     "Command",
     "CommandLineCodec",
     "CommandPipeline",
+    "CommandSession",
     "Deadline",
     "LineReceiver",
     "LineTooLong",
@@ -274,6 +275,71 @@ class CommandLineCodec:
                 return BadCommandLine()
             verb, _, argument = text.partition(" ")
             return Command(verb.upper(), argument)
+
+
+ActionT = TypeVar("ActionT")
+
+
+class CommandSession(Generic[ActionT]):
+    """The input side of a sans-IO request/reply session (SMTP, POP3), shared.
+
+    Bytes go to the session's ``codec`` (:meth:`receive_data`);
+    :meth:`next_actions` takes one complete input, lets the subclass's
+    ``_handle(event)`` append its actions to ``self._out``, and returns
+    them; it takes nothing while :meth:`_blocked` (a request outstanding,
+    or the session over), so the answers to pipelined commands keep their
+    order. :meth:`receive` and :meth:`receive_line` do it all at once, for
+    transcripts and for callers that never wait.
+    """
+
+    __slots__ = ("codec", "_out")
+
+    codec: CommandLineCodec
+    _out: list[ActionT]
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet handled."""
+        return self.codec.buffered
+
+    def receive_data(self, data: bytes) -> None:
+        """Bytes from the client; they are handled by :meth:`next_actions`."""
+        self.codec.receive_data(data)
+
+    def next_actions(self) -> list[ActionT] | None:
+        """Handle the next complete input and return what to do about it.
+
+        None when more bytes are needed, while a request awaits its answer,
+        or once the session is over.
+        """
+        if self._blocked():
+            return None
+        event = self.codec.next_event()
+        if event is None:
+            return None
+        out: list[ActionT] = []
+        self._out = out
+        self._handle(event)
+        return out
+
+    def receive(self, data: bytes) -> list[ActionT]:
+        """Feed ``data`` and handle all it completes, up to a request or the end."""
+        self.receive_data(data)
+        actions: list[ActionT] = []
+        while (more := self.next_actions()) is not None:
+            actions += more
+        return actions
+
+    def receive_line(self, line: bytes) -> list[ActionT]:
+        """One line from the client (without its CRLF): :meth:`receive` of ``line`` CRLF."""
+        return self.receive(line + b"\r\n")
+
+    def _blocked(self) -> bool:
+        """True while no input may be taken."""
+        raise NotImplementedError
+
+    def _handle(self, event: Any) -> None:
+        raise NotImplementedError
 
 
 class PipelineSettings(TypingProtocol):

@@ -76,7 +76,8 @@ def test_a_whole_session_ehlo_mail_rcpt_data_rset_noop_vrfy_help_quit():
     """EHLO, a transaction with SIZE and BODY=8BITMIME, dot-unstuffed data, then the rest."""
     session = play([
         (b"EHLO client.example", EHLO),
-        (b"MAIL FROM:<a@b.example> SIZE=100 BODY=8BITMIME", b"250 2.1.0 Sender <a@b.example> OK\r\n"),
+        (b"MAIL FROM:<a@b.example> SIZE=100 BODY=8BITMIME",
+         b"250 2.1.0 Sender <a@b.example> OK\r\n"),
         (b"RCPT TO:<alice@example.test>", b"[check alice@example.test]"),
         (verdict(ACCEPT), b"250 2.1.5 <alice@example.test>: Recipient OK\r\n"),
         (b"RCPT TO:<nobody@example.test>", b"[check nobody@example.test]"),
@@ -91,7 +92,8 @@ def test_a_whole_session_ehlo_mail_rcpt_data_rset_noop_vrfy_help_quit():
         (delivered, b"250 2.0.0 OK: queued as ID1\r\n"),
         (b"RSET", b"250 2.0.0 OK\r\n"),
         (b"NOOP anything", b"250 2.0.0 OK\r\n"),
-        (b"VRFY alice", b"252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery\r\n"),
+        (b"VRFY alice",
+         b"252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery\r\n"),
         (b"HELP", b"214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP\r\n"),
         (b"QUIT", b"221 2.0.0 mx.example.test closing connection\r\n[close]"),
         (b"NOOP", b""),  # nothing is read after the goodbye
@@ -131,7 +133,8 @@ def test_smtputf8_transaction():
     """MAIL ... SMTPUTF8 allows UTF-8 addresses (RFC 6531); without it they are refused."""
     play([
         (b"EHLO client.example", EHLO),
-        ("MAIL FROM:<jos\u00e9@b.example>".encode(), b"553 5.6.7 Non-ASCII address without SMTPUTF8\r\n"),
+        ("MAIL FROM:<jos\u00e9@b.example>".encode(),
+         b"553 5.6.7 Non-ASCII address without SMTPUTF8\r\n"),
         ("MAIL FROM:<jos\u00e9@b.example> SMTPUTF8".encode(),
          "250 2.1.0 Sender <jos\u00e9@b.example> OK\r\n".encode()),
         ("RCPT TO:<\u00e5sa@example.test>".encode(), "[check \u00e5sa@example.test]".encode()),

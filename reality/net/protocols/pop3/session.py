@@ -41,7 +41,14 @@ from attrs import frozen
 
 from reality.audit import audit, host_of
 from reality.net.protocol import Address
-from reality.net.protocols.basic import CLOSE, BadCommandLine, Close, Command, LineTooLong
+from reality.net.protocols.basic import (
+    CLOSE,
+    BadCommandLine,
+    Close,
+    Command,
+    CommandSession,
+    LineTooLong,
+)
 from reality.net.protocols.pop3.backend import POP3AuthError
 from reality.net.protocols.pop3.codec import (
     POP3Event,
@@ -137,15 +144,16 @@ def _number(text: str) -> int | None:
     return int(text)
 
 
-class POP3Session:
+class POP3Session(CommandSession[POP3Action]):
     """One POP3 session's state machine (see the module docstring).
 
     ``peer`` is the client's address, for the logs.
     """
 
+    codec: POP3ServerCodec
+
     __slots__ = (
         "settings",
-        "codec",
         "peer",
         "state",
         "user",
@@ -155,7 +163,6 @@ class POP3Session:
         "_waiting",
         "_read",
         "_login",
-        "_out",
     )
 
     def __init__(self, settings: POP3Settings | None = None, peer: Address | None = None) -> None:
@@ -181,11 +188,6 @@ class POP3Session:
     # -- input ----------------------------------------------------------------------
 
     @property
-    def buffered(self) -> int:
-        """Bytes received but not yet handled."""
-        return self.codec.buffered
-
-    @property
     def waiting(self) -> bool:
         """True while a request awaits its answer."""
         return self._waiting != _NOTHING
@@ -204,36 +206,8 @@ class POP3Session:
         """What the server says first (RFC 1939 4)."""
         return [ok(f"{self.settings.hostname} POP3 server ready")]
 
-    def receive_data(self, data: bytes) -> None:
-        """Bytes from the client; they are handled by :meth:`next_actions`."""
-        self.codec.receive_data(data)
-
-    def next_actions(self) -> list[POP3Action] | None:
-        """Handle the next complete command and return what to do about it.
-
-        None when more bytes are needed, while a request awaits its answer,
-        or once the session is closed.
-        """
-        if self._waiting or self.state == DONE:
-            return None
-        event = self.codec.next_event()
-        if event is None:
-            return None
-        out = self._out = []
-        self._handle(event)
-        return out
-
-    def receive(self, data: bytes) -> list[POP3Action]:
-        """Feed ``data`` and handle all it completes, up to a request or a Close."""
-        self.receive_data(data)
-        actions: list[POP3Action] = []
-        while (more := self.next_actions()) is not None:
-            actions += more
-        return actions
-
-    def receive_line(self, line: bytes) -> list[POP3Action]:
-        """One line from the client (without its CRLF): :meth:`receive` of ``line`` CRLF."""
-        return self.receive(line + b"\r\n")
+    def _blocked(self) -> bool:
+        return bool(self._waiting) or self.state == DONE
 
     # -- answers to requests ----------------------------------------------------------
 

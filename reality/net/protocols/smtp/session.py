@@ -41,7 +41,14 @@ from attrs import frozen
 
 from reality.audit import audit, host_of
 from reality.net.protocol import Address
-from reality.net.protocols.basic import CLOSE, BadCommandLine, Close, Command, LineTooLong
+from reality.net.protocols.basic import (
+    CLOSE,
+    BadCommandLine,
+    Close,
+    Command,
+    CommandSession,
+    LineTooLong,
+)
 from reality.net.protocols.smtp.backend import (
     RELAY_DENIED,
     DeliveryError,
@@ -105,7 +112,7 @@ def _counter_ids() -> Callable[[], str]:
     return lambda: str(next(numbers))
 
 
-class SMTPSession:
+class SMTPSession(CommandSession[SMTPAction]):
     """One SMTP session's state machine (see the module docstring).
 
     ``message_ids`` names each accepted message (in ``Received:`` and the
@@ -113,9 +120,10 @@ class SMTPSession:
     and the logs.
     """
 
+    codec: SMTPServerCodec
+
     __slots__ = (
         "settings",
-        "codec",
         "peer",
         "helo",
         "esmtp",
@@ -129,7 +137,6 @@ class SMTPSession:
         "_waiting",
         "_address",
         "_envelope",
-        "_out",
     )
 
     def __init__(
@@ -163,11 +170,6 @@ class SMTPSession:
     # -- input ----------------------------------------------------------------------
 
     @property
-    def buffered(self) -> int:
-        """Bytes received but not yet handled."""
-        return self.codec.buffered
-
-    @property
     def in_data(self) -> bool:
         """True while message data is being read (from the 354 to the final ".")."""
         return self.codec.in_data
@@ -181,36 +183,8 @@ class SMTPSession:
         """What the server says first (RFC 5321 4.3.1; RFC 2034 4: no enhanced status)."""
         return [Reply(220, f"{self.settings.hostname} ESMTP Reality")]
 
-    def receive_data(self, data: bytes) -> None:
-        """Bytes from the client; they are handled by :meth:`next_actions`."""
-        self.codec.receive_data(data)
-
-    def next_actions(self) -> list[SMTPAction] | None:
-        """Handle the next complete input and return what to do about it.
-
-        None when more bytes are needed, while a request awaits its answer,
-        or once the session is closed.
-        """
-        if self._waiting or self.closed:
-            return None
-        event = self.codec.next_event()
-        if event is None:
-            return None
-        out = self._out = []
-        self._handle(event)
-        return out
-
-    def receive(self, data: bytes) -> list[SMTPAction]:
-        """Feed ``data`` and handle all it completes, up to a request or a Close."""
-        self.receive_data(data)
-        actions: list[SMTPAction] = []
-        while (more := self.next_actions()) is not None:
-            actions += more
-        return actions
-
-    def receive_line(self, line: bytes) -> list[SMTPAction]:
-        """One line from the client (without its CRLF): :meth:`receive` of ``line`` CRLF."""
-        return self.receive(line + b"\r\n")
+    def _blocked(self) -> bool:
+        return bool(self._waiting) or self.closed
 
     # -- answers to requests ----------------------------------------------------------
 
