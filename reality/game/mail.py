@@ -89,6 +89,7 @@ from reality.game.events import Event, deliver as deliver_event
 from reality.game.store import MIGRATIONS, Migration, Store, register_migrations
 from reality.game.text import clean_player_text
 from reality.game.things import Npc, Player
+from reality.lineends import crlf
 
 if TYPE_CHECKING:
     from reality.game.world import World
@@ -304,15 +305,6 @@ def _clean_body(text: str) -> str:
     """Body text with ``\\n`` line ends and no control characters but tabs."""
     text = _text(text).replace("\r\n", "\n").replace("\r", "\n")
     return clean_player_text(_CONTROL.sub("", text), multiline=True).strip("\n").rstrip()
-
-
-def crlf(data: bytes) -> bytes:
-    """Every line end CRLF and a final CRLF: the form POP3 sends and counts."""
-    if b"\n" in data:
-        data = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-    if data and not data.endswith(b"\r\n"):
-        data += b"\r\n"
-    return data
 
 
 def parse_letter(

@@ -22,14 +22,17 @@ order.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Protocol as TypingProtocol, TypeVar
 
 from attrs import frozen
 
 from reality.audit import audit, host_of
 from reality.net.defer import Deferred, Failure
 from reality.net.protocol import Protocol
+
+if TYPE_CHECKING:
+    from reality.net.interfaces import IDelayedCall, IReactorTime
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +41,13 @@ log = logging.getLogger(__name__)
 FLUSH_AT = 16 * 1024
 
 __all__ = [
+    "CLOSE",
     "BadCommandLine",
+    "Close",
     "Command",
     "CommandLineCodec",
     "CommandPipeline",
+    "CommandSession",
     "Deadline",
     "LineReceiver",
     "LineTooLong",
@@ -178,6 +184,15 @@ class BadCommandLine:
     """A command line was not UTF-8; it was dropped."""
 
 
+@frozen
+class Close:
+    """A session's action: hang up once the replies before it are written."""
+
+
+#: The one :class:`Close` (it carries nothing).
+CLOSE = Close()
+
+
 class CommandLineCodec:
     """The command lines of a request/reply protocol (SMTP, POP3), sans-IO.
 
@@ -262,14 +277,106 @@ class CommandLineCodec:
             return Command(verb.upper(), argument)
 
 
+ActionT = TypeVar("ActionT")
+
+
+class CommandSession(Generic[ActionT]):
+    """The input side of a sans-IO request/reply session (SMTP, POP3), shared.
+
+    Bytes go to the session's ``codec`` (:meth:`receive_data`);
+    :meth:`next_actions` takes one complete input, lets the subclass's
+    ``_handle(event)`` append its actions to ``self._out``, and returns
+    them; it takes nothing while :meth:`_blocked` (a request outstanding,
+    or the session over), so the answers to pipelined commands keep their
+    order. :meth:`receive` and :meth:`receive_line` do it all at once, for
+    transcripts and for callers that never wait.
+    """
+
+    __slots__ = ("codec", "_out")
+
+    codec: CommandLineCodec
+    _out: list[ActionT]
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet handled."""
+        return self.codec.buffered
+
+    def receive_data(self, data: bytes) -> None:
+        """Bytes from the client; they are handled by :meth:`next_actions`."""
+        self.codec.receive_data(data)
+
+    def next_actions(self) -> list[ActionT] | None:
+        """Handle the next complete input and return what to do about it.
+
+        None when more bytes are needed, while a request awaits its answer,
+        or once the session is over.
+        """
+        if self._blocked():
+            return None
+        event = self.codec.next_event()
+        if event is None:
+            return None
+        out: list[ActionT] = []
+        self._out = out
+        self._handle(event)
+        return out
+
+    def receive(self, data: bytes) -> list[ActionT]:
+        """Feed ``data`` and handle all it completes, up to a request or the end."""
+        self.receive_data(data)
+        actions: list[ActionT] = []
+        while (more := self.next_actions()) is not None:
+            actions += more
+        return actions
+
+    def receive_line(self, line: bytes) -> list[ActionT]:
+        """One line from the client (without its CRLF): :meth:`receive` of ``line`` CRLF."""
+        return self.receive(line + b"\r\n")
+
+    def _blocked(self) -> bool:
+        """True while no input may be taken."""
+        raise NotImplementedError
+
+    def _handle(self, event: Any) -> None:
+        raise NotImplementedError
+
+
+class PipelineSettings(TypingProtocol):
+    """The limits :class:`CommandPipeline` reads from a protocol's settings."""
+
+    @property
+    def idle_timeout(self) -> float: ...
+
+    @property
+    def max_buffered(self) -> int: ...
+
+
+class PipelinedSession(TypingProtocol):
+    """A sans-IO request/reply session as :class:`CommandPipeline` drives it."""
+
+    @property
+    def buffered(self) -> int:
+        """Input bytes not yet handled."""
+        ...
+
+    def receive_data(self, data: bytes) -> None:
+        """Bytes from the client."""
+        ...
+
+    def next_actions(self) -> Sequence[object] | None:
+        """The actions for the next complete input; None: more bytes, or an answer, needed."""
+        ...
+
+
 class CommandPipeline(Protocol):
     """Answers pipelined commands one at a time, in order, with back-pressure.
 
-    For request/reply protocols (SMTP, POP3) whose sans-IO codec queues
-    parsed commands: ``self.codec.next_event()`` gives the next one (or
-    None) and ``self.codec.buffered`` says how many bytes wait. While a
-    reply depends on a Deferred (``self._waiting``), later commands stay
-    queued, so replies can never come out of order (Twisted's SMTP bug
+    The I/O half of a request/reply protocol (SMTP, POP3) whose whole state
+    machine is a sans-IO session: ``self.session.next_actions()`` handles
+    the next command (or None) and ``self.session.buffered`` says how many
+    bytes wait. While a reply depends on a Deferred (``self._waiting``),
+    later commands stay queued, so replies can never come out of order (Twisted's SMTP bug
     #8126). While the transport's send buffer is full (``pause_writing``),
     no new replies are produced; while too much input waits
     (``settings.max_buffered``), the transport stops reading.
@@ -310,19 +417,20 @@ class CommandPipeline(Protocol):
     paused), the connection is aborted instead, since a polite close would
     wait for it forever.
 
-    Subclasses set ``service`` (for the log), call :meth:`_init_pipeline`
+    Subclasses set ``service`` (for the log) and ``session`` (the sans-IO
+    state machine, a :class:`PipelinedSession`), call :meth:`_init_pipeline`
     in ``__init__`` and :meth:`_start_pipeline` in ``connection_made``,
-    provide ``_handle(event)`` and ``_timeout_reply(reason)`` (which
-    answers and closes), and hold a command's reply back until a Deferred
-    fires with :meth:`_wait_for`.
+    provide ``_perform(actions)`` (what the session asked for: replies into
+    ``self._out``, requests to a backend through :meth:`_wait_for`) and
+    ``_timeout_reply(reason)`` (which answers and closes).
     """
 
     #: The service's name in log lines and audit events.
     service = "?"
 
-    codec: Any
-    settings: Any
-    clock: Any
+    session: PipelinedSession
+    settings: PipelineSettings
+    clock: IReactorTime
 
     def _init_pipeline(self) -> None:
         self._waiting = False  # a backend call's reply is outstanding
@@ -330,7 +438,7 @@ class CommandPipeline(Protocol):
         self._closing = False
         self._write_paused = False
         self._read_paused = False
-        self._timer: Any = None
+        self._timer: IDelayedCall | None = None
         self._out: list[bytes] = []
         self._session: Deadline | None = None
 
@@ -349,7 +457,7 @@ class CommandPipeline(Protocol):
         # read does not, unless it is part of a message body.
         if not self._waiting and self._reading_body():
             self._start_timer()
-        self.codec.receive_data(data)
+        self.session.receive_data(data)
         self._process()
 
     def _reading_body(self) -> bool:
@@ -386,12 +494,12 @@ class CommandPipeline(Protocol):
         self._processing = True
         try:
             while not (self._waiting or self._closing or self._write_paused):
-                event = self.codec.next_event()
-                if event is None:
+                actions = self.session.next_actions()
+                if actions is None:
                     break
                 # A complete command: the client gets a new idle period.
                 self._start_timer()
-                self._handle(event)
+                self._perform(actions)
                 # A big batch goes out before the next command, so that a
                 # full transport can pause us (pause_writing) in between.
                 if self._out and sum(map(len, self._out)) >= FLUSH_AT:
@@ -404,7 +512,7 @@ class CommandPipeline(Protocol):
     def _flow_control(self) -> None:
         if self._closing or self.transport is None:
             return
-        full = self._write_paused or self.codec.buffered > self.settings.max_buffered
+        full = self._write_paused or self.session.buffered > self.settings.max_buffered
         if full and not self._read_paused:
             self._read_paused = True
             self.transport.pause_reading()
@@ -488,7 +596,7 @@ class CommandPipeline(Protocol):
         self._timer = None
         if self._reading_body():
             reason = "data-idle"
-        elif self.codec.buffered:
+        elif self.session.buffered:
             # Part of a line came, its end did not: a trickle, not a pause.
             reason = "partial-command"
         else:
@@ -519,7 +627,8 @@ class CommandPipeline(Protocol):
             return
         self._timeout_reply(reason)
 
-    def _handle(self, event: Any) -> None:
+    def _perform(self, actions: Sequence[Any]) -> None:
+        """Do what the session asked for (replies, requests, a close)."""
         raise NotImplementedError
 
     def _timeout_reply(self, reason: str) -> None:
@@ -538,13 +647,15 @@ class Deadline:
 
     __slots__ = ("clock", "left", "callback", "args", "_call", "_since")
 
-    def __init__(self, clock: Any, seconds: float, callback: Callable[..., None], *args: Any):
+    def __init__(
+        self, clock: IReactorTime, seconds: float, callback: Callable[..., None], *args: Any
+    ) -> None:
         self.clock = clock
         #: Seconds left (None once cancelled or spent).
         self.left: float | None = float(seconds)
         self.callback = callback
         self.args = args
-        self._call: Any = None
+        self._call: IDelayedCall | None = None
         self._since = 0.0
 
     @property
