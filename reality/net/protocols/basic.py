@@ -32,7 +32,7 @@ from reality.net.defer import Deferred, Failure
 from reality.net.protocol import Protocol
 
 if TYPE_CHECKING:
-    from reality.net.interfaces import IDelayedCall, IReactorTime
+    from reality.net.interfaces import IDelayedCall, IReactorTime, ITransport
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,9 @@ __all__ = [
 
 class LineReceiver(Protocol):
     """A protocol that receives lines (and, in raw mode, bytes)."""
+
+    #: Set by make_connection before any other method runs.
+    transport: ITransport
 
     #: What ends a line.
     delimiter: bytes = b"\r\n"
@@ -424,6 +427,9 @@ class CommandPipeline(Protocol):
     ``self._out``, requests to a backend through :meth:`_wait_for`) and
     ``_timeout_reply(reason)`` (which answers and closes).
     """
+
+    #: Set by make_connection before any other method runs.
+    transport: ITransport
 
     #: The service's name in log lines and audit events.
     service = "?"
