@@ -31,6 +31,7 @@ counted: every message that got a 250 must be there.
 from __future__ import annotations
 
 import argparse
+import itertools
 import selectors
 import socket
 import sqlite3
@@ -55,14 +56,18 @@ MESSAGE = (
     b"To: Bench <bench@" + DOMAIN.encode() + b">\r\n"
     b"Subject: benchmark letter\r\n"
     b"Date: Fri, 27 Nov 2026 10:00:00 +0000\r\n"
-    b"Message-ID: <bench@bench.example>\r\n"
+    b"Message-ID: <bench-%d@bench.example>\r\n"
     b"\r\n" + BODY + b".A dotted line, stuffed on the wire.\r\n"
 )
 ENVELOPES = [
     f"MAIL FROM:<load@bench.example>\r\nRCPT TO:<{name.lower()}@{DOMAIN}>\r\nDATA\r\n".encode()
     for name in ACCOUNTS
 ]
-DATA = MESSAGE.replace(b"\r\n.", b"\r\n..") + b".\r\n"
+#: The message as sent, with ``%d`` for a number that makes each Message-ID
+#: unique: the server stores a resent Message-ID once (docs/security.md).
+DATA = MESSAGE.replace(b"\r\n.", b"\r\n..").replace(b"%", b"%%").replace(
+    b"bench-%%d@", b"bench-%d@") + b".\r\n"
+_serial = itertools.count()
 
 
 # -- the peer ---------------------------------------------------------------------------------
@@ -263,7 +268,7 @@ class Sender:
         elif step == "data":
             if code == 354:
                 self.sent_at = time.perf_counter()
-                self.send(DATA)
+                self.send(DATA % next(_serial))
                 self.expected = ["message"]
             else:
                 self.errors += 1
