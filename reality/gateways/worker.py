@@ -127,7 +127,8 @@ def definition_to_json(d: WorldDefinition) -> dict[str, Any]:
         "path": d.path,
         "rooms": [
             [r.id, r.name, r.description, r.outdoor, r.night, list(r.aliases), r.line,
-             [[e.name, e.to, list(e.aliases), e.description, e.line] for e in r.exits.values()]]
+             [[e.name, e.to, list(e.aliases), e.description, e.line, e.leave, e.arrive]
+              for e in r.exits.values()]]
             for r in d.rooms.values()
         ],
         "items": [
@@ -155,7 +156,7 @@ def definition_from_json(v: dict[str, Any]) -> WorldDefinition:
     for rid, name, description, outdoor, night, aliases, line, exits in v["rooms"]:
         rooms[rid] = RoomDef(
             rid, name, description,
-            {e[0]: ExitDef(e[0], e[1], tuple(e[2]), e[3], e[4]) for e in exits},
+            {e[0]: ExitDef(e[0], e[1], tuple(e[2]), e[3], e[4], e[5], e[6]) for e in exits},
             outdoor, night, tuple(aliases), line,
         )
     items = {

@@ -107,6 +107,22 @@ def test_world_definition_survives_the_json_round_trip():
     assert copy == definition
 
 
+def test_exit_travel_messages_survive_the_json_round_trip(tmp_path):
+    """An exit's own leave/arrive texts come back from the worker (@load kept losing them)."""
+    world = tmp_path / "ladder.yaml"
+    world.write_text(
+        "name: Ladder\nstart: yard\nrooms:\n"
+        "  yard:\n    name: The Yard\n    exits:\n"
+        "      up: {to: loft, leave: climbs the ladder., arrive: climbs up from the yard.}\n"
+        "  loft:\n    name: The Loft\n    exits: {down: yard}\n"
+    )
+    definition = load_world(world)
+    ladder = definition.rooms["yard"].exits["up"]
+    assert (ladder.leave, ladder.arrive) == ("climbs the ladder.", "climbs up from the yard.")
+    copy = definition_from_json(json.loads(json.dumps(definition_to_json(definition))))
+    assert copy == definition
+
+
 def test_load_world_op_answers_a_definition_or_the_errors(tmp_path):
     """The worker's load_world op applies the path policy and returns a definition,
     or the errors (refused ones marked so), never raising."""
