@@ -11,6 +11,7 @@ says, and its world-feature patch applies to the code as it is and works.
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 import shutil
 import socket
@@ -486,3 +487,62 @@ def test_the_world_feature_patch_applies_and_works(tmp_path):
         (ROOT / "docs" / "extending.md").read_text(encoding="utf-8").replace(" ", "")
         .replace("\n", "")
     )
+
+
+# -- the classes and methods design.md names ----------------------------------------------
+
+#: Backticked words in design.md that are not Python names (GMCP packages, an HTTP
+#: field, a file), and the design map's name that the page says does not exist.
+NOT_CLASSES = {
+    "Allow", "Char.Name", "Room.Info", "Char.Items", "Client.Verbs", "DESIGN.md",
+    "Player.notify",
+}
+
+_MEMBER = re.compile(r"`([A-Z]\w*)\.(\w+)")
+_CLASS = re.compile(r"`([A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*)`")
+
+
+def _classes() -> tuple[dict[str, list[type]], set[str]]:
+    """Every class defined in a module of ``reality``, by name; every module-level name."""
+    found: dict[str, list[type]] = {}
+    names: set[str] = set()
+    for path in sorted((ROOT / "reality").rglob("*.py")):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__main__":
+            continue
+        if parts[-1] == "__init__":
+            parts.pop()
+        module = importlib.import_module(".".join(parts))
+        names.update(vars(module))
+        for value in vars(module).values():
+            if isinstance(value, type) and value.__module__ == module.__name__:
+                found.setdefault(value.__name__, []).append(value)
+    return found, names
+
+
+def _has(cls: type, member: str) -> bool:
+    """A class attribute, or an instance attribute its code assigns (``self.member =``)."""
+    if hasattr(cls, member):
+        return True
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        return False
+    return re.search(rf"self\.{member}\b[^=\n]*=", source) is not None
+
+
+def test_every_class_and_method_design_names_exists():
+    """``TelnetSession.line_received``, ``World.execute``... : each class named in design.md
+    is defined in reality/, and each ``Class.member`` is an attribute of such a class."""
+    text = _text(ROOT / "docs" / "design.md")
+    classes, names = _classes()
+    missing = []
+    for name in sorted(set(_CLASS.findall(text)) - NOT_CLASSES):
+        if name not in names:
+            missing.append(name)
+    members = {(c, m) for c, m in _MEMBER.findall(text) if f"{c}.{m}" not in NOT_CLASSES}
+    assert len(members) > 20
+    for owner, member in sorted(members):
+        if not any(_has(cls, member) for cls in classes.get(owner, ())):
+            missing.append(f"{owner}.{member}")
+    assert missing == []
