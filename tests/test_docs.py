@@ -11,6 +11,7 @@ says, and its world-feature patch applies to the code as it is and works.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import re
 import shutil
@@ -168,24 +169,13 @@ def _example(name: str) -> Any:
 # -- adding a verb ----------------------------------------------------------------------
 
 
-class _Session:
-    """The world's Session contract, recording what is shown."""
-
-    def __init__(self) -> None:
-        self.shown: list[str] = []
-        self.player: Any = None
-
-    def attach(self, player: Any) -> None:
-        self.player = player
-
-    def show(self, text: str) -> None:
-        self.shown.append(text)
-
-    def send_data(self, kind: str, data: dict[str, Any]) -> None:
-        pass
-
-    def disconnect(self, message: str) -> None:
-        pass
+def _fake_session() -> Any:
+    """A recording Session: the world tests' FakeSession (tests/game/game_fakes.py)."""
+    spec = importlib.util.spec_from_file_location("game_fakes", ROOT / "tests/game/game_fakes.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.FakeSession()
 
 
 def _world(**options: Any) -> Any:
@@ -199,9 +189,9 @@ def _world(**options: Any) -> Any:
     return world
 
 
-def _join(world: Any, name: str) -> tuple[Any, _Session]:
+def _join(world: Any, name: str) -> tuple[Any, Any]:
     world.store.create_account(name, "scrypt$2$1$1$AA==$AA==", now=0.0)
-    session = _Session()
+    session = _fake_session()
     return world.connect(name, session), session
 
 
@@ -350,7 +340,7 @@ def test_the_who_gateway_installs_like_the_others(monkeypatch):
         assert conn.closed
 
         server.store.create_account("Alice", "scrypt$2$1$1$AA==$AA==", now=0.0)
-        server.world.connect("Alice", _Session())
+        server.world.connect("Alice", _fake_session())
         conn = FakeConnection(gateway)
         assert conn.take() == b"Alice\r\n"
         assert conn.closed and gateway.open_connections == 0
