@@ -20,6 +20,7 @@ from reality.game.world import World
 from reality.gateways.connections import Connections
 from reality.gateways.context import GatewayContext
 from reality.net.defer import Failure
+from reality.net.interfaces import ITransport
 from reality.net.protocol import Address, Factory, Protocol
 
 #: The port the example listens on (a real gateway takes it from a Settings field).
@@ -28,6 +29,9 @@ WHO_PORT = 7900
 
 class WhoProtocol(Protocol):
     """Sends the list, then closes (lose_connection flushes first)."""
+
+    #: Set by make_connection before any other method runs.
+    transport: ITransport
 
     def __init__(self, gateway: WhoGateway) -> None:
         self.gateway = gateway
@@ -44,6 +48,8 @@ class WhoProtocol(Protocol):
 
 
 class _Refused(Protocol):
+    transport: ITransport
+
     def connection_made(self) -> None:
         self.transport.write(b"Too many connections; try again later.\r\n")
         self.transport.lose_connection()
