@@ -41,6 +41,7 @@ from reality.game import accounts
 from reality.game.store import Account, NameTaken, Store
 from reality.gateways.workers import ServerBusy
 from reality.net.defer import Deferred, fail, succeed
+from reality.net.interfaces import IReactorTime
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,9 @@ class _Throttle:
     #: Attempts that may wait per address; more are refused (LoginsBusy).
     max_waiting = 100
 
-    def __init__(self, clock: Any, max_failures: int, window: float, lockout: float) -> None:
+    def __init__(
+        self, clock: IReactorTime, max_failures: int, window: float, lockout: float
+    ) -> None:
         self.clock = clock
         self.max_failures = max_failures
         self.window = window
@@ -277,7 +280,7 @@ class _AccountDelay:
     """
 
     def __init__(
-        self, clock: Any, free: int, base: float, cap: float, trust: float = 30 * 86400.0
+        self, clock: IReactorTime, free: int, base: float, cap: float, trust: float = 30 * 86400.0
     ) -> None:
         self.clock = clock
         self.free = free
@@ -355,7 +358,7 @@ class SignupThrottled(AuthError):
 class _SignupLimit:
     """Accounts created per address in a sliding hour (0: no limit)."""
 
-    def __init__(self, clock: Any, per_hour: int) -> None:
+    def __init__(self, clock: IReactorTime, per_hour: int) -> None:
         self.clock = clock
         self.per_hour = per_hour
         self.created: dict[str, deque[float]] = {}
@@ -398,7 +401,7 @@ class Authenticator:
         self,
         store: Store,
         hasher: Hasher,
-        clock: Any,
+        clock: IReactorTime,
         *,
         max_failures: int = 5,
         window: float = 300.0,
@@ -456,10 +459,8 @@ class Authenticator:
             self.signups.refund(address, started)
             return failure
 
-        d = self.hasher.hash(password)
-        d.add_callback(store_it)
-        d.add_errback(refund)
-        return d
+        # The chain turns the hash (str) into the account: its type follows.
+        return self.hasher.hash(password).add_callback(store_it).add_errback(refund)
 
     def authenticate(self, name: str, password: str, address: str) -> Deferred[Account]:
         """The account if ``password`` is right; else LoginFailed or LoginThrottled.
@@ -494,7 +495,7 @@ class Authenticator:
                 audit("login.failed", who=name, address=address)
             self.throttle.end(address, ok)
             self.account_delay.end(key, address, ok)
-            if ok:
+            if ok and account is not None:
                 return account
             raise LoginFailed()
 
@@ -507,6 +508,4 @@ class Authenticator:
                 state.pending = max(0, state.pending - 1)
             return failure
 
-        d = self.hasher.verify(password, stored)
-        d.add_callbacks(checked, unchecked)
-        return d
+        return self.hasher.verify(password, stored).add_callbacks(checked, unchecked)

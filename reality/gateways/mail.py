@@ -63,6 +63,7 @@ from reality.gateways.connections import TOO_MANY_FROM_ADDRESS, Connections
 from reality.gateways.context import GatewayContext
 from reality.gateways.workers import JobTimeout, WorkerPool
 from reality.net.defer import Deferred, Failure
+from reality.net.interfaces import IReactorTime
 from reality.net.protocol import Address
 from reality.net.protocols import pop3, smtp
 from reality.net.protocols.smtp import (
@@ -177,7 +178,7 @@ class MailGateway:
         world: World,
         office: PostOffice,
         authenticator: Authenticator,
-        clock: Any,
+        clock: IReactorTime,
         *,
         max_per_address: int = 50,
         max_connections: int = 10000,

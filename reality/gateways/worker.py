@@ -298,13 +298,14 @@ def handle(request: Any) -> dict[str, Any]:
     if op is None:
         return {"id": ident, "error": f"unknown op {request.get('op')!r}"}
     limit = request.get("cpu_limit")
-    timed = isinstance(limit, (int, float)) and limit > 0
+    seconds = float(limit) if isinstance(limit, (int, float)) and limit > 0 else 0.0
+    timed = seconds > 0
     try:
         if timed:
             # Installed here too, not only in main(): SIGPROF's default action
             # ends the process, which must never happen to a caller of handle().
             signal.signal(signal.SIGPROF, _over_cpu_limit)
-            signal.setitimer(signal.ITIMER_PROF, float(limit))
+            signal.setitimer(signal.ITIMER_PROF, seconds)
         try:
             return {"id": ident, "result": op(request)}
         finally:

@@ -39,6 +39,7 @@ from reality.gateways.worker import (
     rooms_to_json,
 )
 from reality.net.defer import Deferred, Failure, fail, succeed
+from reality.net.interfaces import IProcessTransport, IReactor
 from reality.net.protocol import ProcessProtocol
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,9 @@ class JobTimeout(Exception):
 
 class _Worker(ProcessProtocol):
     """One worker process and the jobs it is working on, in order."""
+
+    #: Set by spawn_process before any other method runs.
+    transport: IProcessTransport
 
     def __init__(self, pool: WorkerPool) -> None:
         self.pool = pool
@@ -168,7 +172,7 @@ class WorkerPool:
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IReactor,
         size: int = 2,
         max_queue: int = 200,
         argv: list[str] | None = None,
