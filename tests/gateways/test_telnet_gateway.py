@@ -14,7 +14,7 @@ from reality.game.world import World
 from reality.gateways.auth import Authenticator, ImmediateHasher
 from reality.gateways.telnet import TelnetGateway, TelnetSession
 from reality.net.protocol import Address
-from reality.net.protocols.telnet_options import (
+from reality.net.protocols.telnet.options import (
     DO,
     ECHO,
     GMCP,
