@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 from reality.net.protocols.telnet import TelnetCodec, TelnetConfig  # noqa: E402
-from reality.net.protocols.telnet_options import DO, IAC, MCCP2, NOP, SB, SE, WILL  # noqa: E402
+from reality.net.protocols.telnet.options import DO, IAC, MCCP2, NOP, SB, SE, WILL  # noqa: E402
 
 READ = 64 * 1024
 WORDS = (

@@ -29,11 +29,6 @@ DOCS = [ROOT / "docs" / name for name in ("design.md", "extending.md", "architec
 EXAMPLES = ROOT / "examples"
 TINY = ROOT / "world" / "tiny.yaml"
 
-#: Paths the telnet split (issue 12, another branch) creates: named by the
-#: documents already, checked once the split is merged. Remove this after
-#: the merge.
-PENDING = ("reality/net/protocols/telnet/", "reality/gateways/telnet/")
-
 #: Dotted words that look like module names but are not (a mail domain).
 NOT_NAMES = {"reality.localhost"}
 
@@ -52,10 +47,6 @@ def _paths(doc: Path) -> set[str]:
 
 def _dotted(doc: Path) -> set[str]:
     return {m.group(0) for m in _DOTTED.finditer(_text(doc))} - NOT_NAMES
-
-
-def _pending(path: str) -> bool:
-    return any(path == p or path.startswith(p) or path == p.rstrip("/") for p in PENDING)
 
 
 def _blocks(doc: Path, language: str = "") -> list[str]:
@@ -96,7 +87,7 @@ def test_every_module_path_named_exists(doc):
     for path in sorted(_paths(doc)):
         target = ROOT / path
         exists = target.is_dir() if path.endswith("/") else target.exists()
-        if not exists and not _pending(path):
+        if not exists:
             missing.append(path)
     assert missing == []
 
@@ -109,18 +100,8 @@ def test_every_dotted_name_named_exists(doc):
         try:
             _resolve(name)
         except (ImportError, AttributeError):
-            if not _pending(name.replace(".", "/") + "/"):
-                missing.append(name)
+            missing.append(name)
     assert missing == []
-
-
-def test_the_pending_telnet_paths_are_the_only_exception():
-    """The exception covers exactly the paths of the telnet split, and only until they exist."""
-    named = set().union(*(_paths(doc) for doc in DOCS))
-    pending = sorted(path for path in named if _pending(path))
-    assert pending, "the documents should name the telnet packages"
-    for path in pending:
-        assert path.startswith(PENDING)
 
 
 def test_the_path_reader_finds_paths_and_names():

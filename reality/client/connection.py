@@ -37,7 +37,7 @@ from reality.net.protocols.telnet import (
     TelnetConfig,
     TelnetProtocol,
 )
-from reality.net.protocols.telnet_options import ECHO, GMCP
+from reality.net.protocols.telnet.options import ECHO, GMCP
 
 log = logging.getLogger(__name__)
 

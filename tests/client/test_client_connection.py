@@ -28,7 +28,7 @@ from reality.net.defer import Failure
 from reality.net.error import ConnectionDone, ConnectionLost
 from reality.net.protocol import Address
 from reality.net.protocols.telnet import Mtts
-from reality.net.protocols.telnet_options import (
+from reality.net.protocols.telnet.options import (
     CHARSET,
     ECHO,
     GA,

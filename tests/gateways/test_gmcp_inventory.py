@@ -8,7 +8,7 @@ import pytest
 from test_telnet_gateway import Harness
 
 from reality.gateways.gmcp import INVENTORY_ITEMS, inventory_list
-from reality.net.protocols.telnet_options import DO, GMCP, IAC, SB, SE
+from reality.net.protocols.telnet.options import DO, GMCP, IAC, SB, SE
 
 
 def gmcp_messages(data: bytes) -> list[tuple[str, object]]:

@@ -16,7 +16,7 @@ from test_telnet_gateway import Harness, text
 
 from reality.gateways.telnet import COMMAND_BURST, COMMAND_RATE, MAX_QUEUED_LINES
 from reality.net.protocol import Address
-from reality.net.protocols.telnet_options import DO, ECHO, GMCP, IAC, SB, SE, WILL
+from reality.net.protocols.telnet.options import DO, ECHO, GMCP, IAC, SB, SE, WILL
 from reality.net.testing import BufferingTransport
 
 READ = 65536  # the most one socket read delivers

@@ -14,7 +14,7 @@ from reality.game.world import World
 from reality.gateways.auth import Authenticator, ImmediateHasher
 from reality.gateways.telnet import TelnetGateway, TelnetSession
 from reality.net.protocol import Address
-from reality.net.protocols.telnet_options import (
+from reality.net.protocols.telnet.options import (
     DO,
     ECHO,
     GMCP,
@@ -363,17 +363,17 @@ def test_output_of_one_turn_reaches_a_bystander_in_one_write(harness):
 def test_one_event_is_rendered_once_per_kind_of_client(harness, monkeypatch):
     """Twenty bystanders with the same client cost one rendering of a say; long texts
     (help pages, letters) are rendered each time and never kept in the cache."""
-    from reality.gateways import telnet
+    from reality.gateways.telnet import capabilities
 
     calls: list[str] = []
-    real = telnet.render
+    real = capabilities.render
 
     def counting(text, *args):
         calls.append(text)
         return real(text, *args)
 
-    monkeypatch.setattr(telnet, "render", counting)
-    telnet._render_cached.cache_clear()
+    monkeypatch.setattr(capabilities, "render", counting)
+    capabilities._render_cached.cache_clear()
     speaker, _ = harness.login("Speaker")
     listeners = [harness.login("Bot" + "abcdefghijklmnopqrst"[i])[1] for i in range(20)]
     calls.clear()
@@ -382,10 +382,10 @@ def test_one_event_is_rendered_once_per_kind_of_client(harness, monkeypatch):
         assert 'Speaker says, "a fine morning"' in text(transport)
     assert sum('Speaker says, "a fine morning"' in c for c in calls) == 1
     long_text = "x " * 1500
-    before = telnet._render_cached.cache_info().currsize
-    assert telnet._render_bytes(long_text, "plain", 80) == telnet._render_bytes(
+    before = capabilities._render_cached.cache_info().currsize
+    assert capabilities.render_bytes(long_text, "plain", 80) == capabilities.render_bytes(
         long_text, "plain", 80)
-    assert telnet._render_cached.cache_info().currsize == before
+    assert capabilities._render_cached.cache_info().currsize == before
 
 
 def test_admin_rights_come_from_the_database_flag_at_each_login():

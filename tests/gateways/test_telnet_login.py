@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from test_telnet_gateway import Harness, text
 
-from reality.net.protocols.telnet_options import DO, ECHO, IAC, SB, SE, TTYPE, WILL, WONT
+from reality.net.protocols.telnet.options import DO, ECHO, IAC, SB, SE, TTYPE, WILL, WONT
 
 ESC = b"\x1b["
 

@@ -24,7 +24,7 @@ from reality.net.protocols.telnet import (
     TelnetProtocol,
     TerminalType,
 )
-from reality.net.protocols.telnet_options import GMCP, MCCP2, MSSP, Mtts
+from reality.net.protocols.telnet.options import GMCP, MCCP2, MSSP, Mtts
 from reality.net.testing import wait_for
 
 

@@ -33,7 +33,7 @@ from reality.net.protocols.telnet import (
     TextLine,
     WindowSize,
 )
-from reality.net.protocols.telnet_options import (
+from reality.net.protocols.telnet.options import (
     AO,
     AYT,
     BRK,
@@ -62,8 +62,8 @@ from reality.net.protocols.telnet_options import (
     WILL,
     WONT,
     Mtts,
-    Q,
 )
+from reality.net.protocols.telnet.qmethod import Q
 
 
 def b(*codes: int) -> bytes:

@@ -15,7 +15,7 @@ from reality.net.protocols.telnet import (
     TelnetConfig,
     TextLine,
 )
-from reality.net.protocols.telnet_options import (
+from reality.net.protocols.telnet.options import (
     AYT,
     CHARSET,
     DO,

@@ -14,7 +14,7 @@ from reality.net.protocols.telnet import (
     TelnetProtocol,
     TerminalType,
 )
-from reality.net.protocols.telnet_options import (
+from reality.net.protocols.telnet.options import (
     DO,
     DONT,
     ECHO,
@@ -26,8 +26,8 @@ from reality.net.protocols.telnet_options import (
     SB,
     SE,
     WILL,
-    Q,
 )
+from reality.net.protocols.telnet.qmethod import Q
 from reality.net.testing import (
     Clock,
     StringTransport,

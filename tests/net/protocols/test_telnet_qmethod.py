@@ -5,23 +5,19 @@ from __future__ import annotations
 from hypothesis import given, settings, strategies as st
 
 from reality.net.protocols.telnet import OptionChanged, Side, TelnetCodec, TelnetConfig
-from reality.net.protocols.telnet_options import (
+from reality.net.protocols.telnet.options import (
     DO,
     DONT,
     ECHO,
     GMCP,
     IAC,
     NAWS,
-    Q_TABLE,
-    QUEUE_EMPTY,
-    QUEUE_OPPOSITE,
     SGA,
     TTYPE,
     WILL,
     WONT,
-    Q,
-    QInput,
 )
+from reality.net.protocols.telnet.qmethod import Q_TABLE, QUEUE_EMPTY, QUEUE_OPPOSITE, Q, QInput
 
 
 def b(*codes: int) -> bytes:

@@ -1,38 +1,64 @@
-"""Telnet constants, the RFC 1143 option table, and MUD option payloads.
-
-The pieces of :mod:`reality.net.protocols.telnet` that are pure data or pure
-functions live here, so the codec module can stay about parsing and state:
+"""Telnet numbers and option payloads: the pure data and pure functions of the codec.
 
 - command and option numbers (RFC 854 section "TELNET COMMAND STRUCTURE",
-  RFC 855, and the option RFCs / MUD specifications named below);
-- the RFC 1143 "Q method" transition table (section 7), used for both sides
-  of every option;
+  RFC 855, and the option RFCs / MUD specifications named below) and
+  :func:`option_name` for logs;
 - encoders and decoders for option payloads: NAWS (RFC 1073), TTYPE with
   the MTTS bit field (RFC 1091 and the MUD Terminal Type Standard), CHARSET
   (RFC 2066 section 3), MSSP (the MUD Server Status Protocol), and GMCP (the
   Generic MUD Communication Protocol).
 
-Decoders never raise on a peer's bytes: they return ``None`` (and the codec
-logs) when a payload is malformed.
+The RFC 1143 option state machine is :mod:`.qmethod`. Decoders never raise
+on a peer's bytes: they return ``None`` (and the codec logs) when a payload
+is malformed.
 """
 
 from __future__ import annotations
 
 import enum
 import json
-import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-log = logging.getLogger(__name__)
-
 __all__ = [
+    "AO",
+    "AYT",
+    "BRK",
+    "CHARSET",
+    "CHARSET_ACCEPTED",
+    "CHARSET_REJECTED",
+    "CHARSET_REQUEST",
+    "CHARSET_TTABLE_ACK",
+    "CHARSET_TTABLE_IS",
+    "CHARSET_TTABLE_NAK",
+    "CHARSET_TTABLE_REJECTED",
+    "DM",
+    "DO",
+    "DONT",
+    "EC",
+    "ECHO",
+    "EL",
+    "EOR",
+    "EOR_CMD",
+    "GA",
+    "GMCP",
+    "IAC",
+    "IP",
+    "LINEMODE",
+    "MCCP2",
+    "MSSP",
+    "MSSP_VAL",
+    "MSSP_VAR",
+    "NAWS",
+    "NOP",
+    "SB",
+    "SE",
+    "SGA",
+    "TTYPE",
+    "WILL",
+    "WONT",
     "Mtts",
-    "Q",
-    "QInput",
-    "QUEUE_EMPTY",
-    "QUEUE_OPPOSITE",
-    "Q_TABLE",
+    "charset_key",
     "decode_charset_request",
     "decode_gmcp",
     "decode_mssp",
@@ -109,84 +135,6 @@ def option_name(option: int) -> str:
     """A readable name for an option number, for logs: ``option_name(31) == "NAWS"``."""
     return _OPTION_NAMES.get(option, str(option))
 
-
-# -- RFC 1143 section 7: the Q method ----------------------------------------
-
-
-class Q(enum.IntEnum):
-    """The state of one side of one option (RFC 1143 section 7)."""
-
-    NO = 0
-    YES = 1
-    WANTNO = 2
-    WANTYES = 3
-
-
-QUEUE_EMPTY = 0
-QUEUE_OPPOSITE = 1
-
-
-class QInput(enum.IntEnum):
-    """What can happen to one side of one option."""
-
-    PEER_YES = 0  # WILL (him) or DO (us), and we agree to it
-    PEER_YES_REFUSED = 1  # WILL or DO for something we do not support
-    PEER_NO = 2  # WONT (him) or DONT (us)
-    ASK_YES = 3  # our application wants the option on
-    ASK_NO = 4  # our application wants the option off
-
-
-# What a transition sends: nothing, the positive verb (DO for the peer's
-# side, WILL for ours) or the negative one (DONT / WONT).
-SEND_NONE = 0
-SEND_YES = 1
-SEND_NO = 2
-
-_N, _Y, _WN, _WY = Q.NO, Q.YES, Q.WANTNO, Q.WANTYES
-_E, _O = QUEUE_EMPTY, QUEUE_OPPOSITE
-
-#: ``(state, queue, input) -> (new state, new queue, what to send)``.
-#: One table serves both sides: the codec maps the verbs. The comments are
-#: RFC 1143's own notes on the rows that mean the peer misbehaved or that
-#: the request is redundant; those rows send nothing, which is what makes
-#: the method loop-free.
-Q_TABLE: dict[tuple[int, int, int], tuple[int, int, int]] = {
-    # The peer says yes (WILL / DO).
-    (_N, _E, QInput.PEER_YES): (_Y, _E, SEND_YES),
-    (_Y, _E, QInput.PEER_YES): (_Y, _E, SEND_NONE),  # redundant: ignore
-    (_WN, _E, QInput.PEER_YES): (_N, _E, SEND_NONE),  # error: DONT answered by WILL
-    (_WN, _O, QInput.PEER_YES): (_Y, _E, SEND_NONE),  # error: DONT answered by WILL
-    (_WY, _E, QInput.PEER_YES): (_Y, _E, SEND_NONE),  # our request granted
-    (_WY, _O, QInput.PEER_YES): (_WN, _E, SEND_NO),  # granted, but we changed our mind
-    # The peer says yes to something we do not support: only NO differs.
-    (_N, _E, QInput.PEER_YES_REFUSED): (_N, _E, SEND_NO),
-    (_Y, _E, QInput.PEER_YES_REFUSED): (_Y, _E, SEND_NONE),
-    (_WN, _E, QInput.PEER_YES_REFUSED): (_N, _E, SEND_NONE),
-    (_WN, _O, QInput.PEER_YES_REFUSED): (_Y, _E, SEND_NONE),
-    (_WY, _E, QInput.PEER_YES_REFUSED): (_Y, _E, SEND_NONE),
-    (_WY, _O, QInput.PEER_YES_REFUSED): (_WN, _E, SEND_NO),
-    # The peer says no (WONT / DONT).
-    (_N, _E, QInput.PEER_NO): (_N, _E, SEND_NONE),  # redundant: ignore
-    (_Y, _E, QInput.PEER_NO): (_N, _E, SEND_NO),  # must agree to a disable
-    (_WN, _E, QInput.PEER_NO): (_N, _E, SEND_NONE),  # our disable confirmed
-    (_WN, _O, QInput.PEER_NO): (_WY, _E, SEND_YES),  # confirmed; now ask again
-    (_WY, _E, QInput.PEER_NO): (_N, _E, SEND_NONE),  # our request refused
-    (_WY, _O, QInput.PEER_NO): (_N, _E, SEND_NONE),  # refused, and we no longer want it
-    # We want it on.
-    (_N, _E, QInput.ASK_YES): (_WY, _E, SEND_YES),
-    (_Y, _E, QInput.ASK_YES): (_Y, _E, SEND_NONE),  # already enabled
-    (_WN, _E, QInput.ASK_YES): (_WN, _O, SEND_NONE),  # ask once the disable is through
-    (_WN, _O, QInput.ASK_YES): (_WN, _O, SEND_NONE),  # already queued
-    (_WY, _E, QInput.ASK_YES): (_WY, _E, SEND_NONE),  # already negotiating
-    (_WY, _O, QInput.ASK_YES): (_WY, _E, SEND_NONE),  # cancel the queued disable
-    # We want it off.
-    (_N, _E, QInput.ASK_NO): (_N, _E, SEND_NONE),  # already disabled
-    (_Y, _E, QInput.ASK_NO): (_WN, _E, SEND_NO),
-    (_WN, _E, QInput.ASK_NO): (_WN, _E, SEND_NONE),  # already negotiating
-    (_WN, _O, QInput.ASK_NO): (_WN, _E, SEND_NONE),  # cancel the queued enable
-    (_WY, _E, QInput.ASK_NO): (_WY, _O, SEND_NONE),  # disable once the enable is through
-    (_WY, _O, QInput.ASK_NO): (_WY, _O, SEND_NONE),  # already queued
-}
 
 # -- NAWS (RFC 1073) ----------------------------------------------------------
 

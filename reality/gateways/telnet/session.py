@@ -1,66 +1,22 @@
-"""Where telnet meets the world: login, the command loop, prompts, colour, wrapping.
+"""One telnet connection, :class:`TelnetSession`: the login dialogue, then the play loop.
 
-Each connection is a :class:`TelnetSession`, a :class:`TelnetProtocol`
-that is also the world's *session* for the player (``show``,
-``send_data``, ``disconnect``). A line travels::
-
-    TelnetCodec -> TelnetSession.line_received -> World.execute
-      -> Player.show(markup) -> TelnetSession.show -> render -> codec -> transport
-
-Before login, the session speaks a small language of its own:
-
-- ``create <name> <password>`` makes an account and logs in;
-- ``connect <name> <password>`` logs in;
-- a bare name starts the interactive flow: for a known name ``Password:``
-  with the client's echo turned off (IAC WILL ECHO); for a new one a
-  confirmation ("Create a new character named Carol? (y/n)"), then a
-  password chosen twice, echo off;
-- ``who``, ``help`` and ``quit`` work too.
-
-These words are understood at every prompt of the dialogue, the password
-prompts included; there ``quit``, ``n`` or an empty line go back to the
-name prompt. A word players type as a command (every verb and direction
-the world knows, the login words) is not a name. Names are public (``who``,
-homepages, mail addresses), so the dialogue may say that a name is new;
-a failed login gets one message whatever was wrong (docs/security.md).
-
-Passwords are checked by the :class:`~reality.gateways.auth.Authenticator`
-(scrypt in worker processes, throttled per address). Lines typed while a
-check is under way wait in a small queue and run, in order, afterwards.
-
-Floods: each session runs at most ``command_rate`` lines a second after a
-burst of ``command_burst`` (a token bucket, before and after login); faster
-lines wait in that session's queue (``max_queued_lines``). While the queue
-is full the session's input is not parsed or read (it waits in the
-kernel), and the lines of the chunk that filled it are dropped with a
-message to the player, so one session's flood costs the others next to
-nothing. GMCP ``Core.Ping`` answers share the
-codec's bucket for AYT and negotiation. Output back-pressure (input not
-handled while output is not drained; the connection closed when too much
-stays unread) is the :class:`TelnetProtocol`'s.
-
-Rendering: the world speaks colour markup; each session renders it to ANSI
-(16, 256 or truecolour, from the client's TTYPE/MTTS answers) or to plain
-text, word-wrapped to the NAWS width (80 until the client says). Renderings
-are cached per (text, capability, width), and the world hands every
-bystander the same string, so one event in a crowded room is rendered once
-per kind of client. After each command the session sends a prompt, marked
-with EOR or GA as negotiated. GMCP clients get ``Char.Name`` and
-``Room.Info`` (and whatever else the world sends with ``send_data``);
-MSSP clients get the server's status. For completing clients, Room.Info
-also names who and what is in the room (sent again after a command when
-that changed), and ``Client.Verbs`` follows login (see gateways/gmcp.py).
+A :class:`~reality.net.protocols.telnet.TelnetProtocol` that is also the
+world's *session* for the player (``show``, ``send_data``,
+``disconnect``). Before login it runs the dialogue (the package docstring
+says what it understands); after login every line goes to
+``World.execute``, at most ``command_rate`` lines a second after a burst
+of ``command_burst``, faster lines waiting in a bounded queue, and each
+command is followed by a prompt. What the session needs from its gateway
+is :class:`SessionHost`, which :class:`~reality.gateways.telnet.gateway.TelnetGateway`
+is.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections import deque
-from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
-from reality import __version__
 from reality.audit import audit
 from reality.game.accounts import (
     PASSWORD_MAX,
@@ -73,17 +29,19 @@ from reality.game.accounts import (
 from reality.game.store import NameTaken
 from reality.game.world import World
 from reality.gateways.auth import Authenticator, AuthError
-from reality.gateways.connections import TOO_MANY_FROM_ADDRESS, Connections
-from reality.gateways.context import GatewayContext
+from reality.gateways.connections import Connections
 from reality.gateways.gmcp import inventory_list, room_info_with_contents, verb_list
-from reality.gateways.render import ANSI16, ANSI256, PLAIN_TEXT, TRUECOLOR, render
+from reality.gateways.render import ANSI16, PLAIN_TEXT
+from reality.gateways.telnet.capabilities import capability_for, render_bytes
 from reality.net.defer import Failure
-from reality.net.protocol import Address, Factory
-from reality.net.protocols.telnet import Mtts, TelnetConfig, TelnetProtocol, TerminalType
+from reality.net.interfaces import IReactorTime, ITransport
+from reality.net.protocols.telnet import TelnetConfig, TelnetProtocol, TerminalType
 
-log = logging.getLogger(__name__)
+# The package's logger, as before the split: what operators configure and
+# filter on does not depend on which module of the package speaks.
+log = logging.getLogger("reality.gateways.telnet")
 
-__all__ = ["TelnetGateway", "TelnetSession", "install"]
+__all__ = ["LOGIN_WORDS", "PROMPT", "SessionHost", "TelnetSession"]
 
 PROMPT = "> "
 #: The login dialogue's own words: understood at every prompt before login
@@ -97,78 +55,57 @@ _PASSWORD_PROMPTS = {
     "new_password": "Choose a password: ",
     "repeat_password": "Repeat the password: ",
 }
-#: Lines kept waiting (for a password check, or for the rate limit); more are dropped.
-MAX_QUEUED_LINES = 100
-#: Seconds without a line before login, and in all from connecting to being
-#: logged in: the idle time restarts with each line, the deadline does not, so
-#: a line every 299 s cannot keep a connection that never logs in.
-LOGIN_TIMEOUT = 300.0
-LOGIN_DEADLINE = 600.0
-#: Lines a session may run per second, after a burst of COMMAND_BURST (Evennia: 80/s).
-COMMAND_RATE = 20.0
-COMMAND_BURST = 60
-#: Clients whose TTYPE name says they can show ANSI colour.
-_COLOUR_TERMINALS = (
-    "ANSI", "XTERM", "VT100", "VT102", "VT220", "LINUX", "SCREEN", "TMUX", "RXVT", "PUTTY",
-    "MUDLET", "TINTIN", "MUSHCLIENT", "CMUD", "ZMUD", "BLOWTORCH", "MUDRAMMER", "KILDCLIENT",
-    "REALITY", "KONSOLE", "ALACRITTY", "KITTY", "WEZTERM", "ITERM", "GNOME",
-)
 
 
-#: Texts longer than this are one-offs (a help page, a letter, a homepage):
-#: rendered each time rather than kept in the cache, where they would crowd
-#: out the short event lines that many sessions share.
-CACHE_TEXT_LIMIT = 2048
+class SessionHost(Protocol):
+    """What a :class:`TelnetSession` needs from its gateway (and what they all share)."""
 
+    world: World
+    authenticator: Authenticator
+    clock: IReactorTime
+    telnet_config: TelnetConfig
+    connections: Connections
+    idle_timeout: float
+    login_timeout: float
+    login_deadline: float
+    command_rate: float
+    command_burst: int
+    max_queued_lines: int
+    #: Lines of input run as game commands since the start.
+    commands: int
 
-def _render(text: str, capability: str, width: int) -> bytes:
-    rendered = render(text, capability, width, "\r\n")
-    if not rendered.endswith("\r\n"):
-        rendered += "\r\n"
-    return rendered.encode("utf-8", "replace")
+    def banner(self) -> str:
+        """What a new connection is greeted with."""
+        ...
 
+    def login_help(self) -> str:
+        """The login dialogue's help text."""
+        ...
 
-# One cache for the whole server: a crowded room's bystanders share it.
-_render_cached = lru_cache(maxsize=8192)(_render)
+    def mssp_variables(self) -> dict[str, Any]:
+        """The server's status for MSSP."""
+        ...
 
+    def _schedule_flush(self, session: TelnetSession) -> None:
+        """Write ``session``'s output at the end of this reactor turn."""
+        ...
 
-def _render_bytes(text: str, capability: str, width: int) -> bytes:
-    if len(text) > CACHE_TEXT_LIMIT:
-        return _render(text, capability, width)
-    return _render_cached(text, capability, width)
-
-
-def capability_for(terminal: TerminalType) -> str:
-    """The colour capability a client's TTYPE/MTTS answers promise."""
-    mtts = terminal.mtts
-    if mtts is not None:
-        if mtts & Mtts.TRUECOLOR:
-            return TRUECOLOR
-        if mtts & Mtts.COLORS_256:
-            return ANSI256
-        if mtts & Mtts.ANSI:
-            return ANSI16
-        return PLAIN_TEXT
-    names = " ".join(terminal.names).upper()
-    if "TRUECOLOR" in names or "24BIT" in names:
-        return TRUECOLOR
-    if "256COLOR" in names or "256-COLOR" in names:
-        return ANSI256
-    if any(name in names for name in _COLOUR_TERMINALS):
-        return ANSI16
-    return PLAIN_TEXT
 
 
 class TelnetSession(TelnetProtocol):
     """One telnet connection: the login dialogue, then a player's session."""
 
-    gateway: TelnetGateway
+    gateway: SessionHost
+    #: A session is always built with its gateway's clock, and used only
+    #: once connected (make_connection sets the transport first).
+    clock: IReactorTime
+    transport: ITransport
     #: Room.Info as the world sent it and as we sent it (with the names in the room).
     _room_info: tuple[dict[str, Any], dict[str, Any]] | None = None
     #: Char.Items.List as last sent (None: not sent yet).
     _inventory: dict[str, Any] | None = None
 
-    def __init__(self, gateway: TelnetGateway) -> None:
+    def __init__(self, gateway: SessionHost) -> None:
         super().__init__(gateway.telnet_config, gateway.clock)
         self.gateway = gateway
         self.world = gateway.world
@@ -309,7 +246,7 @@ class TelnetSession(TelnetProtocol):
         """Render markup for this client and send it."""
         if self._closed:
             return
-        data = _render_bytes(text, self._colour(), self._width())
+        data = render_bytes(text, self._colour(), self._width())
         if self._after_prompt:
             self._after_prompt = False
             data = b"\r\n" + data
@@ -708,165 +645,3 @@ class TelnetSession(TelnetProtocol):
             self._dropped = 0
         if self.input_waiting and not self.input_paused() and not self._closed:
             self._pump()
-
-
-class _Refusal(TelnetProtocol):
-    """Says why the connection is refused, then closes."""
-
-    def __init__(self, message: str, clock: Any) -> None:
-        super().__init__(TelnetConfig.server(offer_local=(), offer_remote=()), clock)
-        self.message = message
-
-    def connection_made(self) -> None:
-        super().connection_made()
-        self.close(self.message)
-
-
-class TelnetGateway(Factory):
-    """Makes a :class:`TelnetSession` per connection and holds what they share."""
-
-    def __init__(
-        self,
-        world: World,
-        authenticator: Authenticator,
-        clock: Any,
-        *,
-        max_per_address: int = 50,
-        max_connections: int = 10000,
-        idle_timeout: float = 3600.0,
-        login_timeout: float = LOGIN_TIMEOUT,
-        login_deadline: float = LOGIN_DEADLINE,
-        command_rate: float = COMMAND_RATE,
-        command_burst: int = COMMAND_BURST,
-        max_queued_lines: int = MAX_QUEUED_LINES,
-    ) -> None:
-        self.world = world
-        self.authenticator = authenticator
-        self.clock = clock
-        self.idle_timeout = idle_timeout
-        #: Seconds without a line before login (restarts with each line; 0: none).
-        self.login_timeout = login_timeout
-        #: Seconds from connecting to being logged in, in all (0: no limit).
-        self.login_deadline = login_deadline
-        #: Lines a session runs per second (0: no limit), after a burst; the queue beyond.
-        self.command_rate = command_rate
-        self.command_burst = command_burst
-        self.max_queued_lines = max_queued_lines
-        self.telnet_config = TelnetConfig.server()
-        #: When the server started, wall-clock (MSSP's UPTIME).
-        self.started = time.time()
-        self.connections = Connections(max_per_address, max_connections)
-        #: Lines of input run as game commands since the start.
-        self.commands = 0
-        #: Sessions to write at the end of this reactor turn (see TelnetSession.flush).
-        self._to_flush: list[TelnetSession] = []
-        self.address: Address | None = None
-
-    def build_protocol(self, addr: Address) -> TelnetProtocol:
-        reason = self.connections.refusal(addr.host)
-        if reason is not None:
-            log.warning("refusing telnet connection from %s: %s (%d open)",
-                        addr.host, reason, len(self.connections))
-            audit("connection.refused", service="telnet", address=addr.host,
-                  reason="per-address" if reason == TOO_MANY_FROM_ADDRESS else "per-service")
-            if reason == TOO_MANY_FROM_ADDRESS:
-                message = "Too many connections from your address; please close one and try again."
-            else:
-                message = "The server is full; please try again later."
-            return _Refusal(message, self.clock)
-        session = TelnetSession(self)
-        session.factory = self
-        return session
-
-    def _schedule_flush(self, session: TelnetSession) -> None:
-        if not self._to_flush:
-            self.clock.call_soon(self._flush_sessions)
-        self._to_flush.append(session)
-
-    def _flush_sessions(self) -> None:
-        sessions, self._to_flush = self._to_flush, []
-        for session in sessions:
-            try:
-                session._flush_now()
-            except Exception:
-                log.exception("error writing to %r", session)
-
-    @property
-    def open_connections(self) -> int:
-        """Telnet connections open now, logged in or not."""
-        return len(self.connections)
-
-    def close_all(self, message: str) -> None:
-        """Tell every connection (logged in or not) ``message`` and close it."""
-        self.connections.close_all(lambda session: session.disconnect(message))
-
-    # -- texts ---------------------------------------------------------------------------
-
-    def banner(self) -> str:
-        world = self.world
-        lines = ["", f"  {world.name}", ""]
-        if world.welcome:
-            lines += [f"  {world.welcome}", ""]
-        if world.web_url:
-            lines.append(f"  On the web: {world.web_url}/  (the map: {world.web_url}/map.svg)")
-            lines.append("")
-        lines.append(self.login_help())
-        return "\n".join(lines)
-
-    @staticmethod
-    def login_help() -> str:
-        return (
-            "Type your character's name to log in or to create a new character,\n"
-            "or: create <name> <password> | connect <name> <password> | who | quit\n"
-        )
-
-    def mssp_variables(self) -> dict[str, Any]:
-        world = self.world
-        counts = world.counts()
-        variables: dict[str, Any] = {
-            "NAME": world.name,
-            "PLAYERS": str(counts.online),
-            "UPTIME": str(int(self.started)),
-            "CODEBASE": f"Reality {__version__}",
-            "FAMILY": "Custom",
-            "LANGUAGE": "English",
-            "ROOMS": str(counts.rooms),
-            "ANSI": "1",
-            "UTF-8": "1",
-            "GMCP": "1",
-            "MCCP": "1",
-            "XTERM 256 COLORS": "1",
-            "XTERM TRUE COLORS": "1",
-        }
-        if self.address is not None:
-            variables["PORT"] = str(self.address.port)
-        if self.world.web_url:
-            variables["WEBSITE"] = f"{self.world.web_url}/"
-        return variables
-
-
-def install(context: GatewayContext) -> TelnetGateway:
-    """Plug telnet into the server: its port; the gateway is what the server tracks.
-
-    When the port is open the world learns its address (the website shows
-    how to connect, so the world's change makes it draw its pages again).
-    """
-    world, limits = context.world, context.limits
-    gateway = TelnetGateway(
-        world,
-        context.authenticator,
-        context.reactor,
-        max_per_address=limits.max_per_address,
-        max_connections=limits.max_connections,
-        idle_timeout=limits.idle_timeout,
-        login_timeout=context.settings.login_timeout,
-        login_deadline=context.settings.login_deadline,
-    )
-
-    def listening(address: Address) -> None:
-        gateway.address = address
-        world.telnet_address = f"{context.public_host()}:{address.port}"
-        world.changed("world", None)
-
-    context.listen("telnet", context.settings.telnet_port, gateway, listening)
-    return gateway

@@ -1,95 +1,53 @@
-"""Telnet: a sans-IO codec for both ends, and a thin Protocol adapter.
+"""The telnet codec, :class:`TelnetCodec`: bytes in, events out; method calls in, bytes out.
 
-:class:`TelnetCodec` turns bytes from the peer into events and method calls
-into bytes for the peer. It never touches a socket: :meth:`TelnetCodec.receive`
-parses input and returns a list of events; everything the codec must send
+It never touches a socket: :meth:`TelnetCodec.receive` parses input and
+returns a list of events (:mod:`.events`); everything the codec must send
 (negotiation answers, AYT answers, text you asked it to send) collects in an
 output buffer that :meth:`TelnetCodec.data_to_send` hands over, compressed
 once MCCP2 is on. The same codec serves the server (``TelnetConfig.server()``)
-and a MUD client (``TelnetConfig.client(...)``).
-
-:class:`TelnetProtocol` is the adapter on the engine: it builds a codec in
-``connection_made`` (the server side sends its offers at once), feeds it
-``data_received``, calls one overridable hook per event, and writes what the
-codec produced.
-
-What it follows, part by part:
-
-- RFC 854 (NVT, "TELNET COMMAND STRUCTURE"): IAC parsing across any read
-  boundary, IAC IAC both ways; CR LF, CR NUL, a bare CR and a bare LF all end
-  an input line; output "\\n" becomes CR LF and a lone "\\r" CR NUL. NOP and DM
-  are ignored; AYT is answered; IP, BRK and AO become events; EC and EL edit
-  the line being typed; GA and EOR (RFC 885) mark a prompt.
-- RFC 855: option negotiation and subnegotiation (``IAC SB ... IAC SE``).
-  Inside SB only IAC IAC and IAC SE are valid; any other command there
-  means SE was lost, so the subnegotiation is dropped and the command obeyed.
-- RFC 1143 section 7, the Q method, for both sides of every option
-  (table in :mod:`~reality.net.protocols.telnet_options`): no loops, no
-  answer to a redundant request, our refused requests are remembered and
-  not re-sent. Options not configured are refused (DONT / WONT).
-- ECHO (RFC 857), SGA (RFC 858), TTYPE (RFC 1091) with the MTTS cycle,
-  EOR (RFC 885), NAWS (RFC 1073), CHARSET (RFC 2066 sections 3-4, UTF-8 only,
-  no translation tables), and the MUD protocols MSSP (70), MCCP2 (86) and
-  GMCP (201). LINEMODE and everything else is refused.
-
-Events (frozen attrs classes; :data:`Event` is their union):
-
-=========================  ====================================================
-:class:`TextLine`          a line of input, without its line ending
-:class:`PartialLine`       text without a line ending yet (client role only)
-:class:`Prompt`            GA or EOR arrived; ``text`` is the unfinished line
-:class:`WindowSize`        NAWS: the peer's window is ``width`` x ``height``
-:class:`TerminalType`      the TTYPE cycle finished: names, client, MTTS flags
-:class:`CharsetAgreed`     CHARSET negotiation settled on ``name``
-:class:`CharsetRejected`   CHARSET negotiation found nothing in common
-:class:`GmcpMessage`       a valid GMCP message ``(package, data)``
-:class:`MsspRequested`     the peer agreed to MSSP: send the variables
-:class:`MsspData`          the peer sent MSSP variables (client role)
-:class:`OptionChanged`     an option became enabled or disabled on one side
-:class:`Interrupt`         IAC IP
-:class:`Break`             IAC BRK
-:class:`AbortOutput`       IAC AO
-:class:`LineTooLong`       a line over ``max_line`` bytes was dropped
-:class:`SubnegotiationTooLong`  a subnegotiation over its limit was dropped
-:class:`Subnegotiation`    a subnegotiation for an enabled option we do not parse
-:class:`NegotiationFlood`  too many negotiation commands: some were ignored
-:class:`CompressionStarted` / :class:`CompressionEnded`  incoming MCCP2 stream
-:class:`ProtocolError`     the input cannot continue; close with ``message``
-=========================  ====================================================
-
-Limits, so a peer's bytes cannot hurt the server: a subnegotiation is kept
-to ``max_subnegotiation`` bytes (8 KiB) and then discarded (logged); a line
-to ``max_line`` bytes (4 KiB) and then dropped with :class:`LineTooLong` (the
-connection stays usable); WILL/WONT/DO/DONT, AYT, and the subnegotiations
-we must answer (TTYPE SEND, CHARSET REQUEST) spend tokens from a bucket
-(burst 100, 20 per second) and are ignored while it is empty, so a peer
-cannot make us send more than that; invalid UTF-8 becomes U+FFFD; invalid
-GMCP is logged and ignored.
-Only a corrupt incoming MCCP2 stream truly cannot continue: it gives
-:class:`ProtocolError`. Nothing a peer sends raises out of ``receive``.
+and a MUD client (``TelnetConfig.client(...)``); see the package docstring
+for the RFCs and the limits. Option negotiation runs the RFC 1143 table of
+:mod:`.qmethod`; what an option means once it changes (ask TTYPE, start
+MCCP2, request CHARSET) and every subnegotiation is handled here.
 
 The codec reads time only for the flood bucket, through the ``clock``
-callable it is given (``time.monotonic`` by default; the adapter passes its
-clock's ``seconds``).
+callable it is given (``time.monotonic`` by default).
 """
 
 from __future__ import annotations
 
-import enum
 import logging
 import time
 import zlib
-from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from attrs import field, frozen
-
-from reality.audit import audit, host_of
-from reality.net.defer import Failure
-from reality.net.interfaces import IDelayedCall, IReactorTime
-from reality.net.protocol import Protocol
-from reality.net.protocols.telnet_options import (
+from reality.net.protocols.telnet.config import Role, Side, TelnetConfig
+from reality.net.protocols.telnet.events import (
+    AbortOutput,
+    Break,
+    CharsetAgreed,
+    CharsetRejected,
+    CompressionEnded,
+    CompressionStarted,
+    Event,
+    GmcpMessage,
+    Interrupt,
+    LineTooLong,
+    MsspData,
+    MsspRequested,
+    NegotiationFlood,
+    OptionChanged,
+    PartialLine,
+    Prompt,
+    ProtocolError,
+    Subnegotiation,
+    SubnegotiationTooLong,
+    TerminalType,
+    TextLine,
+    WindowSize,
+)
+from reality.net.protocols.telnet.options import (
     AO,
     AYT,
     BRK,
@@ -115,19 +73,12 @@ from reality.net.protocols.telnet_options import (
     MSSP,
     NAWS,
     NOP,
-    Q_TABLE,
-    QUEUE_EMPTY,
     SB,
     SE,
-    SEND_NONE,
-    SEND_YES,
     SGA,
     TTYPE,
     WILL,
     WONT,
-    Mtts,
-    Q,
-    QInput,
     charset_key,
     decode_charset_request,
     decode_gmcp,
@@ -140,326 +91,14 @@ from reality.net.protocols.telnet_options import (
     option_name,
     parse_mtts,
 )
+from reality.net.protocols.telnet.qmethod import OptionStates, Q, QInput
 
-log = logging.getLogger(__name__)
+# The package's logger, as before the split: what operators configure and
+# filter on does not depend on which module of the package speaks.
+log = logging.getLogger("reality.net.protocols.telnet")
 
-__all__ = [
-    "AbortOutput",
-    "Break",
-    "CharsetAgreed",
-    "CharsetRejected",
-    "CompressionEnded",
-    "CompressionStarted",
-    "Event",
-    "GmcpMessage",
-    "Interrupt",
-    "LineTooLong",
-    "Mtts",
-    "MsspData",
-    "MsspRequested",
-    "NegotiationFlood",
-    "OptionChanged",
-    "PartialLine",
-    "Prompt",
-    "ProtocolError",
-    "Role",
-    "Side",
-    "Subnegotiation",
-    "SubnegotiationTooLong",
-    "TelnetCodec",
-    "TelnetConfig",
-    "TelnetProtocol",
-    "TerminalType",
-    "TextLine",
-    "WindowSize",
-]
+__all__ = ["TelnetCodec"]
 
-
-class Side(enum.Enum):
-    """Which end performs an option: ``LOCAL`` is us (WILL/WONT), ``REMOTE`` the peer."""
-
-    LOCAL = "local"
-    REMOTE = "remote"
-
-
-class Role(enum.Enum):
-    """Which end of the connection the codec speaks for."""
-
-    SERVER = "server"
-    CLIENT = "client"
-
-
-# -- events -------------------------------------------------------------------
-
-
-@frozen
-class TextLine:
-    """A line of input, decoded as UTF-8, without its line ending."""
-
-    text: str
-
-
-@frozen
-class PartialLine:
-    """Text that has no line ending yet, delivered at the end of a read (client role)."""
-
-    text: str
-
-
-@frozen
-class Prompt:
-    """IAC GA or IAC EOR: ``text`` is the unfinished line it marks as a prompt."""
-
-    text: str
-
-
-@frozen
-class WindowSize:
-    """NAWS (RFC 1073): the peer's window size; 0 means unknown."""
-
-    width: int
-    height: int
-
-
-@frozen
-class TerminalType:
-    """The TTYPE/MTTS cycle finished.
-
-    ``names`` are the distinct answers in order. By MTTS convention the first
-    is the client's name and the second its terminal type; with a single
-    name both are that name. ``mtts`` is the decoded ``"MTTS <n>"`` answer,
-    or None when the client sent none.
-    """
-
-    names: tuple[str, ...]
-    client: str
-    terminal: str
-    mtts: Mtts | None
-
-
-@frozen
-class CharsetAgreed:
-    """CHARSET (RFC 2066): both sides agreed on the character set ``name``."""
-
-    name: str
-
-
-@frozen
-class CharsetRejected:
-    """CHARSET: no character set in common; ``offered`` is what was offered."""
-
-    offered: tuple[str, ...]
-
-
-@frozen
-class GmcpMessage:
-    """A GMCP message: ``package`` (e.g. ``"Core.Hello"``) and its JSON ``data`` or None."""
-
-    package: str
-    data: Any = field(default=None, hash=False)
-
-
-@frozen
-class MsspRequested:
-    """The peer agreed to MSSP: answer with :meth:`TelnetCodec.send_mssp`."""
-
-
-@frozen
-class MsspData:
-    """MSSP variables the peer sent, as ``((name, (value, ...)), ...)``."""
-
-    variables: tuple[tuple[str, tuple[str, ...]], ...]
-
-    def as_dict(self) -> dict[str, tuple[str, ...]]:
-        """The variables as a dict."""
-        return dict(self.variables)
-
-
-@frozen
-class OptionChanged:
-    """An option became enabled or disabled on one side (RFC 1143 reached YES or NO)."""
-
-    option: int
-    side: Side
-    enabled: bool
-
-
-@frozen
-class Interrupt:
-    """IAC IP: the user pressed the interrupt key."""
-
-
-@frozen
-class Break:
-    """IAC BRK: the user pressed the break key."""
-
-
-@frozen
-class AbortOutput:
-    """IAC AO: the peer asks us to drop output we have not sent yet."""
-
-
-@frozen
-class LineTooLong:
-    """A line of ``length`` bytes passed ``limit`` and was dropped."""
-
-    length: int
-    limit: int
-
-
-@frozen
-class SubnegotiationTooLong:
-    """A subnegotiation for ``option`` passed ``limit`` bytes and is being discarded."""
-
-    option: int
-    limit: int
-
-
-@frozen
-class Subnegotiation:
-    """A subnegotiation for an enabled option the codec does not interpret itself."""
-
-    option: int
-    payload: bytes
-
-
-@frozen
-class NegotiationFlood:
-    """The peer sent negotiation faster than the limit; extra commands are ignored."""
-
-
-@frozen
-class CompressionStarted:
-    """The peer started an MCCP2 stream (``IAC SB 86 IAC SE``); input is inflated now."""
-
-
-@frozen
-class CompressionEnded:
-    """The peer ended its MCCP2 stream cleanly; input is plain again."""
-
-
-@frozen
-class ProtocolError:
-    """The input cannot be parsed any further; the connection should close."""
-
-    message: str
-
-
-Event = (
-    TextLine
-    | PartialLine
-    | Prompt
-    | WindowSize
-    | TerminalType
-    | CharsetAgreed
-    | CharsetRejected
-    | GmcpMessage
-    | MsspRequested
-    | MsspData
-    | OptionChanged
-    | Interrupt
-    | Break
-    | AbortOutput
-    | LineTooLong
-    | SubnegotiationTooLong
-    | Subnegotiation
-    | NegotiationFlood
-    | CompressionStarted
-    | CompressionEnded
-    | ProtocolError
-)
-
-# -- configuration --------------------------------------------------------------
-
-_SERVER_LOCAL = frozenset({ECHO, SGA, EOR, CHARSET, MSSP, MCCP2, GMCP})
-_SERVER_REMOTE = frozenset({SGA, TTYPE, NAWS, CHARSET})
-_CLIENT_LOCAL = frozenset({TTYPE, NAWS, CHARSET})
-_CLIENT_REMOTE = frozenset({ECHO, SGA, EOR, CHARSET, MSSP, MCCP2, GMCP})
-
-
-@frozen
-class TelnetConfig:
-    """What one end of a telnet connection supports and offers.
-
-    ``local_options`` are options we agree to perform when asked (DO -> WILL),
-    ``remote_options`` those we let the peer perform (WILL -> DO); anything
-    else is refused. ``offer_local`` / ``offer_remote`` are requested by
-    :meth:`TelnetCodec.start`. Build one with :meth:`server` or
-    :meth:`client` and ``attrs.evolve`` for changes.
-    """
-
-    role: Role = Role.SERVER
-    local_options: frozenset[int] = _SERVER_LOCAL
-    remote_options: frozenset[int] = _SERVER_REMOTE
-    #: Local options agreed only when we asked for them. ECHO: a server that
-    #: agreed to a client's unasked DO ECHO would have to echo every key.
-    ask_only_local: frozenset[int] = frozenset({ECHO})
-    #: Not SGA: a plain telnet client (inetutils, BSD) that is told WILL SGA
-    #: switches to character mode with local echo and shows ^M and ^? for
-    #: every line typed. SGA is still agreed when a client asks (DO SGA), and
-    #: a server may offer it later to clients it knows (request_local).
-    offer_local: tuple[int, ...] = (EOR, MSSP, GMCP, MCCP2)
-    offer_remote: tuple[int, ...] = (TTYPE, NAWS, CHARSET)
-    #: Longest input line in bytes; longer ones are dropped with LineTooLong.
-    max_line: int = 4096
-    #: Longest subnegotiation payload in bytes; longer ones are discarded.
-    max_subnegotiation: int = 8192
-    #: Apply BS / DEL / IAC EC / IAC EL to the line being typed.
-    line_editing: bool = True
-    #: Emit PartialLine for unterminated text at the end of every read.
-    flush_partial_lines: bool = False
-    #: Start MCCP2 as soon as the peer agrees to it (server role).
-    auto_compress: bool = True
-    compression_level: int = 6
-    #: Character sets we accept in CHARSET, most preferred first.
-    charsets: tuple[str, ...] = ("UTF-8",)
-    #: Our TTYPE answers, in cycle order (client role).
-    terminal_names: tuple[str, ...] = ()
-    #: Our window size for NAWS (client role).
-    window_size: tuple[int, int] = (80, 24)
-    #: What we answer to IAC AYT.
-    ayt_reply: bytes = b"\r\n[Yes]\r\n"
-    #: Negotiation commands accepted in one burst, and refilled per second.
-    negotiation_burst: int = 100
-    negotiation_rate: float = 20.0
-
-    @classmethod
-    def server(cls, **changes: Any) -> TelnetConfig:
-        """MUD server defaults: offer EOR, MSSP, GMCP, MCCP2; ask TTYPE, NAWS, CHARSET."""
-        return cls(**changes)
-
-    @classmethod
-    def client(
-        cls,
-        client_name: str = "REALITY",
-        terminal_type: str = "XTERM-256COLOR",
-        mtts: int = int(Mtts.ANSI | Mtts.VT100 | Mtts.UTF8 | Mtts.COLORS_256 | Mtts.TRUECOLOR),
-        window_size: tuple[int, int] = (80, 24),
-        **changes: Any,
-    ) -> TelnetConfig:
-        """A MUD client: answers TTYPE with its names and MTTS, NAWS, CHARSET; takes GMCP, MCCP2.
-
-        Long server lines are normal, so the line limit is 1 MiB, and
-        unterminated text is delivered as :class:`PartialLine`.
-        """
-        settings: dict[str, Any] = {
-            "role": Role.CLIENT,
-            "local_options": _CLIENT_LOCAL,
-            "remote_options": _CLIENT_REMOTE,
-            "offer_local": (),
-            "offer_remote": (),
-            "max_line": 1 << 20,
-            "max_subnegotiation": 1 << 20,
-            "line_editing": False,
-            "flush_partial_lines": True,
-            "terminal_names": (client_name, terminal_type, f"MTTS {int(mtts)}"),
-            "window_size": window_size,
-        }
-        settings.update(changes)
-        return cls(**settings)
-
-
-# -- the codec --------------------------------------------------------------------
 
 # Parser states.
 _DATA = 0
@@ -556,10 +195,7 @@ class TelnetCodec:
         "_sb_buf",
         "_sb_len",
         "_sb_overflow",
-        "_us",
-        "_him",
-        "_refused_local",
-        "_refused_remote",
+        "_options",
         "_tokens",
         "_tokens_at",
         "_flooding",
@@ -604,11 +240,8 @@ class TelnetCodec:
         self._sb_buf = bytearray()
         self._sb_len = 0
         self._sb_overflow = False
-        # RFC 1143 state per option: low two bits the Q state, bit 2 the queue.
-        self._us = bytearray(256)
-        self._him = bytearray(256)
-        self._refused_local: set[int] = set()
-        self._refused_remote: set[int] = set()
+        # RFC 1143 state of both sides of every option.
+        self._options = OptionStates()
         self._tokens = float(config.negotiation_burst)
         self._tokens_at = self._clock()
         self._flooding = False
@@ -631,20 +264,19 @@ class TelnetCodec:
 
     def local_enabled(self, option: int) -> bool:
         """True if we perform ``option`` (we said WILL and the peer agreed, or vice versa)."""
-        return self._us[option] & 3 == Q.YES
+        return self._options.local_enabled(option)
 
     def remote_enabled(self, option: int) -> bool:
         """True if the peer performs ``option``."""
-        return self._him[option] & 3 == Q.YES
+        return self._options.remote_enabled(option)
 
     def option_state(self, side: Side, option: int) -> tuple[Q, bool]:
         """The RFC 1143 state of one side of an option and its queue bit (True = OPPOSITE)."""
-        code = (self._us if side is Side.LOCAL else self._him)[option]
-        return Q(code & 3), bool(code >> 2)
+        return self._options.state(side, option)
 
     def refused(self, side: Side, option: int) -> bool:
         """True if the peer refused our request to enable ``option`` on ``side``."""
-        return option in (self._refused_local if side is Side.LOCAL else self._refused_remote)
+        return self._options.refused(side, option)
 
     @property
     def compressing(self) -> bool:
@@ -744,7 +376,7 @@ class TelnetCodec:
         """
         if option not in self._local_ok:
             raise ValueError(f"option {option_name(option)} is not in local_options")
-        if option in self._refused_local and not retry:
+        if not retry and self._options.refused(Side.LOCAL, option):
             return self.local_enabled(option)
         self._q(Side.LOCAL, option, QInput.ASK_YES)
         return True
@@ -753,7 +385,7 @@ class TelnetCodec:
         """Ask the peer to perform ``option`` (DO), unless it refused before."""
         if option not in self._remote_ok:
             raise ValueError(f"option {option_name(option)} is not in remote_options")
-        if option in self._refused_remote and not retry:
+        if not retry and self._options.refused(Side.REMOTE, option):
             return self.remote_enabled(option)
         self._q(Side.REMOTE, option, QInput.ASK_YES)
         return True
@@ -1162,34 +794,27 @@ class TelnetCodec:
             self._q(Side.REMOTE, option, QInput.PEER_NO)
         elif verb == DO:
             ok = option in self._local_ok and (
-                option not in self.config.ask_only_local or self._us[option] & 3 != Q.NO
+                option not in self.config.ask_only_local or not self._options.local_idle(option)
             )
             self._q(Side.LOCAL, option, QInput.PEER_YES if ok else QInput.PEER_YES_REFUSED)
         else:
             self._q(Side.LOCAL, option, QInput.PEER_NO)
 
     def _q(self, side: Side, option: int, what: QInput) -> None:
-        """Run one RFC 1143 transition for one side of one option."""
-        local = side is Side.LOCAL
-        states = self._us if local else self._him
-        code = states[option]
-        state, queue = code & 3, code >> 2
-        new_state, new_queue, send = Q_TABLE[(state, queue, what)]
-        if local and option == MCCP2 and new_state != Q.YES and self._deflater is not None:
+        """Run one RFC 1143 transition for one side of one option; send and act on it."""
+        verb, was_enabled, enabled = self._options.step(side, option, what)
+        if (
+            option == MCCP2
+            and not enabled
+            and side is Side.LOCAL
+            and self._deflater is not None
+        ):
             # The compressed stream must end before WONT goes out in clear.
             self.end_compression()
-        states[option] = new_state | (new_queue << 2)
-        if send != SEND_NONE:
-            yes = send == SEND_YES
-            verb = (WILL if yes else WONT) if local else (DO if yes else DONT)
+        if verb:
             self._write(bytes([IAC, verb, option]))
-        refused = self._refused_local if local else self._refused_remote
-        if what == QInput.PEER_NO and state == Q.WANTYES and queue == QUEUE_EMPTY:
-            refused.add(option)
-        elif new_state == Q.YES:
-            refused.discard(option)
-        if (state == Q.YES) != (new_state == Q.YES):
-            self._changed(side, option, new_state == Q.YES)
+        if was_enabled != enabled:
+            self._changed(side, option, enabled)
 
     def _changed(self, side: Side, option: int, enabled: bool) -> None:
         self._events.append(OptionChanged(option, side, enabled))
@@ -1401,396 +1026,3 @@ _SUBNEGOTIATION_HANDLERS: dict[int, Callable[[TelnetCodec, bytes, bool], bool | 
     MCCP2: TelnetCodec._mccp2,
     MSSP: TelnetCodec._mssp,
 }
-
-
-# -- the Protocol adapter -------------------------------------------------------------
-
-
-def _hook_table() -> dict[type, Callable[[TelnetProtocol, Any], None]]:
-    return {
-        TextLine: lambda p, e: p.line_received(e.text),
-        PartialLine: lambda p, e: p.partial_line_received(e.text),
-        Prompt: lambda p, e: p.prompt_received(e.text),
-        WindowSize: lambda p, e: p.window_size_changed(e.width, e.height),
-        TerminalType: lambda p, e: p.terminal_type_received(e),
-        GmcpMessage: lambda p, e: p.gmcp_received(e.package, e.data),
-        MsspRequested: lambda p, e: p.mssp_requested(),
-        MsspData: lambda p, e: p.mssp_received(e.as_dict()),
-        CharsetAgreed: lambda p, e: p.charset_agreed(e.name),
-        OptionChanged: lambda p, e: p.option_changed(e.option, e.side, e.enabled),
-        Interrupt: lambda p, e: p.interrupt_received(),
-        Break: lambda p, e: p.break_received(),
-        LineTooLong: lambda p, e: p.line_too_long(e.length, e.limit),
-        ProtocolError: lambda p, e: p.protocol_error(e.message),
-    }
-
-
-class TelnetProtocol(Protocol):
-    """A telnet connection on the engine: a :class:`TelnetCodec` plus hooks.
-
-    Subclasses override the hooks (``line_received`` and friends) and call
-    ``send_text``, ``send_prompt``, ``send_gmcp``, ``set_echo``... which write
-    at once (output produced while events are being handled is written in
-    one piece when they are done). Close with :meth:`close`, which ends an
-    MCCP2 stream cleanly first; calling ``transport.lose_connection()``
-    directly would cut the stream short.
-
-    ``telnet_config`` picks the end and the options; ``clock`` (anything
-    with ``seconds()``) times the negotiation flood limit.
-
-    Back-pressure: input is parsed :attr:`input_chunk` bytes at a time and
-    its events handled only while less than :attr:`output_high_water`
-    bytes of output wait (in the codec and the transport) and the
-    transport has not said ``pause_writing``. Otherwise the rest of the
-    input waits here unparsed and the transport stops reading until the
-    output drains (``resume_writing``, or :meth:`flush` finding room), so
-    a client that sends commands without reading the answers holds at most
-    one read of input and the high-water mark of output. A subclass whose
-    own queue is full says so with :meth:`input_paused`, with the same
-    effect. Output the peer
-    still does not read (what others make: room events, channels) is
-    allowed up to :attr:`max_unsent_output` bytes; past that the
-    connection is aborted and the reason logged.
-    """
-
-    telnet_config: TelnetConfig = TelnetConfig.server()
-    clock: IReactorTime | None = None
-    codec: TelnetCodec
-    #: Output waiting to be sent past which input is no longer handled or read.
-    output_high_water: int = 64 * 1024
-    #: Output the peer has not read past which the connection is closed.
-    max_unsent_output: int = 1024 * 1024
-    #: Input parsed at once while output flows (the rest waits unparsed).
-    input_chunk: int = 4096
-
-    _HOOKS = _hook_table()
-
-    def __init__(
-        self, config: TelnetConfig | None = None, clock: IReactorTime | None = None
-    ) -> None:
-        if config is not None:
-            self.telnet_config = config
-        if clock is not None:
-            self.clock = clock
-        self._dispatching = False
-        self._closing = False
-        self._held = bytearray()  # input not parsed yet
-        self._events: deque[Event] = deque()  # parsed, not handled yet
-        self._write_paused = False  # the transport said pause_writing
-        self._read_paused = False  # we said pause_reading
-        self._pumping = False
-        # The delayed call that ends a negotiation-flood pause.
-        self._flood_hold: IDelayedCall | None = None
-
-    # -- engine side ---------------------------------------------------------------
-
-    def connection_made(self) -> None:
-        """Build the codec and send our offers."""
-        seconds = self.clock.seconds if self.clock is not None else None
-        self.codec = TelnetCodec(self.telnet_config, clock=seconds)
-        self._dispatching = False
-        self._closing = False
-        self._held = bytearray()
-        self._events = deque()
-        self._write_paused = False
-        self._read_paused = False
-        self._pumping = False
-        self._flood_hold = None
-        self.codec.start()
-        self.flush()
-
-    def data_received(self, data: bytes) -> None:
-        """Feed the codec and call a hook per event, while output flows; write what came out."""
-        if self._closing:
-            return
-        self._held += data
-        self._pump()
-
-    def pause_writing(self) -> None:
-        # The peer is not reading: handle no more of its input for now.
-        self._write_paused = True
-
-    def resume_writing(self) -> None:
-        self._write_paused = False
-        self._pump()
-        if not self.output_full():
-            self.output_drained()
-
-    def output_full(self) -> bool:
-        """Whether enough output waits that no more input should be handled now."""
-        if self._write_paused:
-            return True
-        transport = self.transport
-        unsent = self.codec.pending_output
-        if transport is not None:
-            size = getattr(transport, "get_write_buffer_size", None)
-            if size is not None:
-                unsent += size()
-        return unsent > self.output_high_water
-
-    @property
-    def input_waiting(self) -> bool:
-        """Whether input was received that is not handled yet (output is not flowing)."""
-        return bool(self._held or self._events)
-
-    def _pump(self) -> None:
-        """Handle held input while output flows; pause or resume reading to match."""
-        if self._pumping or self.transport is None:
-            return
-        self._pumping = True
-        try:
-            # Partial-line events mark the end of each read: parse a read whole then.
-            chunk = len(self._held) if self.telnet_config.flush_partial_lines else self.input_chunk
-            hooks = self._HOOKS
-            while not self._closing:
-                self._dispatching = True
-                try:
-                    while self._events and not self.output_full() and not self._closing:
-                        self._dispatch(hooks, self._events.popleft())
-                    if (
-                        self._held
-                        and not self._events
-                        and self._flood_hold is None
-                        and not self.output_full()
-                        and not self.input_paused()
-                    ):
-                        data = bytes(self._held[:chunk])
-                        del self._held[:chunk]
-                        self._events.extend(self.codec.receive(data))
-                        continue
-                finally:
-                    self._dispatching = False
-                self.flush()
-                # The transport may have taken everything: carry on if so.
-                if not self.input_waiting or self.output_full():
-                    break
-                if not self._events and (self.input_paused() or self._flood_hold is not None):
-                    break
-        finally:
-            self._pumping = False
-        if self._closing:
-            self._held.clear()
-            self._events.clear()
-            return
-        self._flow_control()
-
-    def _dispatch(
-        self, hooks: dict[type, Callable[[TelnetProtocol, Any], None]], event: Event
-    ) -> None:
-        if type(event) is NegotiationFlood:
-            self._hold_for_flood()
-        hook = hooks.get(type(event))
-        try:
-            if hook is None:
-                self.event_received(event)
-            else:
-                hook(self, event)
-        except Exception:
-            # One failing hook must not lose the events after it.
-            log.exception("telnet: error in the handler for %r", event)
-
-    def _hold_for_flood(self) -> None:
-        # The codec ignores negotiation past its bucket, but parsing what it
-        # ignores still costs the loop: a peer that keeps flooding (20,000
-        # GMCP pings a write) would keep it busy. So its input waits unparsed,
-        # and unread, until half the bucket has refilled.
-        if self.clock is None or self._flood_hold is not None:
-            return
-        config = self.telnet_config
-        delay = config.negotiation_burst / 2 / max(config.negotiation_rate, 0.001)
-        self._flood_hold = self.clock.call_later(delay, self._end_flood_hold)
-
-    def _end_flood_hold(self) -> None:
-        self._flood_hold = None
-        if not self._closing:
-            self._pump()
-
-    def _flow_control(self) -> None:
-        transport = self.transport
-        if transport is None or self._closing:
-            return
-        waiting = self.input_waiting
-        if waiting and not self._read_paused:
-            self._read_paused = True
-            transport.pause_reading()
-        elif not waiting and self._read_paused:
-            self._read_paused = False
-            transport.resume_reading()
-
-    def connection_lost(self, reason: Failure) -> None:
-        """End a compressed stream if there is still a transport to finish it on."""
-        self._held.clear()
-        self._events.clear()
-        hold, self._flood_hold = self._flood_hold, None
-        if hold is not None and hold.active():
-            hold.cancel()
-        codec = getattr(self, "codec", None)
-        if codec is not None and codec.compressing:
-            codec.end_compression()
-            tail = codec.data_to_send()
-            transport = self.transport
-            if tail and transport is not None and not getattr(transport, "disconnected", True):
-                try:
-                    transport.write(tail)
-                except Exception:
-                    log.debug("telnet: could not write the end of the MCCP2 stream")
-
-    def flush(self) -> None:
-        """Write whatever the codec has queued (deferred while hooks run).
-
-        If the peer has left more than :attr:`max_unsent_output` bytes
-        unread, the connection is aborted (and the reason logged): nothing
-        it could still read would catch up.
-        """
-        if self._dispatching or self.transport is None:
-            return
-        data = self.codec.data_to_send()
-        if not data:
-            return
-        transport = self.transport
-        transport.write(data)
-        size = getattr(transport, "get_write_buffer_size", None)
-        if size is not None and not self._closing:
-            unsent = size()
-            if unsent > self.max_unsent_output:
-                self._closing = True
-                peer = transport.get_peer()
-                log.warning(
-                    "telnet: closing the connection from %s: %d bytes of output unread "
-                    "(limit %d)",
-                    getattr(peer, "host", peer),
-                    unsent,
-                    self.max_unsent_output,
-                )
-                transport.abort_connection()
-
-    def close(self, message: str | None = None) -> None:
-        """Say ``message`` (if any), end MCCP2 cleanly, and close after sending."""
-        if self._closing or self.transport is None:
-            return
-        self._closing = True
-        if message:
-            self.codec.send_text(message if message.endswith("\n") else message + "\n")
-        self.codec.end_compression()
-        self._dispatching = False
-        self.flush()
-        self.transport.lose_connection()
-
-    # -- output ----------------------------------------------------------------------
-
-    def send_text(self, text: str) -> None:
-        """Send text ("\\n" -> CR LF)."""
-        self.codec.send_text(text)
-        self.flush()
-
-    def send_prompt(self, text: str) -> None:
-        """Send a prompt, marked with EOR or GA as negotiated."""
-        self.codec.send_prompt(text)
-        self.flush()
-
-    def send_gmcp(self, package: str, data: Any = None) -> bool:
-        """Send a GMCP message if GMCP is agreed; returns whether it was sent."""
-        sent = self.codec.send_gmcp(package, data)
-        self.flush()
-        return sent
-
-    def send_mssp(self, variables: Mapping[str, Any]) -> bool:
-        """Send MSSP variables if MSSP is agreed."""
-        sent = self.codec.send_mssp(variables)
-        self.flush()
-        return sent
-
-    def set_echo(self, enabled: bool) -> bool:
-        """Let the client echo typing (True) or hide it for a password (False)."""
-        result = self.codec.set_echo(enabled)
-        self.flush()
-        return result
-
-    def set_window_size(self, width: int, height: int) -> None:
-        """Client role: report a new window size over NAWS."""
-        self.codec.set_window_size(width, height)
-        self.flush()
-
-    def request_local(self, option: int) -> bool:
-        """Offer to perform an option (WILL)."""
-        result = self.codec.request_local(option)
-        self.flush()
-        return result
-
-    def request_remote(self, option: int) -> bool:
-        """Ask the peer to perform an option (DO)."""
-        result = self.codec.request_remote(option)
-        self.flush()
-        return result
-
-    # -- hooks -----------------------------------------------------------------------
-
-    def output_drained(self) -> None:
-        """Output fell below the high-water mark again: a subclass may make more."""
-
-    def input_paused(self) -> bool:
-        """Whether a subclass wants no more input parsed now (its own queue is full).
-
-        Input then waits unparsed and the transport is not read; call
-        :meth:`_pump` when it may continue.
-        """
-        return False
-
-    def line_received(self, text: str) -> None:
-        """A line of input arrived (without its line ending)."""
-
-    def partial_line_received(self, text: str) -> None:
-        """Client role: text without a line ending yet (a prompt, most likely)."""
-
-    def prompt_received(self, text: str) -> None:
-        """GA or EOR marked ``text`` as a prompt."""
-
-    def window_size_changed(self, width: int, height: int) -> None:
-        """NAWS: the peer's window is now ``width`` x ``height``."""
-
-    def terminal_type_received(self, terminal: TerminalType) -> None:
-        """The TTYPE/MTTS cycle finished."""
-
-    def gmcp_received(self, package: str, data: Any) -> None:
-        """A GMCP message arrived."""
-
-    def mssp_requested(self) -> None:
-        """The peer wants MSSP: sends :meth:`mssp_variables` if it returns any."""
-        variables = self.mssp_variables()
-        if variables:
-            self.send_mssp(variables)
-
-    def mssp_variables(self) -> Mapping[str, Any]:
-        """The MSSP variables to send (NAME, PLAYERS, UPTIME, ...). Override."""
-        return {}
-
-    def mssp_received(self, variables: dict[str, tuple[str, ...]]) -> None:
-        """Client role: the server's MSSP variables arrived."""
-
-    def charset_agreed(self, name: str) -> None:
-        """CHARSET settled on ``name``."""
-
-    def option_changed(self, option: int, side: Side, enabled: bool) -> None:
-        """An option was enabled or disabled on one side."""
-
-    def interrupt_received(self) -> None:
-        """IAC IP."""
-
-    def break_received(self) -> None:
-        """IAC BRK."""
-
-    def line_too_long(self, length: int, limit: int) -> None:
-        """A line over the limit was dropped: tell the user."""
-        audit("input.too_large", service="telnet", address=host_of(self.transport), what="line",
-              size=length, limit=limit)
-        self.send_text(
-            f"Your line was {length} bytes long; the limit is {limit}. It was ignored.\n"
-        )
-
-    def protocol_error(self, message: str) -> None:
-        """The peer's input cannot be parsed further: close with the reason."""
-        log.warning("telnet: closing connection: %s", message)
-        self.close(f"Closing the connection: {message}")
-
-    def event_received(self, event: Event) -> None:
-        """Any event without a hook of its own (CharsetRejected, NegotiationFlood, ...)."""

@@ -1,0 +1,72 @@
+"""What a telnet client can show, and the cache of renderings that sessions share.
+
+:func:`capability_for` reads a client's TTYPE/MTTS answers as a colour
+capability of :mod:`reality.gateways.render` (16, 256 or truecolour ANSI,
+or plain text). The world speaks colour markup; a session renders it for
+its client's capability and width. Renderings are cached per (text,
+capability, width), one cache for the whole server, and the world hands
+every bystander the same string, so one event in a crowded room is
+rendered once per kind of client.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from reality.gateways.render import ANSI16, ANSI256, PLAIN_TEXT, TRUECOLOR, render
+from reality.net.protocols.telnet import Mtts, TerminalType
+
+__all__ = ["CACHE_TEXT_LIMIT", "capability_for", "render_bytes"]
+
+#: Clients whose TTYPE name says they can show ANSI colour.
+_COLOUR_TERMINALS = (
+    "ANSI", "XTERM", "VT100", "VT102", "VT220", "LINUX", "SCREEN", "TMUX", "RXVT", "PUTTY",
+    "MUDLET", "TINTIN", "MUSHCLIENT", "CMUD", "ZMUD", "BLOWTORCH", "MUDRAMMER", "KILDCLIENT",
+    "REALITY", "KONSOLE", "ALACRITTY", "KITTY", "WEZTERM", "ITERM", "GNOME",
+)
+
+
+#: Texts longer than this are one-offs (a help page, a letter, a homepage):
+#: rendered each time rather than kept in the cache, where they would crowd
+#: out the short event lines that many sessions share.
+CACHE_TEXT_LIMIT = 2048
+
+
+def _render(text: str, capability: str, width: int) -> bytes:
+    rendered = render(text, capability, width, "\r\n")
+    if not rendered.endswith("\r\n"):
+        rendered += "\r\n"
+    return rendered.encode("utf-8", "replace")
+
+
+# One cache for the whole server: a crowded room's bystanders share it.
+_render_cached = lru_cache(maxsize=8192)(_render)
+
+
+def render_bytes(text: str, capability: str, width: int) -> bytes:
+    """``text`` (colour markup) rendered for a client, wrapped, CR LF line ends, UTF-8."""
+    if len(text) > CACHE_TEXT_LIMIT:
+        return _render(text, capability, width)
+    return _render_cached(text, capability, width)
+
+
+def capability_for(terminal: TerminalType) -> str:
+    """The colour capability a client's TTYPE/MTTS answers promise."""
+    mtts = terminal.mtts
+    if mtts is not None:
+        if mtts & Mtts.TRUECOLOR:
+            return TRUECOLOR
+        if mtts & Mtts.COLORS_256:
+            return ANSI256
+        if mtts & Mtts.ANSI:
+            return ANSI16
+        return PLAIN_TEXT
+    names = " ".join(terminal.names).upper()
+    if "TRUECOLOR" in names or "24BIT" in names:
+        return TRUECOLOR
+    if "256COLOR" in names or "256-COLOR" in names:
+        return ANSI256
+    if any(name in names for name in _COLOUR_TERMINALS):
+        return ANSI16
+    return PLAIN_TEXT
+

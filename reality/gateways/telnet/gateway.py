@@ -1,0 +1,210 @@
+"""The telnet gateway: :class:`TelnetGateway`, a session per connection, and :func:`install`.
+
+The gateway holds what every session shares: the world, the
+authenticator, the limits (connections per address and in all, login
+time, command rate and queue), and the end-of-turn write of every
+session's output. It refuses a connection over a limit with a message,
+and answers MSSP with the server's status.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from reality import __version__
+from reality.audit import audit
+from reality.game.world import World
+from reality.gateways.auth import Authenticator
+from reality.gateways.connections import TOO_MANY_FROM_ADDRESS, Connections
+from reality.gateways.context import GatewayContext
+from reality.gateways.telnet.session import TelnetSession
+from reality.net.protocol import Address, Factory
+from reality.net.protocols.telnet import TelnetConfig, TelnetProtocol
+
+# The package's logger (see session.py).
+log = logging.getLogger("reality.gateways.telnet")
+
+__all__ = [
+    "COMMAND_BURST",
+    "COMMAND_RATE",
+    "LOGIN_DEADLINE",
+    "LOGIN_TIMEOUT",
+    "MAX_QUEUED_LINES",
+    "TelnetGateway",
+    "install",
+]
+
+#: Lines kept waiting (for a password check, or for the rate limit); more are dropped.
+MAX_QUEUED_LINES = 100
+#: Seconds without a line before login, and in all from connecting to being
+#: logged in: the idle time restarts with each line, the deadline does not, so
+#: a line every 299 s cannot keep a connection that never logs in.
+LOGIN_TIMEOUT = 300.0
+LOGIN_DEADLINE = 600.0
+#: Lines a session may run per second, after a burst of COMMAND_BURST (Evennia: 80/s).
+COMMAND_RATE = 20.0
+COMMAND_BURST = 60
+
+
+class _Refusal(TelnetProtocol):
+    """Says why the connection is refused, then closes."""
+
+    def __init__(self, message: str, clock: Any) -> None:
+        super().__init__(TelnetConfig.server(offer_local=(), offer_remote=()), clock)
+        self.message = message
+
+    def connection_made(self) -> None:
+        super().connection_made()
+        self.close(self.message)
+
+
+class TelnetGateway(Factory):
+    """Makes a :class:`TelnetSession` per connection and holds what they share."""
+
+    def __init__(
+        self,
+        world: World,
+        authenticator: Authenticator,
+        clock: Any,
+        *,
+        max_per_address: int = 50,
+        max_connections: int = 10000,
+        idle_timeout: float = 3600.0,
+        login_timeout: float = LOGIN_TIMEOUT,
+        login_deadline: float = LOGIN_DEADLINE,
+        command_rate: float = COMMAND_RATE,
+        command_burst: int = COMMAND_BURST,
+        max_queued_lines: int = MAX_QUEUED_LINES,
+    ) -> None:
+        self.world = world
+        self.authenticator = authenticator
+        self.clock = clock
+        self.idle_timeout = idle_timeout
+        #: Seconds without a line before login (restarts with each line; 0: none).
+        self.login_timeout = login_timeout
+        #: Seconds from connecting to being logged in, in all (0: no limit).
+        self.login_deadline = login_deadline
+        #: Lines a session runs per second (0: no limit), after a burst; the queue beyond.
+        self.command_rate = command_rate
+        self.command_burst = command_burst
+        self.max_queued_lines = max_queued_lines
+        self.telnet_config = TelnetConfig.server()
+        #: When the server started, wall-clock (MSSP's UPTIME).
+        self.started = time.time()
+        self.connections = Connections(max_per_address, max_connections)
+        #: Lines of input run as game commands since the start.
+        self.commands = 0
+        #: Sessions to write at the end of this reactor turn (see TelnetSession.flush).
+        self._to_flush: list[TelnetSession] = []
+        self.address: Address | None = None
+
+    def build_protocol(self, addr: Address) -> TelnetProtocol:
+        reason = self.connections.refusal(addr.host)
+        if reason is not None:
+            log.warning("refusing telnet connection from %s: %s (%d open)",
+                        addr.host, reason, len(self.connections))
+            audit("connection.refused", service="telnet", address=addr.host,
+                  reason="per-address" if reason == TOO_MANY_FROM_ADDRESS else "per-service")
+            if reason == TOO_MANY_FROM_ADDRESS:
+                message = "Too many connections from your address; please close one and try again."
+            else:
+                message = "The server is full; please try again later."
+            return _Refusal(message, self.clock)
+        session = TelnetSession(self)
+        session.factory = self
+        return session
+
+    def _schedule_flush(self, session: TelnetSession) -> None:
+        if not self._to_flush:
+            self.clock.call_soon(self._flush_sessions)
+        self._to_flush.append(session)
+
+    def _flush_sessions(self) -> None:
+        sessions, self._to_flush = self._to_flush, []
+        for session in sessions:
+            try:
+                session._flush_now()
+            except Exception:
+                log.exception("error writing to %r", session)
+
+    @property
+    def open_connections(self) -> int:
+        """Telnet connections open now, logged in or not."""
+        return len(self.connections)
+
+    def close_all(self, message: str) -> None:
+        """Tell every connection (logged in or not) ``message`` and close it."""
+        self.connections.close_all(lambda session: session.disconnect(message))
+
+    # -- texts ---------------------------------------------------------------------------
+
+    def banner(self) -> str:
+        world = self.world
+        lines = ["", f"  {world.name}", ""]
+        if world.welcome:
+            lines += [f"  {world.welcome}", ""]
+        if world.web_url:
+            lines.append(f"  On the web: {world.web_url}/  (the map: {world.web_url}/map.svg)")
+            lines.append("")
+        lines.append(self.login_help())
+        return "\n".join(lines)
+
+    @staticmethod
+    def login_help() -> str:
+        return (
+            "Type your character's name to log in or to create a new character,\n"
+            "or: create <name> <password> | connect <name> <password> | who | quit\n"
+        )
+
+    def mssp_variables(self) -> dict[str, Any]:
+        world = self.world
+        counts = world.counts()
+        variables: dict[str, Any] = {
+            "NAME": world.name,
+            "PLAYERS": str(counts.online),
+            "UPTIME": str(int(self.started)),
+            "CODEBASE": f"Reality {__version__}",
+            "FAMILY": "Custom",
+            "LANGUAGE": "English",
+            "ROOMS": str(counts.rooms),
+            "ANSI": "1",
+            "UTF-8": "1",
+            "GMCP": "1",
+            "MCCP": "1",
+            "XTERM 256 COLORS": "1",
+            "XTERM TRUE COLORS": "1",
+        }
+        if self.address is not None:
+            variables["PORT"] = str(self.address.port)
+        if self.world.web_url:
+            variables["WEBSITE"] = f"{self.world.web_url}/"
+        return variables
+
+
+def install(context: GatewayContext) -> TelnetGateway:
+    """Plug telnet into the server: its port; the gateway is what the server tracks.
+
+    When the port is open the world learns its address (the website shows
+    how to connect, so the world's change makes it draw its pages again).
+    """
+    world, limits = context.world, context.limits
+    gateway = TelnetGateway(
+        world,
+        context.authenticator,
+        context.reactor,
+        max_per_address=limits.max_per_address,
+        max_connections=limits.max_connections,
+        idle_timeout=limits.idle_timeout,
+        login_timeout=context.settings.login_timeout,
+        login_deadline=context.settings.login_deadline,
+    )
+
+    def listening(address: Address) -> None:
+        gateway.address = address
+        world.telnet_address = f"{context.public_host()}:{address.port}"
+        world.changed("world", None)
+
+    context.listen("telnet", context.settings.telnet_port, gateway, listening)
+    return gateway
