@@ -9,60 +9,19 @@ speech scrolls in above it. Skipped when tmux is not installed.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from serverproc import ROOT, ServerProcess  # noqa: E402
+from terminal import Tmux  # noqa: E402
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 COLUMNS, ROWS = 100, 30
-
-
-class Tmux:
-    """One tmux server on a private socket, running one session."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.socket = f"reality-test-{os.getpid()}-{time.monotonic_ns()}"
-
-    def run(self, *args: str) -> str:
-        done = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True,
-                              text=True, timeout=10)
-        return done.stdout
-
-    def start(self, command: str) -> None:
-        self.run("new-session", "-d", "-s", "play", "-x", str(COLUMNS), "-y", str(ROWS),
-                 command)
-
-    def keys(self, *keys: str) -> None:
-        self.run("send-keys", "-t", "play", *keys)
-
-    def screen(self, escapes: bool = False) -> str:
-        return self.run("capture-pane", "-p", *(["-e"] if escapes else []), "-t", "play")
-
-    def wait_for(self, text: str, timeout: float = 10.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{text!r} not on the screen after {timeout} s:\n{screen}")
-            time.sleep(0.05)
-
-    def alive(self) -> bool:
-        return "play" in self.run("list-sessions", "-F", "#{session_name}")
-
-    def kill(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True,
-                       timeout=10)
 
 
 def rows(screen: str) -> list[str]:
@@ -72,7 +31,7 @@ def rows(screen: str) -> list[str]:
 
 def test_screen_masks_the_password_and_keeps_the_typed_line(tmp_path):
     """On a real terminal: stars for the password, colours, typing undisturbed by speech."""
-    tmux = Tmux(tmp_path)
+    tmux = Tmux(COLUMNS, ROWS)
     with ServerProcess(tmp_path) as server:
         port = server.ports["telnet"]
         command = (
