@@ -33,7 +33,7 @@ import errno
 import logging
 import socket
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from reality.net import error
 from reality.net.address import Address
@@ -58,6 +58,17 @@ LOW_WATER = 16 * 1024
 #: buffered for it; then the connection is aborted. Without it a peer that
 #: never reads (a zero TCP window) would hold a closing connection forever.
 CLOSE_TIMEOUT = 60.0
+
+
+class _Limits(NamedTuple):
+    """A connection's write-buffer marks and close deadline."""
+
+    high_water: int
+    low_water: int
+    close_timeout: float
+
+
+_DEFAULT_LIMITS = _Limits(HIGH_WATER, LOW_WATER, CLOSE_TIMEOUT)
 
 #: First pause of accepting after accept() ran out of a resource, in seconds.
 ACCEPT_BACKOFF_MIN = 0.1
@@ -104,12 +115,10 @@ class Connection:
         "_buffer",
         "_reading_paused",
         "_protocol_paused",
-        "high_water",
-        "low_water",
+        "_limits",
         "_peer",
         "_eof",
         "_close_call",
-        "close_timeout",
     )
 
     def __init__(self, reactor: IReactorIO, sock: socket.socket, protocol: IProtocol) -> None:
@@ -125,12 +134,10 @@ class Connection:
         self._buffer: bytearray | None = None
         self._reading_paused = False
         self._protocol_paused = False
-        self.high_water = HIGH_WATER
-        self.low_water = LOW_WATER
+        self._limits = _DEFAULT_LIMITS
         self._peer: Address | None = None
         self._eof = False
         self._close_call: Any = None
-        self.close_timeout = CLOSE_TIMEOUT
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
@@ -212,7 +219,7 @@ class Connection:
             self._start_writing()
         else:
             buffer += data
-        if not self._protocol_paused and len(buffer) > self.high_water:
+        if not self._protocol_paused and len(buffer) > self._limits.high_water:
             self._protocol_paused = True
             try:
                 self.protocol.pause_writing()
@@ -239,7 +246,7 @@ class Connection:
                 self._connection_failed(exc)
                 return
             del buffer[:sent]
-        if self._protocol_paused and len(buffer) <= self.low_water:
+        if self._protocol_paused and len(buffer) <= self._limits.low_water:
             self._protocol_paused = False
             try:
                 self.protocol.resume_writing()
@@ -258,12 +265,35 @@ class Connection:
 
     def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
         """Set the high- and low-water marks that pause and resume the protocol."""
-        if high is not None:
-            self.high_water = high
-        if low is not None:
-            self.low_water = low
-        if self.low_water > self.high_water:
+        limits = self._limits
+        high = limits.high_water if high is None else high
+        low = limits.low_water if low is None else low
+        if low > high:
             raise ValueError("the low-water mark must not exceed the high-water mark")
+        self._limits = _Limits(high, low, limits.close_timeout)
+
+    # The limits are one shared object until a connection changes its own:
+    # three numbers every idle connection would otherwise carry.
+
+    @property
+    def high_water(self) -> int:
+        """Unsent bytes past which the protocol is told ``pause_writing``."""
+        return self._limits.high_water
+
+    @property
+    def low_water(self) -> int:
+        """Unsent bytes at or below which the protocol is told ``resume_writing``."""
+        return self._limits.low_water
+
+    @property
+    def close_timeout(self) -> float:
+        """Seconds ``lose_connection`` waits for a peer to read what is buffered."""
+        return self._limits.close_timeout
+
+    @close_timeout.setter
+    def close_timeout(self, seconds: float) -> None:
+        limits = self._limits
+        self._limits = _Limits(limits.high_water, limits.low_water, seconds)
 
     # -- closing -------------------------------------------------------------------
 
