@@ -40,7 +40,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from attrs import frozen
 
@@ -54,7 +54,7 @@ from reality.game.loader import (
     WorldFileRefused,
     excerpt,
 )
-from reality.game.store import BuiltExit, BuiltItem, BuiltRoom
+from reality.game.store import BuiltExit, BuiltItem, BuiltRoom, Store
 from reality.game.things import (
     ABBREVIATIONS,
     EXACT,
@@ -73,9 +73,6 @@ from reality.game.things import (
     travel_messages,
 )
 
-if TYPE_CHECKING:
-    from reality.game.world import World
-
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -85,6 +82,7 @@ __all__ = [
     "Ambiguous",
     "Verb",
     "VerbRegistry",
+    "WorldView",
     "register_verb",
     "run",
 ]
@@ -187,12 +185,66 @@ VERBS = VerbRegistry()
 register_verb = VERBS.register
 
 
+class WorldView(Protocol):
+    """The world as a verb handler sees it: the part of :class:`reality.game.world.World` verbs use.
+
+    The world imports this module to run verbs, so this module cannot import
+    the world back; ``World`` fits this protocol structurally (mypy checks it
+    where the world makes a :class:`Context`).
+    """
+
+    store: Store
+    verbs: VerbRegistry
+    rooms: dict[str, Room]
+    items: dict[str, Item]
+    npcs: dict[str, Npc]
+    online: dict[str, Player]
+    loading: str | None
+    load_file: Callable[[str, Callable[[WorldDefinition | Exception], None]], None]
+    on_shutdown: Callable[[str], None] | None
+    wall: Callable[[], float]
+
+    def load(self, definition: WorldDefinition) -> None: ...
+
+    def logout(self, player: Player, message: str) -> None: ...
+
+    def move_player(
+        self,
+        player: Player,
+        room: Room,
+        buffer: EventBuffer,
+        *,
+        leave: str | None,
+        arrive: str | None,
+    ) -> None: ...
+
+    def move_item(self, item: Item, holder: Room | Player) -> None: ...
+
+    def send_room_info(self, player: Player) -> None: ...
+
+    def describe_room(self, room: Room, viewer: Player, *, brief: bool = False) -> str: ...
+
+    def who_text(self, viewer: Player | None = None) -> str: ...
+
+    def find_online(self, query: str) -> list[Player]: ...
+
+    def mail_address(self, player: Player | str) -> str: ...
+
+    def homepage_url(self, player: Player | str) -> str | None: ...
+
+    def changed(self, topic: str, key: str | None) -> None: ...
+
+    def mark_dirty(self, player: Player) -> None: ...
+
+    def set_homepage(self, player: Player, text: str) -> None: ...
+
+
 class Context:
     """What a verb handler works with: the world, the player, the output buffer."""
 
     __slots__ = ("world", "player", "buffer", "after", "verb", "typed", "choices")
 
-    def __init__(self, world: World, player: Player) -> None:
+    def __init__(self, world: WorldView, player: Player) -> None:
         self.world = world
         self.player = player
         self.buffer = EventBuffer()
@@ -964,7 +1016,7 @@ def _audit(ctx: Context, event: str, **fields: object) -> None:
     audit(event, who=ctx.player.name, address=address, **fields)
 
 
-def _new_id(world: World, name: str) -> str:
+def _new_id(world: WorldView, name: str) -> str:
     slug = "-".join(re.sub(r"[^a-z0-9 ]", "", name.lower()).split())[:40] or "thing"
     base = "@" + slug
     taken = set(world.rooms) | set(world.items) | set(world.npcs)
@@ -1145,7 +1197,7 @@ def load_(ctx: Context, args: str) -> None:
     ctx.after.append(lambda: _ask_for_world_file(world, player, path))
 
 
-def _ask_for_world_file(world: World, player: Player, path: str) -> None:
+def _ask_for_world_file(world: WorldView, player: Player, path: str) -> None:
     answered = False
 
     def done(result: WorldDefinition | Exception) -> None:
@@ -1178,7 +1230,7 @@ def _ask_for_world_file(world: World, player: Player, path: str) -> None:
         done(exc)
 
 
-def _apply_world_file(world: World, path: str, result: WorldDefinition | Exception) -> str:
+def _apply_world_file(world: WorldView, path: str, result: WorldDefinition | Exception) -> str:
     """Apply a definition (or report why not); the text for the admin."""
     shown = markup.escape(excerpt(path, 80))
     if isinstance(result, WorldFileRefused):
