@@ -10,8 +10,9 @@ cannot be understood apart.
 The rules (docs/DESIGN "The arrows"):
 
 - no circles among the modules of ``reality/net``, ``reality/gateways``,
-  ``reality/app.py`` and ``reality/cli.py`` (``reality/game`` is exempt for
-  now);
+  ``reality/game``, ``reality/app.py`` and ``reality/cli.py`` (the verbs
+  see the world through ``commands.WorldView``, a ``typing.Protocol``, and
+  the world's contract with a session is ``things.Session``);
 - ``reality.net`` imports nothing from ``reality.game``, ``reality.gateways``
   or ``reality.client``: it is a general engine;
 - ``reality.game`` imports nothing from ``reality.net`` or
@@ -186,6 +187,11 @@ def test_no_import_circles_in_the_engine():
 def test_no_import_circles_in_the_gateways():
     """No module of reality.gateways is part of an import circle."""
     assert _circles_touching("reality.gateways") == []
+
+
+def test_no_import_circles_in_the_world():
+    """No module of reality.game is part of an import circle (not even for a type hint)."""
+    assert _circles_touching("reality.game") == []
 
 
 def test_no_import_circles_through_the_app_and_the_command():

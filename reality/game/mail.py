@@ -84,7 +84,7 @@ from wcwidth import wcwidth
 
 from reality.game import commands, markup
 from reality.game.accounts import name_key
-from reality.game.commands import Context, Refusal, VerbRegistry
+from reality.game.commands import Context, Refusal, VerbRegistry, WorldView
 from reality.game.events import Event, deliver as deliver_event
 from reality.game.store import MIGRATIONS, Migration, Store, register_migrations
 from reality.game.text import clean_player_text
@@ -828,7 +828,7 @@ class _Daemon:
 _OFFICES: weakref.WeakKeyDictionary[Any, PostOffice] = weakref.WeakKeyDictionary()
 
 
-def post_office(world: World) -> PostOffice | None:
+def post_office(world: World | WorldView) -> PostOffice | None:
     """The post office serving ``world``, if one was set up."""
     return _OFFICES.get(world)
 

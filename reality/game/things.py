@@ -20,10 +20,7 @@ proper ("Old Tom"): it takes no article.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from reality.game.world import Session
+from typing import Any, Protocol
 
 __all__ = [
     "ABBREVIATIONS",
@@ -37,6 +34,7 @@ __all__ = [
     "Npc",
     "Player",
     "Room",
+    "Session",
     "Thing",
     "capitalize",
     "expand_direction",
@@ -126,6 +124,32 @@ def _match_names(query: str, names: tuple[str, ...]) -> int:
             if i == len(wanted):
                 best = WORD_PREFIX
     return best
+
+
+class Session(Protocol):
+    """A connected person, as a gateway presents them to the world.
+
+    A session may also carry ``peer_host`` (its peer's address), which admin
+    verbs write to the audit log. It is defined here, beside the
+    :class:`Player` that holds one, so that neither this module nor the
+    world's has to import the other's for it.
+    """
+
+    def attach(self, player: Player) -> None:
+        """Speak for ``player`` from now on.
+
+        :meth:`World.connect` calls it before it shows anything, so the
+        player's settings (colour, width) shape the first room description.
+        """
+
+    def show(self, text: str) -> None:
+        """Show markup text (one or more lines) to the person."""
+
+    def send_data(self, kind: str, data: dict[str, Any]) -> None:
+        """Send structured state, e.g. ``("Room.Info", {"id", "name", "exits"})`` (GMCP)."""
+
+    def disconnect(self, message: str) -> None:
+        """Show ``message``, then close the connection."""
 
 
 class Thing:

@@ -78,6 +78,7 @@ from reality.game.things import (
     Npc,
     Player,
     Room,
+    Session,
     capitalize,
     name_list,
     plural,
@@ -121,30 +122,6 @@ class Clock(Protocol):
     def seconds(self) -> float: ...
 
     def call_later(self, delay: float, f: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
-
-
-class Session(Protocol):
-    """A connected person, as a gateway presents them to the world.
-
-    A session may also carry ``peer_host`` (its peer's address), which admin
-    verbs write to the audit log.
-    """
-
-    def attach(self, player: Player) -> None:
-        """Speak for ``player`` from now on.
-
-        :meth:`World.connect` calls it before it shows anything, so the
-        player's settings (colour, width) shape the first room description.
-        """
-
-    def show(self, text: str) -> None:
-        """Show markup text (one or more lines) to the person."""
-
-    def send_data(self, kind: str, data: dict[str, Any]) -> None:
-        """Send structured state, e.g. ``("Room.Info", {"id", "name", "exits"})`` (GMCP)."""
-
-    def disconnect(self, message: str) -> None:
-        """Show ``message``, then close the connection."""
 
 
 @frozen

@@ -1,0 +1,321 @@
+"""The builders' (admins') verbs: @dig, @create, @describe, @teleport, @load, @kick, @shutdown.
+
+Registered by :mod:`reality.game.commands` (``_register_defaults``); every
+one is ``admin=True`` and writes to the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from reality.audit import audit
+from reality.game import markup
+from reality.game.loader import (
+    EXIT_PATTERN,
+    WorldDefinition,
+    WorldFileError,
+    WorldFileRefused,
+    excerpt,
+)
+from reality.game.store import BuiltExit, BuiltItem, BuiltRoom
+from reality.game.things import (
+    OPPOSITES,
+    Exit,
+    Item,
+    Player,
+    Room,
+    expand_direction,
+    plural,
+)
+from reality.game.verbs.core import (
+    MAX_CARRIED,
+    MAX_DESCRIPTION,
+    Context,
+    Refusal,
+    WorldView,
+    _check_markup,
+    _connected,
+    _find_target,
+    _plain_name,
+)
+
+log = logging.getLogger(__name__)
+
+# -- admin verbs ----------
+
+
+def _audit(ctx: Context, event: str, **fields: object) -> None:
+    """One line on the audit log for an admin action by ``ctx.player``."""
+    # A gateway's session may carry its peer's host as ``peer_host`` (telnet's does).
+    address = getattr(ctx.player.session, "peer_host", None)
+    audit(event, who=ctx.player.name, address=address, **fields)
+
+
+def _new_id(world: WorldView, name: str) -> str:
+    slug = "-".join(re.sub(r"[^a-z0-9 ]", "", name.lower()).split())[:40] or "thing"
+    base = "@" + slug
+    taken = set(world.rooms) | set(world.items) | set(world.npcs)
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def dig(ctx: Context, args: str) -> None:
+    world = ctx.world
+    room = ctx.room
+    way, _, name = args.strip().partition(" ")
+    way = expand_direction(way.lower())
+    if not way or not name.strip():
+        raise Refusal("Usage: @dig <exit> <room name>, e.g. @dig north The Tower")
+    if not EXIT_PATTERN.match(way):
+        raise Refusal("An exit name is a word in lower-case letters.")
+    if way in room.exits:
+        raise Refusal(f"There is already a way {way} here.")
+    name = _plain_name(name, "room")
+    back = OPPOSITES.get(way, "back")
+    new_id = _new_id(world, name)
+    new_room = Room(new_id, name, "")
+    world.store.add_built_room(
+        BuiltRoom(new_id, name, "", False, ctx.player.key),
+        [BuiltExit(room.id, way, new_id), BuiltExit(new_id, back, room.id)],
+        now=world.wall(),
+    )
+    world.rooms[new_id] = new_room
+    room.add_exit(Exit(way, new_id))
+    new_room.add_exit(Exit(back, room.id))
+    world.changed("world", None)
+    ctx.act(
+        f"{ctx.player.name} gestures, and a way {way} opens.",
+        f"You dig {way} to {name} ({new_id}); the way back is '{back}'.",
+    )
+    for other in room.players:
+        world.send_room_info(other)
+    _audit(ctx, "admin.dig", target=new_id, exit=way, room=room.id)
+
+
+def create(ctx: Context, args: str) -> None:
+    world = ctx.world
+    player = ctx.player
+    name = _plain_name(args, "item")
+    if len(player.inventory) >= MAX_CARRIED:
+        raise Refusal("You can't carry any more.")
+    new_id = _new_id(world, name)
+    item = Item(new_id, name, "")
+    world.store.add_built_item(
+        BuiltItem(new_id, name, "", player.key), kind="player", place=player.key, now=world.wall()
+    )
+    world.items[new_id] = item
+    item.location = player
+    player.inventory.append(item)
+    ctx.act(
+        f"{player.name} makes {item.a()} out of thin air.",
+        f"You create {item.a()} ({new_id}). It is in your hands.",
+    )
+    _audit(ctx, "admin.create", target=new_id, name=name)
+
+
+def describe(ctx: Context, args: str) -> None:
+    world = ctx.world
+    target_name, sep, text = args.partition("=")
+    target_name, text = target_name.strip(), text.strip()
+    if not sep or not target_name:
+        raise Refusal("Usage: @describe <target> = <text>  (target: here, me, or a name)")
+    if len(text) > MAX_DESCRIPTION:
+        raise Refusal(f"That description is too long (at most {MAX_DESCRIPTION} characters).")
+    _check_markup(text)
+    room = ctx.room
+    lowered = target_name.lower()
+    if lowered in ("here", "room"):
+        target: Any = room
+    elif lowered in ("me", "self"):
+        target = ctx.player
+    else:
+        target = _find_target(ctx, target_name)
+    if isinstance(target, Player):
+        world.store.set_player_description(target.key, text or None)
+        target.description = text
+        label = target.name
+    elif isinstance(target, Exit):
+        world.store.set_description("exit", f"{room.id}/{target.name}", text)
+        target.description = text
+        label = f"the way {target.name}"
+    else:
+        world.store.set_description(target.kind, target.id, text)
+        target.description = text
+        label = target.the()
+    world.changed("world", None)
+    _audit(ctx, "admin.describe", target=_audit_target(target, room))
+    ctx.tell(f"You describe {label}.")
+
+
+def _audit_target(target: Any, room: Room) -> str:
+    """What an admin verb acted on, for the audit log: a kind and an id."""
+    if isinstance(target, Player):
+        return f"player:{target.key}"
+    if isinstance(target, Exit):
+        return f"exit:{room.id}/{target.name}"
+    return f"{target.kind}:{target.id}"
+
+
+def teleport(ctx: Context, args: str) -> None:
+    world = ctx.world
+    who_part, sep, where = args.partition("=")
+    if sep:
+        traveller = _connected(ctx, who_part.strip())
+        destination = _find_room(ctx, where.strip())
+    else:
+        traveller = ctx.player
+        query = args.strip()
+        if not query:
+            raise Refusal("Usage: @teleport <player or room>  or  @teleport <player> = <room>")
+        people = world.find_online(query)
+        if len(people) == 1:
+            destination = people[0].location
+        else:
+            destination = _find_room(ctx, query)
+    if destination is None:
+        raise Refusal("That place is nowhere.")
+    if destination is traveller.location:
+        raise Refusal(
+            "You are already there."
+            if traveller is ctx.player
+            else f"{traveller.name} is already there."
+        )
+    if traveller is ctx.player:
+        leave = f"{traveller.name} vanishes in a puff of smoke."
+        arrive = f"{traveller.name} appears in a puff of smoke."
+    else:
+        ctx.tell(f"You send {traveller.name} to {destination.name}.")
+        ctx.buffer.tell(traveller, f"{ctx.player.name} sends you elsewhere.")
+        leave = f"{traveller.name} vanishes."
+        arrive = f"{traveller.name} appears out of nowhere."
+    world.move_player(traveller, destination, ctx.buffer, leave=leave, arrive=arrive)
+    _audit(ctx, "admin.teleport", target=traveller.name, to=destination.id)
+
+
+def _find_room(ctx: Context, query: str) -> Room:
+    world = ctx.world
+    if query in world.rooms:
+        return world.rooms[query]
+    return ctx.find(
+        query, world.rooms.values(), nothing=f"There is no room called '{markup.escape(query)}'."
+    )
+
+
+#: Error lines of a bad world file shown to the admin (the rest are counted).
+MAX_LOAD_ERRORS_SHOWN = 10
+
+
+def load_(ctx: Context, args: str) -> None:
+    """``@load FILE``: read a world file off the loop, then swap it in atomically.
+
+    The file is asked for through ``world.load_file`` (a worker process on
+    a server), so the verb returns at once with "Reading ..."; the answer
+    reaches the admin when the file has been read, parsed and applied.
+    One load at a time.
+    """
+    path = args.strip()
+    if not path:
+        raise Refusal("Usage: @load <world file>")
+    world = ctx.world
+    if world.loading is not None:
+        raise Refusal(
+            f"Still reading {markup.escape(excerpt(world.loading, 80))}; wait for it to finish."
+        )
+    player = ctx.player
+    world.loading = path
+    ctx.tell(f"Reading {markup.escape(excerpt(path, 80))} ...")
+    # Asked after "Reading" is delivered, so that an answer given at once
+    # (the inline hook) comes after it.
+    ctx.after.append(lambda: _ask_for_world_file(world, player, path))
+
+
+def _ask_for_world_file(world: WorldView, player: Player, path: str) -> None:
+    answered = False
+
+    def done(result: WorldDefinition | Exception) -> None:
+        nonlocal answered
+        if answered:
+            return
+        answered = True
+        world.loading = None
+        try:
+            text = _apply_world_file(world, path, result)
+            if isinstance(result, WorldFileError):
+                outcome = f"refused: {len(result.errors) + result.more} errors"
+            elif isinstance(result, Exception):
+                outcome = f"refused: {type(result).__name__}"
+            else:
+                outcome = "loaded"
+        except Exception:
+            log.exception("applying world file %r failed", path[:200])
+            text = "{red}Something went wrong while loading the world.{/} It has been logged."
+            outcome = "failed"
+        audit(
+            "admin.load",
+            who=player.name,
+            address=getattr(player.session, "peer_host", None),
+            target=path,
+            result=outcome,
+        )
+        if world.online.get(player.key) is player:
+            player.show(text)
+
+    try:
+        world.load_file(path, done)
+    except Exception as exc:  # a broken hook must not leave @load stuck
+        log.exception("the load_file hook failed for %r", path[:200])
+        done(exc)
+
+
+def _apply_world_file(world: WorldView, path: str, result: WorldDefinition | Exception) -> str:
+    """Apply a definition (or report why not); the text for the admin."""
+    shown = markup.escape(excerpt(path, 80))
+    if isinstance(result, WorldFileRefused):
+        lines = ["{red}Not loaded; nothing was changed:{/}"]
+        lines.extend(markup.escape(line) for line in result.lines(MAX_LOAD_ERRORS_SHOWN))
+        return "\n".join(lines)
+    if isinstance(result, WorldFileError):
+        lines = ["{red}The world file has errors; nothing was changed:{/}"]
+        lines.extend(markup.escape(line) for line in result.lines(MAX_LOAD_ERRORS_SHOWN))
+        return "\n".join(lines)
+    if isinstance(result, Exception):
+        reason = markup.escape(excerpt(str(result) or type(result).__name__, 200))
+        return f"{{red}}Could not load {shown}: {reason}; nothing was changed.{{/}}"
+    world.load(result)
+    return (
+        f"Loaded '{markup.escape(result.name)}' from {shown}:"
+        f" {plural(len(result.rooms), 'room')}, {plural(len(result.items), 'item')},"
+        f" {plural(len(result.npcs), 'NPC')}."
+    )
+
+
+def kick(ctx: Context, args: str) -> None:
+    name, _, reason = args.strip().partition(" ")
+    if not name:
+        raise Refusal("Usage: @kick <player> [reason]")
+    victim = _connected(ctx, name)
+    if victim is ctx.player:
+        raise Refusal("Use 'quit' to leave.")
+    message = f"You have been kicked out by {ctx.player.name}."
+    if reason.strip():
+        message += f" Reason: {reason.strip()}"
+    ctx.tell(f"You kick {victim.name} out.")
+    world = ctx.world
+    ctx.after.append(lambda: world.logout(victim, message))
+    _audit(ctx, "admin.kick", target=victim.name, reason=reason.strip() or None)
+
+
+def shutdown(ctx: Context, args: str) -> None:
+    world = ctx.world
+    if world.on_shutdown is None:
+        raise Refusal("This server has no shutdown hook; stop it from outside.")
+    message = args.strip() or "The server is shutting down."
+    hook = world.on_shutdown
+    ctx.tell("Shutting down.")
+    _audit(ctx, "admin.shutdown", reason=message)
+    ctx.after.append(lambda: hook(message))

@@ -1,0 +1,508 @@
+"""The players' verbs: looking, moving, talking, things, settings, homepages, help.
+
+Registered by :mod:`reality.game.commands` (``_register_defaults``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from reality.game import markup
+from reality.game.events import Event
+from reality.game.things import (
+    Exit,
+    Item,
+    Npc,
+    Player,
+    name_list,
+    plural,
+)
+from reality.game.verbs.core import (
+    MAX_CARRIED,
+    MAX_HOMEPAGE,
+    MAX_SAY,
+    Context,
+    Refusal,
+    _connected,
+    _find_target,
+    _visible,
+)
+
+log = logging.getLogger(__name__)
+
+# -- looking ----------
+
+
+def look(ctx: Context, args: str) -> None:
+    world = ctx.world
+    room = ctx.room
+    args = args.strip()
+    if args.lower().startswith("at "):
+        args = args[3:].strip()
+    if not args or args.lower() in ("here", "around", "room"):
+        ctx.tell(world.describe_room(room, ctx.player))
+        return
+    if args.lower() in ("me", "self", "myself"):
+        ctx.tell(_describe_player(ctx.player, viewer=ctx.player))
+        return
+    target = _find_target(ctx, args)
+    if isinstance(target, Exit):
+        destination = world.rooms.get(target.destination)
+        text = (
+            target.description
+            or f"The way {target.name} leads to {destination.name if destination else 'nowhere'}."
+        )
+        ctx.tell(text)
+        return
+    if isinstance(target, Player):
+        ctx.tell(_describe_player(target, viewer=ctx.player))
+        if target is not ctx.player:
+            ctx.emit(Event(room, None, target=target, to_target=f"{ctx.player.name} looks at you."))
+        return
+    description = target.description or f"You see nothing special about {target.the()}."
+    ctx.tell(description)
+
+
+def _describe_player(player: Player, *, viewer: Player) -> str:
+    you = player is viewer
+    lines = [
+        player.description
+        or (
+            "You look like a perfectly ordinary adventurer."
+            if you
+            else f"{player.name} looks like a perfectly ordinary adventurer."
+        )
+    ]
+    if player.inventory:
+        carried = name_list([i.a() for i in player.inventory])
+        lines.append(
+            f"You are carrying {carried}." if you else f"{player.name} is carrying {carried}."
+        )
+    return "\n".join(lines)
+
+
+# -- talking ----------
+
+
+def say(ctx: Context, args: str) -> None:
+    if not args:
+        raise Refusal("Say what?")
+    text = markup.escape(args[:MAX_SAY])
+    ctx.act(f'{ctx.player.name} says, "{text}"', f'You say, "{text}"')
+
+
+def emote(ctx: Context, args: str) -> None:
+    if not args:
+        raise Refusal("Emote what? For example: emote waves.")
+    text = markup.escape(args[:MAX_SAY].rstrip())
+    sep = "" if text[0] in "',." else " "
+    # The help promises "Alice waves.": a sentence ends in punctuation.
+    if not text.endswith(_SENTENCE_ENDS):
+        text += "."
+    ctx.emit(Event(ctx.room, f"{ctx.player.name}{sep}{text}"))
+
+
+#: What may end an emote as typed; anything else gets a full stop.
+_SENTENCE_ENDS = tuple(".!?…\"')]*~-:;")
+
+
+def tell(ctx: Context, args: str) -> None:
+    name, _, text = args.strip().partition(" ")
+    if not name or not text.strip():
+        raise Refusal("Tell whom what? For example: tell bob hello.")
+    target = _connected(ctx, name)
+    if target is ctx.player:
+        raise Refusal("You talk to yourself for a while.")
+    text = markup.escape(text.strip()[:MAX_SAY])
+    ctx.tell(f'You tell {target.name}, "{text}"')
+    ctx.buffer.tell(target, f'{{magenta}}{ctx.player.name} tells you,{{/}} "{text}"')
+
+
+def who(ctx: Context, args: str) -> None:
+    args = args.strip().lower()
+    if not args:
+        ctx.tell(ctx.world.who_text(ctx.player))
+        return
+    matches = ctx.world.find_online(args)
+    if not matches:
+        ctx.tell(f"No one whose name starts with '{markup.escape(args)}' is connected.")
+        return
+    ctx.tell(
+        f"{{bold}}Connected, matching '{markup.escape(args)}':{{/}} "
+        + ", ".join(p.name for p in matches[:60])
+    )
+
+
+# -- things ----------
+
+
+def inventory(ctx: Context, args: str) -> None:
+    carried = ctx.player.inventory
+    if not carried:
+        ctx.tell("You are empty-handed.")
+    else:
+        ctx.tell(f"You are carrying {name_list([i.a() for i in carried])}.")
+
+
+def get(ctx: Context, args: str) -> None:
+    room = ctx.room
+    player = ctx.player
+    if not args.strip():
+        raise Refusal("Get what?")
+    if args.strip().lower() == "all":
+        portable = [t for t in room.contents if isinstance(t, Item) and not t.fixed]
+        if not portable:
+            raise Refusal("There is nothing here you can take.")
+        room_for = MAX_CARRIED - len(player.inventory)
+        if room_for <= 0:
+            raise Refusal("You can't carry any more.")
+        taken = portable[:room_for]
+    else:
+        thing = ctx.find(args, _visible(ctx))
+        if isinstance(thing, Player):
+            raise Refusal(
+                "You can't pick yourself up."
+                if thing is player
+                else f"{thing.name} would not like that."
+            )
+        if isinstance(thing, Npc):
+            raise Refusal(f"{thing.The()} won't let you pick it up.")
+        if thing.location is player:
+            raise Refusal(f"You already have {thing.the()}.")
+        if isinstance(thing, Item) and thing.fixed:
+            raise Refusal(f"{thing.The()} is fixed in place.")
+        if len(player.inventory) >= MAX_CARRIED:
+            raise Refusal("You can't carry any more.")
+        taken = [thing]
+    for item in taken:
+        ctx.world.move_item(item, player)
+    names = name_list([i.the() for i in taken])
+    ctx.act(f"{player.name} picks up {names}.", f"You pick up {names}.")
+
+
+def drop(ctx: Context, args: str) -> None:
+    room = ctx.room
+    player = ctx.player
+    if not args.strip():
+        raise Refusal("Drop what?")
+    if args.strip().lower() == "all":
+        if not player.inventory:
+            raise Refusal("You are not carrying anything.")
+        dropped = list(player.inventory)
+    else:
+        thing = ctx.find(
+            args,
+            player.inventory,
+            nothing=f"You aren't carrying '{markup.escape(args.strip())}'.",
+        )
+        dropped = [thing]
+    for item in dropped:
+        ctx.world.move_item(item, room)
+    names = name_list([i.the() for i in dropped])
+    ctx.act(f"{player.name} drops {names}.", f"You drop {names}.")
+
+
+_GIVE = re.compile(r"(.+?)\s+to\s+(.+)\Z", re.IGNORECASE)
+
+
+def give(ctx: Context, args: str) -> None:
+    m = _GIVE.match(args.strip())
+    if not m:
+        raise Refusal("Give what to whom? For example: give lamp to bob.")
+    room = ctx.room
+    player = ctx.player
+    item = ctx.find(
+        m.group(1),
+        player.inventory,
+        nothing=f"You aren't carrying '{markup.escape(m.group(1))}'.",
+    )
+    target = ctx.find(
+        m.group(2), [*room.players, *(t for t in room.contents if isinstance(t, Npc))]
+    )
+    if target is player:
+        raise Refusal(f"You already have {item.the()}.")
+    if isinstance(target, Npc):
+        raise Refusal(f"{target.The()} is not interested in {item.the()}.")
+    if len(target.inventory) >= MAX_CARRIED:
+        raise Refusal(f"{target.name} can't carry any more.")
+    ctx.world.move_item(item, target)
+    ctx.emit(
+        Event(
+            room,
+            f"{player.name} gives {target.name} {item.the()}.",
+            actor=player,
+            to_actor=f"You give {item.the()} to {target.name}.",
+            target=target,
+            to_target=f"{player.name} gives you {item.the()}.",
+        )
+    )
+
+
+# -- the session ----------
+
+
+def quit_(ctx: Context, args: str) -> None:
+    world = ctx.world
+    player = ctx.player
+    ctx.after.append(lambda: world.logout(player, "Goodbye! Come back soon."))
+
+
+_SETTINGS = {
+    "color": ("auto", "on", "off"),
+    "brief": ("off", "on"),
+    # Whether others see your room: on the website and in 'who' (admins always do).
+    "where": ("hidden", "visible"),
+}
+
+
+def set_(ctx: Context, args: str) -> None:
+    player = ctx.player
+    key, _, value = args.strip().lower().partition(" ")
+    value = value.strip()
+    if key == "colour":
+        key = "color"
+    if not key:
+        width = player.settings.get("width", "auto")
+        lines = ["{bold}Your settings:{/}"]
+        for name, choices in _SETTINGS.items():
+            lines.append(f"  {name}: {player.settings.get(name, choices[0])}")
+        lines.append(f"  width: {width}")
+        lines.append("Change one with: set <name> <value>  (e.g. set color off, set width 100)")
+        ctx.tell("\n".join(lines))
+        return
+    if key == "width":
+        if value == "auto":
+            new: Any = "auto"
+        elif value.isdigit() and 20 <= int(value) <= 250:
+            new = int(value)
+        else:
+            raise Refusal("Width is 'auto' or a number from 20 to 250.")
+    elif key in _SETTINGS:
+        if value not in _SETTINGS[key]:
+            raise Refusal(f"{key} is one of: {', '.join(_SETTINGS[key])}.")
+        new = value
+    else:
+        raise Refusal(
+            f"There is no setting '{markup.escape(key)}'. Settings: color, brief, where, width."
+        )
+    player.settings[key] = new
+    ctx.world.mark_dirty(player)
+    if key == "where":
+        # The website's pages that show (or hide) the room render again.
+        ctx.world.changed("player", player.key)
+        ctx.tell(
+            "where is now visible: your room shows on the website and in 'who'."
+            if new == "visible"
+            else "where is now hidden: only admins see which room you are in."
+        )
+        return
+    ctx.tell(f"{key} is now {new}.")
+
+
+# -- homepages ----------
+
+
+def homepage(ctx: Context, args: str) -> None:
+    world = ctx.world
+    player = ctx.player
+    args = args.strip()
+    if not args:
+        url = world.homepage_url(player)
+        lines = [f"Your homepage: {url}" if url else "Your homepage (the website is not running)."]
+        if player.homepage:
+            lines.append("{dim}--- its text ---{/}")
+            lines.append(markup.escape(player.homepage))
+            lines.append("{dim}---{/}")
+        else:
+            lines.append("It is empty. Write it with 'homepage <markdown>' or 'homepage edit'.")
+        ctx.tell("\n".join(lines))
+        return
+    if args.lower() == "edit":
+        player.input_handler = HomepageEditor()
+        ctx.tell(
+            "Editing your homepage (Markdown). Type lines; a line with a single '.'"
+            " saves, '.abort' cancels; '.list', '.replace N text', '.delete N' and"
+            " '.preview' help on the way ('.help' for more)."
+        )
+        return
+    _save_homepage(ctx, args)
+
+
+def _save_homepage(ctx: Context, text: str) -> None:
+    if len(text) > MAX_HOMEPAGE:
+        raise Refusal(f"That is too long for a homepage (at most {MAX_HOMEPAGE} characters).")
+    ctx.world.set_homepage(ctx.player, text)
+    url = ctx.world.homepage_url(ctx.player)
+    ctx.tell("Homepage saved." + (f" See it at {url}" if url else ""))
+
+
+class HomepageEditor:
+    """Multi-line input for ``homepage edit``: lines until a lone ``.``.
+
+    Lines starting with ``.`` are editor commands (``.list``, ``.replace N
+    text``, ``.delete N``, ``.preview``, ``.abort``, ``.help``); every
+    other line is added to the page. ``..text`` adds a line ``.text``.
+    """
+
+    __slots__ = ("lines", "size")
+
+    prompt = "homepage> "
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.size = 0
+
+    def __call__(self, ctx: Context, line: str) -> None:
+        player = ctx.player
+        stripped = line.rstrip("\r\n")
+        command = stripped.strip()
+        if command == ".":
+            player.input_handler = None
+            _save_homepage(ctx, "\n".join(self.lines).strip("\n"))
+            return
+        if command.startswith("..") or not command.startswith("."):
+            self._add(ctx, stripped[1:] if command.startswith("..") else stripped)
+            return
+        word, _, rest = command.partition(" ")
+        word = word.lower()
+        if word == ".abort":
+            player.input_handler = None
+            ctx.tell("Homepage edit cancelled; nothing was changed.")
+        elif word == ".list":
+            ctx.tell(self._listing())
+        elif word == ".preview":
+            text = "\n".join(self.lines).strip("\n")
+            ctx.tell(
+                "{dim}--- your homepage as it will be saved"
+                f" ({plural(len(text), 'character')} of {MAX_HOMEPAGE}) ---{{/}}\n"
+                + (markup.escape(text) if text else "(empty)")
+                + "\n{dim}--- not saved yet: '.' saves, '.abort' cancels ---{/}"
+            )
+        elif word == ".delete":
+            number = self._line_number(rest)
+            del self.lines[number - 1]
+            self._resize()
+            ctx.tell(f"Line {number} deleted; {plural(len(self.lines), 'line')} left.")
+        elif word == ".replace":
+            number_text, _, text = rest.partition(" ")
+            number = self._line_number(number_text)
+            old = self.lines[number - 1]
+            self.lines[number - 1] = text
+            if self._resize() > MAX_HOMEPAGE:
+                self.lines[number - 1] = old
+                self._resize()
+                raise Refusal(
+                    f"That would make the page too long (at most {MAX_HOMEPAGE} characters)."
+                )
+            ctx.tell(f"Line {number} is now: {markup.escape(text)}")
+        else:
+            ctx.tell(EDITOR_HELP)
+
+    def _add(self, ctx: Context, text: str) -> None:
+        self.size += len(text) + 1
+        if self.size > MAX_HOMEPAGE:
+            ctx.player.input_handler = None
+            raise Refusal(
+                f"That is too long for a homepage (at most {MAX_HOMEPAGE} characters);"
+                " the edit was cancelled."
+            )
+        self.lines.append(text)
+
+    def _resize(self) -> int:
+        self.size = sum(len(line) + 1 for line in self.lines)
+        return self.size
+
+    def _line_number(self, text: str) -> int:
+        count = len(self.lines)
+        if not count:
+            raise Refusal("There are no lines yet.")
+        if not text.isdigit() or not 1 <= int(text) <= count:
+            raise Refusal(f"Give a line number from 1 to {count} ('.list' shows them).")
+        return int(text)
+
+    def _listing(self) -> str:
+        if not self.lines:
+            return "No lines yet."
+        width = len(str(len(self.lines)))
+        return "\n".join(
+            f"{{dim}}{n:>{width}}{{/}} {markup.escape(line)}"
+            for n, line in enumerate(self.lines, 1)
+        )
+
+
+EDITOR_HELP = (
+    "{bold}The homepage editor{/}: every line you type is added to the page. Commands:\n"
+    ".list              show the lines so far, numbered\n"
+    ".replace N text    put 'text' in place of line N\n"
+    ".delete N          remove line N\n"
+    ".preview           show the page as it will be saved\n"
+    ".                  save and leave the editor\n"
+    ".abort             leave without changing anything\n"
+    "..text             a line that starts with '.'\n"
+    "TinTin++ keeps lines starting with '#' or '!' for itself and splits lines at ';':"
+    " type \\# Title for a heading '# Title' and \\; for a ';'"
+    " (or switch '#verbatim' on while you write)."
+)
+
+
+# -- help ----------
+
+TOPICS: dict[str, str] = {
+    "movement": (
+        "{bold}Moving around{/}\n"
+        "Type an exit's name (north, door...) or 'go <exit>'. Short forms: n s e w ne nw se sw"
+        " u d. 'look' shows where you are and the ways out."
+    ),
+    "colour": (
+        "{bold}Colour{/}\n"
+        # This text is markup itself: "{{" shows one "{", a "}" needs no escape.
+        "World text uses tags like {{red}...{{/}: colour names (red, bright_blue, grey...),"
+        " #rrggbb, on_<colour> for backgrounds, and bold, dim, italic, underline, reverse."
+        " Write '{{{{' for a literal '{{' (a '}' alone needs no escaping)."
+        " 'set color off' turns colour off for you."
+    ),
+    "homepage": (
+        "{bold}Your homepage{/}\n"
+        "homepage            show your page's address and text\n"
+        "homepage <markdown> replace it with one line of Markdown\n"
+        "homepage edit       write several lines; a lone '.' saves, '.abort' cancels\n"
+        "In the editor: .list shows the lines numbered, .replace N text changes line N,"
+        " .delete N removes it, .preview shows the page before you save.\n"
+        "TinTin++ keeps lines starting with '#' or '!' for itself and splits lines at ';':"
+        " type \\# Title to send '# Title' (a Markdown heading) and \\; for a ';',"
+        " or switch '#verbatim' on while you write."
+    ),
+}
+TOPICS["color"] = TOPICS["colour"]
+
+
+def help_(ctx: Context, args: str) -> None:
+    registry = ctx.world.verbs
+    topic = args.strip().lower()
+    admin = ctx.player.admin
+    if not topic:
+        by_category: dict[str, list[str]] = {}
+        for verb in registry.all():
+            if verb.admin and not admin:
+                continue
+            by_category.setdefault(verb.category, []).append(verb.name)
+        lines = ["{bold}Commands{/} (type 'help <command>' for more):"]
+        for category in sorted(by_category, key=lambda c: (c != "general", c)):
+            lines.append(f"  {{green}}{category}:{{/}} {', '.join(sorted(by_category[category]))}")
+        lines.append("Topics: " + ", ".join(sorted(k for k in TOPICS if k != "color")) + ".")
+        ctx.tell("\n".join(lines))
+        return
+    if topic in TOPICS:
+        ctx.tell(TOPICS[topic])
+        return
+    found = (
+        registry.lookup(topic)
+        or registry.lookup(topic.lstrip("@"))
+        or (registry.lookup("@" + topic) if admin else None)
+    )
+    if found is None or (found.admin and not admin):
+        raise Refusal(f"There is no help on '{markup.escape(topic)}'. Type 'help' for the list.")
+    aliases = f" (also: {', '.join(found.aliases)})" if found.aliases else ""
+    ctx.tell(f"{{bold}}{markup.escape(found.usage)}{{/}}{aliases}\n{found.help}")
