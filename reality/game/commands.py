@@ -1,45 +1,12 @@
 """The command parser and the built-in verbs, as one module to import.
 
 The parser, the registry and :class:`Context` live in
-:mod:`reality.game.verbs.core`, the players' verbs in
+:mod:`reality.game.verbs.core` (whose docstring says how a line is read and
+how a verb handler reports or refuses), the players' verbs in
 :mod:`reality.game.verbs.player` and the builders' in
 :mod:`reality.game.verbs.building`; this module registers the built-in
 verbs in the shared registry :data:`VERBS` and re-exports the names other
 modules use.
-
-A line of input is read like this:
-
-1. ``'text`` and ``"text`` are ``say text``; ``:text`` is ``emote text``.
-2. The first word, lower-cased, is looked up as a verb name or alias
-   (``look``, ``l``, ``get``, ``@dig``...).
-3. Otherwise it is tried as an exit of the room (``north``, ``n``, ``door``).
-4. Otherwise as the unambiguous start of a verb (``inv`` for ``inventory``).
-5. Otherwise the player is told the word is not understood.
-
-A verb handler is ``handler(ctx: Context, args: str) -> None``. It refuses
-by raising :class:`Refusal` with a sentence that says why not ("You can't
-take Bob."); the world shows that sentence and nothing else happens. It
-reports by ``ctx.tell(text)``, ``ctx.act(to_others, to_actor)`` and
-``ctx.emit(Event(...))``; those are delivered only when the handler
-returns normally.
-
-Other modules add verbs to the shared registry::
-
-    from reality.game.commands import Context, register_verb
-
-    def mail(ctx: Context, args: str) -> None:
-        ctx.tell("You have no mail.")
-
-    register_verb("mail", mail, help="mail: list your letters ...", category="mail")
-
-Object names match by alias, whole name, name prefix or word prefixes
-("lamp", "bra", "br la" all find "brass lamp"); exact matches beat prefix
-matches; a remaining tie asks a numbered question ("Which do you mean:
-1. the brass lamp, 2. the brass key? Type the number, or e.g. get 2.brass.").
-The player's next line may be just the number: the same command runs again
-with that thing (:class:`Ambiguous`, :func:`run`). ``2.lamp`` picks the
-second of several at any time. Exits answer to their short forms (``sw``)
-wherever one can be named: ``sw``, ``go sw``, ``look sw``, ``@describe sw``.
 """
 
 from __future__ import annotations

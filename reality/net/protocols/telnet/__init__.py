@@ -15,18 +15,8 @@
                     back-pressure, the unread-output bound, the flood hold)
 ==================  ===============================================================
 
-:class:`TelnetCodec` turns bytes from the peer into events and method calls
-into bytes for the peer. It never touches a socket: :meth:`TelnetCodec.receive`
-parses input and returns a list of events; everything the codec must send
-(negotiation answers, AYT answers, text you asked it to send) collects in an
-output buffer that :meth:`TelnetCodec.data_to_send` hands over, compressed
-once MCCP2 is on. The same codec serves the server (``TelnetConfig.server()``)
-and a MUD client (``TelnetConfig.client(...)``).
-
-:class:`TelnetProtocol` is the adapter on the engine: it builds a codec in
-``connection_made`` (the server side sends its offers at once), feeds it
-``data_received``, calls one overridable hook per event, and writes what the
-codec produced.
+The same codec serves the server (``TelnetConfig.server()``) and a MUD
+client (``TelnetConfig.client(...)``); each module's docstring says how.
 
 What it follows, part by part:
 
