@@ -446,6 +446,10 @@ class CommandPipeline(Protocol):
         self._read_paused = False
         self._timer: IDelayedCall | None = None
         self._out: list[bytes] = []
+        # Bytes in the replies of _out already counted, and how many of them:
+        # the batch's size grows with each command, never summed again.
+        self._out_size = 0
+        self._out_counted = 0
         self._session: Deadline | None = None
 
     def _start_pipeline(self) -> None:
@@ -479,6 +483,10 @@ class CommandPipeline(Protocol):
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        # The client has just read (48 KiB, from the high to the low mark):
+        # a slow download is activity, not idleness, though no command came.
+        if not self._waiting:
+            self._start_timer()
         self._session_clock()
         self._process()
 
@@ -508,7 +516,11 @@ class CommandPipeline(Protocol):
                 self._perform(actions)
                 # A big batch goes out before the next command, so that a
                 # full transport can pause us (pause_writing) in between.
-                if self._out and sum(map(len, self._out)) >= FLUSH_AT:
+                out = self._out
+                for index in range(self._out_counted, len(out)):
+                    self._out_size += len(out[index])
+                self._out_counted = len(out)
+                if self._out_size >= FLUSH_AT:
                     self._flush()
         finally:
             self._processing = False
@@ -572,6 +584,7 @@ class CommandPipeline(Protocol):
     def _flush(self) -> None:
         """Write the replies made so far in one piece (dropped once the transport closes)."""
         transport = self.transport
+        self._out_size = self._out_counted = 0
         if self._out and transport is not None and not transport.disconnecting:
             out = self._out
             self._out = []

@@ -202,6 +202,21 @@ def test_pop3_session_clock_stops_while_the_client_reads_a_download():
     assert session.take().endswith(b"-ERR Autologout: session too long\r\n")
 
 
+def test_a_slow_download_is_not_idle():
+    """One RETR read slowly for longer than the idle time: each drain is activity."""
+    session = logged_in(settings=POP3Settings(hostname=POP3_HOST, idle_timeout=600,
+                                              session_timeout=0))
+    session.send(b"RETR 1\r\n")
+    for _ in range(15):  # 15 minutes on one letter, no new command
+        session.protocol.pause_writing()
+        session.clock.advance(59)
+        session.protocol.resume_writing()
+        session.clock.advance(1)
+    assert not session.closed
+    session.clock.advance(601)  # then nothing at all: idle
+    assert session.closed
+
+
 def test_pop3_session_clock_stops_while_the_mailbox_answers():
     """Waiting for the backend (a slow login) is not the client's time either."""
     backend = FakePOP3Backend(hold=True)
