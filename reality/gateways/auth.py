@@ -144,6 +144,7 @@ class _Throttle:
         self.locked_until: dict[str, float] = {}
         #: Attempts waiting for a check in flight from the same address.
         self.waiting: dict[str, deque[Callable[[], None]]] = {}
+        self._releasing: set[str] = set()
 
     def _recent(self, address: str, now: float) -> int:
         times = self.failures.get(address)
@@ -197,21 +198,42 @@ class _Throttle:
             self.failed(address)
         self._release(address)
 
+    def forget(self, address: str, start: Callable[[], None]) -> None:
+        """A waiting attempt is given up (its client left): it gives its place back."""
+        queue = self.waiting.get(address)
+        if queue is not None:
+            try:
+                queue.remove(start)
+            except ValueError:
+                pass  # already started
+            if not queue:
+                del self.waiting[address]
+
     def _release(self, address: str) -> None:
         # Start waiting attempts while there is room; once the address is
         # locked out, every one of them fails at once (and none is checked).
-        queue = self.waiting.get(address)
-        while queue:
-            now = self.clock.seconds()
-            locked = self.locked_until.get(address, 0.0) > now
-            if not locked and (
-                self._recent(address, now) + self.pending.get(address, 0) >= self.max_failures
-            ):
-                break
-            start = queue.popleft()
-            start()
-        if queue is not None and not queue and self.waiting.get(address) is queue:
-            del self.waiting[address]
+        # A started attempt that ends at once calls end() and so _release()
+        # again: the loop below carries on instead, so a hundred waiting
+        # attempts do not make a hundred nested calls.
+        if address in self._releasing:
+            return
+        self._releasing.add(address)
+        try:
+            queue = self.waiting.get(address)
+            while queue:
+                now = self.clock.seconds()
+                locked = self.locked_until.get(address, 0.0) > now
+                if not locked and (
+                    self._recent(address, now) + self.pending.get(address, 0)
+                    >= self.max_failures
+                ):
+                    break
+                start = queue.popleft()
+                start()
+            if queue is not None and not queue and self.waiting.get(address) is queue:
+                del self.waiting[address]
+        finally:
+            self._releasing.discard(address)
 
     def failed(self, address: str) -> None:
         now = self.clock.seconds()
@@ -416,6 +438,8 @@ class Authenticator:
         self.hasher = hasher
         self.clock = clock
         self.throttle = _Throttle(clock, max_failures, window, lockout)
+        #: Logins waiting their turn behind checks in flight (see abandon()).
+        self._queued: set[Deferred[Account]] = set()
         self.account_delay = _AccountDelay(
             clock, account_free_failures, account_delay_base, account_delay_cap
         )
@@ -462,6 +486,17 @@ class Authenticator:
         # The chain turns the hash (str) into the account: its type follows.
         return self.hasher.hash(password).add_callback(store_it).add_errback(refund)
 
+    def abandon(self, check: Deferred[Any]) -> None:
+        """The client of a login has gone: if it still waits its turn, drop it unchecked.
+
+        A check already running is left to finish and be counted like any
+        other (cancelling it would free its slot early, and a client could
+        then keep the workers hashing by connecting and closing).
+        """
+        if check in self._queued:
+            self._queued.discard(check)
+            check.cancel()
+
     def authenticate(self, name: str, password: str, address: str) -> Deferred[Account]:
         """The account if ``password`` is right; else LoginFailed or LoginThrottled.
 
@@ -470,12 +505,25 @@ class Authenticator:
         key = accounts.name_key(name)
         try:
             if not self.throttle.begin(address):
-                waited: Deferred[Account] = Deferred()
 
                 def start() -> None:
-                    self.authenticate(name, password, address).chain_deferred(waited)
+                    self._queued.discard(waited)
+                    if waited.called:  # cancelled: the client has gone
+                        return
+                    # Not chained: cancelling once the check runs must not stop
+                    # it (its slot is freed, and its failure counted, when the
+                    # hash is done, as for any other check).
+                    self.authenticate(name, password, address).add_callbacks(
+                        lambda result: None if waited.called else waited.callback(result),
+                        lambda failure: None if waited.called else waited.errback(failure),
+                    )
 
+                # Cancelling (the connection closed) gives up its place unchecked.
+                waited: Deferred[Account] = Deferred(
+                    canceller=lambda _: self.throttle.forget(address, start)
+                )
                 self.throttle.wait(address, start)
+                self._queued.add(waited)
                 return waited
         except LoginThrottled as exc:
             audit("login.throttled", who=name, address=address)

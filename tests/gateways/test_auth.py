@@ -214,6 +214,55 @@ def test_too_many_waiting_logins_from_one_address_are_refused_as_busy(portal):
     assert outcome(started[-1]).check(LoginsBusy)
 
 
+def test_a_waiting_login_whose_client_left_is_never_checked(portal):
+    """abandon() drops a queued attempt unchecked and gives its place back; a check
+    already running is left to finish and be counted."""
+    auth, _, _ = portal
+    auth.hasher = hasher = Pending()
+    running = [auth.authenticate("Nobody", f"wrong{i}", "203.0.113.8") for i in range(5)]
+    queued = [auth.authenticate("Nobody", f"later{i}", "203.0.113.8") for i in range(3)]
+    assert len(hasher.waiting) == 5 and len(auth.throttle.waiting["203.0.113.8"]) == 3
+    for d in queued:
+        auth.abandon(d)
+    assert "203.0.113.8" not in auth.throttle.waiting
+    auth.abandon(running[0])  # running: not stopped
+    assert not running[0].called
+    hasher.finish()
+    assert not hasher.waiting, "no abandoned attempt reached the hasher"
+    assert all(outcome(d).check(LoginFailed) for d in running)
+
+
+def test_a_hundred_waiting_logins_start_without_nesting(portal):
+    """Attempts released at once (each refused at once by the per-account delay) start
+    one after another in a loop, not as a hundred nested calls."""
+    auth, _, clock = portal
+    auth.hasher = hasher = Pending()
+    for i in range(10):  # the name's free failures, spent slowly from other addresses
+        d = auth.authenticate("Target", "wrong", f"198.51.100.{i}")
+        hasher.finish()
+        outcome(d)
+        clock.advance(400)
+    first = [auth.authenticate("Target", "wrong", "192.0.2.9") for _ in range(1)]
+    waiting = [auth.authenticate("Nobody", "x", "192.0.2.9") for _ in range(4)]
+    waiting += [auth.authenticate("Target", "wrong", "192.0.2.9") for _ in range(100)]
+    release = auth.throttle._release
+    depth = deepest = 0
+
+    def counted(address: str) -> None:
+        nonlocal depth, deepest
+        depth += 1
+        deepest = max(deepest, depth)
+        try:
+            release(address)
+        finally:
+            depth -= 1
+
+    auth.throttle._release = counted
+    hasher.finish()
+    assert all(d.called for d in first + waiting)
+    assert deepest <= 2, f"{deepest} nested releases"
+
+
 def test_a_hasher_failure_frees_its_slot_without_counting_a_failure(portal):
     """A check that never ran (worker busy) does not count against the address or account."""
     auth, _, _ = portal

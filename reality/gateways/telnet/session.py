@@ -33,7 +33,7 @@ from reality.gateways.connections import Connections
 from reality.gateways.gmcp import inventory_list, room_info_with_contents, verb_list
 from reality.gateways.render import ANSI16, PLAIN_TEXT
 from reality.gateways.telnet.capabilities import capability_for, render_bytes
-from reality.net.defer import Failure
+from reality.net.defer import Deferred, Failure
 from reality.net.interfaces import IReactorTime, ITransport
 from reality.net.protocols.telnet import TelnetConfig, TelnetProtocol, TerminalType
 
@@ -102,6 +102,8 @@ class TelnetSession(TelnetProtocol):
     transport: ITransport
     #: Room.Info as the world sent it and as we sent it (with the names in the room).
     _room_info: tuple[dict[str, Any], dict[str, Any]] | None = None
+    #: The password check or sign-up under way (cancelled if the client leaves).
+    _check: Deferred[Any] | None = None
     #: Char.Items.List as last sent (None: not sent yet).
     _inventory: dict[str, Any] | None = None
 
@@ -149,6 +151,10 @@ class TelnetSession(TelnetProtocol):
     def connection_lost(self, reason: Failure) -> None:
         super().connection_lost(reason)
         self._closed = True
+        # A login still waiting its turn is given up: no hash for a client gone.
+        check, self._check = self._check, None
+        if check is not None and not check.called:
+            self.gateway.authenticator.abandon(check)
         if self._idle is not None and self._idle.active():
             self._idle.cancel()
         self._idle = None
@@ -595,11 +601,13 @@ class TelnetSession(TelnetProtocol):
     def _create(self, name: str, password: str) -> None:
         self.state = "waiting"
         d = self.gateway.authenticator.create_account(name, password, self.peer_host)
+        self._check = d
         d.add_callbacks(self._logged_in, self._login_failed, callback_args=(True,))
 
     def _connect(self, name: str, password: str) -> None:
         self.state = "waiting"
         d = self.gateway.authenticator.authenticate(name, password, self.peer_host)
+        self._check = d
         d.add_callbacks(self._logged_in, self._login_failed, callback_args=(False,))
 
     def _logged_in(self, account: Any, created: bool) -> None:
