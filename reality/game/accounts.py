@@ -52,9 +52,11 @@ PASSWORD_MAX = 128
 
 _NAME = re.compile(r"[A-Za-z]+\Z")
 
-# Names a player may not take: they would be confusing in messages.
+# Names a player may not take: they would be confusing in messages or mail.
 RESERVED_NAMES = frozenset(
-    {"admin", "all", "everyone", "here", "me", "nobody", "self", "someone", "system", "you"}
+    {"admin", "all", "everyone", "here", "me", "nobody", "self", "someone", "system", "you",
+     # Mail to these reaches the admins (RFC 5321 4.5.1, RFC 2142), never a player.
+     "postmaster", "abuse"}
 )
 
 

@@ -385,22 +385,27 @@ class _SignupLimit:
         self.per_hour = per_hour
         self.created: dict[str, deque[float]] = {}
 
-    def _recent(self, address: str) -> deque[float]:
+    def _recent(self, address: str) -> int:
+        # Looking adds nothing to the table: a name prompt is not a sign-up.
+        times = self.created.get(address)
+        if not times:
+            return 0
         now = self.clock.seconds()
-        times = self.created.setdefault(address, deque())
         while times and times[0] <= now - 3600.0:
             times.popleft()
-        return times
+        return len(times)
 
     def check(self, address: str) -> None:
-        if self.per_hour and len(self._recent(address)) >= self.per_hour:
+        if self.per_hour and self._recent(address) >= self.per_hour:
             raise SignupThrottled()
 
     def begin(self, address: str) -> float:
         """Count a sign-up as it starts (so concurrent ones cannot race past)."""
-        self.check(address)
         when = self.clock.seconds()
-        self._recent(address).append(when)
+        if not self.per_hour:
+            return when
+        self.check(address)
+        self.created.setdefault(address, deque()).append(when)
         if len(self.created) > 10_000:
             for a in [a for a, t in self.created.items() if not t]:
                 del self.created[a]

@@ -33,6 +33,8 @@ def test_good_names(name: str) -> None:
         ("Bøb", "only the letters"),
         ("Bo b", "only the letters"),
         ("Admin", "reserved"),
+        ("Postmaster", "reserved"),  # its mail goes to the admins
+        ("abuse", "reserved"),
         # Too short *and* the wrong characters: the characters are the problem.
         ("日本", "only the letters A to Z"),
         ("Jo3", "only the letters A to Z"),

@@ -398,3 +398,17 @@ def test_reserved_admin_names_cannot_be_created_over_the_network(portal):
     assert refused.check(InvalidName)
     assert "reserved" in str(refused.value)
     assert store.get_account("root") is None
+
+
+def test_asking_about_a_name_stores_nothing_for_the_signup_limit():
+    """The dialogue's name check from many addresses leaves the sign-up table empty;
+    with no limit, sign-ups are not recorded at all."""
+    store = Store(":memory:")
+    auth = Authenticator(store, ImmediateHasher(), Clock(), max_signups_per_hour=5)
+    for i in range(1000):
+        auth.check_new_name("Newcomer", f"10.1.{i // 256}.{i % 256}")
+    assert auth.signups.created == {}
+    unlimited = Authenticator(store, ImmediateHasher(), Clock(), max_signups_per_hour=0)
+    outcome(unlimited.create_account("Freely", "secret", "10.2.0.1"))
+    assert unlimited.signups.created == {}
+    store.close()
