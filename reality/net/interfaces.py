@@ -173,6 +173,10 @@ class ITransport(Protocol):
         """Resume calling ``data_received``."""
         ...
 
+    def get_write_buffer_size(self) -> int:
+        """How many bytes wait to be sent (back-pressure reads this)."""
+        ...
+
 
 class IProtocol(Protocol):
     """What a transport calls on the protocol of its connection.

@@ -128,6 +128,10 @@ class StringTransport:
     def get_host(self) -> Address:
         return self.host
 
+    def get_write_buffer_size(self) -> int:
+        """Nothing waits: every write is taken at once (BufferingTransport holds some)."""
+        return 0
+
     def pause_reading(self) -> None:
         self.reading_paused = True
 

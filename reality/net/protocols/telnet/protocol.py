@@ -165,9 +165,7 @@ class TelnetProtocol(Protocol):
         transport = self.transport
         unsent = self.codec.pending_output
         if transport is not None:
-            size = getattr(transport, "get_write_buffer_size", None)
-            if size is not None:
-                unsent += size()
+            unsent += transport.get_write_buffer_size()
         return unsent > self.output_high_water
 
     @property
