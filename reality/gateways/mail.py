@@ -239,10 +239,15 @@ class MailGateway:
         """The admins' mailboxes; with no admin account yet, the held box (RFC 5321 4.5.1).
 
         Always the admins, even if a player is called Postmaster: reports
-        about the server are for the people who run it.
+        about the server are for the people who run it. An admin whose
+        mailbox is full is left out while another has room: postmaster is
+        reached through any of them, and one full mailbox must not refuse
+        the letter for all (the commit refuses a message if any recipient
+        is full).
         """
         admins = [a for a in sorted(self.world.admin_keys()) if self.world.store.get_account(a)]
-        return admins or [HELD]
+        with_room = [a for a in admins if not self.office.is_full(a)]
+        return with_room or admins or [HELD]
 
     def check_recipient(self, address: str) -> RecipientVerdict:
         keys = self._local_keys(address)

@@ -229,6 +229,17 @@ def send_to(h: Harness, recipient: bytes, subject: bytes) -> bytes:
     return rcpt + c.take()
 
 
+def test_postmaster_with_one_admin_mailbox_full_reaches_the_other(h):
+    """Two admins, one mailbox full: postmaster mail goes to the other (250), not 452 forever."""
+    h.world.admins = frozenset({"root", "bob"})
+    h.office.max_letters = 1
+    h.office.deliver(["root"], b"Subject: filler\r\n\r\nx\r\n", now=True)
+    replies = send_to(h, b"postmaster@reality.test", b"report")
+    assert b"250 2.0.0" in replies, replies
+    assert h.subjects("bob") == ["report"]
+    assert h.subjects("root") == ["filler"]
+
+
 def test_bare_postmaster_is_accepted_and_reaches_the_admins(h):
     """RFC 5321 4.5.1: RCPT TO:<postmaster> with no domain is not relaying: it is accepted."""
     replies = send_to(h, b"PostMaster", b"bare")
