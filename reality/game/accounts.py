@@ -73,6 +73,11 @@ def name_key(name: str) -> str:
     return name.lower()
 
 
+def could_be_name(name: str) -> bool:
+    """Whether an account could have ``name`` (letters, 3 to 20): a cheap shape check."""
+    return NAME_MIN <= len(name) <= NAME_MAX and _NAME.match(name) is not None
+
+
 def check_name(name: str) -> str:
     """Return ``name`` if it is a valid new account name, else raise :class:`InvalidName`."""
     # The characters first: "日本" is two characters, but the trouble with

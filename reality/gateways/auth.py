@@ -120,6 +120,13 @@ class ImmediateHasher:
         return succeed(accounts.verify_password(password, stored))
 
 
+#: Seconds between two sweeps of a throttle table past its size (a sweep is
+#: a walk of the table: not something to do on every login).
+PRUNE_INTERVAL = 60.0
+#: The per-account key of every name that cannot be an account's.
+MALFORMED_NAME = "\0malformed"
+
+
 class _Throttle:
     """Logins per address: failures in a sliding window, plus checks in flight.
 
@@ -136,6 +143,7 @@ class _Throttle:
         self, clock: IReactorTime, max_failures: int, window: float, lockout: float
     ) -> None:
         self.clock = clock
+        self._next_prune = 0.0
         self.max_failures = max_failures
         self.window = window
         self.lockout = lockout
@@ -245,7 +253,9 @@ class _Throttle:
             log.warning("too many failed logins from %s: locked out for %.0f s",
                         address, self.lockout)
             audit("login.locked", address=address, seconds=round(self.lockout))
-        self._prune(now)
+        if now >= self._next_prune:
+            self._next_prune = now + PRUNE_INTERVAL
+            self._prune(now)
 
     def _prune(self, now: float) -> None:
         # Keep the tables bounded: forget addresses with no recent failures.
@@ -305,6 +315,7 @@ class _AccountDelay:
         self, clock: IReactorTime, free: int, base: float, cap: float, trust: float = 30 * 86400.0
     ) -> None:
         self.clock = clock
+        self._next_prune = 0.0
         self.free = free
         self.base = base
         self.cap = cap
@@ -352,7 +363,9 @@ class _AccountDelay:
             if state.failures == self.free:
                 log.warning("%d failed logins for %r: delaying further attempts",
                             state.failures, key)
-        self._prune(now)
+        if now >= self._next_prune:
+            self._next_prune = now + PRUNE_INTERVAL
+            self._prune(now)
 
     def _prune(self, now: float) -> None:
         # Bounded: forget names whose delay has long run out and that have
@@ -507,7 +520,10 @@ class Authenticator:
 
         Both limits count the attempt now, before the hash is computed.
         """
-        key = accounts.name_key(name)
+        # Names no account can have share one key, so that strings a client
+        # makes up cannot fill the per-account table (they are still hashed
+        # and throttled per address like any other guess).
+        key = accounts.name_key(name) if accounts.could_be_name(name) else MALFORMED_NAME
         try:
             if not self.throttle.begin(address):
 

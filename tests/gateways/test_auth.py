@@ -9,6 +9,7 @@ import pytest
 from reality.game.accounts import DEFAULT_N, DEFAULT_P, DEFAULT_R, InvalidName, verify_password
 from reality.game.store import NameTaken, Store
 from reality.gateways.auth import (
+    MALFORMED_NAME,
     Authenticator,
     ImmediateHasher,
     LoginDelayed,
@@ -18,7 +19,7 @@ from reality.gateways.auth import (
     SignupThrottled,
 )
 from reality.gateways.workers import ServerBusy, WorkerPool
-from reality.net.defer import Deferred, Failure, fail, gather_results
+from reality.net.defer import CancelledError, Deferred, Failure, fail, gather_results
 from reality.net.testing import Clock, wait_for
 
 
@@ -224,6 +225,7 @@ def test_a_waiting_login_whose_client_left_is_never_checked(portal):
     assert len(hasher.waiting) == 5 and len(auth.throttle.waiting["203.0.113.8"]) == 3
     for d in queued:
         auth.abandon(d)
+        assert outcome(d).check(CancelledError)
     assert "203.0.113.8" not in auth.throttle.waiting
     auth.abandon(running[0])  # running: not stopped
     assert not running[0].called
@@ -260,6 +262,9 @@ def test_a_hundred_waiting_logins_start_without_nesting(portal):
     auth.throttle._release = counted
     hasher.finish()
     assert all(d.called for d in first + waiting)
+    assert all(outcome(d).check(LoginThrottled) for d in waiting[4:])
+    for d in first + waiting[:4]:
+        outcome(d)
     assert deepest <= 2, f"{deepest} nested releases"
 
 
@@ -412,3 +417,13 @@ def test_asking_about_a_name_stores_nothing_for_the_signup_limit():
     outcome(unlimited.create_account("Freely", "secret", "10.2.0.1"))
     assert unlimited.signups.created == {}
     store.close()
+
+
+def test_names_no_account_can_have_share_one_per_account_entry(portal):
+    """Made-up strings (digits, 4 KiB of junk) cannot fill the per-account table."""
+    auth, _, clock = portal
+    for i in range(200):
+        junk = f"x{i}" + "#" * (i * 20)
+        outcome(auth.authenticate(junk, "pw", f"10.3.{i // 256}.{i % 256}"))
+        clock.advance(1)
+    assert set(auth.account_delay.accounts) == {MALFORMED_NAME}
