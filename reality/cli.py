@@ -119,18 +119,26 @@ def _configure_logging(level: str) -> None:
 
 
 def check_world(path: str) -> int:
-    """``reality check-world``: 0 for a good file, 1 with the errors printed."""
+    """``reality check-world``: 0 for a good file, 1 with the errors printed.
+
+    The world's behaviour modules (``python:``) are run, as the server
+    would run them, to check every behaviour and parameter the file names.
+    """
+    from reality.game.behaviours import load_catalogue
     from reality.game.loader import WorldFileError, load_world
     from reality.game.things import plural
 
     try:
         definition = load_world(path)
+        load_catalogue(definition, os.path.dirname(os.path.abspath(path)))
     except WorldFileError as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    doors = f", {plural(len(definition.doors), 'door')}" if definition.doors else ""
     print(
         f"{path}: OK: '{definition.name}', {plural(len(definition.rooms), 'room')}, "
         f"{plural(len(definition.items), 'item')}, {plural(len(definition.npcs), 'NPC')}"
+        f"{doors}"
     )
     return 0
 
@@ -293,6 +301,11 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     try:
         server = Server(settings, reactor, definition)
+    except WorldFileError as exc:
+        # The world's behaviour modules and parameters are checked as it loads.
+        print(str(exc), file=sys.stderr)
+        print("reality: refusing to start with a bad world file", file=sys.stderr)
+        return 1
     except (StoreError, sqlite3.Error, OSError) as exc:
         print(f"reality: cannot open the database {args.db}: {exc}", file=sys.stderr)
         return 1

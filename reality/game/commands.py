@@ -41,6 +41,7 @@ from reality.game.verbs.core import (
     register_verb,
     run,
 )
+from reality.game.verbs.handling import close, lock, open_, put, read, unlock
 from reality.game.verbs.player import (
     EDITOR_HELP,
     TOPICS,
@@ -96,7 +97,10 @@ def _register_defaults(registry: VerbRegistry) -> None:
         look,
         aliases=["l", "examine", "x"],
         usage="look [thing]",
-        help="Look around, or at a thing, person or exit.",
+        help=(
+            "Look around, or at a thing, person or exit: 'examine chest' (or 'x chest')"
+            " also shows what is in an open container and whether a door is open."
+        ),
     )
     r(
         "go",
@@ -127,7 +131,34 @@ def _register_defaults(registry: VerbRegistry) -> None:
         usage="inventory",
         help="List what you are carrying.",
     )
-    r("get", get, aliases=["take"], usage="get <item> | get all", help="Pick something up.")
+    r(
+        "get",
+        get,
+        aliases=["take"],
+        usage="get <item> | get all | get <item> from <container>",
+        help="Pick something up, or take it out of an open container.",
+    )
+    r(
+        "put",
+        put,
+        usage="put <item> in <container>",
+        help="Put something you carry into a container (open it first).",
+    )
+    r("open", open_, usage="open <door or container>", help="Open a door, a chest, a box.")
+    r("close", close, aliases=["shut"], usage="close <door or container>", help="Close it again.")
+    r(
+        "unlock",
+        unlock,
+        usage="unlock <thing> [with <key>]",
+        help="Unlock a door or container with a key you carry.",
+    )
+    r(
+        "lock",
+        lock,
+        usage="lock <thing> [with <key>]",
+        help="Lock a closed door or container with a key you carry.",
+    )
+    r("read", read, usage="read <thing>", help="Read what is written on a thing: a notice, a book.")
     r("drop", drop, usage="drop <item> | drop all", help="Put down something you carry.")
     r(
         "give",

@@ -62,7 +62,9 @@ __all__ = [
     "MAX_WORLD_BYTES",
     "MAX_YAML_EVENTS",
     "PHASES",
+    "BehaviourDef",
     "DayNightDef",
+    "DoorDef",
     "ExitDef",
     "ItemDef",
     "NpcDef",
@@ -144,6 +146,21 @@ MAX_TRAVEL_MESSAGE = 200
 
 
 @frozen
+class BehaviourDef:
+    """A behaviour as the world file attaches it: ``- greet: {say: "Hello!"}``.
+
+    ``params`` holds plain values (text, numbers, true/false, lists of
+    them); whether the behaviour exists and takes them is checked by
+    :func:`reality.game.behaviours.load_catalogue`, which knows the world's
+    own modules too.
+    """
+
+    name: str
+    params: dict[str, Any] = field(factory=dict)
+    line: int = 0
+
+
+@frozen
 class RoomDef:
     id: str
     name: str
@@ -153,10 +170,13 @@ class RoomDef:
     night: str | None = None
     aliases: tuple[str, ...] = ()
     line: int = 0
+    behaviours: tuple[BehaviourDef, ...] = ()
 
 
 @frozen
 class ItemDef:
+    """An item. ``location`` is a room id, or the id of a container item."""
+
     id: str
     name: str
     location: str
@@ -164,19 +184,40 @@ class ItemDef:
     aliases: tuple[str, ...] = ()
     fixed: bool = False
     line: int = 0
+    container: bool = False
+    closed: bool = False
+    locked: bool = False
+    key: str | None = None
+    text: str = ""
+    behaviours: tuple[BehaviourDef, ...] = ()
 
 
 @frozen
 class NpcDef:
+    """An NPC. The old keys ``wander``/``roams`` and ``says``/``talk`` become
+    the behaviours ``wander`` and ``talk``."""
+
     id: str
     name: str
     location: str
     description: str = ""
     aliases: tuple[str, ...] = ()
-    wander: float = 0.0
-    roams: tuple[str, ...] | None = None
-    says: tuple[str, ...] = ()
-    talk: float = 0.0
+    line: int = 0
+    behaviours: tuple[BehaviourDef, ...] = ()
+
+
+@frozen
+class DoorDef:
+    """A door on every exit between two rooms, both ways."""
+
+    id: str
+    name: str
+    between: tuple[str, str]
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    closed: bool = False
+    locked: bool = False
+    key: str | None = None
     line: int = 0
 
 
@@ -201,6 +242,9 @@ class WorldDefinition:
     welcome: str = ""
     daynight: DayNightDef | None = None
     path: str = "<string>"
+    doors: dict[str, DoorDef] = field(factory=dict)
+    #: The world's behaviour modules as written (relative to the file), with their lines.
+    python: tuple[tuple[str, int], ...] = ()
 
 
 class WorldFileError(Exception):
@@ -442,6 +486,8 @@ class _Reader:
         self.more = 0  # errors past MAX_ERRORS, counted only
         self.constructor = SafeConstructor()
         self.ids: dict[str, tuple[str, int]] = {}  # id -> (section, line)
+        self.item_lines: dict[str, int] = {}  # item id -> line of its 'location'
+        self.keys: list[tuple[str, int, str]] = []  # (key id, line, what it locks)
 
     def error(self, line: int, message: str) -> None:
         if len(self.errors) >= MAX_ERRORS:
@@ -576,14 +622,16 @@ class _Reader:
         self.ids[ident] = (section, _line(key_node))
         return ident
 
-    def reference(self, node: Node, what: str) -> tuple[str, int] | None:
-        """A room id used as a value: (id, line), checked later against the rooms."""
+    def reference(
+        self, node: Node, what: str, kind: str = "a room id"
+    ) -> tuple[str, int] | None:
+        """An id used as a value: (id, line), checked later against its section."""
         if isinstance(node, ScalarNode) and node.tag in (
             "tag:yaml.org,2002:str",
             "tag:yaml.org,2002:int",
         ):
             return str(node.value), _line(node)
-        self.error(_line(node), f"{what} must be a room id, not {_kind(node)}")
+        self.error(_line(node), f"{what} must be {kind}, not {_kind(node)}")
         return None
 
     # -- the world ----------
@@ -592,7 +640,17 @@ class _Reader:
         top = self.mapping(root, "the world file")
         if top is None:
             return None
-        allowed = ("name", "welcome", "start", "rooms", "items", "npcs", "daynight")
+        allowed = (
+            "name",
+            "welcome",
+            "start",
+            "rooms",
+            "doors",
+            "items",
+            "npcs",
+            "daynight",
+            "python",
+        )
         # Top-level keys starting with "x-" are the builder's own (a place
         # for YAML anchors, notes): ignored, as in docker-compose files.
         top_known = {k: v for k, v in top.items() if not k.startswith("x-")}
@@ -601,7 +659,13 @@ class _Reader:
             if required not in top:
                 self.error(_line(root), f"the world file has no '{required}' (it is required)")
         too_many = False
-        for section, limit in (("rooms", MAX_ROOMS), ("items", MAX_ITEMS), ("npcs", MAX_NPCS)):
+        sections = (
+            ("rooms", MAX_ROOMS),
+            ("doors", MAX_ROOMS),
+            ("items", MAX_ITEMS),
+            ("npcs", MAX_NPCS),
+        )
+        for section, limit in sections:
             node = top.get(section, (None, None))[1]
             if isinstance(node, MappingNode) and len(node.value) > limit:
                 too_many = True
@@ -628,6 +692,12 @@ class _Reader:
         if "npcs" in top:
             self.npcs(top["npcs"][1], npcs, pending)
         daynight = self.daynight(top["daynight"][1]) if "daynight" in top else None
+        doors: dict[str, DoorDef] = {}
+        if "doors" in top:
+            self.doors(top["doors"][1], doors, pending)
+        python: list[tuple[str, int]] = []
+        if "python" in top:
+            python = self.text_list(top["python"][1], "'python'", self.module_path)
 
         if start_ref is not None:
             pending.append(
@@ -640,6 +710,8 @@ class _Reader:
             if known is None or known[0] != "rooms":
                 extra = f" (it is one of the {known[0]})" if known else ""
                 self.error(line, message + extra)
+        self.check_items(items)
+        self.check_doors(doors, rooms, items)
         if name is None or start_ref is None or not rooms:
             return None
         return WorldDefinition(
@@ -651,6 +723,8 @@ class _Reader:
             welcome=welcome or "",
             daynight=daynight,
             path=self.filename,
+            doors=doors,
+            python=tuple(python),
         )
 
     def entries(
@@ -688,7 +762,7 @@ class _Reader:
     ) -> None:
         if isinstance(node, MappingNode) and not node.value:
             self.error(_line(node), "'rooms' is empty: a world needs at least one room")
-        allowed = ("name", "description", "exits", "outdoor", "night", "aliases")
+        allowed = ("name", "description", "exits", "outdoor", "night", "aliases", "behaviours")
         entries = self.entries(node, "rooms", "room", allowed, ("name",))
         for ident, key_node, what, fields in entries:
             name = self.name(fields["name"][1], f"the name of {what}")
@@ -697,6 +771,7 @@ class _Reader:
             outdoor = self._opt(fields, "outdoor", what, self.boolean, False)
             aliases = self._aliases(fields, what)
             exits = self.exits(fields["exits"][1], what, pending) if "exits" in fields else {}
+            behaviours = self.behaviours(fields, what)
             if name is None:
                 continue
             rooms[ident] = RoomDef(
@@ -708,6 +783,7 @@ class _Reader:
                 night=night,
                 aliases=aliases,
                 line=_line(key_node),
+                behaviours=behaviours,
             )
 
     def exits(
@@ -762,49 +838,281 @@ class _Reader:
     def items(
         self, node: Node, items: dict[str, ItemDef], pending: list[tuple[str, int, str]]
     ) -> None:
-        allowed = ("name", "description", "location", "aliases", "fixed")
+        allowed = (
+            "name",
+            "description",
+            "location",
+            "aliases",
+            "fixed",
+            "container",
+            "closed",
+            "locked",
+            "key",
+            "text",
+            "behaviours",
+        )
         entries = self.entries(node, "items", "item", allowed, ("name", "location"))
         for ident, key_node, what, fields in entries:
             name = self.name(fields["name"][1], f"the name of {what}")
-            location = self.location(fields, what, pending)
+            # Checked in check_items: a room, or a container among the items.
+            ref = self.reference(fields["location"][1], f"'location' of {what}")
             description = self._opt_text(fields, "description", what)
             fixed = self._opt(fields, "fixed", what, self.boolean, False)
             aliases = self._aliases(fields, what)
-            if name is None or location is None:
+            container = self._opt(fields, "container", what, self.boolean, False)
+            closed, locked, key = self.lock_fields(fields, what)
+            if (closed or locked or key is not None) and not container:
+                for word in ("closed", "locked", "key"):
+                    if word in fields:
+                        self.error(
+                            _line(fields[word][0]),
+                            f"'{word}' of {what}: only a container (container: true)"
+                            " can be closed, locked or have a key",
+                        )
+                        break
+            text = self._opt_text(fields, "text", what)
+            behaviours = self.behaviours(fields, what)
+            if name is None or ref is None:
                 continue
             items[ident] = ItemDef(
                 id=ident,
                 name=name,
-                location=location,
+                location=ref[0],
                 description=description,
                 aliases=aliases,
                 fixed=fixed,
                 line=_line(key_node),
+                container=container,
+                closed=closed,
+                locked=locked,
+                key=key,
+                text=text,
+                behaviours=behaviours,
             )
+            self.item_lines[ident] = ref[1]
+
+    def lock_fields(
+        self, fields: dict[str, tuple[Node, Node]], what: str
+    ) -> tuple[bool, bool, str | None]:
+        """``closed``, ``locked`` and ``key`` of a door or a container."""
+        closed = self._opt(fields, "closed", what, self.boolean, False)
+        locked = self._opt(fields, "locked", what, self.boolean, False)
+        key = None
+        if "key" in fields:
+            ref = self.reference(fields["key"][1], f"'key' of {what}", "an item id")
+            if ref is not None:
+                key = ref[0]
+                self.keys.append((ref[0], ref[1], what))
+        return closed or locked, locked, key
+
+    def check_items(self, items: dict[str, ItemDef]) -> None:
+        """Every item is in a room or a container, and no container is inside itself."""
+        for item in items.values():
+            line = self.item_lines.get(item.id, item.line)
+            what = f"item '{_q(item.id)}'"
+            place = item.location
+            if place in items:
+                if not items[place].container:
+                    self.error(
+                        line,
+                        f"{what} is in item '{_q(place)}', which is not a container"
+                        " (give it container: true)",
+                    )
+                    continue
+                seen = {item.id}
+                while place in items:
+                    if place in seen:
+                        self.error(line, f"{what} is inside itself (through '{_q(place)}')")
+                        break
+                    seen.add(place)
+                    place = items[place].location
+                continue
+            known = self.ids.get(place)
+            if known is None or known[0] != "rooms":
+                extra = f" (it is one of the {known[0]})" if known else ""
+                self.error(line, f"{what} is in unknown room or container '{_q(place)}'{extra}")
+        for key, line, what in self.keys:
+            if key not in items:
+                known = self.ids.get(key)
+                extra = f" (it is one of the {known[0]})" if known else ""
+                self.error(line, f"the key of {what}, '{_q(key)}', is not an item{extra}")
+
+    def doors(
+        self, node: Node, doors: dict[str, DoorDef], pending: list[tuple[str, int, str]]
+    ) -> None:
+        allowed = ("name", "between", "description", "aliases", "closed", "locked", "key")
+        entries = self.entries(node, "doors", "door", allowed, ("name", "between"))
+        for ident, key_node, what, fields in entries:
+            name = self.name(fields["name"][1], f"the name of {what}")
+            description = self._opt_text(fields, "description", what)
+            aliases = self._aliases(fields, what)
+            closed, locked, key = self.lock_fields(fields, what)
+            refs = self.text_list(fields["between"][1], f"'between' of {what}", self.reference)
+            if len(refs) != 2 or refs[0][0] == refs[1][0]:
+                self.error(
+                    _line(fields["between"][1]),
+                    f"'between' of {what} must name two different rooms: [room, room]",
+                )
+                continue
+            for ref in refs:
+                pending.append((ref[0], ref[1], f"{what} is between unknown room '{_q(ref[0])}'"))
+            if name is None:
+                continue
+            doors[ident] = DoorDef(
+                id=ident,
+                name=name,
+                between=(refs[0][0], refs[1][0]),
+                description=description,
+                aliases=aliases,
+                closed=closed,
+                locked=locked,
+                key=key,
+                line=_line(key_node),
+            )
+
+    def check_doors(
+        self, doors: dict[str, DoorDef], rooms: dict[str, RoomDef], items: dict[str, ItemDef]
+    ) -> None:
+        """A door joins two rooms an exit joins, and no two doors share a way."""
+        taken: dict[frozenset[str], str] = {}
+        for door in doors.values():
+            a, b = door.between
+            if a not in rooms or b not in rooms:
+                continue  # reported with the other room references
+            ways = [e for e in rooms[a].exits.values() if e.to == b]
+            ways += [e for e in rooms[b].exits.values() if e.to == a]
+            what = f"door '{_q(door.id)}'"
+            if not ways:
+                self.error(
+                    door.line,
+                    f"{what} is between '{_q(a)}' and '{_q(b)}', but no exit leads"
+                    " from one to the other",
+                )
+            pair = frozenset(door.between)
+            if pair in taken:
+                self.error(
+                    door.line,
+                    f"{what} is on the same way as door '{_q(taken[pair])}'"
+                    " (one door per pair of rooms)",
+                )
+            taken[pair] = door.id
+
+    def module_path(self, node: Node, what: str) -> tuple[str, int] | None:
+        """A behaviour module named in ``python``: a relative ``.py`` path, with its line."""
+        value = self.text(node, what, markup_ok=False)
+        if value is None:
+            return None
+        if not value.endswith(".py") or os.path.isabs(value):
+            self.error(
+                _line(node),
+                f"{what}: '{_q(value)}' must be a .py file relative to the world file",
+            )
+            return None
+        return value, _line(node)
+
+    def behaviours(
+        self, fields: dict[str, tuple[Node, Node]], what: str
+    ) -> tuple[BehaviourDef, ...]:
+        """``behaviours:``: a list of names, or of ``name: {param: value}`` mappings."""
+        if "behaviours" not in fields:
+            return ()
+        node = fields["behaviours"][1]
+        where = f"'behaviours' of {what}"
+        if not isinstance(node, SequenceNode):
+            self.error(_line(node), f"{where} must be a list, not {_kind(node)}")
+            return ()
+        found: list[BehaviourDef] = []
+        for entry in node.value:
+            if isinstance(entry, ScalarNode) and entry.tag == "tag:yaml.org,2002:str":
+                found.append(BehaviourDef(str(entry.value), {}, _line(entry)))
+                continue
+            mapping = self.mapping(entry, f"a behaviour in {where}")
+            if mapping is None:
+                continue
+            if len(mapping) != 1:
+                self.error(
+                    _line(entry),
+                    f"a behaviour in {where} is one 'name: {{parameters}}', not {len(mapping)}",
+                )
+                continue
+            ((name, (name_node, params_node)),) = mapping.items()
+            params: dict[str, Any] = {}
+            null = isinstance(params_node, ScalarNode) and (
+                params_node.tag == "tag:yaml.org,2002:null"
+            )
+            if not null:
+                values = self.mapping(params_node, f"the parameters of '{_q(name)}' in {where}")
+                if values is None:
+                    continue
+                for key, (_, value_node) in values.items():
+                    value = self.param(value_node, f"parameter '{_q(key)}' of '{_q(name)}'")
+                    if value is not None:
+                        params[key] = value
+            found.append(BehaviourDef(name, params, _line(name_node)))
+        return tuple(found)
+
+    def param(self, node: Node, what: str) -> Any:
+        """A behaviour's parameter: text, a number, true/false, or a list of those."""
+        if isinstance(node, SequenceNode):
+            values = [self.param(item, what) for item in node.value]
+            return None if any(v is None for v in values) else values
+        value = self._scalar(node)
+        if isinstance(value, str):
+            for problem in markup.validate(value):
+                self.error(_line(node), f"{what}: {problem}")
+            return value
+        if isinstance(value, bool | int | float):
+            return value
+        self.error(
+            _line(node),
+            f"{what} must be text, a number, true/false or a list, not {_kind(node)}",
+        )
+        return None
 
     def npcs(
         self, node: Node, npcs: dict[str, NpcDef], pending: list[tuple[str, int, str]]
     ) -> None:
-        allowed = ("name", "description", "location", "aliases", "wander", "roams", "says", "talk")
+        allowed = (
+            "name",
+            "description",
+            "location",
+            "aliases",
+            "wander",
+            "roams",
+            "says",
+            "talk",
+            "behaviours",
+        )
         entries = self.entries(node, "npcs", "npc", allowed, ("name", "location"))
         for ident, key_node, what, fields in entries:
             name = self.name(fields["name"][1], f"the name of {what}")
             location = self.location(fields, what, pending)
             description = self._opt_text(fields, "description", what)
             aliases = self._aliases(fields, what)
+            # The short forms: wander/roams and says/talk are behaviours too.
+            shorthand: list[BehaviourDef] = []
             wander = self._opt(fields, "wander", what, self._seconds, 0.0)
-            roams: tuple[str, ...] | None = None
+            roams: list[str] | None = None
             if "roams" in fields:
                 refs = self.text_list(fields["roams"][1], f"'roams' of {what}", self.reference)
                 for ref in refs:
                     pending.append(
                         (ref[0], ref[1], f"'roams' of {what} names unknown room '{_q(ref[0])}'")
                     )
-                roams = tuple(ref[0] for ref in refs)
-            says: tuple[str, ...] = ()
+                roams = [ref[0] for ref in refs]
+            if wander:
+                params: dict[str, Any] = {"every": wander}
+                if roams is not None:
+                    params["roams"] = roams
+                shorthand.append(BehaviourDef("wander", params, _line(fields["wander"][0])))
+            says: list[str] = []
             if "says" in fields:
-                says = tuple(self.text_list(fields["says"][1], f"'says' of {what}", self.text))
+                says = self.text_list(fields["says"][1], f"'says' of {what}", self.text)
             talk = self._opt(fields, "talk", what, self._seconds, 30.0 if says else 0.0)
+            if talk and says:
+                line = _line(fields["says"][0])
+                shorthand.append(BehaviourDef("talk", {"every": talk, "says": says}, line))
+            behaviours = (*shorthand, *self.behaviours(fields, what))
             if name is None or location is None:
                 continue
             npcs[ident] = NpcDef(
@@ -813,11 +1121,8 @@ class _Reader:
                 location=location,
                 description=description,
                 aliases=aliases,
-                wander=wander,
-                roams=roams,
-                says=says,
-                talk=talk,
                 line=_line(key_node),
+                behaviours=behaviours,
             )
 
     def location(

@@ -174,6 +174,45 @@ CORE_MIGRATIONS: list[Migration] = [
         "admin rights are a flag on the account, set by `reality admin`",
         "ALTER TABLE accounts ADD COLUMN admin INTEGER NOT NULL DEFAULT 0",
     ),
+    Migration(
+        "items in containers and with NPCs, door and lid states, things changed by builders",
+        # SQLite cannot change a CHECK constraint: the positions table is
+        # made anew, and its rows copied over.
+        """
+        CREATE TABLE item_positions_new (
+            item TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('room', 'player', 'item', 'npc')),
+            place TEXT NOT NULL
+        );
+        INSERT INTO item_positions_new(item, kind, place)
+            SELECT item, kind, place FROM item_positions;
+        DROP TABLE item_positions;
+        ALTER TABLE item_positions_new RENAME TO item_positions;
+        CREATE TABLE thing_states (
+            kind TEXT NOT NULL,
+            id TEXT NOT NULL,
+            closed INTEGER NOT NULL,
+            locked INTEGER NOT NULL,
+            PRIMARY KEY (kind, id)
+        );
+        CREATE TABLE thing_changes (
+            kind TEXT NOT NULL,
+            id TEXT NOT NULL,
+            attributes TEXT NOT NULL,
+            PRIMARY KEY (kind, id)
+        );
+        CREATE TABLE destroyed (
+            kind TEXT NOT NULL,
+            id TEXT NOT NULL,
+            PRIMARY KEY (kind, id)
+        );
+        CREATE TABLE unlinked_exits (
+            room TEXT NOT NULL,
+            name TEXT NOT NULL,
+            PRIMARY KEY (room, name)
+        );
+        """,
+    ),
 ]
 
 #: Every component's ordered migrations. Append with :func:`register_migrations`.
@@ -518,12 +557,15 @@ class Store:
         players: Iterable[tuple[str, str | None, dict[str, Any], float | None]] = (),
         items: Iterable[tuple[str, str, str]] = (),
         logins: Iterable[tuple[str, float]] = (),
+        states: Iterable[tuple[str, str, bool, bool]] = (),
     ) -> None:
         """Save many positions in one transaction.
 
         ``players``: ``(name, room, settings, last_seen)``;
-        ``items``: ``(item, kind, place)``, kind ``"room"`` or ``"player"``;
-        ``logins``: ``(name, when)``.
+        ``items``: ``(item, kind, place)``, kind ``"room"``, ``"player"``,
+        ``"item"`` (a container) or ``"npc"``;
+        ``logins``: ``(name, when)``;
+        ``states``: ``(kind, id, closed, locked)`` of doors and containers.
         """
         # executemany: the per-row cost stays in C, which keeps a checkpoint
         # of a thousand players to a few milliseconds of the loop's time.
@@ -539,6 +581,84 @@ class Store:
                 "UPDATE accounts SET last_login = ? WHERE key = ?",
                 [(when, name_key(name)) for name, when in logins],
             )
+            self.db.executemany(
+                "INSERT INTO thing_states(kind, id, closed, locked) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(kind, id) DO UPDATE SET closed = excluded.closed,"
+                " locked = excluded.locked",
+                [(kind, i, int(closed), int(locked)) for kind, i, closed, locked in states],
+            )
+
+    def states(self) -> dict[tuple[str, str], tuple[bool, bool]]:
+        """Saved door and container states: ``{(kind, id): (closed, locked)}``."""
+        return {
+            (r[0], r[1]): (bool(r[2]), bool(r[3]))
+            for r in self.db.execute("SELECT kind, id, closed, locked FROM thing_states")
+        }
+
+    # -- what builders changed ----------
+
+    def change_thing(self, kind: str, thing_id: str, attributes: dict[str, Any]) -> None:
+        """Record attributes a builder set (``@set``, ``@rename``); committed on return.
+
+        They are merged into those already recorded for the thing.
+        """
+        with self.transaction():
+            row = self.db.execute(
+                "SELECT attributes FROM thing_changes WHERE kind = ? AND id = ?", (kind, thing_id)
+            ).fetchone()
+            merged = {**(json.loads(row[0]) if row else {}), **attributes}
+            self.db.execute(
+                "INSERT INTO thing_changes(kind, id, attributes) VALUES (?, ?, ?)"
+                " ON CONFLICT(kind, id) DO UPDATE SET attributes = excluded.attributes",
+                (kind, thing_id, json.dumps(merged, sort_keys=True)),
+            )
+
+    def thing_changes(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """Every builder's change: ``{(kind, id): {attribute: value}}``."""
+        return {
+            (r[0], r[1]): json.loads(r[2])
+            for r in self.db.execute("SELECT kind, id, attributes FROM thing_changes")
+        }
+
+    def destroy(self, kind: str, thing_id: str) -> None:
+        """Record that a thing is gone for good (``@destroy``); committed on return."""
+        with self.transaction():
+            if kind == "item":
+                self.db.execute("DELETE FROM built_items WHERE id = ?", (thing_id,))
+                self.db.execute("DELETE FROM item_positions WHERE item = ?", (thing_id,))
+            self.db.execute("DELETE FROM thing_changes WHERE kind = ? AND id = ?", (kind, thing_id))
+            self.db.execute("DELETE FROM thing_states WHERE kind = ? AND id = ?", (kind, thing_id))
+            self.db.execute(
+                "INSERT OR IGNORE INTO destroyed(kind, id) VALUES (?, ?)", (kind, thing_id)
+            )
+
+    def destroyed(self) -> set[tuple[str, str]]:
+        """Every ``(kind, id)`` destroyed by a builder."""
+        return {(r[0], r[1]) for r in self.db.execute("SELECT kind, id FROM destroyed")}
+
+    def add_exit(self, room: str, name: str, destination: str) -> None:
+        """A builder's exit (``@open``, ``@dig``); committed on return."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO built_exits(room, name, destination) VALUES (?, ?, ?)"
+                " ON CONFLICT(room, name) DO UPDATE SET destination = excluded.destination",
+                (room, name, destination),
+            )
+            self.db.execute(
+                "DELETE FROM unlinked_exits WHERE room = ? AND name = ?", (room, name)
+            )
+
+    def unlink_exit(self, room: str, name: str) -> None:
+        """Remove an exit (``@unlink``): a built one is deleted, a world file's is hidden."""
+        with self.transaction():
+            self.db.execute("DELETE FROM built_exits WHERE room = ? AND name = ?", (room, name))
+            self.db.execute(
+                "INSERT OR IGNORE INTO unlinked_exits(room, name) VALUES (?, ?)", (room, name)
+            )
+
+    def unlinked_exits(self) -> set[tuple[str, str]]:
+        """Every ``(room, exit name)`` a builder removed."""
+        return {(r[0], r[1]) for r in self.db.execute("SELECT room, name FROM unlinked_exits")}
 
     # -- things built at run time ----------
 

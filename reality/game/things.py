@@ -20,11 +20,13 @@ proper ("Old Tom"): it takes no article.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 __all__ = [
     "ABBREVIATIONS",
     "EXACT",
+    "Door",
     "OPPOSITES",
     "NO_MATCH",
     "PREFIX",
@@ -32,7 +34,9 @@ __all__ = [
     "Exit",
     "Item",
     "Npc",
+    "Openable",
     "Player",
+    "Refusal",
     "Room",
     "Session",
     "Thing",
@@ -79,6 +83,15 @@ OPPOSITES: dict[str, str] = {
     "in": "out",
     "out": "in",
 }
+
+
+class Refusal(Exception):
+    """Something cannot be done; ``str()`` is the sentence telling the player why not.
+
+    Verbs raise it ("You can't take Bob."), and so does the world's one move
+    primitive when a thing involved vetoes a move ("The chest is closed.").
+    The world shows the sentence and nothing else happens.
+    """
 
 
 def expand_direction(word: str) -> str:
@@ -155,7 +168,7 @@ class Session(Protocol):
 class Thing:
     """Anything with a name that can be looked at."""
 
-    __slots__ = ("id", "name", "aliases", "description", "location", "_names")
+    __slots__ = ("id", "name", "aliases", "description", "location", "behaviours", "_names")
 
     kind = "thing"
 
@@ -167,6 +180,15 @@ class Thing:
         self.aliases = tuple(aliases)
         self.description = description
         self.location: Any = None
+        #: Behaviour objects (:mod:`reality.game.behaviours`) attached by the world.
+        self.behaviours: tuple[Any, ...] = ()
+        self._names = (name.lower(), *(a.lower() for a in self.aliases))
+
+    def rename(self, name: str, aliases: tuple[str, ...] | None = None) -> None:
+        """Change the name (and aliases) the thing is called and matched by."""
+        self.name = name
+        if aliases is not None:
+            self.aliases = tuple(aliases)
         self._names = (name.lower(), *(a.lower() for a in self.aliases))
 
     @property
@@ -203,7 +225,16 @@ class Thing:
 class Exit:
     """A way out of a room: ``name`` (a direction or a word) to ``destination`` (a room id)."""
 
-    __slots__ = ("name", "destination", "aliases", "description", "leave", "arrive", "_names")
+    __slots__ = (
+        "name",
+        "destination",
+        "aliases",
+        "description",
+        "leave",
+        "arrive",
+        "door",
+        "_names",
+    )
 
     def __init__(
         self,
@@ -223,6 +254,8 @@ class Exit:
         # "" means the sentences of :func:`travel_messages`.
         self.leave = leave
         self.arrive = arrive
+        #: The door on this way, if any (the same Door object on the way back).
+        self.door: Door | None = None
         self._names = (name.lower(), *(a.lower() for a in self.aliases))
 
     def match(self, query: str) -> int:
@@ -309,10 +342,67 @@ class Room(Thing):
         self.exits[exit.name] = exit
 
 
-class Item(Thing):
-    """Something that can lie in a room or be carried (unless ``fixed``)."""
+class Openable(Thing):
+    """A thing with a lid or a leaf: it may be closed, and locked with a key.
 
-    __slots__ = ("fixed", "home")
+    ``key`` is the id of the item that locks and unlocks it (None: no key
+    fits). A locked thing is always closed.
+    """
+
+    __slots__ = ("closed", "locked", "key")
+
+    def __init__(
+        self,
+        id: str,
+        name: str,
+        description: str = "",
+        aliases: tuple[str, ...] = (),
+        *,
+        closed: bool = False,
+        locked: bool = False,
+        key: str | None = None,
+    ) -> None:
+        super().__init__(id, name, description, aliases)
+        self.closed = closed or locked
+        self.locked = locked
+        self.key = key
+
+
+class Door(Openable):
+    """A door on every exit between two rooms, both ways.
+
+    It has no location of its own: it is found through the exits that
+    carry it (``Exit.door``), and ``rooms`` names the two rooms it joins.
+    """
+
+    __slots__ = ("rooms",)
+
+    kind = "door"
+
+    def __init__(
+        self,
+        id: str,
+        name: str,
+        rooms: tuple[str, str],
+        description: str = "",
+        *,
+        aliases: tuple[str, ...] = (),
+        closed: bool = False,
+        locked: bool = False,
+        key: str | None = None,
+    ) -> None:
+        super().__init__(id, name, description, aliases, closed=closed, locked=locked, key=key)
+        self.rooms = rooms
+
+
+class Item(Openable):
+    """Something that can lie in a room, be carried (unless ``fixed``) or sit in a container.
+
+    A ``container`` holds other items in ``contents`` and may be closed and
+    locked like a door. ``text`` makes it readable.
+    """
+
+    __slots__ = ("fixed", "home", "container", "contents", "text")
 
     kind = "item"
 
@@ -325,17 +415,39 @@ class Item(Thing):
         aliases: tuple[str, ...] = (),
         fixed: bool = False,
         home: str | None = None,
+        container: bool = False,
+        closed: bool = False,
+        locked: bool = False,
+        key: str | None = None,
+        text: str = "",
     ) -> None:
-        super().__init__(id, name, description, aliases)
+        super().__init__(id, name, description, aliases, closed=closed, locked=locked, key=key)
         self.fixed = fixed
         # Where the world file puts it: where it goes back to if its room is gone.
         self.home = home
+        self.container = container
+        self.contents: list[Item] = []
+        self.text = text
+
+    def holders(self) -> Iterator[Any]:
+        """What holds this item, innermost first: containers, then a room or a player."""
+        holder = self.location
+        while holder is not None:
+            yield holder
+            holder = holder.location if isinstance(holder, Item) else None
+
+    def outermost(self) -> Any:
+        """The room or player that ultimately holds this item (None: nowhere)."""
+        holder = self.location
+        while isinstance(holder, Item):
+            holder = holder.location
+        return holder
 
 
 class Npc(Thing):
-    """A character run by the world: it may wander and talk."""
+    """A character run by the world: what it does is in its behaviours."""
 
-    __slots__ = ("wander", "roams", "says", "talk", "home", "_says_next", "timers")
+    __slots__ = ("home", "inventory")
 
     kind = "npc"
 
@@ -346,28 +458,12 @@ class Npc(Thing):
         description: str = "",
         *,
         aliases: tuple[str, ...] = (),
-        wander: float = 0.0,
-        roams: frozenset[str] | None = None,
-        says: tuple[str, ...] = (),
-        talk: float = 0.0,
         home: str | None = None,
     ) -> None:
         super().__init__(id, name, description, aliases)
-        self.wander = wander
-        self.roams = roams
-        self.says = tuple(says)
-        self.talk = talk
         self.home = home
-        self._says_next = 0
-        self.timers: list[Any] = []
-
-    def next_line(self) -> str | None:
-        """The next thing this NPC says, in turn."""
-        if not self.says:
-            return None
-        line = self.says[self._says_next % len(self.says)]
-        self._says_next += 1
-        return line
+        #: What players gave it (see the ``accept`` behaviour).
+        self.inventory: list[Item] = []
 
 
 class Player(Thing):

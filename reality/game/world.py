@@ -60,30 +60,35 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from attrs import frozen
 
 from reality.game import commands
 from reality.game.accounts import name_key
+from reality.game.behaviours import Behaviour, Catalogue, Happening, load_catalogue
 from reality.game.events import Event, EventBuffer, deliver
-from reality.game.loader import PHASES, WorldDefinition, WorldFileError, load_world_file
+from reality.game.loader import BehaviourDef, WorldDefinition, WorldFileError, load_world_file
 from reality.game.store import Store
 from reality.game.text import clean_player_text
 from reality.game.things import (
     OPPOSITES,
+    Door,
     Exit,
     Item,
     Npc,
     Player,
+    Refusal,
     Room,
     Session,
+    Thing,
     capitalize,
     name_list,
     plural,
     travel_messages,
 )
+from reality.game.ticks import Ticks
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +107,8 @@ __all__ = [
 #: why not (a WorldFileError, or another exception whose ``str()`` says why).
 LoadDone = Callable[[WorldDefinition | Exception], None]
 
-#: Players saved per turn of the loop by a periodic checkpoint.
-CHECKPOINT_SLICE = 200
+#: The most things one container holds.
+MAX_CONTAINED = 50
 
 #: Names listed in a room description before "and N others".
 ROOM_LIST_LIMIT = 10
@@ -178,7 +183,8 @@ class World:
         self.mail_domain = mail_domain
         self.web_url = web_url.rstrip("/") if web_url else None
         self.telnet_address = telnet_address
-        self.verbs = verbs if verbs is not None else commands.VERBS
+        #: The playing verbs; rooms and things add their own (see :meth:`verb_sets`).
+        self.verbs = verbs if verbs is not None else commands.default_registry()
         self.rng = rng if rng is not None else random.Random()
         self.wall = wall_clock
         self.checkpoint_interval = checkpoint_interval
@@ -192,6 +198,8 @@ class World:
         self.rooms: dict[str, Room] = {}
         self.items: dict[str, Item] = {}
         self.npcs: dict[str, Npc] = {}
+        self.doors: dict[str, Door] = {}
+        self.catalogue = Catalogue()
         #: Player objects in memory: everyone online, and offline holders of items.
         self.players: dict[str, Player] = {}
         #: Connected players by key.
@@ -210,9 +218,8 @@ class World:
         self._dirty_players: set[Player] = set()
         self._dirty_items: set[Item] = set()
         self._logins: dict[str, float] = {}
-        self._checkpoint_timer: Any = None
-        self._phase_timer: Any = None
-        self._phase_due = 0.0
+        self._dirty_states: set[Door | Item] = set()
+        self.ticks = Ticks(self)
         self._who_cache: tuple[int, list[Player]] | None = None
         self._online_version = 0
         self.running = False
@@ -244,7 +251,13 @@ class World:
                 gc.enable()
 
     def _load(self, definition: WorldDefinition) -> None:
-        rooms = self._build_rooms(definition)
+        # Everything that can fail comes first: the world's behaviour
+        # modules, every behaviour's parameters, the new objects.
+        catalogue = load_catalogue(definition, self.world_dir)
+        destroyed = self.store.destroyed()
+        changes = self.store.thing_changes()
+        states = self.store.states()
+        rooms = self._build_rooms(definition, destroyed)
         start = rooms[definition.start]
         overrides = self.store.descriptions()
         for (kind, thing_id), text in overrides.items():
@@ -254,17 +267,12 @@ class World:
                 room_id, _, exit_name = thing_id.rpartition("/")
                 if room_id in rooms and exit_name in rooms[room_id].exits:
                     rooms[room_id].exits[exit_name].description = text
+        doors = self._build_doors(definition, rooms)
 
-        positions = self.store.item_positions()
-        # What moved since the last checkpoint is newer than the store.
-        for item in self.items.values():
-            where = _position(item)
-            if where is not None:
-                positions[item.id] = where
         items: dict[str, Item] = {}
-        held: dict[Player, list[Item]] = {}
-        holders: dict[str, Player | None] = {}
         for item_def in definition.items.values():
+            if ("item", item_def.id) in destroyed:
+                continue
             item = Item(
                 item_def.id,
                 item_def.name,
@@ -272,6 +280,14 @@ class World:
                 aliases=item_def.aliases,
                 fixed=item_def.fixed,
                 home=item_def.location,
+                container=item_def.container,
+                closed=item_def.closed,
+                locked=item_def.locked,
+                key=item_def.key,
+                text=item_def.text,
+            )
+            item.behaviours = self._behaviours(
+                catalogue, item, item_def.behaviours, definition.path
             )
             items[item.id] = item
         for built in self.store.built_items():
@@ -279,40 +295,103 @@ class World:
                 log.warning("built item %s is shadowed by the world file", built.id)
                 continue
             items[built.id] = Item(built.id, built.name, built.description)
-        for item in items.values():
-            kind, place = positions.get(item.id, ("room", item.home or ""))
-            if kind == "player":
-                if place not in holders:
-                    holders[place] = self._player(place)
-                holder = holders[place]
-                if holder is not None:
-                    item.location = holder
-                    held.setdefault(holder, []).append(item)
-                    continue
-                place = ""  # the holder is gone: the item goes home
-            room = rooms.get(place) or rooms.get(item.home or "") or start
-            item.location = room
-            room.contents.append(item)
 
         npcs: dict[str, Npc] = {}
         for npc_def in definition.npcs.values():
+            if ("npc", npc_def.id) in destroyed:
+                continue
             npc = Npc(
                 npc_def.id,
                 npc_def.name,
                 overrides.get(("npc", npc_def.id), npc_def.description),
                 aliases=npc_def.aliases,
-                wander=npc_def.wander,
-                roams=frozenset(npc_def.roams) if npc_def.roams is not None else None,
-                says=npc_def.says,
-                talk=npc_def.talk,
                 home=npc_def.location,
             )
-            npc.location = rooms[npc_def.location]
-            npc.location.contents.append(npc)
+            npc.behaviours = self._behaviours(catalogue, npc, npc_def.behaviours, definition.path)
             npcs[npc.id] = npc
+        for room_def in definition.rooms.values():
+            room = rooms.get(room_def.id)
+            if room is not None:
+                room.behaviours = self._behaviours(
+                    catalogue, room, room_def.behaviours, definition.path
+                )
+
+        # What builders changed in the game, then doors' and lids' states.
+        for (kind, thing_id), attributes in changes.items():
+            target: Any = {"room": rooms, "item": items, "npc": npcs, "door": doors}.get(
+                kind, {}
+            ).get(thing_id)
+            if target is not None:
+                apply_attributes(target, attributes)
+        for (kind, thing_id), (closed, locked) in states.items():
+            openable: Any = (items if kind == "item" else doors if kind == "door" else {}).get(
+                thing_id
+            )
+            if openable is not None:
+                openable.closed, openable.locked = closed or locked, locked
+        for thing in (*self.items.values(), *self.doors.values()):
+            # Opened or closed since the last checkpoint: newer than the store.
+            if thing in self._dirty_states:
+                twin: Any = (items if isinstance(thing, Item) else doors).get(thing.id)
+                if twin is not None:
+                    twin.closed, twin.locked = thing.closed, thing.locked
+
+        positions = self.store.item_positions()
+        # What moved since the last checkpoint is newer than the store.
+        for item in self.items.values():
+            where = _position(item)
+            if where is not None:
+                positions[item.id] = where
+        held: dict[Player, list[Item]] = {}
+        holders: dict[str, Player | None] = {}
+        for npc in npcs.values():
+            home = rooms.get(npc.home or "") or start
+            old = self.npcs.get(npc.id)
+            if old is not None and isinstance(old.location, Room) and old.location.id in rooms:
+                home = rooms[old.location.id]
+            npc.location = home
+            home.contents.append(npc)
+        placed: set[str] = set()
+
+        def place(item: Item, trail: frozenset[str] = frozenset()) -> None:
+            if item.id in placed:
+                return
+            placed.add(item.id)
+            kind, where = positions.get(item.id, ("", ""))
+            if not kind:
+                kind = "item" if (item.home or "") in items else "room"
+                where = item.home or ""
+            if kind == "player":
+                if where not in holders:
+                    holders[where] = self._player(where)
+                holder = holders[where]
+                if holder is not None:
+                    item.location = holder
+                    held.setdefault(holder, []).append(item)
+                    return
+            elif kind == "npc" and where in npcs:
+                item.location = npcs[where]
+                npcs[where].inventory.append(item)
+                return
+            elif kind == "item" and where in items and where not in trail and where != item.id:
+                box = items[where]
+                if box.container:
+                    place(box, trail | {item.id})
+                    item.location = box
+                    box.contents.append(item)
+                    return
+            # The holder is gone: the item goes home, or to the start.
+            room = rooms.get(where) if kind == "room" else None
+            if room is None:
+                room = rooms.get(item.home or "") or start
+            item.location = room
+            room.contents.append(item)
+
+        for item in items.values():
+            place(item)
 
         # Everything is built: from here on nothing can fail halfway.
-        self._cancel_npc_timers()
+        self._stop_behaviours()
         moved: list[Player] = []
         for player in self.online.values():
             room = rooms.get(player.room_id or "")
@@ -329,28 +408,31 @@ class World:
             holder.inventory = carried
             self.players.setdefault(holder.key, holder)
         self.definition = definition
+        self.catalogue = catalogue
         self.name = definition.name
         self.welcome = definition.welcome
         self.start_id = definition.start
         self.rooms = rooms
         self.items = items
         self.npcs = npcs
+        self.doors = doors
         # Items moved since the last checkpoint still need saving.
         self._dirty_items = {items[i.id] for i in self._dirty_items if i.id in items}
+        dirty = {(t.kind, t.id) for t in self._dirty_states}
+        self._dirty_states = {
+            t for t in (*items.values(), *doors.values()) if (t.kind, t.id) in dirty
+        }
         if self.running:
-            self._start_npc_timers()
-            self._start_daynight()
-        elif definition.daynight is not None:
-            self.phase = definition.daynight.start
-        else:
-            self.phase = None
+            self._start_behaviours()
+        self.ticks.loaded()
         log.info(
-            "world %r loaded from %s: %d rooms, %d items, %d npcs",
+            "world %r loaded from %s: %d rooms, %d items, %d npcs, %d doors",
             self.name,
             definition.path,
             len(rooms),
             len(items),
             len(npcs),
+            len(doors),
         )
         for player in moved:
             player.show("{yellow}The world shifts around you.{/}")
@@ -358,6 +440,51 @@ class World:
         for player in self.online.values():
             self.send_room_info(player)
         self.changed("world", None)
+
+    def _behaviours(
+        self,
+        catalogue: Catalogue,
+        owner: Thing,
+        definitions: Iterable[BehaviourDef],
+        path: str,
+    ) -> tuple[Behaviour, ...]:
+        """The behaviours of one thing, made and attached (not yet started)."""
+        made = []
+        for definition in definitions:
+            try:
+                behaviour = catalogue.make(definition)
+            except Exception as error:
+                raise WorldFileError(
+                    [(path, definition.line, f"behaviour '{definition.name}': {error}")]
+                ) from error
+            behaviour.attach(owner, self)
+            made.append(behaviour)
+        return tuple(made)
+
+    def _build_doors(self, definition: WorldDefinition, rooms: dict[str, Room]) -> dict[str, Door]:
+        """The doors, each put on every exit between its two rooms (both ways)."""
+        doors: dict[str, Door] = {}
+        for door_def in definition.doors.values():
+            door = Door(
+                door_def.id,
+                door_def.name,
+                door_def.between,
+                door_def.description,
+                aliases=door_def.aliases,
+                closed=door_def.closed,
+                locked=door_def.locked,
+                key=door_def.key,
+            )
+            doors[door.id] = door
+            a, b = door_def.between
+            for here, there in ((a, b), (b, a)):
+                room = rooms.get(here)
+                if room is None:
+                    continue
+                for way in room.exits.values():
+                    if way.destination == there:
+                        way.door = door
+        return doors
 
     def _load_file_inline(self, path: str, done: LoadDone) -> None:
         """Read and validate the world file ``path`` (as an admin typed it) for
@@ -379,9 +506,14 @@ class World:
             return
         done(definition)
 
-    def _build_rooms(self, definition: WorldDefinition) -> dict[str, Room]:
+    def _build_rooms(
+        self, definition: WorldDefinition, destroyed: set[tuple[str, str]]
+    ) -> dict[str, Room]:
         rooms: dict[str, Room] = {}
+        unlinked = self.store.unlinked_exits()
         for room_def in definition.rooms.values():
+            if ("room", room_def.id) in destroyed and room_def.id != definition.start:
+                continue
             room = Room(
                 room_def.id,
                 room_def.name,
@@ -391,6 +523,8 @@ class World:
                 night_description=room_def.night,
             )
             for exit_def in room_def.exits.values():
+                if (room_def.id, exit_def.name) in unlinked:
+                    continue
                 room.add_exit(
                     Exit(
                         exit_def.name,
@@ -403,6 +537,8 @@ class World:
                 )
             rooms[room.id] = room
         for built in self.store.built_rooms():
+            if ("room", built.id) in destroyed:
+                continue
             if built.id in rooms:
                 log.warning("built room %s is shadowed by the world file", built.id)
                 continue
@@ -411,6 +547,10 @@ class World:
             room = rooms.get(built_exit.room)
             if room is not None and built_exit.destination in rooms:
                 room.add_exit(Exit(built_exit.name, built_exit.destination))
+        # An exit into a room that is gone leads nowhere: it goes too.
+        for room in rooms.values():
+            for name in [n for n, e in room.exits.items() if e.destination not in rooms]:
+                del room.exits[name]
         return rooms
 
     def _player(self, key: str) -> Player | None:
@@ -488,8 +628,6 @@ class World:
         session.attach(player)
         player.connected_at = self.wall()
         room = self.rooms.get(player.room_id or "") or self.start_room
-        player.location = room
-        player.room_id = room.id
         self.players[key] = player
         self.online[key] = player
         self._online_version += 1
@@ -499,7 +637,7 @@ class World:
         self._logins[key] = player.connected_at
         # Others hear of the arrival before the player joins the room's list.
         deliver(Event(room, f"{player.name} has entered the game."))
-        room.players.append(player)
+        self.move(player, room, action="connect", check=False)
         self._welcome(player)
         if self.unread_count is not None:
             try:
@@ -539,9 +677,8 @@ class World:
         if session is not None and player.session is not session:
             return
         room = player.location
-        if room is not None and player in room.players:
-            room.players.remove(player)
-        player.location = None
+        if room is not None:
+            self.move(player, None, action="disconnect", check=False)
         player.session = None
         player.input_handler = None
         player.pending_choice = None
@@ -622,7 +759,198 @@ class World:
             log.exception("could not save everyone while disconnecting them all")
             self._dirty_players.update(self.players.values())
 
-    # -- moving things ----------
+    # -- the one move ----------
+
+    def move(
+        self,
+        thing: Thing,
+        to: Room | Player | Item | Npc | None,
+        *,
+        actor: Thing | None = None,
+        buffer: EventBuffer | None = None,
+        action: str = "move",
+        via: Exit | None = None,
+        leave: str | None = None,
+        arrive: str | None = None,
+        check: bool = True,
+    ) -> None:
+        """Move ``thing`` into ``to``: the only way anything changes place.
+
+        ``thing`` is a Player (``to``: a Room), an Npc (a Room, or None to
+        take it out of the world) or an Item (a Room, a Player, a
+        container Item, an Npc, or None to destroy it). ``action`` names
+        the deed for vetoes and hooks: ``walk``, ``take``, ``drop``,
+        ``put``, ``give``, ``teleport``, ``create``, ``destroy``,
+        ``deliver``... With ``check`` (the default), every thing involved
+        is asked first (:meth:`Behaviour.allow`, closed doors and lids,
+        full hands) and a veto raises :class:`Refusal` with the sentence
+        the player reads; nothing has changed then. Bystanders read
+        ``leave`` in the room left and ``arrive`` in the room reached;
+        hooks (``arrived``, ``left``, ``taken``, ``dropped``, ``given``)
+        run after the move, their answers in ``buffer`` after those lines.
+        The move is marked for the next checkpoint.
+        """
+        own_buffer = buffer is None
+        out = EventBuffer() if buffer is None else buffer
+        old = thing.location
+        if check:
+            self._check_move(thing, old, to, actor, action, via, out)
+        if isinstance(thing, Player):
+            if isinstance(old, Room):
+                old.players.remove(thing)
+        elif old is not None:
+            _holding(old).remove(thing)
+        if to is not None:
+            if isinstance(thing, Player):
+                to.players.append(thing)  # type: ignore[union-attr]
+            else:
+                _holding(to).append(thing)
+        thing.location = to
+        self._moved(thing, old, to, actor, action, out, leave, arrive)
+        if own_buffer:
+            out.flush()
+
+    def _check_move(
+        self,
+        thing: Thing,
+        old: Any,
+        to: Any,
+        actor: Thing | None,
+        action: str,
+        via: Exit | None,
+        buffer: EventBuffer,
+    ) -> None:
+        """Raise :class:`Refusal` if anything involved forbids the move."""
+        if isinstance(thing, Item):
+            if thing.fixed and action in ("take", "put", "give"):
+                raise Refusal(f"{thing.The()} is fixed in place.")
+            if isinstance(old, Item) and old.closed:
+                raise Refusal(f"{old.The()} is closed.")
+            if isinstance(to, Item):
+                if not to.container:
+                    raise Refusal(f"You can't put anything in {to.the()}.")
+                if to is thing or thing in to.holders():
+                    raise Refusal(f"You can't put {thing.the()} inside itself.")
+                if to.closed:
+                    raise Refusal(f"{to.The()} is closed.")
+                if len(to.contents) >= MAX_CONTAINED:
+                    raise Refusal(f"{to.The()} is full.")
+            elif isinstance(to, Player):
+                if len(to.inventory) >= commands.MAX_CARRIED:
+                    raise Refusal(
+                        "You can't carry any more."
+                        if to is actor
+                        else f"{to.name} can't carry any more."
+                    )
+            elif isinstance(to, Npc):
+                h = Happening(self, action, actor=actor, thing=thing, destination=to, buffer=buffer)
+                if not any(_ask(b, "accepts", h) for b in to.behaviours):
+                    raise Refusal(f"{to.The()} is not interested in {thing.the()}.")
+        if via is not None and via.door is not None and via.door.closed:
+            raise Refusal(f"{via.door.The()} is closed.")
+        h = Happening(self, action, actor=actor, thing=thing, destination=to, buffer=buffer)
+        parties: list[Any] = [thing, old, to]
+        if via is not None and via.door is not None:
+            parties.append(via.door)
+        for party in parties:
+            if isinstance(party, Thing) and party.behaviours:
+                for behaviour in party.behaviours:
+                    h.owner = party
+                    reason = _ask(behaviour, "allow", h)
+                    if reason:
+                        raise Refusal(reason)
+
+    def _moved(
+        self,
+        thing: Thing,
+        old: Any,
+        to: Any,
+        actor: Thing | None,
+        action: str,
+        buffer: EventBuffer,
+        leave: str | None,
+        arrive: str | None,
+    ) -> None:
+        """Bookkeeping, bystanders' lines and hooks after ``thing`` moved."""
+        if isinstance(thing, Item):
+            self._dirty_items.add(thing)
+            if to is None:
+                self.items.pop(thing.id, None)
+        mover = isinstance(thing, Player | Npc)
+        if mover:
+            if leave and isinstance(old, Room):
+                buffer.add(Event(old, leave, actor=thing))
+            if arrive and isinstance(to, Room):
+                buffer.add(Event(to, arrive, actor=thing))
+        if isinstance(thing, Player):
+            if to is not None:
+                thing.room_id = to.id
+            self._dirty_players.add(thing)
+            if action not in ("connect", "disconnect") and to is not None:
+                buffer.tell(thing, self.describe_room(to, thing, brief=self._brief(thing)))
+                self.send_room_info(thing)
+                self.changed("player", thing.key)
+        if action in ("connect", "disconnect"):
+            return
+        h = Happening(self, action, actor=actor or thing, thing=thing, buffer=buffer)
+        if mover:
+            if isinstance(old, Room) and old is not to:
+                h.room = old
+                self._tell_room(old, "left", h, skip=thing)
+            if isinstance(to, Room) and old is not to:
+                h.room = to
+                self._tell_room(to, "arrived", h, skip=thing)
+            return
+        hook = {
+            "take": "taken",
+            "get": "taken",
+            "drop": "dropped",
+            "put": "dropped",
+            "give": "taken",
+        }.get(action)
+        if hook is not None:
+            h.destination = to
+            self._tell_thing(thing, hook, h)
+        if action == "give" and isinstance(to, Npc):
+            self._tell_thing(to, "given", h)
+
+    def _tell_thing(self, owner: Thing, hook: str, h: Happening) -> None:
+        """Run one hook of every behaviour of ``owner``."""
+        for behaviour in owner.behaviours:
+            h.owner = owner
+            _ask(behaviour, hook, h)
+
+    def _tell_room(self, room: Room, hook: str, h: Happening, *, skip: Thing | None) -> None:
+        """Run one hook of the room's behaviours and of everything lying in it."""
+        if room.behaviours:
+            self._tell_thing(room, hook, h)
+        for thing in tuple(room.contents):
+            if thing.behaviours and thing is not skip:
+                self._tell_thing(thing, hook, h)
+
+    def heard(self, room: Room, speaker: Thing, text: str, buffer: EventBuffer) -> None:
+        """Someone said ``text`` (plain) in ``room``: the ``heard`` hooks there run."""
+        h = Happening(self, "say", actor=speaker, room=room, text=text, buffer=buffer)
+        self._tell_room(room, "heard", h, skip=speaker)
+
+    def walk(self, mover: Player | Npc, way: Exit, buffer: EventBuffer) -> None:
+        """``mover`` goes through ``way`` (a closed door refuses); bystanders see it."""
+        origin = mover.location
+        destination = self.rooms.get(way.destination)
+        if destination is None or not isinstance(origin, Room):
+            raise Refusal(f"The way {way.name} leads nowhere at the moment.")
+        name = mover.name if isinstance(mover, Player) else mover.The()
+        leave, arrive = travel_messages(name, way, origin)
+        self.move(
+            mover,
+            destination,
+            actor=mover,
+            buffer=buffer,
+            action="walk",
+            via=way,
+            leave=leave,
+            arrive=arrive,
+        )
 
     def move_player(
         self,
@@ -633,46 +961,53 @@ class World:
         leave: str | None,
         arrive: str | None,
     ) -> None:
-        """Move a connected player; bystanders get ``leave``/``arrive`` texts."""
-        old = player.location
-        if old is not None:
-            old.players.remove(player)
-            if leave:
-                buffer.add(Event(old, leave, actor=player))
-        if arrive:
-            buffer.add(Event(room, arrive, actor=player))
-        room.players.append(player)
-        player.location = room
-        player.room_id = room.id
-        self._dirty_players.add(player)
-        buffer.tell(player, self.describe_room(room, player, brief=self._brief(player)))
-        self.send_room_info(player)
-        self.changed("player", player.key)
+        """Put a connected player in ``room`` (``@teleport``): no veto applies."""
+        self.move(
+            player, room, buffer=buffer, action="teleport", leave=leave, arrive=arrive, check=False
+        )
 
-    def move_npc(
-        self, npc: Npc, room: Room, buffer: EventBuffer, *, leave: str, arrive: str
+    def return_home(self, item: Item) -> None:
+        """Put an item back where the world file has it (its home room or container)."""
+        home = self.items.get(item.home or "") or self.rooms.get(item.home or "") or self.start_room
+        if self.items.get(item.id) is item and item.location is not home:
+            self.move(item, home, action="return", check=False)
+
+    def set_state(
+        self,
+        thing: Door | Item,
+        actor: Thing | None,
+        action: str,
+        buffer: EventBuffer,
     ) -> None:
-        old = npc.location
-        if old is not None:
-            old.contents.remove(npc)
-            buffer.add(Event(old, leave, actor=npc))
-        buffer.add(Event(room, arrive, actor=npc))
-        room.contents.append(npc)
-        npc.location = room
+        """Open, close, lock or unlock a door or a container, if nothing vetoes it.
 
-    def move_item(self, item: Item, holder: Room | Player) -> None:
-        """Move an item into a room or a player's inventory (checkpointed later)."""
-        old = item.location
-        if isinstance(old, Room):
-            old.contents.remove(item)
-        elif isinstance(old, Player):
-            old.inventory.remove(item)
-        if isinstance(holder, Room):
-            holder.contents.append(item)
+        ``action`` is ``open``, ``close``, ``lock`` or ``unlock``; the verb
+        has checked the key. The state is saved at the next checkpoint, and
+        the thing's ``opened``/``closed``/``locked``/``unlocked`` hooks run.
+        """
+        h = Happening(self, action, actor=actor, thing=thing, buffer=buffer)
+        for behaviour in thing.behaviours:
+            h.owner = thing
+            reason = _ask(behaviour, "allow", h)
+            if reason:
+                raise Refusal(reason)
+        if action == "open":
+            thing.closed = False
+        elif action == "close":
+            thing.closed = True
+        elif action == "lock":
+            thing.closed = thing.locked = True
+        elif action == "unlock":
+            thing.locked = False
         else:
-            holder.inventory.append(item)
-        item.location = holder
-        self._dirty_items.add(item)
+            raise ValueError(f"unknown action {action!r}")
+        self._dirty_states.add(thing)
+        past = {"open": "opened", "close": "closed", "lock": "locked", "unlock": "unlocked"}
+        self._tell_thing(thing, past[action], h)
+
+    def door_rooms(self, door: Door) -> list[Room]:
+        """The rooms on both sides of a door (those that exist)."""
+        return [self.rooms[r] for r in door.rooms if r in self.rooms]
 
     def send_room_info(self, player: Player) -> None:
         room = player.location
@@ -857,7 +1192,12 @@ class World:
         ``only`` limits the players saved to those (still dirty) among them;
         items and logins are always saved.
         """
-        if not self._dirty_players and not self._dirty_items and not self._logins:
+        if (
+            not self._dirty_players
+            and not self._dirty_items
+            and not self._logins
+            and not self._dirty_states
+        ):
             return
         if only is None:
             players = list(self._dirty_players)
@@ -865,6 +1205,7 @@ class World:
             players = [p for p in only if p in self._dirty_players]
         items = list(self._dirty_items)
         logins = list(self._logins.items())
+        states = list(self._dirty_states)
         now = self.wall()
         rows = []
         for player in players:
@@ -873,12 +1214,18 @@ class World:
             rows.append((player.key, player.room_id, player.settings, player.last_seen))
         item_rows = [(i.id, *where) for i in items if (where := _position(i)) is not None]
         try:
-            self.store.checkpoint(players=rows, items=item_rows, logins=logins)
+            self.store.checkpoint(
+                players=rows,
+                items=item_rows,
+                logins=logins,
+                states=[(t.kind, t.id, t.closed, t.locked) for t in states],
+            )
         except Exception:
             log.exception("checkpoint failed; will retry")
             return
         self._dirty_players.difference_update(players)
         self._dirty_items.difference_update(items)
+        self._dirty_states.difference_update(states)
         for key, when in logins:
             if self._logins.get(key) == when:
                 del self._logins[key]
@@ -896,127 +1243,82 @@ class World:
     # -- ticks ----------
 
     def start(self) -> None:
-        """Start the ticks: NPCs, day and night, checkpoints."""
+        """Start the ticks: behaviours (NPCs), day and night, checkpoints."""
         if self.running:
             return
         self.running = True
-        self._start_npc_timers()
-        self._start_daynight()
-        self._checkpoint_timer = self.clock.call_later(
-            self.checkpoint_interval, self._checkpoint_tick
-        )
+        self._start_behaviours()
+        self.ticks.start()
 
     def stop(self) -> None:
         """Cancel the ticks and save everything."""
         self.running = False
-        self._cancel_npc_timers()
-        if self._checkpoint_timer is not None and self._checkpoint_timer.active():
-            self._checkpoint_timer.cancel()
-        self._checkpoint_timer = None
-        if self._phase_timer is not None and self._phase_timer.active():
-            self._phase_timer.cancel()
-        self._phase_timer = None
+        self._stop_behaviours()
+        self.ticks.stop()
         self.save_all()
 
-    def _checkpoint_tick(self) -> None:
-        self._checkpoint_timer = self.clock.call_later(
-            self.checkpoint_interval, self._checkpoint_tick
-        )
-        # Save what is dirty now in slices, one per turn of the loop: a
-        # thousand players at once would hold the loop for milliseconds.
-        self._checkpoint_slices(list(self._dirty_players))
+    def dirty_players(self) -> list[Player]:
+        """Players with changes the next checkpoint will save."""
+        return list(self._dirty_players)
 
-    def _checkpoint_slices(self, players: list[Player]) -> None:
-        batch, rest = players[:CHECKPOINT_SLICE], players[CHECKPOINT_SLICE:]
-        self.checkpoint(only=batch)
-        if rest and self.running:
-            self.clock.call_later(0, self._checkpoint_slices, rest)
+    def behaviours(self) -> Iterator[Behaviour]:
+        """Every behaviour in the world: rooms', items' and NPCs'."""
+        for things in (self.rooms.values(), self.items.values(), self.npcs.values()):
+            for thing in things:
+                yield from thing.behaviours
 
-    def _start_npc_timers(self) -> None:
-        for npc in self.npcs.values():
-            if npc.wander > 0:
-                npc.timers.append(self.clock.call_later(npc.wander, self._npc_wander, npc))
-            if npc.talk > 0 and npc.says:
-                npc.timers.append(self.clock.call_later(npc.talk, self._npc_talk, npc))
+    def _start_behaviours(self) -> None:
+        for behaviour in self.behaviours():
+            try:
+                behaviour.start()
+            except Exception:
+                log.exception("behaviour %r of %r failed to start", behaviour.name, behaviour.owner)
 
-    def _cancel_npc_timers(self) -> None:
-        for npc in self.npcs.values():
-            for timer in npc.timers:
-                if timer.active():
-                    timer.cancel()
-            npc.timers.clear()
-
-    def _reschedule(self, npc: Npc, delay: float, f: Callable[[Npc], None]) -> None:
-        npc.timers = [t for t in npc.timers if t.active()]
-        npc.timers.append(self.clock.call_later(delay, f, npc))
-
-    def _npc_wander(self, npc: Npc) -> None:
-        self._reschedule(npc, npc.wander, self._npc_wander)
-        room = npc.location
-        if room is None or self.npcs.get(npc.id) is not npc:
-            return
-        choices = [
-            e
-            for e in room.exits.values()
-            if e.destination in self.rooms and (npc.roams is None or e.destination in npc.roams)
-        ]
-        if not choices:
-            return
-        way = self.rng.choice(choices)
-        destination = self.rooms[way.destination]
-        leave, arrive = travel_messages(npc.The(), way, room)
-        buffer = EventBuffer()
-        self.move_npc(npc, destination, buffer, leave=leave, arrive=arrive)
-        buffer.flush()
-
-    def _npc_talk(self, npc: Npc) -> None:
-        self._reschedule(npc, npc.talk, self._npc_talk)
-        room = npc.location
-        if room is None or not room.players or self.npcs.get(npc.id) is not npc:
-            return
-        line = npc.next_line()
-        if not line:
-            return
-        if line.startswith(":"):
-            text = f"{npc.The()} {line[1:].lstrip()}"
-        else:
-            text = f'{npc.The()} says, "{line}"'
-        deliver(Event(room, text, actor=npc))
-
-    def _start_daynight(self) -> None:
-        if self._phase_timer is not None and self._phase_timer.active():
-            self._phase_timer.cancel()
-        self._phase_timer = None
-        daynight = self.definition.daynight if self.definition else None
-        if daynight is None:
-            self.phase = None
-            return
-        if self.phase not in PHASES:
-            self.phase = daynight.start
-        self._phase_due = self.clock.seconds() + daynight.cycle / 4
-        self._phase_timer = self.clock.call_later(daynight.cycle / 4, self._next_phase)
-
-    def _next_phase(self) -> None:
-        daynight = self.definition.daynight if self.definition else None
-        if daynight is None:
-            return
-        # Scheduled from when this phase was due, not from now: a late tick
-        # does not make every later phase late too.
-        self._phase_due += daynight.cycle / 4
-        delay = max(0.0, self._phase_due - self.clock.seconds())
-        self._phase_timer = self.clock.call_later(delay, self._next_phase)
-        index = PHASES.index(self.phase) if self.phase in PHASES else 0
-        self.phase = PHASES[(index + 1) % len(PHASES)]
-        text = daynight.messages[self.phase]
-        for room in self.rooms.values():
-            if room.outdoor and room.players:
-                deliver(Event(room, text))
+    def _stop_behaviours(self) -> None:
+        for behaviour in self.behaviours():
+            behaviour.stop()
 
 
 def _position(item: Item) -> tuple[str, str] | None:
+    """Where an item is, as the store keeps it: ``(kind, id)``."""
     holder = item.location
     if isinstance(holder, Room):
         return ("room", holder.id)
     if isinstance(holder, Player):
         return ("player", holder.key)
+    if isinstance(holder, Item):
+        return ("item", holder.id)
+    if isinstance(holder, Npc):
+        return ("npc", holder.id)
     return None
+
+
+def _holding(holder: Any) -> list[Any]:
+    """The list a holder keeps things in: a room's contents, an inventory, a box."""
+    if isinstance(holder, Room | Item):
+        return holder.contents
+    return holder.inventory  # type: ignore[no-any-return]
+
+
+def _ask(behaviour: Behaviour, hook: str, h: Happening) -> Any:
+    """Call one hook of a behaviour; a failing hook is logged, and counts as silent."""
+    try:
+        return getattr(behaviour, hook)(h)
+    except Exception:
+        log.exception("hook %s of behaviour %r on %r failed", hook, behaviour.name, h.owner)
+        return None
+
+
+def apply_attributes(thing: Any, attributes: dict[str, Any]) -> None:
+    """Set attributes a builder changed (``@set``, ``@rename``) on a live thing."""
+    for key, value in attributes.items():
+        if key == "name":
+            thing.rename(value)
+        elif key == "aliases":
+            thing.rename(thing.name, tuple(value))
+        elif key == "key":
+            thing.key = value or None
+        elif hasattr(thing, key):
+            setattr(thing, key, value)
+    if getattr(thing, "locked", False):
+        thing.closed = True

@@ -42,9 +42,13 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import attrs
+
 from reality.game.accounts import hash_password, verify_password
 from reality.game.loader import (
+    BehaviourDef,
     DayNightDef,
+    DoorDef,
     ExitDef,
     ItemDef,
     NpcDef,
@@ -119,55 +123,50 @@ def rooms_from_json(value: Any) -> list[RoomInfo]:
 
 
 def definition_to_json(d: WorldDefinition) -> dict[str, Any]:
-    """A :class:`WorldDefinition` as JSON-safe values (lists: compact and quick to read)."""
-    return {
-        "name": d.name,
-        "start": d.start,
-        "welcome": d.welcome,
-        "path": d.path,
-        "rooms": [
-            [r.id, r.name, r.description, r.outdoor, r.night, list(r.aliases), r.line,
-             [[e.name, e.to, list(e.aliases), e.description, e.line, e.leave, e.arrive]
-              for e in r.exits.values()]]
-            for r in d.rooms.values()
-        ],
-        "items": [
-            [i.id, i.name, i.location, i.description, list(i.aliases), i.fixed, i.line]
-            for i in d.items.values()
-        ],
-        "npcs": [
-            [n.id, n.name, n.location, n.description, list(n.aliases), n.wander,
-             None if n.roams is None else list(n.roams), list(n.says), n.talk, n.line]
-            for n in d.npcs.values()
-        ],
-        "daynight": None if d.daynight is None else [
-            d.daynight.cycle, d.daynight.start, d.daynight.messages
-        ],
-    }
+    """A :class:`WorldDefinition` as JSON-safe values: its fields by name."""
+    return attrs.asdict(d, recurse=True)
+
+
+def _behaviours(value: list[dict[str, Any]]) -> tuple[BehaviourDef, ...]:
+    return tuple(BehaviourDef(**b) for b in value)
 
 
 def definition_from_json(v: dict[str, Any]) -> WorldDefinition:
     """The :class:`WorldDefinition` that :func:`definition_to_json` described.
 
     This runs on the server's loop: it trusts the worker (which validated
-    the file) and only rebuilds the values, with no checks repeated.
+    the file) and only rebuilds the values (tuples where the definition
+    has tuples), with no checks repeated.
     """
-    rooms = {}
-    for rid, name, description, outdoor, night, aliases, line, exits in v["rooms"]:
-        rooms[rid] = RoomDef(
-            rid, name, description,
-            {e[0]: ExitDef(e[0], e[1], tuple(e[2]), e[3], e[4], e[5], e[6]) for e in exits},
-            outdoor, night, tuple(aliases), line,
+    rooms = {
+        rid: RoomDef(
+            **{
+                **r,
+                "aliases": tuple(r["aliases"]),
+                "behaviours": _behaviours(r["behaviours"]),
+                "exits": {
+                    name: ExitDef(**{**e, "aliases": tuple(e["aliases"])})
+                    for name, e in r["exits"].items()
+                },
+            }
         )
+        for rid, r in v["rooms"].items()
+    }
     items = {
-        i[0]: ItemDef(i[0], i[1], i[2], i[3], tuple(i[4]), i[5], i[6]) for i in v["items"]
+        iid: ItemDef(
+            **{**i, "aliases": tuple(i["aliases"]), "behaviours": _behaviours(i["behaviours"])}
+        )
+        for iid, i in v["items"].items()
     }
     npcs = {
-        n[0]: NpcDef(
-            n[0], n[1], n[2], n[3], tuple(n[4]), n[5],
-            None if n[6] is None else tuple(n[6]), tuple(n[7]), n[8], n[9],
+        nid: NpcDef(
+            **{**n, "aliases": tuple(n["aliases"]), "behaviours": _behaviours(n["behaviours"])}
         )
-        for n in v["npcs"]
+        for nid, n in v["npcs"].items()
+    }
+    doors = {
+        did: DoorDef(**{**d, "between": tuple(d["between"]), "aliases": tuple(d["aliases"])})
+        for did, d in v["doors"].items()
     }
     daynight = v["daynight"]
     return WorldDefinition(
@@ -177,8 +176,10 @@ def definition_from_json(v: dict[str, Any]) -> WorldDefinition:
         items=items,
         npcs=npcs,
         welcome=v["welcome"],
-        daynight=None if daynight is None else DayNightDef(daynight[0], daynight[1], daynight[2]),
+        daynight=None if daynight is None else DayNightDef(**daynight),
         path=v["path"],
+        doors=doors,
+        python=tuple((str(p), int(line)) for p, line in v["python"]),
     )
 
 

@@ -40,7 +40,8 @@ def test_the_pinned_tiny_world_loads() -> None:
     assert world.start == "hall"
     assert world.rooms["hall"].exits["north"].to == "library"
     assert world.items["lamp"].location == "hall"
-    assert world.npcs["cat"].wander == 2.0
+    (wander,) = world.npcs["cat"].behaviours
+    assert (wander.name, wander.params) == ("wander", {"every": 2.0})
 
 
 def test_the_default_world_is_big_enough() -> None:
@@ -48,7 +49,7 @@ def test_the_default_world_is_big_enough() -> None:
     world = load_world(WORLD_DIR / "default.yaml")
     assert len(world.rooms) >= 15
     assert sum(not i.fixed for i in world.items.values()) >= 5
-    assert sum(1 for n in world.npcs.values() if n.wander or n.says) >= 3
+    assert sum(1 for n in world.npcs.values() if n.behaviours) >= 3
     assert world.daynight is not None
     assert any(r.outdoor for r in world.rooms.values())
     assert any("{" in r.description for r in world.rooms.values())
@@ -111,9 +112,9 @@ BAD_FILES = [
         """,
         [
             "w.yaml:3: unknown key 'colour' in the world file"
-            " (expected one of: name, welcome, start, rooms, items, npcs, daynight)",
+            " (expected one of: name, welcome, start, rooms, doors, items, npcs, daynight, python)",
             "w.yaml:7: unknown key 'smell' in room 'hall'"
-            " (expected one of: name, description, exits, outdoor, night, aliases)",
+            " (expected one of: name, description, exits, outdoor, night, aliases, behaviours)",
         ],
         id="unknown keys, with the keys allowed there",
     ),
@@ -283,7 +284,7 @@ BAD_FILES = [
           cat: {name: cat, location: hall, roams: [hall, garden], wander: 0.1}
         """,
         [
-            "w.yaml:6: item 'lamp' is in unknown room 'attic'",
+            "w.yaml:6: item 'lamp' is in unknown room or container 'attic'",
             "w.yaml:7: item 'key' has no 'location'",
             "w.yaml:9: 'wander' of npc 'cat' must be 0 or at least 0.5 seconds, not 0.1",
             "w.yaml:9: 'roams' of npc 'cat' names unknown room 'garden'",

@@ -200,7 +200,7 @@ def test_a_large_checkpoint_is_saved_in_slices_within_the_same_moment(
     world, clock, join
 ) -> None:
     """450 moved players are saved 200 per loop turn, all before time moves on."""
-    from reality.game.world import CHECKPOINT_SLICE
+    from reality.game.ticks import CHECKPOINT_SLICE
 
     letters = "abcdefghijklmnopqrstuvwxyz"
     players = [join(world, "Bot" + letters[i % 26] + letters[i // 26])[0] for i in range(450)]

@@ -364,7 +364,10 @@ def test_help_lists_and_explains(trio) -> None:
     world.execute(alice, "help")
     assert "@dig" in "\n".join(a.take())
     world.execute(bob, "help get")
-    assert b.take() == ["get <item> | get all (also: take)", "Pick something up."]
+    assert b.take() == [
+        "get <item> | get all | get <item> from <container> (also: take)",
+        "Pick something up, or take it out of an open container.",
+    ]
     world.execute(bob, "help take")
     assert b.take()[0].startswith("get <item>")
     world.execute(bob, "help movement")

@@ -109,8 +109,7 @@ def create(ctx: Context, args: str) -> None:
         BuiltItem(new_id, name, "", player.key), kind="player", place=player.key, now=world.wall()
     )
     world.items[new_id] = item
-    item.location = player
-    player.inventory.append(item)
+    world.move(item, player, actor=player, buffer=ctx.buffer, action="create", check=False)
     ctx.act(
         f"{player.name} makes {item.a()} out of thin air.",
         f"You create {item.a()} ({new_id}). It is in your hands.",
@@ -286,7 +285,13 @@ def _apply_world_file(world: WorldView, path: str, result: WorldDefinition | Exc
     if isinstance(result, Exception):
         reason = markup.escape(excerpt(str(result) or type(result).__name__, 200))
         return f"{{red}}Could not load {shown}: {reason}; nothing was changed.{{/}}"
-    world.load(result)
+    try:
+        world.load(result)
+    except WorldFileError as error:
+        # The world's behaviour modules or parameters: checked as it loads.
+        lines = ["{red}The world file has errors; nothing was changed:{/}"]
+        lines.extend(markup.escape(line) for line in error.lines(MAX_LOAD_ERRORS_SHOWN))
+        return "\n".join(lines)
     return (
         f"Loaded '{markup.escape(result.name)}' from {shown}:"
         f" {plural(len(result.rooms), 'room')}, {plural(len(result.items), 'item')},"

@@ -55,16 +55,17 @@ from reality.game.things import (
     EXACT,
     NO_MATCH,
     OPPOSITES,
+    Door,
     Exit,
     Item,
     Npc,
     Player,
+    Refusal,
     Room,
     Thing,
     capitalize,
     expand_direction,
     name_list,
-    travel_messages,
 )
 
 log = logging.getLogger(__name__)
@@ -86,10 +87,6 @@ MAX_HOMEPAGE = 20_000
 MAX_SAY = 2_000
 MAX_DESCRIPTION = 4_000
 MAX_NAME = 60
-
-
-class Refusal(Exception):
-    """A verb cannot be done; ``str()`` is the sentence telling the player why not."""
 
 
 class Ambiguous(Refusal):
@@ -192,6 +189,7 @@ class WorldView(Protocol):
     rooms: dict[str, Room]
     items: dict[str, Item]
     npcs: dict[str, Npc]
+    doors: dict[str, Door]
     online: dict[str, Player]
     loading: str | None
     load_file: Callable[[str, Callable[[WorldDefinition | Exception], None]], None]
@@ -212,7 +210,29 @@ class WorldView(Protocol):
         arrive: str | None,
     ) -> None: ...
 
-    def move_item(self, item: Item, holder: Room | Player) -> None: ...
+    def move(
+        self,
+        thing: Thing,
+        to: Room | Player | Item | Npc | None,
+        *,
+        actor: Thing | None = None,
+        buffer: EventBuffer | None = None,
+        action: str = "move",
+        via: Exit | None = None,
+        leave: str | None = None,
+        arrive: str | None = None,
+        check: bool = True,
+    ) -> None: ...
+
+    def walk(self, mover: Player | Npc, way: Exit, buffer: EventBuffer) -> None: ...
+
+    def set_state(
+        self, thing: Door | Item, actor: Thing | None, action: str, buffer: EventBuffer
+    ) -> None: ...
+
+    def heard(self, room: Room, speaker: Thing, text: str, buffer: EventBuffer) -> None: ...
+
+    def door_rooms(self, door: Door) -> list[Room]: ...
 
     def send_room_info(self, player: Player) -> None: ...
 
@@ -325,6 +345,10 @@ def _run(ctx: Context, line: str) -> None:
     word = word.lower()
     rest = rest.strip()
     ctx.typed = (word, rest)
+    # The nearer set first: verbs given by things carried, things here, the room.
+    handler = _contributed(ctx, word, rest)
+    if handler is not None:
+        return handler(ctx, rest)
     registry = ctx.world.verbs
     verb = registry.lookup(word)
     if verb is not None:
@@ -346,6 +370,44 @@ def _run(ctx: Context, line: str) -> None:
     raise Refusal(
         f"I don't understand '{markup.escape(word[:40])}'. Type 'help' for a list of commands."
     )
+
+
+def offered_verbs(ctx: Context) -> list[tuple[str, Thing, Callable[[Context, str], None]]]:
+    """``(word, owner, handler)`` for each verb the things near the player give.
+
+    Carried things come first, then things in the room, then the room
+    itself: the nearer offer wins (see :func:`_contributed`).
+    """
+    room = ctx.player.location
+    places: list[Thing] = list(ctx.player.inventory)
+    if room is not None:
+        places.extend(room.contents)
+        places.append(room)
+    offers = []
+    for thing in places:
+        for behaviour in thing.behaviours:
+            for word, handler in behaviour.verb_handlers().items():
+                offers.append((word, thing, handler))
+    return offers
+
+
+def _contributed(ctx: Context, word: str, rest: str) -> Callable[[Context, str], None] | None:
+    """The handler of a verb a nearby thing gives for ``word``, if one fits.
+
+    With several offers, the thing the arguments name is chosen ("ring
+    bell" with a bell and a gong here). An offer whose thing the arguments
+    do not name is passed over, so the playing verb of that name still works.
+    """
+    offers = [(t, h) for w, t, h in offered_verbs(ctx) if w == word]
+    if not offers:
+        return None
+    if rest:
+        query = normalize(rest)
+        named = [(t, h) for t, h in offers if t.match(query) or t.match(query.split()[-1])]
+        if not named:
+            return None
+        offers = named
+    return offers[0][1]
 
 
 def _dispatch(ctx: Context, verb: Verb, args: str) -> None:
@@ -461,6 +523,15 @@ def _visible(ctx: Context) -> list[Thing]:
     return [*room.contents, *ctx.player.inventory, *room.players]
 
 
+def doors_of(room: Room) -> list[Door]:
+    """The doors on a room's exits, each once."""
+    found: list[Door] = []
+    for way in room.exits.values():
+        if way.door is not None and way.door not in found:
+            found.append(way.door)
+    return found
+
+
 def _find_target(ctx: Context, query: str) -> Any:
     """A thing, person or exit here; an exit's short form (``sw``) names it as ``go`` would."""
     room = ctx.room
@@ -516,9 +587,4 @@ def go(ctx: Context, args: str) -> None:
             room.exits.values(),
             nothing=f"You can't go {markup.escape(direction)} from here.",
         )
-    destination = ctx.world.rooms.get(way.destination)
-    if destination is None:
-        raise Refusal(f"The way {way.name} leads nowhere at the moment.")
-    player = ctx.player
-    leave, arrive = travel_messages(player.name, way, room)
-    ctx.world.move_player(player, destination, ctx.buffer, leave=leave, arrive=arrive)
+    ctx.world.walk(ctx.player, way, ctx.buffer)

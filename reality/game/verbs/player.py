@@ -29,6 +29,7 @@ from reality.game.verbs.core import (
     _find_target,
     _visible,
 )
+from reality.game.verbs.handling import describe_thing, door_state
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ def look(ctx: Context, args: str) -> None:
             target.description
             or f"The way {target.name} leads to {destination.name if destination else 'nowhere'}."
         )
+        if target.door is not None:
+            text += "\n" + door_state(target.door)
         ctx.tell(text)
         return
     if isinstance(target, Player):
@@ -61,8 +64,7 @@ def look(ctx: Context, args: str) -> None:
         if target is not ctx.player:
             ctx.emit(Event(room, None, target=target, to_target=f"{ctx.player.name} looks at you."))
         return
-    description = target.description or f"You see nothing special about {target.the()}."
-    ctx.tell(description)
+    ctx.tell(describe_thing(target))
 
 
 def _describe_player(player: Player, *, viewer: Player) -> str:
@@ -91,6 +93,8 @@ def say(ctx: Context, args: str) -> None:
         raise Refusal("Say what?")
     text = markup.escape(args[:MAX_SAY])
     ctx.act(f'{ctx.player.name} says, "{text}"', f'You say, "{text}"')
+    # NPCs and things here may answer (the respond behaviour), after the line.
+    ctx.world.heard(ctx.room, ctx.player, args[:MAX_SAY], ctx.buffer)
 
 
 def emote(ctx: Context, args: str) -> None:
@@ -149,18 +153,22 @@ def inventory(ctx: Context, args: str) -> None:
 def get(ctx: Context, args: str) -> None:
     room = ctx.room
     player = ctx.player
-    if not args.strip():
+    what = args.strip()
+    if not what:
         raise Refusal("Get what?")
-    if args.strip().lower() == "all":
+    m = _FROM.match(what)
+    if m:
+        _get_from(ctx, m.group(1), m.group(2))
+        return
+    if what.lower() == "all":
         portable = [t for t in room.contents if isinstance(t, Item) and not t.fixed]
         if not portable:
             raise Refusal("There is nothing here you can take.")
-        room_for = MAX_CARRIED - len(player.inventory)
-        if room_for <= 0:
+        if len(player.inventory) >= MAX_CARRIED:
             raise Refusal("You can't carry any more.")
-        taken = portable[:room_for]
+        taken = _move_all(ctx, portable[: MAX_CARRIED - len(player.inventory)], player, "take")
     else:
-        thing = ctx.find(args, _visible(ctx))
+        thing = ctx.find(what, _visible(ctx))
         if isinstance(thing, Player):
             raise Refusal(
                 "You can't pick yourself up."
@@ -171,15 +179,58 @@ def get(ctx: Context, args: str) -> None:
             raise Refusal(f"{thing.The()} won't let you pick it up.")
         if thing.location is player:
             raise Refusal(f"You already have {thing.the()}.")
-        if isinstance(thing, Item) and thing.fixed:
-            raise Refusal(f"{thing.The()} is fixed in place.")
-        if len(player.inventory) >= MAX_CARRIED:
-            raise Refusal("You can't carry any more.")
+        ctx.world.move(thing, player, actor=player, buffer=ctx.buffer, action="take")
         taken = [thing]
-    for item in taken:
-        ctx.world.move_item(item, player)
     names = name_list([i.the() for i in taken])
     ctx.act(f"{player.name} picks up {names}.", f"You pick up {names}.")
+
+
+_FROM = re.compile(r"(.+?)\s+(?:from|out of|in)\s+(.+)\Z", re.IGNORECASE)
+
+
+def _get_from(ctx: Context, what: str, where: str) -> None:
+    player = ctx.player
+    box = ctx.find(where, _visible(ctx))
+    if not isinstance(box, Item) or not box.container:
+        raise Refusal(f"You can't take anything out of {_the(box)}.")
+    if box.closed:
+        raise Refusal(f"{box.The()} is closed.")
+    if what.strip().lower() == "all":
+        if not box.contents:
+            raise Refusal(f"{box.The()} is empty.")
+        if len(player.inventory) >= MAX_CARRIED:
+            raise Refusal("You can't carry any more.")
+        taken = _move_all(ctx, box.contents[: MAX_CARRIED - len(player.inventory)], player, "take")
+    else:
+        thing = ctx.find(
+            what, box.contents, nothing=f"There is no '{markup.escape(what)}' in {box.the()}."
+        )
+        ctx.world.move(thing, player, actor=player, buffer=ctx.buffer, action="take")
+        taken = [thing]
+    names = name_list([i.the() for i in taken])
+    ctx.act(
+        f"{player.name} takes {names} from {box.the()}.", f"You take {names} from {box.the()}."
+    )
+
+
+def _move_all(ctx: Context, things: list[Item], to: Any, action: str) -> list[Item]:
+    """Move each of ``things`` that nothing vetoes; a refusal only if none could move."""
+    moved: list[Item] = []
+    refusal: Refusal | None = None
+    for item in list(things):
+        try:
+            ctx.world.move(item, to, actor=ctx.player, buffer=ctx.buffer, action=action)
+        except Refusal as why:
+            refusal = refusal or why
+        else:
+            moved.append(item)
+    if not moved:
+        raise refusal or Refusal("There is nothing to move.")
+    return moved
+
+
+def _the(thing: Any) -> str:
+    return thing.name if isinstance(thing, Player) else thing.the()
 
 
 def drop(ctx: Context, args: str) -> None:
@@ -190,16 +241,15 @@ def drop(ctx: Context, args: str) -> None:
     if args.strip().lower() == "all":
         if not player.inventory:
             raise Refusal("You are not carrying anything.")
-        dropped = list(player.inventory)
+        dropped = _move_all(ctx, player.inventory, room, "drop")
     else:
         thing = ctx.find(
             args,
             player.inventory,
             nothing=f"You aren't carrying '{markup.escape(args.strip())}'.",
         )
+        ctx.world.move(thing, room, actor=player, buffer=ctx.buffer, action="drop")
         dropped = [thing]
-    for item in dropped:
-        ctx.world.move_item(item, room)
     names = name_list([i.the() for i in dropped])
     ctx.act(f"{player.name} drops {names}.", f"You drop {names}.")
 
@@ -223,21 +273,19 @@ def give(ctx: Context, args: str) -> None:
     )
     if target is player:
         raise Refusal(f"You already have {item.the()}.")
-    if isinstance(target, Npc):
-        raise Refusal(f"{target.The()} is not interested in {item.the()}.")
-    if len(target.inventory) >= MAX_CARRIED:
-        raise Refusal(f"{target.name} can't carry any more.")
-    ctx.world.move_item(item, target)
+    name = target.name if isinstance(target, Player) else target.the()
+    # The event comes first: what the NPC says on receiving it follows.
     ctx.emit(
         Event(
             room,
-            f"{player.name} gives {target.name} {item.the()}.",
+            f"{player.name} gives {name} {item.the()}.",
             actor=player,
-            to_actor=f"You give {item.the()} to {target.name}.",
+            to_actor=f"You give {item.the()} to {name}.",
             target=target,
             to_target=f"{player.name} gives you {item.the()}.",
         )
     )
+    ctx.world.move(item, target, actor=player, buffer=ctx.buffer, action="give")
 
 
 # -- the session ----------
