@@ -58,7 +58,7 @@ from reality.game.loader import (
     WorldFileRefused,
     load_world_file,
 )
-from reality.game.mail import Attachment, Letter, parse_letter
+from reality.game.mail.letters import Attachment, Letter, parse_letter
 from reality.game.world import RoomInfo
 
 __all__ = [

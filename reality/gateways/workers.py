@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reality.game.loader import WorldDefinition
-from reality.game.mail import Letter
+from reality.game.mail.letters import Letter
 from reality.game.world import RoomInfo
 from reality.gateways.worker import (
     definition_from_json,

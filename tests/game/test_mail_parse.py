@@ -9,13 +9,8 @@ from email.message import EmailMessage
 
 from hypothesis import given, settings, strategies as st
 
-from reality.game.mail import (
-    Attachment,
-    compose_letter,
-    crlf,
-    html_to_text,
-    parse_letter,
-)
+from reality.game.mail.letters import Attachment, compose_letter, html_to_text, parse_letter
+from reality.lineends import crlf
 
 WHEN = 1_700_000_000.0
 
