@@ -576,7 +576,7 @@ class Catalogue:
 
 def _hints(cls: type) -> dict[str, Any]:
     try:
-        return typing.get_type_hints(cls.__init__)
+        return typing.get_type_hints(vars(cls).get("__init__") or cls.__init__)  # type: ignore[misc]
     except Exception:
         return {}
 

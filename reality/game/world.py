@@ -419,9 +419,9 @@ class World:
         # Items moved since the last checkpoint still need saving.
         self._dirty_items = {items[i.id] for i in self._dirty_items if i.id in items}
         dirty = {(t.kind, t.id) for t in self._dirty_states}
-        self._dirty_states = {
-            t for t in (*items.values(), *doors.values()) if (t.kind, t.id) in dirty
-        }
+        kept: set[Door | Item] = {t for t in items.values() if (t.kind, t.id) in dirty}
+        kept.update(t for t in doors.values() if (t.kind, t.id) in dirty)
+        self._dirty_states = kept
         if self.running:
             self._start_behaviours()
         self.ticks.loaded()
@@ -802,7 +802,7 @@ class World:
             _holding(old).remove(thing)
         if to is not None:
             if isinstance(thing, Player):
-                to.players.append(thing)  # type: ignore[union-attr]
+                to.players.append(thing)
             else:
                 _holding(to).append(thing)
         thing.location = to
@@ -1297,7 +1297,7 @@ def _holding(holder: Any) -> list[Any]:
     """The list a holder keeps things in: a room's contents, an inventory, a box."""
     if isinstance(holder, Room | Item):
         return holder.contents
-    return holder.inventory  # type: ignore[no-any-return]
+    return holder.inventory
 
 
 def _ask(behaviour: Behaviour, hook: str, h: Happening) -> Any:
