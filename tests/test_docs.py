@@ -436,7 +436,7 @@ def test_the_world_feature_patch_applies_and_works(tmp_path):
     shutil.copytree(ROOT / "reality", copy, ignore=shutil.ignore_patterns("__pycache__"))
     hunks = _hunks(diffs[0])
     assert {path for path, _, _ in hunks} == {
-        "reality/game/loader.py", "reality/gateways/worker.py", "reality/game/things.py",
+        "reality/game/loader.py", "reality/game/things.py",
         "reality/game/world.py", "reality/game/commands.py",
     }
     for path, old, new in hunks:
