@@ -4,9 +4,8 @@ The parser, the registry and :class:`Context` live in
 :mod:`reality.game.verbs.core` (whose docstring says how a line is read and
 how a verb handler reports or refuses), the players' verbs in
 :mod:`reality.game.verbs.player` and the builders' in
-:mod:`reality.game.verbs.building`; this module registers the built-in
-verbs in the shared registry :data:`VERBS` and re-exports the names other
-modules use.
+:mod:`reality.game.verbs.building`; this module makes a world's playing set
+(:func:`default_registry`) and re-exports the names other modules use.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ from reality.game.verbs.core import (
     MAX_HOMEPAGE,
     MAX_NAME,
     MAX_SAY,
-    VERBS,
     Ambiguous,
     Context,
     PendingChoice,
@@ -38,7 +36,6 @@ from reality.game.verbs.core import (
     find,
     go,
     normalize,
-    register_verb,
     run,
 )
 from reality.game.verbs.handling import close, lock, open_, put, read, unlock
@@ -70,7 +67,6 @@ __all__ = [
     "MAX_NAME",
     "MAX_SAY",
     "TOPICS",
-    "VERBS",
     "Ambiguous",
     "Context",
     "HomepageEditor",
@@ -82,7 +78,6 @@ __all__ = [
     "default_registry",
     "find",
     "normalize",
-    "register_verb",
     "run",
 ]
 
@@ -245,11 +240,19 @@ def _register_defaults(registry: VerbRegistry) -> None:
     )
 
 
-_register_defaults(VERBS)
+def _no_mail(ctx: Context, args: str) -> None:
+    raise Refusal("There is no mail service in this world.")
 
 
 def default_registry() -> VerbRegistry:
-    """A fresh registry holding only the built-in verbs (for tests and embedding)."""
+    """A fresh playing set: the built-in verbs (each world makes its own).
+
+    ``mail`` answers that there is no mail service until a post office
+    (:func:`reality.game.mail.open_post_office`) puts the real verb in.
+    """
     registry = VerbRegistry()
     _register_defaults(registry)
+    registry.register(
+        "mail", _no_mail, usage="mail", help="Read and send letters.", category="mail"
+    )
     return registry

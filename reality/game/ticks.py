@@ -8,25 +8,44 @@ from sleeping: there are no threads.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 from reality.game.events import Event, deliver
-from reality.game.loader import PHASES
+from reality.game.loader import PHASES, WorldDefinition
+from reality.game.things import Player, Room
 
-if TYPE_CHECKING:
-    from reality.game.things import Player
-    from reality.game.world import World
-
-__all__ = ["CHECKPOINT_SLICE", "Ticks"]
+__all__ = ["CHECKPOINT_SLICE", "Ticking", "Ticks"]
 
 #: Players saved per turn of the loop by a periodic checkpoint.
 CHECKPOINT_SLICE = 200
 
 
+class _Clock(Protocol):
+    def seconds(self) -> float: ...
+
+    def call_later(self, delay: float, f: Callable[..., Any], *args: Any) -> Any: ...
+
+
+class Ticking(Protocol):
+    """What the ticks need of the world (:class:`reality.game.world.World` fits)."""
+
+    clock: _Clock
+    checkpoint_interval: float
+    definition: WorldDefinition | None
+    running: bool
+    phase: str | None
+    rooms: dict[str, Room]
+
+    def checkpoint(self, only: Iterable[Player] | None = None) -> None: ...
+
+    def dirty_players(self) -> list[Player]: ...
+
+
 class Ticks:
     """Day/night phases and checkpoints for one world."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: Ticking) -> None:
         self.world = world
         self._checkpoint_timer: Any = None
         self._phase_timer: Any = None

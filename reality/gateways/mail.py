@@ -51,7 +51,15 @@ from typing import Any
 
 from reality.audit import audit
 from reality.game.accounts import name_key
-from reality.game.mail import HELD, Letter, MailboxFull, MailboxLocked, MailboxSession, PostOffice
+from reality.game.mail import (
+    HELD,
+    Letter,
+    MailboxFull,
+    MailboxLocked,
+    MailboxSession,
+    PostOffice,
+    open_post_office,
+)
 from reality.game.world import World
 from reality.gateways.auth import (
     Authenticator,
@@ -353,7 +361,7 @@ def install(context: GatewayContext) -> MailGateway:
     settings, world = context.settings, context.world
     gateway = MailGateway(
         world,
-        PostOffice(world),
+        open_post_office(world),
         context.authenticator,
         context.reactor,
         max_per_address=context.limits.max_per_address,

@@ -14,6 +14,7 @@ from reality.game.mail import (
     MailboxLocked,
     PostOffice,
     ensure_schema,
+    open_post_office,
     parse_letter,
     post_office,
 )
@@ -37,7 +38,7 @@ def message(subject: str, body: str = "text") -> bytes:
 
 @pytest.fixture
 def office(world: World) -> PostOffice:
-    return PostOffice(world)
+    return open_post_office(world)
 
 
 def account(world: World, name: str) -> None:
@@ -332,7 +333,7 @@ def test_mailboxes_survive_a_restart(tmp_path):
     store = Store(path)
     world = World(clock, store, wall_clock=lambda: 1_700_000_000.0)
     world.load(load_world(TINY))
-    office = PostOffice(world)
+    office = open_post_office(world)
     account(world, "Alice")
     office.deliver(["alice"], message("one"), now=True, external=False)
     office.deliver(["alice"], message("two"), now=True, external=False)
@@ -342,7 +343,7 @@ def test_mailboxes_survive_a_restart(tmp_path):
     store = Store(path)
     world = World(Clock(), store, wall_clock=lambda: 1_700_000_000.0)
     world.load(load_world(TINY))
-    office = PostOffice(world)
+    office = open_post_office(world)
     assert [(s.subject, s.read) for s in office.summaries("alice")] == [
         ("one", True),
         ("two", False),
@@ -363,7 +364,7 @@ def test_schema_is_added_to_a_store_opened_without_it():
 
 def test_post_office_is_found_per_world(world, make_world):
     """Each world has its own post office; a world without one has none."""
-    office = PostOffice(world)
+    office = open_post_office(world)
     assert post_office(world) is office
     assert world.unread_count == office.unread_count
     other = make_world()
@@ -372,7 +373,7 @@ def test_post_office_is_found_per_world(world, make_world):
 
 def test_full_mailbox_is_reported(world):
     """is_full() is what SMTP asks before accepting a recipient."""
-    office = PostOffice(world, max_letters=2)
+    office = open_post_office(world, max_letters=2)
     account(world, "Alice")
     office.deliver(["alice"], message("1"), now=True, external=False)
     assert not office.is_full("alice")
@@ -403,7 +404,7 @@ def with_id(subject: str, message_id: str) -> bytes:
 
 def test_mailbox_limit_is_checked_at_the_commit(world, clock):
     """Deliveries queued together into a nearly full mailbox stop at the limit: no overshoot."""
-    office = PostOffice(world, max_letters=5)
+    office = open_post_office(world, max_letters=5)
     account(world, "Alice")
     for n in range(3):
         office.deliver(["alice"], message(f"old {n}"), now=True)
@@ -420,7 +421,7 @@ def test_mailbox_limit_is_checked_at_the_commit(world, clock):
 
 def test_a_delivery_to_a_full_mailbox_stores_nothing_for_anyone(world, clock):
     """One full recipient refuses the whole delivery (the sender retries it whole)."""
-    office = PostOffice(world, max_letters=1)
+    office = open_post_office(world, max_letters=1)
     account(world, "Alice")
     account(world, "Bob")
     office.deliver(["bob"], message("filler"), now=True)
@@ -432,7 +433,7 @@ def test_a_delivery_to_a_full_mailbox_stores_nothing_for_anyone(world, clock):
 
 def test_a_resent_message_is_stored_once_within_the_window(world, clock):
     """Same Message-ID and envelope sender: acknowledged again, kept once, until the window ends."""
-    office = PostOffice(world)
+    office = open_post_office(world)
     account(world, "Alice")
     account(world, "Bob")
     outcomes: list[BaseException | None] = []
@@ -459,7 +460,7 @@ def test_a_resent_message_is_stored_once_within_the_window(world, clock):
 
 def test_a_resend_to_a_mailbox_that_filled_up_meanwhile_is_still_acknowledged(world, clock):
     """The letter is already there: the resend is a success, not 'mailbox full'."""
-    office = PostOffice(world, max_letters=1)
+    office = open_post_office(world, max_letters=1)
     account(world, "Alice")
     data = with_id("once", "<once@far.example>")
     outcomes: list[BaseException | None] = []
@@ -479,7 +480,7 @@ SPOOF = (
 
 def test_outside_mail_never_shows_as_a_players_letter(world, clock, join):
     """Envelope attacker@evil.example, From: Root: shown under the envelope sender, marked."""
-    office = PostOffice(world)
+    office = open_post_office(world)
     account(world, "Root")
     alice, a = join(world, "Alice")
     a.take()
@@ -499,7 +500,7 @@ def test_outside_mail_never_shows_as_a_players_letter(world, clock, join):
 
 def test_only_letters_written_in_the_game_carry_a_players_name(world, clock, join):
     """mail send: the letter is from the player, by name, and not marked as outside mail."""
-    office = PostOffice(world)
+    office = open_post_office(world)
     bob, b = join(world, "Bob")
     alice, a = join(world, "Alice")
     office.send(bob, "alice", "Hi", "A real letter.")
@@ -512,7 +513,7 @@ def test_only_letters_written_in_the_game_carry_a_players_name(world, clock, joi
 
 def test_outside_mail_whose_from_matches_its_envelope_is_marked_once(world, clock):
     """When the From address is the envelope sender, the mark does not repeat it."""
-    office = PostOffice(world)
+    office = open_post_office(world)
     account(world, "Alice")
     office.deliver(["alice"], message("hello"), envelope_from="carol@example.com", now=True)
     letter = office.letter("alice", 1)

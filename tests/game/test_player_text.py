@@ -8,7 +8,7 @@ import unicodedata
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from reality.game.mail import PostOffice, parse_letter
+from reality.game.mail import open_post_office, parse_letter
 from reality.game.text import REMOVED_CATEGORIES, clean_player_text, is_clean
 
 # The characters of the report (RLO, PDF, ZWSP, BOM) and the rest of their classes.
@@ -135,7 +135,7 @@ def test_talking_verbs_deliver_no_spoofing_character(pair, line, ch):
 def test_mail_send_subject_and_body(pair, ch):
     """A letter written in the game keeps none of them, in its subject or its body."""
     world, (alice, a), (bob, b) = pair
-    office = PostOffice(world)
+    office = open_post_office(world)
     world.execute(alice, f"mail send bob sub{ch}ject = bo{ch}dy text")
     letter = office.letter("bob", 1)
     assert letter is not None, a.take()

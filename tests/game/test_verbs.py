@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reality.game.commands import VERBS, Context, Refusal, VerbRegistry, default_registry
+from reality.game.commands import Context, Refusal, VerbRegistry, default_registry
 from reality.game.events import Event
 
 CLUTTER = """
@@ -432,7 +432,7 @@ def test_a_failing_verb_is_logged_and_the_world_lives(trio, caplog) -> None:
 
     world.verbs = registry
     registry.register("break", broken)
-    registry.register("say", VERBS.lookup("say").handler)
+    registry.register("say", default_registry().lookup("say").handler)
     world.execute(alice, "break")
     assert a.take() == ["Something went wrong with that command. It has been logged."]
     assert b.take() == []

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from reality.game.loader import load_world
-from reality.game.mail import HELD, PostOffice
+from reality.game.mail import HELD, open_post_office
 from reality.game.store import Store
 from reality.game.world import World
 from reality.gateways.auth import Authenticator, ImmediateHasher, LoginFailed
@@ -44,7 +44,7 @@ class Harness:
         )  # fmt: skip
         self.world.load(load_world(TINY))
         self.auth = Authenticator(self.store, ImmediateHasher(), self.clock)
-        self.office = PostOffice(self.world, max_letters=options.pop("max_letters", 1000))
+        self.office = open_post_office(self.world, max_letters=options.pop("max_letters", 1000))
         self.gateway = MailGateway(
             self.world,
             self.office,

@@ -32,6 +32,8 @@ below are the ones other modules use, re-exported here.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from reality.game.mail.letters import (
     Attachment,
     Letter,
@@ -53,6 +55,9 @@ from reality.game.mail.office import (
 )
 from reality.game.mail.verbs import MAX_SEND_BODY, register_mail_verbs
 
+if TYPE_CHECKING:
+    from reality.game.world import World
+
 __all__ = [
     "DEDUPE_WINDOW",
     "HELD",
@@ -69,6 +74,17 @@ __all__ = [
     "ensure_schema",
     "html_to_text",
     "parse_letter",
+    "open_post_office",
     "post_office",
     "register_mail_verbs",
 ]
+
+
+def open_post_office(world: World, **options: Any) -> PostOffice:
+    """A :class:`PostOffice` for ``world``, with ``mail`` in the world's verbs.
+
+    ``options`` go to :class:`PostOffice` (``max_letters``, ``daemon_linger``).
+    """
+    office = PostOffice(world, **options)
+    register_mail_verbs(world.verbs)
+    return office

@@ -15,7 +15,7 @@ import time
 
 from wcwidth import wcwidth
 
-from reality.game import commands, markup
+from reality.game import markup
 from reality.game.commands import Context, Refusal, VerbRegistry
 from reality.game.mail.letters import MAX_HEADER_TEXT, attachment_list, has_control_characters
 from reality.game.mail.office import MailboxLocked, PostOffice, post_office
@@ -251,9 +251,10 @@ def _send(ctx: Context, office: PostOffice, rest: str) -> None:
 
 
 def register_mail_verbs(registry: VerbRegistry) -> None:
-    """Add ``mail`` to a verb registry (the shared one gets it on import)."""
+    """Add ``mail`` and its help topic to a world's verb set.
+
+    :func:`reality.game.mail.open_post_office` does it for the world it
+    serves: the world owns its verbs, and nothing is added on import.
+    """
     registry.register("mail", mail, usage=USAGE, help=HELP, category="mail")
-
-
-register_mail_verbs(commands.VERBS)
-commands.TOPICS.setdefault("mail", HELP)
+    registry.topics["mail"] = HELP

@@ -16,14 +16,19 @@ reports by ``ctx.tell(text)``, ``ctx.act(to_others, to_actor)`` and
 ``ctx.emit(Event(...))``; those are delivered only when the handler
 returns normally.
 
-Other modules add verbs to the shared registry::
-
-    from reality.game.commands import Context, register_verb
+The world owns its verbs. Each command is looked up in sets merged in
+order, the nearest first: verbs given by the things the player carries,
+then by things in the room, then by the room itself (a behaviour's
+``@verb`` methods, see :mod:`reality.game.behaviours`), then the world's
+playing set ``world.verbs`` (a :class:`VerbRegistry`). While a
+multi-line mode is on (``player.input_handler``, e.g. the homepage
+editor) that mode's own commands come before all of them. A service adds
+its verbs to the world it serves, never on import::
 
     def mail(ctx: Context, args: str) -> None:
         ctx.tell("You have no mail.")
 
-    register_verb("mail", mail, help="mail: list your letters ...", category="mail")
+    world.verbs.register("mail", mail, help="mail: list your letters ...", category="mail")
 
 Object names match by alias, whole name, name prefix or word prefixes
 ("lamp", "bra", "br la" all find "brass lamp"); exact matches beat prefix
@@ -71,14 +76,12 @@ from reality.game.things import (
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "VERBS",
     "Context",
     "Refusal",
     "Ambiguous",
     "Verb",
     "VerbRegistry",
     "WorldView",
-    "register_verb",
     "run",
 ]
 
@@ -131,6 +134,8 @@ class VerbRegistry:
     def __init__(self) -> None:
         self._verbs: dict[str, Verb] = {}
         self._words: dict[str, Verb] = {}
+        #: Help topics beyond the verbs ("help mail"): ``{topic: markup text}``.
+        self.topics: dict[str, str] = {}
 
     def register(
         self,
@@ -166,14 +171,6 @@ class VerbRegistry:
 
     def all(self) -> list[Verb]:
         return list(self._verbs.values())
-
-
-#: The registry the world uses unless it is given another.
-VERBS = VerbRegistry()
-
-
-#: Add a verb to the shared registry :data:`VERBS` (its :meth:`VerbRegistry.register`).
-register_verb = VERBS.register
 
 
 class WorldView(Protocol):

@@ -539,11 +539,12 @@ def help_(ctx: Context, args: str) -> None:
         lines = ["{bold}Commands{/} (type 'help <command>' for more):"]
         for category in sorted(by_category, key=lambda c: (c != "general", c)):
             lines.append(f"  {{green}}{category}:{{/}} {', '.join(sorted(by_category[category]))}")
-        lines.append("Topics: " + ", ".join(sorted(k for k in TOPICS if k != "color")) + ".")
+        topics = {**TOPICS, **registry.topics}
+        lines.append("Topics: " + ", ".join(sorted(k for k in topics if k != "color")) + ".")
         ctx.tell("\n".join(lines))
         return
-    if topic in TOPICS:
-        ctx.tell(TOPICS[topic])
+    if topic in registry.topics or topic in TOPICS:
+        ctx.tell(registry.topics.get(topic) or TOPICS[topic])
         return
     found = (
         registry.lookup(topic)
