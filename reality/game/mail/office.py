@@ -196,18 +196,16 @@ class _Daemon:
 
 def _daemon_appears(world: World, npc: Npc, room: Room) -> None:
     """Put the mail daemon ``npc`` into ``room`` (no one is told here)."""
-    npc.location = room
-    room.contents.append(npc)
+    world.move(npc, room, action="deliver", check=False)
 
 
 def _daemon_vanishes(world: World, npc: Npc) -> Room | None:
     """Take the mail daemon ``npc`` out of the world: the room it left, or None if in none."""
     room = npc.location
-    npc.location = None
-    if room is not None and npc in room.contents:
-        room.contents.remove(npc)
-        return room
-    return None
+    if room is None or npc not in room.contents:
+        return None
+    world.move(npc, None, action="vanish", check=False)
+    return room
 
 
 _OFFICES: weakref.WeakKeyDictionary[Any, PostOffice] = weakref.WeakKeyDictionary()
