@@ -581,12 +581,14 @@ class Store:
                 "UPDATE accounts SET last_login = ? WHERE key = ?",
                 [(when, name_key(name)) for name, when in logins],
             )
-            self.db.executemany(
-                "INSERT INTO thing_states(kind, id, closed, locked) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(kind, id) DO UPDATE SET closed = excluded.closed,"
-                " locked = excluded.locked",
-                [(kind, i, int(closed), int(locked)) for kind, i, closed, locked in states],
-            )
+            state_rows = [(k, i, int(closed), int(locked)) for k, i, closed, locked in states]
+            if state_rows:
+                self.db.executemany(
+                    "INSERT INTO thing_states(kind, id, closed, locked) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT(kind, id) DO UPDATE SET closed = excluded.closed,"
+                    " locked = excluded.locked",
+                    state_rows,
+                )
 
     def states(self) -> dict[tuple[str, str], tuple[bool, bool]]:
         """Saved door and container states: ``{(kind, id): (closed, locked)}``."""

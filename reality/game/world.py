@@ -825,14 +825,14 @@ class World:
             if thing.fixed and action in ("take", "put", "give"):
                 raise Refusal(f"{thing.The()} is fixed in place.")
             if isinstance(old, Item) and old.closed:
-                raise Refusal(f"{old.The()} is closed.")
+                raise Refusal(_shut(old))
             if isinstance(to, Item):
                 if not to.container:
                     raise Refusal(f"You can't put anything in {to.the()}.")
                 if to is thing or thing in to.holders():
                     raise Refusal(f"You can't put {thing.the()} inside itself.")
                 if to.closed:
-                    raise Refusal(f"{to.The()} is closed.")
+                    raise Refusal(_shut(to))
                 if len(to.contents) >= MAX_CONTAINED:
                     raise Refusal(f"{to.The()} is full.")
             elif isinstance(to, Player):
@@ -847,7 +847,7 @@ class World:
                 if not any(_ask(b, "accepts", h) for b in to.behaviours):
                     raise Refusal(f"{to.The()} is not interested in {thing.the()}.")
         if via is not None and via.door is not None and via.door.closed:
-            raise Refusal(f"{via.door.The()} is closed.")
+            raise Refusal(_shut(via.door))
         h = Happening(self, action, actor=actor, thing=thing, destination=to, buffer=buffer)
         parties: list[Any] = [thing, old, to]
         if via is not None and via.door is not None:
@@ -1291,6 +1291,11 @@ def _position(item: Item) -> tuple[str, str] | None:
     if isinstance(holder, Npc):
         return ("npc", holder.id)
     return None
+
+
+def _shut(thing: Door | Item) -> str:
+    """The veto of a closed door or lid: "The trapdoor is locked." / "The chest is closed."."""
+    return f"{thing.The()} is {'locked' if thing.locked else 'closed'}."
 
 
 def _holding(holder: Any) -> list[Any]:

@@ -537,7 +537,7 @@ def _find_target(ctx: Context, query: str) -> Any:
     way = _find_exit(room, normalize(query))
     if way is not None:
         return way
-    return ctx.find(query, [*_visible(ctx), *room.exits.values()])
+    return ctx.find(query, [*_visible(ctx), *doors_of(room), *room.exits.values()])
 
 
 def _check_markup(text: str) -> None:
