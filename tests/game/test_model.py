@@ -346,6 +346,19 @@ def test_things_give_verbs_and_the_arguments_choose_between_them(make_world, joi
     assert a.take() == ["I don't understand 'ring'. Type 'help' for a list of commands."]
 
 
+def test_help_lists_the_verbs_things_here_give(make_world, join) -> None:
+    world = make_world(BELL)
+    alice, a = join(world, "Alice")
+    a.take()
+    world.execute(alice, "help")
+    assert "  here: ring (bronze bell, brass gong), shout (The Tower)" in a.take()
+    world.execute(alice, "help ring")
+    assert a.take() == [
+        "ring <thing>",
+        "Something you can do here, with the bronze bell or the brass gong.",
+    ]
+
+
 def test_a_carried_thing_comes_before_the_playing_set(make_world, join) -> None:
     """A whistle's 'say' wins while it is here or carried; 'say hello' (not naming it) does not."""
     world = make_world(BELL)

@@ -28,6 +28,7 @@ from reality.game.verbs.core import (
     _connected,
     _find_target,
     _visible,
+    offered_verbs,
 )
 from reality.game.verbs.handling import describe_thing, door_state
 
@@ -539,6 +540,14 @@ def help_(ctx: Context, args: str) -> None:
         lines = ["{bold}Commands{/} (type 'help <command>' for more):"]
         for category in sorted(by_category, key=lambda c: (c != "general", c)):
             lines.append(f"  {{green}}{category}:{{/}} {', '.join(sorted(by_category[category]))}")
+        offers: dict[str, list[str]] = {}
+        for word, owner, _ in offered_verbs(ctx):
+            names = offers.setdefault(word, [])
+            if owner.name not in names:
+                names.append(owner.name)
+        if offers:
+            here = ", ".join(f"{word} ({', '.join(names)})" for word, names in offers.items())
+            lines.append(f"  {{green}}here:{{/}} {here}")
         topics = {**TOPICS, **registry.topics}
         lines.append("Topics: " + ", ".join(sorted(k for k in topics if k != "color")) + ".")
         ctx.tell("\n".join(lines))
@@ -551,6 +560,11 @@ def help_(ctx: Context, args: str) -> None:
         or registry.lookup(topic.lstrip("@"))
         or (registry.lookup("@" + topic) if admin else None)
     )
+    near = [owner for word, owner, _ in offered_verbs(ctx) if word == topic]
+    if found is None and near:
+        names = name_list([owner.the() for owner in near], "or")
+        ctx.tell(f"{{bold}}{topic} <thing>{{/}}\nSomething you can do here, with {names}.")
+        return
     if found is None or (found.admin and not admin):
         raise Refusal(f"There is no help on '{markup.escape(topic)}'. Type 'help' for the list.")
     aliases = f" (also: {', '.join(found.aliases)})" if found.aliases else ""
