@@ -58,6 +58,7 @@ def test_the_locket_quest_can_be_played_through(lindenford: World, join: Join) -
     assert "The cellar key hangs by the fire: the iron one." in out
     assert "Old Tom's locket?" in _say(world, alice, a, "say I am looking for a locket")
     assert "The trapdoor is closed." in _say(world, alice, a, "down")
+    assert "The trapdoor is closed and locked." in _say(world, alice, a, "examine trapdoor")
     assert "You pick up the iron key." in _say(world, alice, a, "get key")
     assert "The trapdoor is locked." in _say(world, alice, a, "open trapdoor")
     assert "You unlock the trapdoor with the iron key." in _say(world, alice, a, "unlock trapdoor")

@@ -532,15 +532,22 @@ def doors_of(room: Room) -> list[Door]:
     return found
 
 
-def _find_target(ctx: Context, query: str) -> Any:
-    """A thing, person or exit here; an exit's short form (``sw``) names it as ``go`` would."""
+def _find_target(ctx: Context, query: str, *, doors: bool = False) -> Any:
+    """A thing, person or exit here; an exit's short form (``sw``) names it as ``go`` would.
+
+    With ``doors``, the doors on the room's exits may be named too
+    (``examine trapdoor``).
+    """
     room = ctx.room
     # "sw" names the way southwest wherever an exit can be named, before
     # any "sword" could claim it as a prefix.
     way = _find_exit(room, normalize(query))
     if way is not None:
         return way
-    return ctx.find(query, [*_visible(ctx), *room.exits.values()])
+    candidates: list[Any] = [*_visible(ctx), *room.exits.values()]
+    if doors:
+        candidates.extend(doors_of(room))
+    return ctx.find(query, candidates)
 
 
 def _check_markup(text: str) -> None:

@@ -48,7 +48,7 @@ def look(ctx: Context, args: str) -> None:
     if args.lower() in ("me", "self", "myself"):
         ctx.tell(_describe_player(ctx.player, viewer=ctx.player))
         return
-    target = _find_target(ctx, args)
+    target = _find_target(ctx, args, doors=True)
     if isinstance(target, Exit):
         destination = world.rooms.get(target.destination)
         text = (
