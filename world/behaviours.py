@@ -118,8 +118,9 @@ class Homing(Behaviour):
         self.stop()  # in somebody's hands: it stays with them
 
     def _at_home(self) -> bool:
-        where = self.owner.location
-        return where is not None and where.id == self.owner.home
+        item = self.owner
+        where = item.location
+        return isinstance(item, Item) and where is not None and where.id == item.home
 
     def go_home(self) -> None:
         item = self.owner
