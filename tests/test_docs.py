@@ -25,7 +25,10 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = [ROOT / "docs" / name for name in ("design.md", "extending.md", "architecture.md")]
+DOCS = [
+    ROOT / "docs" / name
+    for name in ("design.md", "extending.md", "architecture.md", "behaviours.md")
+]
 EXAMPLES = ROOT / "examples"
 TINY = ROOT / "world" / "tiny.yaml"
 
@@ -137,6 +140,26 @@ def test_quoted_code_is_in_the_example_file(quote):
     """A block that says ``# from examples/x.py`` appears in that file line for line."""
     path, code = quote
     assert code.strip() in (ROOT / path).read_text(encoding="utf-8")
+
+
+def _quoted_world_code() -> list[str]:
+    quoted = []
+    for code in _blocks(ROOT / "docs" / "behaviours.md", "python"):
+        first, _, rest = code.partition("\n")
+        if first.strip() == "# from world/behaviours.py":
+            quoted.append(rest)
+    return quoted
+
+
+def test_behaviours_md_quotes_the_shipped_module():
+    """behaviours.md is linked from extending.md, and every block it says comes from
+    ``world/behaviours.py`` (Lindenford's own behaviours) is there line for line."""
+    assert "(behaviours.md)" in (ROOT / "docs" / "extending.md").read_text(encoding="utf-8")
+    module = (ROOT / "world" / "behaviours.py").read_text(encoding="utf-8")
+    quoted = _quoted_world_code()
+    assert len(quoted) >= 5
+    for code in quoted:
+        assert code.strip() in module, f"not in world/behaviours.py:\n{code}"
 
 
 def _example(name: str) -> Any:
