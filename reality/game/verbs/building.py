@@ -36,6 +36,7 @@ from reality.game.things import (
     Exit,
     Item,
     Npc,
+    Openable,
     Player,
     Room,
     capitalize,
@@ -439,13 +440,10 @@ def _label(target: Any) -> str:
     return f"{target.the()} ({target.id})"
 
 
-def _keys_of(world: WorldView, item: Item) -> list[Door | Item]:
+def _keys_of(world: WorldView, item: Item) -> list[Openable]:
     """The doors and containers ``item`` is the key of."""
-    return [
-        thing
-        for thing in (*world.doors.values(), *world.items.values())
-        if thing.key == item.id and thing is not item
-    ]
+    things: list[Openable] = [*world.doors.values(), *world.items.values()]
+    return [thing for thing in things if thing.key == item.id and thing is not item]
 
 
 def destroy(ctx: Context, args: str) -> None:
@@ -533,7 +531,7 @@ def rename(ctx: Context, args: str) -> None:
 
 
 def open_exit(ctx: Context, args: str) -> None:
-    """``@open <exit name> = <room id>``: a one-way exit from here (names may have several words)."""
+    """``@open <exit name> = <room id>``: a one-way exit from here (a name of several words)."""
     words, sep, where = args.partition("=")
     if not sep or not words.strip() or not where.strip():
         raise Refusal("Usage: @open <exit name> = <room id>, e.g. @open red door = vault")
