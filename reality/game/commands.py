@@ -11,17 +11,16 @@ modules use.
 
 from __future__ import annotations
 
+from reality.game.verbs.attributes import examine, set_attribute
 from reality.game.verbs.building import (
     create,
     describe,
     destroy,
     dig,
-    examine,
     kick,
     load_,
     open_exit,
     rename,
-    set_attribute,
     shutdown,
     teleport,
     unlink,
