@@ -1,7 +1,8 @@
-"""The ``reality`` command: ``serve``, ``check-world``, ``admin`` (and ``play``).
+"""The ``reality`` command: ``serve``, ``check-world``, ``export-world``, ``admin`` (and ``play``).
 
     reality serve [--world FILE] [--db FILE] [--bind ADDR] [--telnet-port N] ...
     reality check-world FILE
+    reality export-world --world FILE --db FILE OUT
     reality admin add NAME --db FILE [--grant]     password on standard input
     reality admin remove NAME --db FILE
     reality play [HOST] [PORT]
@@ -76,6 +77,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("file", help="the YAML world file")
 
+    export = sub.add_parser(
+        "export-world",
+        help="write the world as it stands (file + database) as a world file",
+        description="Load the world file and the database (nothing is served) and write "
+                    "the world as it stands: everything built, renamed, set, destroyed or "
+                    "moved in the game, doors' and containers' states, behaviours. The "
+                    "output passes check-world; items players hold are written at their "
+                    "world-file place. See docs/world-format.md, 'Exporting the world'.",
+    )
+    export.add_argument("--world", required=True, metavar="FILE",
+                        help="the world file the server loads")
+    export.add_argument("--db", required=True, metavar="FILE",
+                        help="the server's SQLite database (read; never created)")
+    export.add_argument("out", metavar="OUT", help="the world file to write (replaced)")
+
     admin = sub.add_parser(
         "admin",
         help="give or take admin rights",
@@ -139,6 +155,33 @@ def check_world(path: str) -> int:
         f"{path}: OK: '{definition.name}', {plural(len(definition.rooms), 'room')}, "
         f"{plural(len(definition.items), 'item')}, {plural(len(definition.npcs), 'NPC')}"
         f"{doors}"
+    )
+    return 0
+
+
+def export_world(args: argparse.Namespace) -> int:
+    """``reality export-world``: 0 when OUT is written, 1 with the reason if not."""
+    from reality.game.export import ExportError, export_world_file
+    from reality.game.loader import WorldFileError
+    from reality.game.store import StoreError
+
+    try:
+        export = export_world_file(args.world, args.db, args.out)
+    except WorldFileError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except (ExportError, StoreError, sqlite3.Error, OSError) as exc:
+        print(f"reality: cannot export the world: {exc}", file=sys.stderr)
+        return 1
+    for note in export.notes:
+        print(f"reality: note: {note}", file=sys.stderr)
+    data = export.data
+    renamed = (
+        f"; {len(export.renamed)} ids of built things lost their '@'" if export.renamed else ""
+    )
+    print(
+        f"{args.out}: {len(data['rooms'])} rooms, {len(data.get('items', {}))} items, "
+        f"{len(data.get('npcs', {}))} NPCs, {len(data.get('doors', {}))} doors{renamed}"
     )
     return 0
 
@@ -327,6 +370,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check-world":
         return check_world(args.file)
+    if args.command == "export-world":
+        return export_world(args)
     if args.command == "serve":
         return serve(args)
     if args.command == "admin":

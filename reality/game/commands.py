@@ -10,14 +10,19 @@ how a verb handler reports or refuses), the players' verbs in
 
 from __future__ import annotations
 
+from reality.game.verbs.attributes import examine, set_attribute
 from reality.game.verbs.building import (
     create,
     describe,
+    destroy,
     dig,
     kick,
     load_,
+    open_exit,
+    rename,
     shutdown,
     teleport,
+    unlink,
 )
 from reality.game.verbs.core import (
     MAX_CARRIED,
@@ -186,7 +191,63 @@ def _register_defaults(registry: VerbRegistry) -> None:
         admin=True,
         usage="@dig <exit> <room name>",
         category="admin",
-        help="Make a new room through a new exit here, with a way back.",
+        help="Make a new room through a new exit here, with a way back. An exit name"
+        " of several words needs the '=' form: @dig red door = The Vault.",
+    )
+    r(
+        "@open",
+        open_exit,
+        admin=True,
+        usage="@open <exit name> = <room id>",
+        category="admin",
+        help="Make a one-way exit from here to an existing room (by id or name);"
+        " the name may have several words: @open red door = vault.",
+    )
+    r(
+        "@unlink",
+        unlink,
+        admin=True,
+        usage="@unlink <exit>",
+        category="admin",
+        help="Remove an exit from here (a world file's exit stays removed after @load).",
+    )
+    r(
+        "@destroy",
+        destroy,
+        admin=True,
+        usage="@destroy <item or NPC>",
+        category="admin",
+        help="Destroy an item or NPC here or carried (or by id); what it held falls"
+        " to the room. A world file's thing stays destroyed after restarts and @load.",
+    )
+    r(
+        "@rename",
+        rename,
+        admin=True,
+        usage="@rename <thing> = <new name>",
+        category="admin",
+        help="Rename a thing, NPC or door here, or the room (@rename here = ...).",
+    )
+    r(
+        "@set",
+        set_attribute,
+        admin=True,
+        usage="@set <thing> <attribute> = <value>",
+        category="admin",
+        help="Change an attribute the world file sets: items: name, description,"
+        " aliases, fixed, container, closed, locked, key, text; NPCs: name, description,"
+        " aliases; doors: name, description, aliases, closed, locked, key; rooms (here):"
+        " name, description, aliases, outdoor, night. true/false values; aliases"
+        " comma-separated; a key is an item id (or none).",
+    )
+    r(
+        "@examine",
+        examine,
+        aliases=["@ex"],
+        admin=True,
+        usage="@examine <thing> | @examine here",
+        category="admin",
+        help="Show a thing's id, where it is, every attribute, its doors and behaviours.",
     )
     r(
         "@create",

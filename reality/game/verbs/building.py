@@ -1,7 +1,16 @@
-"""The builders' (admins') verbs: @dig, @create, @describe, @teleport, @load, @kick, @shutdown.
+"""The builders' (admins') verbs.
+
+Making: @dig, @open, @create. Changing: @describe, @rename. Removing:
+@destroy, @unlink. Running: @teleport, @load, @kick, @shutdown. (@set and
+@examine, which read and write attributes, are in
+:mod:`reality.game.verbs.attributes`.)
 
 Registered by :mod:`reality.game.commands` (``_register_defaults``); every
-one is ``admin=True`` and writes to the audit log.
+one is ``admin=True`` and writes to the audit log. Whatever a builder
+changes is committed by the store before the builder is told, and is laid
+over the world file on every later load (``@load`` and restarts), so a
+world file's thing that was renamed stays renamed and one destroyed stays
+destroyed; ``reality export-world`` writes it all back out as a world file.
 """
 
 from __future__ import annotations
@@ -22,23 +31,32 @@ from reality.game.loader import (
 from reality.game.store import BuiltExit, BuiltItem, BuiltRoom
 from reality.game.things import (
     OPPOSITES,
+    Door,
     Exit,
     Item,
+    Npc,
+    Openable,
     Player,
     Room,
+    capitalize,
     expand_direction,
+    name_list,
     plural,
 )
 from reality.game.verbs.core import (
     MAX_CARRIED,
     MAX_DESCRIPTION,
+    Ambiguous,
     Context,
     Refusal,
     WorldView,
     _check_markup,
     _connected,
+    _find_exit,
     _find_target,
     _plain_name,
+    doors_of,
+    normalize,
 )
 
 log = logging.getLogger(__name__)
@@ -64,17 +82,33 @@ def _new_id(world: WorldView, name: str) -> str:
     return candidate
 
 
+_DIG_USAGE = "Usage: @dig <exit> <room name>, e.g. @dig north The Tower"
+
+
+def _exit_name(ctx: Context, words: str) -> str:
+    """A new exit's name as typed: lower case, single spaces, checked; refused if taken here."""
+    way = expand_direction(" ".join(words.lower().split()))
+    if not EXIT_PATTERN.match(way):
+        raise Refusal(
+            "An exit name is one or a few words in lower-case letters"
+            " (at most 32 characters, starting with a letter)."
+        )
+    if way in ctx.room.exits or _find_exit(ctx.room, way) is not None:
+        raise Refusal(f"There is already a way {way} here.")
+    return way
+
+
 def dig(ctx: Context, args: str) -> None:
+    """``@dig north The Tower`` or ``@dig red door = The Vault``: a new room, and a way back."""
     world = ctx.world
     room = ctx.room
-    way, _, name = args.strip().partition(" ")
-    way = expand_direction(way.lower())
-    if not way or not name.strip():
-        raise Refusal("Usage: @dig <exit> <room name>, e.g. @dig north The Tower")
-    if not EXIT_PATTERN.match(way):
-        raise Refusal("An exit name is a word in lower-case letters.")
-    if way in room.exits:
-        raise Refusal(f"There is already a way {way} here.")
+    if "=" in args:
+        way, _, name = args.partition("=")
+    else:
+        way, _, name = args.strip().partition(" ")
+    if not way.strip() or not name.strip():
+        raise Refusal(_DIG_USAGE)
+    way = _exit_name(ctx, way)
     name = _plain_name(name, "room")
     back = OPPOSITES.get(way, "back")
     new_id = _new_id(world, name)
@@ -324,3 +358,223 @@ def shutdown(ctx: Context, args: str) -> None:
     ctx.tell("Shutting down.")
     _audit(ctx, "admin.shutdown", reason=message)
     ctx.after.append(lambda: hook(message))
+
+
+# -- changing what the world file made ----------
+
+def _held_items(holder_contents: list[Any]) -> list[Item]:
+    """Every item in ``holder_contents`` and, at any depth, inside the containers among them."""
+    found: list[Item] = []
+    todo = [t for t in holder_contents if isinstance(t, Item)]
+    while todo and len(found) < 10_000:
+        item = todo.pop(0)
+        found.append(item)
+        todo.extend(item.contents)
+    return found
+
+
+def built_target(ctx: Context, query: str, *, exits: bool = False, people: bool = False) -> Any:
+    """What a builder's verb names: ``here``, or a thing, NPC or door here or carried.
+
+    Items inside containers (open or not) count as here. A name that fits
+    nothing here is tried as an id anywhere in the world (``@examine
+    iron_key``), so a builder can reach what they cannot see.
+    """
+    query = query.strip()
+    if not query:
+        raise Refusal("Which one? Give a name, an id, or 'here'.")
+    room = ctx.room
+    if normalize(query) in ("here", "room"):
+        return room
+    if exits:
+        way = _find_exit(room, normalize(query))
+        if way is not None:
+            return way
+    candidates: list[Any] = [
+        *_held_items(room.contents),
+        *[t for t in room.contents if isinstance(t, Npc)],
+        *_held_items(ctx.player.inventory),
+        *doors_of(room),
+    ]
+    if people:
+        candidates.extend(room.players)
+    if exits:
+        candidates.extend(room.exits.values())
+    world = ctx.world
+    try:
+        return ctx.find(query, candidates)
+    except Ambiguous:
+        raise
+    except Refusal:
+        for things in (world.items, world.npcs, world.doors, world.rooms):
+            thing = things.get(query)
+            if thing is not None:
+                return thing
+        raise Refusal(
+            f"There is no '{markup.escape(query)}' here, and no thing has that id."
+        ) from None
+
+
+def _thing_kind(target: Any) -> str:
+    """``item``, ``npc``, ``door`` or ``room``: what the store calls a builder's target."""
+    if isinstance(target, Room | Item | Npc | Door):
+        return str(target.kind)
+    if isinstance(target, Exit):
+        raise Refusal(
+            "An exit is changed with @describe, or replaced with @unlink and @open."
+        )
+    if isinstance(target, Player):
+        raise Refusal("Players are not built: they change themselves.")
+    raise Refusal("That cannot be changed.")
+
+
+def _label(target: Any) -> str:
+    """How a builder's reply names a target: "the oak chest (chest)"."""
+    if isinstance(target, Room):
+        return f"{target.name} ({target.id})"
+    return f"{target.the()} ({target.id})"
+
+
+def _keys_of(world: WorldView, item: Item) -> list[Openable]:
+    """The doors and containers ``item`` is the key of."""
+    things: list[Openable] = [*world.doors.values(), *world.items.values()]
+    return [thing for thing in things if thing.key == item.id and thing is not item]
+
+
+def destroy(ctx: Context, args: str) -> None:
+    """``@destroy <thing>``: an item or NPC is gone for good (a world file's too, across restarts).
+
+    What it held (a container's contents, an NPC's inventory) falls to the
+    room. The store records the destruction before the admin is told.
+    """
+    if not args.strip():
+        raise Refusal("Usage: @destroy <item or NPC>")
+    world = ctx.world
+    target = built_target(ctx, args, exits=True, people=True)
+    if not isinstance(target, Item | Npc):
+        what = "an exit" if isinstance(target, Exit) else f"a {target.kind}"
+        raise Refusal(f"@destroy takes an item or an NPC, not {what}. (@unlink removes exits.)")
+    if isinstance(target, Item):
+        locks = _keys_of(world, target)
+        if locks:
+            names = name_list([t.the() for t in locks])
+            raise Refusal(
+                f"{target.The()} is the key of {names}: give {'it' if len(locks) == 1 else 'them'}"
+                " another key first (@set <thing> key = <item id> or none)."
+            )
+        held: list[Item] = list(target.contents)
+        holder = target.outermost()
+    else:
+        held = list(target.inventory)
+        holder = target.location
+    # Where what it held falls: the room it was in (or its holder's room).
+    room = holder if isinstance(holder, Room) else getattr(holder, "location", None)
+    if not isinstance(room, Room):
+        room = ctx.room
+    store = world.store
+    with store.transaction():
+        store.destroy(target.kind, target.id)
+        store.checkpoint(items=[(i.id, "room", room.id) for i in held])
+    for item in held:
+        world.move(item, room, actor=ctx.player, buffer=ctx.buffer, action="drop", check=False)
+    name = target.a()
+    if isinstance(target, Npc):
+        world.move(
+            target,
+            None,
+            actor=ctx.player,
+            buffer=ctx.buffer,
+            action="destroy",
+            check=False,
+        )
+        for behaviour in target.behaviours:
+            behaviour.stop()
+        world.npcs.pop(target.id, None)
+    else:
+        world.move(target, None, actor=ctx.player, buffer=ctx.buffer, action="destroy", check=False)
+    spilled = f" {capitalize(name_list([i.a() for i in held]))} fall to the ground." if held else ""
+    ctx.act(
+        f"{ctx.player.name} points at {name}, and it is gone.{spilled}",
+        f"You destroy {name} ({target.id}).{spilled}",
+    )
+    world.changed("world", None)
+    _audit(ctx, "admin.destroy", target=f"{target.kind}:{target.id}")
+
+
+def _rename(ctx: Context, target: Any, name: str) -> str:
+    """Give ``target`` a new name, durably; the builder's reply."""
+    kind = _thing_kind(target)
+    name = _plain_name(name, kind)
+    before = _label(target)
+    ctx.world.store.change_thing(kind, target.id, {"name": name})
+    target.rename(name)
+    ctx.world.changed("world", None)
+    if isinstance(target, Room):
+        for player in target.players:
+            ctx.world.send_room_info(player)
+    return f"You rename {before}: it is now called {name}."
+
+
+def rename(ctx: Context, args: str) -> None:
+    """``@rename <thing> = <new name>``: a thing, an NPC, a door, or ``here``."""
+    query, sep, name = args.partition("=")
+    if not sep or not query.strip() or not name.strip():
+        raise Refusal("Usage: @rename <thing> = <new name>  (or @rename here = <new name>)")
+    target = built_target(ctx, query, exits=True, people=True)
+    ctx.tell(_rename(ctx, target, name))
+    _audit(ctx, "admin.rename", target=f"{target.kind}:{target.id}", name=name.strip())
+
+
+def open_exit(ctx: Context, args: str) -> None:
+    """``@open <exit name> = <room id>``: a one-way exit from here (a name of several words)."""
+    words, sep, where = args.partition("=")
+    if not sep or not words.strip() or not where.strip():
+        raise Refusal("Usage: @open <exit name> = <room id>, e.g. @open red door = vault")
+    world = ctx.world
+    room = ctx.room
+    way = _exit_name(ctx, words)
+    destination = world.rooms.get(where.strip())
+    if destination is None:
+        destination = _find_room(ctx, where.strip())
+    world.store.add_exit(room.id, way, destination.id)
+    exit = Exit(way, destination.id)
+    # A door is on every way between its two rooms, new ones too (as on loading).
+    pair = {room.id, destination.id}
+    for door in world.doors.values():
+        if set(door.rooms) == pair:
+            exit.door = door
+    room.add_exit(exit)
+    world.changed("world", None)
+    ctx.act(
+        f"{ctx.player.name} gestures, and a way {way} opens.",
+        f"You open a way {way} to {destination.name} ({destination.id}). It is one-way:"
+        " @open the way back from there if you want one.",
+    )
+    for other in room.players:
+        world.send_room_info(other)
+    _audit(ctx, "admin.open", room=room.id, exit=way, to=destination.id)
+
+
+def unlink(ctx: Context, args: str) -> None:
+    """``@unlink <exit>``: remove a way out of here (a world file's stays removed across loads)."""
+    if not args.strip():
+        raise Refusal("Usage: @unlink <exit>")
+    world = ctx.world
+    room = ctx.room
+    way = _find_exit(room, normalize(args))
+    if way is None:
+        way = ctx.find(
+            args,
+            room.exits.values(),
+            nothing=f"There is no way '{markup.escape(args.strip())}' here.",
+        )
+    world.store.unlink_exit(room.id, way.name)
+    del room.exits[way.name]
+    world.changed("world", None)
+    ctx.act(
+        f"{ctx.player.name} gestures, and the way {way.name} is gone.",
+        f"You remove the way {way.name} (it led to {way.destination}).",
+    )
+    for other in room.players:
+        world.send_room_info(other)
+    _audit(ctx, "admin.unlink", room=room.id, exit=way.name, to=way.destination)
