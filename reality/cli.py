@@ -177,7 +177,7 @@ def export_world(args: argparse.Namespace) -> int:
         print(f"reality: note: {note}", file=sys.stderr)
     data = export.data
     renamed = (
-        f"; {len(export.renamed)} ids of built things lost their '@'" if export.renamed else ""
+        f"; {len(export.renamed)} ids were rewritten" if export.renamed else ""
     )
     print(
         f"{args.out}: {len(data['rooms'])} rooms, {len(data.get('items', {}))} items, "

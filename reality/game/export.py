@@ -11,12 +11,12 @@ states, and every behaviour with its parameters. The result passes
 
 What a world file cannot say, and what the export does instead:
 
-* **Ids of things built in the game** start with ``@`` (``@the-tower``),
-  which a world file's ids may not: they are written without it
-  (``the-tower``, or ``the-tower-2`` if that is taken); every reference
-  (exits, keys, locations) follows. So the export is a *new* world file:
-  serve it with a database that has not seen those things built (the
-  built rows would otherwise appear a second time under their old ids).
+* **Ids of things built in the game** start with ``@`` (``@the-tower``)
+  and are kept: a world file may use them. Served with the database it
+  was exported from, the file's ``@the-tower`` is the built room (the
+  database's row is shadowed, not doubled), so a builder can keep the
+  world in git and go on building. An id the loader would refuse (none
+  today) is rewritten, and every reference follows.
 * **Players' inventories** live in the database, not in world files: an
   item a player (or an NPC, given it) holds is written at its world-file
   place (``location`` in the original file); an item built in the game

@@ -82,7 +82,9 @@ __all__ = [
 
 _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-ID_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z")
+#: An id: letters, digits, '_', '-', '.'; a leading '@' marks a thing built in
+#: the game (``@the-tower``), which an exported world file keeps.
+ID_PATTERN = re.compile(r"@?[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z")
 EXIT_PATTERN = re.compile(r"[a-z][a-z0-9 '_-]{0,31}\Z")
 MIN_WANDER = 0.5
 MIN_CYCLE = 4.0
@@ -609,7 +611,7 @@ class _Reader:
             self.error(
                 _line(key_node),
                 f"id '{_q(ident)}' in {section} must be letters, digits, '_', '-' or '.'"
-                " (at most 64, not starting with '-' or '.')",
+                " (at most 64, not starting with '-' or '.'; '@' may lead)",
             )
             return None
         if ident in self.ids:

@@ -254,7 +254,7 @@ def test_open_by_room_name_and_doors_apply_to_new_ways(pair, restart) -> None:
     assert way.destination == "cellar"
     assert way.door is world.doors["trapdoor"]
     world.execute(alice, "ladder")
-    assert a.take()[-1] == "The trapdoor is closed."
+    assert a.take()[-1] == "The trapdoor is locked."
     assert restart(world).rooms["inn"].exits["ladder"].door is not None
 
 

@@ -285,8 +285,8 @@ def test_export_keeps_multi_line_text_and_markup_exactly(make_world) -> None:
     assert fresh.daynight is not None and fresh.daynight.messages["night"] == "{blue}Dark.{/}"
 
 
-def test_built_ids_lose_their_at_sign_and_references_follow(make_world, join) -> None:
-    """@the-tower becomes the-tower (the-tower-2 if taken); exits and keys follow the new ids."""
+def test_built_ids_are_kept_and_served_with_their_database(make_world, join, store) -> None:
+    """@the-tower stays @the-tower; loaded again with the same database nothing is doubled."""
     world = make_world(WORLD.replace("  cellar: {", "  the-tower: {name: Attic}\n  cellar: {"))
     alice, _ = join(world, "Alice")
     world.admins = frozenset({"alice"})
@@ -296,12 +296,16 @@ def test_built_ids_lose_their_at_sign_and_references_follow(make_world, join) ->
     world.execute(alice, "drop silver key")
     world.execute(alice, "@set box key = @silver-key")
     export = export_world(world)
-    assert export.renamed == {"@the-tower": "the-tower-2", "@silver-key": "silver-key"}
+    assert export.renamed == {}
     data = export.data
-    assert data["rooms"]["inn"]["exits"]["north"] == "the-tower-2"
-    assert data["rooms"]["the-tower-2"]["exits"]["south"] == "inn"
-    assert data["items"]["box"]["key"] == "silver-key"
-    assert data["items"]["silver-key"]["location"] == "inn"
+    assert data["rooms"]["inn"]["exits"]["north"] == "@the-tower"
+    assert data["rooms"]["@the-tower"]["exits"]["south"] == "inn"
+    assert data["items"]["box"]["key"] == "@silver-key"
+    assert data["items"]["@silver-key"]["location"] == "inn"
+    rooms, items = len(world.rooms), len(world.items)
+    world.load(parse_world(dump_world(data), "out.yaml"))
+    assert (len(world.rooms), len(world.items)) == (rooms, items)
+    assert world.items["box"].key == "@silver-key"
 
 
 def test_held_items_are_written_at_their_world_file_place(make_world, join) -> None:
@@ -313,7 +317,7 @@ def test_held_items_are_written_at_their_world_file_place(make_world, join) -> N
     world.execute(alice, "@teleport square")
     items = export_world(world).data["items"]
     assert items["lamp"]["location"] == "inn"
-    assert items["orb"]["location"] == "square"
+    assert items["@orb"]["location"] == "square"
 
 
 def test_doors_without_a_way_and_unlinked_exits_are_left_out(make_world, join) -> None:
@@ -377,13 +381,13 @@ def test_export_world_command_writes_a_file_check_world_accepts(tmp_path: Path, 
     out = source / "exported.yaml"
     status = main(["export-world", "--world", str(world_file), "--db", str(db), str(out)])
     assert status == 0
-    assert capsys.readouterr().out.startswith(f"{out}: 4 rooms, 7 items, 2 NPCs, 1 doors;")
+    assert capsys.readouterr().out.startswith(f"{out}: 4 rooms, 7 items, 2 NPCs, 1 doors\n")
     assert main(["check-world", str(out)]) == 0
     data = yaml.safe_load(out.read_text())
     assert data["python"] == ["bells.py"]
-    assert data["rooms"]["inn"]["exits"]["north"] == "the-tower"
+    assert data["rooms"]["inn"]["exits"]["north"] == "@the-tower"
     assert data["items"]["lamp"]["name"] == "Aladdin's lamp"
-    assert data["items"]["bell"]["location"] == "inn"
+    assert data["items"]["@bell"]["location"] == "inn"
     assert "closed" not in data["doors"]["trapdoor"]
     assert data["npcs"]["marta"]["behaviours"][0] == {"chime": {"tune": "dong"}}
 

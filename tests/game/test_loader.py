@@ -316,11 +316,11 @@ BAD_FILES = [
         start: hall
         rooms:
           hall: {name: The Hall}
-          "@tower": {name: Tower}
+          "-tower": {name: Tower}
         """,
         [
-            "w.yaml:5: id '@tower' in rooms must be letters, digits, '_', '-' or '.'"
-            " (at most 64, not starting with '-' or '.')"
+            "w.yaml:5: id '-tower' in rooms must be letters, digits, '_', '-' or '.'"
+            " (at most 64, not starting with '-' or '.'; '@' may lead)"
         ],
         id="bad id",
     ),

@@ -530,7 +530,10 @@ def doors_of(room: Room) -> list[Door]:
 
 
 def _find_target(ctx: Context, query: str) -> Any:
-    """A thing, person, door or exit here; an exit's short form (``sw``) names it as ``go`` would."""
+    """A thing, person, door or exit here.
+
+    An exit's short form (``sw``) names it as ``go`` would.
+    """
     room = ctx.room
     # "sw" names the way southwest wherever an exit can be named, before
     # any "sword" could claim it as a prefix.

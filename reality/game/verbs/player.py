@@ -562,8 +562,8 @@ def help_(ctx: Context, args: str) -> None:
     )
     near = [owner for word, owner, _ in offered_verbs(ctx) if word == topic]
     if found is None and near:
-        names = name_list([owner.the() for owner in near], "or")
-        ctx.tell(f"{{bold}}{topic} <thing>{{/}}\nSomething you can do here, with {names}.")
+        owners = name_list([owner.the() for owner in near], "or")
+        ctx.tell(f"{{bold}}{topic} <thing>{{/}}\nSomething you can do here, with {owners}.")
         return
     if found is None or (found.admin and not admin):
         raise Refusal(f"There is no help on '{markup.escape(topic)}'. Type 'help' for the list.")
