@@ -268,6 +268,8 @@ class World:
                 if room_id in rooms and exit_name in rooms[room_id].exits:
                     rooms[room_id].exits[exit_name].description = text
         doors = self._build_doors(definition, rooms)
+        for door in doors.values():
+            door.description = overrides.get(("door", door.id), door.description)
 
         items: dict[str, Item] = {}
         for item_def in definition.items.values():

@@ -340,6 +340,8 @@ def test_things_give_verbs_and_the_arguments_choose_between_them(make_world, joi
     assert a.take() == ["You strike the gong."]
     world.execute(alice, "shout")
     assert a.take() == ["You shout; the tower echoes."]
+    world.execute(alice, "shout for joy")
+    assert a.take() == ["You shout; the tower echoes."], "no playing verb 'shout': the room's"
     world.move(alice, world.rooms["yard"], check=False)
     a.take()
     world.execute(alice, "ring bell")

@@ -392,8 +392,10 @@ def _contributed(ctx: Context, word: str, rest: str) -> Callable[[Context, str],
     """The handler of a verb a nearby thing gives for ``word``, if one fits.
 
     With several offers, the thing the arguments name is chosen ("ring
-    bell" with a bell and a gong here). An offer whose thing the arguments
-    do not name is passed over, so the playing verb of that name still works.
+    bell" with a bell and a gong here). When the arguments name none of
+    them, the playing verb of that name wins if there is one ("say hello"
+    beside a whistle that gives "say"); otherwise the nearest offer takes
+    the arguments as its own ("wish for gold" at a fountain).
     """
     offers = [(t, h) for w, t, h in offered_verbs(ctx) if w == word]
     if not offers:
@@ -401,9 +403,10 @@ def _contributed(ctx: Context, word: str, rest: str) -> Callable[[Context, str],
     if rest:
         query = normalize(rest)
         named = [(t, h) for t, h in offers if t.match(query) or t.match(query.split()[-1])]
-        if not named:
+        if named:
+            return named[0][1]
+        if ctx.world.verbs.lookup(word) is not None:
             return None
-        offers = named
     return offers[0][1]
 
 
