@@ -70,6 +70,7 @@ from reality.game.accounts import name_key
 from reality.game.behaviours import Behaviour, Catalogue, Happening, load_catalogue
 from reality.game.events import Event, EventBuffer, deliver
 from reality.game.loader import BehaviourDef, WorldDefinition, WorldFileError, load_world_file
+from reality.game.login import login_verbs
 from reality.game.store import Store
 from reality.game.text import clean_player_text
 from reality.game.things import (
@@ -183,8 +184,10 @@ class World:
         self.mail_domain = mail_domain
         self.web_url = web_url.rstrip("/") if web_url else None
         self.telnet_address = telnet_address
-        #: The playing verbs; rooms and things add their own (see :meth:`verb_sets`).
+        #: The playing set; things near a player add theirs (``verbs.core.offered_verbs``).
         self.verbs = verbs if verbs is not None else commands.default_registry()
+        #: The login set: what a connection may type before it is a player.
+        self.login_verbs = login_verbs()
         self.rng = rng if rng is not None else random.Random()
         self.wall = wall_clock
         self.checkpoint_interval = checkpoint_interval

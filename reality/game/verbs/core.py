@@ -120,7 +120,9 @@ class Verb:
     """A registered verb."""
 
     name: str
-    handler: Callable[[Context, str], None]
+    #: ``handler(ctx, args)``: ``ctx`` is a :class:`Context` in the playing
+    #: set, the connection (a ``LoginPort``) in the login set.
+    handler: Callable[[Any, str], None]
     aliases: tuple[str, ...] = ()
     admin: bool = False
     help: str = ""
@@ -140,7 +142,7 @@ class VerbRegistry:
     def register(
         self,
         name: str,
-        handler: Callable[[Context, str], None],
+        handler: Callable[[Any, str], None],
         *,
         aliases: Sequence[str] = (),
         admin: bool = False,

@@ -2,8 +2,9 @@
 
 A :class:`~reality.net.protocols.telnet.TelnetProtocol` that is also the
 world's *session* for the player (``show``, ``send_data``,
-``disconnect``). Before login it runs the dialogue (the package docstring
-says what it understands); after login every line goes to
+``disconnect``). Before login it hands each line to the world's login set
+(:mod:`reality.game.login`; the session is its ``LoginPort``: text,
+prompts, echo for passwords, the account checks of the authenticator); after login every line goes to
 ``World.execute``, at most ``command_rate`` lines a second after a burst
 of ``command_burst``, faster lines waiting in a bounded queue, and each
 command is followed by a prompt. What the session needs from its gateway
@@ -18,14 +19,8 @@ from collections import deque
 from typing import Any, Protocol
 
 from reality.audit import audit
-from reality.game.accounts import (
-    PASSWORD_MAX,
-    PASSWORD_MIN,
-    InvalidName,
-    InvalidPassword,
-    check_name,
-    check_password,
-)
+from reality.game.accounts import InvalidName, InvalidPassword
+from reality.game.login import LOGIN_WORDS, PROMPT, login_line
 from reality.game.store import NameTaken
 from reality.game.world import World
 from reality.gateways.auth import Authenticator, AuthError
@@ -42,19 +37,6 @@ from reality.net.protocols.telnet import TelnetConfig, TelnetProtocol, TerminalT
 log = logging.getLogger("reality.gateways.telnet")
 
 __all__ = ["LOGIN_WORDS", "PROMPT", "SessionHost", "TelnetSession"]
-
-PROMPT = "> "
-#: The login dialogue's own words: understood at every prompt before login
-#: (the password prompts too), and never a new character's name.
-LOGIN_WORDS = frozenset(
-    {"connect", "create", "quit", "exit", "logout", "who", "help", "new", "login", "guest"}
-)
-#: The prompts of the password steps; the client's echo is off while they wait.
-_PASSWORD_PROMPTS = {
-    "password": "Password: ",
-    "new_password": "Choose a password: ",
-    "repeat_password": "Repeat the password: ",
-}
 
 
 class SessionHost(Protocol):
@@ -118,8 +100,9 @@ class TelnetSession(TelnetProtocol):
         self.height = 24
         self.client_name = ""
         self.peer_host = "?"
-        self._pending_name: str | None = None
-        self._pending_password: str | None = None
+        #: The login dialogue's name and new password while it asks for them.
+        self.pending_name: str | None = None
+        self.pending_password: str | None = None
         self._queued: deque[str] = deque()
         self._idle: Any = None
         self._login_deadline: Any = None
@@ -423,180 +406,34 @@ class TelnetSession(TelnetProtocol):
                 prompt = getattr(handler, "prompt", None) if handler is not None else None
                 self.send_prompt(prompt or PROMPT)
             return
-        if self._login_verb(text):
-            return
-        if self.state == "confirm":
-            self._got_confirmation(text)
-        elif self.state == "password":
-            self._got_password(text)
-        elif self.state == "new_password":
-            self._got_new_password(text)
-        elif self.state == "repeat_password":
-            self._got_repeated_password(text)
-        else:
-            self._login_command(text)
+        login_line(self.world.login_verbs, self, text)
 
-    # -- the login dialogue ----------------------------------------------------------------
+    # -- what the login set needs (reality.game.login.LoginPort) ----------------------------
 
-    def _login_verb(self, text: str) -> bool:
-        """Run a login verb typed at any prompt of the dialogue; False if ``text`` is none.
+    def login_help(self) -> str:
+        return self.gateway.login_help()
 
-        Recognised at the password prompts too, so that ``quit`` is never
-        taken for a password and ``connect <name> <password>`` typed there
-        logs in. An empty line inside a step goes back to the name prompt.
-        """
-        words = text.split()
-        if not words:
-            if self.state == "login":
-                self.send_prompt(PROMPT)
-            else:
-                self._back_to_start("Never mind.")
-            return True
-        verb = words[0].lower()
-        if verb in ("create", "connect"):
-            self._leave_step()
-            if len(words) != 3:
-                self.send_text(f"Usage: {verb} <name> <password>\n")
-                self.send_prompt(PROMPT)
-            elif verb == "create":
-                try:
-                    self._check_new_name(words[1])
-                except InvalidName as exc:
-                    self.send_text(f"{exc}\n")
-                    self.send_prompt(PROMPT)
-                    return True
-                self._create(words[1], words[2])
-            else:
-                self._connect(words[1], words[2])
-        elif verb in ("quit", "exit", "logout"):
-            if self.state == "login":
-                self.disconnect("Goodbye!")
-            else:
-                self._back_to_start("Never mind.")
-        elif verb == "who":
-            self._end_hidden_line()
-            self.show(self.world.who_text())
-            self.send_prompt(self._prompt)
-        elif verb in ("help", "?"):
-            self._end_hidden_line()
-            self.send_text(self.gateway.login_help())
-            self.send_prompt(self._prompt)
-        else:
-            return False
-        return True
+    def who_text(self) -> str:
+        return self.world.who_text()
 
-    @property
-    def _prompt(self) -> str:
-        """The prompt of the dialogue's current step."""
-        if self.state == "confirm":
-            return f"Create a new character named {self._pending_name}? (y/n) "
-        return _PASSWORD_PROMPTS.get(self.state, PROMPT)
+    def is_command_word(self, word: str) -> bool:
+        return self.world.is_command_word(word)
 
-    def _end_hidden_line(self) -> None:
-        # With echo off the client did not show the Enter either.
-        if self.state in _PASSWORD_PROMPTS:
-            self.send_text("\n")
+    def account_exists(self, name: str) -> bool:
+        return self.gateway.authenticator.store.get_account(name) is not None
 
-    def _leave_step(self) -> None:
-        """Forget the step under way (turning echo back on after a password prompt)."""
-        if self.state in _PASSWORD_PROMPTS:
-            self._end_password_entry()
-        self.state = "login"
-        self._pending_name = None
-        self._pending_password = None
-
-    def _back_to_start(self, message: str) -> None:
-        self._leave_step()
-        self.send_text(f"{message} Type your character's name, or 'help'.\n")
-        self.send_prompt(PROMPT)
-
-    def _login_command(self, text: str) -> None:
-        words = text.split()
-        if len(words) == 1:
-            self._start_interactive(words[0])
-        else:
-            self.send_text("I don't understand that yet. " + self.gateway.login_help())
-            self.send_prompt(PROMPT)
-
-    def _check_new_name(self, name: str) -> None:
-        """Raise InvalidName unless ``name`` may be given to a new character."""
-        check_name(name)
-        if name.lower() in LOGIN_WORDS or self.world.is_command_word(name):
-            raise InvalidName(f"'{name}' is a command, so it can't be a name.")
-
-    def _start_interactive(self, name: str) -> None:
-        # Names are public (who, homepages, mail addresses): saying that one
-        # is new is fine. Nothing here says anything about a password.
-        if self.gateway.authenticator.store.get_account(name) is not None:
-            self._pending_name = name
-            self._ask_password("password")
-            return
+    def sign_up_refusal(self, name: str) -> str | None:
         try:
-            self._check_new_name(name)
-            # Reserved names and the sign-up limit are said before the
-            # password is asked for, not after it was typed twice.
             self.gateway.authenticator.check_new_name(name, self.peer_host)
         except (AuthError, InvalidName, NameTaken) as exc:
-            self.send_text(f"{exc}\nType your character's name, or 'help'.\n")
-            self.send_prompt(PROMPT)
-            return
-        self._pending_name = name
-        self.state = "confirm"
-        self.send_text(f"There is no character named {name} yet.\n")
-        self.send_prompt(self._prompt)
+            return str(exc)
+        return None
 
-    def _got_confirmation(self, answer: str) -> None:
-        answer = answer.strip().lower()
-        if answer in ("y", "yes"):
-            self.send_text(
-                f"A password has {PASSWORD_MIN} to {PASSWORD_MAX} characters and no spaces;"
-                " it is not shown as you type.\n"
-            )
-            self._ask_password("new_password")
-        elif answer in ("n", "no"):
-            self._back_to_start("No character was created.")
+    def begin_login(self, name: str, password: str, *, create: bool) -> None:
+        if create:
+            self._create(name, password)
         else:
-            self.send_text("Please answer y or n.\n")
-            self.send_prompt(self._prompt)
-
-    def _ask_password(self, state: str) -> None:
-        self.state = state
-        # IAC WILL ECHO before the prompt: the client stops showing what is typed.
-        self.set_echo(False)
-        self.send_prompt(self._prompt)
-
-    def _end_password_entry(self) -> None:
-        self.set_echo(True)
-        # The client did not echo the Enter either.
-        self.send_text("\n")
-
-    def _got_password(self, password: str) -> None:
-        name = self._pending_name or ""
-        self._leave_step()
-        self._connect(name, password)
-
-    def _got_new_password(self, password: str) -> None:
-        self.send_text("\n")  # echo is off: the client did not show the Enter
-        try:
-            check_password(password)
-        except InvalidPassword as exc:
-            self.send_text(f"{exc}\n")
-            self.send_prompt(self._prompt)
-            return
-        self._pending_password = password
-        self.state = "repeat_password"
-        self.send_prompt(self._prompt)
-
-    def _got_repeated_password(self, password: str) -> None:
-        if password != self._pending_password:
-            self.send_text("\nThe two passwords differ; please choose one again.\n")
-            self._pending_password = None
-            self.state = "new_password"
-            self.send_prompt(self._prompt)
-            return
-        name = self._pending_name or ""
-        self._leave_step()
-        self._create(name, password)
+            self._connect(name, password)
 
     def _create(self, name: str, password: str) -> None:
         self.state = "waiting"
