@@ -25,6 +25,7 @@ from reality.game.verbs.core import (
     MAX_SAY,
     Context,
     Refusal,
+    VerbRegistry,
     _connected,
     _find_target,
     _visible,
@@ -404,50 +405,16 @@ class HomepageEditor:
         self.size = 0
 
     def __call__(self, ctx: Context, line: str) -> None:
-        player = ctx.player
         stripped = line.rstrip("\r\n")
         command = stripped.strip()
-        if command == ".":
-            player.input_handler = None
-            _save_homepage(ctx, "\n".join(self.lines).strip("\n"))
-            return
         if command.startswith("..") or not command.startswith("."):
             self._add(ctx, stripped[1:] if command.startswith("..") else stripped)
             return
+        # The editor set: its own commands, before any other verb.
         word, _, rest = command.partition(" ")
-        word = word.lower()
-        if word == ".abort":
-            player.input_handler = None
-            ctx.tell("Homepage edit cancelled; nothing was changed.")
-        elif word == ".list":
-            ctx.tell(self._listing())
-        elif word == ".preview":
-            text = "\n".join(self.lines).strip("\n")
-            ctx.tell(
-                "{dim}--- your homepage as it will be saved"
-                f" ({plural(len(text), 'character')} of {MAX_HOMEPAGE}) ---{{/}}\n"
-                + (markup.escape(text) if text else "(empty)")
-                + "\n{dim}--- not saved yet: '.' saves, '.abort' cancels ---{/}"
-            )
-        elif word == ".delete":
-            number = self._line_number(rest)
-            del self.lines[number - 1]
-            self._resize()
-            ctx.tell(f"Line {number} deleted; {plural(len(self.lines), 'line')} left.")
-        elif word == ".replace":
-            number_text, _, text = rest.partition(" ")
-            number = self._line_number(number_text)
-            old = self.lines[number - 1]
-            self.lines[number - 1] = text
-            if self._resize() > MAX_HOMEPAGE:
-                self.lines[number - 1] = old
-                self._resize()
-                raise Refusal(
-                    f"That would make the page too long (at most {MAX_HOMEPAGE} characters)."
-                )
-            ctx.tell(f"Line {number} is now: {markup.escape(text)}")
-        else:
-            ctx.tell(EDITOR_HELP)
+        verb = EDITOR_VERBS.lookup(word.lower()) or EDITOR_VERBS.lookup(".help")
+        assert verb is not None
+        verb.handler(ctx, rest)
 
     def _add(self, ctx: Context, text: str) -> None:
         self.size += len(text) + 1
@@ -479,6 +446,79 @@ class HomepageEditor:
             f"{{dim}}{n:>{width}}{{/}} {markup.escape(line)}"
             for n, line in enumerate(self.lines, 1)
         )
+
+
+def _editor(ctx: Context) -> HomepageEditor:
+    editor = ctx.player.input_handler
+    assert isinstance(editor, HomepageEditor)
+    return editor
+
+
+def _editor_save(ctx: Context, args: str) -> None:
+    editor = _editor(ctx)
+    ctx.player.input_handler = None
+    _save_homepage(ctx, "\n".join(editor.lines).strip("\n"))
+
+
+def _editor_abort(ctx: Context, args: str) -> None:
+    ctx.player.input_handler = None
+    ctx.tell("Homepage edit cancelled; nothing was changed.")
+
+
+def _editor_list(ctx: Context, args: str) -> None:
+    ctx.tell(_editor(ctx)._listing())
+
+
+def _editor_preview(ctx: Context, args: str) -> None:
+    text = "\n".join(_editor(ctx).lines).strip("\n")
+    ctx.tell(
+        "{dim}--- your homepage as it will be saved"
+        f" ({plural(len(text), 'character')} of {MAX_HOMEPAGE}) ---{{/}}\n"
+        + (markup.escape(text) if text else "(empty)")
+        + "\n{dim}--- not saved yet: '.' saves, '.abort' cancels ---{/}"
+    )
+
+
+def _editor_delete(ctx: Context, args: str) -> None:
+    editor = _editor(ctx)
+    number = editor._line_number(args)
+    del editor.lines[number - 1]
+    editor._resize()
+    ctx.tell(f"Line {number} deleted; {plural(len(editor.lines), 'line')} left.")
+
+
+def _editor_replace(ctx: Context, args: str) -> None:
+    editor = _editor(ctx)
+    number_text, _, text = args.partition(" ")
+    number = editor._line_number(number_text)
+    old = editor.lines[number - 1]
+    editor.lines[number - 1] = text
+    if editor._resize() > MAX_HOMEPAGE:
+        editor.lines[number - 1] = old
+        editor._resize()
+        raise Refusal(f"That would make the page too long (at most {MAX_HOMEPAGE} characters).")
+    ctx.tell(f"Line {number} is now: {markup.escape(text)}")
+
+
+def _editor_help(ctx: Context, args: str) -> None:
+    ctx.tell(EDITOR_HELP)
+
+
+def editor_verbs() -> VerbRegistry:
+    """The editor set: the homepage editor's commands (any other '.word' shows the help)."""
+    registry = VerbRegistry()
+    registry.register(".", _editor_save, usage=".", category="editor")
+    registry.register(".abort", _editor_abort, usage=".abort", category="editor")
+    registry.register(".list", _editor_list, usage=".list", category="editor")
+    registry.register(".preview", _editor_preview, usage=".preview", category="editor")
+    registry.register(".delete", _editor_delete, usage=".delete N", category="editor")
+    registry.register(".replace", _editor_replace, usage=".replace N text", category="editor")
+    registry.register(".help", _editor_help, usage=".help", category="editor")
+    return registry
+
+
+#: The editor set (the same for every editor: its commands find their editor in the context).
+EDITOR_VERBS = editor_verbs()
 
 
 EDITOR_HELP = (
