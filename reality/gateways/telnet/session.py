@@ -5,9 +5,10 @@ world's *session* for the player (``show``, ``send_data``,
 ``disconnect``). Before login it hands each line to the world's login set
 (:mod:`reality.game.login`; the session is its ``LoginPort``: text,
 prompts, echo for passwords, the account checks of the authenticator);
-after login every line goes to ``World.execute``, at most ``command_rate`` lines a second after a burst
-of ``command_burst``, faster lines waiting in a bounded queue, and each
-command is followed by a prompt. What the session needs from its gateway
+after login every line goes to ``World.execute``, at most
+``command_rate`` lines a second after a burst of ``command_burst``,
+faster lines waiting in a bounded queue, and each command is followed by
+a prompt. What the session needs from its gateway
 is :class:`SessionHost`, which :class:`~reality.gateways.telnet.gateway.TelnetGateway`
 is.
 """
