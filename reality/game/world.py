@@ -1056,7 +1056,8 @@ class World:
             verb = "is" if len(others) == 1 else "are"
             lines.append(f"{{cyan}}{name_list(names)} {verb} here.{{/}}")
         if room.exits:
-            lines.append(f"{{green}}Exits: {', '.join(room.exits)}.{{/}}")
+            ways = ", ".join(map(_exit_label, room.exits.values()))
+            lines.append(f"{{green}}Exits: {ways}.{{/}}")
         else:
             lines.append("{green}There is no obvious way out.{/}")
         return "\n".join(lines)
@@ -1296,6 +1297,14 @@ def _position(item: Item) -> tuple[str, str] | None:
     if isinstance(holder, Npc):
         return ("npc", holder.id)
     return None
+
+
+def _exit_label(way: Exit) -> str:
+    """An exit as the room lists it: ``down``, or ``down (closed trapdoor)``."""
+    door = way.door
+    if door is None or not door.closed:
+        return way.name
+    return f"{way.name} (closed {door.name})"
 
 
 def _shut(thing: Door | Item) -> str:
