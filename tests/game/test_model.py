@@ -702,3 +702,11 @@ def test_the_short_forms_are_behaviours() -> None:
 def test_items_hold_their_contents_in_order() -> None:
     box = Item("box", "box", container=True)
     assert box.contents == [] and box.outermost() is None
+
+
+def test_a_room_lists_a_closed_door_on_its_exit(inn, join) -> None:
+    alice, a = join(inn, "Alice")
+    assert a.take()[-1] == "Exits: down (closed trapdoor), west."
+    inn.doors["trapdoor"].locked = inn.doors["trapdoor"].closed = False
+    inn.execute(alice, "look")
+    assert a.take()[-1] == "Exits: down, west."
