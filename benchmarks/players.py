@@ -42,8 +42,9 @@ which a plain grid's corners would not); the bots start spread evenly (about
 (``os.sched_setaffinity``). After ``--ramp`` seconds of load it measures
 ``--seconds``: round trips p50/p99 and the server's CPU seconds per command
 (utime+stime from ``/proc/<pid>/stat`` over the window). ``--profile``
-samples the server during the window with py-spy (a flame graph SVG) or
-runs it under cProfile (a pstats file); the path is printed.
+samples the server during the window with py-spy (a flame graph when
+``--profile-out`` ends in ``.svg``, else collapsed stacks) or runs it under
+cProfile (a pstats file); the path is printed.
 
 The bots' accounts are stored with a cheap scrypt cost (n=2**10) so that
 1,000 logins measure the game, not the password hash; real accounts use
@@ -575,7 +576,8 @@ def crowd_main(args: argparse.Namespace) -> None:
                 spy = subprocess.Popen(
                     [str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
                      str(server.pid), "--duration", str(int(args.seconds)), "--rate", "200",
-                     "--output", str(profile_out), "--nonblocking"],
+                     "--output", str(profile_out), "--nonblocking",
+                     "--format", "flamegraph" if profile_out.suffix == ".svg" else "raw"],
                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
                 )  # fmt: skip
         try:

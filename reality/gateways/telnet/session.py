@@ -9,12 +9,24 @@ of ``command_burst``, faster lines waiting in a bounded queue, and each
 command is followed by a prompt. What the session needs from its gateway
 is :class:`SessionHost`, which :class:`~reality.gateways.telnet.gateway.TelnetGateway`
 is.
+
+Output has two speeds. What the session's own commands produce (the
+reply, the prompt, telnet negotiation) is written at the end of the
+reactor turn. What the player hears from elsewhere (others speaking,
+arriving and leaving: :meth:`TelnetSession.show` and
+:meth:`TelnetSession.show_many`) is held for at most the gateway's
+``output_window`` (a few milliseconds) and then written together with
+whatever else came in that window: in a room of 200, one ``send()`` per
+listener per window instead of one per listener per loop turn. A reply
+flushes what is held along with it, so order is kept; held output past
+``hold_limit`` bytes goes out at the end of the turn.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from reality.audit import audit
@@ -90,6 +102,10 @@ class SessionHost(Protocol):
         """Write ``session``'s output at the end of this reactor turn."""
         ...
 
+    def _hold_output(self, session: TelnetSession) -> None:
+        """Write ``session``'s output at the end of the output window (bystander output)."""
+        ...
+
 
 
 class TelnetSession(TelnetProtocol):
@@ -106,6 +122,9 @@ class TelnetSession(TelnetProtocol):
     _check: Deferred[Any] | None = None
     #: Char.Items.List as last sent (None: not sent yet).
     _inventory: dict[str, Any] | None = None
+    #: Held output past this many bytes is written at the end of the turn,
+    #: not at the end of the output window.
+    hold_limit: int = 16 * 1024
 
     def __init__(self, gateway: SessionHost) -> None:
         super().__init__(gateway.telnet_config, gateway.clock)
@@ -128,6 +147,8 @@ class TelnetSession(TelnetProtocol):
         # output that arrives then starts on a new line.
         self._after_prompt = False
         self._flush_pending = False
+        # In the gateway's list of sessions whose output waits for the window's end.
+        self._output_held = False
         # The command-rate token bucket (see the module docstring).
         self._tokens = float(gateway.command_burst)
         self._tokens_at = gateway.clock.seconds()
@@ -249,15 +270,60 @@ class TelnetSession(TelnetProtocol):
         self.player = player
 
     def show(self, text: str) -> None:
-        """Render markup for this client and send it."""
+        """Render markup for this client and send it.
+
+        Sent with the prompt when this session's own command produced it
+        (the prompt flushes), else within the gateway's output window.
+        """
         if self._closed:
             return
-        data = render_bytes(text, self._colour(), self._width())
+        data = render_bytes(text, *self._render_key())
+        if b"\xff" in data:
+            data = data.replace(b"\xff", b"\xff\xff")
+        self._hear(data)
+
+    @staticmethod
+    def show_many(sessions: Sequence[TelnetSession], text: str) -> None:
+        """Show ``text`` to each of ``sessions``: rendered once per kind of client.
+
+        The world's fan-out to a room's bystanders (:func:`reality.game.events.deliver`)
+        calls this once per event instead of :meth:`show` once per listener:
+        each distinct (colour, width) is rendered and IAC-escaped once, and
+        every session of that kind queues the same bytes.
+        """
+        rendered: dict[tuple[str, int], bytes] = {}
+        for session in sessions:
+            if session._closed:
+                continue
+            key = session._render_key()
+            data = rendered.get(key)
+            if data is None:
+                data = render_bytes(text, *key)
+                if b"\xff" in data:
+                    data = data.replace(b"\xff", b"\xff\xff")
+                rendered[key] = data
+            session._hear(data)
+
+    def _hear(self, data: bytes) -> None:
+        """Queue rendered, escaped bytes; they go out by the end of the output window."""
         if self._after_prompt:
             self._after_prompt = False
             data = b"\r\n" + data
-        self.codec.send_bytes(data)
-        self.flush()
+        pending = self.codec.send_escaped(data)
+        if self._flush_pending or self._dispatching:
+            return  # written at the end of this turn anyway
+        if pending > self.hold_limit:
+            self.flush()
+        elif not self._output_held:
+            self._output_held = True
+            self.gateway._hold_output(self)
+
+    def _render_key(self) -> tuple[str, int]:
+        """(capability, width) this session's text is rendered for."""
+        player = self.player
+        if player is None or not player.settings:
+            return self.capability, self.width
+        return self._colour(), self._width()
 
     def send_prompt(self, text: str) -> None:
         """Send a prompt (EOR/GA-marked); later output starts on a fresh line."""
