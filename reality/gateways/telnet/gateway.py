@@ -160,7 +160,7 @@ class TelnetGateway(Factory):
             if session._flush_pending:
                 continue  # written at the end of this turn
             try:
-                session._flush_now()
+                session._write_held()
             except Exception:
                 log.exception("error writing to %r", session)
 

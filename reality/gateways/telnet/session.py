@@ -262,6 +262,20 @@ class TelnetSession(TelnetProtocol):
         if self._queued and not self.output_full():
             self._drain_queue()
 
+    def _write_held(self) -> None:
+        """The output window ended: write what was heard, the short way when it can be."""
+        heard = self._heard
+        codec = self.codec
+        if not heard or self._closing or codec.pending_output or codec.compressing:
+            self._flush_now()
+            return
+        data = render_escaped(tuple(heard), *self._render_key())
+        heard.clear()
+        if self._after_prompt:
+            self._after_prompt = False
+            data = b"\r\n" + data
+        self.write_out(data)
+
     def output_drained(self) -> None:
         if self._queued and not self._closed:
             self._drain_queue()
