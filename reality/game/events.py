@@ -64,23 +64,41 @@ def deliver(event: Event) -> None:
     target = event.target
     others = event.to_others
     exclude = event.exclude
-    bystanders: list[Any] = []
-    for player in tuple(event.room.players):
-        # tuple(): a session may disconnect (and leave the room) while shown.
-        if player is actor:
-            text = event.to_actor
-        elif player is target:
-            text = event.to_target
-        elif exclude and player in exclude:
-            continue
-        else:
-            if others is not None and player.session is not None:
-                bystanders.append(player.session)
-            continue
-        if text is not None and player.session is not None:
-            player.session.show(text)
+    # tuple(): a session may disconnect (and leave the room) while shown.
+    players = tuple(event.room.players)
+    if actor is not None and event.to_actor is not None and actor in players:
+        if actor.session is not None:
+            actor.session.show(event.to_actor)
+    if (
+        target is not None
+        and target is not actor
+        and event.to_target is not None
+        and target in players
+        and target.session is not None
+    ):
+        target.session.show(event.to_target)
+    if others is None:
+        return
+    # One pass, no calls: this runs once per listener of every event.
+    if exclude:
+        bystanders = [
+            session
+            for player in players
+            if player is not actor
+            and player is not target
+            and player not in exclude
+            and (session := player.session) is not None
+        ]
+    else:
+        bystanders = [
+            session
+            for player in players
+            if player is not actor
+            and player is not target
+            and (session := player.session) is not None
+        ]
     if bystanders:
-        show_all(bystanders, others)  # type: ignore[arg-type]
+        show_all(bystanders, others)
 
 
 def show_all(sessions: Sequence[Any], text: str) -> None:
