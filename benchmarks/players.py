@@ -27,6 +27,25 @@ one session's flood must not slow the others (target p99 < 50 ms); the
 server runs the flooder's commands at its per-session rate and drops the
 excess (docs/security.md).
 
+``--crowd`` runs the crowd workload instead (issue 13)::
+
+    python benchmarks/players.py --crowd [--bots 2000] [--seconds 20] [--ramp 5]
+    python benchmarks/players.py --crowd --bots 300 --seconds 5        # a quick run
+    python benchmarks/players.py --crowd --profile py-spy              # or: cprofile
+
+A world of 9 rooms in a 3x3 grid whose exits wrap around (a torus: every
+room has four neighbours, so random walking keeps the bots evenly spread,
+which a plain grid's corners would not); the bots start spread evenly (about
+220 a room at 2,000 bots). Each bot sends one command a second: half
+``look``, a quarter a move to a neighbouring room, a fifth ``say``, the rest
+``who``. The server is pinned to CPU 0 and the load to CPU 1
+(``os.sched_setaffinity``). After ``--ramp`` seconds of load it measures
+``--seconds``: round trips p50/p99 and the server's CPU seconds per command
+(utime+stime from ``/proc/<pid>/stat`` over the window). ``--profile``
+samples the server during the window with py-spy (a flame graph when
+``--profile-out`` ends in ``.svg``, else collapsed stacks) or runs it under
+cProfile (a pstats file); the path is printed.
+
 The bots' accounts are stored with a cheap scrypt cost (n=2**10) so that
 1,000 logins measure the game, not the password hash; real accounts use
 the full cost, which the hashing workers pay off the loop.
@@ -72,7 +91,7 @@ def bot_name(index: int) -> str:
 
 
 class Bot:
-    __slots__ = ("index", "sock", "buffer", "state", "sent_at", "exits", "owed", "fd")
+    __slots__ = ("index", "sock", "buffer", "state", "sent_at", "exits", "owed", "fd", "kind")
 
     def __init__(self, index: int, sock: socket.socket) -> None:
         self.index = index
@@ -83,6 +102,7 @@ class Bot:
         self.sent_at = 0.0
         self.exits: list[str] = []
         self.owed = False
+        self.kind = ""
 
 
 def choose_command(bot: Bot, rng: random.Random, walk_only: bool = False) -> str:
@@ -302,10 +322,324 @@ def run_load(args: argparse.Namespace) -> None:
     }))
 
 
+# -- the crowd workload (issue 13) ------------------------------------------------------
+
+CROWD_SIDE = 3
+CROWD_EXITS = {"north": (-1, 0), "south": (1, 0), "east": (0, 1), "west": (0, -1)}
+
+
+def crowd_room(row: int, col: int) -> str:
+    return f"r{row % CROWD_SIDE}{col % CROWD_SIDE}"
+
+
+def crowd_rooms() -> list[str]:
+    return [crowd_room(r, c) for r in range(CROWD_SIDE) for c in range(CROWD_SIDE)]
+
+
+def crowd_world() -> str:
+    """The 9-room world as YAML: a 3x3 grid whose exits wrap around (see the docstring)."""
+    lines = ["name: Crowdtown", "start: r00", "rooms:"]
+    for row in range(CROWD_SIDE):
+        for col in range(CROWD_SIDE):
+            exits = ", ".join(
+                f"{name}: {crowd_room(row + dr, col + dc)}"
+                for name, (dr, dc) in CROWD_EXITS.items()
+            )
+            lines += [
+                f"  {crowd_room(row, col)}:",
+                f"    name: Plaza {row * CROWD_SIDE + col + 1}",
+                "    description: A wide paved plaza where a great many people mill about,",
+                "      talking, walking and looking at one another.",
+                f"    exits: {{{exits}}}",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def choose_crowd_command(bot: Bot, rng: random.Random) -> str:
+    roll = rng.random()
+    if roll < 0.50:
+        return "look"
+    if roll < 0.75:
+        return rng.choice(bot.exits) if bot.exits else "look"
+    if roll < 0.95:
+        return f"say hello from {bot_name(bot.index)} number {rng.randrange(1000)}"
+    return "who"
+
+
+def core_times(cpu: int) -> tuple[float, float]:
+    """(busy, total) jiffies of one CPU, every process counted, from ``/proc/stat``."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith(f"cpu{cpu} "):
+            fields = [int(f) for f in line.split()[1:]]
+            idle = fields[3] + fields[4]  # idle + iowait
+            return sum(fields) - idle, sum(fields)
+    return 0.0, 0.0
+
+
+def run_crowd_load(args: argparse.Namespace) -> None:
+    """The load process of ``--crowd``: log the bots in, ramp, measure, print one JSON line."""
+    rng = random.Random(13)
+    ep = select.epoll()
+    bots: dict[int, Bot] = {}
+    server_pid = args.server_pid
+    deadline = time.monotonic() + args.connect_timeout
+
+    def send(bot: Bot, line: str) -> None:
+        try:
+            bot.sock.sendall(line.encode() + b"\r\n")
+        except BlockingIOError:
+            raise SystemExit(f"bot {bot.index}'s socket is full: the server stopped reading")
+
+    def pump(timeout: float, on_prompt) -> None:
+        for fd, _ in ep.poll(timeout):
+            bot = bots[fd]
+            try:
+                data = bot.sock.recv(262144)
+            except BlockingIOError:
+                continue
+            if not data:
+                raise SystemExit(f"the server closed bot {bot.index}'s connection")
+            bot.buffer += data
+            if PROMPT in bot.buffer:
+                text = bytes(bot.buffer)
+                bot.buffer.clear()
+                on_prompt(bot, text)
+            elif len(bot.buffer) > 1 << 20:
+                del bot.buffer[: -len(PROMPT)]
+
+    logged_in = 0
+
+    def login_step(bot: Bot, text: bytes) -> None:
+        nonlocal logged_in
+        if bot.state == "banner":
+            bot.state = "login"
+            send(bot, f"connect {bot_name(bot.index)} {PASSWORD}")
+        elif bot.state == "login":
+            found = EXITS.findall(text)
+            if not found:
+                raise SystemExit(f"bot {bot.index} could not log in: {text[-300:]!r}")
+            bot.exits = [e.strip().decode() for e in found[-1].split(b",")]
+            bot.state = "idle"
+            logged_in += 1
+
+    t_login = time.monotonic()
+    for start in range(0, args.bots, 50):
+        for index in range(start, min(start + 50, args.bots)):
+            sock = socket.create_connection(("127.0.0.1", args.port), timeout=10)
+            sock.setblocking(False)
+            bot = Bot(index, sock)
+            bots[bot.fd] = bot
+            ep.register(bot.fd, select.EPOLLIN)
+        while logged_in < min(start + 50, args.bots):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"only {logged_in} bots logged in before the deadline")
+            pump(0.5, login_step)
+    login_seconds = time.monotonic() - t_login
+    settle = time.monotonic() + 2.0
+    while time.monotonic() < settle:
+        pump(0.1, lambda bot, text: None)
+
+    # One command a second per bot, each at its own phase; the first --ramp
+    # seconds are not measured (the server's caches and buffers warm up).
+    interval = 1.0
+    t0 = time.monotonic()
+    heap = [(t0 + rng.random() * interval, fd) for fd in bots]
+    heapq.heapify(heap)
+    measure_from = t0 + args.ramp
+    measure_to = measure_from + args.seconds
+    rtts: list[float] = []
+    kinds: dict[str, list[float]] = {"look": [], "move": [], "say": [], "who": []}
+    cpu0: tuple[float, float] | None = None
+    load0 = 0.0
+    core0 = (0.0, 0.0)
+    late = 0
+
+    def answered(bot: Bot, text: bytes) -> None:
+        nonlocal late
+        if bot.state != "busy":
+            return
+        now = time.monotonic()
+        if measure_from <= bot.sent_at < measure_to:
+            rtt = now - bot.sent_at
+            rtts.append(rtt)
+            kinds[bot.kind].append(rtt)
+        found = EXITS.findall(text)
+        if found and bot.kind == "move":
+            bot.exits = [e.strip().decode() for e in found[-1].split(b",")]
+        bot.state = "idle"
+        if bot.owed and now < measure_to:
+            bot.owed = False
+            late += 1
+            fire(bot, now)
+
+    def fire(bot: Bot, now: float) -> None:
+        command = choose_crowd_command(bot, rng)
+        bot.kind = (
+            command if command in ("look", "who") else "say" if command[0] == "s" else "move"
+        )
+        bot.state = "busy"
+        bot.sent_at = now
+        send(bot, command)
+
+    sent_in_window = 0
+    while True:
+        now = time.monotonic()
+        if cpu0 is None and now >= measure_from:
+            cpu0 = common.cpu_times(server_pid)
+            load0 = time.process_time()
+            core0 = core_times(0)
+            if args.profile_ready:
+                Path(args.profile_ready).write_text("go")
+        if now >= measure_to:
+            break
+        while heap and heap[0][0] <= now:
+            due, fd = heapq.heappop(heap)
+            bot = bots[fd]
+            if measure_from <= now < measure_to:
+                sent_in_window += 1
+            if bot.state == "idle":
+                fire(bot, now)
+            else:
+                bot.owed = True
+            heapq.heappush(heap, (due + interval, fd))
+        timeout = max(0.0, min(heap[0][0] - time.monotonic(), measure_to - now))
+        pump(timeout, answered)
+    cpu1 = common.cpu_times(server_pid)
+    load_cpu = time.process_time() - load0
+    core1 = core_times(0)
+    core_busy = (core1[0] - core0[0]) / max(1, core1[1] - core0[1])
+    assert cpu0 is not None
+    drain_end = time.monotonic() + 5
+    while any(b.state == "busy" for b in bots.values()) and time.monotonic() < drain_end:
+        pump(0.1, answered)
+    rtts.sort()
+    user, system = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
+    result = {
+        "bots": args.bots,
+        "login_seconds": login_seconds,
+        "seconds": args.seconds,
+        "commands": len(rtts),
+        "due": sent_in_window,
+        "late_sends": late,
+        "rate": len(rtts) / args.seconds,
+        "p50_ms": common.percentile(rtts, 50) * 1000,
+        "p99_ms": common.percentile(rtts, 99) * 1000,
+        "max_ms": rtts[-1] * 1000 if rtts else None,
+        "cpu_ms": (user + system) / max(1, len(rtts)) * 1000,
+        "user_ms": user / max(1, len(rtts)) * 1000,
+        "sys_ms": system / max(1, len(rtts)) * 1000,
+        "busy": (user + system) / args.seconds,
+        # The bots' own process: near 1.0, the round trips measure it too.
+        "load_busy": load_cpu / args.seconds,
+        # CPU 0 with everything on it: far above "busy", others shared the server's core.
+        "core0_busy": core_busy,
+        "kinds": {
+            kind: {"n": len(v), "p50_ms": common.percentile(sorted(v), 50) * 1000,
+                   "p99_ms": common.percentile(sorted(v), 99) * 1000}
+            for kind, v in kinds.items()
+        },
+    }  # fmt: skip
+    print(json.dumps(result))
+
+
+def pin(pid: int, cpu: int) -> None:
+    """Run ``pid`` (every thread of it) on CPU ``cpu`` only, when there are two CPUs to share."""
+    if (os.cpu_count() or 1) < 2:
+        return
+    for task in os.listdir(f"/proc/{pid}/task"):
+        os.sched_setaffinity(int(task), {cpu})
+
+
+def crowd_main(args: argparse.Namespace) -> None:
+    """``--crowd``: the 9-room world, the server on CPU 0, the bots on CPU 1."""
+    workdir = Path(tempfile.mkdtemp(prefix="reality-crowd-"))
+    world = workdir / "crowd.yaml"
+    world.write_text(crowd_world())
+    db = workdir / "bench.sqlite3"
+    rooms = crowd_rooms()
+    prepare_database(db, args.bots, rooms=[rooms[i % len(rooms)] for i in range(args.bots)])
+    python: tuple[str, ...] = ()
+    profile_out = None
+    if args.profile == "cprofile":
+        profile_out = Path(args.profile_out or "crowd.pstats").resolve()
+        python = ("-m", "cProfile", "-o", str(profile_out))
+    server_argv = common.run_server_argv(
+        world, db, "--max-per-address", "0", "--idle-timeout", "0", python=python
+    )
+    log_path = workdir / "server.log"
+    server_log = open(log_path, "wb")
+    server = subprocess.Popen(
+        server_argv, stdout=server_log, stderr=subprocess.STDOUT,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )  # fmt: skip
+    spy = None
+    try:
+        pin(server.pid, 0)
+        port = common.wait_listening(log_path, server, ["telnet"])["telnet"]
+        pin(server.pid, 0)  # threads started since (none are expected)
+        ready = workdir / "measuring"
+        argv = [sys.executable, __file__, "--crowd", "--load", "--port", str(port),
+                "--server-pid", str(server.pid), "--bots", str(args.bots),
+                "--seconds", str(args.seconds), "--ramp", str(args.ramp),
+                "--connect-timeout", str(args.connect_timeout),
+                "--profile-ready", str(ready) if args.profile == "py-spy" else ""]  # fmt: skip
+        budget = args.connect_timeout + args.ramp + args.seconds + 60
+        load = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=lambda: os.sched_setaffinity(0, {1}) if (os.cpu_count() or 1) > 1 else None,
+        )  # fmt: skip
+        if args.profile == "py-spy":
+            profile_out = Path(args.profile_out or "crowd-profile.svg").resolve()
+            end = time.monotonic() + budget
+            while not ready.exists() and load.poll() is None and time.monotonic() < end:
+                time.sleep(0.05)
+            if ready.exists():
+                spy = subprocess.Popen(
+                    [str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
+                     str(server.pid), "--duration", str(int(args.seconds)), "--rate", "200",
+                     "--output", str(profile_out), "--nonblocking",
+                     "--format", "flamegraph" if profile_out.suffix == ".svg" else "raw"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                )  # fmt: skip
+        try:
+            out, err = load.communicate(timeout=budget)
+        except subprocess.TimeoutExpired:
+            common.stop_process(load)
+            raise SystemExit("the load process did not finish in time") from None
+        if load.returncode != 0:
+            raise SystemExit(f"the load process failed:\n{err[-3000:]}")
+        result = json.loads(out)
+    finally:
+        if spy is not None:
+            try:
+                spy.wait(30)
+            except subprocess.TimeoutExpired:
+                common.stop_process(spy)
+        common.stop_process(server, timeout=30)
+        server_log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"players benchmark, crowd: {result['bots']} bots in 9 rooms "
+          f"(~{result['bots'] / 9:.0f} a room), 1 command/s each; python {sys.version.split()[0]}")
+    print(f"logins: {result['bots']} in {result['login_seconds']:.1f} s; measured "
+          f"{result['seconds']:g} s after a {args.ramp:g} s ramp: {result['commands']} commands "
+          f"({result['rate']:.0f}/s)")
+    print(f"round trip p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
+          f"max {result['max_ms']:.1f} ms")
+    print(f"server CPU per command {result['cpu_ms']:.3f} ms (user {result['user_ms']:.3f} + "
+          f"sys {result['sys_ms']:.3f}); server core {result['busy'] * 100:.0f} % busy, "
+          f"bots' core {result['load_busy'] * 100:.0f} % busy; CPU 0 with other processes "
+          f"{result['core0_busy'] * 100:.0f} % busy")
+    print("  " + "  ".join(f"{k}: n={v['n']} p50 {v['p50_ms']:.1f} p99 {v['p99_ms']:.1f}"
+                           for k, v in result["kinds"].items()))
+    if profile_out is not None:
+        print(f"profile: {profile_out}")
+
+
 # -- orchestration ---------------------------------------------------------------------
 
 
-def prepare_database(path: Path, bots: int) -> None:
+def prepare_database(path: Path, bots: int, rooms: list[str] | None = None) -> None:
+    """One account per bot (and the admin and flooder); ``rooms[i]`` is where bot i starts."""
     from reality.game.accounts import hash_password
     from reality.game.store import Store
 
@@ -318,7 +652,10 @@ def prepare_database(path: Path, bots: int) -> None:
                 "INSERT INTO accounts(key, name, password_hash, created_at) VALUES (?, ?, ?, ?)",
                 (bot_name(index).lower(), bot_name(index), cheap, now),
             )
-            store.db.execute("INSERT INTO players(key) VALUES (?)", (bot_name(index).lower(),))
+            store.db.execute(
+                "INSERT INTO players(key, room) VALUES (?, ?)",
+                (bot_name(index).lower(), rooms[index] if rooms else None),
+            )
     store.create_account("Statsadmin", cheap, now=now, admin=True)
     store.create_account("Floodbot", cheap, now=now)
     store.close()
@@ -326,7 +663,18 @@ def prepare_database(path: Path, bots: int) -> None:
 
 def main() -> None:
     parser = common.arg_parser(__doc__)
-    parser.add_argument("--bots", type=int, default=1000)
+    parser.add_argument("--bots", type=int, default=None,
+                        help="bots (default 1000; with --crowd 2000)")
+    parser.add_argument("--crowd", action="store_true",
+                        help="the crowd workload: 9 rooms, 1 command/s per bot (see above)")
+    parser.add_argument("--seconds", type=float, default=20.0,
+                        help="--crowd: the measured window, after the ramp")
+    parser.add_argument("--ramp", type=float, default=5.0,
+                        help="--crowd: seconds of load before measuring")
+    parser.add_argument("--profile", choices=["py-spy", "cprofile"],
+                        help="--crowd: profile the server during the run")
+    parser.add_argument("--profile-out", help="--crowd: where the profile goes")
+    parser.add_argument("--profile-ready", default="", help=argparse.SUPPRESS)
     parser.add_argument("--rates", default="250,500,1000,1500,2000",
                         help="total commands per second, one phase each")
     parser.add_argument("--phase", type=float, default=10.0, help="seconds per phase")
@@ -343,6 +691,14 @@ def main() -> None:
     parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.rates = [int(r) for r in str(args.rates).split(",") if r.strip()]
+    if args.bots is None:
+        args.bots = 2000 if args.crowd else 1000
+    if args.crowd:
+        if args.load:
+            run_crowd_load(args)
+        else:
+            crowd_main(args)
+        return
     if args.load:
         run_load(args)
         return

@@ -11,19 +11,23 @@ finished without error (:class:`EventBuffer`): a failed action tells no one
 anything, and everyone sees the world after the change, never halfway.
 
 Fan-out is the hot path of a crowded room, so delivery is one loop over the
-room's connected players, and every bystander gets the *same* ``str``
-object: the gateway's render cache keys on it, so a room of 100 players
-with the same client costs one rendering, not 100.
+room's connected players, and the bystanders are told together: their
+sessions are collected and handed, by kind, to the session class's
+``show_many(sessions, text)`` when it has one (the telnet session does:
+it renders once per kind of client and queues the same bytes for all),
+else shown one by one. A room of 200 listeners then costs one rendering
+per kind of client and one short step per listener.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from reality.game.things import Player, Room, Thing
 
-__all__ = ["Event", "EventBuffer", "deliver"]
+__all__ = ["Event", "EventBuffer", "deliver", "show_all"]
 
 
 class Event:
@@ -60,18 +64,70 @@ def deliver(event: Event) -> None:
     target = event.target
     others = event.to_others
     exclude = event.exclude
-    for player in tuple(event.room.players):
-        # tuple(): a session may disconnect (and leave the room) while shown.
-        if player is actor:
-            text = event.to_actor
-        elif player is target:
-            text = event.to_target
-        elif exclude and player in exclude:
-            continue
+    # tuple(): a session may disconnect (and leave the room) while shown.
+    players = tuple(event.room.players)
+    if actor is not None and event.to_actor is not None and actor in players:
+        if actor.session is not None:
+            actor.session.show(event.to_actor)
+    if (
+        target is not None
+        and target is not actor
+        and event.to_target is not None
+        and target in players
+        and target.session is not None
+    ):
+        target.session.show(event.to_target)
+    if others is None:
+        return
+    # One pass, no calls: this runs once per listener of every event.
+    if exclude:
+        bystanders = [
+            session
+            for player in players
+            if player is not actor
+            and player is not target
+            and player not in exclude
+            and (session := player.session) is not None
+        ]
+    else:
+        bystanders = [
+            session
+            for player in players
+            if player is not actor
+            and player is not target
+            and (session := player.session) is not None
+        ]
+    if bystanders:
+        show_all(bystanders, others)
+
+
+def show_all(sessions: Sequence[Any], text: str) -> None:
+    """Show ``text`` to every one of ``sessions``, in order, sharing what can be shared.
+
+    Sessions whose class has ``show_many(sessions, text)`` get it called
+    once per class; the others are shown ``text`` one by one.
+    """
+    kinds = set(map(type, sessions))
+    if len(kinds) == 1:
+        kind = kinds.pop()
+        show_many = getattr(kind, "show_many", None)
+        if show_many is not None:
+            show_many(sessions, text)
+            return
+        for session in sessions:
+            session.show(text)
+        return
+    # Mixed kinds (telnet beside a test's fake): each session still hears it once.
+    groups: dict[type, list[Any]] = {}
+    for session in sessions:
+        groups.setdefault(type(session), []).append(session)
+    for kind, group in groups.items():
+        show_many = getattr(kind, "show_many", None)
+        if show_many is not None:
+            show_many(group, text)
         else:
-            text = others
-        if text is not None and player.session is not None:
-            player.session.show(text)
+            for session in group:
+                session.show(text)
 
 
 class EventBuffer:

@@ -224,6 +224,8 @@ class World:
         self._dirty_states: set[Door | Item] = set()
         self.ticks = Ticks(self)
         self._who_cache: tuple[int, list[Player]] | None = None
+        # room id -> (first names, others' count, the "... are here." line): see _others_here.
+        self._others_cache: dict[str, tuple[tuple[str, ...], int, str]] = {}
         self._online_version = 0
         self.running = False
 
@@ -1048,19 +1050,39 @@ class World:
         if npcs:
             verb = "is" if len(npcs) == 1 else "are"
             lines.append(f"{capitalize(name_list([n.a() for n in npcs]))} {verb} here.")
-        others = [p for p in room.players if p is not viewer]
+        others = self._others_here(room, viewer)
         if others:
-            names = [p.name for p in others[:ROOM_LIST_LIMIT]]
-            if len(others) > ROOM_LIST_LIMIT:
-                names.append(plural(len(others) - ROOM_LIST_LIMIT, "other"))
-            verb = "is" if len(others) == 1 else "are"
-            lines.append(f"{{cyan}}{name_list(names)} {verb} here.{{/}}")
+            lines.append(others)
         if room.exits:
             ways = ", ".join(map(_exit_label, room.exits.values()))
             lines.append(f"{{green}}Exits: {ways}.{{/}}")
         else:
             lines.append("{green}There is no obvious way out.{/}")
         return "\n".join(lines)
+
+    def _others_here(self, room: Room, viewer: Player) -> str:
+        """describe_room's "Alice, Bob and 210 others are here." line for ``viewer`` ("": none).
+
+        It names only the first ROOM_LIST_LIMIT others, so a look in a room
+        of 220 reads those few and the count, never the whole list, and
+        reuses the line while those names and the count are unchanged (a
+        viewer among the first few gets a line of their own). A connected
+        player is in ``room.players`` exactly when their location is the room.
+        """
+        players = room.players
+        head = players[: ROOM_LIST_LIMIT + 1]
+        if viewer in head or viewer.location is not room:
+            others = [p for p in head if p is not viewer][:ROOM_LIST_LIMIT]
+            count = len(players) - (1 if viewer in head else 0)
+            return _others_line([p.name for p in others], count)
+        names = tuple([p.name for p in head[:ROOM_LIST_LIMIT]])
+        count = len(players) - 1
+        cached = self._others_cache.get(room.id)
+        if cached is not None and cached[1] == count and cached[0] == names:
+            return cached[2]
+        line = _others_line(list(names), count)
+        self._others_cache[room.id] = (names, count, line)
+        return line
 
     def who_text(self, viewer: Player | None = None) -> str:
         """The ``who`` listing as ``viewer`` sees it.
@@ -1341,3 +1363,13 @@ def apply_attributes(thing: Any, attributes: dict[str, Any]) -> None:
             setattr(thing, key, value)
     if getattr(thing, "locked", False):
         thing.closed = True
+
+
+def _others_line(names: list[str], count: int) -> str:
+    """ "A, B and N others are here." for the first ``names`` of ``count`` others ("": none)."""
+    if count <= 0:
+        return ""
+    if count > len(names):
+        names = [*names, plural(count - len(names), "other")]
+    verb = "is" if count == 1 else "are"
+    return f"{{cyan}}{name_list(names)} {verb} here.{{/}}"

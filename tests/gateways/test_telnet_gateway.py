@@ -13,6 +13,7 @@ from reality.game.store import Store
 from reality.game.world import World
 from reality.gateways.auth import Authenticator, ImmediateHasher
 from reality.gateways.telnet import TelnetGateway, TelnetSession
+from reality.gateways.telnet.gateway import OUTPUT_WINDOW
 from reality.net.protocol import Address
 from reality.net.protocols.telnet.options import (
     DO,
@@ -33,10 +34,11 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class TurnTransport(StringTransportWithDisconnection):
-    """A StringTransport that ends the reactor turn before it is read.
+    """A StringTransport that ends the reactor turn and the output window before it is read.
 
-    The gateway writes each session's output once per turn (call_soon);
-    with a fake Clock, a turn ends when the test advances it.
+    The gateway writes a session's replies once per turn (call_soon) and
+    what it hears from others at the end of the output window; with a fake
+    Clock, both end when the test advances it.
     """
 
     def __init__(self, clock: Clock, **kw: object) -> None:
@@ -44,15 +46,15 @@ class TurnTransport(StringTransportWithDisconnection):
         self.clock = clock
 
     def value(self) -> bytes:
-        self.clock.advance(0)
+        self.clock.advance(OUTPUT_WINDOW)
         return super().value()
 
     def take(self) -> bytes:
-        self.clock.advance(0)
+        self.clock.advance(OUTPUT_WINDOW)
         return super().take()
 
     def clear(self) -> None:
-        self.clock.advance(0)
+        self.clock.advance(OUTPUT_WINDOW)
         super().clear()
 
 

@@ -6,7 +6,9 @@ or plain text). The world speaks colour markup; a session renders it for
 its client's capability and width. Renderings are cached per (text,
 capability, width), one cache for the whole server, and the world hands
 every bystander the same string, so one event in a crowded room is
-rendered once per kind of client.
+rendered once per kind of client. What a session heard in one output
+window is rendered as one piece (:func:`render_escaped`), cached too: the
+bystanders of a room mostly heard the same texts in the same window.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from functools import lru_cache
 from reality.gateways.render import ANSI16, ANSI256, PLAIN_TEXT, TRUECOLOR, render
 from reality.net.protocols.telnet import Mtts, TerminalType
 
-__all__ = ["CACHE_TEXT_LIMIT", "capability_for", "render_bytes"]
+__all__ = ["CACHE_TEXT_LIMIT", "capability_for", "render_bytes", "render_escaped"]
 
 #: Clients whose TTYPE name says they can show ANSI colour.
 _COLOUR_TERMINALS = (
@@ -48,6 +50,33 @@ def render_bytes(text: str, capability: str, width: int) -> bytes:
     if len(text) > CACHE_TEXT_LIMIT:
         return _render(text, capability, width)
     return _render_cached(text, capability, width)
+
+
+#: Texts heard in one window whose total length is above this are rendered
+#: each time: the cache of heard sequences holds at most 256 x this many characters.
+HEARD_CACHE_LIMIT = 8192
+
+
+def _render_escaped(texts: tuple[str, ...], capability: str, width: int) -> bytes:
+    data = b"".join([render_bytes(text, capability, width) for text in texts])
+    if b"\xff" in data:
+        data = data.replace(b"\xff", b"\xff\xff")
+    return data
+
+
+_render_escaped_cached = lru_cache(maxsize=256)(_render_escaped)
+
+
+def render_escaped(texts: tuple[str, ...], capability: str, width: int) -> bytes:
+    """``texts`` rendered one after another, as :func:`render_bytes`, with IAC doubled.
+
+    Ready for :meth:`~reality.net.protocols.telnet.TelnetCodec.send_escaped`.
+    One lookup for the lot: in a crowded room every listener heard the same
+    few lines in the same window, so only the first of them renders them.
+    """
+    if sum(map(len, texts)) > HEARD_CACHE_LIMIT:
+        return _render_escaped(texts, capability, width)
+    return _render_escaped_cached(texts, capability, width)
 
 
 def capability_for(terminal: TerminalType) -> str:

@@ -2,8 +2,10 @@
 
 The gateway holds what every session shares: the world, the
 authenticator, the limits (connections per address and in all, login
-time, command rate and queue), and the end-of-turn write of every
-session's output. It refuses a connection over a limit with a message,
+time, command rate and queue), and the writes of every session's output:
+at the end of the reactor turn for a session's own replies, at the end
+of the output window (:data:`OUTPUT_WINDOW`) for what it hears from
+elsewhere. It refuses a connection over a limit with a message,
 and answers MSSP with the server's status.
 """
 
@@ -32,6 +34,7 @@ __all__ = [
     "LOGIN_DEADLINE",
     "LOGIN_TIMEOUT",
     "MAX_QUEUED_LINES",
+    "OUTPUT_WINDOW",
     "TelnetGateway",
     "install",
 ]
@@ -46,6 +49,11 @@ LOGIN_DEADLINE = 600.0
 #: Lines a session may run per second, after a burst of COMMAND_BURST (Evennia: 80/s).
 COMMAND_RATE = 20.0
 COMMAND_BURST = 60
+#: Seconds a session's bystander output (others speaking, coming and going)
+#: may wait so that all of it in that time goes out in one write: in a
+#: crowded room the per-listener ``send()`` calls were half of the server's
+#: time. Its own replies do not wait. 0: write at the end of every turn.
+OUTPUT_WINDOW = 0.015
 
 
 class _Refusal(TelnetProtocol):
@@ -77,6 +85,7 @@ class TelnetGateway(Factory):
         command_rate: float = COMMAND_RATE,
         command_burst: int = COMMAND_BURST,
         max_queued_lines: int = MAX_QUEUED_LINES,
+        output_window: float = OUTPUT_WINDOW,
     ) -> None:
         self.world = world
         self.authenticator = authenticator
@@ -98,6 +107,10 @@ class TelnetGateway(Factory):
         self.commands = 0
         #: Sessions to write at the end of this reactor turn (see TelnetSession.flush).
         self._to_flush: list[TelnetSession] = []
+        #: Seconds bystander output may be held (see OUTPUT_WINDOW).
+        self.output_window = output_window
+        #: Sessions whose bystander output waits for the end of the window.
+        self._held: list[TelnetSession] = []
         self.address: Address | None = None
 
     def build_protocol(self, addr: Address) -> TelnetProtocol:
@@ -126,6 +139,28 @@ class TelnetGateway(Factory):
         for session in sessions:
             try:
                 session._flush_now()
+            except Exception:
+                log.exception("error writing to %r", session)
+
+    def _hold_output(self, session: TelnetSession) -> None:
+        # One timer for every held session: the window starts with the first
+        # of them, so none waits longer than output_window.
+        if self.output_window <= 0:
+            session._output_held = False
+            session.flush()
+            return
+        if not self._held:
+            self.clock.call_later(self.output_window, self._flush_held)
+        self._held.append(session)
+
+    def _flush_held(self) -> None:
+        sessions, self._held = self._held, []
+        for session in sessions:
+            session._output_held = False
+            if session._flush_pending:
+                continue  # written at the end of this turn
+            try:
+                session._write_held()
             except Exception:
                 log.exception("error writing to %r", session)
 

@@ -11,12 +11,24 @@ faster lines waiting in a bounded queue, and each command is followed by
 a prompt. What the session needs from its gateway
 is :class:`SessionHost`, which :class:`~reality.gateways.telnet.gateway.TelnetGateway`
 is.
+
+Output has two speeds. What the session's own commands produce (the
+reply, the prompt, telnet negotiation) is written at the end of the
+reactor turn. What the player hears from elsewhere (others speaking,
+arriving and leaving: :meth:`TelnetSession.show` and
+:meth:`TelnetSession.show_many`) is held for at most the gateway's
+``output_window`` (a few milliseconds) and then written together with
+whatever else came in that window: in a room of 200, one ``send()`` per
+listener per window instead of one per listener per loop turn. A reply
+flushes what is held along with it, so order is kept; held output past
+``hold_limit`` bytes goes out at the end of the turn.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from reality.audit import audit
@@ -28,7 +40,7 @@ from reality.gateways.auth import Authenticator, AuthError
 from reality.gateways.connections import Connections
 from reality.gateways.gmcp import inventory_list, room_info_with_contents, verb_list
 from reality.gateways.render import ANSI16, PLAIN_TEXT
-from reality.gateways.telnet.capabilities import capability_for, render_bytes
+from reality.gateways.telnet.capabilities import capability_for, render_escaped
 from reality.net.defer import Deferred, Failure
 from reality.net.interfaces import IReactorTime, ITransport
 from reality.net.protocols.telnet import TelnetConfig, TelnetProtocol, TerminalType
@@ -73,6 +85,10 @@ class SessionHost(Protocol):
         """Write ``session``'s output at the end of this reactor turn."""
         ...
 
+    def _hold_output(self, session: TelnetSession) -> None:
+        """Write ``session``'s output at the end of the output window (bystander output)."""
+        ...
+
 
 
 class TelnetSession(TelnetProtocol):
@@ -89,6 +105,12 @@ class TelnetSession(TelnetProtocol):
     _check: Deferred[Any] | None = None
     #: Char.Items.List as last sent (None: not sent yet).
     _inventory: dict[str, Any] | None = None
+    #: Held output past this many bytes is written at the end of the turn,
+    #: not at the end of the output window.
+    hold_limit: int = 16 * 1024
+    #: Texts heard and not rendered yet past which they are rendered (and
+    #: checked against hold_limit) at once.
+    max_heard: int = 64
 
     def __init__(self, gateway: SessionHost) -> None:
         super().__init__(gateway.telnet_config, gateway.clock)
@@ -112,6 +134,10 @@ class TelnetSession(TelnetProtocol):
         # output that arrives then starts on a new line.
         self._after_prompt = False
         self._flush_pending = False
+        # In the gateway's list of sessions whose output waits for the window's end.
+        self._output_held = False
+        # Texts shown and not rendered yet (None once closed): see _spill.
+        self._heard: list[str] | None = []
         # The command-rate token bucket (see the module docstring).
         self._tokens = float(gateway.command_burst)
         self._tokens_at = gateway.clock.seconds()
@@ -135,6 +161,7 @@ class TelnetSession(TelnetProtocol):
     def connection_lost(self, reason: Failure) -> None:
         super().connection_lost(reason)
         self._closed = True
+        self._heard = None
         # A login still waiting its turn is given up: no hash for a client gone.
         check, self._check = self._check, None
         if check is not None and not check.called:
@@ -198,8 +225,9 @@ class TelnetSession(TelnetProtocol):
         if self._dispatching or self.transport is None:
             return
         if self._closing:
+            self._spill()
             TelnetProtocol.flush(self)
-        elif not self._flush_pending and self.codec.pending_output:
+        elif not self._flush_pending and (self.codec.pending_output or self._heard):
             self._flush_pending = True
             self.gateway._schedule_flush(self)
 
@@ -207,6 +235,7 @@ class TelnetSession(TelnetProtocol):
         self._flush_pending = False
         if self.transport is None:
             return
+        self._spill()
         TelnetProtocol.flush(self)
         if self._closing or self._closed:
             return
@@ -216,6 +245,20 @@ class TelnetSession(TelnetProtocol):
             self._pump()
         if self._queued and not self.output_full():
             self._drain_queue()
+
+    def _write_held(self) -> None:
+        """The output window ended: write what was heard, the short way when it can be."""
+        heard = self._heard
+        codec = self.codec
+        if not heard or self._closing or codec.pending_output or codec.compressing:
+            self._flush_now()
+            return
+        data = render_escaped(tuple(heard), *self._render_key())
+        heard.clear()
+        if self._after_prompt:
+            self._after_prompt = False
+            data = b"\r\n" + data
+        self.write_out(data)
 
     def output_drained(self) -> None:
         if self._queued and not self._closed:
@@ -233,26 +276,105 @@ class TelnetSession(TelnetProtocol):
         self.player = player
 
     def show(self, text: str) -> None:
-        """Render markup for this client and send it."""
-        if self._closed:
+        """Show markup text: rendered for this client and sent by the end of the output window.
+
+        Sooner when this session's own command produced it: the prompt
+        that ends the command writes everything queued before it.
+        """
+        heard = self._heard
+        if heard is None:
             return
-        data = render_bytes(text, self._colour(), self._width())
+        heard.append(text)
+        if len(heard) == 1:
+            self._hold()
+        elif len(heard) > self.max_heard:
+            self._spill_held()
+
+    @staticmethod
+    def show_many(sessions: Sequence[TelnetSession], text: str) -> None:
+        """Show ``text`` to each of ``sessions``, doing per listener only what must be.
+
+        The world's fan-out to a room's bystanders (:func:`reality.game.events.deliver`)
+        calls this once per event instead of :meth:`show` once per listener.
+        A listener only notes the text; it is rendered when the session's
+        output is written (at most once per kind of client: the renderings
+        are cached, and the world hands every bystander the same ``str``).
+        """
+        for session in sessions:
+            # show(), written out: this loop runs once per listener per event.
+            heard = session._heard
+            if heard is None:
+                continue
+            heard.append(text)
+            if len(heard) == 1:
+                session._hold()
+            elif len(heard) > session.max_heard:
+                session._spill_held()
+
+    def _hold(self) -> None:
+        """Something was heard: have it written by the end of the output window."""
+        if self._flush_pending or self._dispatching or self._output_held:
+            return  # written at the end of this turn, or of the window, anyway
+        self._output_held = True
+        self.gateway._hold_output(self)
+
+    def _spill_held(self) -> None:
+        # Many texts heard in one window: render them now, and past
+        # hold_limit bytes write them at the end of the turn.
+        self._spill()
+        if self.codec.pending_output > self.hold_limit:
+            self.flush()
+
+    def _spill(self) -> None:
+        """Render what was heard and queue it in the codec, before anything sent after it."""
+        heard = self._heard
+        if not heard:
+            return
+        data = render_escaped(tuple(heard), *self._render_key())
+        heard.clear()
         if self._after_prompt:
             self._after_prompt = False
             data = b"\r\n" + data
-        self.codec.send_bytes(data)
-        self.flush()
+        self.codec.send_escaped(data)
+
+    def _stop_hearing(self) -> None:
+        self._spill()
+        self._heard = None
+
+    def _render_key(self) -> tuple[str, int]:
+        """(capability, width) this session's text is rendered for."""
+        player = self.player
+        if player is None or not player.settings:
+            return self.capability, self.width
+        return self._colour(), self._width()
 
     def send_prompt(self, text: str) -> None:
         """Send a prompt (EOR/GA-marked); later output starts on a fresh line."""
+        self._spill()
         super().send_prompt(text)
         self._after_prompt = True
 
     def send_text(self, text: str) -> None:
+        self._spill()
         if self._after_prompt and text:
             self._after_prompt = False
             text = "\n" + text
         super().send_text(text)
+
+    # What was heard goes before anything queued after it.
+
+    def send_gmcp(self, package: str, data: Any = None) -> bool:
+        self._spill()
+        return super().send_gmcp(package, data)
+
+    def set_echo(self, enabled: bool) -> bool:
+        self._spill()
+        return super().set_echo(enabled)
+
+    def close(self, message: str | None = None) -> None:
+        if self._heard is not None and self.transport is not None and not self._closing:
+            self._stop_hearing()
+        super().close(message)
 
     def send_data(self, kind: str, data: dict[str, Any]) -> None:
         """Structured state from the world, sent as GMCP when the client speaks it."""
@@ -288,6 +410,9 @@ class TelnetSession(TelnetProtocol):
         if self._closed:
             return
         self._closed = True
+        if self._heard is not None and self.transport is not None and not self._closing:
+            self._stop_hearing()  # what was heard goes before the goodbye
+        self._heard = None
         if self.player is not None:
             player, self.player = self.player, None
             self.world.disconnect(player, self)

@@ -349,6 +349,19 @@ class TelnetCodec:
             data = data.replace(b"\xff", b"\xff\xff")
         self._write(data)
 
+    def send_escaped(self, data: bytes) -> int:
+        """Queue data bytes whose IAC bytes are already doubled; return :attr:`pending_output`.
+
+        For a server that sends one rendering to many connections: the
+        escaping is done once for all of them, and the caller learns at once
+        how much is waiting (to bound what it holds back).
+        """
+        if self._deflater is None:
+            self._out += data
+            return len(self._out) + len(self._zpending)
+        self._zpending += data
+        return len(self._out) + len(self._zpending)
+
     def send_prompt(self, text: str) -> None:
         """Queue a prompt: the text, then IAC EOR if agreed, else IAC GA unless SGA is on."""
         self.send_text(text)

@@ -285,13 +285,22 @@ class TelnetProtocol(Protocol):
         if self._dispatching or self.transport is None:
             return
         data = self.codec.data_to_send()
-        if not data:
-            return
+        if data:
+            self.write_out(data)
+
+    def write_out(self, data: bytes) -> None:
+        """Write bytes ready for the wire, past the codec, and apply the unread bound.
+
+        For output the caller has IAC-escaped itself while the codec holds
+        nothing and does not compress (else queue it with
+        ``codec.send_escaped`` and :meth:`flush`): one copy fewer.
+        """
         transport = self.transport
+        if transport is None:
+            return
         transport.write(data)
-        size = getattr(transport, "get_write_buffer_size", None)
-        if size is not None and not self._closing:
-            unsent = size()
+        if not self._closing:
+            unsent = transport.get_write_buffer_size()
             if unsent > self.max_unsent_output:
                 self._closing = True
                 peer = transport.get_peer()
