@@ -10,13 +10,15 @@ Events are collected while a command runs and delivered only after it has
 finished without error (:class:`EventBuffer`): a failed action tells no one
 anything, and everyone sees the world after the change, never halfway.
 
-Fan-out is the hot path of a crowded room, so delivery is one loop over the
-room's connected players, and the bystanders are told together: their
-sessions are collected and handed, by kind, to the session class's
-``show_many(sessions, text)`` when it has one (the telnet session does:
-it renders once per kind of client and queues the same bytes for all),
-else shown one by one. A room of 200 listeners then costs one rendering
-per kind of client and one short step per listener.
+Fan-out is the hot path of a crowded room. A room keeps its listeners'
+sessions grouped by kind (``Room.audience``, made again only after
+someone enters or leaves), and each group is handed to the session
+class's ``show_many(sessions, text, skip)`` when it has one (the telnet
+session does: it renders once per kind of client and queues the same
+bytes for all), passing over the actor's and the target's sessions, who
+get their own sentences; other sessions are shown one by one. A room of
+200 listeners then costs one rendering per kind of client and one short
+step per listener.
 """
 
 from __future__ import annotations
@@ -79,6 +81,18 @@ def deliver(event: Event) -> None:
         target.session.show(event.to_target)
     if others is None:
         return
+    if not exclude:
+        # The room's listeners, grouped by kind of session, are kept until
+        # someone enters or leaves: per event, one pass over them in total.
+        skip = (getattr(actor, "session", None), getattr(target, "session", None))
+        for show_many, sessions in _audience(event.room):
+            if show_many is not None:
+                show_many(sessions, others, skip)
+            else:
+                for session in sessions:
+                    if session is not skip[0] and session is not skip[1]:
+                        session.show(others)
+        return
     # One pass, no calls: this runs once per listener of every event.
     if exclude:
         bystanders = [
@@ -99,6 +113,21 @@ def deliver(event: Event) -> None:
         ]
     if bystanders:
         show_all(bystanders, others)
+
+
+def _audience(room: Room) -> list[tuple[Any, list[Any]]]:
+    """``[(show_many or None, sessions)]`` for the connected players of ``room``, by kind."""
+    audience = room.audience
+    if audience is not None:
+        return audience
+    groups: dict[type, list[Any]] = {}
+    for player in room.players:
+        session = player.session
+        if session is not None:
+            groups.setdefault(type(session), []).append(session)
+    audience = [(getattr(kind, "show_many", None), group) for kind, group in groups.items()]
+    room.audience = audience
+    return audience
 
 
 def show_all(sessions: Sequence[Any], text: str) -> None:

@@ -312,7 +312,7 @@ def _mid_sentence(title: str) -> str:
 class Room(Thing):
     """A place: exits, things lying here, and the connected players present."""
 
-    __slots__ = ("exits", "outdoor", "night_description", "contents", "players")
+    __slots__ = ("exits", "outdoor", "night_description", "contents", "players", "audience")
 
     kind = "room"
 
@@ -332,6 +332,9 @@ class Room(Thing):
         self.night_description = night_description
         self.contents: list[Item | Npc] = []
         self.players: list[Player] = []
+        #: Who hears events here, grouped for delivery; None after a change
+        #: (:func:`reality.game.events.deliver` builds it again when needed).
+        self.audience: Any = None
 
     @property
     def proper(self) -> bool:
@@ -340,6 +343,16 @@ class Room(Thing):
 
     def add_exit(self, exit: Exit) -> None:
         self.exits[exit.name] = exit
+
+    def enter(self, player: Player) -> None:
+        """``player`` is now among the connected players here (the world's move calls it)."""
+        self.players.append(player)
+        self.audience = None
+
+    def leave(self, player: Player) -> None:
+        """``player`` is here no more (the world's move calls it)."""
+        self.players.remove(player)
+        self.audience = None
 
 
 class Openable(Thing):

@@ -407,7 +407,7 @@ class World:
                 moved.append(player)
             player.location = room
             player.room_id = room.id
-            room.players.append(player)
+            room.enter(player)
             self._dirty_players.add(player)
         for player in self.players.values():
             player.inventory = []
@@ -614,6 +614,8 @@ class World:
         if player is not None:
             old = player.session
             player.session = session
+            if player.location is not None:
+                player.location.audience = None  # a new session hears from now on
             session.attach(player)
             if old is not None and old is not session:
                 try:
@@ -804,12 +806,12 @@ class World:
             self._check_move(thing, old, to, actor, action, via, out)
         if isinstance(thing, Player):
             if isinstance(old, Room):
-                old.players.remove(thing)
+                old.leave(thing)
         elif old is not None:
             _holding(old).remove(thing)
         if to is not None:
             if isinstance(thing, Player):
-                to.players.append(thing)
+                to.enter(thing)
             else:
                 _holding(to).append(thing)
         thing.location = to

@@ -69,9 +69,10 @@ class ManySession(FakeSession):
     batches: list[tuple[int, str]] = []
 
     @staticmethod
-    def show_many(sessions: Any, text: str) -> None:
-        ManySession.batches.append((len(sessions), text))
-        for session in sessions:
+    def show_many(sessions: Any, text: str, skip: tuple[Any, ...] = (None, None)) -> None:
+        told = [s for s in sessions if s not in skip]
+        ManySession.batches.append((len(told), text))
+        for session in told:
             session.shown.append(text)
 
 
@@ -97,6 +98,16 @@ def test_bystanders_are_told_in_one_call_per_session_kind(world, join) -> None:
     assert all(s.shown == ["Alice waves."] for s in listeners)
     assert plain.shown == ["Alice waves."]
     assert alice_session.shown == ["You wave."]
+    # The audience is kept until someone enters or leaves, then made again.
+    audience = alice.location.audience
+    assert audience is not None
+    world.execute(alice, "say hi")
+    assert alice.location.audience is audience
+    world.disconnect(world.online["plain"])
+    assert alice.location.audience is not audience, "made again without Plain"
+    deliver(Event(alice.location, "Alice nods."))
+    assert plain.shown[-1] != "Alice nods."
+    assert ManySession.batches[-1] == (5, "Alice nods.")
 
 
 def test_show_all_without_show_many_shows_each(world) -> None:

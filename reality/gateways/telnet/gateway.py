@@ -53,7 +53,10 @@ COMMAND_BURST = 60
 #: may wait so that all of it in that time goes out in one write: in a
 #: crowded room the per-listener ``send()`` calls were half of the server's
 #: time. Its own replies do not wait. 0: write at the end of every turn.
-OUTPUT_WINDOW = 0.015
+OUTPUT_WINDOW = 0.05
+
+#: Sessions whose held output one turn of the loop writes (the rest: next turns).
+HELD_SLICE = 250
 
 
 class _Refusal(TelnetProtocol):
@@ -155,6 +158,14 @@ class TelnetGateway(Factory):
 
     def _flush_held(self) -> None:
         sessions, self._held = self._held, []
+        self._write_held_slices(sessions)
+
+    def _write_held_slices(self, sessions: list[TelnetSession]) -> None:
+        # A slice per turn of the loop: two thousand writes at once would
+        # hold every command that arrives meanwhile for tens of milliseconds.
+        sessions, rest = sessions[:HELD_SLICE], sessions[HELD_SLICE:]
+        if rest:
+            self.clock.call_later(0, self._write_held_slices, rest)
         for session in sessions:
             session._output_held = False
             if session._flush_pending:

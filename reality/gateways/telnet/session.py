@@ -291,7 +291,9 @@ class TelnetSession(TelnetProtocol):
             self._spill_held()
 
     @staticmethod
-    def show_many(sessions: Sequence[TelnetSession], text: str) -> None:
+    def show_many(
+        sessions: Sequence[TelnetSession], text: str, skip: tuple[Any, ...] = (None, None)
+    ) -> None:
         """Show ``text`` to each of ``sessions``, doing per listener only what must be.
 
         The world's fan-out to a room's bystanders (:func:`reality.game.events.deliver`)
@@ -299,9 +301,14 @@ class TelnetSession(TelnetProtocol):
         A listener only notes the text; it is rendered when the session's
         output is written (at most once per kind of client: the renderings
         are cached, and the world hands every bystander the same ``str``).
+        The two sessions of ``skip`` (the actor's and the target's, who get
+        their own sentences) are passed over.
         """
+        first, second = skip
         for session in sessions:
             # show(), written out: this loop runs once per listener per event.
+            if session is first or session is second:
+                continue
             heard = session._heard
             if heard is None:
                 continue
