@@ -32,6 +32,7 @@ excess (docs/security.md).
     python benchmarks/players.py --crowd [--bots 2000] [--seconds 20] [--ramp 5]
     python benchmarks/players.py --crowd --bots 300 --seconds 5        # a quick run
     python benchmarks/players.py --crowd --profile py-spy              # or: cprofile
+    python benchmarks/players.py --crowd --npc --bots 400              # an NPC hears the inn
 
 A world of 9 rooms in a 3x3 grid whose exits wrap around (a torus: every
 room has four neighbours, so random walking keeps the bots evenly spread,
@@ -355,13 +356,28 @@ def crowd_world() -> str:
     return "\n".join(lines) + "\n"
 
 
-def choose_crowd_command(bot: Bot, rng: random.Random) -> str:
+def npc_world() -> str:
+    """``--npc``: the inn, where Marta greets everyone who comes in and answers every
+    sentence with 'key' or 'cellar' in it, and the yard outside."""
+    return (
+        "name: Marta's\nstart: r00\nrooms:\n"
+        "  r00:\n    name: The Inn\n    description: A busy inn.\n    exits: {out: r01}\n"
+        "  r01:\n    name: The Yard\n    description: A busy yard.\n    exits: {in: r00}\n"
+        "npcs:\n  marta:\n    name: Marta\n    location: r00\n    behaviours:\n"
+        '      - greet: {say: "Welcome to the Sleeping Fox!"}\n'
+        '      - respond: {keywords: [cellar, key], say: "The cellar key hangs by the fire."}\n'
+    )
+
+
+def choose_crowd_command(bot: Bot, rng: random.Random, npc: bool = False) -> str:
     roll = rng.random()
     if roll < 0.50:
         return "look"
     if roll < 0.75:
         return rng.choice(bot.exits) if bot.exits else "look"
     if roll < 0.95:
+        if npc and rng.random() < 0.5:
+            return f"say where is the cellar key, {bot_name(bot.index)}?"
         return f"say hello from {bot_name(bot.index)} number {rng.randrange(1000)}"
     return "who"
 
@@ -473,7 +489,7 @@ def run_crowd_load(args: argparse.Namespace) -> None:
             fire(bot, now)
 
     def fire(bot: Bot, now: float) -> None:
-        command = choose_crowd_command(bot, rng)
+        command = choose_crowd_command(bot, rng, args.npc)
         bot.kind = (
             command if command in ("look", "who") else "say" if command[0] == "s" else "move"
         )
@@ -554,9 +570,9 @@ def crowd_main(args: argparse.Namespace) -> None:
     """``--crowd``: the 9-room world, the server on CPU 0, the bots on CPU 1."""
     workdir = Path(tempfile.mkdtemp(prefix="reality-crowd-"))
     world = workdir / "crowd.yaml"
-    world.write_text(crowd_world())
+    world.write_text(npc_world() if args.npc else crowd_world())
     db = workdir / "bench.sqlite3"
-    rooms = crowd_rooms()
+    rooms = ["r00", "r01"] if args.npc else crowd_rooms()
     prepare_database(db, args.bots, rooms=[rooms[i % len(rooms)] for i in range(args.bots)])
     python: tuple[str, ...] = ()
     profile_out = None
@@ -579,6 +595,7 @@ def crowd_main(args: argparse.Namespace) -> None:
         pin(server.pid, 0)  # threads started since (none are expected)
         ready = workdir / "measuring"
         argv = [sys.executable, __file__, "--crowd", "--load", "--port", str(port),
+                *(["--npc"] if args.npc else []),
                 "--server-pid", str(server.pid), "--bots", str(args.bots),
                 "--seconds", str(args.seconds), "--ramp", str(args.ramp),
                 "--connect-timeout", str(args.connect_timeout),
@@ -618,8 +635,14 @@ def crowd_main(args: argparse.Namespace) -> None:
         common.stop_process(server, timeout=30)
         server_log.close()
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"players benchmark, crowd: {result['bots']} bots in 9 rooms "
-          f"(~{result['bots'] / 9:.0f} a room), 1 command/s each; python {sys.version.split()[0]}")
+    where = (
+        f"in the inn and its yard (~{result['bots'] / 2:.0f} a room), Marta greeting and"
+        " answering in the inn"
+        if args.npc
+        else f"in 9 rooms (~{result['bots'] / 9:.0f} a room)"
+    )
+    print(f"players benchmark, crowd: {result['bots']} bots {where}, 1 command/s each;"
+          f" python {sys.version.split()[0]}")
     print(f"logins: {result['bots']} in {result['login_seconds']:.1f} s; measured "
           f"{result['seconds']:g} s after a {args.ramp:g} s ramp: {result['commands']} commands "
           f"({result['rate']:.0f}/s)")
@@ -687,6 +710,9 @@ def main() -> None:
                         help="add a 'flood' phase: bots at 1 command/s each plus one session "
                              "sending this many commands/s (0: no such phase)")
     parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--npc", action="store_true",
+                        help="--crowd: two rooms, an NPC with greet and respond hearing the"
+                             " inn (use --bots 400 for ~200 in its room)")
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
