@@ -1100,6 +1100,8 @@ class World:
             players = self.who_online()
             self._who_cache = (self._online_version, players)
         count = len(players)
+        if not count:
+            return "{bold}Nobody is online.{/}"
         heading = f"{{bold}}{plural(count, 'player')} online:{{/}}"
         admin = viewer is not None and viewer.admin
         names = []

@@ -775,3 +775,8 @@ def test_shutdown_calls_the_hook(trio) -> None:
     world.execute(alice, "@shutdown Back soon!")
     world.execute(alice, "@shutdown")
     assert calls == ["Back soon!", "The server is shutting down."]
+
+
+def test_who_with_nobody_online(world) -> None:
+    """Before anyone logs in (the login set's 'who'), one line says so."""
+    assert world.who_text() == "{bold}Nobody is online.{/}"
