@@ -85,8 +85,11 @@ def deliver(event: Event) -> None:
         # The room's listeners, grouped by kind of session, are kept until
         # someone enters or leaves: per event, one pass over them in total.
         skip = (getattr(actor, "session", None), getattr(target, "session", None))
-        for show_many, sessions in _audience(event.room):
-            if show_many is not None:
+        room = event.room
+        for hear, show_many, sessions in _audience(room):
+            if hear is not None:
+                hear(room, sessions, others, skip)
+            elif show_many is not None:
                 show_many(sessions, others, skip)
             else:
                 for session in sessions:
@@ -115,8 +118,14 @@ def deliver(event: Event) -> None:
         show_all(bystanders, others)
 
 
-def _audience(room: Room) -> list[tuple[Any, list[Any]]]:
-    """``[(show_many or None, sessions)]`` for the connected players of ``room``, by kind."""
+def _audience(room: Room) -> list[tuple[Any, Any, list[Any]]]:
+    """``[(hear, show_many, sessions)]`` for the connected players of ``room``, by kind.
+
+    ``hear(room, sessions, text, skip)`` (a staticmethod of the session's
+    class, if it has one) notes the event once for the whole room;
+    ``show_many(sessions, text, skip)`` tells each session; with neither,
+    each session is shown the text.
+    """
     audience = room.audience
     if audience is not None:
         return audience
@@ -125,7 +134,10 @@ def _audience(room: Room) -> list[tuple[Any, list[Any]]]:
         session = player.session
         if session is not None:
             groups.setdefault(type(session), []).append(session)
-    audience = [(getattr(kind, "show_many", None), group) for kind, group in groups.items()]
+    audience = [
+        (getattr(kind, "hear", None), getattr(kind, "show_many", None), group)
+        for kind, group in groups.items()
+    ]
     room.audience = audience
     return audience
 

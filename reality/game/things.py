@@ -345,12 +345,22 @@ class Room(Thing):
         self.exits[exit.name] = exit
 
     def enter(self, player: Player) -> None:
-        """``player`` is now among the connected players here (the world's move calls it)."""
+        """``player`` is now among the connected players here (the world's move calls it).
+
+        A session may have ``entered_room(room)``: told here, it hears the
+        room from now on (the telnet session keeps a place in the room's log).
+        """
         self.players.append(player)
         self.audience = None
+        entered = getattr(player.session, "entered_room", None)
+        if entered is not None:
+            entered(self)
 
     def leave(self, player: Player) -> None:
-        """``player`` is here no more (the world's move calls it)."""
+        """``player`` is here no more (the world's move calls it); ``left_room(room)`` likewise."""
+        left = getattr(player.session, "left_room", None)
+        if left is not None:
+            left(self)
         self.players.remove(player)
         self.audience = None
 

@@ -614,8 +614,12 @@ class World:
         if player is not None:
             old = player.session
             player.session = session
-            if player.location is not None:
-                player.location.audience = None  # a new session hears from now on
+            room = player.location
+            if isinstance(room, Room):
+                room.audience = None  # the new session hears from now on
+                entered = getattr(session, "entered_room", None)
+                if entered is not None:
+                    entered(room)
             session.attach(player)
             if old is not None and old is not session:
                 try:

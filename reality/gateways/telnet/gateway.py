@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from reality import __version__
@@ -21,7 +22,7 @@ from reality.game.world import World
 from reality.gateways.auth import Authenticator
 from reality.gateways.connections import TOO_MANY_FROM_ADDRESS, Connections
 from reality.gateways.context import GatewayContext
-from reality.gateways.telnet.session import TelnetSession
+from reality.gateways.telnet.session import RoomLog, TelnetSession
 from reality.net.protocol import Address, Factory
 from reality.net.protocols.telnet import TelnetConfig, TelnetProtocol
 
@@ -53,7 +54,7 @@ COMMAND_BURST = 60
 #: may wait so that all of it in that time goes out in one write: in a
 #: crowded room the per-listener ``send()`` calls were half of the server's
 #: time. Its own replies do not wait. 0: write at the end of every turn.
-OUTPUT_WINDOW = 0.05
+OUTPUT_WINDOW = 0.1
 
 #: Sessions whose held output one turn of the loop writes (the rest: next turns).
 HELD_SLICE = 250
@@ -114,6 +115,7 @@ class TelnetGateway(Factory):
         self.output_window = output_window
         #: Sessions whose bystander output waits for the end of the window.
         self._held: list[TelnetSession] = []
+        self._logs: dict[Any, RoomLog] = {}
         self.address: Address | None = None
 
     def build_protocol(self, addr: Address) -> TelnetProtocol:
@@ -152,12 +154,49 @@ class TelnetGateway(Factory):
             session._output_held = False
             session.flush()
             return
-        if not self._held:
+        if not self._held and not self._logs:
             self.clock.call_later(self.output_window, self._flush_held)
         self._held.append(session)
 
+    def _open_log(self, room: Any, sessions: Sequence[TelnetSession]) -> RoomLog:
+        log = RoomLog(room)
+        for session in sessions:
+            if session._heard is not None:
+                session._log = log
+                session._cursor = 0
+                log.members.add(session)
+                log.most_texts = min(log.most_texts, session.max_heard)
+                log.most_size = min(log.most_size, session.hold_limit)
+        if not self._held and not self._logs:
+            self.clock.call_later(self.output_window, self._flush_held)
+        self._logs[room] = log
+        return log
+
+    def _settle_log(self, room: Any) -> None:
+        log = self._logs.pop(room, None)
+        if log is None:
+            return
+        for session in log.members:
+            if session._log is log:
+                session._catch_up()
+                session._log = None
+                if log.size > session.hold_limit or len(log.texts) >= session.max_heard:
+                    session._spill_held()  # written at the end of this turn
+                elif session._heard:
+                    session._hold()
+
     def _flush_held(self) -> None:
         sessions, self._held = self._held, []
+        logs, self._logs = self._logs, {}
+        for log in logs.values():
+            for session in log.members:
+                if session._log is not log:
+                    continue
+                session._catch_up()
+                session._log = None
+                if session._heard and not session._output_held:
+                    session._output_held = True
+                    sessions.append(session)
         self._write_held_slices(sessions)
 
     def _write_held_slices(self, sessions: list[TelnetSession]) -> None:

@@ -49,7 +49,31 @@ from reality.net.protocols.telnet import TelnetConfig, TelnetProtocol, TerminalT
 # filter on does not depend on which module of the package speaks.
 log = logging.getLogger("reality.gateways.telnet")
 
-__all__ = ["LOGIN_WORDS", "PROMPT", "SessionHost", "TelnetSession"]
+__all__ = ["LOGIN_WORDS", "PROMPT", "RoomLog", "SessionHost", "TelnetSession"]
+
+
+class RoomLog:
+    """What a room's bystanders heard in one output window, noted once.
+
+    ``texts`` in order; ``skips`` maps the index of an event to the sessions
+    that did not hear it (its actor's and target's), ``skipped`` is every
+    such session; ``members`` are the sessions that read it.
+    """
+
+    __slots__ = ("room", "texts", "size", "skips", "skipped", "members", "most_texts", "most_size")
+
+    def __init__(self, room: Any) -> None:
+        self.room = room
+        self.texts: list[str] = []
+        #: Characters in ``texts``: past ``hold_limit`` the log is settled at once.
+        self.size = 0
+        self.skips: dict[int, tuple[Any, ...]] = {}
+        self.skipped: set[Any] = set()
+        self.members: set[TelnetSession] = set()
+        #: The smallest ``max_heard`` and ``hold_limit`` of the members: past
+        #: either, the log is settled at once.
+        self.most_texts = TelnetSession.max_heard
+        self.most_size = TelnetSession.hold_limit
 
 
 class SessionHost(Protocol):
@@ -83,6 +107,18 @@ class SessionHost(Protocol):
 
     def _schedule_flush(self, session: TelnetSession) -> None:
         """Write ``session``'s output at the end of this reactor turn."""
+        ...
+
+    output_window: float
+    #: The rooms' logs of this output window.
+    _logs: dict[Any, RoomLog]
+
+    def _open_log(self, room: Any, sessions: Sequence[TelnetSession]) -> RoomLog:
+        """A log for ``room`` until the window ends; ``sessions`` read it from its start."""
+        ...
+
+    def _settle_log(self, room: Any) -> None:
+        """Close ``room``'s log now: every listener takes what it holds."""
         ...
 
     def _hold_output(self, session: TelnetSession) -> None:
@@ -248,6 +284,8 @@ class TelnetSession(TelnetProtocol):
 
     def _write_held(self) -> None:
         """The output window ended: write what was heard, the short way when it can be."""
+        if self._log is not None:
+            self._catch_up()
         heard = self._heard
         codec = self.codec
         if not heard or self._closing or codec.pending_output or codec.compressing:
@@ -284,11 +322,94 @@ class TelnetSession(TelnetProtocol):
         heard = self._heard
         if heard is None:
             return
+        if self._log is not None:
+            self._catch_up()  # what the room said before this comes first
         heard.append(text)
         if len(heard) == 1:
             self._hold()
         elif len(heard) > self.max_heard:
             self._spill_held()
+
+    # -- a room's log: one step per event, however many listen -----------------------------
+
+    #: The room log this session reads (see :meth:`hear`), and how far it has read.
+    _log: RoomLog | None = None
+    _cursor: int = 0
+
+    @staticmethod
+    def hear(
+        room: Any, sessions: Sequence[TelnetSession], text: str, skip: tuple[Any, ...]
+    ) -> None:
+        """What a room's bystanders hear, noted once in the room's log for the window.
+
+        :func:`reality.game.events.deliver` calls it once per event for the
+        room's telnet sessions. The first event of a window opens the log
+        (each listener gets a place in it); later ones are one append. A
+        session takes what it has not read when it next writes anything
+        (its own reply, a private line, the end of the window), in order,
+        passing over the events of ``skip`` (the actor's and the target's
+        sessions, who got their own sentences).
+        """
+        gateway = sessions[0].gateway
+        if gateway.output_window <= 0:
+            TelnetSession.show_many(sessions, text, skip)
+            return
+        log = gateway._logs.get(room)
+        if log is None:
+            log = gateway._open_log(room, sessions)
+        first, second = skip
+        if first is not None or second is not None:
+            log.skips[len(log.texts)] = skip
+            log.skipped.update(s for s in skip if s is not None)
+        log.texts.append(text)
+        log.size += len(text)
+        if len(log.texts) >= log.most_texts or log.size > log.most_size:
+            # A busy window: the listeners take it now, and their own bounds apply.
+            gateway._settle_log(room)
+
+    def _catch_up(self) -> None:
+        """Take what the room's log holds that this session has not read yet."""
+        log = self._log
+        if log is None:
+            return
+        texts = log.texts
+        start, end = self._cursor, len(texts)
+        if start >= end:
+            return
+        self._cursor = end
+        heard = self._heard
+        if heard is None:
+            return
+        if self in log.skipped:
+            skips = log.skips
+            heard.extend(
+                text
+                for i, text in enumerate(texts[start:end], start)
+                if self not in skips.get(i, ())
+            )
+        else:
+            heard.extend(texts[start:end])
+        if len(heard) > self.max_heard:
+            self._spill_held()
+
+    def entered_room(self, room: Any) -> None:
+        """The player came into ``room``: hear its log from here on (if a window is open)."""
+        log = self.gateway._logs.get(room)
+        if log is not None and self._heard is not None:
+            self._log = log
+            self._cursor = len(log.texts)
+            log.members.add(self)
+
+    def left_room(self, room: Any) -> None:
+        """The player leaves ``room``: take what was said there until now, then stop."""
+        log = self._log
+        if log is None or log.room is not room:
+            return
+        self._catch_up()
+        log.members.discard(self)
+        self._log = None
+        if self._heard:
+            self._hold()
 
     @staticmethod
     def show_many(
@@ -334,6 +455,8 @@ class TelnetSession(TelnetProtocol):
 
     def _spill(self) -> None:
         """Render what was heard and queue it in the codec, before anything sent after it."""
+        if self._log is not None:
+            self._catch_up()
         heard = self._heard
         if not heard:
             return
