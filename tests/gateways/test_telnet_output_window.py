@@ -161,3 +161,46 @@ def test_one_rendering_per_kind_of_client(h, monkeypatch):
     h.clock.advance(OUTPUT_WINDOW)
     assert all(b'Carol says, "one rendering"' in t.value() for _, t in listeners)
     assert calls.count('Carol says, "one rendering"') == 1
+
+
+def test_a_room_log_keeps_order_across_a_walk_and_a_late_arrival(h):
+    """Bob hears Carol's first line, walks out (taking it along, before his new room),
+    misses what is said after he left; Dave, coming in mid-window, hears only what
+    follows his arrival; everything in the order it happened."""
+    carol, _ = login(h, "Carol")
+    bob, b = login(h, "Bob")
+    dave, d = login(h, "Dave")
+    dave.data_received(b"north\r\n")
+    h.clock.advance(1)
+    d.clear()
+    carol.data_received(b"say before\r\n")
+    h.clock.advance(0)
+    log = h.gateway._logs.get(carol.player.location)
+    assert log is not None and bob in log.members and log.texts == ['Carol says, "before"']
+    bob.data_received(b"north\r\n")
+    dave.data_received(b"south\r\n")
+    h.clock.advance(0)
+    carol.data_received(b"say after\r\n")
+    h.clock.advance(0)
+    assert len(log.texts) == 4, "before, Bob leaves, Dave arrives, after"
+    h.clock.advance(OUTPUT_WINDOW)
+    heard_by_bob = b.value().decode("utf-8", "replace")
+    assert heard_by_bob.index('Carol says, "before"') < heard_by_bob.index("The Library")
+    assert 'Carol says, "after"' not in heard_by_bob
+    heard_by_dave = d.value().decode("utf-8", "replace")
+    assert 'Carol says, "after"' in heard_by_dave and "before" not in heard_by_dave
+    assert heard_by_dave.index("The Hall") < heard_by_dave.index('Carol says, "after"')
+    assert h.gateway._logs == {}
+
+
+def test_a_room_log_is_one_append_per_event_whatever_the_crowd(h):
+    """Twenty listeners: an event adds one text to the room's log, not twenty."""
+    sessions = [login(h, f"Listener{chr(97 + i)}")[0] for i in range(20)]
+    carol, _ = login(h, "Carol")
+    for n in range(5):
+        carol.data_received(f"say {n}\r\n".encode())
+        h.clock.advance(0)
+    log = h.gateway._logs[carol.player.location]
+    assert log.texts == [f'Carol says, "{n}"' for n in range(5)]
+    assert all(s._heard == [] for s in sessions), "nothing copied per listener yet"
+    assert log.skipped == {carol}
