@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from test_telnet_gateway import Harness
 
-from reality.gateways.telnet.gateway import OUTPUT_WINDOW
+from reality.gateways.telnet.gateway import CROWD_WINDOW, OUTPUT_WINDOW
 from reality.net.protocol import Address
 from reality.net.testing import StringTransportWithDisconnection
 
@@ -158,7 +158,7 @@ def test_one_rendering_per_kind_of_client(h, monkeypatch):
 
     monkeypatch.setattr(capabilities, "render", counting)
     carol.data_received(b"say one rendering\r\n")
-    h.clock.advance(OUTPUT_WINDOW)
+    h.clock.advance(CROWD_WINDOW)  # fifty listeners are a crowd
     assert all(b'Carol says, "one rendering"' in t.value() for _, t in listeners)
     assert calls.count('Carol says, "one rendering"') == 1
 
@@ -167,6 +167,7 @@ def test_a_room_log_keeps_order_across_a_walk_and_a_late_arrival(h):
     """Bob hears Carol's first line, walks out (taking it along, before his new room),
     misses what is said after he left; Dave, coming in mid-window, hears only what
     follows his arrival; everything in the order it happened."""
+    h.gateway.crowd_size = 1  # three is a crowd here
     carol, _ = login(h, "Carol")
     bob, b = login(h, "Bob")
     dave, d = login(h, "Dave")
@@ -183,7 +184,7 @@ def test_a_room_log_keeps_order_across_a_walk_and_a_late_arrival(h):
     carol.data_received(b"say after\r\n")
     h.clock.advance(0)
     assert len(log.texts) == 4, "before, Bob leaves, Dave arrives, after"
-    h.clock.advance(OUTPUT_WINDOW)
+    h.clock.advance(CROWD_WINDOW)
     heard_by_bob = b.value().decode("utf-8", "replace")
     assert heard_by_bob.index('Carol says, "before"') < heard_by_bob.index("The Library")
     assert 'Carol says, "after"' not in heard_by_bob
@@ -194,9 +195,12 @@ def test_a_room_log_keeps_order_across_a_walk_and_a_late_arrival(h):
 
 
 def test_a_room_log_is_one_append_per_event_whatever_the_crowd(h):
-    """Twenty listeners: an event adds one text to the room's log, not twenty."""
-    sessions = [login(h, f"Listener{chr(97 + i)}")[0] for i in range(20)]
+    """Forty listeners: an event adds one text to the room's log, not forty; fewer than
+    the crowd size, each listener notes it, for the short window."""
+    sessions = [login(h, f"Listener{chr(97 + i // 26)}{chr(97 + i % 26)}")[0] for i in range(40)]
     carol, _ = login(h, "Carol")
+    for s in sessions:
+        s.transport.clear()
     for n in range(5):
         carol.data_received(f"say {n}\r\n".encode())
         h.clock.advance(0)
@@ -204,3 +208,8 @@ def test_a_room_log_is_one_append_per_event_whatever_the_crowd(h):
     assert log.texts == [f'Carol says, "{n}"' for n in range(5)]
     assert all(s._heard == [] for s in sessions), "nothing copied per listener yet"
     assert log.skipped == {carol}
+    h.clock.advance(OUTPUT_WINDOW)
+    assert all(s.transport.value() == b"" for s in sessions), "a crowd waits longer"
+    h.clock.advance(CROWD_WINDOW)
+    assert all(b'Carol says, "4"' in s.transport.value() for s in sessions)
+    assert h.gateway._logs == {}

@@ -110,7 +110,8 @@ class SessionHost(Protocol):
         ...
 
     output_window: float
-    #: The rooms' logs of this output window.
+    crowd_size: int
+    #: The crowded rooms' logs of this window.
     _logs: dict[Any, RoomLog]
 
     def _open_log(self, room: Any, sessions: Sequence[TelnetSession]) -> RoomLog:
@@ -340,10 +341,13 @@ class TelnetSession(TelnetProtocol):
     def hear(
         room: Any, sessions: Sequence[TelnetSession], text: str, skip: tuple[Any, ...]
     ) -> None:
-        """What a room's bystanders hear, noted once in the room's log for the window.
+        """What a room's bystanders hear: in a crowd, noted once in the room's log.
 
         :func:`reality.game.events.deliver` calls it once per event for the
-        room's telnet sessions. The first event of a window opens the log
+        room's telnet sessions. In a room of fewer than the gateway's
+        ``crowd_size`` listeners each of them notes the event
+        (:meth:`show_many`) for the short output window. In a crowd, the
+        first event of a crowd window opens the room's log
         (each listener gets a place in it); later ones are one append. A
         session takes what it has not read when it next writes anything
         (its own reply, a private line, the end of the window), in order,
@@ -351,10 +355,11 @@ class TelnetSession(TelnetProtocol):
         sessions, who got their own sentences).
         """
         gateway = sessions[0].gateway
-        if gateway.output_window <= 0:
+        log = gateway._logs.get(room)
+        if log is None and (gateway.output_window <= 0 or len(sessions) < gateway.crowd_size):
+            # A small room: each listener notes it, for the short window.
             TelnetSession.show_many(sessions, text, skip)
             return
-        log = gateway._logs.get(room)
         if log is None:
             log = gateway._open_log(room, sessions)
         first, second = skip
