@@ -97,8 +97,10 @@ class Homing(Behaviour):
 
     When the item is dropped, or put in a container, anywhere but its home
     (its ``location`` in the world file), it goes back there ``after``
-    seconds later, unless somebody picks it up first. ``say`` is shown in
-    its home room when it gets there.
+    seconds later, unless somebody picks it up first. Carried off by a
+    player who then leaves the game, it goes home too (checked every
+    ``after`` seconds), so a quest never waits for someone who is gone.
+    ``say`` is shown in its home room when it gets there.
     """
 
     name = "homing"
@@ -115,16 +117,36 @@ class Homing(Behaviour):
             self.after(self.seconds, self.go_home)
 
     def taken(self, h: Happening) -> None:
-        self.stop()  # in somebody's hands: it stays with them
+        self.stop()  # in somebody's hands: it stays with them, while they play
+        self.every(self.seconds, self.check_holder)
+
+    def start(self) -> None:
+        # After a restart: wherever it was left, the waits begin again.
+        if isinstance(self.holder(), Player):
+            self.every(self.seconds, self.check_holder)
+        elif not self._at_home():
+            self.after(self.seconds, self.go_home)
+
+    def holder(self) -> object:
+        item = self.owner
+        return item.outermost() if isinstance(item, Item) else None
+
+    def check_holder(self) -> None:
+        holder = self.holder()
+        if isinstance(holder, Player) and not holder.online:
+            self.stop()
+            self.go_home(from_player=True)
 
     def _at_home(self) -> bool:
         item = self.owner
         where = item.location
         return isinstance(item, Item) and where is not None and where.id == item.home
 
-    def go_home(self) -> None:
+    def go_home(self, from_player: bool = False) -> None:
         item = self.owner
-        if not isinstance(item, Item) or isinstance(item.location, Player) or self._at_home():
+        if not isinstance(item, Item) or self._at_home():
+            return
+        if isinstance(item.location, Player) and not from_player:
             return
         self.world.return_home(item)
         home = item.location

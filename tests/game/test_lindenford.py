@@ -134,3 +134,19 @@ def test_a_dropped_iron_key_goes_home(lindenford: World, join: Join) -> None:
     assert key.location is world.rooms["cellar"]
     world.clock.advance(2)
     assert key.location is world.rooms["inn"]
+
+
+def test_the_iron_key_leaves_a_player_who_leaves_the_game(lindenford: World, join: Join) -> None:
+    """Carried off by someone who logs out, the key is back by the fire a wait later."""
+    world = lindenford
+    alice, a = join(world, "alice")
+    _walk(world, alice, "e", "get key")
+    key = world.items["iron_key"]
+    world.clock.advance(301)
+    assert key.location is alice, "while she plays, it stays with her"
+    world.execute(alice, "quit")
+    world.clock.advance(301)
+    assert key.location is world.rooms["inn"]
+    assert key not in alice.inventory
+    world.checkpoint()
+    assert world.store.item_positions()["iron_key"] == ("room", "inn")
