@@ -10,7 +10,9 @@ gateway extends it with
 
 each at most :data:`ROOM_INFO_NAMES` long, and after login sends
 ``Client.Verbs`` as ``{"verbs": [...]}``: every verb name and alias the
-player may use (admin verbs only for admins), sorted.
+player may use (admin verbs only for admins), with the verbs that things
+near the player give (``ring`` beside a bell), sorted; sent again after a
+command that changed it.
 
 What the player carries goes in the IRE ``Char.Items`` style (as Mudlet
 and IRE games use it): ``Char.Items.List`` with ``{"location": "inv",
@@ -24,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from itertools import islice
 from typing import Any
+
+from reality.game.verbs.core import offered_words
 
 __all__ = [
     "INVENTORY_ITEMS",
@@ -61,7 +65,11 @@ def _first(names: Iterable[str]) -> list[str]:
 
 
 def verb_list(world: Any, player: Any) -> dict[str, list[str]]:
-    """The ``Client.Verbs`` payload: the words ``player`` may start a command with."""
+    """The ``Client.Verbs`` payload: the words ``player`` may start a command with.
+
+    The playing set's verbs, and those the things near the player give
+    (``ring`` beside a bell): sent again when those change.
+    """
     admin = bool(getattr(player, "admin", False))
     words = {
         word
@@ -69,6 +77,7 @@ def verb_list(world: Any, player: Any) -> dict[str, list[str]]:
         if admin or not verb.admin
         for word in (verb.name, *verb.aliases)
     }
+    words.update(offered_words(player))
     return {"verbs": sorted(words)}
 
 

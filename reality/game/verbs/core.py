@@ -390,6 +390,16 @@ def offered_verbs(ctx: Context) -> list[tuple[str, Thing, Callable[[Context, str
     return offers
 
 
+def offered_words(player: Player) -> list[str]:
+    """The words of the verbs things near ``player`` give (for a client's completion)."""
+    room = player.location
+    places: list[Thing] = list(player.inventory)
+    if room is not None:
+        places.extend(room.contents)
+        places.append(room)
+    return [word for thing in places for b in thing.behaviours for word in b.verb_handlers()]
+
+
 def _contributed(ctx: Context, word: str, rest: str) -> Callable[[Context, str], None] | None:
     """The handler of a verb a nearby thing gives for ``word``, if one fits.
 

@@ -142,6 +142,8 @@ class TelnetSession(TelnetProtocol):
     _check: Deferred[Any] | None = None
     #: Char.Items.List as last sent (None: not sent yet).
     _inventory: dict[str, Any] | None = None
+    #: Client.Verbs as last sent (None: not sent yet).
+    _verbs: dict[str, list[str]] | None = None
     #: Held output past this many bytes is written at the end of the turn,
     #: not at the end of the output window.
     hold_limit: int = 16 * 1024
@@ -531,6 +533,15 @@ class TelnetSession(TelnetProtocol):
             self._room_info = (last[0], info)
             self.send_gmcp("Room.Info", info)
 
+    def _refresh_verbs(self) -> None:
+        # The verbs things near the player give come and go with the room.
+        if self.player is None or self._closed or not self.codec.gmcp_enabled:
+            return
+        verbs = verb_list(self.world, self.player)
+        if verbs != self._verbs:
+            self._verbs = verbs
+            self.send_gmcp("Client.Verbs", verbs)
+
     def _refresh_inventory(self, always: bool = False) -> None:
         # Like Room.Info: what the player carries, after a command changed it.
         if self.player is None or self._closed or not self.codec.gmcp_enabled:
@@ -663,6 +674,7 @@ class TelnetSession(TelnetProtocol):
             if not self._closed:
                 self._refresh_room_info()
                 self._refresh_inventory()
+                self._refresh_verbs()
                 handler = self.player.input_handler if self.player is not None else None
                 prompt = getattr(handler, "prompt", None) if handler is not None else None
                 self.send_prompt(prompt or PROMPT)
@@ -718,7 +730,7 @@ class TelnetSession(TelnetProtocol):
             log.info("account %s created from %s", account.name, self.peer_host)
         self.player = self.world.connect(account.name, self)
         if not self._closed and self.codec.gmcp_enabled:
-            self.send_gmcp("Client.Verbs", verb_list(self.world, self.player))
+            self._refresh_verbs()
             self._refresh_inventory()
         self._reset_idle()
         if not self._closed:
