@@ -35,6 +35,7 @@ from reality.audit import audit
 from reality.game.accounts import InvalidName, InvalidPassword
 from reality.game.login import LOGIN_WORDS, PROMPT, login_line
 from reality.game.store import NameTaken
+from reality.game.verbs.core import offered_words
 from reality.game.world import World
 from reality.gateways.auth import Authenticator, AuthError
 from reality.gateways.connections import Connections
@@ -142,8 +143,9 @@ class TelnetSession(TelnetProtocol):
     _check: Deferred[Any] | None = None
     #: Char.Items.List as last sent (None: not sent yet).
     _inventory: dict[str, Any] | None = None
-    #: Client.Verbs as last sent (None: not sent yet).
+    #: Client.Verbs as last sent (None: not sent yet), and the offered words in it.
     _verbs: dict[str, list[str]] | None = None
+    _offered: list[str] | None = None
     #: Held output past this many bytes is written at the end of the turn,
     #: not at the end of the output window.
     hold_limit: int = 16 * 1024
@@ -537,6 +539,10 @@ class TelnetSession(TelnetProtocol):
         # The verbs things near the player give come and go with the room.
         if self.player is None or self._closed or not self.codec.gmcp_enabled:
             return
+        offered = offered_words(self.player)
+        if self._verbs is not None and offered == self._offered:
+            return  # the common case: nothing near gives other verbs
+        self._offered = offered
         verbs = verb_list(self.world, self.player)
         if verbs != self._verbs:
             self._verbs = verbs
