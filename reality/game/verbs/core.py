@@ -392,12 +392,14 @@ def offered_verbs(ctx: Context) -> list[tuple[str, Thing, Callable[[Context, str
 
 def offered_words(player: Player) -> list[str]:
     """The words of the verbs things near ``player`` give (for a client's completion)."""
+    words: list[str] = []
     room = player.location
-    places: list[Thing] = list(player.inventory)
-    if room is not None:
-        places.extend(room.contents)
-        places.append(room)
-    return [word for thing in places for b in thing.behaviours for word in b.verb_handlers()]
+    for things in (player.inventory, room.contents if room is not None else (), (room,)):
+        for thing in things:
+            if thing is not None and thing.behaviours:
+                for behaviour in thing.behaviours:
+                    words.extend(behaviour.verb_handlers())
+    return words
 
 
 def _contributed(ctx: Context, word: str, rest: str) -> Callable[[Context, str], None] | None:
