@@ -25,6 +25,7 @@ heard       someone says something in the owner's room (``h.text``)
 taken       the owner (an item) is picked up (``h.actor`` took it)
 dropped     the owner is put down, in a room or a container
 given       the owner (an NPC) was given ``h.thing`` (see :meth:`accepts`)
+used        a verb the owner gives was used (``h.text`` is the verb)
 opened      the owner (a container or door) is opened; also ``closed``,
             ``locked``, ``unlocked``
 ========== ==================================================================
@@ -298,6 +299,8 @@ class Behaviour:
     def dropped(self, h: Happening) -> None: ...
 
     def given(self, h: Happening) -> None: ...
+
+    def used(self, h: Happening) -> None: ...
 
     def opened(self, h: Happening) -> None: ...
 

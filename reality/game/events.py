@@ -23,19 +23,18 @@ step per listener.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from reality.game.things import Player, Room, Thing
 
-__all__ = ["Event", "EventBuffer", "deliver", "show_all"]
+__all__ = ["Event", "EventBuffer", "deliver"]
 
 
 class Event:
     """One happening in one room, rendered per observer (markup text)."""
 
-    __slots__ = ("room", "to_others", "actor", "to_actor", "target", "to_target", "exclude")
+    __slots__ = ("room", "to_others", "actor", "to_actor", "target", "to_target")
 
     def __init__(
         self,
@@ -46,7 +45,6 @@ class Event:
         to_actor: str | None = None,
         target: Thing | None = None,
         to_target: str | None = None,
-        exclude: tuple[Thing, ...] = (),
     ) -> None:
         self.room = room
         self.to_others = to_others
@@ -54,68 +52,51 @@ class Event:
         self.to_actor = to_actor
         self.target = target
         self.to_target = to_target
-        self.exclude = exclude
 
     def __repr__(self) -> str:
         return f"<Event in {self.room.id!r}: {self.to_others!r}>"
 
 
 def deliver(event: Event) -> None:
-    """Tell every connected player in the event's room their version of it."""
+    """Tell every connected player in the event's room their version of it.
+
+    The actor and the target (if in the room and connected) get their own
+    sentences; everyone else there gets ``to_others``. A connected player
+    is in ``room.players`` exactly when their location is the room (the
+    world's one move keeps it so), which is what is asked here instead of
+    searching the list.
+    """
+    room = event.room
     actor = event.actor
     target = event.target
-    others = event.to_others
-    exclude = event.exclude
-    # tuple(): a session may disconnect (and leave the room) while shown.
-    players = tuple(event.room.players)
-    if actor is not None and event.to_actor is not None and actor in players:
-        if actor.session is not None:
-            actor.session.show(event.to_actor)
+    if event.to_actor is not None and actor is not None and actor.location is room:
+        session = getattr(actor, "session", None)
+        if session is not None:
+            session.show(event.to_actor)
     if (
-        target is not None
+        event.to_target is not None
+        and target is not None
         and target is not actor
-        and event.to_target is not None
-        and target in players
-        and target.session is not None
+        and target.location is room
     ):
-        target.session.show(event.to_target)
+        session = getattr(target, "session", None)
+        if session is not None:
+            session.show(event.to_target)
+    others = event.to_others
     if others is None:
         return
-    if not exclude:
-        # The room's listeners, grouped by kind of session, are kept until
-        # someone enters or leaves: per event, one pass over them in total.
-        skip = (getattr(actor, "session", None), getattr(target, "session", None))
-        room = event.room
-        for hear, show_many, sessions in _audience(room):
-            if hear is not None:
-                hear(room, sessions, others, skip)
-            elif show_many is not None:
-                show_many(sessions, others, skip)
-            else:
-                for session in sessions:
-                    if session is not skip[0] and session is not skip[1]:
-                        session.show(others)
-        return
-    # One pass, no calls: this runs once per listener of every event.
-    if exclude:
-        bystanders = [
-            session
-            for player in players
-            if player is not actor
-            and player is not target
-            and player not in exclude
-            and (session := player.session) is not None
-        ]
-    else:
-        bystanders = [
-            session
-            for player in players
-            if player is not actor
-            and player is not target
-            and (session := player.session) is not None
-        ]
-    if bystanders:
-        show_all(bystanders, others)
+    # The room's listeners, grouped by kind of session, are kept until
+    # someone enters or leaves: per event, one pass over them in total.
+    skip = (getattr(actor, "session", None), getattr(target, "session", None))
+    for hear, show_many, sessions in _audience(room):
+        if hear is not None:
+            hear(room, sessions, others, skip)
+        elif show_many is not None:
+            show_many(sessions, others, skip)
+        else:
+            for session in sessions:
+                if session is not skip[0] and session is not skip[1]:
+                    session.show(others)
 
 
 def _audience(room: Room) -> list[tuple[Any, Any, list[Any]]]:
@@ -140,35 +121,6 @@ def _audience(room: Room) -> list[tuple[Any, Any, list[Any]]]:
     ]
     room.audience = audience
     return audience
-
-
-def show_all(sessions: Sequence[Any], text: str) -> None:
-    """Show ``text`` to every one of ``sessions``, in order, sharing what can be shared.
-
-    Sessions whose class has ``show_many(sessions, text)`` get it called
-    once per class; the others are shown ``text`` one by one.
-    """
-    kinds = set(map(type, sessions))
-    if len(kinds) == 1:
-        kind = kinds.pop()
-        show_many = getattr(kind, "show_many", None)
-        if show_many is not None:
-            show_many(sessions, text)
-            return
-        for session in sessions:
-            session.show(text)
-        return
-    # Mixed kinds (telnet beside a test's fake): each session still hears it once.
-    groups: dict[type, list[Any]] = {}
-    for session in sessions:
-        groups.setdefault(type(session), []).append(session)
-    for kind, group in groups.items():
-        show_many = getattr(kind, "show_many", None)
-        if show_many is not None:
-            show_many(group, text)
-        else:
-            for session in group:
-                session.show(text)
 
 
 class EventBuffer:

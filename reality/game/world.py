@@ -946,6 +946,11 @@ class World:
         h = Happening(self, "say", actor=speaker, room=room, text=text, buffer=buffer)
         self._tell_room(room, "heard", h, skip=speaker)
 
+    def used(self, thing: Thing, actor: Thing, verb: str, buffer: EventBuffer) -> None:
+        """``actor`` used ``thing`` through a verb it gives: its ``used`` hooks run."""
+        h = Happening(self, "use", actor=actor, thing=thing, text=verb, buffer=buffer)
+        self._tell_thing(thing, "used", h)
+
     def walk(self, mover: Player | Npc, way: Exit, buffer: EventBuffer) -> None:
         """``mover`` goes through ``way`` (a closed door refuses); bystanders see it."""
         origin = mover.location
@@ -963,20 +968,6 @@ class World:
             via=way,
             leave=leave,
             arrive=arrive,
-        )
-
-    def move_player(
-        self,
-        player: Player,
-        room: Room,
-        buffer: EventBuffer,
-        *,
-        leave: str | None,
-        arrive: str | None,
-    ) -> None:
-        """Put a connected player in ``room`` (``@teleport``): no veto applies."""
-        self.move(
-            player, room, buffer=buffer, action="teleport", leave=leave, arrive=arrive, check=False
         )
 
     def return_home(self, item: Item) -> None:

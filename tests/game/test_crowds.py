@@ -6,7 +6,7 @@ from typing import Any
 
 from game_fakes import FakeSession
 
-from reality.game.events import Event, deliver, show_all
+from reality.game.events import Event, deliver
 from reality.game.world import ROOM_LIST_LIMIT
 
 
@@ -110,8 +110,3 @@ def test_bystanders_are_told_in_one_call_per_session_kind(world, join) -> None:
     assert ManySession.batches[-1] == (5, "Alice nods.")
 
 
-def test_show_all_without_show_many_shows_each(world) -> None:
-    """Sessions without show_many are shown the text one by one, in order."""
-    sessions = [FakeSession(), FakeSession()]
-    show_all(sessions, "Hello.")
-    assert [s.shown for s in sessions] == [["Hello."], ["Hello."]]

@@ -13,7 +13,7 @@ from game_fakes import WallClock
 from reality.game.behaviours import Behaviour, Happening
 from reality.game.loader import WorldFileError, load_world, parse_world
 from reality.game.store import Store
-from reality.game.things import Item, Refusal
+from reality.game.things import Refusal
 from reality.game.world import World
 from reality.net.testing import Clock
 
@@ -346,6 +346,37 @@ def test_things_give_verbs_and_the_arguments_choose_between_them(make_world, joi
     a.take()
     world.execute(alice, "ring bell")
     assert a.take() == ["I don't understand 'ring'. Type 'help' for a list of commands."]
+
+
+def test_every_behaviour_of_a_thing_hears_it_used(make_world, join) -> None:
+    """'ring bell' runs the sound's verb, then the used hooks of all the bell's behaviours."""
+    world = make_world(BELL)
+    alice, a = join(world, "Alice")
+
+    class Counter(Behaviour):
+        name = "counter"
+        count = 0
+
+        def used(self, h: Happening) -> None:
+            Counter.count += 1
+            h.tell(h.actor, f"The bell has rung {Counter.count} times.")
+
+    counter = Counter()
+    bell = world.items["bell"]
+    counter.attach(bell, world)
+    bell.behaviours += (counter,)
+    a.take()
+    world.execute(alice, "ring bell")
+    world.execute(alice, "ring bell")
+    assert a.take() == [
+        "You ring the bell. BONG!",
+        "The bell has rung 1 times.",
+        "You ring the bell. BONG!",
+        "The bell has rung 2 times.",
+    ]
+    world.execute(alice, "ring gong")
+    assert a.take() == ["You strike the gong."]
+    assert Counter.count == 2
 
 
 def test_help_lists_the_verbs_things_here_give(make_world, join) -> None:
@@ -697,11 +728,6 @@ def test_the_short_forms_are_behaviours() -> None:
         ("wander", {"every": 2.0, "roams": ["a"]}),
         ("talk", {"every": 30.0, "says": ["Meow"]}),
     ]
-
-
-def test_items_hold_their_contents_in_order() -> None:
-    box = Item("box", "box", container=True)
-    assert box.contents == [] and box.outermost() is None
 
 
 def test_a_room_lists_a_closed_door_on_its_exit(inn, join) -> None:

@@ -207,7 +207,7 @@ def test_travel_sentences_work_for_every_exit(places, join, start, way, leave, a
 
 def _place(world, player, room) -> None:
     """Put a player in a room without telling anyone (the buffer is never flushed)."""
-    world.move_player(player, room, EventBuffer(), leave=None, arrive=None)
+    world.move(player, room, buffer=EventBuffer(), action="teleport", check=False)
 
 
 def test_npc_travel_uses_the_same_sentences(make_world, join, clock) -> None:

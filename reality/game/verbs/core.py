@@ -199,16 +199,6 @@ class WorldView(Protocol):
 
     def logout(self, player: Player, message: str) -> None: ...
 
-    def move_player(
-        self,
-        player: Player,
-        room: Room,
-        buffer: EventBuffer,
-        *,
-        leave: str | None,
-        arrive: str | None,
-    ) -> None: ...
-
     def move(
         self,
         thing: Thing,
@@ -230,6 +220,8 @@ class WorldView(Protocol):
     ) -> None: ...
 
     def heard(self, room: Room, speaker: Thing, text: str, buffer: EventBuffer) -> None: ...
+
+    def used(self, thing: Thing, actor: Thing, verb: str, buffer: EventBuffer) -> None: ...
 
     def door_rooms(self, door: Door) -> list[Room]: ...
 
@@ -345,9 +337,13 @@ def _run(ctx: Context, line: str) -> None:
     rest = rest.strip()
     ctx.typed = (word, rest)
     # The nearer set first: verbs given by things carried, things here, the room.
-    handler = _contributed(ctx, word, rest)
-    if handler is not None:
-        return handler(ctx, rest)
+    offer = _contributed(ctx, word, rest)
+    if offer is not None:
+        owner, handler = offer
+        handler(ctx, rest)
+        # Every behaviour of the thing hears it was used (a bell's counter).
+        ctx.world.used(owner, ctx.player, word, ctx.buffer)
+        return
     registry = ctx.world.verbs
     verb = registry.lookup(word)
     if verb is not None:
@@ -402,8 +398,10 @@ def offered_words(player: Player) -> list[str]:
     return words
 
 
-def _contributed(ctx: Context, word: str, rest: str) -> Callable[[Context, str], None] | None:
-    """The handler of a verb a nearby thing gives for ``word``, if one fits.
+def _contributed(
+    ctx: Context, word: str, rest: str
+) -> tuple[Thing, Callable[[Context, str], None]] | None:
+    """The thing and handler of a verb a nearby thing gives for ``word``, if one fits.
 
     With several offers, the thing the arguments name is chosen ("ring
     bell" with a bell and a gong here). When the arguments name none of
@@ -418,10 +416,10 @@ def _contributed(ctx: Context, word: str, rest: str) -> Callable[[Context, str],
         query = normalize(rest)
         named = [(t, h) for t, h in offers if t.match(query) or t.match(query.split()[-1])]
         if named:
-            return named[0][1]
+            return named[0]
         if ctx.world.verbs.lookup(word) is not None:
             return None
-    return offers[0][1]
+    return offers[0]
 
 
 def _dispatch(ctx: Context, verb: Verb, args: str) -> None:
