@@ -125,14 +125,22 @@ def test_output_back_pressure_pauses_reading_until_drained(h):
     assert not transport.reading_paused
 
 
-def test_unread_output_past_the_bound_closes_with_a_reason(h, caplog):
-    """Others' events pile up for a player who reads nothing: past 1 MiB, closed."""
+@pytest.mark.parametrize("crowd", [False, True], ids=["small room", "crowd's log"])
+def test_unread_output_past_the_bound_closes_with_a_reason(h, caplog, crowd):
+    """Others' events pile up for a player who reads nothing: past 1 MiB, closed.
+
+    In a crowd the room's log is settled at its bounds, so the same limit
+    holds, whatever the window (the clock here never reaches its end)."""
     h.gateway.command_rate = 0
+    if crowd:
+        h.gateway.crowd_size = 1
     victim, victim_transport = login(h, "Victim")
     talker, talker_transport = login(h, "Talker")
     with caplog.at_level(logging.WARNING, logger="reality.net.protocols.telnet"):
-        for _ in range(1000):
+        for n in range(1000):
             talker.data_received(b"say " + b"blah " * 700 + b"\r\n")
+            if n == 0:
+                assert bool(h.gateway._logs) == crowd, "the crowd's case goes through a log"
             h.clock.advance(0)
             talker_transport.drain()
             if victim_transport.disconnecting:
