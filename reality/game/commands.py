@@ -46,6 +46,8 @@ from reality.game.verbs.core import (
 from reality.game.verbs.handling import close, lock, open_, put, read, unlock
 from reality.game.verbs.player import (
     EDITOR_HELP,
+    EDITOR_VERBS,
+    HOMEPAGE_HELP,
     TOPICS,
     HomepageEditor,
     drop,
@@ -65,6 +67,7 @@ from reality.game.verbs.player import (
 
 __all__ = [
     "EDITOR_HELP",
+    "EDITOR_VERBS",
     "MAX_CARRIED",
     "MAX_CHOICES",
     "MAX_DESCRIPTION",
@@ -182,7 +185,7 @@ def _register_defaults(registry: VerbRegistry) -> None:
         "homepage",
         homepage,
         usage="homepage [edit | <markdown>]",
-        help=TOPICS["homepage"],
+        help=HOMEPAGE_HELP,
         category="web",
     )
     r(

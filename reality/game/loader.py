@@ -51,6 +51,14 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reality.game import markup
+from reality.game.help import (
+    DEFAULT_TOPIC_CATEGORY,
+    MAX_HELP_TEXT,
+    MAX_HELP_TEXT_TOTAL,
+    MAX_HELP_TOPICS,
+    TOPIC_NAME,
+    HelpTopic,
+)
 from reality.game.things import expand_direction
 
 __all__ = [
@@ -247,6 +255,8 @@ class WorldDefinition:
     doors: dict[str, DoorDef] = field(factory=dict)
     #: The world's behaviour modules as written (relative to the file), with their lines.
     python: tuple[tuple[str, int], ...] = ()
+    #: The ``help:`` topics by lower-case name, in the file's order.
+    help: dict[str, HelpTopic] = field(factory=dict)
 
 
 class WorldFileError(Exception):
@@ -652,6 +662,7 @@ class _Reader:
             "npcs",
             "daynight",
             "python",
+            "help",
         )
         # Top-level keys starting with "x-" are the builder's own (a place
         # for YAML anchors, notes): ignored, as in docker-compose files.
@@ -700,6 +711,7 @@ class _Reader:
         python: list[tuple[str, int]] = []
         if "python" in top:
             python = self.text_list(top["python"][1], "'python'", self.module_path)
+        help_topics = self.help(top["help"][1]) if "help" in top else {}
 
         if start_ref is not None:
             pending.append(
@@ -727,6 +739,7 @@ class _Reader:
             path=self.filename,
             doors=doors,
             python=tuple(python),
+            help=help_topics,
         )
 
     def entries(
@@ -1170,6 +1183,112 @@ class _Reader:
         if cycle is None:
             return None
         return DayNightDef(cycle=cycle, start=start, messages=messages)
+
+    def help(self, node: Node) -> dict[str, HelpTopic]:
+        """The ``help:`` section: ``topic: text`` or ``topic: {text, aliases, category}``."""
+        if isinstance(node, MappingNode) and len(node.value) > MAX_HELP_TOPICS:
+            self.error(
+                _line(node),
+                f"'help' has {len(node.value):,} topics; a world file may have at most"
+                f" {MAX_HELP_TOPICS:,}",
+            )
+            return {}
+        entries = self.mapping(node, "'help'")
+        if entries is None:
+            return {}
+        topics: dict[str, HelpTopic] = {}
+        words: dict[str, tuple[str, int]] = {}  # name or alias -> (topic, line)
+        total = 0
+        for key, (key_node, value) in entries.items():
+            line = _line(key_node)
+            what = f"help topic '{_q(key)}'"
+            if not TOPIC_NAME.match(key):
+                self.error(
+                    line,
+                    f"{what}: a topic name is letters, digits, spaces, '-', '_' or an"
+                    " apostrophe, at most 40, starting with a letter or digit",
+                )
+                continue
+            if key.lower() in ("search", "find"):
+                self.error(line, f"{what}: '{key.lower()}' is a word of 'help' itself")
+                continue
+            text, aliases, category = self._help_fields(value, what)
+            if text is None:
+                continue
+            total += len(text)
+            for word in (key, *aliases):
+                other = words.get(word.lower())
+                if other is not None:
+                    self.error(
+                        line,
+                        f"{what}: '{_q(word)}' is already a name of help topic"
+                        f" '{_q(other[0])}' (line {other[1]})",
+                    )
+                    break
+            else:
+                for word in (key, *aliases):
+                    words[word.lower()] = (key, line)
+                topics[key.lower()] = HelpTopic(key, text, aliases, category, line)
+        if total > MAX_HELP_TEXT_TOTAL:
+            self.error(
+                _line(node),
+                f"the help topics hold {total:,} characters; a world file may have at most"
+                f" {MAX_HELP_TEXT_TOTAL:,}",
+            )
+        return topics
+
+    def _help_fields(
+        self, node: Node, what: str
+    ) -> tuple[str | None, tuple[str, ...], str]:
+        """``(text, aliases, category)`` of one topic (text None when it is unusable)."""
+        category = DEFAULT_TOPIC_CATEGORY
+        aliases: tuple[str, ...] = ()
+        if isinstance(node, ScalarNode):
+            text_node: Node | None = node
+        else:
+            fields = self.mapping(node, what)
+            if fields is None:
+                return None, (), category
+            self.check_keys(fields, ("text", "aliases", "category"), what)
+            text_node = fields["text"][1] if "text" in fields else None
+            if text_node is None:
+                self.error(_line(node), f"{what} has no 'text'")
+            if "aliases" in fields:
+                listed = self.text_list(fields["aliases"][1], f"'aliases' of {what}", self.name)
+                for alias in listed:
+                    if not TOPIC_NAME.match(alias):
+                        self.error(
+                            _line(fields["aliases"][1]),
+                            f"alias '{_q(alias)}' of {what} must be letters, digits, spaces,"
+                            " '-', '_' or an apostrophe (at most 40)",
+                        )
+                aliases = tuple(a for a in listed if TOPIC_NAME.match(a))
+            if "category" in fields:
+                value = self.name(fields["category"][1], f"'category' of {what}")
+                if value is not None and len(value) > 40:
+                    self.error(
+                        _line(fields["category"][1]),
+                        f"'category' of {what} is too long (at most 40 characters)",
+                    )
+                elif value is not None:
+                    category = value
+        if text_node is None:
+            return None, aliases, category
+        text = self.text(text_node, f"the text of {what}")
+        if text is None:
+            return None, aliases, category
+        text = text.strip("\n")
+        if not text.strip():
+            self.error(_line(text_node), f"the text of {what} must not be empty")
+            return None, aliases, category
+        if len(text) > MAX_HELP_TEXT:
+            self.error(
+                _line(text_node),
+                f"the text of {what} is too long ({len(text):,} characters, at most"
+                f" {MAX_HELP_TEXT:,})",
+            )
+            return None, aliases, category
+        return text, aliases, category
 
     def _travel_message(self, fields: dict[str, tuple[Node, Node]], key: str, what: str) -> str:
         """An exit's ``leave``/``arrive`` text: one line that follows the mover's name."""

@@ -69,6 +69,7 @@ from reality.game import commands
 from reality.game.accounts import name_key
 from reality.game.behaviours import Behaviour, Catalogue, Happening, load_catalogue
 from reality.game.events import Event, EventBuffer, deliver
+from reality.game.help import HelpIndex, HelpTopic
 from reality.game.loader import BehaviourDef, WorldDefinition, WorldFileError, load_world_file
 from reality.game.login import login_verbs
 from reality.game.store import Store
@@ -188,6 +189,9 @@ class World:
         self.verbs = verbs if verbs is not None else commands.default_registry()
         #: The login set: what a connection may type before it is a player.
         self.login_verbs = login_verbs()
+        #: The world file's ``help:`` topics (see :attr:`help`).
+        self.help_topics: tuple[HelpTopic, ...] = ()
+        self._help: HelpIndex | None = None
         self.rng = rng if rng is not None else random.Random()
         self.wall = wall_clock
         self.checkpoint_interval = checkpoint_interval
@@ -230,6 +234,20 @@ class World:
         self.running = False
 
     # -- content ----------
+
+    @property
+    def help(self) -> HelpIndex:
+        """The help index: every verb's own help and the world file's topics.
+
+        Made again when the playing set is replaced or a world file is
+        loaded; verbs registered later are read by the index itself.
+        """
+        index = self._help
+        if index is None or index.verbs is not self.verbs:
+            index = self._help = HelpIndex(
+                self.verbs, self.help_topics, extra=(commands.EDITOR_VERBS,)
+            )
+        return index
 
     @property
     def start_room(self) -> Room:
@@ -418,6 +436,8 @@ class World:
         self.catalogue = catalogue
         self.name = definition.name
         self.welcome = definition.welcome
+        self.help_topics = tuple(definition.help.values())
+        self._help = None
         self.start_id = definition.start
         self.rooms = rooms
         self.items = items

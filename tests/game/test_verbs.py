@@ -375,8 +375,10 @@ def test_help_lists_and_explains(trio) -> None:
     world.execute(bob, "help dig")
     world.execute(bob, "help nothing")
     assert b.take() == [
-        "There is no help on 'dig'. Type 'help' for the list.",
-        "There is no help on 'nothing'. Type 'help' for the list.",
+        "There is no help on 'dig'. Type 'help' for the list,"
+        " or 'help search dig' to search the texts.",
+        "There is no help on 'nothing'. Type 'help' for the list,"
+        " or 'help search nothing' to search the texts.",
     ]
     world.execute(alice, "help dig")
     assert a.take()[0] == "@dig <exit> <room name>"

@@ -43,7 +43,6 @@ MAX_LISTED = 50
 USAGE = "mail | mail read <n> | mail delete <n> | mail send <player> <subject> = <text>"
 
 HELP = (
-    "{bold}Mail{/}\n"
     "Every player has a mailbox at <name>@<mail domain>: letters sent there with any mail"
     " program arrive in the game, brought by the mail daemon.\n"
     "mail                                    list your letters (* marks unread ones)\n"
@@ -251,10 +250,9 @@ def _send(ctx: Context, office: PostOffice, rest: str) -> None:
 
 
 def register_mail_verbs(registry: VerbRegistry) -> None:
-    """Add ``mail`` and its help topic to a world's verb set.
+    """Add ``mail`` (its help text with it) to a world's verb set.
 
     :func:`reality.game.mail.open_post_office` does it for the world it
     serves: the world owns its verbs, and nothing is added on import.
     """
     registry.register("mail", mail, usage=USAGE, help=HELP, category="mail")
-    registry.topics["mail"] = HELP

@@ -51,6 +51,7 @@ from attrs import frozen
 
 from reality.game import markup
 from reality.game.events import Event, EventBuffer
+from reality.game.help import HelpIndex
 from reality.game.loader import (
     WorldDefinition,
 )
@@ -136,8 +137,12 @@ class VerbRegistry:
     def __init__(self) -> None:
         self._verbs: dict[str, Verb] = {}
         self._words: dict[str, Verb] = {}
-        #: Help topics beyond the verbs ("help mail"): ``{topic: markup text}``.
+        #: Help topics from code beyond the verbs: ``{topic: markup text}``
+        #: (:class:`reality.game.help.HelpIndex` lists them; a world file's
+        #: topics are in its ``help:`` section, not here).
         self.topics: dict[str, str] = {}
+        #: Counts changes, so the help index knows when to read the verbs again.
+        self.version = 0
 
     def register(
         self,
@@ -150,7 +155,13 @@ class VerbRegistry:
         usage: str = "",
         category: str = "general",
     ) -> Verb:
-        """Add (or replace) a verb; returns it."""
+        """Add (or replace) a verb; returns it.
+
+        ``help`` is the verb's help text (markup), ``usage`` how to type it
+        (shown as the heading of ``help <verb>``), ``category`` where
+        ``help`` lists it: this is the one place a verb's help lives.
+        """
+        self.version += 1
         verb = Verb(name, handler, tuple(aliases), admin, help, usage or name, category)
         old = self._verbs.get(name)
         if old is not None:
@@ -194,6 +205,9 @@ class WorldView(Protocol):
     load_file: Callable[[str, Callable[[WorldDefinition | Exception], None]], None]
     on_shutdown: Callable[[str], None] | None
     wall: Callable[[], float]
+
+    @property
+    def help(self) -> HelpIndex: ...
 
     def load(self, definition: WorldDefinition) -> None: ...
 

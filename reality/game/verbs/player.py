@@ -11,6 +11,7 @@ from typing import Any
 
 from reality.game import markup
 from reality.game.events import Event
+from reality.game.help import BUILTIN_TOPICS, HelpIndex, parse_query
 from reality.game.things import (
     Exit,
     Item,
@@ -538,74 +539,104 @@ EDITOR_HELP = (
 
 # -- help ----------
 
-TOPICS: dict[str, str] = {
-    "movement": (
-        "{bold}Moving around{/}\n"
-        "Type an exit's name (north, door...) or 'go <exit>'. Short forms: n s e w ne nw se sw"
-        " u d. 'look' shows where you are and the ways out."
-    ),
-    "colour": (
-        "{bold}Colour{/}\n"
-        # This text is markup itself: "{{" shows one "{", a "}" needs no escape.
-        "World text uses tags like {{red}...{{/}: colour names (red, bright_blue, grey...),"
-        " #rrggbb, on_<colour> for backgrounds, and bold, dim, italic, underline, reverse."
-        " Write '{{{{' for a literal '{{' (a '}' alone needs no escaping)."
-        " 'set color off' turns colour off for you."
-    ),
-    "homepage": (
-        "{bold}Your homepage{/}\n"
-        "homepage            show your page's address and text\n"
-        "homepage <markdown> replace it with one line of Markdown\n"
-        "homepage edit       write several lines; a lone '.' saves, '.abort' cancels\n"
-        "In the editor: .list shows the lines numbered, .replace N text changes line N,"
-        " .delete N removes it, .preview shows the page before you save.\n"
-        "TinTin++ keeps lines starting with '#' or '!' for itself and splits lines at ';':"
-        " type \\# Title to send '# Title' (a Markdown heading) and \\; for a ';',"
-        " or switch '#verbatim' on while you write."
-    ),
-}
-TOPICS["color"] = TOPICS["colour"]
+#: The built-in guides' texts by name (the world file may replace them: see reality.game.help).
+TOPICS: dict[str, str] = {t.name: t.text for t in BUILTIN_TOPICS}
+
+#: ``help homepage``: the homepage verb's own help.
+HOMEPAGE_HELP = (
+    "homepage            show your page's address and text\n"
+    "homepage <markdown> replace it with one line of Markdown\n"
+    "homepage edit       write several lines; a lone '.' saves, '.abort' cancels\n"
+    "In the editor: .list shows the lines numbered, .replace N text changes line N,"
+    " .delete N removes it, .preview shows the page before you save.\n"
+    "TinTin++ keeps lines starting with '#' or '!' for itself and splits lines at ';':"
+    " type \\# Title to send '# Title' (a Markdown heading) and \\; for a ';',"
+    " or switch '#verbatim' on while you write."
+)
 
 
 def help_(ctx: Context, args: str) -> None:
-    registry = ctx.world.verbs
-    topic = args.strip().lower()
+    """``help``, ``help <topic>``, ``help search <words>`` (see :mod:`reality.game.help`)."""
+    query = parse_query(args)
+    if query.action == "refuse":
+        raise Refusal(query.text)
+    index = ctx.world.help
     admin = ctx.player.admin
-    if not topic:
-        by_category: dict[str, list[str]] = {}
-        for verb in registry.all():
-            if verb.admin and not admin:
-                continue
-            by_category.setdefault(verb.category, []).append(verb.name)
-        lines = ["{bold}Commands{/} (type 'help <command>' for more):"]
-        for category in sorted(by_category, key=lambda c: (c != "general", c)):
-            lines.append(f"  {{green}}{category}:{{/}} {', '.join(sorted(by_category[category]))}")
-        offers: dict[str, list[str]] = {}
-        for word, owner, _ in offered_verbs(ctx):
-            names = offers.setdefault(word, [])
-            if owner.name not in names:
-                names.append(owner.name)
-        if offers:
-            here = ", ".join(f"{word} ({', '.join(names)})" for word, names in offers.items())
-            lines.append(f"  {{green}}here:{{/}} {here}")
-        topics = {**TOPICS, **registry.topics}
-        lines.append("Topics: " + ", ".join(sorted(k for k in topics if k != "color")) + ".")
+    if query.action == "list":
+        ctx.tell(_help_list(ctx, index, admin))
+        return
+    if query.action == "search":
+        ctx.tell(_help_search(index, query.text, admin))
+        return
+    topic = query.text
+    found = index.find(topic, admin=admin)
+    near = [
+        (owner, getattr(handler, "_reality_verb", None))
+        for word, owner, handler in offered_verbs(ctx)
+        if word == topic
+    ]
+    if near and not found.exact:
+        # A verb a thing here gives, with its own help when the behaviour wrote one.
+        spec = next((spec for _, spec in near if spec is not None), None)
+        usage = spec.usage if spec is not None and spec.usage != spec.name else f"{topic} <thing>"
+        lines = [f"{{bold}}{markup.escape(usage)}{{/}}"]
+        lines.extend(dict.fromkeys(s.help for _, s in near if s is not None and s.help))
+        owners = name_list(list(dict.fromkeys(owner.the() for owner, _ in near)), "or")
+        lines.append(f"Something you can do here, with {owners}.")
         ctx.tell("\n".join(lines))
         return
-    if topic in registry.topics or topic in TOPICS:
-        ctx.tell(registry.topics.get(topic) or TOPICS[topic])
+    if found.entries:
+        ctx.tell("\n\n".join(entry.render() for entry in found.entries))
         return
-    found = (
-        registry.lookup(topic)
-        or registry.lookup(topic.lstrip("@"))
-        or (registry.lookup("@" + topic) if admin else None)
+    if found.candidates:
+        names = [e.name for e in found.candidates]
+        more = len(names) - MAX_LISTED
+        listed = name_list(names[:MAX_LISTED], "or") if more <= 0 else (
+            ", ".join(names[:MAX_LISTED]) + f" or {more} more"
+        )
+        raise Refusal(f"Help on which: {markup.escape(listed)}? Type more of the name.")
+    raise Refusal(
+        f"There is no help on '{markup.escape(topic)}'. Type 'help' for the list,"
+        f" or 'help search {markup.escape(topic.split()[0][:20])}' to search the texts."
     )
-    near = [owner for word, owner, _ in offered_verbs(ctx) if word == topic]
-    if found is None and near:
-        owners = name_list([owner.the() for owner in near], "or")
-        ctx.tell(f"{{bold}}{topic} <thing>{{/}}\nSomething you can do here, with {owners}.")
-        return
-    if found is None or (found.admin and not admin):
-        raise Refusal(f"There is no help on '{markup.escape(topic)}'. Type 'help' for the list.")
-    aliases = f" (also: {', '.join(found.aliases)})" if found.aliases else ""
-    ctx.tell(f"{{bold}}{markup.escape(found.usage)}{{/}}{aliases}\n{found.help}")
+
+
+#: Candidates named when a help prefix fits several.
+MAX_LISTED = 20
+
+
+def _help_list(ctx: Context, index: HelpIndex, admin: bool) -> str:
+    lines = [
+        "{bold}Commands{/} (type 'help <command>' for more,"
+        " 'help search <word>' to search every text):"
+    ]
+    topics: list[str] = []
+    for category, entries in index.categories(admin=admin):
+        names = ", ".join(e.name for e in entries)
+        line = f"  {{green}}{markup.escape(category)}:{{/}} {markup.escape(names)}"
+        (lines if entries[0].kind == "verb" else topics).append(line)
+    offers: dict[str, list[str]] = {}
+    for word, owner, _ in offered_verbs(ctx):
+        owners = offers.setdefault(word, [])
+        if owner.name not in owners:
+            owners.append(owner.name)
+    if offers:
+        here = ", ".join(f"{word} ({', '.join(names)})" for word, names in offers.items())
+        lines.append(f"  {{green}}here:{{/}} {markup.escape(here)}")
+    if topics:
+        lines.append("{bold}Topics{/} (type 'help <topic>'):")
+        lines.extend(topics)
+    return "\n".join(lines)
+
+
+def _help_search(index: HelpIndex, words: str, admin: bool) -> str:
+    shown, total = index.search(words, admin=admin)
+    quoted = markup.escape(words)
+    if not shown:
+        return f"No help mentions '{quoted}'. Type 'help' for the list."
+    lines = [f"{{bold}}Help mentioning '{quoted}'{{/}} ({plural(total, 'entry', 'entries')}):"]
+    for entry, snippet in shown:
+        lines.append(f"  {{green}}{markup.escape(entry.name)}:{{/}} {snippet}")
+    if total > len(shown):
+        lines.append(f"  ... and {total - len(shown)} more: add a word to narrow it.")
+    return "\n".join(lines)
