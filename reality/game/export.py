@@ -45,6 +45,7 @@ from typing import Any
 import yaml
 from attrs import define, field
 
+from reality.game.help import DEFAULT_TOPIC_CATEGORY, HelpTopic
 from reality.game.loader import DEFAULT_PHASE_MESSAGES, ID_PATTERN, load_world
 from reality.game.store import Store
 from reality.game.things import Door, Exit, Item, Npc, Player, Room, Thing
@@ -104,6 +105,8 @@ def export_world(world: World, out_dir: str | None = None) -> Export:
     npcs = {ids[npc.id]: _npc(world, npc, ids) for npc in world.npcs.values()}
     if npcs:
         data["npcs"] = npcs
+    if world.help_topics:
+        data["help"] = {topic.name: _help_topic(topic) for topic in world.help_topics}
     export.data = data
     return export
 
@@ -178,6 +181,15 @@ def _room(room: Room, ids: dict[str, str]) -> dict[str, Any]:
     if behaviours:
         entry["behaviours"] = behaviours
     return entry
+
+
+def _help_topic(topic: HelpTopic) -> Any:
+    """A ``help:`` topic: the short form (just its text) when it has nothing else."""
+    entry = _compact(
+        {"text": topic.text, "aliases": list(topic.aliases), "category": topic.category},
+        {"aliases": [], "category": DEFAULT_TOPIC_CATEGORY},
+    )
+    return entry["text"] if len(entry) == 1 else entry
 
 
 def _exit(way: Exit, ids: dict[str, str]) -> Any:

@@ -103,11 +103,38 @@ class LoginPort(Protocol):
 def login_verbs() -> VerbRegistry:
     """A fresh login set: the verbs understood at every step before login."""
     registry = VerbRegistry()
-    registry.register("connect", _connect, usage="connect <name> <password>", category="login")
-    registry.register("create", _create, usage="create <name> <password>", category="login")
-    registry.register("quit", _quit, aliases=["exit", "logout"], usage="quit", category="login")
-    registry.register("who", _who, usage="who", category="login")
-    registry.register("help", _help, aliases=["?"], usage="help", category="login")
+    r = registry.register
+    r(
+        "connect",
+        _connect,
+        usage="connect <name> <password>",
+        category="login",
+        help="Log in as an existing character in one line (or type just the name).",
+    )
+    r(
+        "create",
+        _create,
+        usage="create <name> <password>",
+        category="login",
+        help="Make a new character with this name and password, and log in as it.",
+    )
+    r(
+        "quit",
+        _quit,
+        aliases=["exit", "logout"],
+        usage="quit",
+        category="login",
+        help="Close the connection (at a password prompt: start again).",
+    )
+    r("who", _who, usage="who", category="login", help="List the players connected now.")
+    r(
+        "help",
+        _help,
+        aliases=["?"],
+        usage="help",
+        category="login",
+        help="Say how to log in; once in, 'help' lists everything you can do.",
+    )
     return registry
 
 

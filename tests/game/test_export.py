@@ -72,6 +72,14 @@ npcs:
       - greet: {say: "Welcome to the Sleeping Fox!"}
       - respond: {keywords: [cellar, key], say: "The cellar key hangs by the fire."}
   cat: {name: grey cat, location: square, wander: 2, roams: [square, inn], says: [":purrs."]}
+help:
+  rules:
+    text: |
+      Be kind.
+      {bold}No{/} spam: "quotes" & {{braces}}.
+    aliases: [conduct, house rules]
+    category: About this world
+  The town: "Lindenford: a {green}green{/} town."
 """
 
 # -- what the builder types -------------------------------------------------------------------
@@ -234,7 +242,8 @@ def snapshot(world: World, *, held_at_home: bool, ids: dict[str, str] | None = N
         m(n.id): (n.name, n.description, n.aliases, m(n.location.id), behaviours(n))
         for n in world.npcs.values()
     }
-    return rooms, items, npcs, world.name, world.welcome, m(world.start_id)
+    topics = [(t.name, t.text, t.aliases, t.category) for t in world.help_topics]
+    return rooms, items, npcs, world.name, world.welcome, m(world.start_id), topics
 
 
 def new_world(store: Store, text: str) -> World:
@@ -283,6 +292,50 @@ def test_export_keeps_multi_line_text_and_markup_exactly(make_world) -> None:
     assert fresh.rooms["inn"].description == world.rooms["inn"].description
     assert fresh.items["notice"].text == "Market: {red}Tuesday{/}."
     assert fresh.daynight is not None and fresh.daynight.messages["night"] == "{blue}Dark.{/}"
+
+
+TOPIC_NAMES = st.sampled_from(["rules", "The town", "yes", "123", "null", "O'Neil", "a-b", "x_1"])
+TOPIC_TEXTS = st.lists(
+    st.sampled_from(["plain", "{red}red{/}", "{{", "a: b", "# hash", "yes", "null", "\n", "|"]),
+    min_size=1,
+    max_size=5,
+).map(" ".join).filter(lambda t: t.strip())
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    topics=st.dictionaries(
+        TOPIC_NAMES,
+        st.tuples(
+            TOPIC_TEXTS,
+            st.lists(st.sampled_from(["alias", "two words", "no"]), max_size=2, unique=True),
+            st.sampled_from(["topics", "About this world", "yes"]),
+        ),
+        max_size=4,
+    )
+)
+def test_help_topics_export_and_load_back_equal(topics: dict[str, Any]) -> None:
+    """help: topics in either form, with markup, aliases and categories, come back exactly."""
+    used: set[str] = set()
+    section: dict[str, Any] = {}
+    for name, (text, aliases, category) in topics.items():
+        aliases = [a for a in aliases if a not in used and a != name.lower()]
+        used.update(aliases)
+        section[name] = {"text": text, "aliases": aliases, "category": category}
+    names = {n.lower() for n in section}
+    for entry in section.values():
+        entry["aliases"] = [a for a in entry["aliases"] if a not in names]
+    base = yaml.safe_load(WORLD)
+    base["help"] = section
+    world = new_world(Store(":memory:"), dump_world(base))
+    text = dump_world(export_world(world).data)
+    fresh = new_world(Store(":memory:"), text)
+    assert snapshot(fresh, held_at_home=True)[-1] == snapshot(world, held_at_home=True)[-1]
+    expected = [
+        (n, e["text"].strip("\n"), tuple(e["aliases"]), e["category"])
+        for n, e in section.items()
+    ]
+    assert snapshot(world, held_at_home=True)[-1] == expected
 
 
 def test_built_ids_are_kept_and_served_with_their_database(make_world, join, store) -> None:

@@ -508,13 +508,32 @@ def _editor_help(ctx: Context, args: str) -> None:
 def editor_verbs() -> VerbRegistry:
     """The editor set: the homepage editor's commands (any other '.word' shows the help)."""
     registry = VerbRegistry()
-    registry.register(".", _editor_save, usage=".", category="editor")
-    registry.register(".abort", _editor_abort, usage=".abort", category="editor")
-    registry.register(".list", _editor_list, usage=".list", category="editor")
-    registry.register(".preview", _editor_preview, usage=".preview", category="editor")
-    registry.register(".delete", _editor_delete, usage=".delete N", category="editor")
-    registry.register(".replace", _editor_replace, usage=".replace N text", category="editor")
-    registry.register(".help", _editor_help, usage=".help", category="editor")
+    r = registry.register
+    r(".", _editor_save, usage=".", category="editor", help="Save the page and leave the editor.")
+    r(
+        ".abort",
+        _editor_abort,
+        usage=".abort",
+        category="editor",
+        help="Leave the editor without changing your homepage.",
+    )
+    r(".list", _editor_list, usage=".list", category="editor", help="Show the lines so far, numbered.")
+    r(
+        ".preview",
+        _editor_preview,
+        usage=".preview",
+        category="editor",
+        help="Show the page as it will be saved, before you save it.",
+    )
+    r(".delete", _editor_delete, usage=".delete N", category="editor", help="Remove line N.")
+    r(
+        ".replace",
+        _editor_replace,
+        usage=".replace N text",
+        category="editor",
+        help="Put 'text' in place of line N.",
+    )
+    r(".help", _editor_help, usage=".help", category="editor", help="Show the editor's commands.")
     return registry
 
 
