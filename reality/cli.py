@@ -151,10 +151,11 @@ def check_world(path: str) -> int:
         print(str(exc), file=sys.stderr)
         return 1
     doors = f", {plural(len(definition.doors), 'door')}" if definition.doors else ""
+    topics = f", {plural(len(definition.help), 'help topic')}" if definition.help else ""
     print(
         f"{path}: OK: '{definition.name}', {plural(len(definition.rooms), 'room')}, "
         f"{plural(len(definition.items), 'item')}, {plural(len(definition.npcs), 'NPC')}"
-        f"{doors}"
+        f"{doors}{topics}"
     )
     return 0
 

@@ -274,6 +274,11 @@ class HelpIndex:
             self._entries, self._words, self._state = entries, words, state
         return self._entries
 
+    def version(self) -> object:
+        """A value that changes whenever what the index shows may have (for caches)."""
+        self._current()
+        return (id(self), self._state)
+
     def entries(self, *, admin: bool) -> list[HelpEntry]:
         """Every entry this reader may see (admin verbs for admins only)."""
         return [e for e in self._current() if admin or not e.admin]
@@ -311,10 +316,12 @@ class HelpIndex:
             found = self.exact(word, admin=admin)
             if found:
                 return HelpMatch(entries=tuple(found), exact=True)
+        # Prefixes as typed (and '@' + the query for admins): "@sh" is no prefix of "shut".
+        prefixes = [query, "@" + query] if admin and not query.startswith("@") else [query]
         matches: dict[int, HelpEntry] = {}
         for entry in self.entries(admin=admin):
             for word in (entry.key, *(a.lower() for a in entry.aliases)):
-                if any(word.startswith(w) for w in words if w):
+                if any(word.startswith(p) for p in prefixes):
                     matches[id(entry)] = entry
                     break
         found = sorted(matches.values(), key=lambda e: (e.kind != "verb", e.key))

@@ -608,7 +608,7 @@ def help_(ctx: Context, args: str) -> None:
         ctx.tell("\n\n".join(entry.render() for entry in found.entries))
         return
     if found.candidates:
-        names = [e.name for e in found.candidates]
+        names = list(dict.fromkeys(e.name for e in found.candidates))
         more = len(names) - MAX_LISTED
         listed = name_list(names[:MAX_LISTED], "or") if more <= 0 else (
             ", ".join(names[:MAX_LISTED]) + f" or {more} more"

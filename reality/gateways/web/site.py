@@ -16,6 +16,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
+from urllib.parse import quote
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
@@ -24,6 +25,7 @@ from markupsafe import Markup
 
 from reality import __version__
 from reality.game.accounts import NAME_MAX
+from reality.game.help import MAX_QUERY, HelpEntry
 from reality.game.world import PlayerInfo, RoomInfo, World
 from reality.gateways.markdown import markup_html, plain, render_markdown
 from reality.gateways.router import Router
@@ -35,7 +37,7 @@ from reality.net.defer import Deferred, Failure
 from reality.net.interfaces import IReactorTime
 from reality.net.protocols.http import Headers, Request, RequestHead, Response, http_date
 
-__all__ = ["FRONT_PAGE_NAMES", "MAX_CACHED_HOMEPAGES", "Renderer", "WebSite"]
+__all__ = ["FRONT_PAGE_NAMES", "MAX_CACHED_HOMEPAGES", "Renderer", "WebSite", "help_slug"]
 
 log = logging.getLogger("reality.gateways.web")
 
@@ -53,6 +55,17 @@ _NO_MAP = (
     '<text x="12" y="34" font-family="sans-serif" font-size="14">'
     "The map cannot be drawn just now.</text></svg>\n"
 )
+
+
+def help_slug(entry: HelpEntry) -> str:
+    """An entry's address under ``/help/``: its lower-case name.
+
+    The homepage editor's commands start with '.' (and one is just '.'),
+    which browsers would read as a path segment: they are ``editor.list``,
+    ``editor.``.
+    """
+    key = entry.key
+    return "editor" + key if key.startswith(".") else key
 
 
 class Renderer(Protocol):
@@ -131,6 +144,9 @@ class WebSite:
             "/who": RenderBudget(render_rate, render_burst),
         }
         self._map_changed = False
+        # The help pages by address ("/help/<slug>" -> entries), for this version of the index.
+        self._help_version: object = None
+        self._help_slugs: dict[str, list[HelpEntry]] = {}
         # Served pages by request path (the canonical paths only, so it is
         # bounded): (page, homepage key or None).
         self._fast: dict[str, tuple[Page, str | None]] = {}
@@ -144,6 +160,9 @@ class WebSite:
         self.router.add("/status.json", self._status)
         self.router.add("/map.svg", self._map)
         self.router.add("/style.css", self._style)
+        self.router.add("/help", self._help_index)
+        self.router.add("/help/", self._help_slash)
+        self.router.add("/help/{topic}", self._help_topic)
         self.router.add("/~{name}", self._homepage)
         self.router.add("/players/{name}", self._homepage)
         # A homepage is a page, not a directory, but people and link
@@ -270,6 +289,82 @@ class WebSite:
         if request.query_string:
             location += "?" + request.query_string
         return Response.redirect(location, 301)
+
+    # -- help ------------------------------------------------------------------------------
+
+    def _help_current(self) -> dict[str, list[HelpEntry]]:
+        """The public help entries by address; cached help pages go stale when they change.
+
+        Help pages are not in the fast path (their names do not start with
+        '/'): a verb registered at run time changes the index without a
+        world change, and each request checks the index's version.
+        """
+        index = self.world.help
+        version = index.version()
+        if version != self._help_version:
+            self._help_version = version
+            slugs: dict[str, list[HelpEntry]] = {}
+            for entry in index.entries(admin=False):
+                slugs.setdefault(help_slug(entry), []).append(entry)
+            self._help_slugs = slugs
+            for name, page in self._pages.items():
+                if name == "help" or name.startswith("help:"):
+                    page.stale = True
+            # Entries that are gone: their pages are dropped, not kept stale.
+            for name in [n for n in self._pages if n.startswith("help:")]:
+                if name[5:] not in slugs:
+                    del self._pages[name]
+        return self._help_slugs
+
+    def _help_index(self, request: Request) -> Response:
+        self._help_current()
+        return answer(request, self._cached("help", self._render_help))
+
+    def _help_slash(self, request: Request) -> Response:
+        return Response.redirect("/help", 301)
+
+    def _help_topic(self, request: Request) -> Response:
+        """``/help/<topic>``: an entry by address, name or alias; a unique prefix redirects."""
+        slugs = self._help_current()
+        wanted = " ".join(request.params.get("topic", "").lower().split())
+        if not wanted or len(wanted) > MAX_QUERY:
+            return self._not_found(request)
+        if wanted in slugs:
+            return answer(request, self._cached(f"help:{wanted}", self._help_renderer(wanted)))
+        index = self.world.help
+        found = index.find(wanted, admin=False)
+        if found.entries:
+            slug = help_slug(found.entries[0])
+            if found.exact:
+                # Another name of the entry (an alias): the page itself, canonical link and all.
+                return answer(request, self._cached(f"help:{slug}", self._help_renderer(slug)))
+            return Response.redirect("/help/" + quote(slug, safe=""), 302)
+        candidates = [(e, help_slug(e)) for e in found.candidates[:20]]
+        return self._html(
+            "not_found.html", None, 404, player=None, help_topic=wanted, candidates=candidates
+        ).response
+
+    def _help_renderer(self, slug: str) -> Callable[[Page | None], Page]:
+        def render(previous: Page | None) -> Page:
+            entries = self._help_slugs[slug]
+            first = entries[0]
+            return self._html(
+                "help_topic.html",
+                previous,
+                entries=entries,
+                slug=slug,
+                title=first.title or first.name,
+            )
+
+        return render
+
+    def _render_help(self, previous: Page | None) -> Page:
+        categories = [
+            (name, [(e, help_slug(e)) for e in entries])
+            for name, entries in self.world.help.categories(admin=False)
+        ]
+        login = [v for v in self.world.login_verbs.all() if v.help]
+        return self._html("help.html", previous, categories=categories, login=login)
 
     def _homepage(self, request: Request) -> Response | Deferred[Response]:
         name = request.params.get("name", "")
