@@ -45,6 +45,7 @@ from typing import Any
 import attrs
 
 from reality.game.accounts import hash_password, verify_password
+from reality.game.help import HelpTopic
 from reality.game.loader import (
     BehaviourDef,
     DayNightDef,
@@ -180,6 +181,10 @@ def definition_from_json(v: dict[str, Any]) -> WorldDefinition:
         path=v["path"],
         doors=doors,
         python=tuple((str(p), int(line)) for p, line in v["python"]),
+        help={
+            key: HelpTopic(**{**t, "aliases": tuple(t["aliases"])})
+            for key, t in v.get("help", {}).items()
+        },
     )
 
 
