@@ -10,6 +10,8 @@ Where HTTP meets the world. The HTTP/1.1 server is
 ``/~<name>``           a player's homepage (also ``/players/<name>``): their
                        Markdown, whether they are online and where, last seen
 ``/who``               everyone online, and where they are
+``/help``              the game's help by category (:mod:`reality.game.help`);
+                       ``/help/<topic>`` one entry (admin verbs are not shown)
 ``/status.json``       players online, uptime, rooms, version (for machines)
 ``/map.svg``           rooms as boxes, exits as lines, laid out by compass
 ``/style.css``         the one stylesheet
