@@ -11,7 +11,6 @@ import http.client
 import shutil
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from serverproc import ServerProcess

@@ -1,4 +1,4 @@
-"""Help: the verbs' own texts and the world file's ``help:`` topics, found by prefix and searched."""
+"""Help: the verbs' own texts and the world file's ``help:`` topics, by prefix and by search."""
 
 from __future__ import annotations
 
@@ -335,7 +335,10 @@ BAD_HELP = [
             " or an apostrophe, at most 40, starting with a letter or digit"
         ],
     ),
-    ("help:\n  search: Hi\n", ["w.yaml:6: help topic 'search': 'search' is a word of 'help' itself"]),
+    (
+        "help:\n  search: Hi\n",
+        ["w.yaml:6: help topic 'search': 'search' is a word of 'help' itself"],
+    ),
     (
         "help:\n  rules: Hi\n  Rules: Again\n",
         ["w.yaml:7: help topic 'Rules': 'Rules' is already a name of help topic 'rules' (line 6)"],

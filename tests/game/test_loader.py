@@ -112,7 +112,8 @@ BAD_FILES = [
         """,
         [
             "w.yaml:3: unknown key 'colour' in the world file"
-            " (expected one of: name, welcome, start, rooms, doors, items, npcs, daynight, python, help)",
+            " (expected one of: name, welcome, start, rooms, doors, items, npcs, daynight,"
+            " python, help)",
             "w.yaml:7: unknown key 'smell' in room 'hall'"
             " (expected one of: name, description, exits, outdoor, night, aliases, behaviours)",
         ],

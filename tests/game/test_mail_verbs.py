@@ -8,8 +8,8 @@ import email.policy
 import pytest
 
 from reality.game.mail import MAX_SEND_BODY, PostOffice, open_post_office
-from reality.game.world import World
 from reality.game.mail.verbs import USAGE
+from reality.game.world import World
 
 
 @pytest.fixture

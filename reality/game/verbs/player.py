@@ -517,7 +517,7 @@ def editor_verbs() -> VerbRegistry:
         category="editor",
         help="Leave the editor without changing your homepage.",
     )
-    r(".list", _editor_list, usage=".list", category="editor", help="Show the lines so far, numbered.")
+    r(".list", _editor_list, usage=".list", category="editor", help="Show the lines, numbered.")
     r(
         ".preview",
         _editor_preview,

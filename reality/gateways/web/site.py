@@ -16,9 +16,9 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from urllib.parse import quote
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from attrs import define
 from markupsafe import Markup
