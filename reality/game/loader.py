@@ -104,7 +104,7 @@ MAX_ERRORS = 100
 MAX_AREA = 80
 #: The longest ``terrain`` word of a room.
 MAX_TERRAIN = 32
-_TERRAIN = re.compile(r"[a-z][a-z0-9_-]{0,%d}" % (MAX_TERRAIN - 1))
+_TERRAIN = re.compile(rf"[a-z][a-z0-9_-]{{0,{MAX_TERRAIN - 1}}}")
 #: Characters of a value from the file quoted in an error message.
 EXCERPT_CHARS = 40
 #: The longest error message (a last bound, whatever a message quotes).
