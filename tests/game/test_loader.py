@@ -114,7 +114,8 @@ BAD_FILES = [
             "w.yaml:3: unknown key 'colour' in the world file"
             " (expected one of: name, welcome, start, rooms, doors, items, npcs, daynight, python)",
             "w.yaml:7: unknown key 'smell' in room 'hall'"
-            " (expected one of: name, description, exits, outdoor, night, aliases, behaviours, area, terrain)",
+            " (expected one of: name, description, exits, outdoor, night, aliases, behaviours,"
+            " area, terrain)",
         ],
         id="unknown keys, with the keys allowed there",
     ),

@@ -122,7 +122,8 @@ def harness():
 
 def test_core_hello_is_kept_and_needs_no_answer(harness):
     """Core.Hello's client name and version are kept on the session; nothing is sent back."""
-    session, transport = harness.connect(gmcp("Core.Hello", {"client": "Mudlet", "version": "4.17.2"}))
+    hello = gmcp("Core.Hello", {"client": "Mudlet", "version": "4.17.2"})
+    session, transport = harness.connect(hello)
     assert session.gmcp_client == ("Mudlet", "4.17.2")
     harness.feed(session, gmcp("Core.Hello", {"client": "x" * 500, "version": 7}))
     assert session.gmcp_client == ("x" * MAX_CLIENT_NAME, "7")
@@ -130,7 +131,7 @@ def test_core_hello_is_kept_and_needs_no_answer(harness):
 
 
 def test_supports_set_sends_only_what_was_asked_for(harness):
-    """A client that asked for Room alone gets Room.Info at login, byte for byte, and nothing else."""
+    """A client that asked for Room alone gets Room.Info at login, byte for byte, only."""
     _, transport = harness.login(gmcp("Core.Supports.Set", ["Room 1"]))
     out = transport.value()
     assert frame(GATE_INFO) in out
