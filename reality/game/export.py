@@ -171,8 +171,13 @@ def _room(room: Room, ids: dict[str, str]) -> dict[str, Any]:
             "aliases": list(room.aliases),
             "outdoor": room.outdoor,
             "night": room.night_description,
+            "area": room.area,
+            "terrain": room.terrain,
         },
-        {"description": "", "aliases": [], "outdoor": False, "night": None},
+        {
+            "description": "", "aliases": [], "outdoor": False, "night": None,
+            "area": None, "terrain": None,
+        },
     )
     exits = {way.name: _exit(way, ids) for way in room.exits.values()}
     if exits:

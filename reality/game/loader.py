@@ -108,6 +108,11 @@ MAX_ITEMS = 5_000
 MAX_NPCS = 1_000
 #: Errors kept for one file; past this they are only counted.
 MAX_ERRORS = 100
+#: The longest ``area`` name of a room.
+MAX_AREA = 80
+#: The longest ``terrain`` word of a room.
+MAX_TERRAIN = 32
+_TERRAIN = re.compile(rf"[a-z][a-z0-9_-]{{0,{MAX_TERRAIN - 1}}}")
 #: Characters of a value from the file quoted in an error message.
 EXCERPT_CHARS = 40
 #: The longest error message (a last bound, whatever a message quotes).
@@ -181,6 +186,10 @@ class RoomDef:
     aliases: tuple[str, ...] = ()
     line: int = 0
     behaviours: tuple[BehaviourDef, ...] = ()
+    #: The map area the room belongs to (None: the world's name).
+    area: str | None = None
+    #: The room's terrain, a word such as ``forest`` (None: indoor or outdoor).
+    terrain: str | None = None
 
 
 @frozen
@@ -777,13 +786,18 @@ class _Reader:
     ) -> None:
         if isinstance(node, MappingNode) and not node.value:
             self.error(_line(node), "'rooms' is empty: a world needs at least one room")
-        allowed = ("name", "description", "exits", "outdoor", "night", "aliases", "behaviours")
+        allowed = (
+            "name", "description", "exits", "outdoor", "night", "aliases", "behaviours",
+            "area", "terrain",
+        )
         entries = self.entries(node, "rooms", "room", allowed, ("name",))
         for ident, key_node, what, fields in entries:
             name = self.name(fields["name"][1], f"the name of {what}")
             description = self._opt_text(fields, "description", what)
             night = self._opt_text(fields, "night", what) or None
             outdoor = self._opt(fields, "outdoor", what, self.boolean, False)
+            area = self._opt(fields, "area", what, self.area, None)
+            terrain = self._opt(fields, "terrain", what, self.terrain, None)
             aliases = self._aliases(fields, what)
             exits = self.exits(fields["exits"][1], what, pending) if "exits" in fields else {}
             behaviours = self.behaviours(fields, what)
@@ -799,7 +813,31 @@ class _Reader:
                 aliases=aliases,
                 line=_line(key_node),
                 behaviours=behaviours,
+                area=area,
+                terrain=terrain,
             )
+
+    def area(self, node: Node, what: str) -> str | None:
+        """A room's ``area``: a plain name, at most :data:`MAX_AREA` characters."""
+        value = self.name(node, what)
+        if value is not None and len(value) > MAX_AREA:
+            self.error(_line(node), f"{what} is longer than {MAX_AREA} characters")
+            return None
+        return value
+
+    def terrain(self, node: Node, what: str) -> str | None:
+        """A room's ``terrain``: one lower-case word (``forest``, ``river-bank``)."""
+        value = self.name(node, what)
+        if value is None:
+            return None
+        if not _TERRAIN.fullmatch(value):
+            self.error(
+                _line(node),
+                f"{what} must be one lower-case word of letters, digits, '-' or '_'"
+                f" (at most {MAX_TERRAIN} characters), not '{_q(value)}'",
+            )
+            return None
+        return value
 
     def exits(
         self, node: Node, room_what: str, pending: list[tuple[str, int, str]]

@@ -312,7 +312,10 @@ def _mid_sentence(title: str) -> str:
 class Room(Thing):
     """A place: exits, things lying here, and the connected players present."""
 
-    __slots__ = ("exits", "outdoor", "night_description", "contents", "players", "audience")
+    __slots__ = (
+        "exits", "outdoor", "night_description", "area", "terrain", "contents", "players",
+        "audience",
+    )
 
     kind = "room"
 
@@ -325,11 +328,17 @@ class Room(Thing):
         aliases: tuple[str, ...] = (),
         outdoor: bool = False,
         night_description: str | None = None,
+        area: str | None = None,
+        terrain: str | None = None,
     ) -> None:
         super().__init__(id, name, description, aliases)
         self.exits: dict[str, Exit] = {}
         self.outdoor = outdoor
         self.night_description = night_description
+        #: The world file's ``area:`` and ``terrain:`` (None: the world's name,
+        #: and indoor/outdoor): what a mapper groups and colours rooms by.
+        self.area = area
+        self.terrain = terrain
         self.contents: list[Item | Npc] = []
         self.players: list[Player] = []
         #: Who hears events here, grouped for delivery; None after a change

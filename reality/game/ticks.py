@@ -41,6 +41,8 @@ class Ticking(Protocol):
 
     def dirty_players(self) -> list[Player]: ...
 
+    def phase_changed(self) -> None: ...
+
 
 class Ticks:
     """Day/night phases and checkpoints for one world."""
@@ -124,3 +126,5 @@ class Ticks:
         for room in world.rooms.values():
             if room.outdoor and room.players:
                 deliver(Event(room, text))
+        # Clients that show the time (GMCP Char.Status) hear of it too.
+        world.phase_changed()

@@ -72,6 +72,7 @@ from reality.game.events import Event, EventBuffer, deliver
 from reality.game.help import HelpIndex, HelpTopic
 from reality.game.loader import BehaviourDef, WorldDefinition, WorldFileError, load_world_file
 from reality.game.login import login_verbs
+from reality.game.roomnumbers import RoomNumbers
 from reality.game.store import Store
 from reality.game.text import clean_player_text
 from reality.game.things import (
@@ -146,12 +147,20 @@ class PlayerInfo:
 
 @frozen
 class RoomInfo:
-    """A room for the map: its exits as ``{direction: room id}``."""
+    """A room for the map: its exits as ``{direction: room id}``.
+
+    ``num`` is its stable number (:meth:`World.room_number`), ``area`` and
+    ``environment`` what :meth:`World.room_area` and
+    :meth:`World.room_environment` say: what a mapper's map file needs.
+    """
 
     id: str
     name: str
     outdoor: bool
     exits: dict[str, str]
+    num: int = 0
+    area: str = ""
+    environment: str = ""
 
 
 @frozen
@@ -197,6 +206,8 @@ class World:
         self.checkpoint_interval = checkpoint_interval
         #: ``@load`` reads only files under this directory.
         self.world_dir = os.fspath(world_dir)
+        #: Every room id's stable number, kept in the store (see room_number).
+        self.room_numbers = RoomNumbers(store)
 
         self.definition: WorldDefinition | None = None
         self.name = "Reality"
@@ -281,6 +292,8 @@ class World:
         changes = self.store.thing_changes()
         states = self.store.states()
         rooms = self._build_rooms(definition, destroyed)
+        # In the file's order: a new world's rooms are numbered 1, 2, 3...
+        self.room_numbers.assign(rooms)
         start = rooms[definition.start]
         overrides = self.store.descriptions()
         for (kind, thing_id), text in overrides.items():
@@ -451,6 +464,7 @@ class World:
         self._dirty_states = kept
         if self.running:
             self._start_behaviours()
+        phase = self.phase
         self.ticks.loaded()
         log.info(
             "world %r loaded from %s: %d rooms, %d items, %d npcs, %d doors",
@@ -466,6 +480,8 @@ class World:
             player.show(self.describe_room(player.location, player))
         for player in self.online.values():
             self.send_room_info(player)
+        if self.phase != phase:
+            self.phase_changed()
         self.changed("world", None)
 
     def _behaviours(
@@ -548,6 +564,8 @@ class World:
                 aliases=room_def.aliases,
                 outdoor=room_def.outdoor,
                 night_description=room_def.night,
+                area=room_def.area,
+                terrain=room_def.terrain,
             )
             for exit_def in room_def.exits.values():
                 if (room_def.id, exit_def.name) in unlinked:
@@ -696,6 +714,7 @@ class World:
         if session is None:
             return
         session.send_data("Char.Name", {"name": player.name, "fullname": player.name})
+        self.send_char_status(player)
         player.show(self.describe_room(player.location, player))
         self.send_room_info(player)
 
@@ -1033,18 +1052,68 @@ class World:
         """The rooms on both sides of a door (those that exist)."""
         return [self.rooms[r] for r in door.rooms if r in self.rooms]
 
+    # -- what mappers need ----------
+
+    def room_number(self, room: Room | str) -> int:
+        """``room``'s stable number (by room or id): the same after restarts and reloads.
+
+        Given the first time the world sees the id (at a load, or when
+        ``@dig`` makes the room) and committed to the store.
+        """
+        return self.room_numbers.number(room if isinstance(room, str) else room.id)
+
+    def room_area(self, room: Room) -> str:
+        """The map area ``room`` belongs to: its ``area:``, else the world's name."""
+        return room.area or self.name
+
+    @staticmethod
+    def room_environment(room: Room) -> str:
+        """``room``'s environment for a mapper: its ``terrain:``, else indoor or outdoor."""
+        return room.terrain or ("outdoor" if room.outdoor else "indoor")
+
     def send_room_info(self, player: Player) -> None:
+        """GMCP ``Room.Info`` (IRE style): number, name, area, environment, exits by number.
+
+        ``id`` (the world file's id) is kept for clients that know it; a
+        gateway adds what it knows besides (the map's coordinates, the
+        names of who and what is here).
+        """
         room = player.location
         if room is None or player.session is None:
             return
+        number = self.room_numbers.number
         player.session.send_data(
             "Room.Info",
             {
+                "num": number(room.id),
                 "id": room.id,
                 "name": room.name,
-                "exits": {name: e.destination for name, e in room.exits.items()},
+                "area": self.room_area(room),
+                "environment": self.room_environment(room),
+                "exits": {name: number(e.destination) for name, e in room.exits.items()},
             },
         )
+
+    def char_status(self, player: Player) -> dict[str, Any]:
+        """GMCP ``Char.Status``: the player's name and the world's time of day.
+
+        ``time`` is the day/night phase (``dawn``, ``day``, ``dusk``,
+        ``night``), absent when the world has no day and night.
+        """
+        status: dict[str, Any] = {"name": player.name, "fullname": player.name}
+        if self.phase is not None:
+            status["time"] = self.phase
+        return status
+
+    def send_char_status(self, player: Player) -> None:
+        """Send ``Char.Status`` to ``player``'s session."""
+        if player.session is not None:
+            player.session.send_data("Char.Status", self.char_status(player))
+
+    def phase_changed(self) -> None:
+        """The time of day changed (the day/night tick, a load): tell every player's client."""
+        for player in list(self.online.values()):
+            self.send_char_status(player)
 
     def _brief(self, player: Player) -> bool:
         return player.settings.get("brief") == "on"
@@ -1179,13 +1248,17 @@ class World:
         )
 
     def map_rooms(self) -> list[RoomInfo]:
-        """Every room with its exits, for drawing a map."""
+        """Every room with its exits, number, area and environment, for drawing a map."""
+        number = self.room_numbers.number
         return [
             RoomInfo(
                 room.id,
                 room.name,
                 room.outdoor,
                 {name: e.destination for name, e in room.exits.items()},
+                number(room.id),
+                self.room_area(room),
+                self.room_environment(room),
             )
             for room in self.rooms.values()
         ]

@@ -14,6 +14,18 @@ player may use (admin verbs only for admins), with the verbs that things
 near the player give (``ring`` beside a bell), sorted; sent again after a
 command that changed it.
 
+``Room.Info`` also gets ``coords``: ``[x, y, z]`` on the map's grid
+(:mod:`reality.gateways.mudmap`, the layout ``/map.svg`` and ``/map.xml``
+use).
+
+What the client asked for: :func:`supports_from` reads the package list of
+``Core.Supports.Set``/``Add``/``Remove`` (``["Room 1", "Char 1"]``) into
+``{package: version}``, and :func:`supports_wants` says whether such a list
+covers a message (``Room`` covers ``Room.Info``; ``Core`` is always
+covered; no list at all, from a client that never sent one, covers
+everything). The telnet session's one gate is
+:meth:`~reality.gateways.telnet.session.TelnetSession.gmcp_wants`.
+
 What the player carries goes in the IRE ``Char.Items`` style (as Mudlet
 and IRE games use it): ``Char.Items.List`` with ``{"location": "inv",
 "items": [{"id", "name"}, ...]}`` (at most :data:`INVENTORY_ITEMS`), sent
@@ -23,17 +35,24 @@ client's ``Char.Items.Inv`` request.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from itertools import islice
 from typing import Any
 
 from reality.game.verbs.core import offered_words
+from reality.gateways.mudmap import world_map
 
 __all__ = [
     "INVENTORY_ITEMS",
+    "MAX_CLIENT_NAME",
+    "MAX_SUPPORTS",
     "ROOM_INFO_NAMES",
+    "client_hello",
     "inventory_list",
     "room_info_with_contents",
+    "supports_from",
+    "supports_wants",
     "verb_list",
 ]
 
@@ -41,6 +60,70 @@ __all__ = [
 ROOM_INFO_NAMES = 50
 #: Items listed in Char.Items.List at most (compared after every command).
 INVENTORY_ITEMS = 100
+#: Packages a client's Core.Supports list holds at most (more are ignored).
+MAX_SUPPORTS = 64
+#: Characters kept of Core.Hello's client name and version.
+MAX_CLIENT_NAME = 64
+# A package name: dotted words ("Comm.Channel"), at most 64 characters.
+_PACKAGE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z][A-Za-z0-9_-]*){0,7}")
+
+
+def client_hello(data: Any) -> tuple[str, str] | None:
+    """``(client, version)`` from ``Core.Hello``'s ``{"client", "version"}`` (None: not that shape).
+
+    Each cut to :data:`MAX_CLIENT_NAME` characters, control characters dropped.
+    """
+    if not isinstance(data, dict):
+        return None
+    client, version = data.get("client"), data.get("version")
+    if not isinstance(client, str):
+        return None
+    return _printable(client), _printable(version) if isinstance(version, str | int | float) else ""
+
+
+def _printable(value: object) -> str:
+    text = str(value)[:MAX_CLIENT_NAME]
+    return "".join(c for c in text if c.isprintable())
+
+
+def supports_from(data: Any) -> dict[str, int]:
+    """``{package (lower case): version}`` from a Core.Supports list such as ``["Room 1"]``.
+
+    What is not a package name and a version (``"Room"`` alone counts as
+    version 1) is passed over; at most :data:`MAX_SUPPORTS` are read.
+    """
+    packages: dict[str, int] = {}
+    if not isinstance(data, list):
+        return packages
+    for entry in islice(data, MAX_SUPPORTS):
+        if not isinstance(entry, str) or len(entry) > 80:
+            continue
+        name, _, version = entry.strip().partition(" ")
+        if not _PACKAGE.fullmatch(name) or len(name) > 64:
+            continue
+        version = version.strip()
+        packages[name.lower()] = int(version) if version.isdecimal() and len(version) < 6 else 1
+    return packages
+
+
+def supports_wants(supports: dict[str, int] | None, package: str) -> bool:
+    """Whether a client whose Core.Supports list is ``supports`` wants ``package``.
+
+    ``None`` (the client never sent a list) wants everything; ``Core`` is
+    always wanted; otherwise the package or one of its parents must be
+    listed (``Comm.Channel`` covers ``Comm.Channel.Text``).
+    """
+    if supports is None:
+        return True
+    name = package.lower()
+    if name == "core" or name.startswith("core."):
+        return True
+    while True:
+        if name in supports:
+            return True
+        name, dot, _ = name.rpartition(".")
+        if not dot:
+            return False
 
 
 def room_info_with_contents(world: Any, info: dict[str, Any], viewer: Any) -> dict[str, Any]:
@@ -54,6 +137,7 @@ def room_info_with_contents(world: Any, info: dict[str, Any], viewer: Any) -> di
     # Sent again after every command: stop at the limit, not after the crowd.
     return {
         **info,
+        "coords": world_map(world).coords(room.id),
         "players": _first(p.name for p in room.players if p.session is not viewer),
         "items": _first(t.name for t in room.contents if t.kind == "item"),
         "npcs": _first(t.name for t in room.contents if t.kind == "npc"),

@@ -196,8 +196,11 @@ def test_rename_things_npcs_doors_and_the_room(pair, restart) -> None:
     assert b.take() == ["You pick up the silver lantern."]
     world.execute(bob, "open hatch")
     assert b.take() == ["The cellar hatch is locked."]
-    assert ("Room.Info", {"id": "inn", "name": "The Drowsy Fox", "exits": {
-        "down": "cellar", "out": "square"}}) in b.data
+    num = world.room_number
+    assert ("Room.Info", {
+        "num": num("inn"), "id": "inn", "name": "The Drowsy Fox", "area": world.name,
+        "environment": "indoor", "exits": {"down": num("cellar"), "out": num("square")},
+    }) in b.data
     for again in (restart(world), world):
         reload(again)
         assert again.items["lamp"].name == "silver lantern"

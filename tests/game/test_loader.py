@@ -115,7 +115,8 @@ BAD_FILES = [
             " (expected one of: name, welcome, start, rooms, doors, items, npcs, daynight,"
             " python, help)",
             "w.yaml:7: unknown key 'smell' in room 'hall'"
-            " (expected one of: name, description, exits, outdoor, night, aliases, behaviours)",
+            " (expected one of: name, description, exits, outdoor, night, aliases, behaviours,"
+            " area, terrain)",
         ],
         id="unknown keys, with the keys allowed there",
     ),

@@ -11,15 +11,20 @@ from reality.game.world import UnknownAccount
 
 
 def test_connect_shows_the_room_and_sends_state(world, join) -> None:
-    """Login: Char.Name, the room, Room.Info; the others see the arrival."""
+    """Login: Char.Name, Char.Status, the room, Room.Info; the others see the arrival."""
     bob, b = join(world, "Bob")
     b.shown.clear()
     world.store.create_account("Alice", "x", now=0.0)
     alice, a = join(world, "alice")  # typed in lower case: the account's spelling wins
     assert alice.name == "Alice"
+    num = world.room_number
     assert a.data == [
         ("Char.Name", {"name": "Alice", "fullname": "Alice"}),
-        ("Room.Info", {"id": "hall", "name": "The Hall", "exits": {"north": "library"}}),
+        ("Char.Status", world.char_status(alice)),
+        ("Room.Info", {
+            "num": num("hall"), "id": "hall", "name": "The Hall", "area": world.name,
+            "environment": "indoor", "exits": {"north": num("library")},
+        }),
     ]
     assert a.lines()[0] == "The Hall"
     assert "Bob is here." in a.lines()

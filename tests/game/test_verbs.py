@@ -101,9 +101,13 @@ def test_moving_by_go_bare_exit_and_abbreviation(trio) -> None:
     assert alice.location.id == "library"
     assert b.take() == ["Alice goes north."]
     assert a.take()[0] == "The Library"
+    num = world.room_number
     assert a.data[-1] == (
         "Room.Info",
-        {"id": "library", "name": "The Library", "exits": {"south": "hall"}},
+        {
+            "num": num("library"), "id": "library", "name": "The Library",
+            "area": world.name, "environment": "indoor", "exits": {"south": num("hall")},
+        },
     )
     world.execute(alice, "south")
     assert b.take() == ["Alice arrives from the north."]

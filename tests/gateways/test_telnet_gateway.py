@@ -262,7 +262,8 @@ def test_gmcp_room_info_on_login_and_move(harness):
     start = out.index(b"Room.Info ") + len(b"Room.Info ")
     payload = json.loads(out[start: out.index(bytes([IAC, SE]), start)])
     assert payload["name"] == "The Library"
-    assert payload["exits"] == {"south": "hall"}
+    assert payload["id"] == "library"
+    assert payload["exits"] == {"south": harness.world.room_number("hall")}
 
 
 def test_connection_limit_per_address(harness):

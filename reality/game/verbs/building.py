@@ -119,6 +119,7 @@ def dig(ctx: Context, args: str) -> None:
         now=world.wall(),
     )
     world.rooms[new_id] = new_room
+    world.room_number(new_room)  # its number for mappers, from now on
     room.add_exit(Exit(way, new_id))
     new_room.add_exit(Exit(back, room.id))
     world.changed("world", None)

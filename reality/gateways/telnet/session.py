@@ -39,7 +39,15 @@ from reality.game.verbs.core import offered_words
 from reality.game.world import World
 from reality.gateways.auth import Authenticator, AuthError
 from reality.gateways.connections import Connections
-from reality.gateways.gmcp import inventory_list, room_info_with_contents, verb_list
+from reality.gateways.gmcp import (
+    MAX_SUPPORTS,
+    client_hello,
+    inventory_list,
+    room_info_with_contents,
+    supports_from,
+    supports_wants,
+    verb_list,
+)
 from reality.gateways.render import ANSI16, PLAIN_TEXT
 from reality.gateways.telnet.capabilities import capability_for, render_escaped
 from reality.net.defer import Deferred, Failure
@@ -146,6 +154,13 @@ class TelnetSession(TelnetProtocol):
     #: Client.Verbs as last sent (None: not sent yet), and the offered words in it.
     _verbs: dict[str, list[str]] | None = None
     _offered: list[str] | None = None
+    #: GMCP Core.Hello's (client, version), when the client sent it.
+    gmcp_client: tuple[str, str] | None = None
+    #: The client's Core.Supports list as ``{package: version}``; None until
+    #: it sends one (and then it gets every package, as before there were lists).
+    gmcp_supports: dict[str, int] | None = None
+    #: gmcp_wants' answers for the current list, by package (a few names).
+    _wants: dict[str, bool] | None = None
     #: Held output past this many bytes is written at the end of the turn,
     #: not at the end of the output window.
     hold_limit: int = 16 * 1024
@@ -502,7 +517,34 @@ class TelnetSession(TelnetProtocol):
 
     # What was heard goes before anything queued after it.
 
+    def gmcp_wants(self, package: str) -> bool:
+        """Whether GMCP is on and the client asked for ``package`` (the one gate of GMCP output).
+
+        A client that never sent ``Core.Supports`` gets everything;
+        otherwise only the packages it listed (``Comm.Channel`` covers
+        ``Comm.Channel.Text``; ``Core`` is always on). :meth:`send_gmcp`
+        asks it, so a message nobody asked for is never sent; ask it first
+        to spare building a message that would not be.
+        """
+        if not self.codec.gmcp_enabled:
+            return False
+        supports = self.gmcp_supports
+        if supports is None:
+            return True
+        wants = self._wants
+        if wants is None:
+            wants = self._wants = {}
+        answer = wants.get(package)
+        if answer is None:
+            answer = supports_wants(supports, package)
+            if len(wants) < 64:  # the packages we send: a handful
+                wants[package] = answer
+        return answer
+
     def send_gmcp(self, package: str, data: Any = None) -> bool:
+        """Send a GMCP message if the client wants it (:meth:`gmcp_wants`); whether it was sent."""
+        if not self.gmcp_wants(package):
+            return False
         self._spill()
         return super().send_gmcp(package, data)
 
@@ -517,7 +559,7 @@ class TelnetSession(TelnetProtocol):
 
     def send_data(self, kind: str, data: dict[str, Any]) -> None:
         """Structured state from the world, sent as GMCP when the client speaks it."""
-        if self._closed or not self.codec.gmcp_enabled:
+        if self._closed or not self.gmcp_wants(kind):
             return
         if kind == "Room.Info":
             self._room_info = (data, room_info_with_contents(self.world, data, self))
@@ -528,7 +570,7 @@ class TelnetSession(TelnetProtocol):
         # Others come and go between our commands: a completing client
         # learns of it after the player's next command, if anything changed.
         last = self._room_info
-        if last is None or self._closed or not self.codec.gmcp_enabled:
+        if last is None or self._closed or not self.gmcp_wants("Room.Info"):
             return
         info = room_info_with_contents(self.world, last[0], self)
         if info != last[1]:
@@ -537,7 +579,7 @@ class TelnetSession(TelnetProtocol):
 
     def _refresh_verbs(self) -> None:
         # The verbs things near the player give come and go with the room.
-        if self.player is None or self._closed or not self.codec.gmcp_enabled:
+        if self.player is None or self._closed or not self.gmcp_wants("Client.Verbs"):
             return
         offered = offered_words(self.player)
         if self._verbs is not None and offered == self._offered:
@@ -550,7 +592,7 @@ class TelnetSession(TelnetProtocol):
 
     def _refresh_inventory(self, always: bool = False) -> None:
         # Like Room.Info: what the player carries, after a command changed it.
-        if self.player is None or self._closed or not self.codec.gmcp_enabled:
+        if self.player is None or self._closed or not self.gmcp_wants("Char.Items.List"):
             return
         inventory = inventory_list(self.player)
         if always or inventory != self._inventory:
@@ -600,12 +642,71 @@ class TelnetSession(TelnetProtocol):
         return self.gateway.mssp_variables()
 
     def gmcp_received(self, package: str, data: Any) -> None:
-        # Core.Hello / Core.Supports.* need no answer; Core.Ping does.
-        # Limited like IAC AYT: a ping flood gets a burst of answers, then a trickle.
-        if package == "Core.Ping" and self.codec.allow_reply():
-            self.send_gmcp("Core.Ping")
-        elif package == "Char.Items.Inv":
+        # The codec bounds a message's size; what is kept of one here is
+        # bounded too (a name, a version, at most MAX_SUPPORTS packages),
+        # and a message of a shape we do not know is passed over.
+        name = package.lower()
+        if name == "core.ping":
+            # Limited like IAC AYT: a ping flood gets a burst of answers, then a trickle.
+            if self.codec.allow_reply():
+                self.send_gmcp("Core.Ping")
+        elif name == "core.hello":
+            hello = client_hello(data)
+            if hello is not None:
+                self.gmcp_client = hello
+        elif name in ("core.supports.set", "core.supports.add", "core.supports.remove"):
+            self._supports_changed(name.rpartition(".")[2], data)
+        elif name == "char.items.inv":
             self._refresh_inventory(always=True)
+
+    def _supports_changed(self, how: str, data: Any) -> None:
+        """Core.Supports.Set replaces the client's list; Add and Remove change it.
+
+        Add or Remove before any Set start from an empty list: from then on
+        the client gets what it listed.
+        """
+        listed = supports_from(data)
+        if how == "set":
+            supports = listed
+        else:
+            supports = dict(self.gmcp_supports or {})
+            if how == "add":
+                for package, version in listed.items():
+                    if package in supports or len(supports) < MAX_SUPPORTS:
+                        supports[package] = version
+            else:
+                for package in listed:
+                    supports.pop(package, None)
+        had = self.gmcp_supports
+        self.gmcp_supports = supports
+        self._wants = None
+        if self.state == "playing" and not self._closed:
+            self._send_new_packages(had)
+
+    def _send_new_packages(self, had: dict[str, int] | None) -> None:
+        """A package the client has just asked for gets its current state at once (as IRE does)."""
+        def new(package: str) -> bool:
+            return self.gmcp_wants(package) and (
+                had is not None and not supports_wants(had, package)
+            )
+
+        if new("Room.Info") and self.player is not None:
+            self.world.send_room_info(self.player)
+        if new("Char.Items.List"):
+            self._refresh_inventory(always=True)
+        if new("Client.Verbs"):
+            self._verbs = None
+            self._refresh_verbs()
+        if new("Char.Status") and self.player is not None:
+            self.world.send_char_status(self.player)
+        if new("Client.Map"):
+            self._send_client_map()
+
+    def _send_client_map(self) -> None:
+        """GMCP ``Client.Map``: where the world's MMP map file is (when the website is on)."""
+        web_url = self.world.web_url
+        if web_url:
+            self.send_gmcp("Client.Map", {"url": f"{web_url}/map.xml"})
 
     def interrupt_received(self) -> None:
         # IAC IP: drop what is queued, as a terminal would on ^C.
@@ -738,6 +839,7 @@ class TelnetSession(TelnetProtocol):
         if not self._closed and self.codec.gmcp_enabled:
             self._refresh_verbs()
             self._refresh_inventory()
+            self._send_client_map()
         self._reset_idle()
         if not self._closed:
             self.send_prompt(PROMPT)

@@ -32,6 +32,7 @@ HTML = "text/html; charset=utf-8"
 SVG = "image/svg+xml"
 CSS = "text/css; charset=utf-8"
 JSON = "application/json"
+XML = "application/xml"
 
 
 class Page:

@@ -28,9 +28,10 @@ from reality.game.accounts import NAME_MAX
 from reality.game.help import MAX_QUERY, HelpEntry
 from reality.game.world import PlayerInfo, RoomInfo, World
 from reality.gateways.markdown import markup_html, plain, render_markdown
+from reality.gateways.mudmap import world_map
 from reality.gateways.router import Router
 from reality.gateways.templating import STATIC, environment, format_time
-from reality.gateways.web.pages import CSP, CSS, HTML, JSON, SVG, Page, RenderBudget, answer
+from reality.gateways.web.pages import CSP, CSS, HTML, JSON, SVG, XML, Page, RenderBudget, answer
 from reality.gateways.workers import JobTimeout
 from reality.gateways.worldmap import map_svg
 from reality.net.defer import Deferred, Failure
@@ -159,6 +160,7 @@ class WebSite:
         self.router.add("/who", self._who)
         self.router.add("/status.json", self._status)
         self.router.add("/map.svg", self._map)
+        self.router.add("/map.xml", self._map_xml)
         self.router.add("/style.css", self._style)
         self.router.add("/help", self._help_index)
         self.router.add("/help/", self._help_slash)
@@ -254,6 +256,9 @@ class WebSite:
         waiter: Deferred[None] = Deferred()
         self._map_job.append(waiter)
         return waiter.add_callback(lambda _: answer(request, self._pages["/map.svg"]))
+
+    def _map_xml(self, request: Request) -> Response:
+        return answer(request, self._cached("/map.xml", self._render_map_xml))
 
     def _map_done(self, svg: str) -> None:
         self._store_map(svg, stale=False)
@@ -564,6 +569,17 @@ class WebSite:
         world = self.world
         body = map_svg(world.map_rooms(), world.start_id, world.name)
         return self._page(body.encode("utf-8"), SVG, previous=previous)
+
+    def _render_map_xml(self, previous: Page | None) -> Page:
+        # Laid out on the loop, once per change of the world: the telnet
+        # gateway needs the same layout for Room.Info's coords anyway.
+        body = world_map(self.world).xml()
+        return self._page(
+            body.encode("utf-8"),
+            XML,
+            previous=previous,
+            extra=[("Access-Control-Allow-Origin", "*")],
+        )
 
     def _render_not_found(self, previous: Page | None) -> Page:
         return self._html("not_found.html", previous, 404, player=None)
