@@ -28,6 +28,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from attrs import frozen
 
@@ -121,29 +122,52 @@ def host_address(host: str) -> Address | None:
     return address
 
 
+def _host_value(host: str) -> tuple[int, int] | None:
+    """(IP version, the address as an integer) of a peer's host text, or None.
+
+    A dotted quad is read by hand: ``ipaddress`` takes microseconds per
+    call, and this runs for every connection while any address is banned.
+    """
+    parts = host.split(".")
+    if len(parts) == 4 and ":" not in host:
+        value = 0
+        for part in parts:
+            if not (part.isdigit() and part.isascii()) or len(part) > 3:
+                break
+            byte = int(part)
+            if byte > 255:
+                break
+            value = value << 8 | byte
+        else:
+            return 4, value
+    address = host_address(host)
+    return None if address is None else (address.version, int(address))
+
+
 class AddressIndex:
-    """Networks, found by an address in one set probe per prefix length in use."""
+    """Networks (each with a value: its ban), found by an address in one set
+    probe per prefix length in use."""
 
     __slots__ = ("_sets", "_lengths")
 
     def __init__(self) -> None:
-        #: (version, prefix length) -> {first address >> host bits: the network}
-        self._sets: dict[tuple[int, int], dict[int, Network]] = {}
-        #: The keys of ``_sets`` per IP version, longest prefix first (the
-        #: most specific ban is the one reported).
-        self._lengths: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
+        #: (version, prefix length) -> {first address >> host bits: value}
+        self._sets: dict[tuple[int, int], dict[int, Any]] = {}
+        #: Per IP version, (host bits, that length's set), longest prefix
+        #: first (the most specific ban is the one reported).
+        self._lengths: dict[int, list[tuple[int, dict[int, Any]]]] = {4: [], 6: []}
 
     def __len__(self) -> int:
         return sum(len(s) for s in self._sets.values())
 
-    def add(self, network: Network) -> None:
+    def add(self, network: Network, value: Any) -> None:
         key = (network.version, network.prefixlen)
         bucket = self._sets.get(key)
         if bucket is None:
             bucket = self._sets[key] = {}
             self._reorder(network.version)
         shift = network.max_prefixlen - network.prefixlen
-        bucket[int(network.network_address) >> shift] = network
+        bucket[int(network.network_address) >> shift] = value
 
     def discard(self, network: Network) -> None:
         key = (network.version, network.prefixlen)
@@ -159,22 +183,18 @@ class AddressIndex:
     def _reorder(self, version: int) -> None:
         bits = 32 if version == 4 else 128
         self._lengths[version] = sorted(
-            ((length, bits - length) for (v, length) in self._sets if v == version),
-            reverse=True,
+            ((bits - length, bucket) for (v, length), bucket in self._sets.items()
+             if v == version),
+            key=lambda pair: pair[0],
         )
 
-    def match(self, address: Address) -> Network | None:
-        """The most specific network holding ``address``, or None."""
-        lengths = self._lengths[address.version]
-        if not lengths:
-            return None
-        value = int(address)
-        sets = self._sets
-        version = address.version
-        for length, shift in lengths:
-            network = sets[(version, length)].get(value >> shift)
-            if network is not None:
-                return network
+    def match(self, version: int, address: int) -> Any:
+        """The value of the most specific network holding ``address`` (an integer
+        of IP ``version``), or None."""
+        for shift, bucket in self._lengths[version]:
+            found = bucket.get(address >> shift)
+            if found is not None:
+                return found
         return None
 
 
@@ -210,7 +230,7 @@ class Bans:
             log.warning("ignoring a ban of an unreadable address %r", ban.target)
             return
         self._addresses[ban.target] = ban
-        self._index.add(network)
+        self._index.add(network, ban)
 
     # -- questions ----------
 
@@ -228,11 +248,11 @@ class Bans:
         """
         if not self._addresses:
             return None
-        address = host_address(host)
-        if address is None:
+        found = _host_value(host)
+        if found is None:
             return None
-        network = self._index.match(address)
-        return None if network is None else self._addresses.get(str(network))
+        ban: Ban | None = self._index.match(*found)
+        return ban
 
     def all(self) -> list[Ban]:
         """Every ban, oldest first."""
