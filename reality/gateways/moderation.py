@@ -262,10 +262,18 @@ class Moderation:
             ban = self.bans.ban_account(account.name, by=admin.name, reason=reason,
                                         now=self.world.wall())
             target = account.name
-        audit("admin.ban", who=admin.name, address=mine, target=ban.shown, kind=ban.kind,
+        shown = ban.shown if network is not None else target
+        audit("admin.ban", who=admin.name, address=mine, target=shown, kind=ban.kind,
               reason=reason or None)
         said = f" ({markup.escape(reason)})" if reason else ""
-        ctx.tell(f"{markup.escape(ban.shown if network else target)} is banned{said}.")
+        ctx.tell(f"{markup.escape(shown)} is banned{said}.")
+
+    def _display(self, ban: Ban) -> str:
+        """A ban's target as people know it: the account's own spelling, an address."""
+        if ban.kind == ACCOUNT:
+            account = self.world.store.get_account(ban.target)
+            return account.name if account is not None else ban.target
+        return ban.shown
 
     def _unban(self, ctx: Context, args: str) -> None:
         target = args.strip()
@@ -274,9 +282,10 @@ class Moderation:
         ban = self.bans.unban(target)
         if ban is None:
             raise Refusal(f"{markup.escape(target)} is not banned. Type @bans for the list.")
-        audit("admin.unban", who=ctx.player.name, address=self._address(ctx), target=ban.shown,
+        shown = self._display(ban)
+        audit("admin.unban", who=ctx.player.name, address=self._address(ctx), target=shown,
               kind=ban.kind)
-        ctx.tell(f"{markup.escape(ban.shown)} is no longer banned.")
+        ctx.tell(f"{markup.escape(shown)} is no longer banned.")
 
     def _list(self, ctx: Context, args: str) -> None:
         text = args.strip().lower()
@@ -292,10 +301,7 @@ class Moderation:
         lines = [f"{{bold}}Bans ({len(bans)}):{{/}}"]
         for ban in bans[:MAX_LISTED]:
             when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ban.when))
-            name = ban.shown
-            if ban.kind == ACCOUNT:
-                account = self.world.store.get_account(ban.target)
-                name = account.name if account is not None else ban.target
+            name = self._display(ban)
             reason = f": {ban.reason}" if ban.reason else ""
             lines.append(markup.escape(
                 f"  {name} ({ban.kind}), banned by {ban.by} on {when}{reason}"
