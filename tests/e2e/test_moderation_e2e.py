@@ -32,7 +32,7 @@ def read_to_close(sock: socket.socket, limit: float = 10.0) -> bytes:
     while time.monotonic() < deadline:
         try:
             chunk = sock.recv(65536)
-        except (ConnectionResetError, socket.timeout):
+        except (TimeoutError, ConnectionResetError):
             break
         if not chunk:
             break
