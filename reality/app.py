@@ -38,6 +38,7 @@ from reality.gateways import mail, telnet, web
 from reality.gateways.auth import Authenticator
 from reality.gateways.context import ConnectionLimits, Gateway, GatewayContext, Install
 from reality.gateways.mail import MailGateway
+from reality.gateways.moderation import Moderation
 from reality.gateways.telnet import TelnetGateway
 from reality.gateways.web import WebFactory, WebSite
 from reality.gateways.workers import WorkerPool
@@ -163,6 +164,7 @@ class Server:
             reactor,
             max_signups_per_hour=settings.max_signups_per_hour,
             reserved=settings.admins,
+            bans=self.world.bans,
         )
         WorldService(self).set_service_parent(self.app)
 
@@ -180,6 +182,10 @@ class Server:
         )
         for install in GATEWAYS:
             self.gateways.append(install(context))
+        #: ``password``, ``@ban``, ``@unban``, ``@bans``; a ban closes what it
+        #: covers on every gateway.
+        self.moderation = Moderation(self.world, self.authenticator, self.gateways)
+        self.moderation.install()
 
     def _gateway(self, kind: type[_G]) -> _G:
         for gateway in self.gateways:

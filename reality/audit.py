@@ -53,10 +53,15 @@ EVENTS: dict[str, tuple[int, tuple[str, ...]]] = {
     "admin.describe": (INFO, ("who", "address", "target")),
     "admin.load": (INFO, ("who", "address", "target", "result")),
     "admin.shutdown": (WARNING, ("who", "address", "reason")),
+    "admin.ban": (WARNING, ("who", "address", "target", "kind", "reason")),
+    "admin.unban": (WARNING, ("who", "address", "target", "kind")),
+    # Accounts (never a password: who changed theirs, and from where).
+    "account.password": (INFO, ("who", "address")),
     # Logins.
     "login.failed": (WARNING, ("who", "address")),
     "login.locked": (WARNING, ("address", "seconds")),
     "login.throttled": (WARNING, ("who", "address")),
+    "login.banned": (WARNING, ("who", "address")),
     # Mail.
     "smtp.relay_refused": (WARNING, ("who", "address", "target")),
     # Connections.

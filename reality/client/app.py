@@ -11,8 +11,9 @@ Incoming text only ever changes the output and status windows: the line
 being typed lives in its own buffer and is never disturbed. When the server
 turns its echo off (a password), the input line shows ``*`` and what is
 typed there is neither echoed into the scrollback nor kept in history;
-``connect <name> <password>`` and ``create <name> <password>`` are echoed
-with the password starred and are not kept either.
+``connect <name> <password>``, ``create <name> <password>`` and
+``password <old> <new>`` are echoed with the passwords starred and are not
+kept either.
 
 Keys: Enter sends (or reconnects, when disconnected); Tab completes verbs,
 exits, names in the room and what you carry; Up/Down walk the history,
@@ -393,6 +394,11 @@ class PlayClient:
         if len(words) == 3 and words[0].lower() in _LOGIN_COMMANDS:
             # "connect <name> <password>": neither shown nor kept in history.
             self.state.echo_input(f"{words[0]} {words[1]} {'*' * len(words[2])}")
+            buffer.reset()
+            return True
+        if words and words[0].lower() == "password" and len(words) > 1:
+            # "password <old> <new>": two passwords, neither shown nor kept.
+            self.state.echo_input(" ".join([words[0], *("*" * len(w) for w in words[1:])]))
             buffer.reset()
             return True
         self.state.echo_input(text)

@@ -487,6 +487,20 @@ class Store:
             return None
         return Account(row[0], row[1], row[2], row[3], row[4], bool(row[5]))
 
+    def set_password_hash(self, name: str, password_hash: str) -> Account | None:
+        """Store a new password hash (``password``); the account, or None if it is gone.
+
+        Committed when this returns: the player is told only then.
+        """
+        with self.transaction():
+            cursor = self.db.execute(
+                "UPDATE accounts SET password_hash = ? WHERE key = ?",
+                (password_hash, name_key(name)),
+            )
+        if cursor.rowcount <= 0:
+            return None
+        return self.get_account(name)
+
     def set_admin(self, name: str, admin: bool) -> bool:
         """Give or take an account's admin rights; False if there is no such account.
 

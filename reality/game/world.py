@@ -67,6 +67,7 @@ from attrs import frozen
 
 from reality.game import commands
 from reality.game.accounts import name_key
+from reality.game.bans import Bans
 from reality.game.behaviours import Behaviour, Catalogue, Happening, load_catalogue
 from reality.game.events import Event, EventBuffer, deliver
 from reality.game.help import HelpIndex, HelpTopic
@@ -222,6 +223,8 @@ class World:
         self.players: dict[str, Player] = {}
         #: Connected players by key.
         self.online: dict[str, Player] = {}
+        #: Banned accounts and addresses (``@ban``), kept in the store.
+        self.bans = Bans(store)
         self.phase: str | None = None
 
         #: ``load_file(path, done)``: see :meth:`_load_file_inline`.
@@ -1231,8 +1234,16 @@ class World:
         return sorted((p for k, p in self.online.items() if k.startswith(q)), key=lambda p: p.key)
 
     def player_info(self, name: str) -> PlayerInfo | None:
-        """A player's public information, online or not (None: no such player)."""
-        player = self._player(name_key(name))
+        """A player's public information, online or not (None: no such player).
+
+        A banned player's is None too: their homepage is hidden while the
+        ban lasts (it may hold what they were banned for) and back, unchanged,
+        when it is lifted.
+        """
+        key = name_key(name)
+        if self.bans.account(key) is not None:
+            return None
+        player = self._player(key)
         if player is None:
             return None
         # Where someone is stays private unless they chose 'set where visible'.

@@ -19,7 +19,14 @@ who someone is asks the same :class:`Authenticator`. It
   ``reality admin add``;
 - answers a wrong name and a wrong password alike, and spends a hash on an
   unknown name too, so neither the words nor the timing tell which names
-  exist.
+  exist;
+- refuses banned accounts and addresses (:class:`~reality.game.bans.Bans`):
+  a banned account only once its password has been checked (so a ban says
+  nothing to someone guessing), a banned address at once, for logins and
+  sign-ups alike;
+- changes passwords (``password``, :meth:`Authenticator.change_password`):
+  the old one is checked like a login (and throttled like one), the new
+  one hashed in a worker.
 
 ``ImmediateHasher`` does the same work inline with a tiny cost: it is for
 unit tests that drive the gateways with a fake clock.
@@ -38,6 +45,7 @@ from attrs import define, field
 
 from reality.audit import audit
 from reality.game import accounts
+from reality.game.bans import Ban, Bans
 from reality.game.store import Account, NameTaken, Store
 from reality.gateways.workers import ServerBusy
 from reality.net.defer import Deferred, fail, succeed
@@ -46,6 +54,8 @@ from reality.net.interfaces import IReactorTime
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "AccountBanned",
+    "AddressBanned",
     "AuthError",
     "Authenticator",
     "Hasher",
@@ -95,6 +105,32 @@ class LoginThrottled(AuthError):
             "Too many failed logins from your address. "
             f"Please try again in about {minutes} minute{'s' if minutes != 1 else ''}."
         )
+
+
+class AccountBanned(AuthError):
+    """The password is right but the account is banned (``@ban``)."""
+
+    def __init__(self, ban: Ban) -> None:
+        super().__init__(ban.target)
+        self.ban = ban
+
+    def __str__(self) -> str:
+        reason = f" Reason: {self.ban.reason}" if self.ban.reason else ""
+        return f"This character is banned from this server.{reason}"
+
+
+class AddressBanned(AuthError):
+    """The client's address is banned: no login and no new character from it."""
+
+    def __init__(self, ban: Ban, signup: bool = False) -> None:
+        super().__init__(ban.target)
+        self.ban = ban
+        self.signup = signup
+
+    def __str__(self) -> str:
+        if self.signup:
+            return "No new character can be created from your address: it is banned."
+        return "Your address is banned from this server."
 
 
 class Hasher(TypingProtocol):
@@ -451,8 +487,12 @@ class Authenticator:
         account_delay_cap: float = 900.0,
         max_signups_per_hour: int = 0,
         reserved: Iterable[str] = (),
+        bans: Bans | None = None,
     ) -> None:
         self.store = store
+        #: The bans in force (None: none are checked). The gateways' connection
+        #: counters read it too, to refuse a banned address before any byte.
+        self.bans = bans
         self.hasher = hasher
         self.clock = clock
         self.throttle = _Throttle(clock, max_failures, window, lockout)
@@ -473,6 +513,7 @@ class Authenticator:
         nobody types a password twice only to be refused.
         """
         accounts.check_name(name)
+        self._check_address(address, signup=True)
         if accounts.name_key(name) in self.reserved:
             raise accounts.InvalidName(f"'{name}' is reserved; please choose another name.")
         if self.store.get_account(name) is not None:
@@ -490,7 +531,7 @@ class Authenticator:
             accounts.check_password(password)
             started = self.signups.begin(address)
         except (accounts.InvalidName, accounts.InvalidPassword, NameTaken,
-                SignupThrottled) as exc:
+                SignupThrottled, AddressBanned) as exc:
             return fail(exc)
 
         def store_it(stored: str) -> Account:
@@ -503,6 +544,42 @@ class Authenticator:
 
         # The chain turns the hash (str) into the account: its type follows.
         return self.hasher.hash(password).add_callback(store_it).add_errback(refund)
+
+    def _check_address(self, address: str, *, signup: bool = False) -> None:
+        """Raise AddressBanned if ``address`` is banned (a connection made before the ban)."""
+        bans = self.bans
+        if bans is not None:
+            ban = bans.address(address)
+            if ban is not None:
+                raise AddressBanned(ban, signup)
+
+    def change_password(
+        self, name: str, old: str, new: str, address: str
+    ) -> Deferred[Account]:
+        """Check ``old`` like a login from ``address``, then store ``new``'s hash.
+
+        Both hashes are computed in a worker. A wrong ``old`` fails with
+        LoginFailed and counts toward the throttles exactly as a failed
+        login does (a stolen session must not be a free password oracle);
+        ``new`` must follow the sign-up rules (InvalidPassword). The
+        account is committed with its new hash before the Deferred fires.
+        """
+        try:
+            accounts.check_password(new)
+        except accounts.InvalidPassword as exc:
+            return fail(exc)
+
+        def store_it(stored: str) -> Account:
+            account = self.store.set_password_hash(name, stored)
+            if account is None:
+                raise LoginFailed()  # deleted meanwhile: nothing to change
+            return account
+
+        def rehash(_account: Account) -> Deferred[str]:
+            return self.hasher.hash(new)
+
+        d = self.authenticate(name, old, address)
+        return d.add_callback(rehash).add_callback(store_it)
 
     def abandon(self, check: Deferred[Any]) -> None:
         """The client of a login has gone: if it still waits its turn, drop it unchecked.
@@ -524,6 +601,11 @@ class Authenticator:
         # makes up cannot fill the per-account table (they are still hashed
         # and throttled per address like any other guess).
         key = accounts.name_key(name) if accounts.could_be_name(name) else MALFORMED_NAME
+        try:
+            self._check_address(address)
+        except AddressBanned as exc:
+            audit("login.banned", who=name, address=address)
+            return fail(exc)
         try:
             if not self.throttle.begin(address):
 
@@ -565,6 +647,11 @@ class Authenticator:
             self.throttle.end(address, ok)
             self.account_delay.end(key, address, ok)
             if ok and account is not None:
+                # Only now: a ban must not tell a guesser the name exists.
+                ban = self.bans.account(account.key) if self.bans is not None else None
+                if ban is not None:
+                    audit("login.banned", who=account.name, address=address)
+                    raise AccountBanned(ban)
                 return account
             raise LoginFailed()
 

@@ -11,17 +11,30 @@ and, at shutdown, say goodbye on every connection still open.
 refused client in its own protocol: a telnet line, HTTP 503, SMTP 421,
 POP3 ``-ERR``, then a close), :meth:`~Connections.add`\\ s it when it is
 made and :meth:`~Connections.discard`\\ s it when it is lost.
+
+It is also where a banned address (``@ban 203.0.113.0/24``, see
+:class:`~reality.game.bans.Bans`) is turned away: :meth:`~Connections.refusal`
+answers :data:`BANNED` before any other limit, so every service refuses it
+at accept time, before a protocol byte is exchanged (telnet: a line; SMTP:
+``554``; POP3: ``-ERR``; HTTP: ``403``), and :meth:`~Connections.matching`
+finds the connections already open from an address banned later.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reality.game.bans import Bans
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Connections", "TOO_MANY_FROM_ADDRESS", "TOO_MANY_ON_SERVICE"]
+__all__ = ["BANNED", "Connections", "TOO_MANY_FROM_ADDRESS", "TOO_MANY_ON_SERVICE"]
+
+#: :meth:`Connections.refusal` when the peer's address is banned.
+BANNED = "your address is banned"
 
 #: :meth:`Connections.refusal` when the peer's address holds its share.
 TOO_MANY_FROM_ADDRESS = "too many connections from your address"
@@ -32,9 +45,15 @@ TOO_MANY_ON_SERVICE = "too many connections to this service"
 class Connections:
     """Open connections: how many each peer address holds, and each service."""
 
-    __slots__ = ("max_per_address", "max_connections", "_hosts", "_per_address", "_per_service")
+    __slots__ = (
+        "max_per_address", "max_connections", "bans", "_hosts", "_per_address", "_per_service"
+    )
 
-    def __init__(self, max_per_address: int = 0, max_connections: int = 0) -> None:
+    def __init__(
+        self, max_per_address: int = 0, max_connections: int = 0, bans: Bans | None = None
+    ) -> None:
+        #: The bans in force (None: no address is ever banned here).
+        self.bans = bans
         #: Connections one address may hold at once (over all services counted
         #: here); 0 means no limit.
         self.max_per_address = max_per_address
@@ -50,13 +69,27 @@ class Connections:
         return limit > 0 and self._per_address.get(host, 0) >= limit
 
     def refusal(self, host: str, service: str = "") -> str | None:
-        """Why a new connection from ``host`` to ``service`` must be refused, or None."""
+        """Why a new connection from ``host`` to ``service`` must be refused, or None.
+
+        A banned address first: it is refused whatever the counts.
+        """
+        if self.banned(host):
+            return BANNED
         limit = self.max_connections
         if limit > 0 and self._per_service.get(service, 0) >= limit:
             return TOO_MANY_ON_SERVICE
         if self.full(host):
             return TOO_MANY_FROM_ADDRESS
         return None
+
+    def banned(self, host: str) -> bool:
+        """Whether ``host`` is a banned address (one set probe per prefix length in use)."""
+        bans = self.bans
+        return bans is not None and bans.address(host) is not None
+
+    def matching(self, covers: Callable[[str], bool]) -> list[Any]:
+        """The open connections whose peer host ``covers`` says yes to (a new ban's)."""
+        return [c for c, (host, _) in self._hosts.items() if covers(host)]
 
     def open_on(self, service: str = "") -> int:
         """Connections open now on ``service``."""

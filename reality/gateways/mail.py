@@ -47,6 +47,7 @@ and closed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from reality.audit import audit
@@ -62,12 +63,14 @@ from reality.game.mail import (
 )
 from reality.game.world import World
 from reality.gateways.auth import (
+    AccountBanned,
+    AddressBanned,
     Authenticator,
     LoginFailed,
     LoginThrottled as AuthThrottled,
     ServerBusy,
 )
-from reality.gateways.connections import TOO_MANY_FROM_ADDRESS, Connections
+from reality.gateways.connections import BANNED, TOO_MANY_FROM_ADDRESS, Connections
 from reality.gateways.context import GatewayContext
 from reality.gateways.workers import JobTimeout, WorkerPool
 from reality.net.defer import Deferred, Failure
@@ -110,9 +113,11 @@ class _Counted:
     backend: MailGateway
     #: Which service the session belongs to, for ``--max-connections``.
     service: str
-    #: The refusals, in the session's protocol: too many from the address, or in all.
+    #: The refusals, in the session's protocol: too many from the address, or
+    #: in all; a banned address.
     too_many: Any
     full: Any
+    banned: Any
 
     def connection_made(self) -> None:
         peer = self.transport.get_peer()  # type: ignore[attr-defined]
@@ -122,9 +127,12 @@ class _Counted:
             log.warning("mail: refusing %s connection from %s: %s (%d open)",
                         self.service, peer.host, reason, connections.open_on(self.service))
             audit("connection.refused", service=self.service, address=peer.host,
-                  reason="per-address" if reason == TOO_MANY_FROM_ADDRESS else "per-service")
+                  reason=_AUDIT_REASONS.get(reason, "per-service"))
             self.peer = peer
-            answer = self.too_many if reason == TOO_MANY_FROM_ADDRESS else self.full
+            if reason == BANNED:
+                answer = self.banned
+            else:
+                answer = self.too_many if reason == TOO_MANY_FROM_ADDRESS else self.full
             self._close_with(answer)  # type: ignore[attr-defined]
             return
         connections.add(self, peer.host, self.service)
@@ -139,6 +147,8 @@ class _SMTPSession(_Counted, SMTPServerProtocol):
     service = "smtp"
     too_many = Reply(421, "Too many connections from your address", "4.7.0")
     full = Reply(421, "Too many connections, try again later", "4.3.2")
+    #: RFC 5321 3.1: 554 instead of the greeting, and no transaction.
+    banned = Reply(554, "Your address is banned from this server", "5.7.1")
 
     def shut_down(self) -> None:
         """Tell the client we are going away (RFC 5321 3.8) and close."""
@@ -151,11 +161,31 @@ class _POP3Session(_Counted, pop3.POP3ServerProtocol):
     service = "pop3"
     too_many = pop3.err("Too many connections from your address", "SYS/TEMP")
     full = pop3.err("Too many connections, try again later", "SYS/TEMP")
+    banned = pop3.err("Your address is banned from this server", "SYS/PERM")
+
+    def kick(self, message: str) -> None:
+        """Close now with ``-ERR message`` (a ban, a password changed elsewhere).
+
+        Nothing marked for deletion is deleted: the session never reaches UPDATE.
+        """
+        if not self._closing:
+            self._close_with(pop3.err(message, "SYS/PERM"))
 
     def shut_down(self) -> None:
         """Close without entering UPDATE: nothing marked is deleted (RFC 1939 6)."""
         if not self._closing:
             self._close_with(pop3.err("Server shutting down, try again later", "SYS/TEMP"))
+
+
+#: The audit log's word for each refusal.
+_AUDIT_REASONS = {BANNED: "banned", TOO_MANY_FROM_ADDRESS: "per-address"}
+
+
+class _Banned(pop3.POP3AuthError):
+    """The account (or the client's address) is banned: ``-ERR [SYS/PERM]``."""
+
+    response_code = "SYS/PERM"
+    default_text = "This account is banned"
 
 
 class _SMTPFactory(smtp.SMTPServerFactory):
@@ -204,7 +234,7 @@ class MailGateway:
         host = world.mail_domain
         self.smtp_settings = smtp_settings or SMTPSettings(hostname=host)
         self.pop3_settings = pop3_settings or pop3.POP3Settings(hostname=host)
-        self.connections = Connections(max_per_address, max_connections)
+        self.connections = Connections(max_per_address, max_connections, authenticator.bans)
         self.smtp_factory = _SMTPFactory(self, clock, self.smtp_settings)
         self.pop3_factory = _POP3Factory(self, clock, self.pop3_settings)
 
@@ -222,6 +252,36 @@ class MailGateway:
         except Exception:
             log.exception("mail: committing queued deliveries at shutdown failed")
         self.connections.close_all(lambda session: session.shut_down())
+
+    def close_banned(self, covers: Callable[[str], bool], message: str) -> int:
+        """A new address ban: close every SMTP and POP3 session from an address it covers.
+
+        SMTP is told ``421`` (RFC 5321 3.8: the client keeps its message and
+        may try elsewhere); POP3 ``-ERR``, and nothing marked is deleted.
+        """
+        sessions = self.connections.matching(covers)
+        for session in sessions:
+            if isinstance(session, _POP3Session):
+                session.kick(message)
+            elif not session._closing:
+                host = self.smtp_settings.hostname
+                session._close_with(Reply(421, f"{host} {message}", "4.7.0"))
+        return len(sessions)
+
+    def close_account(self, key: str, message: str) -> int:
+        """Close the POP3 sessions holding ``key``'s mailbox, with ``-ERR message``.
+
+        For a ban, and for a password changed from elsewhere (a mail client
+        logged in with the old password must log in again).
+        """
+        sessions = [
+            session for session in self.connections
+            if isinstance(session, _POP3Session)
+            and getattr(session.mailbox, "key", None) == key
+        ]
+        for session in sessions:
+            session.kick(message)
+        return len(sessions)
 
     # -- SMTP: DeliveryBackend ----------
 
@@ -346,6 +406,8 @@ class MailGateway:
         def refused(failure: Failure) -> Any:
             if failure.check(LoginFailed):
                 raise pop3.BadCredentials()
+            if failure.check(AccountBanned, AddressBanned):
+                raise _Banned(str(failure.value).rstrip("."))
             if failure.check(AuthThrottled):
                 raise pop3.LoginThrottled()
             if failure.check(ServerBusy):

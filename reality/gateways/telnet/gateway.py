@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from reality import __version__
 from reality.audit import audit
 from reality.game.world import World
 from reality.gateways.auth import Authenticator
-from reality.gateways.connections import TOO_MANY_FROM_ADDRESS, Connections
+from reality.gateways.connections import BANNED, TOO_MANY_FROM_ADDRESS, Connections
 from reality.gateways.context import GatewayContext
 from reality.gateways.telnet.session import RoomLog, TelnetSession
 from reality.net.protocol import Address, Factory
@@ -64,6 +64,10 @@ CROWD_SIZE = 32
 
 #: Sessions whose held output one turn of the loop writes (the rest: next turns).
 HELD_SLICE = 250
+
+
+#: The audit log's word for each refusal.
+_AUDIT_REASONS = {BANNED: "banned", TOO_MANY_FROM_ADDRESS: "per-address"}
 
 
 class _Refusal(TelnetProtocol):
@@ -114,7 +118,7 @@ class TelnetGateway(Factory):
         self.telnet_config = TelnetConfig.server()
         #: When the server started, wall-clock (MSSP's UPTIME).
         self.started = time.time()
-        self.connections = Connections(max_per_address, max_connections)
+        self.connections = Connections(max_per_address, max_connections, authenticator.bans)
         #: Lines of input run as game commands since the start.
         self.commands = 0
         #: Sessions to write at the end of this reactor turn (see TelnetSession.flush).
@@ -134,8 +138,10 @@ class TelnetGateway(Factory):
             log.warning("refusing telnet connection from %s: %s (%d open)",
                         addr.host, reason, len(self.connections))
             audit("connection.refused", service="telnet", address=addr.host,
-                  reason="per-address" if reason == TOO_MANY_FROM_ADDRESS else "per-service")
-            if reason == TOO_MANY_FROM_ADDRESS:
+                  reason=_AUDIT_REASONS.get(reason, "per-service"))
+            if reason == BANNED:
+                message = "Your address is banned from this server."
+            elif reason == TOO_MANY_FROM_ADDRESS:
                 message = "Too many connections from your address; please close one and try again."
             else:
                 message = "The server is full; please try again later."
@@ -236,6 +242,16 @@ class TelnetGateway(Factory):
     def close_all(self, message: str) -> None:
         """Tell every connection (logged in or not) ``message`` and close it."""
         self.connections.close_all(lambda session: session.disconnect(message))
+
+    def close_banned(self, covers: Callable[[str], bool], message: str) -> int:
+        """A new address ban: tell every connection from an address it covers, and close it."""
+        sessions = self.connections.matching(covers)
+        for session in sessions:
+            try:
+                session.disconnect(message)
+            except Exception:
+                log.exception("error closing %r", session)
+        return len(sessions)
 
     # -- texts ---------------------------------------------------------------------------
 

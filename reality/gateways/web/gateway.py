@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reality.gateways.connections import TOO_MANY_FROM_ADDRESS, Connections
+from reality.gateways.connections import BANNED, TOO_MANY_FROM_ADDRESS, Connections
 from reality.gateways.context import GatewayContext
 from reality.gateways.web.site import WebSite
 from reality.net.interfaces import IReactorTime
 from reality.net.protocol import Address
-from reality.net.protocols.http import HTTPChannel, HTTPFactory, Request
+from reality.net.protocols.http import HTTPChannel, HTTPFactory, Request, Response
+from reality.net.protocols.http.events import error_response
+
+if TYPE_CHECKING:
+    from reality.game.bans import Bans
 
 __all__ = ["WebFactory", "install", "site_url"]
 
@@ -35,19 +39,27 @@ class WebFactory(HTTPFactory):
 
     def __init__(
         self, handler: Callable[[Request], Any], clock: IReactorTime, max_per_address: int = 0,
-        max_connections: int = 10000, **options: Any,
+        max_connections: int = 10000, bans: Bans | None = None, **options: Any,
     ) -> None:
         super().__init__(handler, clock, max_connections, **options)
-        self.connections = Connections(max_per_address)
+        self.connections = Connections(max_per_address, bans=bans)
         #: The site it serves (what ``Server.web`` is), when the handler is one.
         self.site = handler if isinstance(handler, WebSite) else None
 
     def refusal(self, addr: Address) -> str | None:
-        # The service's limit first: it is the one that protects everyone.
+        # A ban first (403, not a 503 that invites a retry); then the
+        # service's limit: it is the one that protects everyone.
+        if self.connections.banned(addr.host):
+            return BANNED
         reason = super().refusal(addr)
         if reason is None and self.connections.full(addr.host):
             reason = TOO_MANY_FROM_ADDRESS
         return reason
+
+    def refusal_response(self, reason: str) -> Response:
+        if reason == BANNED:
+            return error_response(403, "Your address is banned from this server.")
+        return super().refusal_response(reason)
 
     def channel_opened(self, channel: HTTPChannel) -> None:
         super().channel_opened(channel)
@@ -62,6 +74,15 @@ class WebFactory(HTTPFactory):
     def channel_closed(self, channel: HTTPChannel) -> None:
         super().channel_closed(channel)
         self.connections.discard(channel)
+
+    def close_banned(self, covers: Callable[[str], bool], message: str = "") -> int:
+        """A new address ban: close every connection from an address it covers."""
+        channels = self.connections.matching(covers)
+        for channel in channels:
+            transport = channel.transport
+            if transport is not None and not transport.disconnecting:
+                transport.lose_connection()
+        return len(channels)
 
     def close_all(self, message: str = "") -> None:
         """Close every open connection once what it has been sent is flushed."""
@@ -92,7 +113,7 @@ def install(context: GatewayContext) -> WebFactory:
     site = WebSite(world, context.reactor, started=context.started, renderer=context.pool)
     factory = WebFactory(
         site, context.reactor, max_per_address=context.limits.max_per_address,
-        max_connections=context.limits.max_connections,
+        max_connections=context.limits.max_connections, bans=context.authenticator.bans,
     )
 
     def listening(address: Address) -> None:

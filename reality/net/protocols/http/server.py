@@ -19,7 +19,7 @@ from reality.net.defer import Failure
 from reality.net.interfaces import IDelayedCall, IReactorTime, ITransport
 from reality.net.protocol import Address, Factory, Protocol
 from reality.net.protocols.http.channel import Handler, HTTPChannel
-from reality.net.protocols.http.events import KNOWN_METHODS, error_response
+from reality.net.protocols.http.events import KNOWN_METHODS, Response, error_response
 from reality.net.protocols.http.parser import DEFAULT_LIMITS, HTTPLimits
 from reality.net.protocols.http.writer import DateCache, ResponseWriter
 
@@ -111,6 +111,13 @@ class HTTPFactory(Factory):
             return "too many connections"
         return None
 
+    def refusal_response(self, reason: str) -> Response:
+        """What a refused connection is answered: ``503`` with ``Retry-After``.
+
+        Subclasses answer their own refusals otherwise (a ban: ``403``).
+        """
+        return error_response(503, reason, {"Retry-After": "5"})
+
     def channel_opened(self, channel: HTTPChannel) -> None:
         """A channel made by this factory is connected."""
         self.open_connections += 1
@@ -129,8 +136,7 @@ class HTTPFactory(Factory):
                 self.open_connections,
             )
             audit("connection.refused", service="http", address=addr.host, reason=reason)
-            busy = error_response(503, reason, {"Retry-After": "5"})
-            data, _ = self.writer.complete(busy, keep_alive=False)
+            data, _ = self.writer.complete(self.refusal_response(reason), keep_alive=False)
             refusal = _Refusal(self.clock, data)
             refusal.factory = self
             return refusal
