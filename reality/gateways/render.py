@@ -400,12 +400,9 @@ def _table_columns(rows: list[list[str]], width: int) -> str:
         excess = sum(widths) + 2 * (count - 1) - width
         while excess > 0:
             widest = max(range(count), key=lambda i: widths[i])
-            if widths[widest] <= MIN_COLUMN:
+            cut = min(excess, widths[widest] - MIN_COLUMN)
+            if cut <= 0:
                 break
-            second = max((w for i, w in enumerate(widths) if i != widest), default=0)
-            cut = min(excess, widths[widest] - max(second, MIN_COLUMN - 1, 0) or 1,
-                      widths[widest] - MIN_COLUMN)
-            cut = max(cut, 1)
             widths[widest] -= cut
             excess -= cut
     lines = []
@@ -415,8 +412,8 @@ def _table_columns(rows: list[list[str]], width: int) -> str:
             cell, visible = row[i], plain[i]
             used = text_width(visible)
             if used > widths[i]:
-                cell, used = escape(_shorten(visible, widths[i])), widths[i]
-                used = text_width(_shorten(visible, widths[i]))
+                short = _shorten(visible, widths[i])
+                cell, used = escape(short), text_width(short)
             pad = " " * (widths[i] - used)
             out.append(pad + cell if numeric[i] else cell + pad)
         lines.append("  ".join(out).rstrip())
