@@ -18,6 +18,7 @@ from typing import Any
 
 from reality import __version__
 from reality.audit import audit
+from reality.game import markup
 from reality.game.world import World
 from reality.gateways.auth import Authenticator
 from reality.gateways.connections import TOO_MANY_FROM_ADDRESS, Connections
@@ -249,8 +250,10 @@ class TelnetGateway(Factory):
     # -- texts ---------------------------------------------------------------------------
 
     def banner(self) -> str:
+        """The greeting: the world's name underlined (decoration a screen reader skips), how to play."""
         world = self.world
-        lines = ["", f"  {world.name}", ""]
+        rule = "=" * max(3, min(60, len(markup.strip(world.name))))
+        lines = ["", f"  {world.name}", "  " + markup.deco(rule), ""]
         if world.welcome:
             lines += [f"  {world.welcome}", ""]
         if world.web_url:
