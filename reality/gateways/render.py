@@ -435,32 +435,39 @@ def _shorten(text: str, width: int) -> str:
 
 # -- speech --------------------------------------------------------------------------------
 
+# Marks where a symbol was taken out, until the spaces around it are settled.
+_GONE = "\x00"
+
 #: What a screen reader gets instead of symbols a speech synthesiser reads
 #: badly ("dash greater than", "number sign number sign number sign"), in
 #: the order they apply: (what, pattern, replacement). Documented in
 #: docs/accessibility.md; text without these is left exactly as it is.
 SPOKEN_SYMBOLS: tuple[tuple[str, str, str], ...] = (
-    ("box drawing and block characters", r"[\u2500-\u259f]+", " "),
-    ("a run of 3 or more - = * ~ # _ + ^ | / \\ < > (a rule)", r"([-=*~#_+^|/\\<>])\1{2,}", " "),
-    ("-> --> => and the arrow \u2192", r"-+>|=>|\u2192", " to "),
-    ("<- <-- and the arrow \u2190", r"<-+|\u2190", " from "),
+    ("box drawing and block characters", r"[ \t]*[\u2500-\u259f]+[ \t]*", _GONE),
+    ("a run of 3 or more - = * ~ # _ + ^ | / \\ < > (a rule)",
+     r"[ \t]*([-=*~#_+^|/\\<>])\1{2,}[ \t]*", _GONE),
+    ("-> --> => and the arrow \u2192", r"[ \t]*(?:-+>|=>|\u2192)[ \t]*", " to "),
+    ("<- <-- and the arrow \u2190", r"[ \t]*(?:<-+|\u2190)[ \t]*", " from "),
     ("a placeholder <name>", r"<([A-Za-z][\w ]*)>", r"\1"),
     ("(y/n)", r"\(\s*y\s*/\s*n\s*\)", "(yes or no)"),
-    ("|", r"\s*\|\s*", ", "),
+    ("|", r"[ \t]*\|[ \t]*", ", "),
     ("#3", r"#(?=\d)", "number "),
     ("~3", r"~(?=\d)", "about "),
-    ("any other ~", r"~", " "),
-    ("&", r"\s*&\s*", " and "),
-    ("50%", r"(?<=\d)\s*%", " percent"),
+    ("any other ~", r"[ \t]*~[ \t]*", _GONE),
+    ("&", r"[ \t]*&[ \t]*", " and "),
+    ("50%", r"(?<=\d)[ \t]*%", " percent"),
     ("*emphasis*", r"\*(\S(?:[^*\n]*\S)?)\*", r"\1"),
-    ("a bullet (* - + at the start of a line)", r"(?m)^\s*[*+-]\s+", ""),
+    ("a bullet (* - + at the start of a line)", r"(?m)^[ \t]*[*+-][ \t]+", ""),
 )
 
 _SPOKEN = tuple((re.compile(pattern), replacement) for _, pattern, replacement in SPOKEN_SYMBOLS)
 # Symbols any pattern of SPOKEN_SYMBOLS starts with: text without them is left alone.
 _SPOKEN_TRIGGER = re.compile(r"[\u2500-\u259f\-=*~#_+^|/\\<>\u2192\u2190(&%]")
-_SPACE_RUN = re.compile(r"[ \t]{2,}")
-_SPACE_BEFORE_PUNCTUATION = re.compile(r" +(?=[,.;:!?])")
+# Where a symbol was taken out: nothing before punctuation, a closing
+# quote or the end of a line, else one space.
+_GONE_AT_END = re.compile("[ \t]*" + _GONE + "[" + _GONE + " \t]*(?=[,.;:!?\"')\\]]|\n|$)")
+_GONE_AT_START = re.compile("(?m)^[ \t]*" + _GONE + "[" + _GONE + " \t]*")
+_GONE_RUN = re.compile(_GONE + "+")
 
 
 def speakable(text: str) -> str:
@@ -469,8 +476,11 @@ def speakable(text: str) -> str:
         return text
     for pattern, replacement in _SPOKEN:
         text = pattern.sub(replacement, text)
-    text = _SPACE_RUN.sub(" ", text)
-    return _SPACE_BEFORE_PUNCTUATION.sub("", text)
+    if _GONE in text:
+        text = _GONE_AT_END.sub("", text)
+        text = _GONE_AT_START.sub("", text)
+        text = _GONE_RUN.sub(" ", text)
+    return text
 
 
 def _spoken_lines(text: str) -> list[str]:

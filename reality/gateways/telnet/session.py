@@ -551,7 +551,8 @@ class TelnetSession(TelnetProtocol):
         if self._screen_reader():
             text = spoken_prompt(text)
         super().send_prompt(text)
-        self._after_prompt = True
+        # (An empty prompt leaves the client's cursor at the start of a line.)
+        self._after_prompt = bool(text)
 
     def send_text(self, text: str) -> None:
         self._spill()
