@@ -78,7 +78,7 @@ def markup_html(text: str) -> Markup:
             tables += closing == _TABLE_END
             parts.append(opening)
             closers.append(closing)
-        else:
+        elif isinstance(token, markup.Style):
             parts.append(f"<span{_style_attributes(token)}>")
             closers.append("</span>")
     parts.extend(reversed(closers))

@@ -9,14 +9,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from test_telnet_gateway import Harness, text
 
 from reality.game.mail import open_post_office
 from reality.gateways.render import SCREEN_READER, render, speakable, spoken_prompt
 from reality.gateways.telnet.capabilities import screen_reader_for
 from reality.net.protocols.telnet import Mtts, TerminalType
 from reality.net.protocols.telnet.options import IAC, SB, SE, TTYPE, WILL, WONT
-
-from test_telnet_gateway import Harness, text
 
 ESC = "\x1b"
 
@@ -221,7 +220,7 @@ def test_transcript_of_every_kind_of_message_in_screen_reader_mode():
 
 
 def test_set_screenreader_overrides_what_the_client_says():
-    """'set screenreader on' for a colour client, 'off' for a screen reader's: the next line obeys."""
+    """set screenreader on for a colour client, off for a screen reader's: obeyed at once."""
     h = Harness(banner_wait=1.0)
     bob, b = h.login("Bob")
     bob.data_received(b"set screenreader on\r\n")

@@ -250,7 +250,7 @@ class TelnetGateway(Factory):
     # -- texts ---------------------------------------------------------------------------
 
     def banner(self) -> str:
-        """The greeting: the world's name underlined (decoration a screen reader skips), how to play."""
+        """The greeting: the world's name, underlined (decoration a screen reader skips)."""
         world = self.world
         rule = "=" * max(3, min(60, len(markup.strip(world.name))))
         lines = ["", f"  {world.name}", "  " + markup.deco(rule), ""]
