@@ -61,6 +61,7 @@ def run_probe(port: int, duration: float) -> None:
     burst of 60), and a faster probe would measure its own rate limit.
     """
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(common.NO_TTYPE)
     read_until(sock, PROMPT, time.monotonic() + 10)
     sock.sendall(f"connect Probe {PASSWORD}\r\n".encode())
     read_until(sock, b"Exits", time.monotonic() + 10)

@@ -50,6 +50,11 @@ if str(ROOT) not in sys.path:
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
+#: IAC WONT TTYPE: what a bot sends on connecting. The server's banner waits
+#: (up to a second) for a client's TTYPE answers; a bot that refuses TTYPE
+#: outright is greeted at once, as a MUD client that answers would be.
+NO_TTYPE = bytes([255, 252, 24])
+
 
 def arg_parser(doc: str | None) -> argparse.ArgumentParser:
     """An argument parser whose ``--help`` shows the script's docstring as written."""

@@ -168,6 +168,7 @@ def run_load(args: argparse.Namespace) -> None:
     for start in range(0, args.bots, 50):
         for index in range(start, min(start + 50, args.bots)):
             sock = socket.create_connection(("127.0.0.1", args.port), timeout=10)
+            sock.sendall(common.NO_TTYPE)
             sock.setblocking(False)
             bot = Bot(index, sock)
             bots[bot.fd] = bot
@@ -185,6 +186,7 @@ def run_load(args: argparse.Namespace) -> None:
 
     # The admin connection that reads @stats.
     admin = socket.create_connection(("127.0.0.1", args.port), timeout=10)
+    admin.sendall(common.NO_TTYPE)
 
     def admin_command(line: str) -> bytes:
         admin.sendall(line.encode() + b"\r\n")
@@ -203,6 +205,7 @@ def run_load(args: argparse.Namespace) -> None:
     flooder = None
     if args.flooder:
         flooder = socket.create_connection(("127.0.0.1", args.port), timeout=10)
+        flooder.sendall(common.NO_TTYPE)
         data = b""
         while PROMPT not in data:
             data += flooder.recv(65536)
@@ -442,6 +445,7 @@ def run_crowd_load(args: argparse.Namespace) -> None:
     for start in range(0, args.bots, 50):
         for index in range(start, min(start + 50, args.bots)):
             sock = socket.create_connection(("127.0.0.1", args.port), timeout=10)
+            sock.sendall(common.NO_TTYPE)
             sock.setblocking(False)
             bot = Bot(index, sock)
             bots[bot.fd] = bot

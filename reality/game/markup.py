@@ -26,6 +26,29 @@ The syntax (documented for builders in ``docs/world-format.md``)::
   stays literal text (so a player's ``{grin}`` reads as typed), and
   :func:`validate` reports it so world files and admins get told.
 
+Besides styles, a few *elements* say what a piece of text is, so that each
+kind of client can show it its own way (a screen reader is read aloud, a
+terminal is looked at). They close with ``{/}`` like a style and nest with
+styles::
+
+    {exit Market Street}north{/}   an exit and where it leads: "north" on a
+                                   screen, "north to Market Street" spoken
+    {alt unread}*{/}               text with a spoken form: "*" on a screen,
+                                   "unread" spoken
+    {deco}=-=-=-=-={/}             decoration (rules, boxes, banner art):
+                                   shown on a screen, silent when spoken
+    {table Letter||from|subject}   a table: rows are the lines inside, cells
+    1<TAB>*<TAB>Alice<TAB>Hi{/}    are separated by TAB; a screen lays it out
+                                   in columns, a screen reader hears each row
+                                   as one line ("Letter 1, from Alice,
+                                   subject Hi"), the labels ("|"-separated
+                                   in the tag) before each non-empty cell
+
+Build them with :func:`exit_link`, :func:`alt`, :func:`deco` and
+:func:`table`, which keep braces and newlines out of the tag. The renderer
+(:mod:`reality.gateways.render`) decides per client; :func:`strip` gives
+the on-screen form.
+
 Text that comes from players (``say``, ``tell``...) goes through
 :func:`escape` so it shows verbatim.
 """
@@ -40,11 +63,17 @@ from attrs import frozen
 __all__ = [
     "CLOSE",
     "COLOUR_NAMES",
+    "ELEMENTS",
+    "Element",
     "Style",
+    "alt",
+    "deco",
     "escape",
+    "exit_link",
     "parse",
     "parse_tag",
     "strip",
+    "table",
     "validate",
 ]
 
@@ -102,6 +131,18 @@ class Style:
         )
 
 
+#: The element tags (see the module docstring): their first word.
+ELEMENTS = ("exit", "alt", "deco", "table")
+
+
+@frozen(slots=True)
+class Element:
+    """An element tag: ``kind`` is one of :data:`ELEMENTS`, ``arg`` the rest of the tag."""
+
+    kind: str
+    arg: str = ""
+
+
 #: The default (unstyled) style.
 PLAIN = Style()
 
@@ -118,7 +159,7 @@ class _Close:
 #: The token :func:`parse` yields for ``{/}``.
 CLOSE = _Close()
 
-Token = str | Style | _Close
+Token = str | Style | Element | _Close
 
 
 def _colour(word: str) -> Colour | None:
@@ -130,11 +171,17 @@ def _colour(word: str) -> Colour | None:
 
 
 @lru_cache(maxsize=256)
-def parse_tag(body: str) -> Style | None:
-    """The style of a tag's inside (``"bold red"``), or None if it is not a tag."""
+def parse_tag(body: str) -> Style | Element | None:
+    """The style or element of a tag's inside (``"bold red"``), or None if it is not a tag."""
     words = body.split()
     if not words:
         return None
+    if words[0] in ELEMENTS:
+        kind = words[0]
+        arg = body.strip()[len(kind) :].strip()
+        if kind == "deco" and arg:
+            return None
+        return Element(kind, arg)
     fields: dict[str, object] = {}
     for word in words:
         word = word.lower()
@@ -191,10 +238,49 @@ def parse(text: str) -> list[Token]:
 
 
 def strip(text: str) -> str:
-    """The visible text of markup, without any style."""
+    """The visible text of markup, without any style (elements in their on-screen form).
+
+    A table's cells stay separated by TAB.
+    """
     if "{" not in text:
         return text
     return "".join(t for t in parse(text) if isinstance(t, str))
+
+
+def _tag_arg(text: str) -> str:
+    """``text`` made safe inside a tag: no braces, no line breaks, single spaces."""
+    return " ".join(text.replace("{", "(").replace("}", ")").split())
+
+
+def exit_link(name: str, destination: str) -> str:
+    """Markup for an exit ``name`` (markup) leading to ``destination`` (plain text)."""
+    where = _tag_arg(destination)
+    if not where:
+        return name
+    return f"{{exit {where}}}{name}{{/}}"
+
+
+def alt(shown: str, spoken: str) -> str:
+    """Markup showing ``shown`` (markup) on a screen and saying ``spoken`` (plain) aloud."""
+    said = _tag_arg(spoken)
+    return f"{{alt {said}}}{shown}{{/}}" if said else f"{{deco}}{shown}{{/}}"
+
+
+def deco(text: str) -> str:
+    """Markup for decoration (``text``, markup): shown on a screen, silent when spoken."""
+    return f"{{deco}}{text}{{/}}"
+
+
+def table(rows: list[list[str]], labels: list[str] | None = None) -> str:
+    """Markup for a table of ``rows`` of cells (markup), with spoken ``labels`` per column.
+
+    Cells lose their TABs and line breaks (they separate cells and rows).
+    """
+    head = "|".join(_tag_arg(label).replace("|", "/") for label in labels or [])
+    body = "\n".join(
+        "\t".join(" ".join(cell.split()) for cell in row) for row in rows
+    )
+    return f"{{table {head}}}{body}{{/}}" if head else f"{{table}}{body}{{/}}"
 
 
 def escape(text: str) -> str:

@@ -65,7 +65,7 @@ from typing import Any, Protocol
 
 from attrs import frozen
 
-from reality.game import commands
+from reality.game import commands, markup
 from reality.game.accounts import name_key
 from reality.game.bans import Bans
 from reality.game.behaviours import Behaviour, Catalogue, Happening, load_catalogue
@@ -1143,7 +1143,11 @@ class World:
         if others:
             lines.append(others)
         if room.exits:
-            ways = ", ".join(map(_exit_label, room.exits.values()))
+            rooms = self.rooms
+            ways = ", ".join(
+                markup.exit_link(_exit_label(way), _destination_name(rooms, way))
+                for way in room.exits.values()
+            )
             lines.append(f"{{green}}Exits: {ways}.{{/}}")
         else:
             lines.append("{green}There is no obvious way out.{/}")
@@ -1193,9 +1197,11 @@ class World:
         admin = viewer is not None and viewer.admin
         names = []
         for p in players[:WHO_LIST_LIMIT]:
-            entry = p.name + (" {yellow}(admin){/}" if p.admin else "")
+            # "Alice (admin) (The Inn)" on a screen; "Alice, admin, in The Inn" read aloud.
+            entry = p.name + (markup.alt(" {yellow}(admin){/}", ", admin") if p.admin else "")
             if p.location is not None and (admin or self.where_visible(p)):
-                entry += f" {{dim}}({p.location.name}){{/}}"
+                where = markup.strip(p.location.name)
+                entry += markup.alt(f" {{dim}}({p.location.name}){{/}}", f", in {where}")
             names.append(entry)
         text = heading + "\n" + ", ".join(names)
         if count > WHO_LIST_LIMIT:
@@ -1422,6 +1428,12 @@ def _position(item: Item) -> tuple[str, str] | None:
     if isinstance(holder, Npc):
         return ("npc", holder.id)
     return None
+
+
+def _destination_name(rooms: dict[str, Room], way: Exit) -> str:
+    """The name of the room ``way`` leads to, as plain text ("" if it leads nowhere known)."""
+    room = rooms.get(way.destination)
+    return markup.strip(room.name) if room is not None else ""
 
 
 def _exit_label(way: Exit) -> str:

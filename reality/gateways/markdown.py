@@ -60,19 +60,52 @@ def markup_html(text: str) -> Markup:
     """
     text = _CONTROL.sub("", text)
     parts: list[str] = []
-    depth = 0
+    # What closes each open tag: a style's </span>, or an element's ending.
+    closers: list[str] = []
+    tables = 0  # tables open: a TAB inside one separates cells
     for token in markup.parse(text):
         if isinstance(token, str):
+            if tables:
+                token = token.replace("\t", " \N{MIDDLE DOT} ")
             parts.append(str(escape(token)))
         elif token is markup.CLOSE:
-            if depth:
-                parts.append("</span>")
-                depth -= 1
-        else:
-            parts.append(f"<span{_style_attributes(token)}>")  # type: ignore[arg-type]
-            depth += 1
-    parts.append("</span>" * depth)
+            if closers:
+                closing = closers.pop()
+                tables -= closing == _TABLE_END
+                parts.append(closing)
+        elif isinstance(token, markup.Element):
+            opening, closing = _element_html(token)
+            tables += closing == _TABLE_END
+            parts.append(opening)
+            closers.append(closing)
+        elif isinstance(token, markup.Style):
+            parts.append(f"<span{_style_attributes(token)}>")
+            closers.append("</span>")
+    parts.extend(reversed(closers))
     return Markup("".join(parts))
+
+
+_TABLE_END = "</span><!-- table -->"
+
+
+def _element_html(element: markup.Element) -> tuple[str, str]:
+    """An element of world markup as HTML: what opens it and what closes it.
+
+    Decoration is hidden from assistive technology; a spoken alternative is
+    read instead of the text it stands for; an exit says where it leads;
+    a table's cells are set apart by a middle dot (tables in world text are
+    rare: the game's own tables, like the mail listing, are not on the web).
+    """
+    arg = escape(element.arg)
+    if element.kind == "deco":
+        return '<span aria-hidden="true">', "</span>"
+    if element.kind == "alt":
+        return '<span aria-hidden="true">', f'</span><span class="sr-only">{arg}</span>'
+    if element.kind == "exit" and element.arg:
+        return f'<span title="to {arg}">', f'</span><span class="sr-only"> to {arg}</span>'
+    if element.kind == "table":
+        return '<span class="table">', _TABLE_END
+    return "<span>", "</span>"
 
 
 def plain(text: str) -> str:

@@ -20,6 +20,15 @@ so a client that drops a line never bleeds colour into the rest.
 
 Control characters in the text (a player typing ESC, say) are dropped
 here, so no client can be made to run another client's terminal.
+
+The markup's elements (exits, spoken alternatives, decoration, tables:
+:mod:`reality.game.markup`) are resolved first, per capability
+(:func:`resolve`): a table is laid out in columns for the width, or read
+as one line per row. :data:`SCREEN_READER` is the capability of a client
+read aloud by a screen reader (or shown on a braille display): no colour,
+no decoration, no wrapping (the reader and the display wrap), exits with
+their destinations, tables as lines, and the symbols a speech synthesiser
+stumbles on written as words (:data:`SPOKEN_SYMBOLS`, :func:`speakable`).
 """
 
 from __future__ import annotations
@@ -28,15 +37,20 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from reality.game.markup import CLOSE, PLAIN, Style, parse
+from reality.game.markup import _TOKEN, CLOSE, PLAIN, Element, Style, escape, parse, parse_tag
 
 __all__ = [
     "ANSI16",
     "ANSI256",
     "CAPABILITIES",
     "PLAIN_TEXT",
+    "SCREEN_READER",
+    "SPOKEN_SYMBOLS",
     "TRUECOLOR",
     "render",
+    "resolve",
+    "speakable",
+    "spoken_prompt",
     "text_width",
 ]
 
@@ -44,7 +58,8 @@ PLAIN_TEXT = "plain"
 ANSI16 = "ansi"
 ANSI256 = "256"
 TRUECOLOR = "truecolor"
-CAPABILITIES = (PLAIN_TEXT, ANSI16, ANSI256, TRUECOLOR)
+SCREEN_READER = "screenreader"
+CAPABILITIES = (PLAIN_TEXT, ANSI16, ANSI256, TRUECOLOR, SCREEN_READER)
 
 RESET = "\x1b[0m"
 
@@ -69,12 +84,16 @@ def render(text: str, capability: str = ANSI16, width: int = 80, newline: str = 
     length in columns (0 or less: no wrapping). Lines are joined with
     ``newline``; there is no trailing newline.
     """
-    if "\t" in text:
-        text = text.replace("\t", "    ")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _CONTROL.sub("", text)
+    if capability == SCREEN_READER:
+        return newline.join(_spoken_lines(text))
     colour = capability != PLAIN_TEXT
+    if "{" in text:
+        text = resolve(text, spoken=False, width=width)
+    if "\t" in text:
+        text = text.replace("\t", "    ")
     # Fast path: plain text that fits needs no work beyond joining lines.
     if "{" not in text and (width <= 0 or _short(text, width)):
         return text.replace("\n", newline) if newline != "\n" else text
@@ -277,3 +296,219 @@ def _nearest256(rgb: tuple[int, int, int]) -> int:
     if grey_dist < cube_dist:
         return 232 + grey
     return 16 + 36 * ri + 6 * gi + bi
+
+
+# -- elements ------------------------------------------------------------------------------
+
+
+def resolve(text: str, *, spoken: bool, width: int = 0) -> str:
+    """``text`` with its elements replaced by markup for a screen (or, ``spoken``, a reader).
+
+    Styles and literal braces are kept as they are. A ``{/}`` closes the
+    innermost open tag, style or element, and tags still open at the end
+    close there, as :func:`~reality.game.markup.parse` reads them.
+    """
+    if "{" not in text:
+        return text
+    # Frames: (the element, or None for the root and for styles, its parts).
+    stack: list[tuple[Element | None, list[str]]] = [(None, [])]
+    pos = 0
+    for match in _TOKEN.finditer(text):
+        parts = stack[-1][1]
+        if match.start() > pos:
+            parts.append(text[pos : match.start()])
+        pos = match.end()
+        body = match.group(1)
+        if body is None:
+            parts.append("{{")
+        elif body == "/":
+            if len(stack) > 1:
+                _close(stack, spoken, width)
+        else:
+            tag = parse_tag(body)
+            if isinstance(tag, Element):
+                stack.append((tag, []))
+            elif tag is None:
+                parts.append(match.group(0))
+            else:
+                stack.append((None, [match.group(0)]))
+    if pos < len(text):
+        stack[-1][1].append(text[pos:])
+    while len(stack) > 1:
+        _close(stack, spoken, width)
+    return "".join(stack[0][1])
+
+
+def _close(stack: list[tuple[Element | None, list[str]]], spoken: bool, width: int) -> None:
+    element, parts = stack.pop()
+    inner = "".join(parts)
+    out = stack[-1][1]
+    if element is None:
+        out.append(inner + "{/}")
+        return
+    kind, arg = element.kind, element.arg
+    if kind == "exit":
+        out.append(f"{inner} to {escape(arg)}" if spoken and arg else inner)
+    elif kind == "alt":
+        out.append(escape(arg) if spoken else inner)
+    elif kind == "deco":
+        out.append("" if spoken else inner)
+    elif kind == "table":
+        rows = [row.split("\t") for row in inner.split("\n") if row.strip()]
+        labels = arg.split("|") if arg else []
+        out.append(_table_lines(rows, labels) if spoken else _table_columns(rows, width))
+
+
+def _table_lines(rows: list[list[str]], labels: list[str]) -> str:
+    """A table read aloud: one line per row, each non-empty cell after its label."""
+    lines = []
+    for row in rows:
+        said = []
+        for index, cell in enumerate(row):
+            cell = cell.strip()
+            if not _visible(cell).strip():
+                continue
+            label = labels[index].strip() if index < len(labels) else ""
+            said.append(f"{escape(label)} {cell}" if label else cell)
+        lines.append(", ".join(said))
+    return "\n".join(lines)
+
+
+def _visible(cell: str) -> str:
+    return "".join(t for t in parse(cell) if isinstance(t, str))
+
+
+#: A column is never narrowed below this many columns to fit the width.
+MIN_COLUMN = 6
+
+
+def _table_columns(rows: list[list[str]], width: int) -> str:
+    """A table on a screen: columns two spaces apart, numbers to the right, fitted to ``width``.
+
+    When the natural widths do not fit, the widest column gives way first
+    (its cells end in "..."), down to :data:`MIN_COLUMN`.
+    """
+    if not rows:
+        return ""
+    count = max(len(row) for row in rows)
+    cells = [row + [""] * (count - len(row)) for row in rows]
+    shown = [[_visible(cell) for cell in row] for row in cells]
+    widths = [max(text_width(row[i]) for row in shown) for i in range(count)]
+    numeric = [all(row[i].strip().isdigit() or not row[i].strip() for row in shown)
+               for i in range(count)]
+    if width > 0:
+        excess = sum(widths) + 2 * (count - 1) - width
+        while excess > 0:
+            widest = max(range(count), key=lambda i: widths[i])
+            cut = min(excess, widths[widest] - MIN_COLUMN)
+            if cut <= 0:
+                break
+            widths[widest] -= cut
+            excess -= cut
+    lines = []
+    for row, plain in zip(cells, shown, strict=True):
+        out = []
+        for i in range(count):
+            cell, visible = row[i], plain[i]
+            used = text_width(visible)
+            if used > widths[i]:
+                short = _shorten(visible, widths[i])
+                cell, used = escape(short), text_width(short)
+            pad = " " * (widths[i] - used)
+            out.append(pad + cell if numeric[i] else cell + pad)
+        lines.append("  ".join(out).rstrip())
+    return "\n".join(lines)
+
+
+def _shorten(text: str, width: int) -> str:
+    """``text`` cut to ``width`` columns, ending in "..."."""
+    keep: list[str] = []
+    used = 0
+    for ch in text:
+        cw = char_width(ch)
+        if used + cw > width - 3:
+            break
+        keep.append(ch)
+        used += cw
+    return "".join(keep) + "..."
+
+
+# -- speech --------------------------------------------------------------------------------
+
+# Marks where a symbol was taken out, until the spaces around it are settled.
+_GONE = "\x00"
+
+#: What a screen reader gets instead of symbols a speech synthesiser reads
+#: badly ("dash greater than", "number sign number sign number sign"), in
+#: the order they apply: (what, pattern, replacement). Documented in
+#: docs/accessibility.md; text without these is left exactly as it is.
+SPOKEN_SYMBOLS: tuple[tuple[str, str, str], ...] = (
+    ("box drawing and block characters", r"[ \t]*[\u2500-\u259f]+[ \t]*", _GONE),
+    ("a run of 3 or more - = * ~ # _ + ^ | / \\ < > (a rule)",
+     r"[ \t]*([-=*~#_+^|/\\<>])\1{2,}[ \t]*", _GONE),
+    ("-> --> => and the arrow \u2192", r"[ \t]*(?:-+>|=>|\u2192)[ \t]*", " to "),
+    ("<- <-- and the arrow \u2190", r"[ \t]*(?:<-+|\u2190)[ \t]*", " from "),
+    ("a placeholder <name>", r"<([A-Za-z][\w ]*)>", r"\1"),
+    ("(y/n)", r"\(\s*y\s*/\s*n\s*\)", "(yes or no)"),
+    ("|", r"[ \t]*\|[ \t]*", ", "),
+    ("#3", r"#(?=\d)", "number "),
+    ("~3", r"~(?=\d)", "about "),
+    ("any other ~", r"[ \t]*~[ \t]*", _GONE),
+    ("&", r"[ \t]*&[ \t]*", " and "),
+    ("50%", r"(?<=\d)[ \t]*%", " percent"),
+    ("*emphasis*", r"\*(\S(?:[^*\n]*\S)?)\*", r"\1"),
+    ("a bullet (* - + at the start of a line)", r"(?m)^[ \t]*[*+-][ \t]+", ""),
+)
+
+_SPOKEN = tuple((re.compile(pattern), replacement) for _, pattern, replacement in SPOKEN_SYMBOLS)
+# Symbols any pattern of SPOKEN_SYMBOLS starts with: text without them is left alone.
+_SPOKEN_TRIGGER = re.compile(r"[\u2500-\u259f\-=*~#_+^|/\\<>\u2192\u2190(&%]")
+# Where a symbol was taken out: nothing before punctuation, a closing
+# quote or the end of a line, else one space.
+_GONE_AT_END = re.compile("[ \t]*" + _GONE + "[" + _GONE + " \t]*(?=[,.;:!?\"')\\]]|\n|$)")
+_GONE_AT_START = re.compile("(?m)^[ \t]*" + _GONE + "[" + _GONE + " \t]*")
+_GONE_RUN = re.compile(_GONE + "+")
+
+
+def speakable(text: str) -> str:
+    """``text`` (plain) with :data:`SPOKEN_SYMBOLS` written as words; other text unchanged."""
+    if not _SPOKEN_TRIGGER.search(text):
+        return text
+    for pattern, replacement in _SPOKEN:
+        text = pattern.sub(replacement, text)
+    if _GONE in text:
+        text = _GONE_AT_END.sub("", text)
+        text = _GONE_AT_START.sub("", text)
+        text = _GONE_RUN.sub(" ", text)
+    return text
+
+
+def _spoken_lines(text: str) -> list[str]:
+    """Markup as a screen reader gets it: lines of plain, speakable text.
+
+    Indentation and trailing spaces go (they are layout), and so do blank
+    lines at the ends and repeated ones (a removed rule leaves nothing).
+    """
+    if "{" in text:
+        text = _visible(resolve(text, spoken=True))
+    lines: list[str] = []
+    for line in speakable(text.replace("\t", ", ")).split("\n"):
+        line = line.strip()
+        if line or (lines and lines[-1]):
+            lines.append(line)
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def spoken_prompt(prompt: str) -> str:
+    """A prompt for a screen reader: short, without the "> " a synthesiser reads aloud.
+
+    The usual prompt ("> ") becomes nothing (the EOR/GA mark still tells the
+    client a prompt came); "homepage> " becomes "homepage: ".
+    """
+    text = prompt.strip()
+    if text.endswith(">"):
+        text = text.rstrip(">").strip()
+        return speakable(text) + ": " if text else ""
+    return speakable(text) + " " if text else ""

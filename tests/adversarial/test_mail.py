@@ -119,7 +119,7 @@ def test_outside_mail_forging_the_admin_is_not_shown_as_his_letter(tmp_path):
         assert "You have mail from attacker@evil.example: Admin notice" in said
         assert "mail from Root" not in said
         listing = alice.command("mail")
-        assert "1 * attacker@evil.ex" in listing and " Root " not in listing
+        assert "1  *  attacker@evil.ex" in listing and " Root " not in listing
         letter = " ".join(alice.command("mail read 1").split())  # unwrapped
         assert (
             f"From: Root <root@{DOMAIN}> [from outside the game, sent by attacker@evil.example]"

@@ -59,3 +59,26 @@ def test_tintin_sends_a_heading_the_way_help_says(tmp_path):
         web.close()
         assert "<h2>Travels of Tina</h2>" in page  # headings sit under the page's own h1
         assert "I walked north; then south." in page
+
+
+def test_tintin_with_its_screen_reader_on_gets_screen_reader_text(tmp_path):
+    """`#config {SCREEN READER} ON` (MTTS 335): plain, speakable text from the banner on."""
+    tmux = Tmux(columns=110, rows=45)
+    with ServerProcess(tmp_path, expect=("telnet", "http")) as server:
+        tmux.start(f"cd {tmp_path} && HOME={tmp_path} TERM=xterm {TINTIN}")
+        try:
+            tmux.wait_for("T I N T I N")
+            tmux.keys("#config {SCREEN READER} ON", "Enter")
+            tmux.keys(f"#session s 127.0.0.1 {server.ports['telnet']}", "Enter")
+            # The login help's "create <name> <password> | connect ..." as words.
+            screen = tmux.wait_for("create name password, connect name password")
+            assert "===" not in screen, screen  # the banner's rule is decoration
+            tmux.keys("create Sam secret12", "Enter")
+            tmux.wait_for("Welcome to Tiny Test World, Sam!")
+            screen = tmux.wait_for("Exits: north to The Library.")
+            tmux.keys("n", "Enter")
+            screen = tmux.wait_for("Exits: south to The Hall.")
+            tmux.keys("set", "Enter")
+            screen = tmux.wait_for("screenreader: auto")
+        finally:
+            tmux.kill()

@@ -68,3 +68,17 @@ def test_parse_never_raises(text: str) -> None:
     tokens = parse(text)
     assert all(isinstance(t, (str, Style)) or t is CLOSE for t in tokens)
     assert isinstance(validate(text), list)
+
+
+def test_elements_parse_validate_and_strip_to_their_screen_form() -> None:
+    """{exit}, {alt}, {deco}, {table}: valid tags closed by {/}, stripped to the screen's form."""
+    from reality.game.markup import Element, alt, deco, exit_link, table
+
+    text = exit_link("north", "Market {Street}") + " " + alt("*", "unread") + deco("==")
+    assert parse(exit_link("north", "The Inn")) == [Element("exit", "The Inn"), "north", CLOSE]
+    assert validate(text) == []
+    assert strip(text) == "north *=="
+    assert strip(table([["1", "Alice"]], ["Letter", "from"])) == "1\tAlice"
+    assert validate("{deco x}") == [
+        "unknown markup tag '{deco x}' (write '{{' for a literal brace)"
+    ]

@@ -409,7 +409,7 @@ def test_set_settings(trio) -> None:
         "color is now off.",
         "width is now 100.",
         "Width is 'auto' or a number from 20 to 250.",
-        "There is no setting 'speed'. Settings: color, brief, where, width.",
+        "There is no setting 'speed'. Settings: color, brief, where, screenreader, width.",
     ]
     world.execute(alice, "set")
     assert "  color: off" in a.take()

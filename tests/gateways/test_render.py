@@ -123,3 +123,22 @@ def test_no_line_is_wider_than_the_width(parts: list[str], width: int, cap: str)
         assert text_width(visible(line)) <= max(width, 2)
         if cap == PLAIN_TEXT:
             assert ESC not in line
+
+
+def test_elements_render_per_capability() -> None:
+    """One text, two forms: a screen sees exits and columns, a screen reader hears sentences."""
+    from reality.game.markup import alt, deco, exit_link, table
+    from reality.gateways.render import PLAIN_TEXT, SCREEN_READER, render
+
+    text = (
+        deco("~~~~") + "\n{green}Exits: " + exit_link("north", "Market Street") + ", "
+        + exit_link("east", "the Inn") + ".{/}\n"
+        + table([["1", alt("*", "unread"), "Alice"], ["12", "", "Bob"]], ["Letter", "", "from"])
+    )
+    assert render(text, PLAIN_TEXT, 80, "\n") == (
+        "~~~~\nExits: north, east.\n 1  *  Alice\n12     Bob"
+    )
+    assert render(text, SCREEN_READER, 80, "\n") == (
+        "Exits: north to Market Street, east to the Inn.\n"
+        "Letter 1, unread, from Alice\nLetter 12, from Bob"
+    )

@@ -67,6 +67,9 @@ class Harness:
         self.world = World(self.clock, self.store, admins=["Root"])
         self.world.load(load_world(TINY))
         self.auth = Authenticator(self.store, ImmediateHasher(), self.clock)
+        # These fake clients answer no negotiation: greet them at once unless
+        # a test is about the banner's wait for TTYPE.
+        gateway_options.setdefault("banner_wait", 0)
         self.gateway = TelnetGateway(self.world, self.auth, self.clock, **gateway_options)
 
     def connect(
@@ -103,13 +106,21 @@ def harness():
     h.store.close()
 
 
-def test_banner_and_login_instructions(harness):
-    """A new connection sees the world's name, its welcome, and how to log in."""
+def test_banner_and_login_instructions():
+    """A new connection sees the world's name, its welcome, and how to log in.
+
+    A client that answers no negotiation (this fake one) is greeted when the
+    banner's wait for its TTYPE ends.
+    """
+    harness = Harness(banner_wait=1.0)
     _, transport = harness.connect()
+    assert "Tiny Test World" not in text(transport)
+    harness.clock.advance(harness.gateway.banner_wait)
     seen = text(transport)
     assert "Tiny Test World" in seen
     assert "Welcome to the Tiny Test World." in seen
     assert "create <name> <password>" in seen and "connect <name> <password>" in seen
+    harness.store.close()
 
 
 def test_create_shows_the_start_room_and_a_prompt(harness):

@@ -80,8 +80,12 @@ def _columns_of(text: str) -> int:
     return sum(max(0, wcwidth(ch)) for ch in text)
 
 
-def _fit(text: str, width: int) -> str:
-    """``text`` cut (with "...") and padded to exactly ``width`` terminal columns."""
+#: Terminal columns a sender takes in the listing at most (the subject gets the rest).
+SENDER_WIDTH = 24
+
+
+def _fit(text: str, width: int, *, pad: bool = True) -> str:
+    """``text`` cut (with "...") to at most ``width`` terminal columns, and padded to it."""
     used = _columns_of(text)
     if used > width:
         keep: list[str] = []
@@ -94,24 +98,7 @@ def _fit(text: str, width: int) -> str:
             used += w
         text = "".join(keep) + "..."
         used += 3
-    return text + " " * (width - used)
-
-
-def _player_columns(player: Player) -> int:
-    """The width to lay a table out for: the player's setting, else their terminal's, else 80."""
-    setting = player.settings.get("width", "auto")
-    if isinstance(setting, int) and setting > 0:
-        return max(20, min(setting, 500))
-    # A telnet session knows the window size (NAWS); others may not.
-    width = getattr(player.session, "width", None)
-    if isinstance(width, int) and width > 0:
-        return max(20, min(width, 500))
-    return 80
-
-
-#: Columns of a listing row that are not the sender or the subject: the
-#: spaces around the mark, the mark, two spaces before the date, the date.
-_ROW_FIXED = 1 + 1 + 1 + 1 + 2 + 16
+    return text + " " * (width - used) if pad else text
 
 
 def _office(ctx: Context) -> PostOffice:
@@ -169,18 +156,22 @@ def _list(ctx: Context, office: PostOffice) -> None:
     shown = letters[-MAX_LISTED:]
     if len(shown) < len(letters):
         lines.append(f"(The newest {len(shown)}; 'mail read <n>' reads any of them.)")
-    # Laid out in terminal columns, not characters (a subject in 日本語 or
-    # with an emoji must not push the date), to fit the player's width.
-    number_width = len(str(letters[-1].number))
-    room = _player_columns(player) - number_width - _ROW_FIXED
-    sender_width = max(6, min(24, room // 3))
-    subject_width = max(6, room - sender_width)
+    # A table: the renderer lays it out in terminal columns for the player's
+    # width (a subject in 日本語 or with an emoji must not push the date),
+    # or reads each letter as one line to a screen reader ("Letter 1,
+    # unread, from Alice, subject Hello, sent 2024-05-01 10:00").
+    rows = []
     for letter in shown:
-        mark = "{bright_yellow}*{/}" if not letter.read else " "
-        sender = markup.escape(_fit(letter.sender, sender_width))
-        subject = markup.escape(_fit(letter.subject, subject_width))
-        when = _short_date(letter.sent_at or letter.received_at)
-        lines.append(f"{letter.number:>{number_width}} {mark} {sender} {subject}  {when}")
+        mark = markup.alt("{bright_yellow}*{/}", "unread") if not letter.read else ""
+        sender = markup.escape(_fit(letter.sender, SENDER_WIDTH, pad=False))
+        rows.append([
+            str(letter.number),
+            mark,
+            sender,
+            markup.escape(letter.subject),
+            _short_date(letter.sent_at or letter.received_at).rstrip(),
+        ])
+    lines.append(markup.table(rows, ["Letter", "", "from", "subject", "sent"]))
     lines.append("Type 'mail read <n>' to read a letter. Times are UTC.")
     ctx.tell("\n".join(lines))
 

@@ -305,6 +305,8 @@ _SETTINGS = {
     "brief": ("off", "on"),
     # Whether others see your room: on the website and in 'who' (admins always do).
     "where": ("hidden", "visible"),
+    # Text for a screen reader (docs/accessibility.md); auto: as the client says (MTTS/TTYPE).
+    "screenreader": ("auto", "on", "off"),
 }
 
 
@@ -314,6 +316,8 @@ def set_(ctx: Context, args: str) -> None:
     value = value.strip()
     if key == "colour":
         key = "color"
+    elif key in ("screen-reader", "screen_reader", "sr"):
+        key = "screenreader"
     if not key:
         width = player.settings.get("width", "auto")
         lines = ["{bold}Your settings:{/}"]
@@ -336,7 +340,8 @@ def set_(ctx: Context, args: str) -> None:
         new = value
     else:
         raise Refusal(
-            f"There is no setting '{markup.escape(key)}'. Settings: color, brief, where, width."
+            f"There is no setting '{markup.escape(key)}'."
+            " Settings: color, brief, where, screenreader, width."
         )
     player.settings[key] = new
     ctx.world.mark_dirty(player)
@@ -347,6 +352,15 @@ def set_(ctx: Context, args: str) -> None:
             "where is now visible: your room shows on the website and in 'who'."
             if new == "visible"
             else "where is now hidden: only admins see which room you are in."
+        )
+        return
+    if key == "screenreader":
+        ctx.tell(
+            "screenreader is now on: no colour, no decoration, exits with where they lead,"
+            " tables read as lines, short prompts."
+            if new == "on"
+            else f"screenreader is now {new}"
+            + (": as your client says." if new == "auto" else ".")
         )
         return
     ctx.tell(f"{key} is now {new}.")

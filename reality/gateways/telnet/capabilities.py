@@ -18,7 +18,14 @@ from functools import lru_cache
 from reality.gateways.render import ANSI16, ANSI256, PLAIN_TEXT, TRUECOLOR, render
 from reality.net.protocols.telnet import Mtts, TerminalType
 
-__all__ = ["CACHE_TEXT_LIMIT", "capability_for", "render_bytes", "render_escaped"]
+__all__ = [
+    "CACHE_TEXT_LIMIT",
+    "SCREEN_READER_NAMES",
+    "capability_for",
+    "render_bytes",
+    "render_escaped",
+    "screen_reader_for",
+]
 
 #: Clients whose TTYPE name says they can show ANSI colour.
 _COLOUR_TERMINALS = (
@@ -26,6 +33,16 @@ _COLOUR_TERMINALS = (
     "MUDLET", "TINTIN", "MUSHCLIENT", "CMUD", "ZMUD", "BLOWTORCH", "MUDRAMMER", "KILDCLIENT",
     "REALITY", "KONSOLE", "ALACRITTY", "KITTY", "WEZTERM", "ITERM", "GNOME",
 )
+
+
+#: Words in a client's TTYPE answers that say a screen reader reads it (case
+#: and the separator between "screen" and "reader" do not matter). Clients
+#: that know (TinTin++ with ``#config {SCREEN READER} ON``, Mudlet's
+#: "advertise screen reader use", MUSHclient, Axmud) say so with MTTS bit 64
+#: instead; these names catch the clients and proxies made for blind players
+#: that answer TTYPE with their name only: VIPMud, MUSHz, Proxiani, and a
+#: name that contains "screen reader" (or an NVDA or JAWS add-on naming itself).
+SCREEN_READER_NAMES = ("SCREENREADER", "VIPMUD", "MUSHZ", "PROXIANI", "NVDA", "JAWS")
 
 
 #: Texts longer than this are one-offs (a help page, a letter, a homepage):
@@ -99,3 +116,20 @@ def capability_for(terminal: TerminalType) -> str:
         return ANSI16
     return PLAIN_TEXT
 
+
+
+def screen_reader_for(terminal: TerminalType) -> bool:
+    """Whether a client's TTYPE/MTTS answers say that a screen reader reads it.
+
+    MTTS bit 64 (``SCREEN_READER``) says so outright; otherwise a name from
+    :data:`SCREEN_READER_NAMES` among the answers does ("MUSHz",
+    "Screen-Reader", "VIPMUD/2.0" ...).
+    """
+    if terminal.mtts is not None and terminal.mtts & Mtts.SCREEN_READER:
+        return True
+    for name in terminal.names:
+        squeezed = "".join(ch for ch in name.upper() if ch.isalnum() or ch == " ")
+        words = squeezed.replace(" ", "")
+        if any(known in words for known in SCREEN_READER_NAMES):
+            return True
+    return False

@@ -18,6 +18,7 @@ from typing import Any
 
 from reality import __version__
 from reality.audit import audit
+from reality.game import markup
 from reality.game.world import World
 from reality.gateways.auth import Authenticator
 from reality.gateways.connections import BANNED, TOO_MANY_FROM_ADDRESS, Connections
@@ -34,6 +35,7 @@ __all__ = [
     "COMMAND_RATE",
     "LOGIN_DEADLINE",
     "LOGIN_TIMEOUT",
+    "BANNER_WAIT",
     "MAX_QUEUED_LINES",
     "OUTPUT_WINDOW",
     "TelnetGateway",
@@ -61,6 +63,11 @@ OUTPUT_WINDOW = 0.05
 #: A DikuMUD pulse, the unit its whole world runs on, is 0.25 s.
 CROWD_WINDOW = 0.2
 CROWD_SIZE = 32
+
+#: Seconds a new connection's banner waits for the client's TTYPE/MTTS answers
+#: (a MUD client answers within a few round trips; a client that refuses TTYPE
+#: or sends a line is greeted at once; a bare TCP client waits this long).
+BANNER_WAIT = 1.0
 
 #: Sessions whose held output one turn of the loop writes (the rest: next turns).
 HELD_SLICE = 250
@@ -102,6 +109,7 @@ class TelnetGateway(Factory):
         output_window: float = OUTPUT_WINDOW,
         crowd_window: float = CROWD_WINDOW,
         crowd_size: int = CROWD_SIZE,
+        banner_wait: float = BANNER_WAIT,
     ) -> None:
         self.world = world
         self.authenticator = authenticator
@@ -115,6 +123,8 @@ class TelnetGateway(Factory):
         self.command_rate = command_rate
         self.command_burst = command_burst
         self.max_queued_lines = max_queued_lines
+        #: Seconds the banner waits for the client's TTYPE/MTTS (see BANNER_WAIT).
+        self.banner_wait = banner_wait
         self.telnet_config = TelnetConfig.server()
         #: When the server started, wall-clock (MSSP's UPTIME).
         self.started = time.time()
@@ -256,8 +266,10 @@ class TelnetGateway(Factory):
     # -- texts ---------------------------------------------------------------------------
 
     def banner(self) -> str:
+        """The greeting: the world's name, underlined (decoration a screen reader skips)."""
         world = self.world
-        lines = ["", f"  {world.name}", ""]
+        rule = "=" * max(3, min(60, len(markup.strip(world.name))))
+        lines = ["", f"  {world.name}", "  " + markup.deco(rule), ""]
         if world.welcome:
             lines += [f"  {world.welcome}", ""]
         if world.web_url:

@@ -8,7 +8,9 @@ prompts, echo for passwords, the account checks of the authenticator);
 after login every line goes to ``World.execute``, at most
 ``command_rate`` lines a second after a burst of ``command_burst``,
 faster lines waiting in a bounded queue, and each command is followed by
-a prompt. What the session needs from its gateway
+a prompt. The banner waits (at most the gateway's ``banner_wait``) for
+the client's TTYPE/MTTS answers, so that a screen reader's client is
+greeted in screen-reader form from the first line. What the session needs from its gateway
 is :class:`SessionHost`, which :class:`~reality.gateways.telnet.gateway.TelnetGateway`
 is.
 
@@ -48,11 +50,15 @@ from reality.gateways.gmcp import (
     supports_wants,
     verb_list,
 )
-from reality.gateways.render import ANSI16, PLAIN_TEXT
-from reality.gateways.telnet.capabilities import capability_for, render_escaped
+from reality.gateways.render import ANSI16, PLAIN_TEXT, SCREEN_READER, render, spoken_prompt
+from reality.gateways.telnet.capabilities import (
+    capability_for,
+    render_escaped,
+    screen_reader_for,
+)
 from reality.net.defer import Deferred, Failure
 from reality.net.interfaces import IReactorTime, ITransport
-from reality.net.protocols.telnet import TelnetConfig, TelnetProtocol, TerminalType
+from reality.net.protocols.telnet import TTYPE, Side, TelnetConfig, TelnetProtocol, TerminalType
 
 # The package's logger, as before the split: what operators configure and
 # filter on does not depend on which module of the package speaks.
@@ -99,6 +105,8 @@ class SessionHost(Protocol):
     command_rate: float
     command_burst: int
     max_queued_lines: int
+    #: Seconds the banner waits for the client's TTYPE/MTTS answers (0: none).
+    banner_wait: float
     #: Lines of input run as game commands since the start.
     commands: int
 
@@ -178,6 +186,8 @@ class TelnetSession(TelnetProtocol):
         self.width = 80
         self.height = 24
         self.client_name = ""
+        #: The client said a screen reader reads it (MTTS bit 64, or its TTYPE name).
+        self.screen_reader = False
         self.peer_host = "?"
         #: The login dialogue's name and new password while it asks for them.
         self.pending_name: str | None = None
@@ -199,6 +209,10 @@ class TelnetSession(TelnetProtocol):
         self._tokens_at = gateway.clock.seconds()
         self._drain_call: Any = None
         self._dropped = 0
+        # The banner is sent once, when the client has said what it is (or
+        # refused to, or the wait is over); the timer that ends the wait.
+        self._greeted = False
+        self._banner_call: Any = None
 
     # -- connection ------------------------------------------------------------------
 
@@ -211,8 +225,33 @@ class TelnetSession(TelnetProtocol):
             self._login_deadline = self.clock.call_later(
                 self.gateway.login_deadline, self._login_too_slow
             )
+        wait = self.gateway.banner_wait
+        if wait > 0:
+            self._banner_call = self.clock.call_later(wait, self._greet)
+        else:
+            self._greet()
+
+    def _greet(self) -> None:
+        """Send the banner and the first prompt: once, as soon as the client is known.
+
+        The client is known when its TTYPE cycle ends (its MTTS may ask for
+        the screen-reader form), when it refuses TTYPE, when it sends a
+        line before that, or when ``banner_wait`` is over: the wait is a
+        timer on the reactor's clock, so nothing stalls meanwhile.
+        """
+        if self._greeted or self._closed:
+            return
+        self._greeted = True
+        call, self._banner_call = self._banner_call, None
+        if call is not None and call.active():
+            call.cancel()
         self.show(self.gateway.banner())
         self.send_prompt(PROMPT)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if not self._greeted and not self._closed and self.codec.refused(Side.REMOTE, TTYPE):
+            self._greet()  # the client will not say what it is: no reason to wait
 
     def connection_lost(self, reason: Failure) -> None:
         super().connection_lost(reason)
@@ -226,6 +265,9 @@ class TelnetSession(TelnetProtocol):
             self._idle.cancel()
         self._idle = None
         self._cancel_login_deadline()
+        banner, self._banner_call = self._banner_call, None
+        if banner is not None and banner.active():
+            banner.cancel()
         if self._drain_call is not None and self._drain_call.active():
             self._drain_call.cancel()
         self._drain_call = None
@@ -499,17 +541,40 @@ class TelnetSession(TelnetProtocol):
         """(capability, width) this session's text is rendered for."""
         player = self.player
         if player is None or not player.settings:
+            if self.screen_reader:
+                return SCREEN_READER, 0
             return self.capability, self.width
+        if self._screen_reader():
+            # No wrapping: the screen reader and the braille display do their own.
+            return SCREEN_READER, 0
         return self._colour(), self._width()
 
+    def _screen_reader(self) -> bool:
+        """Whether this session's text is rendered for a screen reader (``set screenreader``)."""
+        player = self.player
+        setting = player.settings.get("screenreader", "auto") if player is not None else "auto"
+        if setting == "auto":
+            return self.screen_reader
+        return bool(setting == "on")
+
     def send_prompt(self, text: str) -> None:
-        """Send a prompt (EOR/GA-marked); later output starts on a fresh line."""
+        """Send a prompt (EOR/GA-marked); later output starts on a fresh line.
+
+        A screen reader gets the short form (:func:`~reality.gateways.render.spoken_prompt`).
+        """
         self._spill()
+        if self._screen_reader():
+            text = spoken_prompt(text)
         super().send_prompt(text)
-        self._after_prompt = True
+        # (An empty prompt leaves the client's cursor at the start of a line.)
+        self._after_prompt = bool(text)
 
     def send_text(self, text: str) -> None:
         self._spill()
+        if text and self._screen_reader():
+            # The login dialogue's plain text, in the form a screen reader reads well.
+            ending = "\n" if text.endswith("\n") else ""
+            text = render(text.replace("{", "{{"), SCREEN_READER, 0, "\n") + ending
         if self._after_prompt and text:
             self._after_prompt = False
             text = "\n" + text
@@ -637,6 +702,8 @@ class TelnetSession(TelnetProtocol):
     def terminal_type_received(self, terminal: TerminalType) -> None:
         self.capability = capability_for(terminal)
         self.client_name = terminal.client
+        self.screen_reader = screen_reader_for(terminal)
+        self._greet()
 
     def mssp_variables(self) -> dict[str, Any]:
         return self.gateway.mssp_variables()
@@ -715,6 +782,8 @@ class TelnetSession(TelnetProtocol):
     def line_received(self, text: str) -> None:
         if self._closed:
             return
+        if not self._greeted:
+            self._greet()  # a line before the client said what it is: greet it first
         # The client's Enter already moved its cursor to a new line.
         self._after_prompt = False
         self._reset_idle()

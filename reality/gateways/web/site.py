@@ -161,6 +161,8 @@ class WebSite:
         self.router.add("/status.json", self._status)
         self.router.add("/map.svg", self._map)
         self.router.add("/map.xml", self._map_xml)
+        # The map's text alternative: every room and its exits, as links.
+        self.router.add("/rooms", self._rooms)
         self.router.add("/style.css", self._style)
         self.router.add("/help", self._help_index)
         self.router.add("/help/", self._help_slash)
@@ -238,6 +240,9 @@ class WebSite:
 
     def _who(self, request: Request) -> Response:
         return answer(request, self._cached("/who", self._render_who))
+
+    def _rooms(self, request: Request) -> Response:
+        return answer(request, self._cached("/rooms", self._render_rooms))
 
     def _status(self, request: Request) -> Response:
         return answer(request, self._cached("/status.json", self._render_status))
@@ -580,6 +585,26 @@ class WebSite:
             previous=previous,
             extra=[("Access-Control-Allow-Origin", "*")],
         )
+
+    def _render_rooms(self, previous: Page | None) -> Page:
+        """The map as text: every room, indoor or out, and where each exit leads.
+
+        The same rooms as ``/map.svg`` (``World.map_rooms``), in the world's
+        order; each exit links to its room's entry, so a screen reader can
+        walk the world from link to link.
+        """
+        rooms = self.world.map_rooms()
+        names = {room.id: plain(room.name) for room in rooms}
+        entries = [
+            (
+                room.id,
+                names[room.id],
+                "outdoors" if room.outdoor else "indoors",
+                [(way, target, names.get(target)) for way, target in room.exits.items()],
+            )
+            for room in rooms
+        ]
+        return self._html("rooms.html", previous, rooms=entries)
 
     def _render_not_found(self, previous: Page | None) -> Page:
         return self._html("not_found.html", previous, 404, player=None)
