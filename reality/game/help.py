@@ -70,7 +70,7 @@ MAX_HELP_TEXT_TOTAL = 1_000_000
 #: A world topic's name (and each alias): what a player types after ``help``.
 TOPIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _'-]{0,39}\Z")
 #: The category of a topic that names none.
-DEFAULT_TOPIC_CATEGORY = "topics"
+DEFAULT_TOPIC_CATEGORY = "guides"
 #: Characters of text on each side of a search hit in its snippet.
 SNIPPET_CONTEXT = 30
 

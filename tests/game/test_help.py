@@ -56,7 +56,7 @@ def test_the_world_file_topics_are_in_help(make_world, join) -> None:
     lines = b.take()
     assert lines[0].startswith("Commands")
     assert "  About this world: rules" in lines
-    assert "  topics: colour, look, movement, The town" in lines
+    assert "  guides: colour, look, movement, The town" in lines
     world.execute(bob, "help rules")
     assert b.take() == [
         "rules (also: conduct, house rules)",
@@ -299,7 +299,7 @@ def test_the_index_alone() -> None:
         default_registry(), [HelpTopic("zebra", "Stripes.", ("horse",), "Animals")]
     )
     categories = [name for name, _ in index.categories(admin=True)]
-    assert categories[0] == "general" and categories[-2:] == ["Animals", "topics"]
+    assert categories[0] == "general" and categories[-2:] == ["Animals", "guides"]
     assert index.find("horse", admin=False).entries[0].name == "zebra"
     assert index.find("zeb", admin=False).exact is False
     assert [e.name for e in index.find("dr", admin=False).entries] == ["drop"]

@@ -156,12 +156,13 @@ Your mailbox (alice@reality.localhost): 1 letter, 1 unread.
 Letter 1, unread, from Carol, subject Tea to at 5, sent 2023-11-14 22:13
 Type 'mail read n' to read a letter. Times are UTC.
 > help
-Commands (type 'help command' for more):
+Commands (type 'help command' for more, 'help search word' to search every text):
 general: close, drop, emote, get, give, go, help, inventory, lock, look, open, put, quit, read, \
 say, set, tell, unlock, who
 mail: mail
 web: homepage
-Topics: colour, homepage, mail, movement.
+Topics (type 'help topic'):
+guides: colour, movement
 > frobnicate
 I don't understand 'frobnicate'. Type 'help' for a list of commands.
 > homepage edit

@@ -645,6 +645,10 @@ def _help_list(ctx: Context, index: HelpIndex, admin: bool) -> str:
     ]
     topics: list[str] = []
     for category, entries in index.categories(admin=admin):
+        if category == "editor" and not isinstance(ctx.player.input_handler, HomepageEditor):
+            # The editor's own commands are noise until the editor is open
+            # ('help .list' still finds them; '.help' lists them there).
+            continue
         names = ", ".join(e.name for e in entries)
         line = f"  {{green}}{markup.escape(category)}:{{/}} {markup.escape(names)}"
         (lines if entries[0].kind == "verb" else topics).append(line)
