@@ -100,7 +100,7 @@ def test_help_in_the_game_over_telnet(server: ServerProcess) -> None:
     try:
         bob.command("create Bob secret12")
         out = bob.command("help")
-        assert "About this world: rules" in out and "topics: colour, movement, The town" in out
+        assert "About this world: rules" in out and "guides: colour, movement, The town" in out
         out = bob.command("help con")
         assert "rules (also: conduct)" in out and "Be kind. No spam." in out
         out = bob.command("help search LIBRARY")
