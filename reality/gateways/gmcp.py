@@ -11,14 +11,21 @@ gateway extends it with
 each at most :data:`ROOM_INFO_NAMES` long, and after login sends
 ``Client.Verbs`` as ``{"verbs": [...]}``: every verb name and alias the
 player may use (admin verbs only for admins), with the verbs that things
-near the player give (``ring`` beside a bell), sorted; sent again after a
-command that changed it.
+near the player give (``ring`` beside a bell) and the names of the
+channels the player is on (``chat``), sorted; sent again after a command
+that changed it.
 
 What the player carries goes in the IRE ``Char.Items`` style (as Mudlet
 and IRE games use it): ``Char.Items.List`` with ``{"location": "inv",
 "items": [{"id", "name"}, ...]}`` (at most :data:`INVENTORY_ITEMS`), sent
 after login, after a command that changed it, and in answer to the
 client's ``Char.Items.Inv`` request.
+
+Channels (IRE's ``Comm.Channel``): every channel line is also sent as
+``Comm.Channel.Text`` ``{"channel", "talker", "text"}`` (``text`` the whole
+line as plain text), and a client's ``Comm.Channel.List`` request is
+answered with the player's channels, ``[{"name", "caption", "command"}]``
+(:func:`channel_list`).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from reality.game.verbs.core import offered_words
 __all__ = [
     "INVENTORY_ITEMS",
     "ROOM_INFO_NAMES",
+    "channel_list",
     "inventory_list",
     "room_info_with_contents",
     "verb_list",
@@ -78,6 +86,8 @@ def verb_list(world: Any, player: Any) -> dict[str, list[str]]:
         for word in (verb.name, *verb.aliases)
     }
     words.update(offered_words(player))
+    for source in world.verbs.sources:
+        words.update(source.words(player))
     return {"verbs": sorted(words)}
 
 
@@ -85,3 +95,12 @@ def inventory_list(player: Any) -> dict[str, Any]:
     """The ``Char.Items.List`` payload for what ``player`` carries (IRE style)."""
     items = islice(getattr(player, "inventory", ()), INVENTORY_ITEMS)
     return {"location": "inv", "items": [{"id": i.id, "name": i.name} for i in items]}
+
+
+def channel_list(world: Any, player: Any) -> list[dict[str, str]]:
+    """The ``Comm.Channel.List`` payload: the channels ``player`` is on, as IRE games send it."""
+    channels = getattr(world, "channels", None)
+    if channels is None or player is None:
+        return []
+    result: list[dict[str, str]] = channels.channel_list(player)
+    return result

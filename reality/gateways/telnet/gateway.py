@@ -125,6 +125,8 @@ class TelnetGateway(Factory):
         self.crowd_size = crowd_size
         #: Sessions whose bystander output waits for the end of the window.
         self._held: list[TelnetSession] = []
+        #: Sessions whose output waits for the end of the crowd window (big channels).
+        self._held_crowd: list[TelnetSession] = []
         self._logs: dict[Any, RoomLog] = {}
         self.address: Address | None = None
 
@@ -167,6 +169,20 @@ class TelnetGateway(Factory):
         if not self._held:
             self.clock.call_later(self.output_window, self._flush_held)
         self._held.append(session)
+
+    def _hold_crowd_output(self, session: TelnetSession) -> None:
+        # As _hold_output, for the crowd window: a line on a channel every
+        # player is on must not cost every player a write per output window.
+        if self.crowd_window <= 0:
+            self._hold_output(session)
+            return
+        if not self._held_crowd:
+            self.clock.call_later(self.crowd_window, self._flush_held_crowd)
+        self._held_crowd.append(session)
+
+    def _flush_held_crowd(self) -> None:
+        sessions, self._held_crowd = self._held_crowd, []
+        self._write_held_slices(sessions)
 
     def _open_log(self, room: Any, sessions: Sequence[TelnetSession]) -> RoomLog:
         log = RoomLog(room)

@@ -22,6 +22,12 @@ whatever else came in that window: in a room of 200, one ``send()`` per
 listener per window instead of one per listener per loop turn. A reply
 flushes what is held along with it, so order is kept; held output past
 ``hold_limit`` bytes goes out at the end of the turn.
+
+Channel lines (:meth:`TelnetSession.hear_channel`) are noted like a
+bystander's and, on a channel of ``crowd_size`` listeners or more, held
+for the gateway's crowd window: a line on ``chat`` reaches every player,
+and the writes, not the notes, are what it costs. GMCP clients also get
+each line as ``Comm.Channel.Text`` (:meth:`TelnetSession.send_channel_gmcp`).
 """
 
 from __future__ import annotations
@@ -39,12 +45,13 @@ from reality.game.verbs.core import offered_words
 from reality.game.world import World
 from reality.gateways.auth import Authenticator, AuthError
 from reality.gateways.connections import Connections
-from reality.gateways.gmcp import inventory_list, room_info_with_contents, verb_list
+from reality.gateways.gmcp import channel_list, inventory_list, room_info_with_contents, verb_list
 from reality.gateways.render import ANSI16, PLAIN_TEXT
 from reality.gateways.telnet.capabilities import capability_for, render_escaped
 from reality.net.defer import Deferred, Failure
 from reality.net.interfaces import IReactorTime, ITransport
 from reality.net.protocols.telnet import TelnetConfig, TelnetProtocol, TerminalType
+from reality.net.protocols.telnet.options import GMCP, encode_gmcp
 
 # The package's logger, as before the split: what operators configure and
 # filter on does not depend on which module of the package speaks.
@@ -127,6 +134,12 @@ class SessionHost(Protocol):
         """Write ``session``'s output at the end of the output window (bystander output)."""
         ...
 
+    crowd_window: float
+
+    def _hold_crowd_output(self, session: TelnetSession) -> None:
+        """Write ``session``'s output at the end of the crowd window (a big channel's lines)."""
+        ...
+
 
 
 class TelnetSession(TelnetProtocol):
@@ -152,6 +165,8 @@ class TelnetSession(TelnetProtocol):
     #: Texts heard and not rendered yet past which they are rendered (and
     #: checked against hold_limit) at once.
     max_heard: int = 64
+    #: Whether GMCP is agreed (kept by option_changed: read once per channel line).
+    _gmcp_on: bool = False
 
     def __init__(self, gateway: SessionHost) -> None:
         super().__init__(gateway.telnet_config, gateway.clock)
@@ -448,6 +463,66 @@ class TelnetSession(TelnetProtocol):
             elif len(heard) > session.max_heard:
                 session._spill_held()
 
+    @staticmethod
+    def hear_channel(
+        sessions: Sequence[TelnetSession], text: str, package: str, data: dict[str, Any]
+    ) -> None:
+        """A channel line for each of ``sessions`` (its connected members): noted, not rendered.
+
+        :meth:`reality.game.channels.Channels.say` calls it once per line
+        for the channel's telnet sessions. Each listener first takes what
+        its room's log holds (order is kept), then notes the line; it is
+        rendered when the output is written, once per kind of client (the
+        same ``str`` for all). On a channel of ``crowd_size`` listeners or
+        more the output waits for the crowd window, as in a crowded room:
+        every player is on ``chat``, and one write per listener per window
+        is the cost that grows. GMCP sessions also get ``package``, encoded
+        once for all of them.
+        """
+        if not sessions:
+            return
+        gateway = sessions[0].gateway
+        crowd = len(sessions) >= gateway.crowd_size and gateway.crowd_window > 0
+        payload: bytes | None = None
+        for session in sessions:
+            heard = session._heard
+            if heard is None:
+                continue
+            if session._log is not None:
+                session._catch_up()
+            heard.append(text)
+            if len(heard) == 1:
+                if crowd:
+                    session._hold_crowd()
+                else:
+                    session._hold()
+            elif len(heard) > session.max_heard:
+                session._spill_held()
+            if session._gmcp_on:
+                if payload is None:
+                    payload = encode_gmcp(package, data)
+                session.send_channel_gmcp(package, payload)
+
+    def send_channel_gmcp(self, package: str, payload: bytes) -> None:
+        """Send one ``Comm.Channel.*`` GMCP message (``payload``: already encoded).
+
+        The one place channel GMCP leaves a session: a client that says
+        which packages it wants (``Core.Supports``) can be answered here.
+        Clients that never said get every channel message.
+        """
+        if self._closed or not self.codec.gmcp_enabled:
+            return
+        self._spill()  # the line it carries goes first
+        self.codec.send_subnegotiation(GMCP, payload)
+        self.flush()
+
+    def _hold_crowd(self) -> None:
+        """A big channel's line was heard: have it written by the end of the crowd window."""
+        if self._flush_pending or self._dispatching or self._output_held:
+            return
+        self._output_held = True
+        self.gateway._hold_crowd_output(self)
+
     def _hold(self) -> None:
         """Something was heard: have it written by the end of the output window."""
         if self._flush_pending or self._dispatching or self._output_held:
@@ -540,6 +615,8 @@ class TelnetSession(TelnetProtocol):
         if self.player is None or self._closed or not self.codec.gmcp_enabled:
             return
         offered = offered_words(self.player)
+        for source in self.world.verbs.sources:
+            offered.extend(source.words(self.player))
         if self._verbs is not None and offered == self._offered:
             return  # the common case: nothing near gives other verbs
         self._offered = offered
@@ -599,6 +676,11 @@ class TelnetSession(TelnetProtocol):
     def mssp_variables(self) -> dict[str, Any]:
         return self.gateway.mssp_variables()
 
+    def option_changed(self, option: int, side: Any, enabled: bool) -> None:
+        super().option_changed(option, side, enabled)
+        if option == GMCP:
+            self._gmcp_on = self.codec.gmcp_enabled
+
     def gmcp_received(self, package: str, data: Any) -> None:
         # Core.Hello / Core.Supports.* need no answer; Core.Ping does.
         # Limited like IAC AYT: a ping flood gets a burst of answers, then a trickle.
@@ -606,6 +688,9 @@ class TelnetSession(TelnetProtocol):
             self.send_gmcp("Core.Ping")
         elif package == "Char.Items.Inv":
             self._refresh_inventory(always=True)
+        elif package == "Comm.Channel.List" and self.player is not None:
+            payload = encode_gmcp(package, channel_list(self.world, self.player))
+            self.send_channel_gmcp(package, payload)
 
     def interrupt_received(self) -> None:
         # IAC IP: drop what is queued, as a terminal would on ^C.
