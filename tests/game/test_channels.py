@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 from game_fakes import FakeSession, WallClock
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from reality.game import channels as channels_module
 from reality.game.channels import (

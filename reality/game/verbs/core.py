@@ -378,9 +378,9 @@ def _run(ctx: Context, line: str) -> None:
     if way is not None:
         return go(ctx, way.name)
     for source in registry.sources:
-        handler = source.verb_for(ctx.player, word)
-        if handler is not None:
-            return handler(ctx, rest)
+        spoken = source.verb_for(ctx.player, word)
+        if spoken is not None:
+            return spoken(ctx, rest)
     if not rest:
         if word in ABBREVIATIONS or word in OPPOSITES:
             raise Refusal(f"You can't go {expand_direction(word)} from here.")
