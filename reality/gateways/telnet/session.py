@@ -484,19 +484,24 @@ class TelnetSession(TelnetProtocol):
         gateway = sessions[0].gateway
         crowd = len(sessions) >= gateway.crowd_size and gateway.crowd_window > 0
         payload: bytes | None = None
+        # This loop runs once per listener per line: calls only when needed.
         for session in sessions:
             heard = session._heard
             if heard is None:
                 continue
-            if session._log is not None:
+            log = session._log
+            if log is not None and session._cursor < len(log.texts):
                 session._catch_up()
             heard.append(text)
-            if len(heard) == 1:
-                if crowd:
+            count = len(heard)
+            if count == 1:
+                if session._output_held or session._flush_pending or session._dispatching:
+                    pass  # written by the end of this turn or window anyway
+                elif crowd:
                     session._hold_crowd()
                 else:
                     session._hold()
-            elif len(heard) > session.max_heard:
+            elif count > session.max_heard:
                 session._spill_held()
             if session._gmcp_on:
                 if payload is None:
