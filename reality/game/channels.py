@@ -40,19 +40,16 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
 
 from attrs import frozen
 
 from reality.audit import audit
 from reality.game import markup
 from reality.game.store import MIGRATIONS, Migration, Store, register_migrations
-from reality.game.things import ABBREVIATIONS, OPPOSITES, Player, name_list
+from reality.game.things import ABBREVIATIONS, OPPOSITES, Player, Room, name_list
 from reality.game.verbs.core import Context, Refusal, VerbRegistry
-
-if TYPE_CHECKING:
-    from reality.game.world import World
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +60,7 @@ __all__ = [
     "MAX_LINE",
     "Channel",
     "ChannelMessage",
+    "ChannelWorld",
     "Channels",
     "InvalidChannelName",
     "ensure_schema",
@@ -215,6 +213,26 @@ class Channel:
         return f"<Channel {self.name}>"
 
 
+class ChannelWorld(Protocol):
+    """What channels need of :class:`reality.game.world.World` (which makes them).
+
+    A protocol rather than an import: the world imports this module.
+    """
+
+    store: Store
+    verbs: VerbRegistry
+    online: dict[str, Player]
+    rooms: dict[str, Room]
+    clock: Any
+
+    @property
+    def online_version(self) -> int: ...
+
+    def wall(self) -> float: ...
+
+    def behaviours(self) -> Iterator[Any]: ...
+
+
 class Channels:
     """A world's channels: the verbs, membership, delivery and history.
 
@@ -224,7 +242,7 @@ class Channels:
     so a channel's name is a verb for its members.
     """
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: ChannelWorld) -> None:
         self.world = world
         self.store = world.store
         ensure_schema(self.store)
