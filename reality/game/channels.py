@@ -197,7 +197,7 @@ class Channel:
         #: Players' keys who chose: True joined, False left. Others: on if built in.
         self.choices: dict[str, bool] = {}
         self.history: deque[ChannelMessage] = deque(maxlen=HISTORY)
-        self._audience: list[tuple[Any, Any, list[Any]]] | None = None
+        self._audience: list[tuple[Any, list[Any]]] | None = None
         self._audience_key: tuple[int, int] = (-1, -1)
 
     @property
@@ -407,13 +407,13 @@ class Channels:
         """``[(hear_channel, sessions)]`` of the channel's connected members, by kind of session."""
         key = (self.world.online_version, self._version)
         if channel._audience is not None and channel._audience_key == key:
-            return channel._audience  # type: ignore[return-value]
+            return channel._audience
         groups: dict[type, list[Any]] = {}
         for player in self.world.online.values():
             session = player.session
             if session is not None and channel.has(player):
                 groups.setdefault(type(session), []).append(session)
-        audience: list[Any] = [
+        audience: list[tuple[Any, list[Any]]] = [
             (getattr(kind, "hear_channel", None), group) for kind, group in groups.items()
         ]
         channel._audience = audience
