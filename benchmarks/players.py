@@ -47,6 +47,13 @@ samples the server during the window with py-spy (a flame graph when
 ``--profile-out`` ends in ``.svg``, else collapsed stacks) or runs it under
 cProfile (a pstats file); the path is printed.
 
+``--chat`` (with ``--crowd``; issue 14) changes the mix so that 5 % of the
+commands are ``chat <text>`` (taken from ``look``: 45 % look, 25 % move,
+20 % say, 5 % chat, 5 % who): every chat line reaches every bot, wherever
+it stands::
+
+    python benchmarks/players.py --crowd --chat --bots 1000 --seconds 20
+
 The bots' accounts are stored with a cheap scrypt cost (n=2**10) so that
 1,000 logins measure the game, not the password hash; real accounts use
 the full cost, which the hashing workers pay off the loop.
@@ -372,8 +379,12 @@ def npc_world() -> str:
     )
 
 
-def choose_crowd_command(bot: Bot, rng: random.Random, npc: bool = False) -> str:
+def choose_crowd_command(
+    bot: Bot, rng: random.Random, npc: bool = False, chat: bool = False
+) -> str:
     roll = rng.random()
+    if chat and roll < 0.05:
+        return f"chat news from {bot_name(bot.index)} number {rng.randrange(1000)}"
     if roll < 0.50:
         return "look"
     if roll < 0.75:
@@ -469,6 +480,8 @@ def run_crowd_load(args: argparse.Namespace) -> None:
     measure_to = measure_from + args.seconds
     rtts: list[float] = []
     kinds: dict[str, list[float]] = {"look": [], "move": [], "say": [], "who": []}
+    if args.chat:
+        kinds["chat"] = []
     cpu0: tuple[float, float] | None = None
     load0 = 0.0
     core0 = (0.0, 0.0)
@@ -493,9 +506,12 @@ def run_crowd_load(args: argparse.Namespace) -> None:
             fire(bot, now)
 
     def fire(bot: Bot, now: float) -> None:
-        command = choose_crowd_command(bot, rng, args.npc)
+        command = choose_crowd_command(bot, rng, args.npc, args.chat)
         bot.kind = (
-            command if command in ("look", "who") else "say" if command[0] == "s" else "move"
+            command if command in ("look", "who")
+            else "say" if command.startswith("say ")
+            else "chat" if command.startswith("chat ")
+            else "move"
         )
         bot.state = "busy"
         bot.sent_at = now
@@ -599,7 +615,7 @@ def crowd_main(args: argparse.Namespace) -> None:
         pin(server.pid, 0)  # threads started since (none are expected)
         ready = workdir / "measuring"
         argv = [sys.executable, __file__, "--crowd", "--load", "--port", str(port),
-                *(["--npc"] if args.npc else []),
+                *(["--npc"] if args.npc else []), *(["--chat"] if args.chat else []),
                 "--server-pid", str(server.pid), "--bots", str(args.bots),
                 "--seconds", str(args.seconds), "--ramp", str(args.ramp),
                 "--connect-timeout", str(args.connect_timeout),
@@ -645,6 +661,8 @@ def crowd_main(args: argparse.Namespace) -> None:
         if args.npc
         else f"in 9 rooms (~{result['bots'] / 9:.0f} a room)"
     )
+    if args.chat:
+        where += ", 5 % of commands on chat (every line reaches every bot)"
     print(f"players benchmark, crowd: {result['bots']} bots {where}, 1 command/s each;"
           f" python {sys.version.split()[0]}")
     print(f"logins: {result['bots']} in {result['login_seconds']:.1f} s; measured "
@@ -717,6 +735,9 @@ def main() -> None:
     parser.add_argument("--npc", action="store_true",
                         help="--crowd: two rooms, an NPC with greet and respond hearing the"
                              " inn (use --bots 400 for ~200 in its room)")
+    parser.add_argument("--chat", action="store_true",
+                        help="--crowd: 5 %% of commands are 'chat <text>', heard by every bot"
+                             " (use --bots 1000; issue 14)")
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -51,6 +51,8 @@ EVENTS: dict[str, tuple[int, tuple[str, ...]]] = {
     "admin.dig": (INFO, ("who", "address", "target", "exit", "room")),
     "admin.create": (INFO, ("who", "address", "target", "name")),
     "admin.describe": (INFO, ("who", "address", "target")),
+    "admin.channel_create": (INFO, ("who", "address", "target")),
+    "admin.channel_destroy": (INFO, ("who", "address", "target")),
     "admin.load": (INFO, ("who", "address", "target", "result")),
     "admin.shutdown": (WARNING, ("who", "address", "reason")),
     "admin.ban": (WARNING, ("who", "address", "target", "kind", "reason")),

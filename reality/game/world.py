@@ -69,6 +69,7 @@ from reality.game import commands, markup
 from reality.game.accounts import name_key
 from reality.game.bans import Bans
 from reality.game.behaviours import Behaviour, Catalogue, Happening, load_catalogue
+from reality.game.channels import Channels
 from reality.game.events import Event, EventBuffer, deliver
 from reality.game.help import HelpIndex, HelpTopic
 from reality.game.loader import BehaviourDef, WorldDefinition, WorldFileError, load_world_file
@@ -246,6 +247,8 @@ class World:
         self._others_cache: dict[str, tuple[tuple[str, ...], int, str]] = {}
         self._online_version = 0
         self.running = False
+        #: The channels (``chat``, ``newbie`` and those admins made): see reality.game.channels.
+        self.channels = Channels(self)
 
     # -- content ----------
 
@@ -656,8 +659,10 @@ class World:
             old = player.session
             player.session = session
             room = player.location
+            # The new session hears from now on (rooms' and channels' audiences).
+            self._online_version += 1
             if isinstance(room, Room):
-                room.audience = None  # the new session hears from now on
+                room.audience = None
                 entered = getattr(session, "entered_room", None)
                 if entered is not None:
                     entered(room)
@@ -1393,6 +1398,12 @@ class World:
         self._stop_behaviours()
         self.ticks.stop()
         self.save_all()
+        self.channels.flush()
+
+    @property
+    def online_version(self) -> int:
+        """A number that changes whenever a player connects, disconnects or is taken over."""
+        return self._online_version
 
     def dirty_players(self) -> list[Player]:
         """Players with changes the next checkpoint will save."""

@@ -11,8 +11,9 @@ gateway extends it with
 each at most :data:`ROOM_INFO_NAMES` long, and after login sends
 ``Client.Verbs`` as ``{"verbs": [...]}``: every verb name and alias the
 player may use (admin verbs only for admins), with the verbs that things
-near the player give (``ring`` beside a bell), sorted; sent again after a
-command that changed it.
+near the player give (``ring`` beside a bell) and the names of the
+channels the player is on (``chat``), sorted; sent again after a command
+that changed it.
 
 ``Room.Info`` also gets ``coords``: ``[x, y, z]`` on the map's grid
 (:mod:`reality.gateways.mudmap`, the layout ``/map.svg`` and ``/map.xml``
@@ -31,6 +32,12 @@ and IRE games use it): ``Char.Items.List`` with ``{"location": "inv",
 "items": [{"id", "name"}, ...]}`` (at most :data:`INVENTORY_ITEMS`), sent
 after login, after a command that changed it, and in answer to the
 client's ``Char.Items.Inv`` request.
+
+Channels (IRE's ``Comm.Channel``): every channel line is also sent as
+``Comm.Channel.Text`` ``{"channel", "talker", "text"}`` (``text`` the whole
+line as plain text), and a client's ``Comm.Channel.List`` request is
+answered with the player's channels, ``[{"name", "caption", "command"}]``
+(:func:`channel_list`).
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ __all__ = [
     "MAX_CLIENT_NAME",
     "MAX_SUPPORTS",
     "ROOM_INFO_NAMES",
+    "channel_list",
     "client_hello",
     "inventory_list",
     "room_info_with_contents",
@@ -162,6 +170,8 @@ def verb_list(world: Any, player: Any) -> dict[str, list[str]]:
         for word in (verb.name, *verb.aliases)
     }
     words.update(offered_words(player))
+    for source in world.verbs.sources:
+        words.update(source.words(player))
     return {"verbs": sorted(words)}
 
 
@@ -169,3 +179,12 @@ def inventory_list(player: Any) -> dict[str, Any]:
     """The ``Char.Items.List`` payload for what ``player`` carries (IRE style)."""
     items = islice(getattr(player, "inventory", ()), INVENTORY_ITEMS)
     return {"location": "inv", "items": [{"id": i.id, "name": i.name} for i in items]}
+
+
+def channel_list(world: Any, player: Any) -> list[dict[str, str]]:
+    """The ``Comm.Channel.List`` payload: the channels ``player`` is on, as IRE games send it."""
+    channels = getattr(world, "channels", None)
+    if channels is None or player is None:
+        return []
+    result: list[dict[str, str]] = channels.channel_list(player)
+    return result

@@ -6,8 +6,10 @@ A line of input is read like this:
 2. The first word, lower-cased, is looked up as a verb name or alias
    (``look``, ``l``, ``get``, ``@dig``...).
 3. Otherwise it is tried as an exit of the room (``north``, ``n``, ``door``).
-4. Otherwise as the unambiguous start of a verb (``inv`` for ``inventory``).
-5. Otherwise the player is told the word is not understood.
+4. Otherwise it is offered to the registry's *word sources* (e.g. the
+   world's channels: ``chat hello``), which answer for words of their own.
+5. Otherwise as the unambiguous start of a verb (``inv`` for ``inventory``).
+6. Otherwise the player is told the word is not understood.
 
 A verb handler is ``handler(ctx: Context, args: str) -> None``. It refuses
 by raising :class:`Refusal` with a sentence that says why not ("You can't
@@ -22,7 +24,11 @@ then by things in the room, then by the room itself (a behaviour's
 ``@verb`` methods, see :mod:`reality.game.behaviours`), then the world's
 playing set ``world.verbs`` (a :class:`VerbRegistry`). While a
 multi-line mode is on (``player.input_handler``, e.g. the homepage
-editor) that mode's own commands come before all of them. A service adds
+editor) that mode's own commands come before all of them. Last come the
+registry's :class:`WordSource` s (``VerbRegistry.sources``): words that
+are not verbs of the game but name something the player can speak to, like
+a channel; a source never hides a game verb or an exit, which are looked
+up first. A service adds
 its verbs to the world it serves, never on import::
 
     def mail(ctx: Context, args: str) -> None:
@@ -82,6 +88,7 @@ __all__ = [
     "Ambiguous",
     "Verb",
     "VerbRegistry",
+    "WordSource",
     "WorldView",
     "run",
 ]
@@ -131,12 +138,30 @@ class Verb:
     category: str = "general"
 
 
+class WordSource(Protocol):
+    """Words a player may start a command with that are not verbs: a channel's name.
+
+    Asked only after the game's verbs and the room's exits have not matched
+    (so it can never hide them), in the order of ``VerbRegistry.sources``.
+    """
+
+    def verb_for(self, player: Player, word: str) -> Callable[[Context, str], None] | None:
+        """The handler for ``word`` (lower case) typed by ``player``, or None."""
+        ...
+
+    def words(self, player: Player) -> Sequence[str]:
+        """The words ``player`` may use now (for a client's completion: ``Client.Verbs``)."""
+        ...
+
+
 class VerbRegistry:
     """Verbs by name and alias."""
 
     def __init__(self) -> None:
         self._verbs: dict[str, Verb] = {}
         self._words: dict[str, Verb] = {}
+        #: Words beyond the verbs (a channel's name), asked after verbs and exits.
+        self.sources: list[WordSource] = []
         #: Help topics from code beyond the verbs: ``{topic: markup text}``
         #: (:class:`reality.game.help.HelpIndex` lists them; a world file's
         #: topics are in its ``help:`` section, not here).
@@ -368,6 +393,10 @@ def _run(ctx: Context, line: str) -> None:
     way = _find_exit(ctx.room, " ".join(line.lower().split()))
     if way is not None:
         return go(ctx, way.name)
+    for source in registry.sources:
+        spoken = source.verb_for(ctx.player, word)
+        if spoken is not None:
+            return spoken(ctx, rest)
     if not rest:
         if word in ABBREVIATIONS or word in OPPOSITES:
             raise Refusal(f"You can't go {expand_direction(word)} from here.")

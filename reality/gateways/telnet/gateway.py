@@ -139,6 +139,11 @@ class TelnetGateway(Factory):
         self.crowd_size = crowd_size
         #: Sessions whose bystander output waits for the end of the window.
         self._held: list[TelnetSession] = []
+        #: Sessions whose output waits for the end of the crowd window (big channels).
+        self._held_crowd: list[TelnetSession] = []
+        #: The one timer of the crowd window: crowded rooms' logs and big
+        #: channels' listeners are written together when it fires.
+        self._crowd_call: Any = None
         self._logs: dict[Any, RoomLog] = {}
         self.address: Address | None = None
 
@@ -184,6 +189,21 @@ class TelnetGateway(Factory):
             self.clock.call_later(self.output_window, self._flush_held)
         self._held.append(session)
 
+    def _hold_crowd_output(self, session: TelnetSession) -> None:
+        # As _hold_output, for the crowd window: a line on a channel every
+        # player is on must not cost every player a write per output window.
+        # One crowd window for rooms and channels: a listener in a crowded
+        # room who hears a channel too is written once per window, not twice.
+        if self.crowd_window <= 0:
+            self._hold_output(session)
+            return
+        self._start_crowd_window()
+        self._held_crowd.append(session)
+
+    def _start_crowd_window(self) -> None:
+        if self._crowd_call is None:
+            self._crowd_call = self.clock.call_later(self.crowd_window, self._flush_logs)
+
     def _open_log(self, room: Any, sessions: Sequence[TelnetSession]) -> RoomLog:
         log = RoomLog(room)
         for session in sessions:
@@ -193,8 +213,7 @@ class TelnetGateway(Factory):
                 log.members.add(session)
                 log.most_texts = min(log.most_texts, session.max_heard)
                 log.most_size = min(log.most_size, session.hold_limit)
-        if not self._logs:
-            self.clock.call_later(self.crowd_window, self._flush_logs)
+        self._start_crowd_window()
         self._logs[room] = log
         return log
 
@@ -216,7 +235,9 @@ class TelnetGateway(Factory):
         self._write_held_slices(sessions)
 
     def _flush_logs(self) -> None:
-        sessions: list[TelnetSession] = []
+        """The crowd window ended: every crowded room's listeners and big channels' write."""
+        self._crowd_call = None
+        sessions, self._held_crowd = self._held_crowd, []
         logs, self._logs = self._logs, {}
         for log in logs.values():
             for session in log.members:

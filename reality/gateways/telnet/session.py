@@ -24,6 +24,12 @@ whatever else came in that window: in a room of 200, one ``send()`` per
 listener per window instead of one per listener per loop turn. A reply
 flushes what is held along with it, so order is kept; held output past
 ``hold_limit`` bytes goes out at the end of the turn.
+
+Channel lines (:meth:`TelnetSession.hear_channel`) are noted like a
+bystander's and, on a channel of ``crowd_size`` listeners or more, held
+for the gateway's crowd window: a line on ``chat`` reaches every player,
+and the writes, not the notes, are what it costs. GMCP clients also get
+each line as ``Comm.Channel.Text`` (:meth:`TelnetSession.send_channel_gmcp`).
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from reality.gateways.auth import Authenticator, AuthError
 from reality.gateways.connections import Connections
 from reality.gateways.gmcp import (
     MAX_SUPPORTS,
+    channel_list,
     client_hello,
     inventory_list,
     room_info_with_contents,
@@ -59,6 +66,7 @@ from reality.gateways.telnet.capabilities import (
 from reality.net.defer import Deferred, Failure
 from reality.net.interfaces import IReactorTime, ITransport
 from reality.net.protocols.telnet import TTYPE, Side, TelnetConfig, TelnetProtocol, TerminalType
+from reality.net.protocols.telnet.options import GMCP, encode_gmcp
 
 # The package's logger, as before the split: what operators configure and
 # filter on does not depend on which module of the package speaks.
@@ -143,6 +151,12 @@ class SessionHost(Protocol):
         """Write ``session``'s output at the end of the output window (bystander output)."""
         ...
 
+    crowd_window: float
+
+    def _hold_crowd_output(self, session: TelnetSession) -> None:
+        """Write ``session``'s output at the end of the crowd window (a big channel's lines)."""
+        ...
+
 
 
 class TelnetSession(TelnetProtocol):
@@ -175,6 +189,8 @@ class TelnetSession(TelnetProtocol):
     #: Texts heard and not rendered yet past which they are rendered (and
     #: checked against hold_limit) at once.
     max_heard: int = 64
+    #: Whether GMCP is agreed (kept by option_changed: read once per channel line).
+    _gmcp_on: bool = False
 
     def __init__(self, gateway: SessionHost) -> None:
         super().__init__(gateway.telnet_config, gateway.clock)
@@ -505,6 +521,72 @@ class TelnetSession(TelnetProtocol):
             elif len(heard) > session.max_heard:
                 session._spill_held()
 
+    @staticmethod
+    def hear_channel(
+        sessions: Sequence[TelnetSession], text: str, package: str, data: dict[str, Any]
+    ) -> None:
+        """A channel line for each of ``sessions`` (its connected members): noted, not rendered.
+
+        :meth:`reality.game.channels.Channels.say` calls it once per line
+        for the channel's telnet sessions. Each listener first takes what
+        its room's log holds (order is kept), then notes the line; it is
+        rendered when the output is written, once per kind of client (the
+        same ``str`` for all). On a channel of ``crowd_size`` listeners or
+        more the output waits for the crowd window, as in a crowded room:
+        every player is on ``chat``, and one write per listener per window
+        is the cost that grows. GMCP sessions also get ``package``, encoded
+        once for all of them.
+        """
+        if not sessions:
+            return
+        gateway = sessions[0].gateway
+        crowd = len(sessions) >= gateway.crowd_size and gateway.crowd_window > 0
+        payload: bytes | None = None
+        # This loop runs once per listener per line: calls only when needed.
+        for session in sessions:
+            heard = session._heard
+            if heard is None:
+                continue
+            log = session._log
+            if log is not None and session._cursor < len(log.texts):
+                session._catch_up()
+            heard.append(text)
+            count = len(heard)
+            if count == 1:
+                if session._output_held or session._flush_pending or session._dispatching:
+                    pass  # written by the end of this turn or window anyway
+                elif crowd:
+                    session._hold_crowd()
+                else:
+                    session._hold()
+            elif count > session.max_heard:
+                session._spill_held()
+            if session._gmcp_on:
+                if payload is None:
+                    payload = encode_gmcp(package, data)
+                session.send_channel_gmcp(package, payload)
+
+    def send_channel_gmcp(self, package: str, payload: bytes) -> None:
+        """Send one ``Comm.Channel.*`` GMCP message (``payload``: already encoded).
+
+        The one place channel GMCP leaves a session, through the one gate
+        (:meth:`gmcp_wants`): a client that listed its packages
+        (``Core.Supports``) without ``Comm.Channel`` gets none; clients that
+        never said get every channel message.
+        """
+        if self._closed or not self.gmcp_wants(package):
+            return
+        self._spill()  # the line it carries goes first
+        self.codec.send_subnegotiation(GMCP, payload)
+        self.flush()
+
+    def _hold_crowd(self) -> None:
+        """A big channel's line was heard: have it written by the end of the crowd window."""
+        if self._flush_pending or self._dispatching or self._output_held:
+            return
+        self._output_held = True
+        self.gateway._hold_crowd_output(self)
+
     def _hold(self) -> None:
         """Something was heard: have it written by the end of the output window."""
         if self._flush_pending or self._dispatching or self._output_held:
@@ -647,6 +729,8 @@ class TelnetSession(TelnetProtocol):
         if self.player is None or self._closed or not self.gmcp_wants("Client.Verbs"):
             return
         offered = offered_words(self.player)
+        for source in self.world.verbs.sources:
+            offered.extend(source.words(self.player))
         if self._verbs is not None and offered == self._offered:
             return  # the common case: nothing near gives other verbs
         self._offered = offered
@@ -708,6 +792,11 @@ class TelnetSession(TelnetProtocol):
     def mssp_variables(self) -> dict[str, Any]:
         return self.gateway.mssp_variables()
 
+    def option_changed(self, option: int, side: Any, enabled: bool) -> None:
+        super().option_changed(option, side, enabled)
+        if option == GMCP:
+            self._gmcp_on = self.codec.gmcp_enabled
+
     def gmcp_received(self, package: str, data: Any) -> None:
         # The codec bounds a message's size; what is kept of one here is
         # bounded too (a name, a version, at most MAX_SUPPORTS packages),
@@ -725,6 +814,9 @@ class TelnetSession(TelnetProtocol):
             self._supports_changed(name.rpartition(".")[2], data)
         elif name == "char.items.inv":
             self._refresh_inventory(always=True)
+        elif package == "Comm.Channel.List" and self.player is not None:
+            payload = encode_gmcp(package, channel_list(self.world, self.player))
+            self.send_channel_gmcp(package, payload)
 
     def _supports_changed(self, how: str, data: Any) -> None:
         """Core.Supports.Set replaces the client's list; Add and Remove change it.
