@@ -47,6 +47,7 @@ from attrs import frozen
 
 from reality.audit import audit
 from reality.game import markup
+from reality.game.help import HelpTopic
 from reality.game.store import MIGRATIONS, Migration, Store, register_migrations
 from reality.game.things import ABBREVIATIONS, OPPOSITES, Player, Room, name_list
 from reality.game.verbs.core import Context, Refusal, VerbRegistry
@@ -636,6 +637,7 @@ def register_channel_verbs(registry: VerbRegistry, channels: Channels) -> None:
         if action == "create":
             channel = channels.create(name, ctx.player.name, caption)
             audit("admin.channel_create", who=ctx.player.name, address=address, target=name)
+            publish_help()
             ctx.tell(
                 f"You create the {channel.name} channel. Players join it with"
                 f" 'channel join {channel.name}'."
@@ -647,9 +649,32 @@ def register_channel_verbs(registry: VerbRegistry, channels: Channels) -> None:
             members = [p for p in channels.members_online(channel) if p is not ctx.player]
             channels.destroy(channel)
             audit("admin.channel_destroy", who=ctx.player.name, address=address, target=name)
+            publish_help()
             ctx.tell(f"You destroy the {channel.name} channel.")
             for member in members:
                 ctx.buffer.tell(member, f"The {channel.name} channel has been closed.")
+
+    def publish_help() -> None:
+        # A channel's name is a command for its members, so 'help chat' and
+        # '/help/chat' say how to speak on it (topics beyond the verbs).
+        stale = [
+            name
+            for name, topic in registry.topics.items()
+            if isinstance(topic, HelpTopic) and topic.category == "channels"
+            and channels.get(name) is None
+        ]
+        for name in stale:
+            del registry.topics[name]
+        for channel in channels.all():
+            registry.topics[channel.name] = HelpTopic(
+                channel.name,
+                f"{markup.escape(channel.caption)}. '{channel.name} <text>' speaks on it,"
+                f" '{channel.name} :<action>' acts on it; everyone on it sees the line,"
+                f" wherever they are. 'channel leave {channel.name}' to stop hearing it,"
+                f" 'channel history {channel.name}' for its last {HISTORY} lines.",
+                category="channels",
+                title=f"The {channel.name} channel",
+            )
 
     registry.register(
         "channels",
@@ -681,3 +706,4 @@ def register_channel_verbs(registry: VerbRegistry, channels: Channels) -> None:
             " a command, an exit or a direction. chat and newbie are built in."
         ),
     )
+    publish_help()

@@ -262,7 +262,7 @@ class HelpIndex:
             for registry in sets:
                 entries.extend(_entry_of_verb(v) for v in registry.all())
             code_topics = [
-                _entry_of_topic(HelpTopic(name, text))
+                _entry_of_topic(text if isinstance(text, HelpTopic) else HelpTopic(name, text))
                 for name, text in getattr(self.verbs, "topics", {}).items()
             ]
             entries.extend(self._topics)

@@ -320,3 +320,20 @@ def test_parse_line_splits_emotes(args: str) -> None:
     stripped = args.strip()
     assert emote == stripped.startswith(":")
     assert text == (stripped[1:].strip() if emote else stripped)
+
+
+def test_help_names_each_channel_while_it_exists(trio) -> None:
+    """'help chat' says how to speak on chat; a created channel has help until destroyed."""
+    world, (alice, a), (bob, b), _ = trio
+    world.execute(bob, "help chat")
+    shown = "\n".join(b.take())
+    assert "The chat channel" in shown and "'chat <text>' speaks on it" in shown
+    world.execute(alice, "@channel create trade = Buying and selling")
+    a.take()
+    world.execute(bob, "help trade")
+    assert "Buying and selling." in "\n".join(b.take())
+    world.execute(alice, "@channel destroy trade")
+    a.take()
+    b.take()
+    world.execute(bob, "help trade")
+    assert "The trade channel" not in "\n".join(b.take())

@@ -159,9 +159,11 @@ Type 'mail read n' to read a letter. Times are UTC.
 Commands (type 'help command' for more, 'help search word' to search every text):
 general: close, drop, emote, get, give, go, help, inventory, lock, look, open, put, quit, read, \
 say, set, tell, unlock, who
+communication: channel, channels
 mail: mail
 web: homepage
 Topics (type 'help topic'):
+channels: chat, newbie
 guides: colour, movement
 > frobnicate
 I don't understand 'frobnicate'. Type 'help' for a list of commands.

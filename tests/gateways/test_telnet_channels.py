@@ -129,3 +129,23 @@ def test_a_channel_line_keeps_its_place_after_a_crowded_rooms_log():
         assert seen.index("in the room") < seen.index("[chat] Speaker: on the channel")
     finally:
         h.store.close()
+
+
+def test_comm_channel_text_only_to_clients_that_asked(harness):
+    """A client that lists its packages without Comm.Channel gets the line, not the GMCP."""
+    alice, _ = harness.login("Alice")
+    carol, c = gmcp_login(harness, "Carol")
+    carol.data_received(
+        bytes([IAC, SB, GMCP]) + b'Core.Supports.Set ["Room 1", "Char 1"]' + bytes([IAC, SE])
+    )
+    c.clear()
+    alice.data_received(b"chat hello\r\n")
+    data = c.take()
+    assert b"[chat] Alice: hello\r\n" in data
+    assert gmcp_messages(data) == []
+    carol.data_received(
+        bytes([IAC, SB, GMCP]) + b'Core.Supports.Add ["Comm.Channel 1"]' + bytes([IAC, SE])
+    )
+    c.clear()
+    alice.data_received(b"chat again\r\n")
+    assert [p for p, _ in gmcp_messages(c.take())] == ["Comm.Channel.Text"]

@@ -165,7 +165,8 @@ class VerbRegistry:
         #: Help topics from code beyond the verbs: ``{topic: markup text}``
         #: (:class:`reality.game.help.HelpIndex` lists them; a world file's
         #: topics are in its ``help:`` section, not here).
-        self.topics: dict[str, str] = {}
+        #: (A value may also be a ``HelpTopic``, for its category and title.)
+        self.topics: dict[str, Any] = {}
         #: Counts changes, so the help index knows when to read the verbs again.
         self.version = 0
 
