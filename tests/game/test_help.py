@@ -218,15 +218,15 @@ def test_verbs_registered_later_are_in_help_at_once(make_world, join) -> None:
     bob, b = join(world, "Bob")
     b.take()
     world.execute(bob, "help")
-    assert "chat" not in "\n".join(b.take())
+    assert "poke" not in "\n".join(b.take())
     world.verbs.register(
-        "chat", lambda ctx, args: None, usage="chat <text>", help="Talk on chat.",
-        category="channels",
+        "poke", lambda ctx, args: None, usage="poke <someone>", help="Poke someone.",
+        category="fun",
     )
     world.execute(bob, "help")
-    assert "  channels: chat" in b.take()
-    world.execute(bob, "help chat")
-    assert b.take() == ["chat <text>", "Talk on chat."]
+    assert "  fun: poke" in b.take()
+    world.execute(bob, "help poke")
+    assert b.take() == ["poke <someone>", "Poke someone."]
 
 
 def test_load_replaces_the_topics(make_world, join) -> None:

@@ -133,13 +133,13 @@ def test_unknown_topics_and_admin_verbs_are_404_pages() -> None:
 def test_a_verb_registered_later_shows_on_the_site() -> None:
     """A verb registered at run time is on /help and gets its page, without a world change."""
     site = Site()
-    assert "/help/chat" not in parse(site.text("/help")).links
+    assert "/help/poke" not in parse(site.text("/help")).links
     site.world.verbs.register(
-        "chat", lambda ctx, args: None, usage="chat <text>", help="Talk on chat.",
-        category="channels",
+        "poke", lambda ctx, args: None, usage="poke <someone>", help="Poke someone.",
+        category="fun",
     )  # fmt: skip
-    assert "/help/chat" in parse(site.text("/help")).links
-    assert "Talk on chat." in site.text("/help/chat")
+    assert "/help/poke" in parse(site.text("/help")).links
+    assert "Poke someone." in site.text("/help/poke")
 
 
 @settings(max_examples=100, deadline=None)
