@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import xmlschema
+from test_gmcp_inventory import gmcp_messages as messages
 
 from reality.game.loader import parse_world
 from reality.game.store import Store
@@ -60,19 +61,6 @@ def frame(payload: bytes) -> bytes:
 def gmcp(package: str, data: object = None) -> bytes:
     body = package if data is None else f"{package} {json.dumps(data)}"
     return frame(body.encode())
-
-
-def messages(data: bytes) -> list[tuple[str, object]]:
-    """Every GMCP message in what the server wrote, in order."""
-    found = []
-    start = bytes([IAC, SB, GMCP])
-    pos = data.find(start)
-    while pos != -1:
-        end = data.index(bytes([IAC, SE]), pos)
-        package, _, payload = data[pos + 3 : end].decode().partition(" ")
-        found.append((package, json.loads(payload) if payload else None))
-        pos = data.find(start, end)
-    return found
 
 
 class Harness:
