@@ -620,7 +620,8 @@ def register_channel_verbs(registry: VerbRegistry, channels: Channels) -> None:
             if not said:
                 ctx.tell(f"Nothing has been said on {channel.name} yet.")
                 return
-            lines = [f"{{bold}}The last {len(said)} on {channel.name} (UTC):{{/}}"]
+            heading = "The last line" if len(said) == 1 else f"The last {len(said)} lines"
+            lines = [f"{{bold}}{heading} on {channel.name} (UTC):{{/}}"]
             for message in said:
                 shown, _ = render_line(channel.name, message.talker, message.text, message.emote)
                 lines.append(f"{_when(message.at)} {shown}")

@@ -116,7 +116,7 @@ def test_history_keeps_the_last_twenty(trio, clock) -> None:
     b.take()
     world.execute(bob, "channel history chat")
     lines = b.take()
-    assert lines[0] == f"The last {HISTORY} on chat (UTC):"
+    assert lines[0] == f"The last {HISTORY} lines on chat (UTC):"
     said = [line.split(" ", 1)[1] for line in lines[1:]]
     assert said == [f"[chat] Alice: line {n}" for n in range(5, HISTORY + 5)]
 
