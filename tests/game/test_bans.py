@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 
+from hypothesis import given, settings, strategies as st
+
 from reality.game.bans import ACCOUNT, ADDRESS, AddressIndex, Bans, parse_network
 from reality.game.store import Store
 
@@ -93,3 +95,53 @@ def test_bans_survive_closing_and_reopening_the_store(tmp_path):
     assert again.address("192.0.2.9") is None
     assert store.schema_version("moderation") == 1
     store.close()
+
+
+def _networks():
+    v4 = st.builds(
+        lambda a, p: ipaddress.ip_network((a, p), strict=False),
+        st.integers(0, 2**32 - 1), st.integers(8, 32),
+    )
+    v6 = st.builds(
+        lambda a, p: ipaddress.ip_network((a, p), strict=False),
+        st.integers(0, 2**128 - 1), st.integers(16, 128),
+    )
+    return st.lists(st.one_of(v4, v6), max_size=12)
+
+
+def test_the_index_agrees_with_a_scan_of_every_network():
+    """For any bans and any peer (IPv4, IPv6, mapped, junk), the lookup matches a linear scan."""
+    hosts = st.one_of(
+        st.integers(0, 2**32 - 1).map(lambda n: str(ipaddress.IPv4Address(n))),
+        st.integers(0, 2**128 - 1).map(lambda n: str(ipaddress.IPv6Address(n))),
+        st.integers(0, 2**32 - 1).map(lambda n: f"::ffff:{ipaddress.IPv4Address(n)}"),
+        st.text(max_size=20),
+    )
+
+    @settings(max_examples=200, deadline=None)
+    @given(_networks(), st.lists(hosts, min_size=1, max_size=5))
+    def check(networks, peers):
+        bans = Bans(Store(":memory:"))
+        for network in networks:
+            if bans.find(str(network)) is None:
+                bans.ban_address(network, by="Root", now=1.0)
+        for peer in peers:
+            try:
+                address = ipaddress.ip_address(peer)
+            except ValueError:
+                address = None
+            if address is not None and address.version == 6 and address.ipv4_mapped:
+                address = address.ipv4_mapped
+            covering = [
+                n for n in networks
+                if address is not None and n.version == address.version and address in n
+            ]
+            found = bans.address(peer)
+            if not covering:
+                assert found is None, (peer, networks)
+            else:
+                most_specific = max(n.prefixlen for n in covering)
+                assert found is not None
+                assert ipaddress.ip_network(found.target).prefixlen == most_specific
+
+    check()
