@@ -34,6 +34,8 @@ __all__ = ["main"]
 
 # What ``play`` and ``admin`` share with ``serve``: written once, in Settings.
 TELNET_PORT: int = default_of("telnet_port")
+#: The server's --telnets-port default (telnet over TLS).
+TELNETS_PORT: int = 4443
 DB: str = default_of("db")
 
 
@@ -122,8 +124,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     play.add_argument("host", nargs="?", default="localhost",
                       help="the server's host name (default: localhost)")
-    play.add_argument("port", nargs="?", type=port, default=TELNET_PORT,
-                      help=f"the server's telnet port (default: {TELNET_PORT})")
+    play.add_argument("port", nargs="?", type=port, default=None,
+                      help=f"the server's telnet port (default: {TELNET_PORT}, "
+                           f"or {TELNETS_PORT} with --tls)")
+    play.add_argument("--tls", action="store_true",
+                      help="connect over TLS (the server's telnets port)")
+    play.add_argument("--cafile", metavar="FILE", default=None,
+                      help="with --tls: trust this certificate (a self-signed server's "
+                           "cert.pem) instead of the system's authorities")
+    play.add_argument("--insecure", action="store_true",
+                      help="with --tls: do not check the certificate (still encrypted)")
 
     selfsigned = sub.add_parser(
         "tls-selfsigned",
@@ -402,7 +412,8 @@ def serve(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``reality`` command; returns the exit status."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.command == "check-world":
         return check_world(args.file)
     if args.command == "export-world":
@@ -414,7 +425,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "play":
         from reality.client.app import main as play
 
-        return play(args.host, args.port)
+        if (args.cafile or args.insecure) and not args.tls:
+            parser.error("--cafile and --insecure go with --tls")
+        default = TELNETS_PORT if args.tls else TELNET_PORT
+        return play(
+            args.host,
+            default if args.port is None else args.port,
+            tls=args.tls,
+            cafile=args.cafile,
+            insecure=args.insecure,
+        )
     if args.command == "tls-selfsigned":
         return tls_selfsigned(args)
     return 2  # pragma: no cover - argparse requires a command

@@ -31,6 +31,7 @@ import asyncio
 import logging
 import os
 import signal
+import ssl
 import sys
 from pathlib import Path
 from typing import Any
@@ -164,9 +165,11 @@ class PlayClient:
         history: Path | None = None,
         terminal: str | None = None,
         connect_timeout: float = 10.0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
         self.port = port
+        self.tls = tls
         self.connect_timeout = connect_timeout
         self.terminal = terminal if terminal is not None else os.environ.get("TERM", "ansi")
         self.state = ClientState(on_change=self._invalidate)
@@ -438,7 +441,7 @@ class PlayClient:
         self._invalidate()
         try:
             d = connect(self.reactor, self.host, self.port, self.state, self._config(),
-                        timeout=self.connect_timeout)
+                        timeout=self.connect_timeout, tls=self.tls)
             return await self.reactor.as_future(d)
         finally:
             self._connecting = False
@@ -551,10 +554,31 @@ def _add_signal_handler(loop: asyncio.AbstractEventLoop, signum: int, f: Any) ->
     return True
 
 
-def main(host: str = "localhost", port: int = 4000) -> int:
-    """``reality play [HOST] [PORT]``: play until quitting; returns the exit status."""
+def main(
+    host: str = "localhost",
+    port: int = 4000,
+    *,
+    tls: bool = False,
+    cafile: str | None = None,
+    insecure: bool = False,
+) -> int:
+    """``reality play [--tls [--cafile FILE | --insecure]] [HOST] [PORT]``: play until quitting.
+
+    Returns the exit status. With ``tls`` the certificate is checked
+    against the system's trusted authorities, or ``cafile`` (a self-signed
+    server's certificate); ``insecure`` skips the check (still encrypted).
+    """
     logging.basicConfig(level=logging.WARNING, handlers=[logging.NullHandler()])
-    client = PlayClient(host, port, history=history_path())
+    context = None
+    if tls:
+        from reality.net.tls import client_context
+
+        try:
+            context = client_context(cafile, verify=not insecure)
+        except (OSError, ssl.SSLError) as error:
+            print(f"reality play: cannot read {cafile}: {error}")
+            return 2
+    client = PlayClient(host, port, history=history_path(), tls=context)
     status = asyncio.run(client.run())
     if status == 0:
         print(f"reality play: disconnected from {host}:{port}.")

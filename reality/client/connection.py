@@ -25,6 +25,7 @@ can be another.
 from __future__ import annotations
 
 import logging
+import ssl
 from typing import Any, Protocol as TypingProtocol
 
 from reality import __version__
@@ -38,6 +39,7 @@ from reality.net.protocols.telnet import (
     TelnetProtocol,
 )
 from reality.net.protocols.telnet.options import ECHO, GMCP
+from reality.net.tls import TLSProtocol
 
 log = logging.getLogger(__name__)
 
@@ -212,16 +214,37 @@ class MudClientProtocol(TelnetProtocol):
 class MudClientFactory(ClientFactory):
     """Makes the one :class:`MudClientProtocol`; ``deferred`` fires when connected."""
 
-    def __init__(self, listener: ClientListener, config: TelnetConfig, clock: Any) -> None:
+    def __init__(
+        self,
+        listener: ClientListener,
+        config: TelnetConfig,
+        clock: Any,
+        *,
+        tls: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+    ) -> None:
         self.listener = listener
         self.config = config
         self.clock = clock
+        self.tls = tls
+        self.server_hostname = server_hostname
         self.deferred: Deferred[MudClientProtocol] = Deferred()
 
-    def build_protocol(self, addr: Address) -> MudClientProtocol:
+    def build_protocol(self, addr: Address) -> Any:  # the protocol, or TLS around it
         protocol = MudClientProtocol(self.listener, self.config, self.clock)
         protocol.factory = self
-        return protocol
+        if self.tls is None:
+            return protocol
+        # TLS from the first byte (the server's telnets port): the telnet
+        # protocol runs unchanged over the TLS layer, which holds what it
+        # writes until the handshake is done.
+        return TLSProtocol(
+            protocol,
+            self.tls,
+            server_side=False,
+            clock=self.clock,
+            server_hostname=self.server_hostname,
+        )
 
     def connection_made(self, protocol: MudClientProtocol) -> None:
         """The protocol is connected (called from its ``connection_made``)."""
@@ -245,12 +268,18 @@ def connect(
     listener: ClientListener,
     config: TelnetConfig | None = None,
     timeout: float = 10.0,
+    tls: ssl.SSLContext | None = None,
 ) -> Deferred[MudClientProtocol]:
     """Connect to a MUD; the Deferred fires with the protocol or fails with the reason.
 
     The failure is a :class:`~reality.net.error.ConnectError` subclass:
     ``ConnectionRefusedError``, ``ConnectingTimeoutError`` or ``DNSLookupError``.
+    With ``tls`` (a client context, :func:`reality.net.tls.client_context`)
+    the connection is TLS from the first byte, the certificate checked
+    against ``host``; a failed handshake closes it with the reason shown.
     """
-    factory = MudClientFactory(listener, config or client_config(), reactor)
+    factory = MudClientFactory(
+        listener, config or client_config(), reactor, tls=tls, server_hostname=host
+    )
     reactor.connect_tcp(host, port, factory, timeout=timeout)
     return factory.deferred
