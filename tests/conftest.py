@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
+from attrs import frozen
 
 from reality.net.asyncio_reactor import make_reactor
 
@@ -53,3 +56,43 @@ def reactor(request: pytest.FixtureRequest) -> Iterator[Any]:
     r = make_reactor(request.param)
     yield r
     r.close()
+
+
+@frozen
+class TLSCerts:
+    """A throwaway CA, and a server certificate chain and key it signed, as PEM files."""
+
+    ca: trustme.CA
+    ca_file: str
+    cert_file: str
+    key_file: str
+
+
+def make_tls_certs(directory: Path, *names: str, prefix: str = "") -> TLSCerts:
+    """Write ``ca.pem``, ``cert.pem`` (the chain) and ``key.pem`` for ``names``.
+
+    Made by ``trustme`` for each test session: no key is ever committed.
+    The names default to localhost, 127.0.0.1 and ::1.
+    """
+    names = names or ("localhost", "127.0.0.1", "::1")
+    ca = trustme.CA()
+    leaf = ca.issue_cert(*names)
+    ca_file = directory / f"{prefix}ca.pem"
+    cert_file = directory / f"{prefix}cert.pem"
+    key_file = directory / f"{prefix}key.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    leaf.private_key_pem.write_to_path(str(key_file))
+    cert_file.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+    return TLSCerts(ca, str(ca_file), str(cert_file), str(key_file))
+
+
+@pytest.fixture(scope="session")
+def tls_certs(tmp_path_factory: pytest.TempPathFactory) -> TLSCerts:
+    """One CA and server certificate (localhost, 127.0.0.1, ::1) for the session."""
+    return make_tls_certs(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def make_certs() -> Callable[..., TLSCerts]:
+    """:func:`make_tls_certs`, for a test that needs its own (another CA, a renewal)."""
+    return make_tls_certs

@@ -22,7 +22,8 @@ The contracts, smallest first:
 - :class:`IListeningPort`, :class:`IConnector`: what ``listen_tcp`` and
   ``connect_tcp`` return.
 - :class:`ITransport`: what a protocol may do with its connection (also
-  importable as ``reality.net.protocol.Transport``), and
+  importable as ``reality.net.protocol.Transport``), :class:`ITLSTransport`
+  one that can ``start_tls()``, and
   :class:`IProcessTransport` for child processes.
 - :class:`IProtocol`, :class:`IProtocolFactory`, :class:`IClientFactory`,
   :class:`IProcessProtocol`: what the engine calls on the code that uses it.
@@ -59,6 +60,7 @@ __all__ = [
     "IReactorProcess",
     "IReactorTCP",
     "IReactorTime",
+    "ITLSTransport",
     "ITransport",
 ]
 
@@ -175,6 +177,24 @@ class ITransport(Protocol):
 
     def get_write_buffer_size(self) -> int:
         """How many bytes wait to be sent (back-pressure reads this)."""
+        ...
+
+
+@runtime_checkable
+class ITLSTransport(ITransport, Protocol):
+    """A transport that is, or can become, TLS (:class:`reality.net.tls.TLSProtocol`).
+
+    Services offering STARTTLS/STLS check for it (``isinstance`` works) and
+    call :meth:`start_tls` after writing their "go ahead" reply.
+    """
+
+    @property
+    def tls_active(self) -> bool:
+        """True once TLS has started on this connection (the handshake may be under way)."""
+        ...
+
+    def start_tls(self, context: Any = None) -> None:
+        """Start TLS now: everything the peer sends from here on is TLS."""
         ...
 
 
