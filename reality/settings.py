@@ -125,6 +125,11 @@ class Settings:
                             help="HTTPS for the website, with --tls-cert (0 picks a free port)")
     pop3s_port: int = _flag(1995, name="--pop3s-port", parse=port, metavar="N",
                             help="POP3 over TLS, with --tls-cert (0 picks a free port)")
+    #: RFC 6797: how long browsers that saw the site over HTTPS refuse plain HTTP to it.
+    hsts_max_age: int = _flag(
+        31536000, name="--hsts-max-age", parse=non_negative, metavar="SECONDS",
+        help="Strict-Transport-Security max-age on HTTPS responses (one year; "
+             "0 tells browsers to forget it, before turning HTTPS off)")
     #: Networks a POP3 password may come from over a plain connection while
     #: TLS is configured (empty: the loopback networks; ``none``: nowhere).
     plaintext_auth_from: list[str] = _flag(

@@ -67,7 +67,7 @@ def say(session: SMTPSession | POP3Session, data: bytes) -> bytes:
 
 
 def test_smtp_ehlo_offers_starttls_then_upgrade_resets_the_session():
-    """EHLO lists STARTTLS; 220 and the action; after it EHLO is required again, without STARTTLS."""
+    """EHLO lists STARTTLS; 220 and the action; then EHLO is required again, without STARTTLS."""
     session = smtp()
     assert say(session, b"EHLO client.example\r\n") == EHLO_WITH_STARTTLS
     assert say(session, b"MAIL FROM:<a@b.example>\r\n") == b"250 2.1.0 Sender <a@b.example> OK\r\n"
@@ -158,7 +158,7 @@ def pop3(settings: POP3Settings = POP3_TLS, peer: Address = REMOTE) -> POP3Sessi
 
 
 def test_pop3_plain_remote_capa_has_stls_not_user_and_user_pass_refused():
-    """With TLS configured, a remote plain client: CAPA lists STLS not USER; USER/PASS -ERR [AUTH]."""
+    """TLS configured, remote plain client: CAPA lists STLS not USER; USER/PASS -ERR [AUTH]."""
     session = pop3()
     assert say(session, b"CAPA\r\n") == CAPA_PLAIN_REMOTE
     assert say(session, b"USER alice\r\n") == REFUSED
@@ -186,7 +186,7 @@ def test_pop3_stls_forgets_the_user_given_in_the_clear():
 
 
 def test_pop3_loopback_may_log_in_in_the_clear():
-    """From --plaintext-auth-from (default: loopback) USER/PASS work without TLS; CAPA shows both."""
+    """From --plaintext-auth-from (default: loopback) USER/PASS work in the clear; CAPA has both."""
     session = pop3(peer=LOCAL)
     assert say(session, b"CAPA\r\n") == CAPA_PLAIN_LOCAL
     assert say(session, b"USER alice\r\nPASS pw\r\n") == b"+OK Send PASS\r\n[auth alice pw]"
