@@ -125,6 +125,11 @@ class Settings:
                             help="HTTPS for the website, with --tls-cert (0 picks a free port)")
     pop3s_port: int = _flag(1995, name="--pop3s-port", parse=port, metavar="N",
                             help="POP3 over TLS, with --tls-cert (0 picks a free port)")
+    #: A TLS handshake (from the first byte, or after STARTTLS/STLS) must end within this.
+    tls_handshake_timeout: float = _flag(
+        10, converter=float, name="--tls-handshake-timeout", parse=non_negative,
+        metavar="SECONDS",
+        help="close a TLS connection whose handshake is not done within this time")
     #: RFC 6797: how long browsers that saw the site over HTTPS refuse plain HTTP to it.
     hsts_max_age: int = _flag(
         31536000, name="--hsts-max-age", parse=non_negative, metavar="SECONDS",
@@ -188,8 +193,6 @@ class Settings:
     #: POP3: per command line, waiting for the client in all.
     pop3_idle_timeout: float = 600.0
     pop3_session_timeout: float = 3600.0
-    #: TLS: a handshake (from the first byte, or from STARTTLS/STLS) must end within this.
-    tls_handshake_timeout: float = 10.0
     #: Worker processes for CPU-heavy jobs (hashing, large mail, Markdown, the map).
     workers: int = 2
     checkpoint_interval: float = 5.0

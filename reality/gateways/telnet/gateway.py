@@ -306,8 +306,7 @@ class TelnetGateway(Factory):
             lines.append("")
         if self.secure_address is not None and not secure:
             lines.append(
-                f"  This connection is not encrypted. For a secure (TLS) one, connect to port"
-                f" {self.secure_address.port}"
+                f"  This connection is not encrypted. Secure (TLS) port: {self.secure_address.port}"
             )
             lines.append("  (Mudlet: tick \"Secure\"; TinTin++: #ssl).")
             lines.append("")
