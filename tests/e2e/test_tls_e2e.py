@@ -18,6 +18,7 @@ import hashlib
 import os
 import poplib
 import shutil
+import signal
 import smtplib
 import socket
 import ssl
@@ -122,7 +123,7 @@ def read_until_closed(sock: socket.socket, limit: float) -> tuple[bytes, float]:
     while True:
         try:
             chunk = sock.recv(65536)
-        except (ConnectionResetError, TimeoutError, socket.timeout):
+        except (ConnectionResetError, TimeoutError):
             break
         if not chunk:
             break
@@ -404,3 +405,77 @@ def test_tintin_ssl_session(server, tmp_path):
         tmux.wait_for("The Hall")
     finally:
         tmux.kill()
+
+
+# -- the certificate: rotation by SIGHUP, bad files at start ---------------------------------
+
+
+def test_sighup_rotates_the_certificate_and_keeps_open_sessions(tmp_path, make_certs):
+    """SIGHUP re-reads cert and key: new connections get the new one, an open TLS session
+    carries on with the old; a bad file then keeps the current one and the log says why."""
+    old = make_certs(tmp_path, prefix="old-")
+    new = make_certs(tmp_path, prefix="new-")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    shutil.copy(old.cert_file, cert)
+    shutil.copy(old.key_file, key)
+    flags = ("--tls-cert", str(cert), "--tls-key", str(key), "--telnets-port", "0",
+             "--https-port", "0", "--pop3s-port", "0")
+    with ServerProcess(tmp_path, extra=flags, expect=("telnet", "telnets")) as server:
+        port = server.ports["telnets"]
+        trust_old, trust_new = ssl_context(old), ssl_context(new)
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        session = trust_old.wrap_socket(raw, server_hostname="localhost")
+        try:
+            session.settimeout(10)
+            first = b""
+            while b"connect <name>" not in first:
+                first += session.recv(4096)
+            shutil.copy(new.cert_file, cert)
+            shutil.copy(new.key_file, key)
+            assert server.proc is not None
+            server.proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while "TLS certificate re-read" not in server.output():
+                assert server.read_line(deadline - time.monotonic()) is not None
+            # The open session was not touched: it still talks, over the old certificate.
+            session.sendall(b"who\r\n")
+            assert session.recv(4096)
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as fresh, \
+                    trust_new.wrap_socket(fresh, server_hostname="localhost") as secure:
+                assert secure.version() in ("TLSv1.2", "TLSv1.3")
+            with pytest.raises(ssl.SSLCertVerificationError), \
+                    socket.create_connection(("127.0.0.1", port), timeout=10) as fresh:
+                trust_old.wrap_socket(fresh, server_hostname="localhost")
+            # A broken file: the new certificate stays, the log says which file and why.
+            key.write_text("not a key\n")
+            server.proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while "not re-read" not in server.output():
+                assert server.read_line(deadline - time.monotonic()) is not None
+            assert str(key) in server.output().split("not re-read", 1)[1]
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as fresh, \
+                    trust_new.wrap_socket(fresh, server_hostname="localhost") as secure:
+                assert secure.version() is not None
+            session.sendall(b"who\r\n")
+            assert session.recv(4096)
+        finally:
+            session.close()
+
+
+@pytest.mark.parametrize("broken", ["missing-cert", "bad-key", "key-only"])
+def test_a_bad_certificate_or_key_stops_the_start(tmp_path, tls_certs, broken):
+    """A missing or wrong file, or --tls-key without --tls-cert: the error names it, exit 1."""
+    key = tmp_path / "bad-key.pem"
+    key.write_text("-----BEGIN PRIVATE KEY-----\nnonsense\n-----END PRIVATE KEY-----\n")
+    flags = {
+        "missing-cert": ("--tls-cert", str(tmp_path / "nope.pem"), "--tls-key",
+                         tls_certs.key_file),
+        "bad-key": ("--tls-cert", tls_certs.cert_file, "--tls-key", str(key)),
+        "key-only": ("--tls-key", tls_certs.key_file),
+    }[broken]
+    proc = ServerProcess(tmp_path, extra=flags)
+    done = subprocess.run(proc.argv(), cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    named = {"missing-cert": "nope.pem", "bad-key": str(key), "key-only": "--tls-cert"}[broken]
+    assert named in done.stderr, done.stderr
+    assert "listening on" not in done.stderr
