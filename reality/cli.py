@@ -6,6 +6,7 @@
     reality admin add NAME --db FILE [--grant]     password on standard input
     reality admin remove NAME --db FILE
     reality play [HOST] [PORT]
+    reality tls-selfsigned DIR [--host NAME ...]
 
 Admin rights are a flag on the account in the database; ``reality admin``
 is the only thing that sets it (never anything over the network).
@@ -123,7 +124,40 @@ def _parser() -> argparse.ArgumentParser:
                       help="the server's host name (default: localhost)")
     play.add_argument("port", nargs="?", type=port, default=TELNET_PORT,
                       help=f"the server's telnet port (default: {TELNET_PORT})")
+
+    selfsigned = sub.add_parser(
+        "tls-selfsigned",
+        help="write a self-signed TLS certificate and key, for trying TLS out",
+        description="Write DIR/cert.pem and DIR/key.pem (mode 0600): a self-signed "
+                    "certificate for the given names, for trying the TLS services out. "
+                    "A public server wants a certificate from a real CA (Let's Encrypt).",
+    )
+    selfsigned.add_argument("dir", metavar="DIR", help="where to write cert.pem and key.pem")
+    selfsigned.add_argument("--host", action="append", default=None, metavar="NAME",
+                            help="a host name or IP address the certificate is for "
+                                 "(repeatable; default: localhost, 127.0.0.1, ::1)")
+    selfsigned.add_argument("--force", action="store_true",
+                            help="replace cert.pem and key.pem if they exist")
     return parser
+
+
+def tls_selfsigned(args: argparse.Namespace) -> int:
+    """``reality tls-selfsigned DIR``: write the files, say how to use them."""
+    from reality.selfsigned import (
+        DEFAULT_HOSTS,
+        SelfSignedError,
+        how_to_use,
+        write_self_signed,
+    )
+
+    hosts = args.host or list(DEFAULT_HOSTS)
+    try:
+        cert, key = write_self_signed(args.dir, hosts, force=args.force)
+    except SelfSignedError as exc:
+        print(f"reality tls-selfsigned: {exc}", file=sys.stderr)
+        return 1
+    print(how_to_use(cert, key, hosts))
+    return 0
 
 
 def _configure_logging(level: str) -> None:
@@ -386,4 +420,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         from reality.client.app import main as play
 
         return play(args.host, args.port)
+    if args.command == "tls-selfsigned":
+        return tls_selfsigned(args)
     return 2  # pragma: no cover - argparse requires a command

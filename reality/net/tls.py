@@ -583,8 +583,8 @@ class TLSProtocol:
             self._read()  # application data may have come with the handshake's end
 
     def _read(self) -> None:
-        tls = self._tls
-        assert tls is not None
+        tls, incoming = self._tls, self._incoming
+        assert tls is not None and incoming is not None
         chunks: list[bytes] = []
         closed = False
         while True:
@@ -605,6 +605,8 @@ class TLSProtocol:
                 closed = True  # an orderly EOF on the BIO
                 break
             chunks.append(bytes(_READ_VIEW[:n]))
+            if not incoming.pending and not tls.pending():
+                break  # all taken: spare the read that would raise SSLWantReadError
         # Answers (a TLS 1.3 key update, session tickets) may be waiting.
         self._flush()
         if chunks:
