@@ -20,12 +20,21 @@ waits (bounded) for them to close.
 On SIGINT, SIGTERM or ``@shutdown`` the ports stop listening first, then
 the world says goodbye and saves, then the workers exit, then the database
 closes, and the process exits with status 0.
+
+With ``--tls-cert`` and ``--tls-key`` the server reads them once at start
+(a bad file: :class:`~reality.net.tls.TLSConfigError` naming it, and
+``reality serve`` exits 1), opens the TLS ports (telnets, https, pop3s)
+and offers STARTTLS/STLS. SIGHUP re-reads both files
+(:meth:`Server.reload_tls`): new connections and upgrades get the new
+certificate, open ones keep theirs; a bad file keeps the old one and the
+log says why.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -47,11 +56,12 @@ from reality.net.interfaces import IReactor
 from reality.net.protocol import Address
 from reality.net.service import Application, Service, TCPServer
 from reality.net.task import LagMonitor
+from reality.net.tls import TLSConfigError, TLSContexts
 from reality.settings import Settings
 
 log = logging.getLogger("reality")
 
-__all__ = ["GATEWAYS", "Gateway", "Server", "Settings"]
+__all__ = ["GATEWAYS", "Gateway", "Server", "Settings", "tls_contexts"]
 
 #: Every gateway's ``install``, in the order their ports open: HTTP, SMTP
 #: and POP3, telnet.
@@ -130,6 +140,8 @@ class Server:
         self.gateways: list[Gateway] = []
         self.addresses: dict[str, Address] = {}
         self.app = Application("reality")
+        #: The certificate and key, or None without TLS (checked before anything opens).
+        self.tls = tls_contexts(settings)
 
         self.store = Store(settings.db, init_db=settings.init_db)
         StoreService(self.store).set_service_parent(self.app)
@@ -168,6 +180,8 @@ class Server:
         )
         WorldService(self).set_service_parent(self.app)
 
+        # A second port of one install (HTTPS) is tracked right after it.
+        extra: list[Gateway] = []
         context = GatewayContext(
             reactor=reactor,
             world=self.world,
@@ -179,9 +193,13 @@ class Server:
             listen=self.listen,
             public_host=self.public_host,
             started=self.started,
+            tls=self.tls,
+            track=extra.append,
         )
         for install in GATEWAYS:
             self.gateways.append(install(context))
+            self.gateways += extra
+            extra.clear()
         #: ``password``, ``@ban``, ``@unban``, ``@bans``; a ban closes what it
         #: covers on every gateway.
         self.moderation = Moderation(self.world, self.authenticator, self.gateways)
@@ -305,12 +323,75 @@ class Server:
         self.reactor.call_later(0.02, check)
         return d
 
+    def reload_tls(self) -> str | None:
+        """SIGHUP: re-read the certificate and key; None if done, else why not (logged).
+
+        Open connections are not touched; new ones (and STARTTLS/STLS
+        upgrades) use the new certificate. A bad file keeps the old one.
+        """
+        tls = self.tls
+        if tls is None:
+            log.info("SIGHUP: no TLS configured, nothing to re-read")
+            return None
+        reason = tls.reload()
+        if reason is None:
+            log.info("TLS certificate re-read from %s and %s", tls.cert_file, tls.key_file)
+        else:
+            log.error("TLS certificate not re-read, keeping the old one: %s", reason)
+        return reason
+
     def run(self, install_signal_handlers: bool = True) -> int:
         """Run until shut down; the exit status (0, or 1 if starting failed)."""
-        self.app.run(self.reactor, install_signal_handlers=install_signal_handlers)
+        restore = self._catch_sighup() if install_signal_handlers else None
+        try:
+            self.app.run(self.reactor, install_signal_handlers=install_signal_handlers)
+        finally:
+            if restore is not None:
+                restore()
         if self.app.start_failure is not None:
             return 1
         return 0
+
+    def _catch_sighup(self) -> Callable[[], None] | None:
+        """Have SIGHUP call :meth:`reload_tls` on the loop; returns how to undo it.
+
+        The handler only queues the call and wakes the loop (``wake`` is
+        safe from a signal handler on both reactors): the files are read
+        between two callbacks, never inside whatever the signal interrupted.
+        """
+        sighup = getattr(signal, "SIGHUP", None)
+        if sighup is None:
+            return None
+        reactor = self.reactor
+
+        def handler(signum: int, frame: object) -> None:
+            reactor.call_soon(self.reload_tls)
+            reactor.wake()
+
+        try:
+            old = signal.signal(sighup, handler)
+        except ValueError:  # not the main thread: no signals here
+            return None
+
+        def restore() -> None:
+            signal.signal(sighup, old)
+
+        return restore
+
+
+def tls_contexts(settings: Settings) -> TLSContexts | None:
+    """The server's TLS contexts from ``--tls-cert`` and ``--tls-key``, or None without them.
+
+    Raises :class:`~reality.net.tls.TLSConfigError` naming the file that
+    is missing, unreadable or wrong, or the flag given without its partner.
+    """
+    cert, key = settings.tls_cert, settings.tls_key
+    if not cert and not key:
+        return None
+    if not cert or not key:
+        given, missing = ("--tls-cert", "--tls-key") if cert else ("--tls-key", "--tls-cert")
+        raise TLSConfigError(f"{given} needs {missing} too (the certificate and its key)")
+    return TLSContexts(cert, key)
 
 
 def _rss_kib() -> float:

@@ -70,6 +70,9 @@ EVENTS: dict[str, tuple[int, tuple[str, ...]]] = {
     "connection.refused": (WARNING, ("service", "address", "reason")),
     "connection.timeout": (INFO, ("service", "address", "reason")),
     "input.too_large": (WARNING, ("service", "address", "what", "size", "limit")),
+    # TLS.
+    "tls.injection": (WARNING, ("service", "address", "size")),
+    "tls.plaintext_login": (INFO, ("service", "address")),
 }
 
 #: Lines per event name per second before the rest of that second is left out.

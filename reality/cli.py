@@ -369,6 +369,7 @@ def serve(args: argparse.Namespace) -> int:
     from reality.app import Server
     from reality.game.loader import WorldFileError, load_world
     from reality.game.store import StoreError
+    from reality.net.tls import TLSConfigError
     _configure_logging(args.log_level)
     if args.world_dir is not None and not os.path.isdir(args.world_dir):
         print(f"reality: --world-dir {args.world_dir} is not a directory", file=sys.stderr)
@@ -393,6 +394,10 @@ def serve(args: argparse.Namespace) -> int:
         # The world's behaviour modules and parameters are checked as it loads.
         print(str(exc), file=sys.stderr)
         print("reality: refusing to start with a bad world file", file=sys.stderr)
+        return 1
+    except TLSConfigError as exc:
+        print(f"reality: {exc}", file=sys.stderr)
+        print("reality: refusing to start without a usable TLS certificate", file=sys.stderr)
         return 1
     except (StoreError, sqlite3.Error, OSError) as exc:
         print(f"reality: cannot open the database {args.db}: {exc}", file=sys.stderr)

@@ -14,13 +14,14 @@ must not pay for the server (Jinja2, the gateways).
 from __future__ import annotations
 
 import argparse
+import ipaddress
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
 from attrs import define, field, frozen
 
-__all__ = ["Flag", "Settings", "default_of", "flags", "non_negative", "port"]
+__all__ = ["Flag", "Settings", "cidr", "default_of", "flags", "non_negative", "port"]
 
 
 def port(text: str) -> int:
@@ -43,6 +44,18 @@ def non_negative(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value} must not be negative")
     return value
+
+
+def cidr(text: str) -> str:
+    """A network (``10.0.0.0/8``, ``::1/128``, one address) or ``none``, from the command line."""
+    if text.strip().lower() == "none":
+        return "none"
+    try:
+        return str(ipaddress.ip_network(text.strip(), strict=True))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a network such as 10.0.0.0/8 or ::1/128 ({exc})"
+        ) from None
 
 
 @frozen
@@ -97,6 +110,37 @@ class Settings:
                            help="SMTP port for mail to players (0 picks a free port)")
     pop3_port: int = _flag(1110, name="--pop3-port", parse=port, metavar="N",
                            help="POP3 port for reading mailboxes (0 picks a free port)")
+    #: TLS (docs: README "Running with TLS"). The TLS services start only
+    #: when both the certificate and the key are given.
+    tls_cert: str | None = _flag(
+        None, name="--tls-cert", metavar="FILE",
+        help="PEM certificate chain (the server's certificate first) for telnets, "
+             "https, pop3s and STARTTLS/STLS; re-read on SIGHUP")
+    tls_key: str | None = _flag(
+        None, name="--tls-key", metavar="FILE",
+        help="PEM private key of --tls-cert; re-read on SIGHUP")
+    telnets_port: int = _flag(4443, name="--telnets-port", parse=port, metavar="N",
+                              help="telnet over TLS, with --tls-cert (0 picks a free port)")
+    https_port: int = _flag(8443, name="--https-port", parse=port, metavar="N",
+                            help="HTTPS for the website, with --tls-cert (0 picks a free port)")
+    pop3s_port: int = _flag(1995, name="--pop3s-port", parse=port, metavar="N",
+                            help="POP3 over TLS, with --tls-cert (0 picks a free port)")
+    #: A TLS handshake (from the first byte, or after STARTTLS/STLS) must end within this.
+    tls_handshake_timeout: float = _flag(
+        10, converter=float, name="--tls-handshake-timeout", parse=non_negative,
+        metavar="SECONDS",
+        help="close a TLS connection whose handshake is not done within this time")
+    #: RFC 6797: how long browsers that saw the site over HTTPS refuse plain HTTP to it.
+    hsts_max_age: int = _flag(
+        31536000, name="--hsts-max-age", parse=non_negative, metavar="SECONDS",
+        help="Strict-Transport-Security max-age on HTTPS responses (one year; "
+             "0 tells browsers to forget it, before turning HTTPS off)")
+    #: Networks a POP3 password may come from over a plain connection while
+    #: TLS is configured (empty: the loopback networks; ``none``: nowhere).
+    plaintext_auth_from: list[str] = _flag(
+        factory=list, name="--plaintext-auth-from", repeat=True, parse=cidr, metavar="CIDR",
+        help="with TLS on, accept POP3 passwords without TLS from this network "
+             "(repeatable; default: 127.0.0.0/8 and ::1/128; 'none': from nowhere)")
     mail_domain: str = _flag("reality.localhost", name="--mail-domain", metavar="NAME",
                              help="players' mail addresses are <name>@NAME")
     #: ``--admin``: names reserved for admins, which nobody may create over

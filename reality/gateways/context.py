@@ -4,9 +4,10 @@ Each gateway module (:mod:`reality.gateways.telnet`,
 :mod:`reality.gateways.web`, :mod:`reality.gateways.mail`) has an
 ``install`` function that takes a :class:`GatewayContext` (what the
 assembled server offers: the reactor, the world, the store, the settings,
-the worker pool, the one authenticator, the connection limits, and
-``listen`` to open a port) and returns a :class:`Gateway`: what the
-server tracks to count connections and to close them at shutdown.
+the worker pool, the one authenticator, the connection limits,
+``listen`` to open a port, and the TLS contexts when TLS is configured)
+and returns a :class:`Gateway`: what the server tracks to count connections
+and to close them at shutdown.
 :mod:`reality.app` lists the install functions in one place.
 
 A gateway meets the others only in the world: the telnet gateway tells the
@@ -27,6 +28,7 @@ from reality.gateways.auth import Authenticator
 from reality.gateways.workers import WorkerPool
 from reality.net.interfaces import IReactor
 from reality.net.protocol import Address
+from reality.net.tls import TLSContexts
 from reality.settings import Settings
 
 __all__ = ["ConnectionLimits", "Gateway", "GatewayContext", "Install", "Listen"]
@@ -97,6 +99,12 @@ class GatewayContext:
     public_host: Callable[[], str]
     #: When the server started, on the reactor's clock.
     started: float
+    #: The server's certificate and key (``--tls-cert``/``--tls-key``), or
+    #: None: then no TLS service starts and STARTTLS/STLS are not offered.
+    tls: TLSContexts | None = None
+    #: Track another gateway (a second port of an install, such as HTTPS):
+    #: the server counts its connections and closes them at shutdown.
+    track: Callable[[Gateway], object] | None = None
 
 
 #: A gateway's ``install`` function.

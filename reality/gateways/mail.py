@@ -42,12 +42,18 @@ as for telnet, in :class:`~reality.gateways.connections.Connections`) and
 answer ``421`` / ``-ERR [SYS/TEMP]`` past it. At shutdown the queued
 deliveries are committed (and answered) first, then every session is told
 and closed.
+
+With TLS configured (``--tls-cert``/``--tls-key``), SMTP offers STARTTLS
+(RFC 3207) and POP3 STLS (RFC 2595) on their ports, and POP3S (port
+``--pop3s-port``) is the same POP3 service with TLS from the first byte.
+A POP3 password is then refused on a plain connection (``-ERR [AUTH]``)
+except from ``--plaintext-auth-from`` (default: loopback).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from reality.audit import audit
@@ -87,6 +93,8 @@ from reality.net.protocols.smtp import (
     SMTPServerProtocol,
     SMTPSettings,
 )
+from reality.net.protocols.starttls import LOOPBACK, Network, parse_network
+from reality.net.tls import TLSServerFactory
 
 log = logging.getLogger(__name__)
 
@@ -418,9 +426,16 @@ class MailGateway:
         return d
 
 
+def plaintext_networks(given: Sequence[str]) -> tuple[Network, ...]:
+    """``--plaintext-auth-from``'s networks: none given, the loopback ones; ``none``, none."""
+    if not given:
+        return LOOPBACK
+    return tuple(parse_network(text) for text in given if text != "none")
+
+
 def install(context: GatewayContext) -> MailGateway:
     """Plug mail into the server: the SMTP and POP3 ports; the gateway is what it tracks."""
-    settings, world = context.settings, context.world
+    settings, world, tls = context.settings, context.world, context.tls
     gateway = MailGateway(
         world,
         open_post_office(world),
@@ -433,15 +448,32 @@ def install(context: GatewayContext) -> MailGateway:
             idle_timeout=settings.smtp_idle_timeout,
             data_timeout=settings.smtp_data_timeout,
             session_timeout=settings.smtp_session_timeout,
+            starttls=tls is not None,
         ),
         pop3_settings=pop3.POP3Settings(
             hostname=world.mail_domain,
             idle_timeout=settings.pop3_idle_timeout,
             session_timeout=settings.pop3_session_timeout,
+            tls=tls is not None,
+            plaintext_auth_from=plaintext_networks(settings.plaintext_auth_from),
         ),
         parser=context.pool,
     )
-    context.listen("smtp", settings.smtp_port, gateway.smtp_factory)
-    context.listen("pop3", settings.pop3_port, gateway.pop3_factory)
+    if tls is None:
+        context.listen("smtp", settings.smtp_port, gateway.smtp_factory)
+        context.listen("pop3", settings.pop3_port, gateway.pop3_factory)
+    else:
+        # SMTP and POP3 start plain and may upgrade (STARTTLS, STLS); POP3S
+        # is the same POP3 service, TLS from the first byte.
+        timeout = settings.tls_handshake_timeout
+        clock = context.reactor
+
+        def secured(factory: Any, start: bool) -> TLSServerFactory:
+            return TLSServerFactory(factory, tls, clock=clock, handshake_timeout=timeout,
+                                    start=start)
+
+        context.listen("smtp", settings.smtp_port, secured(gateway.smtp_factory, False))
+        context.listen("pop3", settings.pop3_port, secured(gateway.pop3_factory, False))
+        context.listen("pop3s", settings.pop3s_port, secured(gateway.pop3_factory, True))
     log.info("mail for <name>@%s", world.mail_domain)
     return gateway

@@ -27,7 +27,7 @@ with warnings.catch_warnings():
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "world" / "tiny.yaml"
-LISTENING = re.compile(r"(telnet|http|smtp|pop3) listening on (\S+):(\d+)")
+LISTENING = re.compile(r"(telnets|telnet|https|http|smtp|pop3s|pop3) listening on (\S+):(\d+)")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 

@@ -26,6 +26,7 @@ from reality.gateways.context import GatewayContext
 from reality.gateways.telnet.session import RoomLog, TelnetSession
 from reality.net.protocol import Address, Factory
 from reality.net.protocols.telnet import TelnetConfig, TelnetProtocol
+from reality.net.tls import TLSServerFactory
 
 # The package's logger (see session.py).
 log = logging.getLogger("reality.gateways.telnet")
@@ -146,6 +147,8 @@ class TelnetGateway(Factory):
         self._crowd_call: Any = None
         self._logs: dict[Any, RoomLog] = {}
         self.address: Address | None = None
+        #: The telnets port (TLS from the first byte), once it listens.
+        self.secure_address: Address | None = None
 
     def build_protocol(self, addr: Address) -> TelnetProtocol:
         reason = self.connections.refusal(addr.host)
@@ -286,8 +289,13 @@ class TelnetGateway(Factory):
 
     # -- texts ---------------------------------------------------------------------------
 
-    def banner(self) -> str:
-        """The greeting: the world's name, underlined (decoration a screen reader skips)."""
+    def banner(self, secure: bool = False) -> str:
+        """The greeting: the world's name, underlined (decoration a screen reader skips).
+
+        On a plain connection, when the TLS port is open, it says where the
+        secure one is: the password typed next would cross the network in
+        the clear.
+        """
         world = self.world
         rule = "=" * max(3, min(60, len(markup.strip(world.name))))
         lines = ["", f"  {world.name}", "  " + markup.deco(rule), ""]
@@ -295,6 +303,12 @@ class TelnetGateway(Factory):
             lines += [f"  {world.welcome}", ""]
         if world.web_url:
             lines.append(f"  On the web: {world.web_url}/  (the map: {world.web_url}/map.svg)")
+            lines.append("")
+        if self.secure_address is not None and not secure:
+            lines.append(
+                f"  This connection is not encrypted. Secure (TLS) port: {self.secure_address.port}"
+            )
+            lines.append("  (Mudlet: tick \"Secure\"; TinTin++: #ssl).")
             lines.append("")
         lines.append(self.login_help())
         return "\n".join(lines)
@@ -326,6 +340,9 @@ class TelnetGateway(Factory):
         }
         if self.address is not None:
             variables["PORT"] = str(self.address.port)
+        if self.secure_address is not None:
+            # MSSP's "SSL": the port of the TLS connection.
+            variables["SSL"] = str(self.secure_address.port)
         if self.world.web_url:
             variables["WEBSITE"] = f"{self.world.web_url}/"
         return variables
@@ -355,4 +372,12 @@ def install(context: GatewayContext) -> TelnetGateway:
         world.changed("world", None)
 
     context.listen("telnet", context.settings.telnet_port, gateway, listening)
+    if context.tls is not None:
+        # The same gateway behind TLS: the same limits, bans and takeover.
+        def secure_listening(address: Address) -> None:
+            gateway.secure_address = address
+
+        secure = TLSServerFactory(gateway, context.tls, clock=context.reactor,
+                                  handshake_timeout=context.settings.tls_handshake_timeout)
+        context.listen("telnets", context.settings.telnets_port, secure, secure_listening)
     return gateway

@@ -118,8 +118,8 @@ class SessionHost(Protocol):
     #: Lines of input run as game commands since the start.
     commands: int
 
-    def banner(self) -> str:
-        """What a new connection is greeted with."""
+    def banner(self, secure: bool = False) -> str:
+        """What a new connection is greeted with (``secure``: it came over TLS)."""
         ...
 
     def login_help(self) -> str:
@@ -261,7 +261,8 @@ class TelnetSession(TelnetProtocol):
         call, self._banner_call = self._banner_call, None
         if call is not None and call.active():
             call.cancel()
-        self.show(self.gateway.banner())
+        secure = bool(getattr(self.transport, "tls_active", False))
+        self.show(self.gateway.banner(secure))
         self.send_prompt(PROMPT)
 
     def data_received(self, data: bytes) -> None:

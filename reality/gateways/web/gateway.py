@@ -3,7 +3,9 @@
 :func:`install` plugs the site into the server (see
 :mod:`reality.gateways.context`): it listens on ``settings.http_port`` and,
 once the port is known, sets the world's ``web_url`` (which the telnet
-banner and ``homepage`` show).
+banner and ``homepage`` show). With TLS configured it listens on
+``settings.https_port`` too (the same site; every response there carries
+``Strict-Transport-Security``) and the URLs given out are the HTTPS ones.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from reality.net.interfaces import IReactorTime
 from reality.net.protocol import Address
 from reality.net.protocols.http import HTTPChannel, HTTPFactory, Request, Response
 from reality.net.protocols.http.events import error_response
+from reality.net.tls import TLSServerFactory
 
 if TYPE_CHECKING:
     from reality.game.bans import Bans
 
-__all__ = ["WebFactory", "install", "site_url"]
+__all__ = ["WebFactory", "hsts_header", "install", "site_url"]
 
 log = logging.getLogger("reality.gateways.web")
 
@@ -95,11 +98,20 @@ class WebFactory(HTTPFactory):
         self.connections.close_all(close)
 
 
-def site_url(host: str, port: int) -> str:
-    """``http://host:port/``, with brackets around an IPv6 literal."""
+def site_url(host: str, port: int, scheme: str = "http") -> str:
+    """``http://host:port/`` (or ``https``), with brackets around an IPv6 literal."""
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
-    return f"http://{host}:{port}/"
+    return f"{scheme}://{host}:{port}/"
+
+
+def hsts_header(max_age: int) -> tuple[str, str]:
+    """The ``Strict-Transport-Security`` field (RFC 6797) every HTTPS response carries.
+
+    No ``includeSubDomains`` (a game server should not decide for its
+    sibling hosts) and no ``preload``; ``max-age=0`` tells browsers to forget.
+    """
+    return ("Strict-Transport-Security", f"max-age={max(0, int(max_age))}")
 
 
 def install(context: GatewayContext) -> WebFactory:
@@ -116,11 +128,38 @@ def install(context: GatewayContext) -> WebFactory:
         max_connections=context.limits.max_connections, bans=context.authenticator.bans,
     )
 
+    settings, tls = context.settings, context.tls
+
     def listening(address: Address) -> None:
         url = site_url(context.public_host(), address.port)
-        world.web_url = url.rstrip("/")
+        if site.secure_url is None:
+            world.web_url = url.rstrip("/")
         site.invalidate()
         log.info("website at %s", url)
 
-    context.listen("http", context.settings.http_port, factory, listening)
+    context.listen("http", settings.http_port, factory, listening)
+    if tls is not None:
+        # The same site over TLS (ALPN http/1.1), its own connection counts,
+        # every response with HSTS. Once it listens, the URLs players are
+        # given (banner, 'homepage', homepage links on the plain site) are
+        # the HTTPS ones.
+        secure = WebFactory(
+            site, context.reactor, max_per_address=context.limits.max_per_address,
+            max_connections=context.limits.max_connections, bans=context.authenticator.bans,
+            fixed_headers=[hsts_header(settings.hsts_max_age)],
+        )
+        site.telnets_port = settings.telnets_port or None
+
+        def secure_listening(address: Address) -> None:
+            url = site_url(context.public_host(), address.port, "https")
+            site.secure_url = world.web_url = url.rstrip("/")
+            world.changed("world", None)
+            site.invalidate()
+            log.info("website at %s", url)
+
+        wrapped = TLSServerFactory(secure, tls, clock=context.reactor, alpn=("http/1.1",),
+                                   handshake_timeout=settings.tls_handshake_timeout)
+        context.listen("https", settings.https_port, wrapped, secure_listening)
+        if context.track is not None:
+            context.track(secure)
     return factory

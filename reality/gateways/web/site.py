@@ -131,6 +131,10 @@ class WebSite:
         self.wall = wall
         self.max_homepages = max(1, max_homepages)
         self.renders = 0  # pages rendered since the start (tests and benchmarks read it)
+        #: ``https://host:port`` once the HTTPS port listens (None: no HTTPS).
+        self.secure_url: str | None = None
+        #: The telnets port, once it listens (None: no telnet over TLS).
+        self.telnets_port: int | None = None
         self._env = environment()
         self._pages: dict[str, Page] = {}
         self._homepages: OrderedDict[str, Page] = OrderedDict()
@@ -472,6 +476,9 @@ class WebSite:
             "world_title": plain(world.name),
             "world_name": markup_html(world.name),
             "telnet": _split_address(world.telnet_address),
+            "telnets_port": self.telnets_port,
+            # With HTTPS on, links to homepages go there from the plain site too.
+            "home_base": self.secure_url or "",
             "version": __version__,
             "css_url": self.css_url,
         }

@@ -581,6 +581,30 @@ class CommandPipeline(Protocol):
 
         d.add_both(done)
 
+    def _tls_state(self) -> tuple[bool, bool]:
+        """(TLS is on, TLS could start) for the transport: a plain TCP
+        transport says (False, False); :func:`~reality.net.tls.wrap_for_starttls`'s
+        layer (False, True) until ``start_tls``; a TLS port (True, False)."""
+        transport = self.transport
+        active = bool(getattr(transport, "tls_active", False))
+        return active, not active and callable(getattr(transport, "start_tls", None))
+
+    def _start_tls(self) -> None:
+        """The session agreed to STARTTLS/STLS: its reply goes out in the clear, then TLS.
+
+        From here every byte the client sends is TLS: the session made
+        sure nothing was already buffered behind the command.
+        """
+        self._flush()
+        transport = self.transport
+        if transport is None or transport.disconnecting:
+            return
+        try:
+            transport.start_tls()  # type: ignore[attr-defined]
+        except (AttributeError, RuntimeError) as exc:
+            log.error("%s: cannot start TLS: %s", self.service, exc)
+            transport.abort_connection()
+
     def _flush(self) -> None:
         """Write the replies made so far in one piece (dropped once the transport closes)."""
         transport = self.transport

@@ -481,7 +481,7 @@ def test_unknown_and_unimplemented_commands():
     session.take()
     assert session.send(b"FROB\r\n") == b"500 5.5.2 Syntax error, command unrecognized\r\n"
     assert session.send(b"EXPN staff\r\n") == b"502 5.5.1 EXPN not implemented\r\n"
-    assert session.send(b"STARTTLS\r\n") == b"502 5.5.1 STARTTLS not implemented\r\n"
+    assert session.send(b"STARTTLS\r\n") == b"454 4.7.0 TLS not available\r\n"
     assert session.send(b"\r\n") == b"500 5.5.2 Syntax error: empty command\r\n"
 
 

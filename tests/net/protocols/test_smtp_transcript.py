@@ -164,7 +164,7 @@ def test_smtputf8_transaction():
         (b"VRFY", b"501 5.5.4 Syntax: VRFY address\r\n"),
         (b"EHLO", b"501 5.5.4 Syntax: EHLO hostname\r\n"),
         (b"EXPN staff", b"502 5.5.1 EXPN not implemented\r\n"),
-        (b"STARTTLS", b"502 5.5.1 STARTTLS not implemented\r\n"),
+        (b"STARTTLS", b"454 4.7.0 TLS not available\r\n"),
         (b"", b"500 5.5.2 Syntax error: empty command\r\n"),
         (b"FROB", b"500 5.5.2 Syntax error, command unrecognized\r\n"),
         (b"\xff", b"500 5.5.2 Syntax error: command line is not UTF-8\r\n"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from reality.audit import audit
 from reality.net.defer import Failure
@@ -72,7 +72,8 @@ class HTTPFactory(Factory):
 
     A connection over the limit is answered ``503 Service Unavailable``
     (with ``Retry-After``) and closed. ``open_connections`` counts the
-    channels alive now. ``date_source`` is the wall clock for Date fields.
+    channels alive now. ``date_source`` is the wall clock for Date fields;
+    ``fixed_headers`` are fields every response carries (HSTS on HTTPS).
 
     Subclasses may refuse more (:meth:`refusal`) and follow channels as
     they open and close (:meth:`channel_opened`, :meth:`channel_closed`).
@@ -91,6 +92,7 @@ class HTTPFactory(Factory):
         max_pipeline: int = 16,
         date_source: Callable[[], float] = time.time,
         known_methods: frozenset[str] | set[str] = KNOWN_METHODS,
+        fixed_headers: Sequence[tuple[str, str]] = (),
     ) -> None:
         self.handler = handler
         self.clock = clock
@@ -101,7 +103,9 @@ class HTTPFactory(Factory):
         self.idle_timeout = idle_timeout
         self.max_pipeline = max_pipeline
         self.known_methods = frozenset(known_methods)
-        self.writer = ResponseWriter(DateCache(date_source))
+        # Fields every response from this factory carries (HSTS on HTTPS).
+        extra = b"".join(f"{name}: {value}\r\n".encode("ascii") for name, value in fixed_headers)
+        self.writer = ResponseWriter(DateCache(date_source, extra))
         self.open_connections = 0
 
     def refusal(self, addr: Address) -> str | None:

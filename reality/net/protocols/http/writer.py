@@ -47,13 +47,18 @@ class DateCache:
     """The ``Date:`` field line, formatted once per second of wall-clock time.
 
     ``now`` is the wall clock (not the reactor's monotonic clock: Date is a
-    calendar time); tests pass a fixed function.
+    calendar time); tests pass a fixed function. ``extra`` is field lines
+    (each ending CRLF) that every response of this writer carries after
+    Date, such as ``Strict-Transport-Security`` on an HTTPS port: they ride
+    on the Date line so that a cached rendering served on both a plain and
+    a TLS port gets them on one only.
     """
 
-    __slots__ = ("now", "_second", "_line")
+    __slots__ = ("now", "extra", "_second", "_line")
 
-    def __init__(self, now: Callable[[], float] = time.time) -> None:
+    def __init__(self, now: Callable[[], float] = time.time, extra: bytes = b"") -> None:
         self.now = now
+        self.extra = extra
         self._second = -1
         self._line = b""
 
@@ -62,7 +67,7 @@ class DateCache:
         second = int(self.now())
         if second != self._second:
             self._second = second
-            self._line = b"Date: " + http_date(second).encode("ascii") + b"\r\n"
+            self._line = b"Date: " + http_date(second).encode("ascii") + b"\r\n" + self.extra
         return self._line
 
 

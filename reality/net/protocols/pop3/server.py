@@ -37,6 +37,7 @@ from reality.net.protocols.pop3.session import (
     Release,
 )
 from reality.net.protocols.pop3.settings import POP3Settings
+from reality.net.protocols.starttls import StartTLS
 
 if TYPE_CHECKING:
     from reality.net.interfaces import IReactorTime
@@ -74,6 +75,11 @@ class POP3ServerProtocol(CommandPipeline):
 
     def connection_made(self) -> None:
         self.peer = self.session.peer = self.transport.get_peer()
+        # POP3S is TLS from the start; STLS is offered only where the
+        # transport can upgrade.
+        active, can_start = self._tls_state()
+        self.session.tls = active
+        self.session.stls = self.settings.tls and can_start
         self._perform(self.session.greeting())
         self._flush()
         self._start_pipeline()
@@ -121,6 +127,8 @@ class POP3ServerProtocol(CommandPipeline):
                 )
             elif type(action) is Release:
                 self._release()
+            elif type(action) is StartTLS:
+                self._start_tls()
             elif type(action) is Close:
                 self._close()
 

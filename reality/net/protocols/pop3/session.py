@@ -4,7 +4,14 @@ The whole of RFC 1939 lives here: the AUTHORIZATION state (USER, PASS,
 QUIT), the TRANSACTION state (STAT, LIST, UIDL, RETR, TOP, DELE, RSET,
 NOOP, QUIT), the UPDATE state entered by QUIT, which commands each state
 allows, the responses byte for byte, and the limit on negative responses;
-RFC 2449 CAPA and response codes, RFC 3206 ``[AUTH]`` / ``[SYS/TEMP]``.
+RFC 2449 CAPA and response codes, RFC 3206 ``[AUTH]`` / ``[SYS/TEMP]``,
+RFC 2595 STLS.
+
+With TLS configured (``settings.tls``) a password is accepted only over
+TLS (after STLS, or on the POP3S port), or from an address in
+``settings.plaintext_auth_from``: elsewhere USER and PASS answer
+``-ERR [AUTH] Plaintext authentication disallowed...`` (Dovecot's words
+and code) and CAPA lists STLS but not USER (RFC 2595 4's advice).
 
 No transport, no timers, no Deferreds, and no mailbox object either: feed
 the client's bytes with :meth:`POP3Session.receive_data` and take the
@@ -23,6 +30,9 @@ actions of one command at a time from :meth:`POP3Session.next_actions`
   :meth:`POP3Session.deletions_committed` or
   :meth:`POP3Session.deletions_failed`;
 - :class:`Release`: the mailbox is no use to the session: unlock it;
+- :class:`~reality.net.protocols.starttls.StartTLS`: write the responses
+  before it in the clear, then start TLS (after ``+OK`` to STLS; the
+  session has already forgotten any USER);
 - :class:`~reality.net.protocols.basic.Close`: hang up once the responses
   before it are written. Whatever mailbox is held is released with the
   session, unless deletions are being committed (:attr:`POP3Session.committing`).
@@ -60,6 +70,7 @@ from reality.net.protocols.pop3.codec import (
     top_of_message,
 )
 from reality.net.protocols.pop3.settings import POP3Settings
+from reality.net.protocols.starttls import START_TLS, StartTLS, address_in
 
 __all__ = [
     "AUTHORIZATION",
@@ -117,16 +128,13 @@ class Release:
     """Unlock the mailbox: the session will not use it."""
 
 
-POP3Action = bytes | Authenticate | ReadMessage | MarkRetrieved | CommitDeletions | Release | Close
+POP3Action = (
+    bytes | Authenticate | ReadMessage | MarkRetrieved | CommitDeletions | Release | StartTLS
+    | Close
+)
 
-_CAPABILITIES = (
-    "TOP",
-    "USER",
-    "UIDL",
-    "RESP-CODES",
-    "AUTH-RESP-CODE",
-    "PIPELINING",
-    "IMPLEMENTATION Reality",
+_PLAINTEXT_REFUSED = (
+    "Plaintext authentication disallowed on non-secure connections: use STLS or POP3S"
 )
 _UID = re.compile(r"[\x21-\x7e]{1,70}")
 
@@ -160,6 +168,8 @@ class POP3Session(CommandSession[POP3Action]):
         "listing",
         "deleted",
         "errors",
+        "stls",
+        "tls",
         "_waiting",
         "_read",
         "_login",
@@ -179,6 +189,11 @@ class POP3Session(CommandSession[POP3Action]):
         self.deleted: set[int] = set()
         #: Negative responses caused by the client so far.
         self.errors = 0
+        #: STLS may be offered: TLS is configured and the adapter found a
+        #: transport that can upgrade (it may turn this off).
+        self.stls = self.settings.tls
+        #: The connection is encrypted (after STLS, or POP3S from the start).
+        self.tls = False
         self._waiting = _NOTHING
         # The message being read: (index, "RETR" or the TOP line count).
         self._read: tuple[int, int | None] = (0, None)
@@ -201,6 +216,14 @@ class POP3Session(CommandSession[POP3Action]):
     def closed(self) -> bool:
         """True once the session said goodbye (a Close was given)."""
         return self.state == DONE
+
+    @property
+    def password_allowed(self) -> bool:
+        """May a password be sent here: TLS is on, not configured, or the peer is trusted."""
+        if self.tls or not self.settings.tls:
+            return True
+        host = self.peer.host if self.peer is not None else None
+        return address_in(host, self.settings.plaintext_auth_from)
 
     def greeting(self) -> list[POP3Action]:
         """What the server says first (RFC 1939 4)."""
@@ -334,7 +357,17 @@ class POP3Session(CommandSession[POP3Action]):
 
     # -- AUTHORIZATION -------------------------------------------------------------
 
+    def _refuse_plaintext(self) -> bool:
+        """Refuse a password over a plain connection (RFC 3206 [AUTH]); True if refused."""
+        if self.password_allowed:
+            return False
+        audit("tls.plaintext_login", service="pop3", address=host_of(self.peer))
+        self._error(_PLAINTEXT_REFUSED, "AUTH")
+        return True
+
     def do_USER(self, argument: str) -> None:
+        if self._refuse_plaintext():
+            return
         name = argument.strip(" ")
         if not name:
             self._error("Syntax: USER name")
@@ -344,6 +377,8 @@ class POP3Session(CommandSession[POP3Action]):
         self._out.append(ok("Send PASS"))
 
     def do_PASS(self, argument: str) -> None:
+        if self._refuse_plaintext():
+            return
         if self.user is None:
             self._error("Send USER first")
             return
@@ -372,7 +407,39 @@ class POP3Session(CommandSession[POP3Action]):
         self._out.append(CommitDeletions(tuple(sorted(self.deleted))))
 
     def do_CAPA(self, argument: str) -> None:
-        self._out.append(multi_line("Capability list follows", _CAPABILITIES))
+        capabilities = ["TOP"]
+        if self.state != AUTHORIZATION or self.password_allowed:
+            capabilities.append("USER")
+        capabilities += ["UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"]
+        if self.state == AUTHORIZATION and self.stls and not self.tls:
+            capabilities.append("STLS")
+        capabilities.append("IMPLEMENTATION Reality")
+        self._out.append(multi_line("Capability list follows", capabilities))
+
+    def do_STLS(self, argument: str) -> None:
+        """RFC 2595 4: upgrade the connection, refusing plaintext pipelined after the command.
+
+        Bytes already received after ``STLS`` would be read as if they came
+        over TLS (the STARTTLS injection flaw): the session says ``-ERR``
+        and hangs up. Otherwise ``+OK`` and :data:`START_TLS`, and the
+        session forgets the USER it was told in the clear.
+        """
+        if self.tls:
+            self._error("Command not permitted when TLS active")
+            return
+        if not self.stls:
+            self._error("TLS not available")
+            return
+        if self.codec.buffered:
+            log.warning("POP3 %s: plaintext pipelined after STLS, closing", self.peer)
+            audit("tls.injection", service="pop3", address=host_of(self.peer),
+                  size=self.codec.buffered)
+            self._close_with(err("Commands sent after STLS before the TLS handshake; goodbye"))
+            return
+        self._out.append(ok("Begin TLS negotiation"))
+        self._out.append(START_TLS)
+        self.tls = True
+        self.user = None
 
     # -- TRANSACTION -------------------------------------------------------------------
 
@@ -497,6 +564,7 @@ _AUTHORIZATION_HANDLERS: dict[str, Callable[[POP3Session, str], None]] = {
     "PASS": POP3Session.do_PASS,
     "QUIT": POP3Session.do_QUIT,
     "CAPA": POP3Session.do_CAPA,
+    "STLS": POP3Session.do_STLS,
 }
 _TRANSACTION_HANDLERS: dict[str, Callable[[POP3Session, str], None]] = {
     "STAT": POP3Session.do_STAT,

@@ -11,6 +11,7 @@ import socket
 from attrs import field, frozen
 
 from reality.net.protocols.pop3.codec import MAX_LINE_LENGTH
+from reality.net.protocols.starttls import LOOPBACK, Network
 
 __all__ = ["IDLE_TIMEOUT", "MAX_ERRORS", "SESSION_TIMEOUT", "POP3Settings"]
 
@@ -35,5 +36,12 @@ class POP3Settings:
     #: Total seconds a session may wait for its client (see CommandPipeline; 0: none).
     session_timeout: float = SESSION_TIMEOUT
     max_errors: int = MAX_ERRORS
+    #: The server has a certificate: offer STLS (RFC 2595) on plain
+    #: connections, and refuse USER/PASS on them except from
+    #: ``plaintext_auth_from``. Off: no STLS, passwords accepted anywhere.
+    tls: bool = False
+    #: Where a password may come from over a plain connection while ``tls``
+    #: is on (``--plaintext-auth-from``; default: this machine).
+    plaintext_auth_from: tuple[Network, ...] = LOOPBACK
     #: Unprocessed input past which the server stops reading until it catches up.
     max_buffered: int = 16 * 1024

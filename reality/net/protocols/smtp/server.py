@@ -32,6 +32,7 @@ from reality.net.protocols.smtp.codec import SMTPServerCodec
 from reality.net.protocols.smtp.replies import Reply
 from reality.net.protocols.smtp.session import CheckRecipient, Deliver, SMTPSession
 from reality.net.protocols.smtp.settings import SMTPSettings
+from reality.net.protocols.starttls import StartTLS
 
 if TYPE_CHECKING:
     from reality.net.interfaces import IDelayedCall, IReactorTime
@@ -72,6 +73,10 @@ class SMTPServerProtocol(CommandPipeline):
 
     def connection_made(self) -> None:
         self.peer = self.session.peer = self.transport.get_peer()
+        # STARTTLS is offered only where the transport can upgrade.
+        active, can_start = self._tls_state()
+        self.session.tls = active
+        self.session.starttls = self.settings.starttls and can_start
         log.debug("SMTP session from %s", self.peer)
         self._perform(self.session.greeting())
         self._flush()
@@ -106,6 +111,8 @@ class SMTPServerProtocol(CommandPipeline):
                     self._delivery_failed,
                     envelope,
                 )
+            elif type(action) is StartTLS:
+                self._start_tls()
             elif type(action) is Close:
                 self._close()
         # The data timer runs from the 354 to the final "." (RFC 5321 4.5.3.2.6).

@@ -6,8 +6,8 @@ here"): the greeting, EHLO/HELO, the envelope (MAIL, RCPT), DATA and the
 message, RSET, NOOP, VRFY, HELP, QUIT, the error replies and the limit on
 negative replies. It follows RFC 5321 (commands, replies, reply order,
 4.1.4 on which command resets what), RFC 1870 (SIZE), RFC 6152
-(8BITMIME), RFC 2920 (PIPELINING), RFC 6531 (SMTPUTF8) and RFC 2034 /
-RFC 3463 (enhanced status codes).
+(8BITMIME), RFC 2920 (PIPELINING), RFC 6531 (SMTPUTF8), RFC 3207
+(STARTTLS) and RFC 2034 / RFC 3463 (enhanced status codes).
 
 No transport, no timers, no Deferreds. Feed the client's bytes with
 :meth:`SMTPSession.receive_data` and take the actions of one input at a
@@ -20,6 +20,9 @@ time from :meth:`SMTPSession.next_actions` (or everything at once with
   :meth:`SMTPSession.recipient_check_failed`);
 - :class:`Deliver`: store the message, then call
   :meth:`SMTPSession.delivered` (or :meth:`SMTPSession.delivery_failed`);
+- :class:`~reality.net.protocols.starttls.StartTLS`: write the replies
+  before it in the clear, then start TLS on the connection (the session
+  has already forgotten the client's EHLO; see :meth:`SMTPSession.do_STARTTLS`);
 - :class:`~reality.net.protocols.basic.Close`: hang up once the replies
   before it are written.
 
@@ -70,6 +73,7 @@ from reality.net.protocols.smtp.paths import (
 )
 from reality.net.protocols.smtp.replies import Reply, clean_text
 from reality.net.protocols.smtp.settings import SMTPSettings
+from reality.net.protocols.starttls import START_TLS, StartTLS
 
 __all__ = ["CheckRecipient", "Deliver", "SMTPAction", "SMTPSession"]
 
@@ -90,11 +94,11 @@ class Deliver:
     envelope: Envelope
 
 
-SMTPAction = Reply | CheckRecipient | Deliver | Close
+SMTPAction = Reply | CheckRecipient | Deliver | StartTLS | Close
 
 _HELP = "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP"
 _NOT_IMPLEMENTED = frozenset(
-    {"EXPN", "SEND", "SOML", "SAML", "TURN", "ETRN", "ATRN", "BDAT", "STARTTLS", "AUTH"}
+    {"EXPN", "SEND", "SOML", "SAML", "TURN", "ETRN", "ATRN", "BDAT", "AUTH"}
 )
 # A web browser or proxy tricked into talking to the SMTP port: hang up at
 # once rather than answer each header line (RFC 5321 has no such verbs).
@@ -132,6 +136,8 @@ class SMTPSession(CommandSession[SMTPAction]):
         "rcpt_to",
         "errors",
         "closed",
+        "starttls",
+        "tls",
         "_message_ids",
         "_rcpt_attempted",
         "_waiting",
@@ -161,6 +167,11 @@ class SMTPSession(CommandSession[SMTPAction]):
         self.errors = 0
         #: A Close was given: the session takes no more input.
         self.closed = False
+        #: STARTTLS may be offered: the settings say so and the adapter
+        #: found a transport that can upgrade (it may turn this off).
+        self.starttls = self.settings.starttls
+        #: The connection is encrypted (after STARTTLS, or TLS from the start).
+        self.tls = False
         self._rcpt_attempted = False
         self._waiting = _NOTHING
         self._address = ""
@@ -343,20 +354,54 @@ class SMTPSession(CommandSession[SMTPAction]):
         if not esmtp:
             self._send(Reply(250, host))
             return
-        self._send(
-            Reply(
-                250,
-                (
-                    host,
-                    f"SIZE {self.settings.max_message_size}",
-                    "8BITMIME",
-                    "SMTPUTF8",
-                    "PIPELINING",
-                    "ENHANCEDSTATUSCODES",
-                    "HELP",
-                ),
+        extensions = [
+            host,
+            f"SIZE {self.settings.max_message_size}",
+            "8BITMIME",
+            "SMTPUTF8",
+            "PIPELINING",
+            "ENHANCEDSTATUSCODES",
+        ]
+        if self.starttls and not self.tls:
+            # RFC 3207 4.2: not offered again once TLS is on.
+            extensions.append("STARTTLS")
+        extensions.append("HELP")
+        self._send(Reply(250, tuple(extensions)))
+
+    def do_STARTTLS(self, argument: str) -> None:
+        """RFC 3207: upgrade the connection, refusing plaintext pipelined after the command.
+
+        Bytes already received after the command line would be read as if
+        they came over TLS (the STARTTLS injection flaw): the session
+        answers ``554`` and hangs up instead, as Postfix does. Otherwise
+        ``220`` and :data:`START_TLS`, and the session forgets everything
+        the client said before (RFC 3207 4.2): the client must EHLO again.
+        """
+        if argument.strip(" "):
+            self._error(501, "5.5.4", "Syntax: STARTTLS (no parameters)")
+            return
+        if self.tls:
+            self._error(503, "5.5.1", "Error: TLS already active")
+            return
+        if not self.starttls:
+            # RFC 3207 4: 454 "TLS not available due to temporary reason".
+            self._error(454, "4.7.0", "TLS not available")
+            return
+        if self.codec.buffered:
+            log.warning("SMTP %s: plaintext pipelined after STARTTLS, closing", self.peer)
+            audit("tls.injection", service="smtp", address=host_of(self.peer),
+                  size=self.codec.buffered)
+            self._close_with(
+                Reply(554, "Error: data after STARTTLS before the TLS handshake; goodbye",
+                      "5.5.1")
             )
-        )
+            return
+        self._send(Reply(220, "Ready to start TLS", "2.0.0"))
+        self._out.append(START_TLS)
+        self.tls = True
+        self._reset_transaction()
+        self.helo = None
+        self.esmtp = False
 
     def do_MAIL(self, argument: str) -> None:
         if self.helo is None:
@@ -505,7 +550,8 @@ class SMTPSession(CommandSession[SMTPAction]):
         )
 
     def do_HELP(self, argument: str) -> None:
-        self._send(Reply(214, _HELP, "2.0.0"))
+        offered = self.starttls and not self.tls
+        self._send(Reply(214, _HELP + " STARTTLS" if offered else _HELP, "2.0.0"))
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -574,4 +620,5 @@ _HANDLERS: dict[str, Callable[[SMTPSession, str], None]] = {
     "QUIT": SMTPSession.do_QUIT,
     "VRFY": SMTPSession.do_VRFY,
     "HELP": SMTPSession.do_HELP,
+    "STARTTLS": SMTPSession.do_STARTTLS,
 }

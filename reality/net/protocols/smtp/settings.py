@@ -52,6 +52,9 @@ class SMTPSettings:
     #: Total seconds a session may wait for its client (see CommandPipeline; 0: none).
     session_timeout: float = SESSION_TIMEOUT
     max_errors: int = MAX_ERRORS
+    #: Offer STARTTLS (RFC 3207): the server has a certificate and the
+    #: connection can be upgraded. Off: STARTTLS is answered ``454``.
+    starttls: bool = False
     #: Unprocessed input (pipelined commands waiting their turn) past which
     #: the server stops reading from the client until it catches up.
     max_buffered: int = 64 * 1024
