@@ -35,7 +35,7 @@ __all__ = ["main"]
 # What ``play`` and ``admin`` share with ``serve``: written once, in Settings.
 TELNET_PORT: int = default_of("telnet_port")
 #: The server's --telnets-port default (telnet over TLS).
-TELNETS_PORT: int = 4443
+TELNETS_PORT: int = default_of("telnets_port")
 DB: str = default_of("db")
 
 
