@@ -356,6 +356,19 @@ def test_a_clienthello_to_the_plain_http_port_is_answered_and_closed(server, tls
             context.wrap_socket(sock, server_hostname="localhost")
 
 
+@pytest.mark.parametrize("service", ["telnet", "smtp", "pop3"])
+def test_a_clienthello_to_a_plain_line_port_is_closed_at_once(server, tls_certs, service):
+    """A "secure" client pointed at the plain telnet, SMTP or POP3 port is closed at once,
+    not left to the login or idle timer (minutes)."""
+    with socket.create_connection(("127.0.0.1", server.ports[service]), timeout=10) as sock:
+        context = ssl.create_default_context(cafile=tls_certs.ca_file)
+        start = time.monotonic()
+        with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+            context.wrap_socket(sock, server_hostname="localhost")
+        took = time.monotonic() - start
+    assert took < HANDSHAKE_TIMEOUT
+
+
 # -- TinTin++ and Chromium -----------------------------------------------------------------
 
 

@@ -65,6 +65,7 @@ from reality.gateways.telnet.capabilities import (
 )
 from reality.net.defer import Deferred, Failure
 from reality.net.interfaces import IReactorTime, ITransport
+from reality.net.protocols.basic import TLS_HANDSHAKE_RECORD
 from reality.net.protocols.telnet import TTYPE, Side, TelnetConfig, TelnetProtocol, TerminalType
 from reality.net.protocols.telnet.options import GMCP, encode_gmcp
 
@@ -228,6 +229,7 @@ class TelnetSession(TelnetProtocol):
         # The banner is sent once, when the client has said what it is (or
         # refused to, or the wait is over); the timer that ends the wait.
         self._greeted = False
+        self._first_read = True
         self._banner_call: Any = None
 
     # -- connection ------------------------------------------------------------------
@@ -266,6 +268,18 @@ class TelnetSession(TelnetProtocol):
         self.send_prompt(PROMPT)
 
     def data_received(self, data: bytes) -> None:
+        if self._first_read and data:
+            self._first_read = False
+            if data[0] == TLS_HANDSHAKE_RECORD and self.transport is not None:
+                # A TLS client on the plain port (a "secure" connection to the
+                # wrong port): no telnet client starts with 0x16, and this one
+                # could not read a line of ours. Close now, not at the login
+                # timer.
+                log.info("telnet %s: TLS handshake on the plain port; closing", self.peer_host)
+                audit("connection.refused", service="telnet", address=self.peer_host,
+                      reason="tls-on-plain")
+                self.transport.abort_connection()
+                return
         super().data_received(data)
         if not self._greeted and not self._closed and self.codec.refused(Side.REMOTE, TTYPE):
             self._greet()  # the client will not say what it is: no reason to wait

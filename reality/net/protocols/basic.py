@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: The first byte of a TLS record carrying a handshake (a ClientHello).
+TLS_HANDSHAKE_RECORD = 0x16
+
 #: Replies made for pipelined commands are written once they reach this
 #: many bytes, before the next command runs (see :class:`CommandPipeline`).
 FLUSH_AT = 16 * 1024
@@ -451,6 +454,7 @@ class CommandPipeline(Protocol):
         self._out_size = 0
         self._out_counted = 0
         self._session: Deadline | None = None
+        self._first_read = True
 
     def _start_pipeline(self) -> None:
         """The connection is made: start the idle timer and the session clock."""
@@ -463,6 +467,11 @@ class CommandPipeline(Protocol):
     def data_received(self, data: bytes) -> None:
         if self._closing:
             return
+        if self._first_read and data:
+            self._first_read = False
+            if data[0] == TLS_HANDSHAKE_RECORD:
+                self._tls_on_plain_port()
+                return
         # Only a complete command restarts the idle timer (see _process): a
         # read does not, unless it is part of a message body.
         if not self._waiting and self._reading_body():
@@ -645,6 +654,22 @@ class CommandPipeline(Protocol):
         else:
             reason = "idle"
         self._deadline(reason)
+
+    def _tls_on_plain_port(self) -> None:
+        """A TLS ClientHello on this plain port: close at once.
+
+        No command starts with byte 0x16 (a TLS handshake record), and a
+        TLS client could not read a plain reply: waiting for the line's end
+        would only hold the connection until the idle timer.
+        """
+        self._closing = True
+        self._stop_timer()
+        transport = self.transport
+        address = host_of(transport) if transport is not None else None
+        log.info("%s %s: TLS handshake on the plain port; closing", self.service, address)
+        audit("connection.refused", service=self.service, address=address, reason="tls-on-plain")
+        if transport is not None:
+            transport.abort_connection()
 
     def _deadline(self, reason: str) -> None:
         """A timer ran out (``reason``): log it, answer, close."""
