@@ -24,6 +24,7 @@ from reality.gateways.auth import Authenticator
 from reality.gateways.connections import BANNED, TOO_MANY_FROM_ADDRESS, Connections
 from reality.gateways.context import GatewayContext
 from reality.gateways.telnet.session import RoomLog, TelnetSession
+from reality.gateways.websocket import websocket_telnet_config
 from reality.net.protocol import Address, Factory
 from reality.net.protocols.telnet import TelnetConfig, TelnetProtocol
 
@@ -40,6 +41,7 @@ __all__ = [
     "OUTPUT_WINDOW",
     "TelnetGateway",
     "install",
+    "refusal_message",
 ]
 
 #: Lines kept waiting (for a password check, or for the rate limit); more are dropped.
@@ -75,6 +77,15 @@ HELD_SLICE = 250
 
 #: The audit log's word for each refusal.
 _AUDIT_REASONS = {BANNED: "banned", TOO_MANY_FROM_ADDRESS: "per-address"}
+
+
+def refusal_message(reason: str) -> str:
+    """What a refused player is told, for a reason from :meth:`TelnetGateway.refusal`."""
+    if reason == BANNED:
+        return "Your address is banned from this server."
+    if reason == TOO_MANY_FROM_ADDRESS:
+        return "Too many connections from your address; please close one and try again."
+    return "The server is full; please try again later."
 
 
 class _Refusal(TelnetProtocol):
@@ -126,6 +137,8 @@ class TelnetGateway(Factory):
         #: Seconds the banner waits for the client's TTYPE/MTTS (see BANNER_WAIT).
         self.banner_wait = banner_wait
         self.telnet_config = TelnetConfig.server()
+        #: The same without MCCP, for sessions over WebSocket.
+        self.websocket_config = websocket_telnet_config(self.telnet_config)
         #: When the server started, wall-clock (MSSP's UPTIME).
         self.started = time.time()
         self.connections = Connections(max_per_address, max_connections, authenticator.bans)
@@ -148,20 +161,30 @@ class TelnetGateway(Factory):
         self.address: Address | None = None
 
     def build_protocol(self, addr: Address) -> TelnetProtocol:
-        reason = self.connections.refusal(addr.host)
+        reason = self.refusal(addr.host)
         if reason is not None:
-            log.warning("refusing telnet connection from %s: %s (%d open)",
-                        addr.host, reason, len(self.connections))
-            audit("connection.refused", service="telnet", address=addr.host,
-                  reason=_AUDIT_REASONS.get(reason, "per-service"))
-            if reason == BANNED:
-                message = "Your address is banned from this server."
-            elif reason == TOO_MANY_FROM_ADDRESS:
-                message = "Too many connections from your address; please close one and try again."
-            else:
-                message = "The server is full; please try again later."
-            return _Refusal(message, self.clock)
+            return _Refusal(refusal_message(reason), self.clock)
         session = TelnetSession(self)
+        session.factory = self
+        return session
+
+    def refusal(self, host: str, service: str = "telnet") -> str | None:
+        """Why a new game connection from ``host`` must be refused (logged and audited), or None.
+
+        Telnet and the game over WebSocket (``service="websocket"``) share
+        the counts: a WebSocket player is a telnet session.
+        """
+        reason = self.connections.refusal(host)
+        if reason is not None:
+            log.warning("refusing %s connection from %s: %s (%d open)",
+                        service, host, reason, len(self.connections))
+            audit("connection.refused", service=service, address=host,
+                  reason=_AUDIT_REASONS.get(reason, "per-service"))
+        return reason
+
+    def websocket_session(self) -> TelnetSession:
+        """A session for a player over WebSocket: telnet without MCCP (see gateways.websocket)."""
+        session = TelnetSession(self, self.websocket_config)
         session.factory = self
         return session
 
