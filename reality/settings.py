@@ -155,6 +155,9 @@ class Settings:
     #: POP3: per command line, waiting for the client in all.
     pop3_idle_timeout: float = 600.0
     pop3_session_timeout: float = 3600.0
+    #: WebSocket keepalive (/ws): seconds between pings, and to wait for the pong (0: no pings).
+    ws_ping_interval: float = 30.0
+    ws_ping_timeout: float = 30.0
     #: Worker processes for CPU-heavy jobs (hashing, large mail, Markdown, the map).
     workers: int = 2
     checkpoint_interval: float = 5.0

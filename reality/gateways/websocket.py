@@ -48,13 +48,19 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import attrs
 
-from reality.net.interfaces import ITransport
+from reality.audit import audit
+from reality.gateways.connections import BANNED
+from reality.net import error
+from reality.net.defer import Failure
+from reality.net.interfaces import IReactorTime, ITransport
 from reality.net.protocol import Address
+from reality.net.protocols.http import Request, Response
+from reality.net.protocols.http.events import error_response
 from reality.net.protocols.telnet import (
     GmcpMessage,
     Mtts,
@@ -66,15 +72,37 @@ from reality.net.protocols.telnet import (
 )
 from reality.net.protocols.telnet.options import CHARSET, ECHO, EOR, GMCP as GMCP_OPTION, MCCP2
 from reality.net.protocols.telnet.options import SGA, TTYPE
+from reality.net.protocols.websocket import (
+    BinaryMessage,
+    HandshakeReject,
+    TextMessage,
+    server_handshake,
+)
+from reality.net.protocols.websocket.protocol import (
+    ByteStreamHandler,
+    WebSocketHandler,
+    WebSocketProtocol,
+    WebSocketTransport,
+)
+
+if TYPE_CHECKING:
+    from reality.gateways.context import GatewayContext
+    from reality.gateways.telnet.gateway import TelnetGateway
+    from reality.gateways.telnet.session import TelnetSession
+    from reality.gateways.web.gateway import WebFactory
 
 __all__ = [
     "GMCP",
+    "GameSocket",
+    "PING_INTERVAL",
+    "PING_TIMEOUT",
     "SUBPROTOCOLS",
     "TELNET",
     "TERMINAL",
     "TelnetBridge",
     "normalize_origin",
     "origin_allowed",
+    "install",
     "websocket_telnet_config",
 ]
 
@@ -90,6 +118,15 @@ DEFAULT_SUBPROTOCOL = TELNET
 
 #: The MTTS the bridge answers for gmcp/terminal clients: ANSI, UTF-8, 256 colours, true colour.
 BRIDGE_MTTS = int(Mtts.ANSI | Mtts.UTF8 | Mtts.COLORS_256 | Mtts.TRUECOLOR)
+
+#: Seconds between pings to a quiet WebSocket, and to wait for its pong
+#: before the connection is closed (1001): a browser tab that went away
+#: without a Close (a laptop shut, a phone out of range) is let go.
+PING_INTERVAL = 30.0
+PING_TIMEOUT = 30.0
+#: The largest message a client may send (a line of input, a GMCP message);
+#: bigger ones close the connection with 1009.
+MAX_MESSAGE = 64 * 1024
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
@@ -282,3 +319,151 @@ class BridgedTransport:
     def __getattr__(self, name: str) -> Any:
         # Attributes a protocol may read (``disconnecting``) are the inner transport's.
         return getattr(self.inner, name)
+
+
+class BridgedHandler(WebSocketHandler):
+    """A session over a :class:`TelnetBridge` (gmcp and terminal): messages to and from it."""
+
+    def __init__(self, session: TelnetSession, subprotocol: str) -> None:
+        self.session = session
+        self.subprotocol = subprotocol
+        self.bridge: TelnetBridge | None = None
+
+    def connection_made(self, ws: WebSocketProtocol) -> None:
+        session = self.session
+        bridge = self.bridge = TelnetBridge(
+            self.subprotocol, session.data_received, ws.send_binary, ws.send_text
+        )
+        session.make_connection(BridgedTransport(WebSocketTransport(ws), bridge))  # type: ignore[arg-type]
+
+    def message_received(self, message: TextMessage | BinaryMessage) -> None:
+        bridge = self.bridge
+        if bridge is None:
+            return
+        if type(message) is BinaryMessage:
+            bridge.from_client_text(message.data.decode("utf-8", "replace"))
+        elif bridge.gmcp:
+            bridge.from_client_gmcp(message.text)  # type: ignore[union-attr]
+        else:
+            bridge.from_client_text(message.text)  # type: ignore[union-attr]
+
+    def connection_closed(self, code: int | None, reason: str) -> None:
+        exc: Exception
+        if code in (1000, 1001, None):
+            exc = error.ConnectionDone(f"WebSocket closed ({code}) {reason}".rstrip())
+        else:
+            exc = error.ConnectionLost(f"WebSocket closed ({code}) {reason}".rstrip())
+        self.session.connected = False
+        self.session.connection_lost(Failure(exc))
+
+    def pause_writing(self) -> None:
+        self.session.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.session.resume_writing()
+
+
+class GameSocket:
+    """The handler of ``/ws``: checks, the opening handshake, then a game session.
+
+    A request is refused (and nothing is upgraded) when its ``Origin`` is
+    another site's (403), when its address is banned (403) or holds its
+    share of connections, or the game is full (503: telnet's limits, which
+    the session will count it under), when it is not a valid WebSocket
+    handshake (400, 405, 426), or when it offers only subprotocols we do not
+    speak (400).
+    """
+
+    def __init__(
+        self,
+        telnet: TelnetGateway,
+        clock: IReactorTime,
+        *,
+        allowed_origins: Iterable[str] = (),
+        site_url: Callable[[], str | None] = lambda: None,
+        ping_interval: float | None = PING_INTERVAL,
+        ping_timeout: float = PING_TIMEOUT,
+        max_message: int = MAX_MESSAGE,
+    ) -> None:
+        self.telnet = telnet
+        self.clock = clock
+        self.allowed_origins = tuple(allowed_origins)
+        self.site_url = site_url
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.max_message = max_message
+        #: Handshakes accepted since the start, by subprotocol.
+        self.accepted: dict[str, int] = {}
+
+    def __call__(self, request: Request) -> Response:
+        peer = request.peer.host if request.peer is not None else "?"
+        origin = request.headers.get("origin")
+        host = request.host or request.headers.get("host") or ""
+        if not origin_allowed(origin, host, self.allowed_origins, self.site_url()):
+            log.warning("websocket: refusing %s from origin %r", peer, origin)
+            audit("connection.refused", service="websocket", address=peer, reason="origin")
+            return error_response(403, "This game does not accept connections from that site.")
+        answer = server_handshake(
+            request.method, request.headers, subprotocols=SUBPROTOCOLS,
+            default_subprotocol=DEFAULT_SUBPROTOCOL,
+        )
+        if isinstance(answer, HandshakeReject):
+            response = error_response(answer.status, answer.reason)
+            for name, value in answer.headers:
+                response.headers.set(name, value)
+            return response
+        subprotocol = answer.subprotocol
+        if subprotocol is None:
+            return error_response(
+                400, "None of the offered subprotocols is spoken here; ask for one of: "
+                + ", ".join(SUBPROTOCOLS) + "."
+            )
+        refusal = self.telnet.refusal(peer, "websocket")
+        if refusal is not None:
+            if refusal == BANNED:
+                return error_response(403, "Your address is banned from this server.")
+            return error_response(503, refusal_text(refusal))
+        extensions = answer.extensions
+
+        def switch() -> WebSocketProtocol:
+            session = self.telnet.websocket_session()
+            handler: WebSocketHandler
+            if subprotocol == TELNET:
+                handler = ByteStreamHandler(session)
+            else:
+                handler = BridgedHandler(session, subprotocol)
+            self.accepted[subprotocol] = self.accepted.get(subprotocol, 0) + 1
+            return WebSocketProtocol(
+                handler, self.clock, extensions=extensions, subprotocol=subprotocol,
+                max_message=self.max_message, ping_interval=self.ping_interval,
+                ping_timeout=self.ping_timeout,
+            )
+
+        return Response(101, answer.response_headers, b"", switch_to=switch)
+
+
+def refusal_text(reason: str) -> str:
+    """The body of a 503 for a refusal reason (the telnet gateway's words)."""
+    from reality.gateways.telnet.gateway import refusal_message
+
+    return refusal_message(reason)
+
+
+def install(context: GatewayContext, web: WebFactory, telnet: TelnetGateway) -> GameSocket:
+    """Put the game on the website: ``/ws``, whose sessions the telnet gateway makes.
+
+    The sessions are telnet's (counted, limited, closed at shutdown and by
+    bans there); the connection also counts as one of the website's
+    until it closes.
+    """
+    site = web.site
+    assert site is not None  # the website's factory serves the site
+    settings = context.settings
+    world = context.world
+    endpoint = GameSocket(
+        telnet, context.reactor, allowed_origins=settings.ws_allow_origins,
+        site_url=lambda: world.web_url, ping_interval=settings.ws_ping_interval or None,
+        ping_timeout=settings.ws_ping_timeout,
+    )
+    site.router.add("/ws", endpoint)
+    return endpoint
