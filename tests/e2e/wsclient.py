@@ -8,9 +8,11 @@ with the engine's telnet codec in the client role on top (telnet.mudstandards.or
 from __future__ import annotations
 
 import re
+import socket
 import time
 from typing import Any
 
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
@@ -37,15 +39,22 @@ class WSPlayer:
 
     def __init__(
         self, port: int, timeout: float = 10.0, origin: str | None = None,
-        subprotocols: tuple[str, ...] | None = (TELNET,), **options: Any,
+        subprotocols: tuple[str, ...] | None = (TELNET,), source: str | None = None,
+        **options: Any,
     ) -> None:
         self.timeout = timeout
+        if source is not None:  # connect from another loopback address (bans)
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            sock.bind((source, 0))
+            sock.connect(("127.0.0.1", port))
+            options["sock"] = sock
         self.ws = connect(
             ws_url(port),
             origin=origin,  # type: ignore[arg-type]
             subprotocols=None if subprotocols is None else [Subprotocol(p) for p in subprotocols],
             open_timeout=timeout, close_timeout=timeout, **options,
-        )
+        ).__enter__()  # a connection used outside a with block
         config = TelnetConfig.client(remote_options=TelnetConfig.client().remote_options - {MCCP2})
         self.codec = TelnetCodec(config)
         self.raw = bytearray()
@@ -111,6 +120,16 @@ class WSPlayer:
                     return message.data
             if not self._pump(deadline):
                 raise AssertionError(f"no GMCP {package}; got {[m.package for m in self.gmcp]}")
+
+    def closed_with(self, timeout: float | None = None) -> str:
+        """Read until the server closes the WebSocket; what arrived, colour stripped."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        try:
+            while self._pump(deadline):
+                pass
+        except ConnectionClosed:
+            return ANSI.sub("", self.text)
+        raise AssertionError(f"still open after {timeout or self.timeout} s: {self.text[-300:]!r}")
 
     def close(self) -> None:
         self.ws.close()
