@@ -402,13 +402,22 @@
   };
 
   Client.prototype.onPrompt = function () {
-    // The prompt is shown beside the input line, not added to the scrollback
-    // (a screen reader would read "> " after every command otherwise).
-    var prompt = (this.text || "").replace(/\x1b\[[0-9;:]*[@-~]/g, "").replace(/[\r\n]/g, "");
+    // The game's usual prompt ("> ") is shown beside the input line, not
+    // added to the scrollback (a screen reader would read it after every
+    // command). A prompt that says something ("Password:", a question) is
+    // a line of the scrollback too, so that it is read out.
+    var raw = this.text || "";
     this.text = "";
-    this.promptEl.textContent = prompt;
-    var label = prompt.trim().replace(/:$/, "");
-    this.inputLabel.textContent = this.masked ? (label || "Password") : (label && label !== ">" ? label : "Command");
+    var prompt = stripMarkup(raw).replace(/[\r\n]/g, "");
+    var label = prompt.trim();
+    if (label === "" || label === ">") {
+      this.promptEl.textContent = prompt;
+      this.inputLabel.textContent = this.masked ? "Password" : "Command";
+      return;
+    }
+    this.renderer.write(raw.replace(/[\r\n]+$/, "") + "\n");
+    this.promptEl.textContent = "";
+    this.inputLabel.textContent = label.replace(/:$/, "");
   };
 
   Client.prototype.setMasked = function (masked) {
@@ -530,7 +539,7 @@
     }
     this.flushText();
     if (this.masked) {
-      this.renderer.note((this.promptEl.textContent || "").trim() + " (hidden)", "echo");
+      this.renderer.note("(password not shown)", "echo");
     } else {
       if (!this.screenReader || fromButton) this.renderer.note((this.promptEl.textContent || "") + text, "echo");
       if (text && this.history[this.history.length - 1] !== text) {
@@ -549,9 +558,9 @@
       event.preventDefault();
       var text = self.input.value;
       self.input.value = "";
+      self.submit(text, false);
       self.historyAt = self.history.length;
       self.draft = "";
-      self.submit(text, false);
     });
     this.input.addEventListener("keydown", function (event) {
       if (self.masked || (event.key !== "ArrowUp" && event.key !== "ArrowDown")) return;
@@ -586,7 +595,10 @@
       clearTimeout(resizeTimer);
       resizeTimer = setTimeout(function () { if (self.socket) self.sendSize(); self.scroll(true); }, 200);
     });
-    document.getElementById("map-panel").hidden = this.screenReader;
+    var mapPanel = document.getElementById("map-panel");
+    mapPanel.hidden = this.screenReader;
+    // On a phone the scrollback needs the room: the map starts folded.
+    if (window.matchMedia && window.matchMedia("(max-width: 48rem)").matches) mapPanel.open = false;
     this.loadMap();
     this.input.focus();
   };
