@@ -15,6 +15,7 @@ Without Chromium or its driver the test skips ("not installed"); with
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -45,6 +46,22 @@ def _driver():
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+
+
+def _axe_serious(driver) -> list[str]:
+    """axe-core's serious and critical violations on the current page."""
+    from test_accessibility_e2e import _axe_source
+
+    driver.set_script_timeout(60)
+    driver.execute_script(_axe_source())
+    result = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']})"
+        ".then(r => done(JSON.stringify(r.violations)))"
+        ".catch(e => done(JSON.stringify([{id: 'axe-error', impact: 'critical', help: String(e)}])));"
+    )
+    return [f"{v['id']}: {v.get('help')} {[n.get('target') for n in v.get('nodes', [])][:4]}" for v in json.loads(result)
+            if v.get("impact") in ("serious", "critical")]
 
 
 def _wait(predicate, what: str, timeout: float = 15.0):
@@ -121,6 +138,9 @@ def test_play_in_the_browser(tmp_path):
                 driver.set_window_size(width, height)
                 time.sleep(0.5)
                 driver.save_screenshot(str(ARTIFACTS / f"play-{width}x{height}.png"))
+                # axe-core on the page in play (exits, who is here, the map drawn in).
+                serious = _axe_serious(driver)
+                assert not serious, serious
             driver.set_window_size(1280, 900)
 
             # Click an exit button.
