@@ -81,6 +81,7 @@ class _Failure(Exception):
 
 _TEXT = 1
 _BINARY = 2
+NORMAL_CLOSURE = 1000
 
 
 class WebSocketConnection:
@@ -385,11 +386,11 @@ class WebSocketConnection:
                 except UnicodeDecodeError:
                     raise _Failure(1007, "close reason is not valid UTF-8") from None
             if self.state is State.OPEN:
-                # Echo the status code (RFC 6455 §5.5.1), after what the
-                # application answers to the messages before it.
-                self._owed_close = self._frame(
-                    0x8, b"" if code is None else code.to_bytes(2, "big")
-                )
+                # Echo the status code (RFC 6455 §5.5.1; 1000 for a Close
+                # without one), after what the application answers to the
+                # messages before it.
+                reply = NORMAL_CLOSURE if code is None else code
+                self._owed_close = self._frame(0x8, reply.to_bytes(2, "big"))
             self.state = State.CLOSED
             self._done = True
             self.close_code = code
