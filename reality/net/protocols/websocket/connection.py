@@ -94,7 +94,7 @@ class WebSocketConnection:
 
     :attr:`state` follows the closing handshake; :attr:`close_code` and
     :attr:`close_reason` say how it ended (the peer's Close, or the code
-    we failed the connection with).
+    we failed the connection with: then :attr:`failed` is True).
     """
 
     __slots__ = (
@@ -104,6 +104,7 @@ class WebSocketConnection:
         "state",
         "close_code",
         "close_reason",
+        "failed",
         "_client",
         "_deflater",
         "_buf",
@@ -135,6 +136,8 @@ class WebSocketConnection:
         self.state = State.OPEN
         self.close_code: int | None = None
         self.close_reason = ""
+        #: True when the peer broke the protocol (we closed with close_code).
+        self.failed = False
         self._client = role is Role.CLIENT
         self._deflater = (
             MessageDeflater(deflate, server=role is Role.SERVER) if deflate is not None else None
@@ -404,6 +407,7 @@ class WebSocketConnection:
             self._owed_close = self._frame(0x8, _close_payload(code, reason))
         self.state = State.CLOSED
         self._done = True
+        self.failed = True
         self.close_code = code
         self.close_reason = reason
         self._m_parts = []
