@@ -21,8 +21,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from wsproto.connection import Connection, ConnectionType
-from wsproto.events import BytesMessage, CloseConnection, Ping as WPing, Pong as WPong
-from wsproto.events import TextMessage as WText
+from wsproto.events import (
+    BytesMessage,
+    CloseConnection,
+    Ping as WPing,
+    Pong as WPong,
+    TextMessage as WText,
+)
 
 from reality.net.protocols.websocket import (
     BinaryMessage,

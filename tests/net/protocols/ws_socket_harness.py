@@ -12,9 +12,10 @@ import sys
 import time
 from pathlib import Path
 
+from ws_cases import Case, Peer
+
 from reality.net.protocols.websocket import client_request, client_verify, parse_response_head
 from reality.net.protocols.websocket.handshake import request_bytes
-from ws_cases import Case, Peer
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[2]
