@@ -568,7 +568,7 @@ def all_cases() -> list[Case]:
     return _framing() + _pings() + _reserved() + _fragmentation() + _utf8() + _closing() + _big()
 
 
-# -- 12, 13: permessage-deflate -----------------------------------------------------------------------
+# -- 12, 13: permessage-deflate ----------------------------------------------------------
 
 #: (message size, auto-fragment size) after Autobahn's MSG_SIZES.
 DEFLATE_SIZES = [
@@ -618,7 +618,7 @@ def test_data(kind: str) -> bytes:
         ]
         return ("[" + ", ".join(items) + "]").encode()
     if kind == "book":
-        words = "der Geist der stets verneint und das mit Recht denn alles was entsteht ist wert".split()
+        words = "der Geist der stets verneint und das mit Recht denn alles ist wert".split()
         return " ".join(rng.choice(words) for _ in range(60000)).encode()
     if kind == "image":
         return bytes(
@@ -653,7 +653,7 @@ def slices(data: bytes, size: int, count: int, text: bool) -> list[bytes]:
     return out
 
 
-# -- playing a case against the codec ------------------------------------------------------------------
+# -- playing a case against the codec ---------------------------------------------------
 
 
 def echo(server: WebSocketConnection, events: list[object]) -> None:
