@@ -606,7 +606,7 @@ DEFLATE_OFFERS: list[list[tuple[bool, int]]] = [
 MESSAGES_PER_CASE = 10
 
 
-def test_data(kind: str) -> bytes:
+def sample_data(kind: str) -> bytes:
     """Deterministic stand-ins for Autobahn's test files: JSON text, text of a
     book-like kind, an image-like binary, and incompressible bytes."""
     rng = random.Random(kind)
