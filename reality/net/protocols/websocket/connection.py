@@ -81,6 +81,7 @@ class _Failure(Exception):
 
 _TEXT = 1
 _BINARY = 2
+NORMAL_CLOSURE = 1000
 
 
 class WebSocketConnection:
@@ -93,7 +94,7 @@ class WebSocketConnection:
 
     :attr:`state` follows the closing handshake; :attr:`close_code` and
     :attr:`close_reason` say how it ended (the peer's Close, or the code
-    we failed the connection with).
+    we failed the connection with: then :attr:`failed` is True).
     """
 
     __slots__ = (
@@ -103,10 +104,12 @@ class WebSocketConnection:
         "state",
         "close_code",
         "close_reason",
+        "failed",
         "_client",
         "_deflater",
         "_buf",
         "_out",
+        "_owed_close",
         "_done",
         "_f_left",
         "_f_pos",
@@ -133,12 +136,18 @@ class WebSocketConnection:
         self.state = State.OPEN
         self.close_code: int | None = None
         self.close_reason = ""
+        #: True when the peer broke the protocol (we closed with close_code).
+        self.failed = False
         self._client = role is Role.CLIENT
         self._deflater = (
             MessageDeflater(deflate, server=role is Role.SERVER) if deflate is not None else None
         )
         self._buf = bytearray()
         self._out: list[bytes] = []
+        # The Close frame owed for input already read (a reply, or a failure);
+        # it leaves last in the next data_to_send, so that what the
+        # application sends in answer to that input goes before it.
+        self._owed_close: bytes | None = None
         self._done = False  # closed or failed: input is ignored
         # The data frame whose payload is arriving (0 left: between frames).
         self._f_left = 0
@@ -339,6 +348,12 @@ class WebSocketConnection:
                 raise _Failure(1007, "text message is not valid UTF-8") from None
             if text:
                 self._m_parts.append(text)  # type: ignore[arg-type]
+            if not end:
+                # CPython's decoder holds ED A0..BF (a UTF-16 surrogate, never
+                # valid) until its third byte: fail as soon as the second is in.
+                pending = decoder.getstate()[0]
+                if len(pending) >= 2 and pending[0] == 0xED and pending[1] >= 0xA0:
+                    raise _Failure(1007, "text message is not valid UTF-8")
         elif chunk:
             self._m_parts.append(chunk)  # type: ignore[arg-type]
         if end:
@@ -374,8 +389,11 @@ class WebSocketConnection:
                 except UnicodeDecodeError:
                     raise _Failure(1007, "close reason is not valid UTF-8") from None
             if self.state is State.OPEN:
-                # Echo the status code (RFC 6455 §5.5.1).
-                self._send_frame(0x8, b"" if code is None else code.to_bytes(2, "big"))
+                # Echo the status code (RFC 6455 §5.5.1; 1000 for a Close
+                # without one), after what the application answers to the
+                # messages before it.
+                reply = NORMAL_CLOSURE if code is None else code
+                self._owed_close = self._frame(0x8, reply.to_bytes(2, "big"))
             self.state = State.CLOSED
             self._done = True
             self.close_code = code
@@ -386,9 +404,10 @@ class WebSocketConnection:
         """Fail the connection (RFC 6455 §7.1.7): send Close if we have not, stop reading."""
         log.debug("WebSocket peer failed the protocol: %d %s", code, reason)
         if self.state is State.OPEN:
-            self._send_frame(0x8, _close_payload(code, reason))
+            self._owed_close = self._frame(0x8, _close_payload(code, reason))
         self.state = State.CLOSED
         self._done = True
+        self.failed = True
         self.close_code = code
         self.close_reason = reason
         self._m_parts = []
@@ -396,7 +415,7 @@ class WebSocketConnection:
 
     # -- sending -------------------------------------------------------------------
 
-    def _send_frame(self, opcode: int, payload: bytes, rsv1: bool = False) -> None:
+    def _frame(self, opcode: int, payload: bytes, rsv1: bool = False) -> bytes:
         b0 = 0x80 | opcode | (0x40 if rsv1 else 0)
         n = len(payload)
         if self._client:
@@ -407,18 +426,29 @@ class WebSocketConnection:
                 header = bytes((b0, 0xFE)) + n.to_bytes(2, "big")
             else:
                 header = bytes((b0, 0xFF)) + n.to_bytes(8, "big")
-            self._out.append(header + mask + mask_payload(mask, payload))
-            return
+            return header + mask + mask_payload(mask, payload)
         if n < 126:
-            self._out.append(bytes((b0, n)) + payload)
-        elif n < 65536:
-            self._out.append(bytes((b0, 126)) + n.to_bytes(2, "big") + payload)
-        else:
-            self._out.append(bytes((b0, 127)) + n.to_bytes(8, "big") + payload)
+            return bytes((b0, n)) + payload
+        if n < 65536:
+            return bytes((b0, 126)) + n.to_bytes(2, "big") + payload
+        return bytes((b0, 127)) + n.to_bytes(8, "big") + payload
+
+    def _send_frame(self, opcode: int, payload: bytes, rsv1: bool = False) -> None:
+        self._out.append(self._frame(opcode, payload, rsv1))
+
+    @property
+    def _can_send(self) -> bool:
+        # Open, or the input just read ended it and our Close is not out yet.
+        return self.state is State.OPEN or self._owed_close is not None
 
     def send_text(self, text: str) -> None:
-        """Queue a text message (ignored once we have sent Close)."""
-        if self.state is not State.OPEN:
+        """Queue a text message (ignored once we have sent Close).
+
+        In answer to the events of a :meth:`receive_data` that ended the
+        conversation, messages may still be queued: they go out before the
+        Close frame that input made us owe.
+        """
+        if not self._can_send:
             return
         data = text.encode("utf-8")
         deflater = self._deflater
@@ -429,7 +459,7 @@ class WebSocketConnection:
 
     def send_binary(self, data: bytes) -> None:
         """Queue a binary message (ignored once we have sent Close)."""
-        if self.state is not State.OPEN:
+        if not self._can_send:
             return
         deflater = self._deflater
         if deflater is not None:
@@ -465,6 +495,10 @@ class WebSocketConnection:
     def data_to_send(self) -> bytes:
         """Everything queued for the peer since the last call (replies included)."""
         out = self._out
+        owed = self._owed_close
+        if owed is not None:
+            self._owed_close = None
+            out.append(owed)
         if not out:
             return b""
         if len(out) == 1:

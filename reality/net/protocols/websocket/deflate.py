@@ -167,14 +167,19 @@ def server_negotiate(offers: str) -> tuple[DeflateParams, str] | None:
             server_max_window_bits=server_bits,
             client_max_window_bits=client_bits,
         )
-        # Echo client_max_window_bits only when the client gave a value (it
-        # may be answered only if offered, RFC 7692 §7.1.2.2).
-        response = DeflateParams(
-            chosen.server_no_context_takeover,
-            chosen.client_no_context_takeover,
-            server_bits,
-            client_bits if client_value is not None else 15,
-        ).header_value()
+        # Answer every parameter the client offered a value for (some clients
+        # insist on seeing server_max_window_bits again), and
+        # client_max_window_bits only then (RFC 7692 §7.1.2.2).
+        parts = [NAME]
+        if chosen.server_no_context_takeover:
+            parts.append("server_no_context_takeover")
+        if chosen.client_no_context_takeover:
+            parts.append("client_no_context_takeover")
+        if "server_max_window_bits" in offer:
+            parts.append(f"server_max_window_bits={server_bits}")
+        if client_value is not None:
+            parts.append(f"client_max_window_bits={client_bits}")
+        response = "; ".join(parts)
         return chosen, response
     return None
 

@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 #: 6455 §7.4.1: never sent, only reported).
 ABNORMAL_CLOSURE = 1006
 
+#: After failing a peer, how long its Close reply is awaited (seconds).
+_FAILURE_LINGER = 2.0
+
 
 class WebSocketHandler:
     """What a WebSocket connection tells the application. Subclass and
@@ -109,6 +112,7 @@ class WebSocketProtocol(Protocol):
         self._delivering = False
         self._reported = False
         self._lost = False
+        self._finishing = False
 
     # -- engine hooks ----------------------------------------------------------
 
@@ -118,6 +122,8 @@ class WebSocketProtocol(Protocol):
         self.handler.connection_made(self)
 
     def data_received(self, data: bytes) -> None:
+        if self._finishing:
+            return  # the conversation is over; the peer's bytes are moot
         ws = self.ws
         events = ws.receive_data(data)
         if events:
@@ -221,12 +227,28 @@ class WebSocketProtocol(Protocol):
 
     def _finish(self) -> None:
         """Both Closes are exchanged (or the peer failed): end the TCP connection."""
+        if self._finishing:
+            return
+        self._finishing = True
         self._cancel_timers()
-        if self.role is Role.SERVER:
+        if self.ws.failed:
+            # The peer may still be sending: closing now, with its bytes
+            # unread, makes the kernel send RST, which can destroy our Close
+            # before it is read. Let the peer read it and close (its input is
+            # ignored meanwhile), for a moment at most.
+            self._close_timer = self.clock.call_later(
+                min(self.close_timeout, _FAILURE_LINGER), self._linger_over
+            )
+        elif self.role is Role.SERVER:
             self.transport.lose_connection()
         else:
             # RFC 6455 §7.1.1: the client waits for the server to close first.
             self._close_timer = self.clock.call_later(self.close_timeout, self._close_expired)
+
+    def _linger_over(self) -> None:
+        self._close_timer = None
+        if not self._lost:
+            self.transport.lose_connection()
 
     def _report(self, code: int | None, reason: str) -> None:
         if not self._reported:
