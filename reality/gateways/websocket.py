@@ -70,8 +70,15 @@ from reality.net.protocols.telnet import (
     TelnetConfig,
     TextLine,
 )
-from reality.net.protocols.telnet.options import CHARSET, ECHO, EOR, GMCP as GMCP_OPTION, MCCP2
-from reality.net.protocols.telnet.options import SGA, TTYPE
+from reality.net.protocols.telnet.options import (
+    CHARSET,
+    ECHO,
+    EOR,
+    GMCP as GMCP_OPTION,
+    MCCP2,
+    SGA,
+    TTYPE,
+)
 from reality.net.protocols.websocket import (
     BinaryMessage,
     HandshakeReject,
@@ -248,7 +255,9 @@ class TelnetBridge:
                     text = []
                 payload = event.package
                 if event.data is not None:
-                    payload += " " + json.dumps(event.data, ensure_ascii=False, separators=(",", ":"))
+                    payload += " " + json.dumps(
+                        event.data, ensure_ascii=False, separators=(",", ":")
+                    )
                 self.send_text(payload)
         if text:
             joined = "".join(text)
@@ -334,7 +343,7 @@ class BridgedHandler(WebSocketHandler):
         bridge = self.bridge = TelnetBridge(
             self.subprotocol, session.data_received, ws.send_binary, ws.send_text
         )
-        session.make_connection(BridgedTransport(WebSocketTransport(ws), bridge))  # type: ignore[arg-type]
+        session.make_connection(BridgedTransport(WebSocketTransport(ws), bridge))
 
     def message_received(self, message: TextMessage | BinaryMessage) -> None:
         bridge = self.bridge

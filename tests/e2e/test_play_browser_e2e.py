@@ -58,10 +58,13 @@ def _axe_serious(driver) -> list[str]:
         "const done = arguments[arguments.length - 1];"
         "axe.run(document, {resultTypes: ['violations']})"
         ".then(r => done(JSON.stringify(r.violations)))"
-        ".catch(e => done(JSON.stringify([{id: 'axe-error', impact: 'critical', help: String(e)}])));"
+        ".catch(e => done(JSON.stringify("
+        "[{id: 'axe-error', impact: 'critical', help: String(e)}])));"
     )
-    return [f"{v['id']}: {v.get('help')} {[n.get('target') for n in v.get('nodes', [])][:4]}" for v in json.loads(result)
-            if v.get("impact") in ("serious", "critical")]
+    return [
+        f"{v['id']}: {v.get('help')} {[n.get('target') for n in v.get('nodes', [])][:4]}"
+        for v in json.loads(result) if v.get("impact") in ("serious", "critical")
+    ]
 
 
 def _wait(predicate, what: str, timeout: float = 15.0):
@@ -144,8 +147,8 @@ def test_play_in_the_browser(tmp_path):
             driver.set_window_size(1280, 900)
 
             # Click an exit button.
-            button = _wait(lambda: [b for b in driver.find_elements(By.CSS_SELECTOR, "#exits button")
-                                    if b.text == "south"], "the south button")[0]
+            buttons = lambda: driver.find_elements(By.CSS_SELECTOR, "#exits button")  # noqa: E731
+            button = _wait(lambda: [b for b in buttons() if b.text == "south"], "south")[0]
             button.click()
             _wait(lambda: room.text == "The Hall", "the hall after clicking south")
 
@@ -159,7 +162,7 @@ def test_play_in_the_browser(tmp_path):
             _wait(lambda: status.text == "Connected.", "the reconnection", timeout=20)
             _wait(lambda: text().count("Type your character's name") >= 2, "a new banner")
             send("connect Webby secret99")
-            _wait(lambda: text().count("Welcome") >= 2 or "Welcome back" in text(), "logged in again")
+            _wait(lambda: text().count("Welcome") >= 2, "logged in again")
             driver.save_screenshot(str(ARTIFACTS / "play-reconnected-1280x900.png"))
             again.close()
             telnet.close()

@@ -42,7 +42,7 @@ def _status(port: int, **options) -> int:
 
 
 def test_the_handshake_chooses_telnet_and_sends_telnet_negotiation_without_mccp(server):
-    """telnet.mudstandards.org: the 101 names it; the first bytes are telnet offers, MCCP not among them."""
+    """telnet.mudstandards.org: the 101 names it; the first bytes are telnet offers, not MCCP."""
     player = WSPlayer(server.ports["http"])
     try:
         assert player.ws.subprotocol == TELNET

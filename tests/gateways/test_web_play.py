@@ -53,7 +53,9 @@ def test_every_page_links_to_play(s, path):
     assert 'href="/play"' in s.get(path).body.decode()
 
 
-@pytest.mark.parametrize(("path", "kind"), [("/play.js", "text/javascript"), ("/play.css", "text/css")])
+@pytest.mark.parametrize(
+    ("path", "kind"), [("/play.js", "text/javascript"), ("/play.css", "text/css")]
+)
 def test_the_client_files_are_served_with_their_types(s, path, kind):
     """play.js and play.css are served as they are on disk, with their content types."""
     response = s.get(path)

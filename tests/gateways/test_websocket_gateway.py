@@ -113,7 +113,7 @@ def test_gmcp_mode_sends_text_as_binary_and_gmcp_as_text_messages():
     pair.server.send_prompt("")
     pair.server.send_gmcp("Room.Info", {"name": "Hall", "exits": {"north": 2}})
     pair.pump()
-    assert b"".join(pair.binary) == "\x1b[1mHello\x1b[0m\r\n> ".encode()
+    assert b"".join(pair.binary) == b"\x1b[1mHello\x1b[0m\r\n> "
     assert pair.text == ['Room.Info {"name":"Hall","exits":{"north":2}}']
     assert all(b"\xff" not in chunk for chunk in pair.binary)
 

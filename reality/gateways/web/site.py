@@ -32,7 +32,17 @@ from reality.gateways.mudmap import world_map
 from reality.gateways.router import Router
 from reality.gateways.templating import STATIC, environment, format_time
 from reality.gateways.web.pages import (
-    CSP, CSS, HTML, JS, JSON, PLAY_CSP, SVG, XML, Page, RenderBudget, answer,
+    CSP,
+    CSS,
+    HTML,
+    JS,
+    JSON,
+    PLAY_CSP,
+    SVG,
+    XML,
+    Page,
+    RenderBudget,
+    answer,
 )
 from reality.gateways.workers import JobTimeout
 from reality.gateways.worldmap import map_svg
