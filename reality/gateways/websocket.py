@@ -54,7 +54,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from reality.audit import audit
-from reality.gateways.connections import BANNED
+from reality.gateways.connections import BANNED, refusal_message
 from reality.net import error
 from reality.net.defer import Failure
 from reality.net.interfaces import IReactorTime, ITransport
@@ -395,6 +395,8 @@ class GameSocket:
         max_message: int = MAX_MESSAGE,
     ) -> None:
         self.telnet = telnet
+        #: The telnet gateway's configuration without MCCP.
+        self.telnet_config = websocket_telnet_config(telnet.telnet_config)
         self.clock = clock
         self.allowed_origins = tuple(allowed_origins)
         self.site_url = site_url
@@ -431,11 +433,11 @@ class GameSocket:
         if refusal is not None:
             if refusal == BANNED:
                 return error_response(403, "Your address is banned from this server.")
-            return error_response(503, refusal_text(refusal))
+            return error_response(503, refusal_message(refusal))
         extensions = answer.extensions
 
         def switch() -> WebSocketProtocol:
-            session = self.telnet.websocket_session()
+            session = self.telnet.websocket_session(self.telnet_config)
             handler: WebSocketHandler
             if subprotocol == TELNET:
                 handler = ByteStreamHandler(session)
@@ -449,13 +451,6 @@ class GameSocket:
             )
 
         return Response(101, answer.response_headers, b"", switch_to=switch)
-
-
-def refusal_text(reason: str) -> str:
-    """The body of a 503 for a refusal reason (the telnet gateway's words)."""
-    from reality.gateways.telnet.gateway import refusal_message
-
-    return refusal_message(reason)
 
 
 def install(context: GatewayContext, web: WebFactory, telnet: TelnetGateway) -> GameSocket:

@@ -21,10 +21,14 @@ from reality.audit import audit
 from reality.game import markup
 from reality.game.world import World
 from reality.gateways.auth import Authenticator
-from reality.gateways.connections import BANNED, TOO_MANY_FROM_ADDRESS, Connections
+from reality.gateways.connections import (
+    BANNED,
+    TOO_MANY_FROM_ADDRESS,
+    Connections,
+    refusal_message,
+)
 from reality.gateways.context import GatewayContext
 from reality.gateways.telnet.session import RoomLog, TelnetSession
-from reality.gateways.websocket import websocket_telnet_config
 from reality.net.protocol import Address, Factory
 from reality.net.protocols.telnet import TelnetConfig, TelnetProtocol
 
@@ -41,7 +45,6 @@ __all__ = [
     "OUTPUT_WINDOW",
     "TelnetGateway",
     "install",
-    "refusal_message",
 ]
 
 #: Lines kept waiting (for a password check, or for the rate limit); more are dropped.
@@ -77,15 +80,6 @@ HELD_SLICE = 250
 
 #: The audit log's word for each refusal.
 _AUDIT_REASONS = {BANNED: "banned", TOO_MANY_FROM_ADDRESS: "per-address"}
-
-
-def refusal_message(reason: str) -> str:
-    """What a refused player is told, for a reason from :meth:`TelnetGateway.refusal`."""
-    if reason == BANNED:
-        return "Your address is banned from this server."
-    if reason == TOO_MANY_FROM_ADDRESS:
-        return "Too many connections from your address; please close one and try again."
-    return "The server is full; please try again later."
 
 
 class _Refusal(TelnetProtocol):
@@ -137,8 +131,6 @@ class TelnetGateway(Factory):
         #: Seconds the banner waits for the client's TTYPE/MTTS (see BANNER_WAIT).
         self.banner_wait = banner_wait
         self.telnet_config = TelnetConfig.server()
-        #: The same without MCCP, for sessions over WebSocket.
-        self.websocket_config = websocket_telnet_config(self.telnet_config)
         #: When the server started, wall-clock (MSSP's UPTIME).
         self.started = time.time()
         self.connections = Connections(max_per_address, max_connections, authenticator.bans)
@@ -182,9 +174,9 @@ class TelnetGateway(Factory):
                   reason=_AUDIT_REASONS.get(reason, "per-service"))
         return reason
 
-    def websocket_session(self) -> TelnetSession:
-        """A session for a player over WebSocket: telnet without MCCP (see gateways.websocket)."""
-        session = TelnetSession(self, self.websocket_config)
+    def websocket_session(self, config: TelnetConfig) -> TelnetSession:
+        """A session for a player over WebSocket, with its own ``config`` (no MCCP there)."""
+        session = TelnetSession(self, config)
         session.factory = self
         return session
 
