@@ -24,8 +24,8 @@ from ws_cases import (
     DEFLATE_SIZES,
     MESSAGES_PER_CASE,
     offer_header,
-    slices,
     sample_data,
+    slices,
 )
 from ws_socket_harness import EchoServer
 
