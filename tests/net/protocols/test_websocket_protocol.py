@@ -150,7 +150,7 @@ def test_a_refused_handshake_is_an_http_answer():
     assert out.startswith(b"HTTP/1.1 426 ") and b"Sec-WebSocket-Version: 13\r\n" in out
 
 
-# -- WebSocketProtocol ---------------------------------------------------------------------------------
+# -- WebSocketProtocol ---------------------------------------------------------------
 
 
 def connect(
@@ -243,7 +243,7 @@ def test_flow_control_passes_through():
     assert recorder.paused == 0
 
 
-# -- a byte stream over WebSocket --------------------------------------------------------------------
+# -- a byte stream over WebSocket ---------------------------------------------------
 
 
 class LineEcho(LineReceiver):
