@@ -35,7 +35,8 @@ def feed(chunks: list[bytes], **attrs: object) -> Recorder:
 def test_lines_are_delivered_without_delimiters():
     """Each CR LF-terminated line is delivered once, without its CR LF; a partial line waits."""
     proto = feed([b"one\r\ntwo\r\nthr", b"ee\r\n\r\npartial"])
-    assert proto.events == [("line", b"one"), ("line", b"two"), ("line", b"three"), ("line", b"")]
+    assert proto.events == [("line", b"one"), ("line", b"two"), ("line", b"three"),
+                            ("line", b"")]
     assert proto.clear_line_buffer() == b"partial"
 
 
@@ -80,13 +81,8 @@ def test_raw_mode_and_back():
     proto.data_received(b"head\r\nRAW\r\nbinary\x00\xff")
     proto.data_received(b"more")
     proto.set_line_mode(b"tail\r\n")
-    assert proto.events == [
-        ("line", b"head"),
-        ("line", b"RAW"),
-        ("raw", b"binary\x00\xff"),
-        ("raw", b"more"),
-        ("line", b"tail"),
-    ]
+    assert proto.events == [("line", b"head"), ("line", b"RAW"), ("raw", b"binary\x00\xff"),
+                            ("raw", b"more"), ("line", b"tail")]
 
 
 def test_no_lines_after_the_protocol_closes():
@@ -112,9 +108,8 @@ def test_send_line_appends_the_delimiter():
 
 @settings(max_examples=300, deadline=None)
 @given(
-    data=st.lists(
-        st.sampled_from([b"a", b"bb", b"\r", b"\n", b"\r\n", b"x" * 7, b"\xff"]), max_size=60
-    ).map(b"".join),
+    data=st.lists(st.sampled_from([b"a", b"bb", b"\r", b"\n", b"\r\n", b"x" * 7, b"\xff"]),
+                  max_size=60).map(b"".join),
     cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=20),
 )
 def test_any_split_gives_the_same_events(data, cuts):

@@ -676,10 +676,8 @@ def test_body_for_a_route_that_takes_none_is_refused_at_once_without_reading_it(
         (b"POST /who HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n", b"405"),
         (b"GET /who HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n", b"413"),
         (b"POST /nowhere HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", b"404"),
-        (
-            b"POST /who HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 9\r\n\r\n",
-            b"405",
-        ),
+        (b"POST /who HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 9\r\n\r\n",
+         b"405"),
     ]:
         h = Harness(router)
         out = h.send(head)
@@ -709,7 +707,9 @@ def test_routes_that_take_a_body_still_get_it():
     assert h.send(b"GET /search HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab").endswith(
         b"got 2"
     )
-    assert h.send(b"POST /ping HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").endswith(b"got 0")
+    assert h.send(b"POST /ping HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").endswith(
+        b"got 0"
+    )
     out = h.send(get("/search") + b"POST /ping HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 200 OK") and b"HTTP/1.1 413 " in out
 
@@ -717,4 +717,6 @@ def test_routes_that_take_a_body_still_get_it():
 def test_a_handler_without_body_refusal_reads_bodies_as_before():
     """A plain function handler has no say before the body: it is read and handled."""
     h = Harness(echo_body)
-    assert h.send(b"PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc").endswith(b"got 3")
+    assert h.send(b"PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc").endswith(
+        b"got 3"
+    )

@@ -77,7 +77,7 @@ def test_a_never_reading_peer_cannot_make_the_channel_buffer_without_bound(
         if transport.reading_paused or transport.disconnecting:
             continue  # a paused transport delivers nothing
         step = splits[turn % len(splits)]
-        chunk = data[pos : pos + step]
+        chunk = data[pos:pos + step]
         largest_read = max(largest_read, len(chunk))
         pos += len(chunk)
         channel.data_received(chunk)

@@ -35,8 +35,7 @@ def trickle(session, data: bytes, every: float) -> None:
 
 def timeout_events(caplog) -> list[dict]:
     return [
-        r.audit
-        for r in caplog.records
+        r.audit for r in caplog.records
         if getattr(r, "audit", {}).get("event") == "connection.timeout"
     ]
 
@@ -64,12 +63,8 @@ def test_smtp_command_line_trickled_is_cut_at_the_idle_time(caplog):
         b"421 4.4.2 " + SMTP_HOST.encode() + b" Error: command line not completed in time\r\n"
     )
     assert timeout_events(caplog) == [
-        {
-            "event": "connection.timeout",
-            "service": "smtp",
-            "address": "192.0.2.1",
-            "reason": "partial-command",
-        }
+        {"event": "connection.timeout", "service": "smtp", "address": "192.0.2.1",
+         "reason": "partial-command"}
     ]
     info = [r for r in caplog.records if r.name == "reality.net.protocols.basic"]
     assert len(info) == 1 and "partial-command timeout" in info[0].getMessage()
@@ -143,9 +138,8 @@ def test_smtp_session_limit():
 def test_smtp_session_clock_stops_while_delivery_is_pending():
     """Time spent waiting for the backend is the server's, not the client's."""
     backend = FakeBackend()
-    settings = SMTPSettings(
-        hostname=SMTP_HOST, session_timeout=100, idle_timeout=1000, data_timeout=1000
-    )
+    settings = SMTPSettings(hostname=SMTP_HOST, session_timeout=100, idle_timeout=1000,
+                            data_timeout=1000)
     session = SMTPSession(backend, settings=settings)
     session.take()
     session.send(b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n")
@@ -210,9 +204,8 @@ def test_pop3_session_clock_stops_while_the_client_reads_a_download():
 
 def test_a_slow_download_is_not_idle():
     """One RETR read slowly for longer than the idle time: each drain is activity."""
-    session = logged_in(
-        settings=POP3Settings(hostname=POP3_HOST, idle_timeout=600, session_timeout=0)
-    )
+    session = logged_in(settings=POP3Settings(hostname=POP3_HOST, idle_timeout=600,
+                                              session_timeout=0))
     session.send(b"RETR 1\r\n")
     for _ in range(15):  # 15 minutes on one letter, no new command
         session.protocol.pause_writing()

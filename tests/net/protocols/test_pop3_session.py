@@ -86,7 +86,8 @@ def test_pass_without_password():
     session = Session()
     session.take()
     assert session.send(b"USER alice\r\nPASS\r\nPASS secret\r\n") == (
-        b"+OK Send PASS\r\n-ERR Syntax: PASS password\r\n+OK Logged in, 3 messages (104 octets)\r\n"
+        b"+OK Send PASS\r\n-ERR Syntax: PASS password\r\n"
+        b"+OK Logged in, 3 messages (104 octets)\r\n"
     )
 
 
@@ -237,7 +238,9 @@ def test_message_number_errors(verb):
     assert session.send(verb + b" 4\r\n") == b"-ERR No such message\r\n"
     assert session.send(verb + b" x\r\n") == b"-ERR Invalid message number\r\n"
     assert session.send(verb + b" -1\r\n") == b"-ERR Invalid message number\r\n"
-    syntax = {b"LIST": b"LIST [message]", b"UIDL": b"UIDL [message]"}.get(verb, verb + b" message")
+    syntax = {b"LIST": b"LIST [message]", b"UIDL": b"UIDL [message]"}.get(
+        verb, verb + b" message"
+    )
     assert session.send(verb + b" 1 2\r\n") == b"-ERR Syntax: " + syntax + b"\r\n"
 
 
@@ -245,7 +248,8 @@ def test_retr_byte_stuffs_and_ends_with_dot():
     """RETR: +OK with the size, lines starting with '.' doubled, then '.' (RFC 1939 3)."""
     session = logged_in()
     assert session.send(b"RETR 1\r\n") == (
-        b"+OK 51 octets\r\nFrom: a@b\r\nSubject: one\r\n\r\nHello\r\n..hidden\r\n..\r\nbye\r\n.\r\n"
+        b"+OK 51 octets\r\nFrom: a@b\r\nSubject: one\r\n\r\nHello\r\n..hidden\r\n..\r\nbye\r\n"
+        b".\r\n"
     )
 
 
@@ -276,7 +280,8 @@ def test_top():
         b"+OK Top of message follows\r\nSubject: two\r\n\r\nline1\r\nline2\r\nline3\r\n.\r\n"
     )
     assert session.send(b"TOP 1 2\r\n") == (
-        b"+OK Top of message follows\r\nFrom: a@b\r\nSubject: one\r\n\r\nHello\r\n..hidden\r\n.\r\n"
+        b"+OK Top of message follows\r\nFrom: a@b\r\nSubject: one\r\n\r\nHello\r\n..hidden\r\n"
+        b".\r\n"
     )
     assert session.send(b"TOP 3 1\r\n") == (
         b"+OK Top of message follows\r\nSubject: three\r\n.\r\n"

@@ -69,12 +69,7 @@ def test_smtplib(reactor, server):
     report = json.loads(result.out)
     assert report["ehlo"] == 250
     assert report["features"] == [
-        "8bitmime",
-        "enhancedstatuscodes",
-        "help",
-        "pipelining",
-        "size",
-        "smtputf8",
+        "8bitmime", "enhancedstatuscodes", "help", "pipelining", "size", "smtputf8"
     ]
     assert report["size"] == "100000"
     assert report["refused"] == {

@@ -347,7 +347,8 @@ def test_250_waits_for_the_commit():
     )
     backend.release()
     assert session.send(b"DATA\r\n") == (
-        b"250 2.1.5 <alice@example.test>: Recipient OK\r\n354 End data with <CR><LF>.<CR><LF>\r\n"
+        b"250 2.1.5 <alice@example.test>: Recipient OK\r\n"
+        b"354 End data with <CR><LF>.<CR><LF>\r\n"
     )
     assert session.send(b"x\r\n.\r\nNOOP\r\n") == b""
     assert backend.delivered == []
@@ -403,10 +404,8 @@ def test_default_size_limit_is_one_mebibyte():
     rest = (1 << 20) - count * len(line)
     message = line * count + b"r" * (rest - 2) + b"\r\n"
     assert len(message) == 1 << 20
-    for extra, reply in [
-        (b"", b"250 2.0.0 OK: queued as 6553F100.1\r\n"),
-        (b"!\r\n", b"552 5.3.4 Message too big for this system\r\n"),
-    ]:
+    for extra, reply in [(b"", b"250 2.0.0 OK: queued as 6553F100.1\r\n"),
+                         (b"!\r\n", b"552 5.3.4 Message too big for this system\r\n")]:
         session = in_transaction()
         session.send(b"RCPT TO:<alice@example.test>\r\nDATA\r\n")
         assert session.send(message + extra + b".\r\n") == reply
@@ -651,14 +650,9 @@ def test_pipelined_replies_wait_for_a_pending_check():
     while backend.pending:
         backend.release_all()
     replies = session.take()
-    assert (
-        GREETING
-        + EHLO_REPLY
-        + b"250 2.1.0 Sender <a@b.example> OK\r\n"
-        + (b"250 2.1.5 <alice@example.test>: Recipient OK\r\n")
-        + replies
-        == GREETING + PIPELINED_REPLIES
-    )
+    assert GREETING + EHLO_REPLY + b"250 2.1.0 Sender <a@b.example> OK\r\n" + (
+        b"250 2.1.5 <alice@example.test>: Recipient OK\r\n"
+    ) + replies == GREETING + PIPELINED_REPLIES
     assert session.closed
 
 

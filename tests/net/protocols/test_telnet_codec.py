@@ -275,9 +275,8 @@ def test_negotiation_flood_is_rate_bounded():
     """Past the burst, negotiation commands are ignored (one event); tokens refill with time."""
     now = [0.0]
     codec = TelnetCodec(
-        TelnetConfig.server(
-            offer_local=(), offer_remote=(), negotiation_burst=10, negotiation_rate=5.0
-        ),
+        TelnetConfig.server(offer_local=(), offer_remote=(), negotiation_burst=10,
+                            negotiation_rate=5.0),
         clock=lambda: now[0],
     )
     events = codec.receive(b(IAC, DO, 99) * 50)
@@ -563,9 +562,9 @@ def test_gmcp_both_ways():
     ]
     assert codec.send_gmcp("Char.Vitals", {"hp": 10, "name": "Zoë"}) is True
     assert codec.send_gmcp("Core.Ping") is True
-    assert codec.data_to_send() == sb(GMCP, 'Char.Vitals {"hp":10,"name":"Zoë"}'.encode()) + sb(
-        GMCP, b"Core.Ping"
-    )
+    assert codec.data_to_send() == sb(
+        GMCP, 'Char.Vitals {"hp":10,"name":"Zoë"}'.encode()
+    ) + sb(GMCP, b"Core.Ping")
 
 
 def test_gmcp_invalid_json_is_ignored_and_logged(caplog):

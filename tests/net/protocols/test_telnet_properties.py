@@ -180,7 +180,9 @@ def test_text_sent_by_one_end_is_received_by_the_other(texts, compress):
 )
 def test_gmcp_round_trip(package, data):
     """Any JSON value sent as GMCP arrives equal (None means no body)."""
-    srv = TelnetCodec(TelnetConfig.server(offer_local=(GMCP,), offer_remote=()), clock=lambda: 0.0)
+    srv = TelnetCodec(
+        TelnetConfig.server(offer_local=(GMCP,), offer_remote=()), clock=lambda: 0.0
+    )
     cli = TelnetCodec(TelnetConfig.client(), clock=lambda: 0.0)
     srv.start()
     cli.receive(srv.data_to_send())

@@ -25,7 +25,9 @@ def b(*codes: int) -> bytes:
 
 
 def server() -> TelnetCodec:
-    return TelnetCodec(TelnetConfig.server(offer_local=(), offer_remote=()), clock=lambda: 0.0)
+    return TelnetCodec(
+        TelnetConfig.server(offer_local=(), offer_remote=()), clock=lambda: 0.0
+    )
 
 
 def test_table_covers_every_state_queue_and_input():
@@ -200,9 +202,7 @@ def test_two_ends_always_settle_and_agree(actions):
     and both ends agree on every option's state."""
     both = set(range(256))
     config = TelnetConfig.server(
-        offer_local=(),
-        offer_remote=(),
-        local_options=frozenset(both - {99}),
+        offer_local=(), offer_remote=(), local_options=frozenset(both - {99}),
         remote_options=frozenset(both - {99}),
     )
     ends = {
@@ -243,15 +243,13 @@ def test_an_agreeable_peer_ends_in_the_last_state_asked_for(actions):
     wanted, however requests overlap the answers (the queue bit at work)."""
     everything = frozenset(range(256))
     ours = TelnetCodec(
-        TelnetConfig.server(
-            offer_local=(), offer_remote=(), local_options=everything, remote_options=everything
-        ),
+        TelnetConfig.server(offer_local=(), offer_remote=(), local_options=everything,
+                            remote_options=everything),
         clock=lambda: 0.0,
     )
     peer = TelnetCodec(
-        TelnetConfig.client(
-            local_options=everything, remote_options=everything, ask_only_local=frozenset()
-        ),
+        TelnetConfig.client(local_options=everything, remote_options=everything,
+                            ask_only_local=frozenset()),
         clock=lambda: 0.0,
     )
     wish: dict[tuple[str, int], bool] = {}
