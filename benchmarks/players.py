@@ -54,6 +54,14 @@ it stands::
 
     python benchmarks/players.py --crowd --chat --bots 1000 --seconds 20
 
+``--websocket`` (issue 15) connects the bots to the game over WebSocket
+instead: ``/ws`` on the HTTP port, subprotocol ``telnet.mudstandards.org``,
+each command a masked BINARY message and the answer read from the server's
+BINARY messages (the engine's own codec in the client role; no
+permessage-deflate). The same telnet session runs behind it::
+
+    python benchmarks/players.py --websocket --bots 1000 --rates 1000 --crowd-rate 0 --warmup 5
+
 The bots' accounts are stored with a cheap scrypt cost (n=2**10) so that
 1,000 logins measure the game, not the password hash; real accounts use
 the full cost, which the hashing workers pay off the loop.
@@ -75,6 +83,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -99,11 +108,15 @@ def bot_name(index: int) -> str:
 
 
 class Bot:
-    __slots__ = ("index", "sock", "buffer", "state", "sent_at", "exits", "owed", "fd", "kind")
+    __slots__ = (
+        "index", "sock", "buffer", "state", "sent_at", "exits", "owed", "fd", "kind", "ws"
+    )
 
-    def __init__(self, index: int, sock: socket.socket) -> None:
+    def __init__(self, index: int, sock: socket.socket, ws: Any = None) -> None:
         self.index = index
         self.sock = sock
+        #: The WebSocket codec (client role) when the bot plays over /ws.
+        self.ws = ws
         self.fd = sock.fileno()
         self.buffer = bytearray()
         self.state = "banner"
@@ -111,6 +124,41 @@ class Bot:
         self.exits: list[str] = []
         self.owed = False
         self.kind = ""
+
+
+def ws_connect(port: int) -> tuple[socket.socket, Any, bytes]:
+    """A blocking WebSocket handshake to ``/ws`` (telnet.mudstandards.org).
+
+    Returns the socket, the client codec and whatever bytes followed the 101.
+    """
+    from reality.net.protocols.websocket import Role, WebSocketConnection, client_request
+    from reality.net.protocols.websocket.handshake import request_bytes
+
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    _, headers = client_request(
+        f"127.0.0.1:{port}", "/ws", subprotocols=["telnet.mudstandards.org"], deflate=False
+    )
+    sock.sendall(request_bytes("/ws", headers))
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise SystemExit("the server closed a WebSocket handshake")
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 101"):
+        raise SystemExit(f"WebSocket handshake refused: {head[:200]!r}")
+    return sock, WebSocketConnection(Role.CLIENT), rest
+
+
+def ws_unwrap(bot: Bot, data: bytes) -> bytes:
+    """The telnet bytes in what the server sent a WebSocket bot (answering pings)."""
+    ws = bot.ws
+    out = b"".join(bytes(getattr(e, "data", b"")) for e in ws.receive_data(data))
+    reply = ws.data_to_send()
+    if reply:
+        bot.sock.sendall(reply)
+    return out
 
 
 def choose_command(bot: Bot, rng: random.Random, walk_only: bool = False) -> str:
@@ -135,6 +183,10 @@ def run_load(args: argparse.Namespace) -> None:
     base_rss = common.rss_kib(server_pid)
 
     def send(bot: Bot, line: str) -> None:
+        if bot.ws is not None:
+            bot.ws.send_binary(line.encode() + b"\r\n")
+            bot.sock.sendall(bot.ws.data_to_send())
+            return
         bot.sock.sendall(line.encode() + b"\r\n")
 
     def pump(timeout: float, on_prompt) -> None:
@@ -146,6 +198,8 @@ def run_load(args: argparse.Namespace) -> None:
                 continue
             if not data:
                 raise SystemExit(f"the server closed bot {bot.index}'s connection")
+            if bot.ws is not None:
+                data = ws_unwrap(bot, data)
             bot.buffer += data
             if PROMPT in bot.buffer:
                 text = bytes(bot.buffer)
@@ -174,10 +228,19 @@ def run_load(args: argparse.Namespace) -> None:
     t_login = time.monotonic()
     for start in range(0, args.bots, 50):
         for index in range(start, min(start + 50, args.bots)):
-            sock = socket.create_connection(("127.0.0.1", args.port), timeout=10)
-            sock.sendall(common.NO_TTYPE)
-            sock.setblocking(False)
-            bot = Bot(index, sock)
+            if args.ws_port:
+                sock, ws, rest = ws_connect(args.ws_port)
+                ws.send_binary(common.NO_TTYPE)
+                sock.sendall(ws.data_to_send())
+                sock.setblocking(False)
+                bot = Bot(index, sock, ws)
+                if rest:
+                    bot.buffer += ws_unwrap(bot, rest)
+            else:
+                sock = socket.create_connection(("127.0.0.1", args.port), timeout=10)
+                sock.sendall(common.NO_TTYPE)
+                sock.setblocking(False)
+                bot = Bot(index, sock)
             bots[bot.fd] = bot
             ep.register(bot.fd, select.EPOLLIN)
         while logged_in < min(start + 50, args.bots):
@@ -326,6 +389,7 @@ def run_load(args: argparse.Namespace) -> None:
             break  # far past the knee: stop loading the machine
     print(json.dumps({
         "bots": args.bots,
+        "websocket": bool(args.ws_port),
         "login_seconds": login_seconds,
         "rss_per_player_kib": rss_per_player,
         "base_rss_kib": base_rss,
@@ -611,7 +675,8 @@ def crowd_main(args: argparse.Namespace) -> None:
     spy = None
     try:
         pin(server.pid, 0)
-        port = common.wait_listening(log_path, server, ["telnet"])["telnet"]
+        ports = common.wait_listening(log_path, server, ["telnet", "http"])
+        port = ports["telnet"]
         pin(server.pid, 0)  # threads started since (none are expected)
         ready = workdir / "measuring"
         argv = [sys.executable, __file__, "--crowd", "--load", "--port", str(port),
@@ -739,6 +804,9 @@ def main() -> None:
                         help="--crowd: 5 %% of commands are 'chat <text>', heard by every bot"
                              " (use --bots 1000; issue 14)")
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--websocket", action="store_true",
+                        help="the bots play over WebSocket (/ws, telnet.mudstandards.org)")
+    parser.add_argument("--ws-port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.rates = [int(r) for r in str(args.rates).split(",") if r.strip()]
@@ -770,7 +838,8 @@ def main() -> None:
         env=dict(os.environ, PYTHONUNBUFFERED="1"),
     )
     try:
-        port = common.wait_listening(log_path, server, ["telnet"])["telnet"]
+        ports = common.wait_listening(log_path, server, ["telnet", "http"])
+        port = ports["telnet"]
         total_budget = (args.connect_timeout + (len(args.rates) + 2) * (args.phase + 20)
                         + args.warmup + 60)
         load = subprocess.run(
@@ -779,7 +848,8 @@ def main() -> None:
                        "--rates", ",".join(map(str, args.rates)), "--phase", str(args.phase),
                        "--crowd-rate", str(args.crowd_rate), "--warmup", str(args.warmup),
                        "--connect-timeout", str(args.connect_timeout),
-                       "--flooder", str(args.flooder)]),
+                       "--flooder", str(args.flooder),
+                       "--ws-port", str(ports["http"] if args.websocket else 0)]),
             capture_output=True, text=True, timeout=total_budget,
         )
         if load.returncode != 0:
@@ -793,7 +863,8 @@ def main() -> None:
 
 
 def report(result: dict) -> None:
-    print(f"players benchmark: {result['bots']} bots on world/default.yaml; "
+    over = " over WebSocket (/ws)" if result.get("websocket") else ""
+    print(f"players benchmark: {result['bots']} bots on world/default.yaml{over}; "
           f"python {sys.version.split()[0]}")
     print(f"logins: {result['bots']} in {result['login_seconds']:.1f} s; "
           f"RSS per connected player: {result['rss_per_player_kib']:.1f} KiB "

@@ -43,7 +43,7 @@ from reality.game.loader import WorldDefinition
 from reality.game.store import Store
 from reality.game.things import plural
 from reality.game.world import LoadDone, World
-from reality.gateways import mail, telnet, web
+from reality.gateways import mail, telnet, web, websocket
 from reality.gateways.auth import Authenticator
 from reality.gateways.context import ConnectionLimits, Gateway, GatewayContext, Install
 from reality.gateways.mail import MailGateway
@@ -200,6 +200,9 @@ class Server:
             self.gateways.append(install(context))
             self.gateways += extra
             extra.clear()
+        #: ``/ws``: the game over WebSocket, on the website's port, played in
+        #: sessions of the telnet gateway (which counts and closes them).
+        self.websocket = websocket.install(context, self._gateway(WebFactory), self.telnet)
         #: ``password``, ``@ban``, ``@unban``, ``@bans``; a ban closes what it
         #: covers on every gateway.
         self.moderation = Moderation(self.world, self.authenticator, self.gateways)

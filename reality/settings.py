@@ -167,6 +167,12 @@ class Settings:
         10000, name="--max-connections", parse=non_negative, metavar="N",
         help="concurrent connections allowed on each service (telnet, HTTP, "
              "SMTP, POP3), counted separately (0: no limit)")
+    #: Origins (``https://client.example``) besides the site's own whose pages
+    #: may open the game's WebSocket (``/ws``); any other ``Origin`` gets 403.
+    ws_allow_origins: list[str] = _flag(
+        factory=list, name="--ws-allow-origin", repeat=True, metavar="ORIGIN",
+        help="let web pages from ORIGIN (scheme://host[:port]) play over /ws, "
+             "besides the site's own pages (repeatable)")
     # Whole seconds on the command line (its help shows 3600), a float inside.
     idle_timeout: float = _flag(
         3600, converter=float, name="--idle-timeout", parse=non_negative, metavar="SECONDS",
@@ -193,6 +199,9 @@ class Settings:
     #: POP3: per command line, waiting for the client in all.
     pop3_idle_timeout: float = 600.0
     pop3_session_timeout: float = 3600.0
+    #: WebSocket keepalive (/ws): seconds between pings, and to wait for the pong (0: no pings).
+    ws_ping_interval: float = 30.0
+    ws_ping_timeout: float = 30.0
     #: Worker processes for CPU-heavy jobs (hashing, large mail, Markdown, the map).
     workers: int = 2
     checkpoint_interval: float = 5.0

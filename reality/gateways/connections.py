@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BANNED", "Connections", "TOO_MANY_FROM_ADDRESS", "TOO_MANY_ON_SERVICE"]
+__all__ = [
+    "BANNED", "Connections", "TOO_MANY_FROM_ADDRESS", "TOO_MANY_ON_SERVICE", "refusal_message"
+]
 
 #: :meth:`Connections.refusal` when the peer's address is banned.
 BANNED = "your address is banned"
@@ -40,6 +42,15 @@ BANNED = "your address is banned"
 TOO_MANY_FROM_ADDRESS = "too many connections from your address"
 #: :meth:`Connections.refusal` when the service holds ``max_connections``.
 TOO_MANY_ON_SERVICE = "too many connections to this service"
+
+
+def refusal_message(reason: str) -> str:
+    """What a refused player is told (telnet's line, the WebSocket's 503 body)."""
+    if reason == BANNED:
+        return "Your address is banned from this server."
+    if reason == TOO_MANY_FROM_ADDRESS:
+        return "Too many connections from your address; please close one and try again."
+    return "The server is full; please try again later."
 
 
 class Connections:

@@ -40,6 +40,7 @@ PAGES = [
     ("/~alice", "a player's homepage with content"),
     ("/help", "the help pages"),
     ("/rooms", "the map's text alternative"),
+    ("/play", "the web client (before it has connected and after)"),
     ("/no-such-page", None),  # the 404 page itself (None: its status is 404 on purpose)
 ]
 

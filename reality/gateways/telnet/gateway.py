@@ -21,7 +21,12 @@ from reality.audit import audit
 from reality.game import markup
 from reality.game.world import World
 from reality.gateways.auth import Authenticator
-from reality.gateways.connections import BANNED, TOO_MANY_FROM_ADDRESS, Connections
+from reality.gateways.connections import (
+    BANNED,
+    TOO_MANY_FROM_ADDRESS,
+    Connections,
+    refusal_message,
+)
 from reality.gateways.context import GatewayContext
 from reality.gateways.telnet.session import RoomLog, TelnetSession
 from reality.net.protocol import Address, Factory
@@ -151,20 +156,30 @@ class TelnetGateway(Factory):
         self.secure_address: Address | None = None
 
     def build_protocol(self, addr: Address) -> TelnetProtocol:
-        reason = self.connections.refusal(addr.host)
+        reason = self.refusal(addr.host)
         if reason is not None:
-            log.warning("refusing telnet connection from %s: %s (%d open)",
-                        addr.host, reason, len(self.connections))
-            audit("connection.refused", service="telnet", address=addr.host,
-                  reason=_AUDIT_REASONS.get(reason, "per-service"))
-            if reason == BANNED:
-                message = "Your address is banned from this server."
-            elif reason == TOO_MANY_FROM_ADDRESS:
-                message = "Too many connections from your address; please close one and try again."
-            else:
-                message = "The server is full; please try again later."
-            return _Refusal(message, self.clock)
+            return _Refusal(refusal_message(reason), self.clock)
         session = TelnetSession(self)
+        session.factory = self
+        return session
+
+    def refusal(self, host: str, service: str = "telnet") -> str | None:
+        """Why a new game connection from ``host`` must be refused (logged and audited), or None.
+
+        Telnet and the game over WebSocket (``service="websocket"``) share
+        the counts: a WebSocket player is a telnet session.
+        """
+        reason = self.connections.refusal(host)
+        if reason is not None:
+            log.warning("refusing %s connection from %s: %s (%d open)",
+                        service, host, reason, len(self.connections))
+            audit("connection.refused", service=service, address=host,
+                  reason=_AUDIT_REASONS.get(reason, "per-service"))
+        return reason
+
+    def websocket_session(self, config: TelnetConfig) -> TelnetSession:
+        """A session for a player over WebSocket, with its own ``config`` (no MCCP there)."""
+        session = TelnetSession(self, config)
         session.factory = self
         return session
 

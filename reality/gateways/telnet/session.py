@@ -193,8 +193,10 @@ class TelnetSession(TelnetProtocol):
     #: Whether GMCP is agreed (kept by option_changed: read once per channel line).
     _gmcp_on: bool = False
 
-    def __init__(self, gateway: SessionHost) -> None:
-        super().__init__(gateway.telnet_config, gateway.clock)
+    def __init__(self, gateway: SessionHost, config: TelnetConfig | None = None) -> None:
+        # ``config``: the gateway's, unless the connection needs its own (no
+        # MCCP over WebSocket: reality.gateways.websocket).
+        super().__init__(gateway.telnet_config if config is None else config, gateway.clock)
         self.gateway = gateway
         self.world = gateway.world
         self.player: Any = None

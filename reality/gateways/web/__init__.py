@@ -15,6 +15,10 @@ Where HTTP meets the world. The HTTP/1.1 server is
 ``/status.json``       players online, uptime, rooms, version (for machines)
 ``/map.svg``           rooms as boxes, exits as lines, laid out by compass
 ``/style.css``         the one stylesheet
+``/play``              the web client (``/play.js``, ``/play.css``): the game in
+                       the browser over the WebSocket ``/ws``
+                       (:mod:`reality.gateways.websocket`); the one page whose
+                       policy lets a script run (the site's own file only)
 =====================  ==========================================================
 
 Pages are rendered with Jinja2 (autoescape on). A homepage is Markdown

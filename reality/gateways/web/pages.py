@@ -15,7 +15,7 @@ from email.utils import parsedate_to_datetime
 
 from reality.net.protocols.http import Request, Response
 
-__all__ = ["CSP", "Page", "RenderBudget", "answer"]
+__all__ = ["CSP", "PLAY_CSP", "Page", "RenderBudget", "answer"]
 
 #: The Content-Security-Policy every page carries. Player text and world
 #: text never bring their own scripts, frames or plugins; colour spans need
@@ -28,7 +28,18 @@ CSP = (
     "form-action 'none'; frame-ancestors 'none'; img-src 'self' data:; "
     "style-src 'self' 'unsafe-inline'"
 )
+#: The policy of ``/play``, the one page with a script: the site's own
+#: script file only (no inline script, no eval), and connections (the
+#: WebSocket ``/ws``, ``fetch("/map.svg")``) to the site only.
+#: CSP Level 3 lets ``'self'`` match ``ws:``/``wss:`` to the page's own host
+#: and port.
+PLAY_CSP = (
+    "default-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'; img-src 'self' data:; "
+    "style-src 'self' 'unsafe-inline'"
+)
 HTML = "text/html; charset=utf-8"
+JS = "text/javascript; charset=utf-8"
 SVG = "image/svg+xml"
 CSS = "text/css; charset=utf-8"
 JSON = "application/json"

@@ -31,7 +31,19 @@ from reality.gateways.markdown import markup_html, plain, render_markdown
 from reality.gateways.mudmap import world_map
 from reality.gateways.router import Router
 from reality.gateways.templating import STATIC, environment, format_time
-from reality.gateways.web.pages import CSP, CSS, HTML, JSON, SVG, XML, Page, RenderBudget, answer
+from reality.gateways.web.pages import (
+    CSP,
+    CSS,
+    HTML,
+    JS,
+    JSON,
+    PLAY_CSP,
+    SVG,
+    XML,
+    Page,
+    RenderBudget,
+    answer,
+)
 from reality.gateways.workers import JobTimeout
 from reality.gateways.worldmap import map_svg
 from reality.net.defer import Deferred, Failure
@@ -159,6 +171,16 @@ class WebSite:
         self._css = self._page(css, CSS, cache_control="public, max-age=86400")
         self.css_url = "/style.css?v=" + self._css.etag.strip('"')[:12]
         self._fast["/style.css"] = (self._css, None)
+        # The web client's script and stylesheet (/play), served as style.css is.
+        self._static: dict[str, Page] = {}
+        self.static_urls: dict[str, str] = {}
+        for name, kind in (("play.js", JS), ("play.css", CSS)):
+            static = self._page(
+                (STATIC / name).read_bytes(), kind, cache_control="public, max-age=86400"
+            )
+            self._static["/" + name] = static
+            self._fast["/" + name] = (static, None)
+            self.static_urls[name] = f"/{name}?v=" + static.etag.strip('"')[:12]
         self.router = Router(not_found=self._not_found)
         self.router.add("/", self._front)
         self.router.add("/who", self._who)
@@ -168,6 +190,9 @@ class WebSite:
         # The map's text alternative: every room and its exits, as links.
         self.router.add("/rooms", self._rooms)
         self.router.add("/style.css", self._style)
+        self.router.add("/play", self._play)
+        self.router.add("/play.js", self._static_file)
+        self.router.add("/play.css", self._static_file)
         self.router.add("/help", self._help_index)
         self.router.add("/help/", self._help_slash)
         self.router.add("/help/{topic}", self._help_topic)
@@ -290,6 +315,13 @@ class WebSite:
 
     def _style(self, request: Request) -> Response:
         return answer(request, self._css)
+
+    def _static_file(self, request: Request) -> Response:
+        return answer(request, self._static[request.path])
+
+    def _play(self, request: Request) -> Response:
+        """``/play``: the web client; the game itself comes over the WebSocket ``/ws``."""
+        return answer(request, self._cached("/play", self._render_play))
 
     def _not_found(self, request: Request) -> Response:
         return self._cached("404", self._render_not_found).response
@@ -484,10 +516,11 @@ class WebSite:
         }
 
     def _html(
-        self, template: str, previous: Page | None, status: int = 200, **context: Any
+        self, template: str, previous: Page | None, status: int = 200, *, csp: str = CSP,
+        **context: Any,
     ) -> Page:
         body = self._env.get_template(template).render(**self._common(), **context)
-        return self._page(body.encode("utf-8"), HTML, status=status, previous=previous)
+        return self._page(body.encode("utf-8"), HTML, status=status, previous=previous, csp=csp)
 
     def _page(
         self,
@@ -497,6 +530,7 @@ class WebSite:
         status: int = 200,
         previous: Page | None = None,
         cache_control: str = "no-cache",
+        csp: str = CSP,
         expires: float | None = None,
         extra: Iterable[tuple[str, str]] = (),
     ) -> Page:
@@ -514,7 +548,7 @@ class WebSite:
         if status == 200:
             headers += [("ETag", etag), ("Last-Modified", http_date(modified))]
         # Every page, whatever its type, carries the policy (img-src 'self' data:).
-        headers += [("X-Content-Type-Options", "nosniff"), ("Content-Security-Policy", CSP)]
+        headers += [("X-Content-Type-Options", "nosniff"), ("Content-Security-Policy", csp)]
         headers.extend(extra)
         response = Response(status, Headers(headers), body)
         not_modified = None
@@ -612,6 +646,16 @@ class WebSite:
             for room in rooms
         ]
         return self._html("rooms.html", previous, rooms=entries)
+
+    def _render_play(self, previous: Page | None) -> Page:
+        # The one page whose policy lets a script run: the site's own play.js.
+        return self._html(
+            "play.html",
+            previous,
+            csp=PLAY_CSP,
+            play_js_url=self.static_urls["play.js"],
+            play_css_url=self.static_urls["play.css"],
+        )
 
     def _render_not_found(self, previous: Page | None) -> Page:
         return self._html("not_found.html", previous, 404, player=None)

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, unquote
 
 from reality.audit import audit, host_of
 from reality.net.defer import Failure, maybe_deferred
-from reality.net.interfaces import IDelayedCall, IReactorTime, ITransport
+from reality.net.interfaces import IDelayedCall, IProtocol, IReactorTime, ITransport
 from reality.net.protocol import Address, Protocol
 from reality.net.protocols.http.events import (
     END,
@@ -56,15 +56,21 @@ Handler = Callable[[Request], Any]
 class _Slot:
     """One request awaiting its response, in pipeline order."""
 
-    __slots__ = ("request", "head_only", "http10", "keep_alive", "response", "stream")
+    __slots__ = ("request", "head_only", "http10", "keep_alive", "response", "stream", "upgrade")
 
     def __init__(
-        self, request: Request | None, head_only: bool, http10: bool, keep_alive: bool
+        self,
+        request: Request | None,
+        head_only: bool,
+        http10: bool,
+        keep_alive: bool,
+        upgrade: bool = False,
     ) -> None:
         self.request = request
         self.head_only = head_only
         self.http10 = http10
         self.keep_alive = keep_alive
+        self.upgrade = upgrade  # the request asked to switch protocols
         self.response: Response | None = None
         self.stream: _Stream | None = None
 
@@ -124,6 +130,12 @@ class HTTPChannel(Protocol):
 
     ``watcher`` (set by the factory that made the channel) is told when the
     connection is made and when it is lost.
+
+    A handler may hand the connection to another protocol (a WebSocket) by
+    answering an upgrade request with ``Response(101, ..., switch_to=...)``
+    (see :class:`~.events.Response`): the channel then only passes the
+    transport's calls on to that protocol, and none of its own timers or
+    limits apply any more.
     """
 
     #: Set by make_connection before any other method runs.
@@ -179,6 +191,7 @@ class HTTPChannel(Protocol):
         self._linger_until = 0.0
         self._stream_call: IDelayedCall | None = None
         self._eof = False  # the client has closed its sending side
+        self._switched: IProtocol | None = None  # the protocol after a 101
 
     # -- Protocol hooks ------------------------------------------------------------
 
@@ -194,6 +207,9 @@ class HTTPChannel(Protocol):
             watcher.channel_opened(self)
 
     def data_received(self, data: bytes) -> None:
+        if self._switched is not None:
+            self._switched.data_received(data)
+            return
         if self._closing:
             if self._lingering:
                 self._linger_budget -= len(data)
@@ -240,6 +256,9 @@ class HTTPChannel(Protocol):
 
     def eof_received(self) -> bool:
         """The client closed its sending side: finish what it asked, then close."""
+        if self._switched is not None:
+            eof_received = getattr(self._switched, "eof_received", None)
+            return bool(eof_received()) if eof_received is not None else False
         if self._closing or self._closed:
             return False
         if self._queue or self._parser.blocked:
@@ -251,6 +270,13 @@ class HTTPChannel(Protocol):
     def connection_lost(self, reason: Failure) -> None:
         if self._closed:
             return
+        switched = self._switched
+        if switched is not None:
+            switched.connected = False
+            try:
+                switched.connection_lost(reason)
+            except Exception:
+                log.exception("Unhandled error in %r.connection_lost", switched)
         self._closed = True
         self._closing = True
         for timer in (
@@ -272,10 +298,16 @@ class HTTPChannel(Protocol):
             watcher.channel_closed(self)
 
     def pause_writing(self) -> None:
+        if self._switched is not None:
+            self._switched.pause_writing()
+            return
         self._write_paused = True
         self._update_reading()
 
     def resume_writing(self) -> None:
+        if self._switched is not None:
+            self._switched.resume_writing()
+            return
         self._write_paused = False
         if not self._closed:
             self._last_activity = self.clock.seconds()
@@ -353,6 +385,8 @@ class HTTPChannel(Protocol):
             and type(result.body) is bytes
             and not self._queue
             and not self._write_paused
+            and not head.upgrade
+            and result.switch_to is None
         ):
             # Nothing is ahead of this request: answer it at once.
             try:
@@ -364,7 +398,7 @@ class HTTPChannel(Protocol):
                 if not keep:
                     self._close()
                 return
-        slot = _Slot(request, head_only, http10, head.keep_alive)
+        slot = _Slot(request, head_only, http10, head.keep_alive, head.upgrade)
         self._queue.append(slot)
         if type(result) is Response:
             slot.response = result
@@ -516,6 +550,10 @@ class HTTPChannel(Protocol):
 
     def _start(self, slot: _Slot, response: Response, fallback: bool = False) -> bool:
         """Write a response (or begin streaming it); True if it is fully written."""
+        if slot.upgrade or response.switch_to is not None:
+            if self._upgrade(slot, response):
+                return False
+            response = slot.response  # type: ignore[assignment]
         body = response.body
         try:
             if isinstance(body, (bytes, bytearray, memoryview)):
@@ -544,6 +582,75 @@ class HTTPChannel(Protocol):
                 return False
             slot.response = error_response(500)
             return self._start(slot, slot.response, fallback=True)
+
+    def _upgrade(self, slot: _Slot, response: Response) -> bool:
+        """Answer a request that may switch protocols; True if it switched.
+
+        Otherwise the request stays HTTP: the parser reads on, and
+        ``slot.response`` is what to send (a 500 in place of a 101 that
+        cannot be honoured).
+        """
+        switch_to = response.switch_to
+        if slot.upgrade and response.status == 101 and switch_to is not None:
+            try:
+                head = self.writer.switching_head(response)
+                protocol = switch_to()
+            except Exception:
+                log.error(
+                    "HTTP switch_to failed for %s:\n%s",
+                    slot.request.target if slot.request else "?",
+                    Failure().get_traceback().rstrip(),
+                )
+            else:
+                self.transport.write(head)
+                self._switch(protocol)
+                return True
+            slot.response = error_response(500)
+        elif switch_to is not None:
+            log.error(
+                "HTTP handler for %s answered with switch_to a request that did not ask "
+                "to upgrade, or with status %d (a switch needs 101)",
+                slot.request.target if slot.request else "?",
+                response.status,
+            )
+            slot.response = error_response(500)
+        else:
+            slot.response = response
+        if slot.upgrade:
+            slot.upgrade = False
+            self._parser.upgrade_declined()
+        return False
+
+    def _switch(self, protocol: IProtocol) -> None:
+        """Hand the connection to ``protocol``: HTTP is over on it."""
+        self._closing = True
+        self._switched = protocol
+        for timer in (
+            self._header_timer,
+            self._idle_timer,
+            self._linger_timer,
+            self._stream_call,
+            self._body_timer,
+        ):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._header_timer = self._idle_timer = self._linger_timer = self._stream_call = None
+        self._body_timer = None
+        self._queue.clear()
+        data = self._parser.take_upgrade_data()
+        if self._reading_paused:
+            self._reading_paused = False
+            self.transport.resume_reading()
+        protocol.make_connection(self.transport)
+        if self._write_paused and not self._closed:
+            protocol.pause_writing()
+        if data and not self._closed:
+            protocol.data_received(data)
+
+    @property
+    def switched_to(self) -> IProtocol | None:
+        """The protocol this connection was handed to by a 101, or None."""
+        return self._switched
 
     def _start_stream(self, slot: _Slot, response: Response) -> bool:
         _, wants_close, _, declared = encode_fields(response)

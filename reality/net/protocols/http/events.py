@@ -12,11 +12,12 @@ PATCH from RFC 5789), the reason phrases of the status codes it sends
 from __future__ import annotations
 
 import json as _json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from attrs import Factory as _AttrsFactory, define, field, frozen
 
+from reality.net.interfaces import IProtocol
 from reality.net.protocol import Address
 from reality.net.protocols.http.headers import Headers, HeadersLike, to_headers
 
@@ -91,7 +92,10 @@ class RequestHead:
     ``content_length`` is the body size announced (0 when there is no body);
     ``chunked`` is true when the body uses the chunked coding instead.
     ``expect_continue`` says the client waits for ``100 Continue``.
-    ``host`` is the Host field's value ("" without one).
+    ``host`` is the Host field's value ("" without one). ``upgrade`` says
+    the request asks to switch protocols (``Connection: upgrade`` and an
+    ``Upgrade`` field, no body): the parser holds what follows it until the
+    answer is known.
     """
 
     method: str
@@ -103,6 +107,7 @@ class RequestHead:
     content_length: int = 0
     chunked: bool = False
     host: str = ""
+    upgrade: bool = False
 
 
 @define(slots=True)
@@ -178,11 +183,26 @@ class Response:
     A Response may be served many times (cache rendered pages as Response
     values): the encoded header fields are cached and recomputed only when
     ``headers`` changes.
+
+    Switching protocols (RFC 9110 §15.2.2, §7.8): to a request that asks
+    to upgrade (``Connection: upgrade`` with an ``Upgrade`` field), answer
+    ``Response(101, headers, switch_to=make_protocol)``. Once the 101 head is
+    written (after any earlier pipelined responses), the channel calls
+    ``make_protocol()`` and hands the connection to the protocol it returns:
+    ``make_connection(transport)`` on the same transport, then every byte
+    the client sent after the request (already received, or still to come)
+    goes to its ``data_received``, and ``pause_writing``, ``resume_writing``,
+    ``eof_received`` and ``connection_lost`` follow. From then on the HTTP
+    channel's deadlines, idle timeout and limits no longer apply: the new
+    protocol owns the connection (and its own timeouts). The connection
+    still counts toward its HTTP factory's ``open_connections`` until it
+    closes. Any other answer to an upgrade request keeps the connection HTTP.
     """
 
     status: int = 200
     headers: Headers = field(factory=Headers, converter=to_headers)
     body: Body = b""
+    switch_to: Callable[[], IProtocol] | None = field(default=None, kw_only=True)
     _wire: tuple[Any, ...] | None = field(default=None, init=False, repr=False)
     _tails: dict[tuple[Any, ...], list[Any]] | None = field(default=None, init=False, repr=False)
 

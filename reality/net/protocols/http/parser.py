@@ -91,6 +91,11 @@ _CHUNK_END = 4
 _TRAILERS = 5
 _DONE = 6  # a non-persistent request has ended: nothing after it is read
 _ERROR = 7
+# A request asked to switch protocols (Upgrade): what follows its head may
+# not be HTTP, so it is held, unparsed, until the handler's answer says
+# (upgrade_declined: parse on as HTTP; take_upgrade_data: it is the new
+# protocol's). Above _DONE, so that nothing reads it as HTTP meanwhile.
+_UPGRADE = 8
 
 # Fields that decide framing or connection handling, looked at while parsing.
 _SPECIAL = frozenset({"content-length", "transfer-encoding", "host", "connection", "expect"})
@@ -131,6 +136,7 @@ class RequestParser:
         "_remaining",
         "_body_total",
         "_keep_alive",
+        "_upgrade",
         "_scan",
         "_line_len",
         "_head_started",
@@ -154,6 +160,7 @@ class RequestParser:
         self._remaining = 0  # body or chunk bytes still to come
         self._body_total = 0  # chunked: body bytes so far
         self._keep_alive = True
+        self._upgrade = False
         self._scan = 0  # head: offset from the head's start already searched
         self._line_len = -1  # head: request line length once its CRLF is seen
         self._head_started = False
@@ -178,7 +185,30 @@ class RequestParser:
     @property
     def finished(self) -> bool:
         """No further request will be parsed on this connection (error or close)."""
-        return self._state >= _DONE
+        return self._state == _DONE or self._state == _ERROR
+
+    @property
+    def upgrade_pending(self) -> bool:
+        """A request asking to switch protocols has been parsed; what follows
+        it is held until :meth:`upgrade_declined` or :meth:`take_upgrade_data`."""
+        return self._state == _UPGRADE
+
+    def upgrade_declined(self) -> None:
+        """The upgrade was refused: parse what follows as HTTP again."""
+        if self._state == _UPGRADE:
+            self._state = _HEAD if self._keep_alive else _DONE
+            if self._state == _DONE:
+                self._buf.clear()
+            self._blocked = bool(self._buf)
+
+    def take_upgrade_data(self) -> bytes:
+        """The protocol switched: the bytes received after the request, which are
+        the new protocol's; the parser reads nothing more."""
+        data = bytes(self._buf)
+        self._buf.clear()
+        self._state = _DONE
+        self._blocked = False
+        return data
 
     @property
     def buffered(self) -> int:
@@ -199,6 +229,8 @@ class RequestParser:
         events: list[Event] = []
         self._blocked = False
         if self._state >= _DONE:
+            if self._state == _UPGRADE and data:
+                self._buf += data
             return events
         buf = self._buf
         if buf:
@@ -230,7 +262,9 @@ class RequestParser:
                 events.append(head)
                 if self._state == _HEAD:
                     events.append(END)
-                    if not self._keep_alive:
+                    if head.upgrade:
+                        self._state = _UPGRADE
+                    elif not self._keep_alive:
                         self._state = _DONE
                 return events
         try:
@@ -242,7 +276,7 @@ class RequestParser:
             log.exception("HTTP parser failed on client input")
             self._fail(events, 400, f"unparseable request ({type(exc).__name__})")
             return events
-        if self._state >= _DONE:
+        if self._state == _DONE or self._state == _ERROR:
             buf.clear()
         elif src is buf:
             if pos:
@@ -277,6 +311,9 @@ class RequestParser:
                 if self._state == _HEAD:  # no body: the request is complete
                     events.append(END)
                     done += 1
+                    if self._upgrade:
+                        self._state = _UPGRADE
+                        return pos
                     if not self._keep_alive:
                         self._state = _DONE
                         return pos
@@ -487,7 +524,7 @@ class RequestParser:
             raise _Reject(400, "HTTP/1.1 request without a Host header")
 
         content_length = 0
-        chunked = expect_continue = False
+        chunked = expect_continue = upgrade = False
         if hosts is not None and len(special) == 1 and method_str is not None:
             # The common case: a Host and nothing that changes framing or
             # persistence; only the target's form is left to check.
@@ -531,6 +568,15 @@ class RequestParser:
                     keep_alive = False
                 else:
                     keep_alive = http11 or "keep-alive" in tokens
+                # RFC 9110 §7.8: a request to switch protocols (without a body:
+                # a body would come before the switch, and we do not take one).
+                upgrade = (
+                    http11
+                    and "upgrade" in tokens
+                    and not chunked
+                    and not content_length
+                    and "upgrade" in headers
+                )
             if method_str is None:
                 name = method.decode("ascii")[:32]
                 raise _Reject(501, f"method {name} is not implemented")
@@ -547,6 +593,7 @@ class RequestParser:
             self._state = _BODY
             self._remaining = content_length
         self._keep_alive = keep_alive
+        self._upgrade = upgrade
         return RequestHead(
             method_str,
             target.decode("ascii"),
@@ -557,6 +604,7 @@ class RequestParser:
             content_length,
             chunked,
             hosts[0] if hosts else "",
+            upgrade,
         )
 
     @staticmethod

@@ -180,6 +180,21 @@ class ResponseWriter:
         parts.append(b"\r\n")
         return b"".join(parts)
 
+    def switching_head(self, response: Response) -> bytes:
+        """The head of a ``101 Switching Protocols`` answer (RFC 9110 §15.2.2):
+        the status line, Date, the response's fields and ``Connection:
+        Upgrade`` (RFC 9110 §7.8); no framing fields, since what follows
+        belongs to the new protocol."""
+        block, _, _, _ = encode_fields(response)
+        return b"".join(
+            (
+                b"HTTP/1.1 101 Switching Protocols\r\n",
+                self.dates.line(),
+                block,
+                b"Connection: Upgrade\r\n\r\n",
+            )
+        )
+
     def complete(
         self,
         response: Response,
