@@ -53,9 +53,14 @@ def test_bad_values_are_refused(argv):
 
 
 def test_play_and_admin_share_serves_defaults():
-    """play's port is serve's telnet port and admin's database is serve's (written once)."""
+    """play's ports are serve's telnet and telnets ports, admin's database is serve's
+    (written once); play picks the port when none is given, by --tls."""
+    from reality import cli
+
     fields = attrs.fields(Settings)
-    assert _parser().parse_args(["play"]).port == fields.telnet_port.default
+    assert _parser().parse_args(["play"]).port is None
+    assert cli.TELNET_PORT == fields.telnet_port.default
+    assert cli.TELNETS_PORT == fields.telnets_port.default
     assert _parser().parse_args(["admin", "remove", "x"]).db == fields.db.default
 
 
