@@ -89,8 +89,12 @@ def serve_websockets(port: int, loop: str) -> None:
     here = str(Path(__file__).resolve().parent)
     sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != here]
     import asyncio
+    import logging
 
     from websockets.asyncio.server import serve
+
+    # The load drops its connections without a Close when it is done.
+    logging.getLogger("websockets").setLevel(logging.CRITICAL)
 
     if loop == "uvloop":
         import uvloop
