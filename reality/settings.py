@@ -97,6 +97,9 @@ class Settings:
                            help="SMTP port for mail to players (0 picks a free port)")
     pop3_port: int = _flag(1110, name="--pop3-port", parse=port, metavar="N",
                            help="POP3 port for reading mailboxes (0 picks a free port)")
+    imap_port: int = _flag(1143, name="--imap-port", parse=port, metavar="N",
+                           help="IMAP port for mail apps: INBOX and Sent, pushed with IDLE "
+                                "(0 picks a free port)")
     mail_domain: str = _flag("reality.localhost", name="--mail-domain", metavar="NAME",
                              help="players' mail addresses are <name>@NAME")
     #: ``--admin``: names reserved for admins, which nobody may create over
@@ -118,11 +121,11 @@ class Settings:
     max_per_address: int = _flag(
         50, name="--max-per-address", parse=non_negative, metavar="N",
         help="concurrent connections allowed from one address (0: no limit)")
-    #: Connections each service (telnet, HTTP, SMTP, POP3) may hold at once; 0: no limit.
+    #: Connections each service (telnet, HTTP, SMTP, POP3, IMAP) may hold at once; 0: no limit.
     max_connections: int = _flag(
         10000, name="--max-connections", parse=non_negative, metavar="N",
         help="concurrent connections allowed on each service (telnet, HTTP, "
-             "SMTP, POP3), counted separately (0: no limit)")
+             "SMTP, POP3, IMAP), counted separately (0: no limit)")
     # Whole seconds on the command line (its help shows 3600), a float inside.
     idle_timeout: float = _flag(
         3600, converter=float, name="--idle-timeout", parse=non_negative, metavar="SECONDS",
@@ -149,6 +152,11 @@ class Settings:
     #: POP3: per command line, waiting for the client in all.
     pop3_idle_timeout: float = 600.0
     pop3_session_timeout: float = 3600.0
+    #: IMAP: waiting for a command (RFC 3501 5.4: at least 30 minutes; an IDLE
+    #: client re-issues IDLE every 29), and a session's whole life: a phone
+    #: idles for hours, so a day, after which it simply logs in again.
+    imap_idle_timeout: float = 1860.0
+    imap_session_timeout: float = 86400.0
     #: Worker processes for CPU-heavy jobs (hashing, large mail, Markdown, the map).
     workers: int = 2
     checkpoint_interval: float = 5.0
