@@ -261,6 +261,11 @@ class _IMAPBackend:
     def __init__(self, gateway: MailGateway) -> None:
         self.gateway = gateway
 
+    @property
+    def connections(self) -> Connections:
+        """The gateway's connection counts (what :class:`_Counted` asks the backend for)."""
+        return self.gateway.connections
+
     def authenticate(
         self, user: str, password: str, peer: Address | None
     ) -> Deferred[GameAccount]:
