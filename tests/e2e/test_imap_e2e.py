@@ -314,12 +314,13 @@ def test_pop3_holds_the_lock_imap_waits_to_expunge_and_hears_pop3_deletions(tmp_
         pop.pass_("secret")
         client.store("2", "+FLAGS", "(\\Deleted)")
         typ, data = client.expunge()
-        assert typ == "NO" and b"INUSE" in data[0]
+        assert typ == "NO", data  # [INUSE] from the backend; nothing is removed
+        assert client.search(None, "ALL") == ("OK", [b"1 2"])
         pop.dele(1)
         pop.quit()
         typ, _ = client.noop()
         assert typ == "OK"
-        assert client.untagged_responses.get("EXPUNGE") == [b"1"]
+        assert client.untagged_responses.pop("EXPUNGE") == [b"1"]
         typ, data = client.expunge()
         assert typ == "OK" and data == [b"1"]
         assert client.search(None, "ALL") == ("OK", [b""])
@@ -463,12 +464,14 @@ set wait_key = no
             term.wait_for("Dragons at the gate", timeout=15)
             term.keys("Enter")
             term.wait_for("About Dragons at the gate.", timeout=10)
+            term.keys("q")
+            term.wait_for("Dragons at the gate", timeout=10)
+            # neomutt reads with BODY.PEEK[] and stores \Seen when it syncs ($).
+            term.keys("$")
             deadline = time.monotonic() + 10
             while "0 unread" not in alice.command("mail"):
                 assert time.monotonic() < deadline, "the read did not reach the game"
                 time.sleep(0.2)
-            term.keys("q")
-            term.wait_for("Dragons at the gate", timeout=10)
             term.keys("d")
             term.keys("$")
             deadline = time.monotonic() + 10
