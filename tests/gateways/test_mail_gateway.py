@@ -846,7 +846,8 @@ def test_imap_logs_in_by_name_or_address_and_sees_both_folders(h):
     h.office.deliver(["alice"], b"Subject: hi\r\n\r\nthere\r\n", now=True)
     c = imap_login(h, b"Alice@reality.test")
     listing = c.send(b"b LIST \"\" *\r\n")
-    assert b"INBOX" in listing and b"\\Sent" in listing and listing.endswith(b"b OK LIST completed\r\n")
+    assert b"INBOX" in listing and b"\\Sent" in listing
+    assert listing.endswith(b"b OK LIST completed\r\n")
     selected = c.send(b"c SELECT INBOX\r\n")
     assert b"* 1 EXISTS\r\n" in selected and b"UIDVALIDITY" in selected
     assert b"PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen)" in selected
