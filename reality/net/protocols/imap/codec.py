@@ -117,7 +117,7 @@ class RawLine:
 IMAPEvent = IMAPCommand | Continue | LiteralTooBig | LineTooLong | BadSyntax | RawLine
 
 _LITERAL_MARK = re.compile(rb"\{(\d{1,20})(\+?)\}\r?$")
-_TAG = re.compile(r"[!#$&'+,\-./0-9:;<=>?@A-Z\[^_`a-z|}~]+")
+_TAG = re.compile(r"[!#$&',\-./0-9:;<=>?@A-Z\[^_`a-z|}~]+")
 _TAG_BYTES = re.compile(rb"[!#$&',\-./0-9:;<=>?@A-Z\[^_`a-z|}~]{1,64}(?= )")
 _TOKEN = re.compile(
     rb' +|(\()|(\))|"((?:[^"\\\r\n]|\\[\\"])*)"'

@@ -478,8 +478,8 @@ class IMAPSession:
         self._deliver(expunge=expunge)
         self._out.append(f"{tag} OK {text}\r\n".encode())
 
-    def _no(self, tag: str, text: str) -> None:
-        self._deliver(expunge=True)
+    def _no(self, tag: str, text: str, *, expunge: bool = True) -> None:
+        self._deliver(expunge=expunge)
         self._out.append(f"{tag} NO {_clean(text)}\r\n".encode())
 
     def _bad(self, tag: str | None, text: str) -> None:
@@ -959,7 +959,10 @@ class IMAPSession:
             state.position += 1
         tag = state.command.tag
         if state.missing:
-            self._no(tag, "Some of the letters could not be read (removed elsewhere?)")
+            self._no(
+                tag, "Some of the letters could not be read (removed elsewhere?)",
+                expunge=state.command.uid,
+            )
         else:
             self._ok(tag, f"{_verb(state.command)} completed", expunge=state.command.uid)
 
