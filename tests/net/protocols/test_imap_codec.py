@@ -28,10 +28,14 @@ def events(data: bytes, **limits: int) -> list[object]:
 
 
 def test_atoms_strings_lists_and_uid():
-    [command] = events(b'a1 uid fetch 1:*,3 (FLAGS BODY.PEEK[HEADER.FIELDS (From To)]<0.10>) "x y"\r\n')
+    [command] = events(
+        b'a1 uid fetch 1:*,3 (FLAGS BODY.PEEK[HEADER.FIELDS (From To)]<0.10>) "x y"\r\n'
+    )
     assert command == IMAPCommand(
-        "a1", "FETCH",
-        ["1:*,3", ["FLAGS", "BODY.PEEK[HEADER.FIELDS (From To)]<0.10>"], b"x y"], True,
+        "a1",
+        "FETCH",
+        ["1:*,3", ["FLAGS", "BODY.PEEK[HEADER.FIELDS (From To)]<0.10>"], b"x y"],
+        True,
     )
 
 
@@ -48,7 +52,7 @@ def test_synchronizing_literal_asks_for_continuation():
 
 
 def test_literal_plus_needs_no_continuation_and_may_hold_anything():
-    data = b"a LOGIN {5+}\r\nal\r\n) {3+}\r\n(\"x\r\n"
+    data = b'a LOGIN {5+}\r\nal\r\n) {3+}\r\n("x\r\n'
     assert events(data) == [IMAPCommand("a", "LOGIN", [b"al\r\n)", b'("x'])]
 
 
@@ -71,7 +75,9 @@ def test_oversized_literal_refused_before_it_is_read():
 
 def test_whole_command_bound_counts_literals():
     codec = IMAPServerCodec(max_literal=100, max_command=250)
-    out = codec.receive(b"a X {100+}\r\n" + b"x" * 100 + b" {100+}\r\n" + b"y" * 100 + b" {100}\r\n")
+    out = codec.receive(
+        b"a X {100+}\r\n" + b"x" * 100 + b" {100+}\r\n" + b"y" * 100 + b" {100}\r\n"
+    )
     assert out == [LiteralTooBig("a", 100, True)]
 
 

@@ -35,7 +35,12 @@ def test_deferred_backend_keeps_pipelined_answers_in_order():
     for _ in range(3):
         store.deliver("alice", "INBOX", SIMPLE)
     conn, store, _ = connect(store)
-    assert conn.send(b"a LOGIN alice secret\r\nb SELECT INBOX\r\nc FETCH 1:3 BODY.PEEK[]\r\nd NOOP\r\n") == b""
+    assert (
+        conn.send(
+            b"a LOGIN alice secret\r\nb SELECT INBOX\r\nc FETCH 1:3 BODY.PEEK[]\r\nd NOOP\r\n"
+        )
+        == b""
+    )
     store.answers.release()  # the login
     out = conn.take()
     assert out.startswith(b"a OK") and b"b OK [READ-WRITE]" in out and out.endswith(b"")
@@ -60,7 +65,10 @@ def test_idle_pushes_exists_through_the_adapter():
 
 def test_oversized_literal_gets_no_continuation():
     conn, _, _ = connect(settings=IMAPSettings(hostname=HOST, max_literal=1000))
-    assert conn.send(b"a LOGIN {1001}\r\n") == b"a BAD [TOOBIG] Literal too big (at most 1000 octets)\r\n"
+    assert (
+        conn.send(b"a LOGIN {1001}\r\n")
+        == b"a BAD [TOOBIG] Literal too big (at most 1000 octets)\r\n"
+    )
     assert conn.send(b"b LOGIN {1000}\r\n") == b"+ Ready for literal data\r\n"
     assert conn.send(b"c LOGIN {5000+}\r\n" + b"x" * 10) == b""  # still inside b's literal
     conn2, _, _ = connect(settings=IMAPSettings(hostname=HOST, max_literal=1000))

@@ -362,7 +362,7 @@ def _tag_of(parts: list[bytes]) -> str | None:
 
 # -- output ------------------------------------------------------------------------
 
-_QUOTABLE = re.compile(rb'[^\x00\r\n\x80-\xff]{0,1024}')
+_QUOTABLE = re.compile(rb"[^\x00\r\n\x80-\xff]{0,1024}")
 _ATOM = re.compile(rb"[!#$&'+\-./0-9:;<=>?@A-Z\[^_`a-z|}~]+")
 
 
