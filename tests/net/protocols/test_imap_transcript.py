@@ -531,3 +531,66 @@ def test_greeting_and_logout_before_login():
     session.release()
     assert store.logouts == 0
     assert SETTINGS.hostname == HOST
+
+
+# -- the session never raises, whatever the client sends -----------------------------
+
+from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
+
+_WORDS = st.sampled_from(
+    [
+        b"FETCH",
+        b"UID",
+        b"STORE",
+        b"SEARCH",
+        b"COPY",
+        b"MOVE",
+        b"1:*",
+        b"*",
+        b"2,4:7",
+        b"0",
+        b"(",
+        b")",
+        b"BODY[]",
+        b"BODY.PEEK[1.MIME]<0.10>",
+        b"BODY[HEADER.FIELDS (A)]",
+        b"FLAGS",
+        b"+FLAGS",
+        b"\\Seen",
+        b"NOT",
+        b"OR",
+        b"FROM",
+        b"SINCE",
+        b"1-Jan-2024",
+        b"Sent",
+        b"INBOX",
+        b"{3+}\r\nabc",
+        b'"x"',
+        b"IDLE",
+        b"\r\nDONE",
+        b"EXPUNGE",
+        b"CLOSE",
+        b"SELECT",
+        b"LIST",
+        b"STATUS",
+        b"(MESSAGES)",
+        b"AUTHENTICATE",
+        b"PLAIN",
+        b"=",
+        b"LOGOUT",
+        b"ENABLE",
+        b"NIL",
+    ]
+)
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_WORDS, max_size=8), max_size=8), st.binary(max_size=40))
+def test_session_never_raises(commands, junk):
+    session, store = logged_in()
+    store.deliver("alice", "INBOX", SIMPLE)
+    store.deliver("alice", "INBOX", MULTIPART)
+    data = b"".join(b"t%d " % i + b" ".join(words) + b"\r\n" for i, words in enumerate(commands))
+    out = feed(session, data + junk + b"\r\n")
+    assert b"SERVERBUG" not in out
+    session.release()
