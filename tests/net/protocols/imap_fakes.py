@@ -1,4 +1,4 @@
-"""An in-memory IMAP backend (two mailboxes a user, listeners) and session helpers for the IMAP tests."""
+"""An in-memory IMAP backend (two mailboxes a user, listeners) and helpers for the IMAP tests."""
 
 from __future__ import annotations
 
@@ -78,8 +78,9 @@ class Store:
         self.closed = 0
         self.logouts = 0
 
-    def deliver(self, user: str, box: str, data: bytes, flags: Sequence[str] = (),
-                when: float = T0) -> int:
+    def deliver(
+        self, user: str, box: str, data: bytes, flags: Sequence[str] = (), when: float = T0
+    ) -> int:
         uid = self.uidnext[(user, box)]
         self.uidnext[(user, box)] = uid + 1
         self.boxes[user][box][uid] = [frozenset(flags), when, data]
@@ -132,7 +133,9 @@ class FakeMailbox:
     def message_bytes(self, uid: int) -> Any:
         return self.st.answer(lambda: self._box()[uid][2])
 
-    def store_flags(self, uids: Sequence[int], flags: frozenset[str], mode: str) -> dict[int, frozenset[str]]:
+    def store_flags(
+        self, uids: Sequence[int], flags: frozenset[str], mode: str
+    ) -> dict[int, frozenset[str]]:
         out = {}
         for uid in uids:
             if uid not in self._box():
@@ -195,8 +198,11 @@ class FakeAccount:
             return None
         unseen = sum(1 for entry in box.values() if "\\Seen" not in entry[0])
         return MailboxStatus(
-            len(box), 0, self.store.uidnext[(self.user, name)],
-            self.store.uidvalidity + (0 if name == "INBOX" else 1), unseen,
+            len(box),
+            0,
+            self.store.uidnext[(self.user, name)],
+            self.store.uidvalidity + (0 if name == "INBOX" else 1),
+            unseen,
         )
 
     def open(self, name: str, *, readonly: bool, listener: MailboxListener) -> FakeMailbox | None:
@@ -228,7 +234,9 @@ class FakeBackend:
         return self.store.answer(check)
 
 
-def new_session(store: Store | None = None, settings: IMAPSettings = SETTINGS) -> tuple[IMAPSession, Store]:
+def new_session(
+    store: Store | None = None, settings: IMAPSettings = SETTINGS
+) -> tuple[IMAPSession, Store]:
     backend = FakeBackend(store)
     return IMAPSession(backend, settings), backend.store
 
@@ -247,7 +255,9 @@ def feed(session: IMAPSession, data: bytes) -> bytes:
     return b"".join(out)
 
 
-def logged_in(store: Store | None = None, select: str | None = "INBOX") -> tuple[IMAPSession, Store]:
+def logged_in(
+    store: Store | None = None, select: str | None = "INBOX"
+) -> tuple[IMAPSession, Store]:
     session, store = new_session(store)
     session.greeting()
     assert feed(session, b"a LOGIN alice secret\r\n").startswith(b"a OK")

@@ -227,9 +227,7 @@ class IMAPAccount(Protocol):
     def status(self, name: str) -> MailboxStatus | None:
         """``STATUS`` of the mailbox ``name``; None if there is none."""
 
-    def open(
-        self, name: str, *, readonly: bool, listener: MailboxListener
-    ) -> IMAPMailbox | None:
+    def open(self, name: str, *, readonly: bool, listener: MailboxListener) -> IMAPMailbox | None:
         """Open ``name`` for ``SELECT`` (``readonly``: ``EXAMINE``); None if there is none."""
 
     def logout(self) -> None:

@@ -117,7 +117,7 @@ class RawLine:
 IMAPEvent = IMAPCommand | Continue | LiteralTooBig | LineTooLong | BadSyntax | RawLine
 
 _LITERAL_MARK = re.compile(rb"\{(\d{1,20})(\+?)\}\r?$")
-_TAG = re.compile(r"[!#$&'+,\-./0-9:;<=>?@A-Z\[^_`a-z|}~]+")
+_TAG = re.compile(r"[!#$&',\-./0-9:;<=>?@A-Z\[^_`a-z|}~]+")
 _TAG_BYTES = re.compile(rb"[!#$&',\-./0-9:;<=>?@A-Z\[^_`a-z|}~]{1,64}(?= )")
 _TOKEN = re.compile(
     rb' +|(\()|(\))|"((?:[^"\\\r\n]|\\[\\"])*)"'
@@ -362,7 +362,7 @@ def _tag_of(parts: list[bytes]) -> str | None:
 
 # -- output ------------------------------------------------------------------------
 
-_QUOTABLE = re.compile(rb'[^\x00\r\n\x80-\xff]{0,1024}')
+_QUOTABLE = re.compile(rb"[^\x00\r\n\x80-\xff]{0,1024}")
 _ATOM = re.compile(rb"[!#$&'+\-./0-9:;<=>?@A-Z\[^_`a-z|}~]+")
 
 

@@ -59,9 +59,7 @@ class Part:
         if maintype == "multipart":
             boundary = self.fields.get_param("boundary")
             if isinstance(boundary, str) and boundary:
-                child_type = (
-                    "message/rfc822" if self.subtype == "digest" else "text/plain"
-                )
+                child_type = "message/rfc822" if self.subtype == "digest" else "text/plain"
                 self.children = [
                     Part(chunk, depth + 1, default_type=child_type)
                     for chunk in _split_multipart(self.body, boundary.encode("utf-8", "replace"))
@@ -108,9 +106,7 @@ _BOUNDARY_CACHE: dict[bytes, re.Pattern[bytes]] = {}
 def _split_multipart(body: bytes, boundary: bytes) -> list[bytes]:
     pattern = _BOUNDARY_CACHE.get(boundary)
     if pattern is None:
-        pattern = re.compile(
-            rb"(?:^|\r\n)--" + re.escape(boundary) + rb"(--)?[ \t]*(?:\r\n|$)"
-        )
+        pattern = re.compile(rb"(?:^|\r\n)--" + re.escape(boundary) + rb"(--)?[ \t]*(?:\r\n|$)")
         if len(_BOUNDARY_CACHE) < 64:
             _BOUNDARY_CACHE[boundary] = pattern
     chunks: list[bytes] = []
@@ -158,8 +154,13 @@ def _addresses(fields: Message, name: str) -> bytes:
         if not at:
             mailbox, host = address, ""
         out.append(
-            b"(" + nstring(display or None) + b" NIL " + nstring(mailbox or None) + b" "
-            + nstring(host or None) + b")"
+            b"("
+            + nstring(display or None)
+            + b" NIL "
+            + nstring(mailbox or None)
+            + b" "
+            + nstring(host or None)
+            + b")"
         )
     return b"(" + b"".join(out) + b")" if out else b"NIL"
 
@@ -229,8 +230,14 @@ def body_structure(part: Part, extended: bool = True) -> bytes:
         out += b" " + quoted(part.subtype.upper())
         if extended:
             out += (
-                b" " + _params(fields, "content-type") + b" " + _disposition(fields) + b" "
-                + _language(fields) + b" " + nstring(_header(fields, "content-location"))
+                b" "
+                + _params(fields, "content-type")
+                + b" "
+                + _disposition(fields)
+                + b" "
+                + _language(fields)
+                + b" "
+                + nstring(_header(fields, "content-location"))
             )
         return b"(" + out + b")"
     encoding = (_header(fields, "content-transfer-encoding") or "7BIT").upper()
@@ -278,7 +285,9 @@ def header_fields(header: bytes, names: Sequence[str], *, exclude: bool) -> byte
     return b"".join(line + b"\r\n" for line in out) + b"\r\n"
 
 
-def section_bytes(message: Part, numbers: Sequence[int], text: str, names: Sequence[str]) -> bytes | None:
+def section_bytes(
+    message: Part, numbers: Sequence[int], text: str, names: Sequence[str]
+) -> bytes | None:
     """The octets of ``BODY[numbers.text (names)]``; None if there is no such part.
 
     ``text`` is ``""``, ``HEADER``, ``HEADER.FIELDS``, ``HEADER.FIELDS.NOT``,

@@ -27,9 +27,12 @@ __all__ = ["SearchError", "matches", "needs_message", "parse_date", "parse_searc
 
 Node = tuple[Any, ...]
 
-_MONTHS = {m: i for i, m in enumerate(
-    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1
-)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1
+    )
+}
 _DATE = re.compile(r"(\d{1,2})-([A-Za-z]{3})-(\d{4})")
 
 _FLAG_KEYS = {
@@ -157,16 +160,15 @@ def parse_search(tokens: list[Any], charset: str = "UTF-8", max_pieces: int = 20
         if name in ("LARGER", "SMALLER"):
             return ("size", name == "LARGER", number(take()))
         if name == "UID":
-            pieces = _set(take(), max_pieces)
-            return ("uid", pieces)
+            return ("uid", _set(take(), max_pieces))
         if name == "NOT":
             return ("not", key(depth + 1))
         if name == "OR":
             left = key(depth + 1)
             return ("or", left, key(depth + 1))
-        pieces = parse_sequence_set(name, max_pieces)
-        if pieces is not None:
-            return ("seq", pieces)
+        numbers = parse_sequence_set(name, max_pieces)
+        if numbers is not None:
+            return ("seq", numbers)
         raise SearchError(f"Unknown search key {token[:40]!r}")
 
     nodes = []
@@ -275,7 +277,7 @@ def matches(node: Node, message: Candidate) -> bool:
     if kind == "all":
         return True
     if kind == "flag":
-        return (node[1] in message.flags) == node[2]
+        return bool((node[1] in message.flags) == node[2])
     if kind == "not":
         return not matches(node[1], message)
     if kind == "or":
@@ -285,18 +287,18 @@ def matches(node: Node, message: Candidate) -> bool:
     if kind == "uid":
         return message.in_set(node[1], True, message.uid)
     if kind == "size":
-        return message.size > node[2] if node[1] else message.size < node[2]
+        return bool(message.size > node[2] if node[1] else message.size < node[2])
     if kind == "date":
         if node[1] == "internal":
-            day: dt.date | None = dt.datetime.fromtimestamp(
-                message.internaldate, dt.timezone.utc
-            ).date()
+            day: dt.date | None = dt.datetime.fromtimestamp(message.internaldate, dt.UTC).date()
         else:
             day = _sent_date(message.part) if message.part is not None else None
         if day is None:
             return False
         op = node[2]
-        return day >= node[3] if op == "since" else day < node[3] if op == "before" else day == node[3]
+        return bool(
+            day >= node[3] if op == "since" else day < node[3] if op == "before" else day == node[3]
+        )
     part = message.part
     if part is None:
         return False
@@ -309,7 +311,7 @@ def matches(node: Node, message: Candidate) -> bool:
             return True
         return any(needle in _decoded(str(v)).lower() for v in values)
     if kind == "body":
-        return node[1] in _text_of(part).lower()
+        return bool(node[1] in _text_of(part).lower())
     if kind == "text":
         needle = node[1]
         header = part.header.decode("utf-8", "replace")

@@ -204,7 +204,9 @@ class IMAPServerProtocol(CommandPipeline):
         if self._closing:
             return
         address = host_of(self.transport) if self.transport is not None else None
-        log.info("imap %s: responses unread for %ss; aborting", address, self.settings.stall_timeout)
+        log.info(
+            "imap %s: responses unread for %ss; aborting", address, self.settings.stall_timeout
+        )
         audit("connection.timeout", service="imap", address=address, reason="stalled")
         self._closing = True
         self._stop_timer()

@@ -34,10 +34,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-from bisect import bisect_left
 import logging
 import re
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -67,9 +67,7 @@ from reality.net.protocols.imap.codec import (
     astring,
     format_sequence_set,
     literal,
-    nstring,
     parse_sequence_set,
-    quoted,
     resolve_sequence_set,
 )
 from reality.net.protocols.imap.message import Part, body_structure, envelope, section_bytes
@@ -117,15 +115,25 @@ class StartTLS:
 
 IMAPAction = bytes | Call | StartTLS | Close
 
-_SYSTEM_FLAGS = {f.lower(): f for f in ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")}
+_SYSTEM_FLAGS = {
+    f.lower(): f for f in ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+}
 _FETCH_MACROS = {
     "ALL": ["FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"],
     "FAST": ["FLAGS", "INTERNALDATE", "RFC822.SIZE"],
     "FULL": ["FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"],
 }
 _SIMPLE_ITEMS = {
-    "FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODYSTRUCTURE", "BODY",
-    "RFC822", "RFC822.HEADER", "RFC822.TEXT",
+    "FLAGS",
+    "UID",
+    "INTERNALDATE",
+    "RFC822.SIZE",
+    "ENVELOPE",
+    "BODYSTRUCTURE",
+    "BODY",
+    "RFC822",
+    "RFC822.HEADER",
+    "RFC822.TEXT",
 }
 _NEED_BYTES = {"ENVELOPE", "BODYSTRUCTURE", "BODY", "RFC822", "RFC822.HEADER", "RFC822.TEXT"}
 _SECTION_ITEM = re.compile(
@@ -307,7 +315,10 @@ class IMAPSession:
 
     def greeting(self) -> list[IMAPAction]:
         """What the server says first (RFC 3501 7.1.1)."""
-        return [f"* OK [CAPABILITY {self.capabilities()}] {self.settings.hostname} IMAP4rev1 ready\r\n".encode()]
+        return [
+            f"* OK [CAPABILITY {self.capabilities()}] "
+            f"{self.settings.hostname} IMAP4rev1 ready\r\n".encode()
+        ]
 
     def capabilities(self) -> str:
         """The capability list for the current state and connection."""
@@ -419,21 +430,36 @@ class IMAPSession:
             return
         if kind is LiteralTooBig:
             assert isinstance(event, LiteralTooBig)
-            audit("input.too_large", service="imap", address=host_of(self.peer), what="literal",
-                  limit=self.settings.max_literal)
+            audit(
+                "input.too_large",
+                service="imap",
+                address=host_of(self.peer),
+                what="literal",
+                limit=self.settings.max_literal,
+            )
             if event.sync:
-                self._bad(event.tag, f"[TOOBIG] Literal too big (at most {self.settings.max_literal} octets)")
+                self._bad(
+                    event.tag,
+                    f"[TOOBIG] Literal too big (at most {self.settings.max_literal} octets)",
+                )
             else:
                 self._bye("[TOOBIG] Literal too big")
             return
         if kind is LineTooLong:
             assert isinstance(event, LineTooLong)
-            audit("input.too_large", service="imap", address=host_of(self.peer), what="line",
-                  limit=event.limit)
+            audit(
+                "input.too_large",
+                service="imap",
+                address=host_of(self.peer),
+                what="line",
+                limit=event.limit,
+            )
             if event.nonsync_literal:
                 self._bye("[TOOBIG] Command line too long")
             else:
-                self._bad(event.tag, f"[TOOBIG] Command line too long (at most {event.limit} octets)")
+                self._bad(
+                    event.tag, f"[TOOBIG] Command line too long (at most {event.limit} octets)"
+                )
             return
         if kind is BadSyntax:
             assert isinstance(event, BadSyntax)
@@ -478,8 +504,8 @@ class IMAPSession:
         self._deliver(expunge=expunge)
         self._out.append(f"{tag} OK {text}\r\n".encode())
 
-    def _no(self, tag: str, text: str) -> None:
-        self._deliver(expunge=True)
+    def _no(self, tag: str, text: str, *, expunge: bool = True) -> None:
+        self._deliver(expunge=expunge)
         self._out.append(f"{tag} NO {_clean(text)}\r\n".encode())
 
     def _bad(self, tag: str | None, text: str) -> None:
@@ -508,7 +534,9 @@ class IMAPSession:
 
     def do_LOGOUT(self, command: IMAPCommand) -> None:
         self.state = LOGOUT
-        self._out.append(f"* BYE {self.settings.hostname} IMAP4rev1 server logging out\r\n".encode())
+        self._out.append(
+            f"* BYE {self.settings.hostname} IMAP4rev1 server logging out\r\n".encode()
+        )
         self._out.append(f"{command.tag} OK LOGOUT completed\r\n".encode())
         self._out.append(CLOSE)
 
@@ -520,7 +548,9 @@ class IMAPSession:
 
     def do_STARTTLS(self, command: IMAPCommand) -> None:
         if not self.settings.starttls or self.secure:
-            self._bad(command.tag, "STARTTLS is not available" if not self.secure else "TLS is already on")
+            self._bad(
+                command.tag, "STARTTLS is not available" if not self.secure else "TLS is already on"
+            )
             return
         if self.codec.pending_input:
             # The STARTTLS injection rule: bytes sent with the command would be
@@ -596,9 +626,13 @@ class IMAPSession:
         def failed(error: BaseException) -> None:
             if isinstance(error, IMAPAuthError):
                 log.info("IMAP %s login as %r refused: %s", self.peer, user, error.text)
-                self._out.append(f"{tag} NO [{error.response_code}] {_clean(error.text)}\r\n".encode())
+                self._out.append(
+                    f"{tag} NO [{error.response_code}] {_clean(error.text)}\r\n".encode()
+                )
             else:
-                self._out.append(f"{tag} NO [UNAVAILABLE] Temporary failure, try again later\r\n".encode())
+                self._out.append(
+                    f"{tag} NO [UNAVAILABLE] Temporary failure, try again later\r\n".encode()
+                )
 
         self._call(self.backend.authenticate, (user, password, self.peer), done, failed)
 
@@ -637,7 +671,9 @@ class IMAPSession:
         self._generation += 1
         mailbox = None
         if real is not None:
-            mailbox = self.account.open(real, readonly=readonly, listener=_Listener(self, self._generation))
+            mailbox = self.account.open(
+                real, readonly=readonly, listener=_Listener(self, self._generation)
+            )
         if mailbox is None:
             self._no(command.tag, "[NONEXISTENT] No such mailbox")
             return
@@ -709,7 +745,7 @@ class IMAPSession:
             if not lsub and "\\HasChildren" not in attributes:
                 attributes.append("\\HasNoChildren")
             self._out.append(
-                f"* {verb} ({' '.join(attributes)}) \"/\" ".encode() + astring(name) + b"\r\n"
+                f'* {verb} ({" ".join(attributes)}) "/" '.encode() + astring(name) + b"\r\n"
             )
         self._ok(command.tag, f"{verb} completed")
 
@@ -815,7 +851,9 @@ class IMAPSession:
             self._log_failure("CLOSE expunge", error)
             self._close_mailbox()
             self.state = AUTHENTICATED
-            self._out.append(f"{tag} NO [UNAVAILABLE] Closed, but deleted letters were not removed\r\n".encode())
+            self._out.append(
+                f"{tag} NO [UNAVAILABLE] Closed, but deleted letters were not removed\r\n".encode()
+            )
 
         if self.readonly or not deleted:
             finish()
@@ -879,7 +917,9 @@ class IMAPSession:
         pieces = self._set_arg(command, 2)
         if pieces is None:
             return
-        if len(command.args) > 3 or (len(command.args) == 3 and not isinstance(command.args[2], list)):
+        if len(command.args) > 3 or (
+            len(command.args) == 3 and not isinstance(command.args[2], list)
+        ):
             self._bad(command.tag, "Syntax: FETCH sequence-set items")
             return
         items = self._fetch_items(command.args[1])
@@ -932,7 +972,9 @@ class IMAPSession:
 
     def _fetch_next(self, state: _Fetch) -> None:
         """Answer for the fetched messages from ``state.position`` on, reading as needed."""
-        needs_bytes = any(item.name in _NEED_BYTES or item.name == "SECTION" for item in state.items)
+        needs_bytes = any(
+            item.name in _NEED_BYTES or item.name == "SECTION" for item in state.items
+        )
         uids = state.uids
         while state.position < len(uids):
             uid = uids[state.position]
@@ -959,7 +1001,11 @@ class IMAPSession:
             state.position += 1
         tag = state.command.tag
         if state.missing:
-            self._no(tag, "Some of the letters could not be read (removed elsewhere?)")
+            self._no(
+                tag,
+                "Some of the letters could not be read (removed elsewhere?)",
+                expunge=state.command.uid,
+            )
         else:
             self._ok(tag, f"{_verb(state.command)} completed", expunge=state.command.uid)
 
@@ -1036,7 +1082,11 @@ class IMAPSession:
         if match is None:
             self._bad(command.tag, "Syntax: STORE set (+|-)FLAGS[.SILENT] (flags)")
             return
-        raw = command.args[2] if len(command.args) == 3 and isinstance(command.args[2], list) else command.args[2:]
+        raw = (
+            command.args[2]
+            if len(command.args) == 3 and isinstance(command.args[2], list)
+            else command.args[2:]
+        )
         flags = set()
         for flag in raw:
             if not isinstance(flag, str) or not flag:
@@ -1072,7 +1122,10 @@ class IMAPSession:
                     if uid in changed and uid in self._flags:
                         extra = b" UID %d" % uid if command.uid else b""
                         self._out.append(
-                            b"* %d FETCH (FLAGS " % self._seq(uid) + _flag_list(self._flags[uid]) + extra + b")\r\n"
+                            b"* %d FETCH (FLAGS " % self._seq(uid)
+                            + _flag_list(self._flags[uid])
+                            + extra
+                            + b")\r\n"
                         )
             for uid in uids:
                 # The backend may tell this session's listener of its own change.
@@ -1117,9 +1170,11 @@ class IMAPSession:
             key = id(pieces)
             found = cache.get(key)
             if found is None:
-                found = cache[key] = set(self._resolve(pieces, uid_set)) if uid_set else {
-                    i + 1 for i in resolve_sequence_set(pieces, range(1, len(uids) + 1))
-                }
+                found = cache[key] = (
+                    set(self._resolve(pieces, uid_set))
+                    if uid_set
+                    else {i + 1 for i in resolve_sequence_set(pieces, range(1, len(uids) + 1))}
+                )
             return number in found
 
         while state.position < len(uids):
@@ -1147,10 +1202,18 @@ class IMAPSession:
         self._out.append(("* SEARCH" + "".join(f" {n}" for n in found) + "\r\n").encode())
         self._ok(state.command.tag, f"{_verb(state.command)} completed", expunge=state.command.uid)
 
-    def _search_one(self, state: _Search, index: int, uid: int, part: Part | None,
-                    in_set: Callable[[SequenceSet, bool, int], bool]) -> None:
+    def _search_one(
+        self,
+        state: _Search,
+        index: int,
+        uid: int,
+        part: Part | None,
+        in_set: Callable[[SequenceSet, bool, int], bool],
+    ) -> None:
         info = self._infos[uid]
-        candidate = Candidate(index + 1, uid, self._flags[uid], info.internaldate, info.size, part, in_set)
+        candidate = Candidate(
+            index + 1, uid, self._flags[uid], info.internaldate, info.size, part, in_set
+        )
         if matches(state.criteria, candidate):
             state.found.append(uid if state.command.uid else index + 1)
 
@@ -1190,7 +1253,8 @@ class IMAPSession:
             code = ""
             if pairs and status is not None:
                 code = (
-                    f"[COPYUID {int(status.uidvalidity)} {format_sequence_set(a for a, _ in pairs)} "
+                    f"[COPYUID {int(status.uidvalidity)} "
+                    f"{format_sequence_set(a for a, _ in pairs)} "
                     f"{format_sequence_set(b for _, b in pairs)}] "
                 )
             if move:
@@ -1259,7 +1323,9 @@ class IMAPSession:
                 if uid in self._flags and self._flags[uid] != flags:
                     self._flags[uid] = flags
                     out.append(
-                        b"* %d FETCH (FLAGS " % self._seq(uid) + _flag_list(flags) + b" UID %d)\r\n" % uid
+                        b"* %d FETCH (FLAGS " % self._seq(uid)
+                        + _flag_list(flags)
+                        + b" UID %d)\r\n" % uid
                     )
 
     def _close_mailbox(self) -> None:
@@ -1286,7 +1352,9 @@ class IMAPSession:
 class _Fetch:
     __slots__ = ("command", "items", "uids", "seen", "position", "missing")
 
-    def __init__(self, command: IMAPCommand, items: list[_FetchItem], uids: list[int], seen: set[int]) -> None:
+    def __init__(
+        self, command: IMAPCommand, items: list[_FetchItem], uids: list[int], seen: set[int]
+    ) -> None:
         self.command = command
         self.items = items
         self.uids = uids
