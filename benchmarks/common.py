@@ -145,7 +145,7 @@ def run_server_argv(
     return [
         sys.executable, *python, str(ROOT / "run_server.py"), "--world", str(world),
         "--db", str(db), "--telnet-port", "0", "--http-port", "0", "--smtp-port", "0",
-        "--pop3-port", "0", *extra,
+        "--pop3-port", "0", "--imap-port", "0", *extra,
     ]  # fmt: skip
 
 

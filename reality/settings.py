@@ -141,6 +141,11 @@ class Settings:
         factory=list, name="--plaintext-auth-from", repeat=True, parse=cidr, metavar="CIDR",
         help="with TLS on, accept POP3 passwords without TLS from this network "
              "(repeatable; default: 127.0.0.0/8 and ::1/128; 'none': from nowhere)")
+    imap_port: int = _flag(1143, name="--imap-port", parse=port, metavar="N",
+                           help="IMAP port for mail apps: INBOX and Sent, pushed with IDLE "
+                                "(0 picks a free port)")
+    imaps_port: int = _flag(1993, name="--imaps-port", parse=port, metavar="N",
+                            help="IMAP over TLS, with --tls-cert (0 picks a free port)")
     mail_domain: str = _flag("reality.localhost", name="--mail-domain", metavar="NAME",
                              help="players' mail addresses are <name>@NAME")
     #: ``--admin``: names reserved for admins, which nobody may create over
@@ -162,11 +167,11 @@ class Settings:
     max_per_address: int = _flag(
         50, name="--max-per-address", parse=non_negative, metavar="N",
         help="concurrent connections allowed from one address (0: no limit)")
-    #: Connections each service (telnet, HTTP, SMTP, POP3) may hold at once; 0: no limit.
+    #: Connections each service (telnet, HTTP, SMTP, POP3, IMAP) may hold at once; 0: no limit.
     max_connections: int = _flag(
         10000, name="--max-connections", parse=non_negative, metavar="N",
         help="concurrent connections allowed on each service (telnet, HTTP, "
-             "SMTP, POP3), counted separately (0: no limit)")
+             "SMTP, POP3, IMAP), counted separately (0: no limit)")
     #: Origins (``https://client.example``) besides the site's own whose pages
     #: may open the game's WebSocket (``/ws``); any other ``Origin`` gets 403.
     ws_allow_origins: list[str] = _flag(
@@ -202,6 +207,11 @@ class Settings:
     #: WebSocket keepalive (/ws): seconds between pings, and to wait for the pong (0: no pings).
     ws_ping_interval: float = 30.0
     ws_ping_timeout: float = 30.0
+    #: IMAP: waiting for a command (RFC 3501 5.4: at least 30 minutes; an IDLE
+    #: client re-issues IDLE every 29), and a session's whole life: a phone
+    #: idles for hours, so a day, after which it simply logs in again.
+    imap_idle_timeout: float = 1860.0
+    imap_session_timeout: float = 86400.0
     #: Worker processes for CPU-heavy jobs (hashing, large mail, Markdown, the map).
     workers: int = 2
     checkpoint_interval: float = 5.0

@@ -330,7 +330,7 @@ def test_the_who_gateway_installs_like_the_others(monkeypatch):
 
     reactor = MemoryReactor()
     settings = Settings(world=str(TINY), db=":memory:", telnet_port=0, http_port=0,
-                        smtp_port=0, pop3_port=0, workers=1, max_per_address=1)
+                        smtp_port=0, pop3_port=0, imap_port=0, workers=1, max_per_address=1)
     server = app.Server(settings, reactor, load_world(TINY))
     try:
         gateway = server.gateways[-1]

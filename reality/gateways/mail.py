@@ -1,10 +1,10 @@
-"""The mail gateway: SMTP delivery into players' mailboxes, POP3 out of them.
+"""The mail gateway: SMTP delivery into players' mailboxes, POP3 and IMAP out of them.
 
 Where the general SMTP and POP3 servers (:mod:`reality.net.protocols.smtp`,
 :mod:`reality.net.protocols.pop3`) meet the world's post office
 (:mod:`reality.game.mail`). ``install(context)`` (see
 :mod:`reality.gateways.context`) listens on ``settings.smtp_port`` and
-``settings.pop3_port``.
+``settings.pop3_port`` and ``settings.imap_port``.
 
 SMTP (RFC 5321), the backend:
 
@@ -37,7 +37,15 @@ the name or the whole address. A mailbox is open in one session at a time:
 another ``PASS`` gets ``-ERR [IN-USE]``. Deletions happen at ``QUIT`` in one
 transaction.
 
-Both ports count connections per address together (``max_per_address``,
+IMAP (RFC 3501), the backend: ``LOGIN`` and ``AUTHENTICATE PLAIN`` go
+through the same authenticator as POP3 (the same names, the same
+throttles and bans) and give a :class:`~reality.gateways.imap.GameAccount`:
+``INBOX`` and ``Sent`` over the post office's folders, every change made
+elsewhere pushed to the open sessions (see :mod:`reality.gateways.imap`).
+Any number of IMAP sessions may have a mailbox open, beside one POP3
+session.
+
+All three ports count connections per address together (``max_per_address``,
 as for telnet, in :class:`~reality.gateways.connections.Connections`) and
 answer ``421`` / ``-ERR [SYS/TEMP]`` past it. At shutdown the queued
 deliveries are committed (and answered) first, then every session is told
@@ -55,6 +63,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
+
+import attrs
 
 from reality.audit import audit
 from reality.game.accounts import name_key
@@ -78,11 +88,12 @@ from reality.gateways.auth import (
 )
 from reality.gateways.connections import BANNED, TOO_MANY_FROM_ADDRESS, Connections
 from reality.gateways.context import GatewayContext
+from reality.gateways.imap import GameAccount
 from reality.gateways.workers import JobTimeout, WorkerPool
 from reality.net.defer import Deferred, Failure
 from reality.net.interfaces import IReactorTime
 from reality.net.protocol import Address
-from reality.net.protocols import pop3, smtp
+from reality.net.protocols import imap, pop3, smtp
 from reality.net.protocols.smtp import (
     ACCEPT,
     RELAY_DENIED,
@@ -93,7 +104,7 @@ from reality.net.protocols.smtp import (
     SMTPServerProtocol,
     SMTPSettings,
 )
-from reality.net.protocols.starttls import LOOPBACK, Network, parse_network
+from reality.net.protocols.starttls import LOOPBACK, Network, address_in, parse_network
 from reality.net.tls import TLSServerFactory
 
 log = logging.getLogger(__name__)
@@ -185,6 +196,27 @@ class _POP3Session(_Counted, pop3.POP3ServerProtocol):
             self._close_with(pop3.err("Server shutting down, try again later", "SYS/TEMP"))
 
 
+class _IMAPSession(_Counted, imap.IMAPServerProtocol):
+    service = "imap"
+    too_many = b"* BYE [UNAVAILABLE] Too many connections from your address\r\n"
+    full = b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n"
+    banned = b"* BYE [CONTACTADMIN] Your address is banned from this server\r\n"
+
+    def _close_with(self, response: bytes) -> None:
+        """Say ``response`` (a ``* BYE`` instead of the greeting) and hang up."""
+        if self._done:
+            return
+        self._out.append(response)
+        self._close()
+
+    def kick(self, message: str) -> None:
+        """``* BYE message`` and close (a ban, a password changed elsewhere)."""
+        self.shutdown(message)
+
+    def shut_down(self) -> None:
+        self.shutdown("Server shutting down, try again later")
+
+
 #: The audit log's word for each refusal.
 _AUDIT_REASONS = {BANNED: "banned", TOO_MANY_FROM_ADDRESS: "per-address"}
 
@@ -194,6 +226,20 @@ class _Banned(pop3.POP3AuthError):
 
     response_code = "SYS/PERM"
     default_text = "This account is banned"
+
+
+class _IMAPBanned(imap.IMAPAuthError):
+    """The account (or the client's address) is banned: ``NO [CONTACTADMIN]`` (RFC 5530)."""
+
+    response_code = "CONTACTADMIN"
+    default_text = "This account is banned"
+
+
+class _IMAPBusy(imap.IMAPAuthError):
+    """The password checkers are overloaded: ``NO [UNAVAILABLE]``."""
+
+    response_code = "UNAVAILABLE"
+    default_text = "The server is busy, try again in a moment"
 
 
 class _SMTPFactory(smtp.SMTPServerFactory):
@@ -212,11 +258,51 @@ class _POP3Factory(pop3.POP3ServerFactory):
         return session
 
 
-class MailGateway:
-    """The SMTP ``DeliveryBackend`` and the POP3 ``POP3Backend`` of one world.
+class _IMAPFactory(imap.IMAPServerFactory):
+    """IMAP sessions; with TLS on, a peer in ``plaintext_from`` may log in without it.
 
-    ``smtp_factory`` and ``pop3_factory`` make the sessions; ``clock`` is the
-    reactor (or a test Clock) for their idle timers.
+    The same policy as POP3's ``--plaintext-auth-from``: the settings of a
+    session from such a peer allow ``LOGIN`` on a plain connection; others
+    see ``LOGINDISABLED`` until ``STARTTLS``.
+    """
+
+    plaintext_from: tuple[Network, ...] = ()
+
+    def build_protocol(self, addr: Address) -> _IMAPSession:
+        settings = self.settings
+        if (
+            not settings.plaintext_login
+            and not self.secure
+            and address_in(getattr(addr, "host", ""), self.plaintext_from)
+        ):
+            settings = attrs.evolve(settings, plaintext_login=True)
+        session = _IMAPSession(self.backend, self.clock, settings, secure=self.secure)
+        session.factory = self
+        return session
+
+
+class _IMAPBackend:
+    """The IMAP ``IMAPBackend`` face of the gateway (its ``authenticate`` differs from POP3's)."""
+
+    def __init__(self, gateway: MailGateway) -> None:
+        self.gateway = gateway
+
+    @property
+    def connections(self) -> Connections:
+        """The gateway's connection counts (what :class:`_Counted` asks the backend for)."""
+        return self.gateway.connections
+
+    def authenticate(
+        self, user: str, password: str, peer: Address | None
+    ) -> Deferred[GameAccount]:
+        return self.gateway.authenticate_imap(user, password, peer)
+
+
+class MailGateway:
+    """The SMTP ``DeliveryBackend``, the POP3 ``POP3Backend`` and the IMAP backend of one world.
+
+    ``smtp_factory``, ``pop3_factory`` and ``imap_factory`` make the
+    sessions; ``clock`` is the reactor (or a test Clock) for their timers.
     """
 
     def __init__(
@@ -230,6 +316,8 @@ class MailGateway:
         max_connections: int = 10000,
         smtp_settings: SMTPSettings | None = None,
         pop3_settings: pop3.POP3Settings | None = None,
+        imap_settings: imap.IMAPSettings | None = None,
+        imap_plaintext_from: tuple[Network, ...] = LOOPBACK,
         parser: WorkerPool | None = None,
     ) -> None:
         self.world = world
@@ -245,12 +333,21 @@ class MailGateway:
         self.connections = Connections(max_per_address, max_connections, authenticator.bans)
         self.smtp_factory = _SMTPFactory(self, clock, self.smtp_settings)
         self.pop3_factory = _POP3Factory(self, clock, self.pop3_settings)
+        self.imap_settings = imap_settings or _imap_settings(host)
+        self.imap_factory = _IMAPFactory(_IMAPBackend(self), clock, self.imap_settings)
+        self.imap_factory.plaintext_from = imap_plaintext_from
+        #: IMAPS: the same sessions, TLS from the first byte (used only with TLS on).
+        self.imaps_factory = _IMAPFactory(
+            _IMAPBackend(self), clock, self.imap_settings, secure=True
+        )
+        #: Logged-in IMAP accounts (the sessions' GameAccounts), for bans and password changes.
+        self.imap_accounts: set[GameAccount] = set()
 
     # -- sessions ----------
 
     @property
     def open_connections(self) -> int:
-        """SMTP and POP3 connections open now."""
+        """SMTP, POP3 and IMAP connections open now."""
         return len(self.connections)
 
     def close_all(self, message: str = "") -> None:
@@ -269,7 +366,7 @@ class MailGateway:
         """
         sessions = self.connections.matching(covers)
         for session in sessions:
-            if isinstance(session, _POP3Session):
+            if isinstance(session, _POP3Session | _IMAPSession):
                 session.kick(message)
             elif not session._closing:
                 host = self.smtp_settings.hostname
@@ -277,15 +374,18 @@ class MailGateway:
         return len(sessions)
 
     def close_account(self, key: str, message: str) -> int:
-        """Close the POP3 sessions holding ``key``'s mailbox, with ``-ERR message``.
+        """Close the POP3 and IMAP sessions logged in to ``key``'s mailbox.
 
-        For a ban, and for a password changed from elsewhere (a mail client
-        logged in with the old password must log in again).
+        POP3 hears ``-ERR message``, IMAP ``* BYE message``. For a ban, and
+        for a password changed from elsewhere (a mail client logged in with
+        the old password must log in again).
         """
         sessions = [
             session for session in self.connections
-            if isinstance(session, _POP3Session)
-            and getattr(session.mailbox, "key", None) == key
+            if (isinstance(session, _POP3Session)
+                and getattr(session.mailbox, "key", None) == key)
+            or (isinstance(session, _IMAPSession)
+                and getattr(session.session.account, "key", None) == key)
         ]
         for session in sessions:
             session.kick(message)
@@ -395,13 +495,18 @@ class MailGateway:
 
     # -- POP3: POP3Backend ----------
 
-    def authenticate(
-        self, user: str, password: str, peer: Address | None
-    ) -> Deferred[MailboxSession]:
+    def _login_name(self, user: str) -> str:
+        """The account name in a mail login: the name itself, or its whole address here."""
         name = user.strip()
         local, at, domain = name.rpartition("@")
         if at and domain.lower() == self.domain:
             name = local
+        return name
+
+    def authenticate(
+        self, user: str, password: str, peer: Address | None
+    ) -> Deferred[MailboxSession]:
+        name = self._login_name(user)
         address = peer.host if peer is not None else "?"
         d = self.authenticator.authenticate(name, password, address)
 
@@ -426,6 +531,37 @@ class MailGateway:
         return d
 
 
+    # -- IMAP: IMAPBackend ----------
+
+    def authenticate_imap(
+        self, user: str, password: str, peer: Address | None
+    ) -> Deferred[GameAccount]:
+        """IMAP ``LOGIN``/``AUTHENTICATE PLAIN``: the POP3 names, throttles and bans."""
+        name = self._login_name(user)
+        address = peer.host if peer is not None else "?"
+        d = self.authenticator.authenticate(name, password, address)
+
+        def logged_in(account: Any) -> GameAccount:
+            game_account = GameAccount(self.office, account.key,
+                                       on_logout=self.imap_accounts.discard)
+            self.imap_accounts.add(game_account)
+            return game_account
+
+        def refused(failure: Failure) -> Any:
+            if failure.check(LoginFailed):
+                raise imap.BadCredentials()
+            if failure.check(AccountBanned, AddressBanned):
+                raise _IMAPBanned(str(failure.value).rstrip("."))
+            if failure.check(AuthThrottled):
+                raise imap.LoginThrottled()
+            if failure.check(ServerBusy):
+                raise _IMAPBusy()
+            return failure
+
+        d.add_callbacks(logged_in, refused)
+        return d
+
+
 def plaintext_networks(given: Sequence[str]) -> tuple[Network, ...]:
     """``--plaintext-auth-from``'s networks: none given, the loopback ones; ``none``, none."""
     if not given:
@@ -433,8 +569,17 @@ def plaintext_networks(given: Sequence[str]) -> tuple[Network, ...]:
     return tuple(parse_network(text) for text in given if text != "none")
 
 
+def _imap_settings(host: str, **limits: Any) -> imap.IMAPSettings:
+    """IMAP settings for the game's mailboxes: the flags the folders keep (no ``\\Draft``)."""
+    return imap.IMAPSettings(
+        hostname=host,
+        permanent_flags=("\\Answered", "\\Flagged", "\\Deleted", "\\Seen"),
+        **limits,
+    )
+
+
 def install(context: GatewayContext) -> MailGateway:
-    """Plug mail into the server: the SMTP and POP3 ports; the gateway is what it tracks."""
+    """Plug mail into the server: the SMTP, POP3 and IMAP ports; the gateway is what it tracks."""
     settings, world, tls = context.settings, context.world, context.tls
     gateway = MailGateway(
         world,
@@ -457,14 +602,25 @@ def install(context: GatewayContext) -> MailGateway:
             tls=tls is not None,
             plaintext_auth_from=plaintext_networks(settings.plaintext_auth_from),
         ),
+        imap_settings=_imap_settings(
+            world.mail_domain,
+            idle_timeout=settings.imap_idle_timeout,
+            session_timeout=settings.imap_session_timeout,
+            starttls=tls is not None,
+            # With TLS on, a password without TLS only from these networks
+            # (POP3's policy; each connection is checked by _IMAPFactory).
+            plaintext_login=tls is None,
+        ),
+        imap_plaintext_from=plaintext_networks(settings.plaintext_auth_from),
         parser=context.pool,
     )
     if tls is None:
         context.listen("smtp", settings.smtp_port, gateway.smtp_factory)
         context.listen("pop3", settings.pop3_port, gateway.pop3_factory)
+        context.listen("imap", settings.imap_port, gateway.imap_factory)
     else:
-        # SMTP and POP3 start plain and may upgrade (STARTTLS, STLS); POP3S
-        # is the same POP3 service, TLS from the first byte.
+        # SMTP, POP3 and IMAP start plain and may upgrade (STARTTLS, STLS);
+        # POP3S and IMAPS are the same services, TLS from the first byte.
         timeout = settings.tls_handshake_timeout
         clock = context.reactor
 
@@ -475,5 +631,7 @@ def install(context: GatewayContext) -> MailGateway:
         context.listen("smtp", settings.smtp_port, secured(gateway.smtp_factory, False))
         context.listen("pop3", settings.pop3_port, secured(gateway.pop3_factory, False))
         context.listen("pop3s", settings.pop3s_port, secured(gateway.pop3_factory, True))
+        context.listen("imap", settings.imap_port, secured(gateway.imap_factory, False))
+        context.listen("imaps", settings.imaps_port, secured(gateway.imaps_factory, True))
     log.info("mail for <name>@%s", world.mail_domain)
     return gateway

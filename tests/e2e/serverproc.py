@@ -27,7 +27,9 @@ with warnings.catch_warnings():
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "world" / "tiny.yaml"
-LISTENING = re.compile(r"(telnets|telnet|https|http|smtp|pop3s|pop3) listening on (\S+):(\d+)")
+LISTENING = re.compile(
+    r"(telnets|telnet|https|http|smtp|pop3s|pop3|imaps|imap) listening on (\S+):(\d+)"
+)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -67,6 +69,7 @@ class ServerProcess:
             sys.executable, str(ROOT / "run_server.py"),
             "--world", str(self.world), "--db", str(self.db),
             "--telnet-port", "0", "--http-port", "0", "--smtp-port", "0", "--pop3-port", "0",
+            "--imap-port", "0",
         ]
         for admin in self.admins:
             argv += ["--admin", admin]

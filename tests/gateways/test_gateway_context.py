@@ -30,7 +30,7 @@ def test_the_server_tracks_what_each_install_returns(tmp_path):
     the listed order (HTTP, SMTP, POP3, telnet) with the settings' limits applied."""
     reactor = MemoryReactor()
     settings = Settings(world=str(TINY), db=":memory:", telnet_port=0, http_port=0,
-                        smtp_port=0, pop3_port=0, workers=1, max_per_address=3,
+                        smtp_port=0, pop3_port=0, imap_port=0, workers=1, max_per_address=3,
                         max_connections=7, idle_timeout=9)
     server = Server(settings, reactor, load_world(TINY))
     try:

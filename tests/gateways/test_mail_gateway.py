@@ -536,8 +536,8 @@ def test_close_all_answers_queued_mail_then_says_goodbye(h):
     assert not h.gateway.connections
 
 
-def test_install_listens_on_both_ports_and_joins_the_gateways(h):
-    """install(context) adds the smtp and pop3 ports and returns the gateway the server
+def test_install_listens_on_every_port_and_joins_the_gateways(h):
+    """install(context) adds the smtp, pop3 and imap ports and returns the gateway the server
     tracks (Server.gateways) to close at shutdown."""
     listening: list[tuple[str, int, Any]] = []
 
@@ -551,6 +551,7 @@ def test_install_listens_on_both_ports_and_joins_the_gateways(h):
         settings=Settings(
             smtp_port=2525, pop3_port=1110, smtp_idle_timeout=11.0, smtp_data_timeout=12.0,
             smtp_session_timeout=13.0, pop3_idle_timeout=14.0, pop3_session_timeout=15.0,
+            imap_idle_timeout=16.0, imap_session_timeout=17.0,
         ),
         pool=None,  # type: ignore[arg-type]
         authenticator=h.auth,
@@ -560,7 +561,9 @@ def test_install_listens_on_both_ports_and_joins_the_gateways(h):
         started=0.0,
     )
     gateway = install(context)
-    assert [(n, p) for n, p, _ in listening] == [("smtp", 2525), ("pop3", 1110)]
+    assert [(n, p) for n, p, _ in listening] == [
+        ("smtp", 2525), ("pop3", 1110), ("imap", 1143),
+    ]
     assert isinstance(gateway, MailGateway)
     assert gateway.connections.max_per_address == 7
     assert gateway.connections.max_connections == 9
@@ -568,9 +571,13 @@ def test_install_listens_on_both_ports_and_joins_the_gateways(h):
     smtp, pop = gateway.smtp_settings, gateway.pop3_settings
     assert (smtp.idle_timeout, smtp.data_timeout, smtp.session_timeout) == (11, 12, 13)
     assert (pop.idle_timeout, pop.session_timeout) == (14, 15)
+    imap = gateway.imap_settings
+    assert (imap.idle_timeout, imap.session_timeout) == (16, 17)
+    assert "\\Draft" not in imap.permanent_flags  # the folders do not keep it
     connect(listening[0][2])
     connect(listening[1][2], port=40002)
-    assert gateway.open_connections == 2
+    connect(listening[2][2], port=40003)
+    assert gateway.open_connections == 3
 
 
 STREAM = (
@@ -821,3 +828,60 @@ def test_smtputf8_letter_with_a_raw_utf8_subject_arrives(h):
     assert letter.subject == "Hello été"
     assert letter.sender == "élodie@far.example"
     assert letter.from_header == "Élodie <élodie@far.example> [from outside the game]"
+
+
+# -- IMAP ----------------------------------------------------------------------------------------
+
+
+def imap_login(h: Harness, user: bytes = b"alice", **kw: Any) -> FakeConnection:
+    c = connect(h.gateway.imap_factory, **kw)
+    greeting = c.take()
+    assert greeting.startswith(b"* OK")
+    assert c.send(b"a LOGIN " + user + b" secret\r\n").startswith(b"a OK")
+    return c
+
+
+def test_imap_logs_in_by_name_or_address_and_sees_both_folders(h):
+    """LOGIN with the name or the whole address; LIST shows INBOX and Sent (\\Sent)."""
+    h.office.deliver(["alice"], b"Subject: hi\r\n\r\nthere\r\n", now=True)
+    c = imap_login(h, b"Alice@reality.test")
+    listing = c.send(b"b LIST \"\" *\r\n")
+    assert b"INBOX" in listing and b"\\Sent" in listing
+    assert listing.endswith(b"b OK LIST completed\r\n")
+    selected = c.send(b"c SELECT INBOX\r\n")
+    assert b"* 1 EXISTS\r\n" in selected and b"UIDVALIDITY" in selected
+    assert b"PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen)" in selected
+
+
+def test_imap_wrong_password_throttles_and_bans_like_pop3(h):
+    """A wrong password is AUTHENTICATIONFAILED; failures from telnet throttle IMAP too."""
+    c = connect(h.gateway.imap_factory)
+    c.take()
+    assert c.send(b"a LOGIN alice nope\r\n").startswith(b"a NO [AUTHENTICATIONFAILED]")
+    for _ in range(5):
+        d = h.auth.authenticate("alice", "wrong", "192.0.2.7")
+        d.add_errback(lambda f: None)
+    assert c.send(b"b LOGIN alice secret\r\n").startswith(b"b NO [UNAVAILABLE]")
+
+
+def test_imap_sessions_hear_of_a_letter_and_close_account_says_bye(h):
+    """A delivery reaches a selected session as EXISTS at its next command; a ban (or a
+    password changed elsewhere) closes the account's IMAP sessions with * BYE."""
+    c = imap_login(h)
+    c.send(b"b SELECT INBOX\r\n")
+    h.office.deliver(["alice"], b"Subject: new\r\n\r\nletter\r\n", now=True)
+    assert b"* 1 EXISTS\r\n" in c.send(b"c NOOP\r\n")
+    assert h.office.folders.watchers("alice", "INBOX") == 1
+    assert h.gateway.close_account("alice", "Your account is banned") == 1
+    assert b"* BYE Your account is banned" in c.take()
+    assert h.office.folders.watchers("alice", "INBOX") == 0
+    assert not h.gateway.imap_accounts
+
+
+def test_imap_per_address_limit_is_shared_with_pop3():
+    """The per-address limit counts POP3 and IMAP together: past it, * BYE at once."""
+    h = Harness(max_per_address=1)
+    h.pop3()
+    c = connect(h.gateway.imap_factory)
+    assert c.take().startswith(b"* BYE [UNAVAILABLE] Too many connections")
+    h.store.close()

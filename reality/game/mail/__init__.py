@@ -15,6 +15,10 @@ The map, in the order the arrows point (each imports only those above it):
   (:class:`LetterSummary`, :class:`StoredLetter`), and the limits on what
   is kept. Pure functions: this is what the worker process parsing
   untrusted mail runs.
+- :mod:`~reality.game.mail.folders`: the IMAP view of a mailbox: the
+  ``INBOX`` and ``Sent`` folders, UIDs and UIDVALIDITY, kept flags
+  (``\\Seen`` is the read mark), expunge, copy and move, and the watchers
+  (open IMAP mailboxes) told of every committed change.
 - :mod:`~reality.game.mail.office`: the post office. The mail tables and
   their migrations (:func:`ensure_schema`), :class:`PostOffice` (delivery
   committed in one transaction a turn, mailbox limits, deduplication,
@@ -34,6 +38,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from reality.game.mail.folders import (
+    FOLDERS,
+    INBOX,
+    KEPT_FLAGS,
+    SENT,
+    FolderLetter,
+    Folders,
+    FolderStatus,
+    FolderWatcher,
+)
 from reality.game.mail.letters import (
     Attachment,
     Letter,
@@ -60,7 +74,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEDUPE_WINDOW",
+    "FOLDERS",
     "HELD",
+    "INBOX",
+    "KEPT_FLAGS",
+    "SENT",
+    "FolderLetter",
+    "FolderStatus",
+    "FolderWatcher",
+    "Folders",
     "MAX_SEND_BODY",
     "Attachment",
     "Letter",

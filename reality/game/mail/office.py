@@ -26,18 +26,28 @@ hands over the letter ("You have mail from <from>: <subject>") and
 vanishes on the next tick of the clock. Players who were away are told on
 login how many unread letters wait (the world's ``unread_count`` hook).
 
+IMAP's view (:mod:`~reality.game.mail.folders`): each player has two
+folders, ``INBOX`` (what the game and POP3 show) and ``Sent`` (a copy of
+every letter the player wrote in the game, kept by :meth:`PostOffice.send`);
+letters carry a UID per folder and the kept flags; every change is told to
+the folder's watchers (open IMAP mailboxes) once it is committed.
+
 Tables of the ``"mail"`` store component::
 
     letters(id, owner, sender, from_header, subject, sent_at, received_at,
             body, attachments JSON, message BLOB, read,
-            external, envelope_from, message_id)
-    held_letters(id, the same columns but owner and read)
+            external, envelope_from, message_id,
+            mailbox, uid, deleted, flagged, answered)
+    held_letters(id, the same columns as letters before the folders, but owner and read)
+    mail_folders(owner, name, uidvalidity, uidnext)
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
+import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -48,6 +58,16 @@ from reality.game import markup
 from reality.game.accounts import name_key
 from reality.game.commands import Refusal, WorldView
 from reality.game.events import Event, deliver as deliver_event
+from reality.game.mail.folders import (
+    INBOX,
+    SEEN,
+    SENT,
+    FolderLetter,
+    Folders,
+    MailboxFull,
+    MailboxLocked,
+    assign_uids,
+)
 from reality.game.mail.letters import (
     Attachment,
     Letter,
@@ -68,6 +88,8 @@ __all__ = [
     "DAEMON_LINGER",
     "DEDUPE_WINDOW",
     "HELD",
+    "INBOX",
+    "SENT",
     "MAIL_MIGRATIONS",
     "MAX_LETTERS",
     "MailboxFull",
@@ -140,7 +162,38 @@ MAIL_MIGRATIONS: list[Migration] = [
         );
         """,
     ),
+    Migration(
+        # IMAP: letters keep a folder, a UID in it and the kept flags. Sent
+        # copies of in-game letters written before this step are made from
+        # those their recipients still hold (the others are gone).
+        "IMAP folders (INBOX, Sent), UIDs and flags",
+        lambda db: _add_folders(db),  # defined below, with the columns it copies
+    ),
 ]
+
+
+def _add_folders(db: sqlite3.Connection) -> None:
+    for statement in (
+        "ALTER TABLE letters ADD COLUMN mailbox TEXT NOT NULL DEFAULT 'INBOX'",
+        "ALTER TABLE letters ADD COLUMN uid INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE letters ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE letters ADD COLUMN flagged INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE letters ADD COLUMN answered INTEGER NOT NULL DEFAULT 0",
+        "CREATE TABLE mail_folders (owner TEXT NOT NULL, name TEXT NOT NULL,"
+        " uidvalidity INTEGER NOT NULL, uidnext INTEGER NOT NULL, PRIMARY KEY (owner, name))",
+    ):
+        db.execute(statement)
+    # The in-game sender is the local part of the envelope sender (mail_address).
+    sender_key = "lower(substr(envelope_from, 1, instr(envelope_from, '@') - 1))"
+    db.execute(
+        f"INSERT INTO letters(owner, mailbox, {_LETTER_COLUMNS}, read)"
+        f" SELECT {sender_key}, 'Sent', {_LETTER_COLUMNS}, 1 FROM letters"
+        f" WHERE external = 0 AND instr(envelope_from, '@') > 1"
+        f" AND {sender_key} IN (SELECT key FROM accounts) ORDER BY id"
+    )
+    assign_uids(db, time.time())
+    db.execute("CREATE INDEX letters_by_folder ON letters(owner, mailbox, uid)")
+
 
 #: The recipient key of postmaster mail kept until an admin logs in (not a name
 #: anyone can have: names are letters only).
@@ -159,23 +212,25 @@ def ensure_schema(store: Store) -> None:
     store.migrate({"mail": MIGRATIONS["mail"]})
 
 
-class MailboxLocked(Exception):
-    """A mail client (POP3) has this mailbox open."""
-
-
-class MailboxFull(Exception):
-    """A recipient's mailbox held its limit of letters when the delivery was committed."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(f"the mailbox of {key} is full")
-        self.key = key
-
-
 @define
 class _Pending:
     recipients: list[str]
     letter: Letter
     done: Callable[[BaseException | None], None] | None
+    #: The player who wrote it in the game: a copy goes to their Sent folder.
+    sent_by: str | None = None
+
+
+@define
+class _Stored:
+    """One letter stored by a delivery: where, its row id, and how its folder lists it."""
+
+    key: str
+    folder: str
+    letter_id: int
+    listed: FolderLetter
+    #: UIDs of the folder removed to make room (the oldest Sent copies).
+    expunged: tuple[int, ...] = ()
 
 
 class _Daemon:
@@ -242,6 +297,8 @@ class PostOffice:
         #: Commits so far and letters in them (for the benchmark and the logs).
         self.commits = 0
         self.letters_stored = 0
+        #: Folders, UIDs and flags for IMAP, and who watches each folder.
+        self.folders = Folders(self.store, locked=self.is_locked, wall=world.wall)
         world.unread_count = self.unread_count
         world.login_hooks.append(self._hand_held_mail)
         _OFFICES[world] = self
@@ -258,6 +315,7 @@ class PostOffice:
         now: bool = False,
         letter: Letter | None = None,
         external: bool = True,
+        sent_by: str | None = None,
     ) -> Letter:
         """Put a message into the mailboxes of ``recipients`` (player names).
 
@@ -275,7 +333,10 @@ class PostOffice:
         The letter is committed together with every other delivery queued in
         this turn of the clock (``now=True`` commits at once); then
         ``done(None)`` is called, or ``done(error)`` if it could not be
-        stored. Connected recipients get a visit from the mail daemon.
+        stored. Connected recipients get a visit from the mail daemon, and
+        every open IMAP mailbox of theirs hears of the letter. ``sent_by``
+        (a player's key, for letters written in the game) keeps a copy in
+        that player's Sent folder, in the same transaction.
         """
         keys = list(dict.fromkeys(name_key(r) for r in recipients))
         if letter is None:
@@ -286,7 +347,7 @@ class PostOffice:
                 domain=self.world.mail_domain,
                 external=external,
             )
-        self._pending.append(_Pending(keys, letter, done))
+        self._pending.append(_Pending(keys, letter, done, sent_by))
         if now:
             self.flush()
         elif self._flush_call is None:
@@ -303,7 +364,7 @@ class PostOffice:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        outcomes: list[tuple[_Pending, list[tuple[str, int]], BaseException | None]]
+        outcomes: list[tuple[_Pending, list[_Stored], BaseException | None]]
         try:
             with self.store.transaction():
                 outcomes = [self._insert_or_refuse(p) for p in pending]
@@ -319,18 +380,24 @@ class PostOffice:
                 outcomes = [self._deliver_alone(p) for p in pending]
         for p, ids, error in outcomes:
             if error is None:
-                self.letters_stored += len(ids)
+                self.letters_stored += sum(1 for s in ids if s.folder == INBOX)
             if p.done is not None:
                 try:
                     p.done(error)
                 except Exception:
                     log.exception("mail delivery callback failed")
         arrivals: dict[str, list[tuple[int, Letter]]] = {}
+        listed: dict[tuple[str, str], list[FolderLetter]] = {}
         for p, ids, error in outcomes:
             if error is None:
-                for key, letter_id in ids:
-                    if key in self.world.online:
-                        arrivals.setdefault(key, []).append((letter_id, p.letter))
+                for stored in ids:
+                    if stored.expunged:
+                        self.folders.tell_expunged(stored.key, stored.folder, stored.expunged)
+                    listed.setdefault((stored.key, stored.folder), []).append(stored.listed)
+                    if stored.folder == INBOX and stored.key in self.world.online:
+                        arrivals.setdefault(stored.key, []).append((stored.letter_id, p.letter))
+        for (key, folder), listing in listed.items():
+            self.folders.tell_added(key, folder, listing)
         for key, letters in arrivals.items():
             try:
                 self._announce(key, letters)
@@ -339,7 +406,7 @@ class PostOffice:
 
     def _deliver_alone(
         self, p: _Pending
-    ) -> tuple[_Pending, list[tuple[str, int]], BaseException | None]:
+    ) -> tuple[_Pending, list[_Stored], BaseException | None]:
         try:
             with self.store.transaction():
                 outcome = self._insert_or_refuse(p)
@@ -351,7 +418,7 @@ class PostOffice:
 
     def _insert_or_refuse(
         self, p: _Pending
-    ) -> tuple[_Pending, list[tuple[str, int]], BaseException | None]:
+    ) -> tuple[_Pending, list[_Stored], BaseException | None]:
         try:
             return (p, self._insert(p), None)
         except MailboxFull as full:
@@ -370,13 +437,13 @@ class PostOffice:
             ).fetchone()
             return row is not None
         row = self.store.db.execute(
-            "SELECT 1 FROM letters WHERE owner = ? AND message_id = ? AND envelope_from = ?"
-            " AND received_at >= ? LIMIT 1",
+            "SELECT 1 FROM letters WHERE owner = ? AND mailbox = 'INBOX' AND message_id = ?"
+            " AND envelope_from = ? AND received_at >= ? LIMIT 1",
             (key, letter.message_id, letter.envelope_from, since),
         ).fetchone()
         return row is not None
 
-    def _insert(self, p: _Pending) -> list[tuple[str, int]]:
+    def _insert(self, p: _Pending) -> list[_Stored]:
         """Store one delivery (inside the caller's transaction); raises MailboxFull first."""
         letter = p.letter
         keys = [key for key in p.recipients if not self._is_duplicate(key, letter)]
@@ -404,21 +471,62 @@ class PostOffice:
             letter.message_id,
         )
         marks = ", ".join("?" * len(values))
+        size = len(letter.message)
         for key in keys:
             if key == HELD:
                 cursor = self.store.db.execute(
                     f"INSERT INTO held_letters({_LETTER_COLUMNS}) VALUES ({marks})", values
                 )
+                ids.append(_Stored(key, HELD, int(cursor.lastrowid or 0),
+                                   FolderLetter(0, frozenset(), letter.received_at, size)))
             else:
+                uid = self.folders.next_uid(key, INBOX)
                 cursor = self.store.db.execute(
-                    f"INSERT INTO letters(owner, {_LETTER_COLUMNS}) VALUES (?, {marks})",
-                    (key, *values),
+                    f"INSERT INTO letters(owner, mailbox, uid, {_LETTER_COLUMNS})"
+                    f" VALUES (?, 'INBOX', ?, {marks})",
+                    (key, uid, *values),
                 )
-            ids.append((key, int(cursor.lastrowid or 0)))
+                ids.append(_Stored(key, INBOX, int(cursor.lastrowid or 0),
+                                   FolderLetter(uid, frozenset(), letter.received_at, size)))
+        if p.sent_by is not None and keys:
+            ids.append(self._keep_sent_copy(p.sent_by, values, letter.received_at, size))
         return ids
+
+    def _keep_sent_copy(self, key: str, values: tuple[Any, ...], received_at: float,
+                        size: int) -> _Stored:
+        """A copy of a letter ``key`` wrote, read, in their Sent folder (inside the transaction).
+
+        The Sent folder keeps :attr:`max_letters` at most: past it the oldest
+        copy goes (its watchers hear an expunge), so sending never fails for it.
+        """
+        trimmed: tuple[int, ...] = ()
+        over = self.store.db.execute(
+            "SELECT uid FROM letters WHERE owner = ? AND mailbox = 'Sent' ORDER BY uid"
+            " LIMIT max(0, (SELECT COUNT(*) FROM letters WHERE owner = ? AND mailbox = 'Sent')"
+            " - ? + 1)",
+            (key, key, self.max_letters),
+        ).fetchall()
+        if over:
+            uids = [int(r[0]) for r in over]
+            self.store.db.executemany(
+                "DELETE FROM letters WHERE owner = ? AND mailbox = 'Sent' AND uid = ?",
+                [(key, uid) for uid in uids],
+            )
+            trimmed = tuple(uids)
+        uid = self.folders.next_uid(key, SENT)
+        marks = ", ".join("?" * len(values))
+        cursor = self.store.db.execute(
+            f"INSERT INTO letters(owner, mailbox, uid, read, {_LETTER_COLUMNS})"
+            f" VALUES (?, 'Sent', ?, 1, {marks})",
+            (key, uid, *values),
+        )
+        return _Stored(key, SENT, int(cursor.lastrowid or 0),
+                       FolderLetter(uid, frozenset({SEEN}), received_at, size), trimmed)
 
     def send(self, sender: Player, recipient: str, subject: str, body: str) -> None:
         """An in-game letter from a player, written as RFC 5322 and delivered at once.
+
+        A copy, read, goes to the sender's Sent folder in the same commit.
 
         Raises :class:`~reality.game.commands.Refusal` saying why not.
         """
@@ -454,6 +562,7 @@ class PostOffice:
             done=done,
             now=True,
             external=False,
+            sent_by=sender.key,
         )
         if outcome and isinstance(outcome[0], MailboxFull):
             raise Refusal(f"{account.name}'s mailbox is full; your letter was not sent.")
@@ -526,12 +635,18 @@ class PostOffice:
                 "SELECT id FROM held_letters ORDER BY id LIMIT ?", (room,)
             ).fetchall()
             ids = [(int(r[0]),) for r in rows]
-            self.store.db.executemany(
-                f"INSERT INTO letters(owner, {_LETTER_COLUMNS})"
-                f" SELECT ?, {_LETTER_COLUMNS} FROM held_letters WHERE id = ?",
-                [(player.key, i) for (i,) in ids],
-            )
+            uids = []
+            for (held_id,) in ids:
+                uid = self.folders.next_uid(player.key, INBOX)
+                uids.append(uid)
+                self.store.db.execute(
+                    f"INSERT INTO letters(owner, mailbox, uid, {_LETTER_COLUMNS})"
+                    f" SELECT ?, 'INBOX', ?, {_LETTER_COLUMNS} FROM held_letters WHERE id = ?",
+                    (player.key, uid, held_id),
+                )
             self.store.db.executemany("DELETE FROM held_letters WHERE id = ?", ids)
+        listed = {letter.uid: letter for letter in self.folders.letters(player.key, INBOX)}
+        self.folders.tell_added(player.key, INBOX, [listed[u] for u in uids if u in listed])
         noun = "letter" if len(ids) == 1 else "letters"
         log.info("%d held postmaster %s handed to %s", len(ids), noun, player.key)
         player.show(
@@ -543,7 +658,8 @@ class PostOffice:
     def _number_of(self, key: str, letter_id: int) -> int:
         """A letter's number in its mailbox (1 = oldest)."""
         row = self.store.db.execute(
-            "SELECT COUNT(*) FROM letters WHERE owner = ? AND id <= ?", (key, letter_id)
+            "SELECT COUNT(*) FROM letters WHERE owner = ? AND mailbox = 'INBOX' AND id <= ?",
+            (key, letter_id),
         ).fetchone()
         return int(row[0])
 
@@ -574,7 +690,8 @@ class PostOffice:
     def unread_count(self, name: str) -> int:
         """Unread letters in a mailbox (the world's login hook)."""
         row = self.store.db.execute(
-            "SELECT COUNT(*) FROM letters WHERE owner = ? AND read = 0", (name_key(name),)
+            "SELECT COUNT(*) FROM letters WHERE owner = ? AND mailbox = 'INBOX' AND read = 0",
+            (name_key(name),),
         ).fetchone()
         return int(row[0])
 
@@ -583,7 +700,8 @@ class PostOffice:
         if name == HELD:
             return int(self.store.db.execute("SELECT COUNT(*) FROM held_letters").fetchone()[0])
         row = self.store.db.execute(
-            "SELECT COUNT(*) FROM letters WHERE owner = ?", (name_key(name),)
+            "SELECT COUNT(*) FROM letters WHERE owner = ? AND mailbox = 'INBOX'",
+            (name_key(name),),
         ).fetchone()
         return int(row[0])
 
@@ -595,7 +713,7 @@ class PostOffice:
         """Every letter in a mailbox, oldest first, numbered from 1."""
         rows = self.store.db.execute(
             "SELECT id, sender, subject, sent_at, received_at, read FROM letters"
-            " WHERE owner = ? ORDER BY id",
+            " WHERE owner = ? AND mailbox = 'INBOX' ORDER BY id",
             (name_key(name),),
         ).fetchall()
         return [
@@ -611,7 +729,8 @@ class PostOffice:
             return None
         row = self.store.db.execute(
             "SELECT id, sender, from_header, subject, sent_at, received_at, body, attachments,"
-            " read FROM letters WHERE owner = ? ORDER BY id LIMIT 1 OFFSET ?",
+            " read FROM letters WHERE owner = ? AND mailbox = 'INBOX' ORDER BY id"
+            " LIMIT 1 OFFSET ?",
             (key, number - 1),
         ).fetchone()
         if row is None:
@@ -626,18 +745,24 @@ class PostOffice:
         )  # fmt: skip
 
     def mark_read(self, letter: StoredLetter) -> None:
-        """Remember that a letter was read (committed on return)."""
+        """Remember that a letter was read (committed on return); IMAP shows it ``\\Seen``."""
         if not letter.read:
             self._mark_read(letter.id, letter.owner)
 
     def _mark_read(self, letter_id: int, key: str) -> None:
         with self.store.transaction():
-            self.store.db.execute(
-                "UPDATE letters SET read = 1 WHERE id = ? AND owner = ?", (letter_id, key)
-            )
+            changed = self.store.db.execute(
+                "UPDATE letters SET read = 1 WHERE id = ? AND owner = ? AND read = 0",
+                (letter_id, key),
+            ).rowcount
+        if changed:
+            self.folders.tell_read(key, [letter_id])
 
     def delete(self, name: str, number: int) -> StoredLetter:
-        """Delete letter ``number``; raises LookupError or :class:`MailboxLocked`."""
+        """Delete letter ``number``; raises LookupError or :class:`MailboxLocked`.
+
+        Gone everywhere: open IMAP mailboxes hear an expunge.
+        """
         key = name_key(name)
         if key in self._locks:
             raise MailboxLocked(key)
@@ -645,9 +770,11 @@ class PostOffice:
         if letter is None:
             raise LookupError(number)
         with self.store.transaction():
-            self.store.db.execute(
-                "DELETE FROM letters WHERE id = ? AND owner = ?", (letter.id, key)
-            )
+            row = self.store.db.execute(
+                "DELETE FROM letters WHERE id = ? AND owner = ? RETURNING uid", (letter.id, key)
+            ).fetchone()
+        if row is not None:
+            self.folders.tell_expunged(key, INBOX, [int(row[0])])
         return letter
 
     # -- POP3 sessions ----------
@@ -677,7 +804,8 @@ class MailboxSession:
         self.office = office
         self.key = key
         rows = office.store.db.execute(
-            "SELECT id, received_at, length(message) FROM letters WHERE owner = ? ORDER BY id",
+            "SELECT id, received_at, length(message) FROM letters"
+            " WHERE owner = ? AND mailbox = 'INBOX' ORDER BY id",
             (key,),
         ).fetchall()
         self._ids = [int(r[0]) for r in rows]
@@ -702,11 +830,18 @@ class MailboxSession:
     def commit_deletions(self, indices: Sequence[int]) -> None:
         """Delete the marked letters in one transaction (POP3 QUIT)."""
         ids = [(self._ids[i], self.key) for i in indices]
+        uids = []
         with self.office.store.transaction():
-            self.office.store.db.executemany(
-                "DELETE FROM letters WHERE id = ? AND owner = ?", ids
-            )
+            for letter_id, key in ids:
+                row = self.office.store.db.execute(
+                    "DELETE FROM letters WHERE id = ? AND owner = ? RETURNING uid",
+                    (letter_id, key),
+                ).fetchone()
+                if row is not None:
+                    uids.append(int(row[0]))
         log.info("POP3: %d letter(s) deleted from %s", len(ids), self.key)
+        # RFC 2180 4.1: what POP3 deleted reaches every IMAP session as an expunge.
+        self.office.folders.tell_expunged(self.key, INBOX, sorted(uids))
 
     def release(self) -> None:
         if not self._released:
