@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import imaplib
 import os
 import poplib
 import shutil
@@ -52,7 +53,7 @@ def needs(tool: str | None, name: str) -> pytest.MarkDecorator:
 def tls_flags(certs) -> tuple[str, ...]:
     return (
         "--tls-cert", certs.cert_file, "--tls-key", certs.key_file,
-        "--telnets-port", "0", "--https-port", "0", "--pop3s-port", "0",
+        "--telnets-port", "0", "--https-port", "0", "--pop3s-port", "0", "--imaps-port", "0",
         "--plaintext-auth-from", "192.0.2.0/24",
         "--tls-handshake-timeout", str(HANDSHAKE_TIMEOUT),
     )
@@ -63,7 +64,7 @@ def server(tmp_path_factory, tls_certs) -> Iterator[ServerProcess]:
     workdir = tmp_path_factory.mktemp("tls-server")
     proc = ServerProcess(
         workdir, admins=(ADMIN,), admin_password=PASSWORD, extra=tls_flags(tls_certs),
-        expect=("telnet", "telnets", "http", "https", "smtp", "pop3", "pop3s"),
+        expect=("telnet", "telnets", "http", "https", "smtp", "pop3", "pop3s", "imap", "imaps"),
     )
     with proc:
         yield proc
@@ -252,6 +253,39 @@ def test_poplib_plain_password_refused_then_stls_and_pop3_ssl(server, tls_certs)
         assert secure.pass_(PASSWORD).startswith(b"+OK Logged in")
     finally:
         secure.quit()
+
+
+def test_imaplib_login_disabled_then_starttls_and_imap4_ssl(server, tls_certs):
+    """IMAP in the clear from an untrusted address: LOGINDISABLED and STARTTLS offered,
+    LOGIN refused; after starttls() (and on IMAP4_SSL) the same login works."""
+    client = imaplib.IMAP4("127.0.0.1", server.ports["imap"], timeout=10)
+    try:
+        assert "LOGINDISABLED" in client.capabilities and "STARTTLS" in client.capabilities
+        with pytest.raises(imaplib.IMAP4.error, match="PRIVACYREQUIRED|LOGINDISABLED|disabled"):
+            client.login(ADMIN, PASSWORD)
+        client.starttls(ssl_context=ssl_context(tls_certs))
+        assert "STARTTLS" not in client.capabilities
+        assert "LOGINDISABLED" not in client.capabilities
+        assert client.login(ADMIN, PASSWORD)[0] == "OK"
+        assert client.select("INBOX")[0] == "OK"
+    finally:
+        client.logout()
+    secure = imaplib.IMAP4_SSL("127.0.0.1", server.ports["imaps"], timeout=10,
+                               ssl_context=ssl_context(tls_certs))
+    try:
+        assert "STARTTLS" not in secure.capabilities
+        assert secure.login(ADMIN, PASSWORD)[0] == "OK"
+        typ, data = secure.list()
+        assert typ == "OK" and any(b"Sent" in line for line in data)
+    finally:
+        secure.logout()
+
+
+def test_openssl_starttls_imap(server, tls_certs):
+    """openssl s_client -starttls imap: a verified handshake on the IMAP port."""
+    out = s_client(server.ports["imap"], tls_certs, "-starttls", "imap", send=b"a1 CAPABILITY\r\n")
+    assert "Verify return code: 0 (ok)" in out
+    assert "AUTH=PLAIN" in out
 
 
 def test_telnetlib3_over_tls(server, tls_certs):
