@@ -314,7 +314,7 @@ def test_pop3_holds_the_lock_imap_waits_to_expunge_and_hears_pop3_deletions(tmp_
         pop.pass_("secret")
         client.store("2", "+FLAGS", "(\\Deleted)")
         typ, data = client.expunge()
-        assert typ == "NO", data  # [INUSE] from the backend; nothing is removed
+        assert typ == "NO" and b"[INUSE]" in data[0], data  # nothing is removed
         assert client.search(None, "ALL") == ("OK", [b"1 2"])
         pop.dele(1)
         pop.quit()

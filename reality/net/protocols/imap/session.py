@@ -886,6 +886,11 @@ class IMAPSession:
             self._ok(tag, f"{_verb(command)} completed")
 
         def failed(error: BaseException) -> None:
+            if isinstance(error, IMAPError):
+                # The backend's own refusal (e.g. "[INUSE] ..." while POP3
+                # holds the maildrop): the client shows the person why.
+                self._no(tag, error.text)
+                return
             self._log_failure("EXPUNGE", error)
             self._no(tag, "[UNAVAILABLE] Could not remove the letters, try again")
 
