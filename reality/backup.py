@@ -36,8 +36,13 @@ from attrs import frozen
 
 __all__ = ["BackupError", "BackupResult", "backup", "backup_name", "prune", "verify"]
 
-#: Pages copied per step (a step holds SQLite's read lock only briefly).
-PAGES_PER_STEP = 256
+#: Pages copied per step: all of them (-1) by default. SQLite restarts a
+#: stepped backup whenever another connection writes the source between two
+#: steps, so against a live server (a checkpoint every 5 s) small steps may
+#: never finish. In WAL mode one step is one read transaction, which never
+#: blocks the server's writers: the copy is consistent and the server is not
+#: held up. (It runs in a child process, so the loop does not wait either.)
+PAGES_PER_STEP = -1
 
 #: How backups made by the timer are named: ``reality-YYYYmmdd-HHMMSS.sqlite3``.
 PREFIX = "reality-"
