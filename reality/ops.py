@@ -24,7 +24,7 @@ import sys
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reality import __version__, backup as backups, logs
 from reality.audit import audit
@@ -34,8 +34,8 @@ from reality.net.protocol import ProcessProtocol
 from reality.net.service import Service
 from reality.systemd import Notifier
 
-if TYPE_CHECKING:
-    from reality.app import Server
+#: The :class:`reality.app.Server` (not imported: the app imports this module).
+Server = Any
 
 __all__ = ["BackupTimer", "OpsService"]
 

@@ -48,7 +48,7 @@ import logging
 import time
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from prometheus_client import (
     CollectorRegistry,
@@ -72,8 +72,24 @@ from reality.game.bans import Network, host_address, parse_network
 from reality.game.things import ABBREVIATIONS, OPPOSITES
 from reality.net.protocols.http import Request, Response
 
-if TYPE_CHECKING:
-    from reality.app import Server
+
+class Server(Protocol):
+    """What the metrics and the health check read of :class:`reality.app.Server`
+    (a protocol, so this module never imports the app that imports it)."""
+
+    world: Any
+    store: Any
+    pool: Any
+    reactor: Any
+    lag: Any
+    started: float
+
+    @property
+    def web(self) -> Any: ...
+
+    def connections_by_service(self) -> dict[str, int]: ...
+
+    def mail_counts(self) -> tuple[int, dict[str, int]]: ...
 
 __all__ = [
     "DEFAULT_ALLOW",
