@@ -43,10 +43,11 @@ from reality.game.loader import WorldDefinition
 from reality.game.store import Store
 from reality.game.things import plural
 from reality.game.world import LoadDone, World
-from reality.gateways import mail, telnet, web, websocket
+from reality.gateways import mail, metrics as metrics_routes, telnet, web, websocket
 from reality.gateways.auth import Authenticator
 from reality.gateways.context import ConnectionLimits, Gateway, GatewayContext, Install
 from reality.gateways.mail import MailGateway
+from reality.gateways.metrics import Health, Metrics, ServerCollector, VerbLabels, parse_allow
 from reality.gateways.moderation import Moderation
 from reality.gateways.telnet import TelnetGateway
 from reality.gateways.web import WebFactory, WebSite
@@ -57,7 +58,9 @@ from reality.net.protocol import Address
 from reality.net.service import Application, Service, TCPServer
 from reality.net.task import LagMonitor
 from reality.net.tls import TLSConfigError, TLSContexts
+from reality.ops import OpsService
 from reality.settings import Settings
+from reality.systemd import Notifier
 
 log = logging.getLogger("reality")
 
@@ -132,7 +135,8 @@ class Server:
     """
 
     def __init__(
-        self, settings: Settings, reactor: IReactor, definition: WorldDefinition
+        self, settings: Settings, reactor: IReactor, definition: WorldDefinition,
+        *, notifier: Notifier | None = None,
     ) -> None:
         self.settings = settings
         self.reactor = reactor
@@ -208,6 +212,24 @@ class Server:
         self.moderation = Moderation(self.world, self.authenticator, self.gateways)
         self.moderation.install()
 
+        # Seeing inside: /metrics and /healthz on the website (docs/operations.md).
+        self.metrics = Metrics()
+        self.metrics.verb_of = VerbLabels(self.world.verbs)
+        self.metrics.registry.register(ServerCollector(self))
+        self.health = Health(self, window=settings.health_window,
+                             limit=settings.health_lateness)
+        self.lag.observers.append(self.metrics.loop_lag.observe)
+        self.lag.observers.append(self.health.sample)
+        self.authenticator.on_login = self.metrics.login
+        self.world.on_checkpoint = self._checkpointed
+        self.telnet.metrics = self.metrics
+        metrics_routes.install(self, self.metrics, self.health,
+                               parse_allow(settings.metrics_allow))
+        #: pid file, systemd, SIGUSR1, timed backups: the last service to start
+        #: (every port listens by then) and the first to stop.
+        self.ops = OpsService(self, notifier)
+        self.ops.set_service_parent(self.app)
+
     def _gateway(self, kind: type[_G]) -> _G:
         for gateway in self.gateways:
             if isinstance(gateway, kind):
@@ -263,6 +285,32 @@ class Server:
         server.set_name(service)
         server.set_service_parent(self.app)
         return server
+
+    def connections_by_service(self) -> dict[str, int]:
+        """Connections open now by service name (``reality_connections_open``)."""
+        counts: dict[str, int] = {}
+        for gateway in self.gateways:
+            name = getattr(gateway, "service_name", None) or _SERVICE_NAMES.get(
+                type(gateway).__name__, type(gateway).__name__.lower()
+            )
+            counts[name] = counts.get(name, 0) + gateway.open_connections
+        return counts
+
+    def mail_counts(self) -> tuple[int, dict[str, int]]:
+        """Messages accepted, and refusals by reason, since the start."""
+        try:
+            gateway = self.mail
+        except LookupError:
+            return 0, {}
+        return gateway.accepted, dict(gateway.rejected)
+
+    def _checkpointed(self, seconds: float, error: BaseException | None) -> None:
+        self.metrics.checkpoint(seconds, error is None)
+        self.health.checkpoint_error = None if error is None else str(error) or type(error).__name__
+
+    def backup_done(self, ok: bool) -> None:
+        """A timed backup ended (``reality_backups_total``)."""
+        self.metrics.backups["ok" if ok else "failed"].inc()
 
     def open_connections(self) -> int:
         """Connections open now, over every gateway."""
@@ -395,6 +443,10 @@ def tls_contexts(settings: Settings) -> TLSContexts | None:
         given, missing = ("--tls-cert", "--tls-key") if cert else ("--tls-key", "--tls-cert")
         raise TLSConfigError(f"{given} needs {missing} too (the certificate and its key)")
     return TLSContexts(cert, key)
+
+
+#: ``reality_connections_open``'s service label for each gateway class.
+_SERVICE_NAMES = {"TelnetGateway": "telnet", "WebFactory": "http", "MailGateway": "mail"}
 
 
 def _rss_kib() -> float:

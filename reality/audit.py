@@ -46,6 +46,8 @@ WARNING = logging.WARNING
 #: Every audit event: its level and the fields it carries (besides ``suppressed``).
 EVENTS: dict[str, tuple[int, tuple[str, ...]]] = {
     # Admin actions (who: the admin's name; address: their connection's peer).
+    # Every admin verb typed (allowed=no when the player is not an admin).
+    "admin.command": (INFO, ("who", "address", "verb", "args", "allowed")),
     "admin.kick": (INFO, ("who", "address", "target", "reason")),
     "admin.teleport": (INFO, ("who", "address", "target", "to")),
     "admin.dig": (INFO, ("who", "address", "target", "exit", "room")),
@@ -57,6 +59,17 @@ EVENTS: dict[str, tuple[int, tuple[str, ...]]] = {
     "admin.shutdown": (WARNING, ("who", "address", "reason")),
     "admin.ban": (WARNING, ("who", "address", "target", "kind", "reason")),
     "admin.unban": (WARNING, ("who", "address", "target", "kind")),
+    "admin.destroy": (INFO, ("who", "address", "target")),
+    "admin.rename": (INFO, ("who", "address", "target", "name")),
+    "admin.open": (INFO, ("who", "address", "room", "exit", "to")),
+    "admin.unlink": (INFO, ("who", "address", "room", "exit", "to")),
+    "admin.set": (INFO, ("who", "address", "target", "attribute", "value")),
+    # The server itself (who: "signal" or an admin's name).
+    "server.start": (INFO, ("pid", "version", "ports")),
+    "server.shutdown": (WARNING, ("who", "reason")),
+    "server.reload": (WARNING, ("who", "address", "result", "reason")),
+    "server.backup": (INFO, ("target", "result", "reason")),
+    "world.load": (INFO, ("target", "rooms", "result")),
     # Accounts (never a password: who changed theirs, and from where).
     "account.password": (INFO, ("who", "address")),
     # Logins.
@@ -73,6 +86,7 @@ EVENTS: dict[str, tuple[int, tuple[str, ...]]] = {
     # TLS.
     "tls.injection": (WARNING, ("service", "address", "size")),
     "tls.plaintext_login": (INFO, ("service", "address")),
+    "input.malformed": (WARNING, ("service", "address", "reason")),
 }
 
 #: Lines per event name per second before the rest of that second is left out.

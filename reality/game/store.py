@@ -98,8 +98,9 @@ class StoreCorrupt(StoreError):
 
 
 _RESTORE = (
-    "Stop here and restore the file from a backup: copy the backup over it "
-    "(and delete any stale '-wal' and '-shm' files beside it) and start again"
+    "Stop here and restore the file from a backup: check the copy with "
+    "'reality backup --verify BACKUP', copy it over the file (and delete any "
+    "stale '-wal' and '-shm' files beside it) and start again (docs/operations.md)"
 )
 
 

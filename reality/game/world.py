@@ -206,6 +206,8 @@ class World:
         self.rng = rng if rng is not None else random.Random()
         self.wall = wall_clock
         self.checkpoint_interval = checkpoint_interval
+        #: Told ``(seconds, error or None)`` after each checkpoint that wrote something.
+        self.on_checkpoint: Callable[[float, BaseException | None], object] | None = None
         #: ``@load`` reads only files under this directory.
         self.world_dir = os.fspath(world_dir)
         #: Every room id's stable number, kept in the store (see room_number).
@@ -1355,6 +1357,7 @@ class World:
                 player.last_seen = now
             rows.append((player.key, player.room_id, player.settings, player.last_seen))
         item_rows = [(i.id, *where) for i in items if (where := _position(i)) is not None]
+        started = time.perf_counter()
         try:
             self.store.checkpoint(
                 players=rows,
@@ -1362,9 +1365,11 @@ class World:
                 logins=logins,
                 states=[(t.kind, t.id, t.closed, t.locked) for t in states],
             )
-        except Exception:
+        except Exception as exc:
             log.exception("checkpoint failed; will retry")
+            self._checkpointed(time.perf_counter() - started, exc)
             return
+        self._checkpointed(time.perf_counter() - started, None)
         self._dirty_players.difference_update(players)
         self._dirty_items.difference_update(items)
         self._dirty_states.difference_update(states)
@@ -1376,6 +1381,14 @@ class World:
             if not player.online and not player.inventory and player not in self._dirty_players:
                 if self.players.get(player.key) is player:
                     del self.players[player.key]
+
+    def _checkpointed(self, seconds: float, error: BaseException | None) -> None:
+        """Tell :attr:`on_checkpoint` how a checkpoint went (metrics and /healthz listen)."""
+        if self.on_checkpoint is not None:
+            try:
+                self.on_checkpoint(seconds, error)
+            except Exception:
+                log.exception("on_checkpoint failed")
 
     def save_all(self) -> None:
         """Save every connected player and every changed item."""

@@ -48,7 +48,7 @@ from reality.game import accounts
 from reality.game.bans import Ban, Bans
 from reality.game.store import Account, NameTaken, Store
 from reality.gateways.workers import ServerBusy
-from reality.net.defer import Deferred, fail, succeed
+from reality.net.defer import Deferred, Failure, fail, succeed
 from reality.net.interfaces import IReactorTime
 
 log = logging.getLogger(__name__)
@@ -496,6 +496,9 @@ class Authenticator:
         self.hasher = hasher
         self.clock = clock
         self.throttle = _Throttle(clock, max_failures, window, lockout)
+        #: Told every login's result (``ok``, ``failed``, ``throttled``,
+        #: ``banned``, ``error``): the metrics' ``reality_logins_total``.
+        self.on_login: Callable[[str], object] | None = None
         #: Logins waiting their turn behind checks in flight (see abandon()).
         self._queued: set[Deferred[Account]] = set()
         self.account_delay = _AccountDelay(
@@ -597,6 +600,32 @@ class Authenticator:
 
         Both limits count the attempt now, before the hash is computed.
         """
+        d = self._authenticate(name, password, address)
+        if self.on_login is not None:
+            d.add_both(self._login_done)
+        return d
+
+    def _login_done(self, result: Any) -> Any:
+        """Tell :attr:`on_login` how a login ended; passes ``result`` on unchanged."""
+        if isinstance(result, Failure):
+            if result.check(AccountBanned, AddressBanned):
+                outcome = "banned"
+            elif result.check(LoginThrottled):
+                outcome = "throttled"
+            elif result.check(LoginFailed):
+                outcome = "failed"
+            else:
+                outcome = "error"
+        else:
+            outcome = "ok"
+        if self.on_login is not None:
+            try:
+                self.on_login(outcome)
+            except Exception:
+                log.exception("on_login failed")
+        return result
+
+    def _authenticate(self, name: str, password: str, address: str) -> Deferred[Account]:
         # Names no account can have share one key, so that strings a client
         # makes up cannot fill the per-account table (they are still hashed
         # and throttled per address like any other guess).
@@ -616,7 +645,7 @@ class Authenticator:
                     # Not chained: cancelling once the check runs must not stop
                     # it (its slot is freed, and its failure counted, when the
                     # hash is done, as for any other check).
-                    self.authenticate(name, password, address).add_callbacks(
+                    self._authenticate(name, password, address).add_callbacks(
                         lambda result: None if waited.called else waited.callback(result),
                         lambda failure: None if waited.called else waited.errback(failure),
                     )

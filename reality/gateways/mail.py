@@ -332,6 +332,10 @@ class MailGateway:
         self.pop3_settings = pop3_settings or pop3.POP3Settings(hostname=host)
         self.connections = Connections(max_per_address, max_connections, authenticator.bans)
         self.smtp_factory = _SMTPFactory(self, clock, self.smtp_settings)
+        #: Messages accepted (250) and refusals by reason, since the start:
+        #: read by the metrics (``reality_mail_accepted_total``/``_rejected_total``).
+        self.accepted = 0
+        self.rejected: dict[str, int] = {}
         self.pop3_factory = _POP3Factory(self, clock, self.pop3_settings)
         self.imap_settings = imap_settings or _imap_settings(host)
         self.imap_factory = _IMAPFactory(_IMAPBackend(self), clock, self.imap_settings)
@@ -425,13 +429,19 @@ class MailGateway:
         with_room = [a for a in admins if not self.office.is_full(a)]
         return with_room or admins or [HELD]
 
+    def _rejected(self, reason: str) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+
     def check_recipient(self, address: str) -> RecipientVerdict:
         keys = self._local_keys(address)
         if keys is None:
+            self._rejected("relay_denied")
             return RELAY_DENIED
         if not keys:
+            self._rejected("unknown_user")
             return UNKNOWN_USER
         if all(self.office.is_full(key) for key in keys):
+            self._rejected("mailbox_full")
             return MAILBOX_FULL
         return ACCEPT
 
@@ -448,12 +458,15 @@ class MailGateway:
 
         def done(error: BaseException | None) -> None:
             if error is None:
+                self.accepted += 1
                 d.callback(None)
             elif isinstance(error, MailboxFull):
+                self._rejected("mailbox_full")
                 # Checked again at the commit: sessions that passed RCPT
                 # together must not overfill it. Nothing was stored.
                 d.errback(smtp.DeliveryError(452, "4.2.2", "Mailbox full, try again later"))
             else:
+                self._rejected("error")
                 d.errback(error)
 
         parser = self.parser
@@ -474,6 +487,7 @@ class MailGateway:
             error = failure.value
             log.warning("message %s (%d bytes from <%s>) not parsed: %s",
                         envelope.id, len(envelope.data), envelope.mail_from, error)
+            self._rejected("unparsed")
             if isinstance(error, JobTimeout) and error.cpu:
                 # The same bytes would use up the same CPU again: permanent.
                 d.errback(smtp.DeliveryError(

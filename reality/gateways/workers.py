@@ -189,6 +189,8 @@ class WorkerPool:
         self.parse_cpu_limit = parse_cpu_limit
         self.parse_timeout = parse_timeout
         self.max_queue = max_queue
+        #: Jobs handed to a worker since the start (``reality_worker_jobs_total``).
+        self.submitted = 0
         self.argv = argv or [sys.executable, "-m", "reality.gateways.worker"]
         self.cost = cost or {}
         self.workers: list[_Worker] = []
@@ -236,6 +238,7 @@ class WorkerPool:
         if not self._running or not live or self.queued() >= self.max_queue:
             return fail(ServerBusy())
         worker = min(live, key=lambda w: len(w.pending))
+        self.submitted += 1
         self._next_id += 1
         message["id"] = self._next_id
         d: Deferred[Any] = Deferred()

@@ -182,6 +182,8 @@ class LagMonitor:
         self.clock = clock
         self.interval = interval
         self.samples: deque[float] = deque(maxlen=window)
+        #: Called with every sample (seconds late): metrics and health listen here.
+        self.observers: list[Callable[[float], object]] = []
         self._call: IDelayedCall | None = None
         self._due = 0.0
 
@@ -201,8 +203,21 @@ class LagMonitor:
         self._call = self.clock.call_later(self.interval, self._tick)
 
     def _tick(self) -> None:
-        self.samples.append(max(0.0, self.clock.seconds() - self._due))
+        lateness = max(0.0, self.clock.seconds() - self._due)
+        self.samples.append(lateness)
         self._schedule()
+        for observer in self.observers:
+            observer(lateness)
+
+    def overdue(self) -> float:
+        """How late the pending sample already is (0 when not yet due or not running).
+
+        After a stall, code that runs before the lag timer in the same turn
+        (an HTTP request) can see the stall through this.
+        """
+        if self._call is None:
+            return 0.0
+        return max(0.0, self.clock.seconds() - self._due)
 
     def percentile(self, fraction: float) -> float:
         """The lateness (seconds) at ``fraction`` (0.5, 0.99, ...) of the samples."""

@@ -1,4 +1,5 @@
-"""Every admin verb leaves exactly one line on the audit log, with who, what and target."""
+"""Every admin verb leaves exactly one line on the audit log, with who, what and target
+(besides the ``admin.command`` line every admin verb writes when typed)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,21 @@ def admin(make_world, join, caplog):
 
 
 def lines(caplog) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "reality.audit"]
+    return [r for r in caplog.records
+            if r.name == "reality.audit" and r.audit["event"] != "admin.command"]
+
+
+def test_every_admin_verb_typed_is_on_the_trail(admin):
+    """admin.command: who typed which admin verb with what, from where, before it runs
+    (the verb's own event follows it)."""
+    world, root, bob, caplog = admin
+    world.execute(root, "@kick bob being rude")
+    typed = [r.audit for r in caplog.records
+             if r.name == "reality.audit" and r.audit["event"] == "admin.command"]
+    assert typed == [
+        {"event": "admin.command", "who": "Root", "address": "203.0.113.5", "verb": "@kick",
+         "args": "bob being rude"},
+    ]
 
 
 def one(caplog, event: str) -> dict[str, object]:

@@ -55,6 +55,7 @@ from typing import Any, Protocol
 
 from attrs import frozen
 
+from reality.audit import audit
 from reality.game import markup
 from reality.game.events import Event, EventBuffer
 from reality.game.help import HelpIndex
@@ -469,8 +470,15 @@ def _contributed(
 
 
 def _dispatch(ctx: Context, verb: Verb, args: str) -> None:
-    if verb.admin and not ctx.player.admin:
-        raise Refusal(f"Only admins can use {verb.name}.")
+    if verb.admin:
+        # Every admin verb, whoever typed it and whatever it then does: the
+        # audit trail's "who tried what" (the verb's own event says what changed).
+        address = getattr(ctx.player.session, "peer_host", None)
+        allowed = bool(ctx.player.admin)
+        audit("admin.command", who=ctx.player.name, address=address, verb=verb.name,
+              args=args[:200] or None, allowed=None if allowed else "no")
+        if not allowed:
+            raise Refusal(f"Only admins can use {verb.name}.")
     ctx.verb = verb
     verb.handler(ctx, args)
 

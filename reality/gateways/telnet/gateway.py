@@ -137,6 +137,8 @@ class TelnetGateway(Factory):
         self.connections = Connections(max_per_address, max_connections, authenticator.bans)
         #: Lines of input run as game commands since the start.
         self.commands = 0
+        #: Counts and times commands (:class:`reality.gateways.metrics.Metrics`); None: not.
+        self.metrics: Any = None
         #: Sessions to write at the end of this reactor turn (see TelnetSession.flush).
         self._to_flush: list[TelnetSession] = []
         #: Seconds bystander output may be held (see OUTPUT_WINDOW).

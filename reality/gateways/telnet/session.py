@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Sequence
+from time import perf_counter
 from typing import Any, Protocol
 
 from reality.audit import audit
@@ -118,6 +119,8 @@ class SessionHost(Protocol):
     banner_wait: float
     #: Lines of input run as game commands since the start.
     commands: int
+    #: Where commands are counted and timed (:class:`reality.gateways.metrics.Metrics`), or None.
+    metrics: Any
 
     def banner(self, secure: bool = False) -> str:
         """What a new connection is greeted with (``secure``: it came over TLS)."""
@@ -219,6 +222,8 @@ class TelnetSession(TelnetProtocol):
         # output that arrives then starts on a new line.
         self._after_prompt = False
         self._flush_pending = False
+        # perf_counter() when the oldest command whose output is not written yet ran (0: none).
+        self._command_started = 0.0
         # In the gateway's list of sessions whose output waits for the window's end.
         self._output_held = False
         # Texts shown and not rendered yet (None once closed): see _spill.
@@ -368,6 +373,11 @@ class TelnetSession(TelnetProtocol):
             return
         self._spill()
         TelnetProtocol.flush(self)
+        started = self._command_started
+        if started:
+            # reality_command_duration_seconds: from the line to its output written.
+            self._command_started = 0.0
+            self.gateway.metrics.command_written(started)
         if self._closing or self._closed:
             return
         # Output went out: input held back for it may run now (and its
@@ -954,7 +964,13 @@ class TelnetSession(TelnetProtocol):
 
     def _handle(self, text: str) -> None:
         if self.state == "playing":
-            self.gateway.commands += 1
+            gateway = self.gateway
+            gateway.commands += 1
+            metrics = gateway.metrics
+            if metrics is not None:
+                metrics.command_line(text)
+                if not self._command_started:
+                    self._command_started = perf_counter()
             self.world.execute(self.player, text)
             if not self._closed:
                 self._refresh_room_info()

@@ -469,6 +469,9 @@ class HTTPChannel(Protocol):
                 address=host_of(self._peer),
                 what=f"{error.status} {error.reason}",
             )
+        else:
+            audit("input.malformed", service="http", address=host_of(self._peer),
+                  reason=f"{error.status} {error.reason}")
         head = self._head
         self._head = None
         self._continue_owed = False

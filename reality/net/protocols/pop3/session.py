@@ -549,6 +549,8 @@ class POP3Session(CommandSession[POP3Action]):
         self.errors += 1
         if self.errors >= self.settings.max_errors:
             log.info("POP3 %s: too many errors, closing", self.peer)
+            audit("input.malformed", service="pop3", address=host_of(self.peer),
+                  reason="too many errors")
             self._close_with(err("Too many errors, closing connection"))
 
     def _close_with(self, response: bytes) -> None:

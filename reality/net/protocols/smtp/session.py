@@ -323,6 +323,8 @@ class SMTPSession(CommandSession[SMTPAction]):
         if handler is not None:
             handler(self, command.argument)
         elif verb in _FOREIGN:
+            audit("input.malformed", service="smtp", address=host_of(self.peer),
+                  reason=f"{verb} command (another protocol)")
             self._close_with(Reply(421, "This is an SMTP server, not a web server", "4.7.0"))
         elif verb in _NOT_IMPLEMENTED:
             self._error(502, "5.5.1", f"{verb} not implemented")
@@ -600,6 +602,8 @@ class SMTPSession(CommandSession[SMTPAction]):
         self.errors += 1
         if self.errors >= self.settings.max_errors:
             log.info("SMTP %s: too many errors, closing", self.peer)
+            audit("input.malformed", service="smtp", address=host_of(self.peer),
+                  reason="too many errors")
             host = self.settings.hostname
             self._close_with(Reply(421, f"{host} Error: too many errors", "4.7.0"))
 
