@@ -555,7 +555,8 @@ class IMAPSession:
         if self.codec.pending_input:
             # The STARTTLS injection rule: bytes sent with the command would be
             # taken as if they had come over TLS. Refuse and hang up.
-            audit("starttls.injection", service="imap", address=host_of(self.peer))
+            audit("tls.injection", service="imap", address=host_of(self.peer),
+                  size=self.codec.buffered)
             self._out.append(f"{command.tag} BAD Commands pipelined after STARTTLS\r\n".encode())
             self._bye("STARTTLS injection refused")
             return
