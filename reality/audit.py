@@ -64,6 +64,7 @@ EVENTS: dict[str, tuple[int, tuple[str, ...]]] = {
     "admin.open": (INFO, ("who", "address", "room", "exit", "to")),
     "admin.unlink": (INFO, ("who", "address", "room", "exit", "to")),
     "admin.set": (INFO, ("who", "address", "target", "attribute", "value")),
+    "admin.bounce": (INFO, ("who", "address", "target")),
     # The server itself (who: "signal" or an admin's name).
     "server.start": (INFO, ("pid", "version", "ports")),
     "server.shutdown": (WARNING, ("who", "reason")),
@@ -77,6 +78,10 @@ EVENTS: dict[str, tuple[int, tuple[str, ...]]] = {
     "login.locked": (WARNING, ("address", "seconds")),
     "login.throttled": (WARNING, ("who", "address")),
     "login.banned": (WARNING, ("who", "address")),
+    # Resume tokens (docs/operations.md): one given to a closed session, one
+    # presented (result=ok: logged in without a password; refused).
+    "login.resume_issued": (INFO, ("who", "address", "seconds")),
+    "login.resume": (INFO, ("who", "address", "result")),
     # Mail.
     "smtp.relay_refused": (WARNING, ("who", "address", "target")),
     # Connections.

@@ -26,7 +26,12 @@ who someone is asks the same :class:`Authenticator`. It
   sign-ups alike;
 - changes passwords (``password``, :meth:`Authenticator.change_password`):
   the old one is checked like a login (and throttled like one), the new
-  one hashed in a worker.
+  one hashed in a worker;
+- issues and takes resume tokens (:meth:`Authenticator.issue_resume`,
+  :meth:`Authenticator.resume`; :mod:`reality.game.resume`): a connection
+  closed for an upgrade comes back logged in without its password, once,
+  within two minutes. A refused token counts as a failed login of its
+  address; a banned account or address is refused as at any login.
 
 ``ImmediateHasher`` does the same work inline with a tiny cost: it is for
 unit tests that drive the gateways with a fake clock.
@@ -46,6 +51,7 @@ from attrs import define, field
 from reality.audit import audit
 from reality.game import accounts
 from reality.game.bans import Ban, Bans
+from reality.game.resume import ResumeTokens
 from reality.game.store import Account, NameTaken, Store
 from reality.gateways.workers import ServerBusy
 from reality.net.defer import Deferred, Failure, fail, succeed
@@ -63,6 +69,7 @@ __all__ = [
     "LoginDelayed",
     "LoginFailed",
     "LoginThrottled",
+    "ResumeRefused",
     "ServerBusy",
     "SignupThrottled",
 ]
@@ -105,6 +112,13 @@ class LoginThrottled(AuthError):
             "Too many failed logins from your address. "
             f"Please try again in about {minutes} minute{'s' if minutes != 1 else ''}."
         )
+
+
+class ResumeRefused(AuthError):
+    """A resume token that is unknown, used already or expired (never saying which)."""
+
+    def __str__(self) -> str:
+        return "The way back into your session has expired; please log in again."
 
 
 class AccountBanned(AuthError):
@@ -488,8 +502,12 @@ class Authenticator:
         max_signups_per_hour: int = 0,
         reserved: Iterable[str] = (),
         bans: Bans | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
+        #: Resume tokens (hashed, in the store): see :meth:`resume`. Their
+        #: times are ``wall_clock``'s, since a token outlives the process.
+        self.resume_tokens = ResumeTokens(store, now=wall_clock)
         #: The bans in force (None: none are checked). The gateways' connection
         #: counters read it too, to refuse a banned address before any byte.
         self.bans = bans
@@ -595,6 +613,58 @@ class Authenticator:
             self._queued.discard(check)
             check.cancel()
 
+    def issue_resume(self, name: str, address: str | None = None) -> tuple[str, float]:
+        """A single-use resume token for account ``name``: ``(token, seconds valid)``.
+
+        Stored (hashed) before it returns; audited as ``login.resume_issued``.
+        """
+        token, lifetime = self.resume_tokens.issue(name)
+        audit("login.resume_issued", who=name, address=address, seconds=round(lifetime))
+        return token, lifetime
+
+    def resume(self, token: str, address: str) -> Deferred[Account]:
+        """The account ``token`` was issued for, logging in without a password.
+
+        Fails with ResumeRefused (unknown, used or expired: counted as a
+        failed login of ``address``, so tokens cannot be guessed faster
+        than passwords), LoginThrottled (the address is locked out: the
+        token is not even looked at, so it stays valid), AddressBanned or
+        AccountBanned (the token is spent). Decided at once: no hash to
+        compute, so nothing waits in a worker.
+        """
+        d = self._resume(token, address)
+        if self.on_login is not None:
+            d.add_both(self._login_done)
+        return d
+
+    def _resume(self, token: str, address: str) -> Deferred[Account]:
+        try:
+            self._check_address(address)
+        except AddressBanned as exc:
+            audit("login.banned", who=None, address=address)
+            return fail(exc)
+        try:
+            if not self.throttle.begin(address):
+                # Password checks from this address fill its slots: a token
+                # waits for nothing, it is refused like the surplus login.
+                raise LoginsBusy(1.0)
+        except LoginThrottled as exc:
+            audit("login.throttled", who=None, address=address)
+            return fail(exc)
+        key = self.resume_tokens.take(token) if isinstance(token, str) else None
+        account = self.store.get_account(key) if key is not None else None
+        if account is None:
+            audit("login.resume", who=None, address=address, result="refused")
+            self.throttle.end(address, ok=False)
+            return fail(ResumeRefused())
+        self.throttle.end(address, ok=True)
+        ban = self.bans.account(account.key) if self.bans is not None else None
+        if ban is not None:
+            audit("login.banned", who=account.name, address=address)
+            return fail(AccountBanned(ban))
+        audit("login.resume", who=account.name, address=address, result="ok")
+        return succeed(account)
+
     def authenticate(self, name: str, password: str, address: str) -> Deferred[Account]:
         """The account if ``password`` is right; else LoginFailed or LoginThrottled.
 
@@ -612,7 +682,7 @@ class Authenticator:
                 outcome = "banned"
             elif result.check(LoginThrottled):
                 outcome = "throttled"
-            elif result.check(LoginFailed):
+            elif result.check(LoginFailed, ResumeRefused):
                 outcome = "failed"
             else:
                 outcome = "error"

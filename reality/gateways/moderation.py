@@ -1,6 +1,6 @@
 """Moderation: bans and password changes, where the world meets every gateway.
 
-:class:`Moderation` adds four verbs to the world's playing set and makes
+:class:`Moderation` adds five verbs to the world's playing set and makes
 what they decide reach every protocol:
 
 ``password <old> <new>``
@@ -31,6 +31,14 @@ what they decide reach every protocol:
 ``@unban <player or address>``, ``@bans [text]``
     Lift a ban; list them (with who banned, when and why; ``text`` filters).
 
+``@bounce <player>``
+    Close the player's connection as a live upgrade closes one it cannot
+    carry over (TLS, WebSocket): a client that speaks GMCP is given a
+    resume token first (:meth:`~reality.gateways.telnet.session.TelnetSession.close_for_upgrade`),
+    so the web client and ``reality play`` reconnect and land logged in by
+    themselves. For an admin, a way to unstick a client; for the tests, the
+    upgrade's close without an upgrade. Audited as ``admin.bounce``.
+
 The bans themselves (:class:`~reality.game.bans.Bans`, persisted in the
 store) are the world's (``world.bans``); this module listens to them, so a
 ban added by any means (the verb, a test, a future tool) closes what it
@@ -47,7 +55,7 @@ from typing import Any
 
 from reality.audit import audit
 from reality.game import markup
-from reality.game.accounts import InvalidPassword, check_password
+from reality.game.accounts import InvalidPassword, check_password, could_be_name, name_key
 from reality.game.bans import ACCOUNT, Ban, Bans, Network, host_address, parse_network
 from reality.game.verbs.core import Context, Refusal
 from reality.game.world import World
@@ -113,6 +121,10 @@ class Moderation:
           " service). The reason is shown to them and in @bans.")
         r("@unban", self._unban, admin=True, category="admin",
           usage="@unban <player or address/CIDR>", help="Lift a ban.")
+        r("@bounce", self._bounce, admin=True, category="admin", usage="@bounce <player>",
+          help="Close a player's connection as a server upgrade would: the web client and"
+          " 'reality play' reconnect and log back in by themselves (other clients just"
+          " reconnect as usual).")
         r("@bans", self._list, admin=True, category="admin", usage="@bans [text]",
           help="List the bans: what, who banned it, when and why (only those containing"
           " text, if given).")
@@ -267,6 +279,24 @@ class Moderation:
               reason=reason or None)
         said = f" ({markup.escape(reason)})" if reason else ""
         ctx.tell(f"{markup.escape(shown)} is banned{said}.")
+
+    def _bounce(self, ctx: Context, args: str) -> None:
+        name = args.strip()
+        if not name:
+            raise Refusal("Usage: @bounce <player>")
+        victim = self.world.online.get(name_key(name)) if could_be_name(name) else None
+        if victim is None:
+            raise Refusal(f"{markup.escape(name)} is not connected.")
+        session = victim.session
+        close = getattr(session, "close_for_upgrade", None)
+        if close is None:
+            raise Refusal(f"{victim.name}'s connection cannot be bounced.")
+        audit("admin.bounce", who=ctx.player.name, address=self._address(ctx),
+              target=victim.name)
+        ctx.tell(f"You bounce {victim.name}: their client may reconnect by itself.")
+        message = "The server closed your connection for a moment; your client may reconnect."
+        # After the command: bouncing yourself must not cut this reply off.
+        ctx.after.append(lambda: close(message))
 
     def _display(self, ban: Ban) -> str:
         """A ban's target as people know it: the account's own spelling, an address."""

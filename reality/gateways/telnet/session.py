@@ -30,6 +30,15 @@ bystander's and, on a channel of ``crowd_size`` listeners or more, held
 for the gateway's crowd window: a line on ``chat`` reaches every player,
 and the writes, not the notes, are what it costs. GMCP clients also get
 each line as ``Comm.Channel.Text`` (:meth:`TelnetSession.send_channel_gmcp`).
+
+Resuming (docs/operations.md, "Resume tokens"): a connection that must be
+closed though its player did nothing (an upgrade cannot carry TLS or
+WebSocket into the new process; ``@bounce``) is closed with
+:meth:`TelnetSession.close_for_upgrade`, which first gives a GMCP client a
+single-use token (``Client.Resume {"token", "expires"}``). The client
+presents it on its next connection, before logging in, as GMCP
+``Client.Resume {"token"}`` and is logged in without its password (never
+as a typed command: a token must not sit in a terminal's scrollback).
 """
 
 from __future__ import annotations
@@ -46,7 +55,7 @@ from reality.game.login import LOGIN_WORDS, PROMPT, login_line
 from reality.game.store import NameTaken
 from reality.game.verbs.core import offered_words
 from reality.game.world import World
-from reality.gateways.auth import Authenticator, AuthError
+from reality.gateways.auth import Authenticator, AuthError, ResumeRefused
 from reality.gateways.connections import Connections
 from reality.gateways.gmcp import (
     MAX_SUPPORTS,
@@ -841,6 +850,10 @@ class TelnetSession(TelnetProtocol):
             self._supports_changed(name.rpartition(".")[2], data)
         elif name == "char.items.inv":
             self._refresh_inventory(always=True)
+        elif name == "client.resume":
+            token = data.get("token") if isinstance(data, dict) else None
+            if isinstance(token, str):
+                self._resume(token)
         elif package == "Comm.Channel.List" and self.player is not None:
             payload = encode_gmcp(package, channel_list(self.world, self.player))
             self.send_channel_gmcp(package, payload)
@@ -1039,11 +1052,49 @@ class TelnetSession(TelnetProtocol):
             self.send_prompt(PROMPT)
         self._drain_queue()
 
+    def _resume(self, token: str) -> None:
+        """GMCP ``Client.Resume``: log in with a resume token (only at the login step).
+
+        Anywhere else (playing, a password being checked, half-way through
+        the dialogue) it is passed over, and the token stays unspent.
+        """
+        if self._closed or self.state != "login":
+            return
+        if not self._greeted:
+            self._greet()  # the banner first, as for a line typed before it
+        self.state = "waiting"
+        d = self.gateway.authenticator.resume(token, self.peer_host)
+        self._check = d
+        d.add_callbacks(self._logged_in, self._login_failed, callback_args=(False,))
+
+    def close_for_upgrade(self, message: str) -> None:
+        """Close this connection as an upgrade must, so that its client comes back logged in.
+
+        A logged-in player whose client speaks GMCP (and wants
+        ``Client.Resume``: the web client and ``reality play`` do) is first
+        sent ``Client.Resume {"token": ..., "expires": seconds}`` (a
+        single-use token, stored hashed: :meth:`Authenticator.issue_resume`),
+        then ``message`` as the last line; then the connection is closed
+        cleanly (what is buffered is written first). Nobody logged in, or no
+        GMCP: just the message and the close. Closed already: nothing.
+        """
+        if self._closed or self.transport is None:
+            return
+        player = self.player
+        if self.state == "playing" and player is not None and self.gmcp_wants("Client.Resume"):
+            token, lifetime = self.gateway.authenticator.issue_resume(
+                player.name, self.peer_host
+            )
+            self.send_gmcp("Client.Resume", {"token": token, "expires": round(lifetime)})
+        self.disconnect(message)
+
     def _login_failed(self, failure: Failure) -> None:
         if self._closed:
             return
         self.state = "login"
         error = failure.value
+        if isinstance(error, ResumeRefused):
+            log.info("telnet: %s presented a resume token that is not valid", self.peer_host)
         if isinstance(error, (AuthError, InvalidName, InvalidPassword, NameTaken)):
             self.send_text(f"{error}\n")
         else:
