@@ -171,3 +171,49 @@ def test_play_in_the_browser(tmp_path):
             assert not errors, errors
         finally:
             driver.quit()
+
+
+def test_the_page_comes_back_logged_in_after_a_bounce(tmp_path):
+    """@bounce closes the page's socket as an upgrade would: the page keeps the
+    Client.Resume token, reconnects by itself and lands logged in, saying so in
+    its status line (role=status); nobody types a password again."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    with ServerProcess(tmp_path, expect=("telnet", "http"), admins=("Root",)) as server:
+        driver = _driver()
+        try:
+            driver.set_page_load_timeout(20)
+            driver.get(f"http://127.0.0.1:{server.ports['http']}/play")
+            output = driver.find_element(By.ID, "output")
+            command = driver.find_element(By.ID, "command")
+            status = driver.find_element(By.ID, "status")
+            room = driver.find_element(By.ID, "room-name")
+            text = lambda: output.text  # noqa: E731
+            _wait(lambda: "Type your character's name" in text(), "the banner")
+            command.send_keys("create Bouncy secret99" + Keys.ENTER)
+            _wait(lambda: room.text == "The Hall", "logged in")
+            command.send_keys("north" + Keys.ENTER)
+            _wait(lambda: room.text == "The Library", "the library")
+            assert status.get_attribute("role") == "status"
+
+            admin = server.telnet()
+            admin.command("connect Root secret")
+            reply = admin.command("@bounce Bouncy")
+            assert "You bounce Bouncy" in reply, reply
+            _wait(lambda: "Server upgraded; reconnecting" in text(), "the notice")
+            _wait(lambda: text().count("Type your character's name") >= 2, "a new connection")
+            _wait(lambda: status.text == "Reconnected: you are back in the game.",
+                  "landing logged in", timeout=20)
+            _wait(lambda: room.text == "The Library", "back where they were")
+            assert "Password" not in text()
+            command.send_keys("say back again" + Keys.ENTER)
+            _wait(lambda: 'You say, "back again"' in text(), "a command after resuming")
+            assert "please log in again" not in text()
+            driver.save_screenshot(str(tmp_path / "resumed.png"))
+            admin.close()
+            errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"
+                      and "/ws" not in e.get("message", "")]
+            assert not errors, errors
+        finally:
+            driver.quit()

@@ -232,6 +232,11 @@
     this.retries = 0;
     this.retryTimer = null;
     this.everConnected = false;
+    /* Client.Resume: {token, until (ms)} from the server before it closed us
+       for an upgrade. Kept in memory only (not sessionStorage): it is spent
+       on the next connection, and a reloaded page logs in as usual. */
+    this.resume = null;
+    this.resuming = false;
     this.roomId = null;
     this.mapLoaded = false;
     this.screenReader = false;
@@ -292,15 +297,28 @@
     socket.onclose = function (event) {
       if (self.socket !== socket) return;
       self.socket = null;
+      if (self.resume !== null && self.resume.until > Date.now()) {
+        self.lost("Server upgraded; reconnecting…", true);
+        return;
+      }
       var why = event.reason ? " (" + event.reason + ")" : "";
       self.lost("The connection to the game was lost" + why + ".");
     };
   };
 
-  Client.prototype.lost = function (message) {
+  Client.prototype.lost = function (message, resuming) {
     this.flushText();
     this.setMasked(false);
     this.promptEl.textContent = "";
+    if (resuming && this.retries === 0) {
+      // Closed by the server with a way back in: come back at once, quietly.
+      this.retries += 1;
+      this.renderer.note(message, "notice");
+      this.scroll(true);
+      this.setStatus(message, true);
+      this.retryTimer = setTimeout(this.connect.bind(this), 200);
+      return;
+    }
     var delay = Math.min(30, Math.pow(2, this.retries));
     this.retries += 1;
     this.renderer.note(message + " Reconnecting in " + delay + " s; press Reconnect to try now.", "notice");
@@ -340,7 +358,15 @@
         this.gmcp = true;
         this.sendCommand(DO, GMCP);
         this.sendGmcp("Core.Hello", { client: "Reality web client", version: "1" });
-        this.sendGmcp("Core.Supports.Set", ["Core 1", "Char 1", "Room 1"]);
+        this.sendGmcp("Core.Supports.Set", ["Core 1", "Char 1", "Room 1", "Client.Resume 1"]);
+        var resume = this.resume;
+        this.resume = null;
+        if (resume !== null && resume.until > Date.now()) {
+          // Over GMCP, never typed: the token is not shown or kept in any scrollback.
+          this.resuming = true;
+          this.setStatus("Server upgraded; logging you back in…", true);
+          this.sendGmcp("Client.Resume", { token: resume.token });
+        }
       } else if (option === EOR || option === SGA) this.sendCommand(DO, option);
       else this.sendCommand(DONT, option); // MCCP2 above all: a browser has no use for it
     } else if (verb === WONT) {
@@ -447,7 +473,16 @@
   // -- GMCP -> the side panel ----------------------------------------------------------
   Client.prototype.onGmcp = function (pkg, data) {
     var name = pkg.toLowerCase();
-    if (name === "room.info" || name === "char.status" || name === "char.name") this.loggedIn = true;
+    if (name === "room.info" || name === "char.status" || name === "char.name") {
+      this.loggedIn = true;
+      if (this.resuming) { this.resuming = false; this.setStatus("Reconnected: you are back in the game."); }
+    }
+    if (name === "client.resume" && data && typeof data.token === "string") {
+      var seconds = typeof data.expires === "number" ? data.expires : 60;
+      this.resume = { token: data.token, until: Date.now() + seconds * 1000 };
+      this.setStatus("Server upgraded; reconnecting…", true);
+      return;
+    }
     if (name === "room.info" && data && typeof data === "object") this.showRoom(data);
     else if (name === "char.status" && data && typeof data === "object") this.showStatus(data);
   };
