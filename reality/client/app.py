@@ -173,6 +173,7 @@ class PlayClient:
         self.connect_timeout = connect_timeout
         self.terminal = terminal if terminal is not None else os.environ.get("TERM", "ansi")
         self.state = ClientState(on_change=self._invalidate)
+        self.state.on_disconnected = self._disconnected
         self.reactor: AsyncioReactor | None = None
         self.output = output if output is not None else create_output()
         self._input = input
@@ -433,35 +434,76 @@ class PlayClient:
         self._size = size
         return client_config(self.terminal, bits, utf8, size)
 
-    async def connect(self) -> MudClientProtocol:
-        """Connect once; raises :class:`~reality.net.error.ConnectError` on failure."""
+    async def connect(self, resume_token: str | None = None) -> MudClientProtocol:
+        """Connect once; raises :class:`~reality.net.error.ConnectError` on failure.
+
+        ``resume_token`` (the server's ``Client.Resume``) is presented once
+        GMCP is agreed: the player lands logged in.
+        """
         assert self.reactor is not None
         self._connecting = True
         self.state.status = "connecting"
         self._invalidate()
         try:
             d = connect(self.reactor, self.host, self.port, self.state, self._config(),
-                        timeout=self.connect_timeout, tls=self.tls)
+                        timeout=self.connect_timeout, tls=self.tls,
+                        resume_token=resume_token)
             return await self.reactor.as_future(d)
         finally:
             self._connecting = False
             self._invalidate()
 
+    #: Seconds between the tries of an automatic reconnection (after an upgrade).
+    resume_delays = (0.2, 0.5, 1.0, 2.0, 4.0)
+
     def reconnect(self) -> None:
-        """Start connecting again (Enter on a dead connection)."""
+        """Start connecting again (Enter on a dead connection).
+
+        With a resume token from the server (it closed us for an upgrade),
+        present it: the player lands logged in.
+        """
         if self._connecting or self.state.is_connected:
             return
         self.state.info(f"*** Connecting to {self.host}:{self.port}...")
+        token = self.state.take_resume_token()
 
         async def attempt() -> None:
             try:
-                await self.connect()
+                await self.connect(token)
             except Exception as exc:
                 self.state.info(f"*** Could not connect: {_reason(exc)}.")
                 self.state.info("*** Press Enter to try again, or Ctrl-D to quit.")
 
         assert self.app is not None
         self.app.create_background_task(attempt())
+
+    def _disconnected(self) -> None:
+        """The connection ended: with a resume token, reconnect by ourselves.
+
+        A few tries, spaced out (the new server may take a moment to take
+        over the port), while the token is still valid; then Enter, as after
+        any other disconnection.
+        """
+        app = self.app
+        if self.state.resume_token is None or app is None or not app.is_running:
+            return
+        token = self.state.take_resume_token()
+        if token is None:
+            return
+
+        async def attempts() -> None:
+            for delay in self.resume_delays:
+                await asyncio.sleep(delay)
+                if self.state.is_connected or self._connecting:
+                    return
+                try:
+                    await self.connect(token)
+                    return
+                except Exception as exc:
+                    self.state.info(f"*** Could not connect yet: {_reason(exc)}.")
+            self.state.info("*** Press Enter to try again, or Ctrl-D to quit.")
+
+        app.create_background_task(attempts())
 
     def _before_render(self, app: Application[int]) -> None:
         size = self.output.get_size()

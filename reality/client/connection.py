@@ -10,7 +10,10 @@ server's negotiation as a good MUD client does:
 - NAWS (RFC 1073) with the real window size, and again on every resize
   (:meth:`MudClientProtocol.resize`);
 - CHARSET (RFC 2066): UTF-8;
-- GMCP: agreed, then ``Core.Hello`` and ``Core.Supports.Set`` are sent;
+- GMCP: agreed, then ``Core.Hello`` and ``Core.Supports.Set`` are sent,
+  and ``Client.Resume {"token"}`` when the connection was made with a
+  resume token (the server gave one as it closed the last connection for
+  an upgrade: the player lands logged in);
 - MCCP2: agreed; the codec inflates the stream;
 - ECHO (RFC 857): when the server says WILL ECHO it will not echo what we
   type (a password), so the client masks its input until WONT ECHO.
@@ -128,6 +131,8 @@ class MudClientProtocol(TelnetProtocol):
         self.partial = ""
         self.masked = False
         self.peer: Address | None = None
+        #: Sent as GMCP ``Client.Resume`` once GMCP is agreed, then forgotten.
+        self.resume_token: str | None = None
 
     # -- engine side ----------------------------------------------------------------
 
@@ -198,6 +203,9 @@ class MudClientProtocol(TelnetProtocol):
         elif side is Side.REMOTE and option == GMCP and enabled:
             self.send_gmcp("Core.Hello", {"client": "Reality", "version": __version__})
             self.send_gmcp("Core.Supports.Set", list(GMCP_SUPPORTS))
+            token, self.resume_token = self.resume_token, None
+            if token:
+                self.send_gmcp("Client.Resume", {"token": token})
 
     def line_too_long(self, length: int, limit: int) -> None:
         # The server role answers the peer; a client just says so locally.
@@ -222,8 +230,10 @@ class MudClientFactory(ClientFactory):
         *,
         tls: ssl.SSLContext | None = None,
         server_hostname: str | None = None,
+        resume_token: str | None = None,
     ) -> None:
         self.listener = listener
+        self.resume_token = resume_token
         self.config = config
         self.clock = clock
         self.tls = tls
@@ -233,6 +243,7 @@ class MudClientFactory(ClientFactory):
     def build_protocol(self, addr: Address) -> Any:  # the protocol, or TLS around it
         protocol = MudClientProtocol(self.listener, self.config, self.clock)
         protocol.factory = self
+        protocol.resume_token = self.resume_token
         if self.tls is None:
             return protocol
         # TLS from the first byte (the server's telnets port): the telnet
@@ -269,6 +280,7 @@ def connect(
     config: TelnetConfig | None = None,
     timeout: float = 10.0,
     tls: ssl.SSLContext | None = None,
+    resume_token: str | None = None,
 ) -> Deferred[MudClientProtocol]:
     """Connect to a MUD; the Deferred fires with the protocol or fails with the reason.
 
@@ -277,9 +289,12 @@ def connect(
     With ``tls`` (a client context, :func:`reality.net.tls.client_context`)
     the connection is TLS from the first byte, the certificate checked
     against ``host``; a failed handshake closes it with the reason shown.
+    ``resume_token`` (from the server's ``Client.Resume``) is presented once
+    GMCP is agreed, to log in without the password.
     """
     factory = MudClientFactory(
-        listener, config or client_config(), reactor, tls=tls, server_hostname=host
+        listener, config or client_config(), reactor, tls=tls, server_hostname=host,
+        resume_token=resume_token,
     )
     reactor.connect_tcp(host, port, factory, timeout=timeout)
     return factory.deferred

@@ -21,6 +21,7 @@ widgets lets tests check the client's behaviour without a terminal.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -71,6 +72,13 @@ class ClientState:
         self.protocol: Any = None
         self._after_prompt = False
         self.on_change = on_change
+        #: GMCP Client.Resume: the token the server gave before closing us for
+        #: an upgrade, and until when (time.monotonic()) it is worth using.
+        self.resume_token: str | None = None
+        self.resume_until = 0.0
+        #: Called after a disconnection, once the state says so (the app
+        #: reconnects by itself when a resume token is held).
+        self.on_disconnected: Callable[[], Any] | None = None
 
     def _changed(self) -> None:
         if self.on_change is not None:
@@ -137,6 +145,13 @@ class ClientState:
             verbs = _names(data.get("verbs"))
             if verbs:
                 self.verbs = verbs
+        elif package == "Client.Resume" and isinstance(data, dict):
+            token, expires = data.get("token"), data.get("expires", 60)
+            if isinstance(token, str) and token:
+                seconds = float(expires) if isinstance(expires, (int, float)) else 60.0
+                self.resume_token = token
+                self.resume_until = time.monotonic() + max(0.0, min(seconds, 3600.0))
+            return
         elif package == "Char.Name" and isinstance(data, dict):
             self.character = str(data.get("name", ""))
         elif package.startswith("Char.Items.") and isinstance(data, dict):
@@ -182,7 +197,20 @@ class ClientState:
         self.inventory = []
         self.status = "disconnected"
         self.info(f"*** Disconnected: {message}.")
-        self.info("*** Press Enter to reconnect, or Ctrl-D to quit.")
+        if self.resume_token is not None and time.monotonic() < self.resume_until:
+            self.info("*** The server is upgrading: reconnecting and logging you back in...")
+        else:
+            self.resume_token = None
+            self.info("*** Press Enter to reconnect, or Ctrl-D to quit.")
+        if self.on_disconnected is not None:
+            self.on_disconnected()
+
+    def take_resume_token(self) -> str | None:
+        """The resume token if it is still worth presenting (then forgotten), else None."""
+        token, self.resume_token = self.resume_token, None
+        if token is not None and time.monotonic() < self.resume_until:
+            return token
+        return None
 
     # -- completion ------------------------------------------------------------------------
 

@@ -325,3 +325,40 @@ def test_tab_completes_what_the_character_carries(tmp_path):
             assert await driver.quit() == 0
 
         run(scenario())
+
+
+def test_play_comes_back_logged_in_after_a_bounce(tmp_path):
+    """@bounce closes the client's connection as an upgrade would: ``reality play``
+    keeps the Client.Resume token, reconnects by itself and lands logged in where
+    it was, without the password being typed again."""
+    hist = tmp_path / "history"
+    with ServerProcess(tmp_path, admins=("Root",)) as server:
+        port = server.ports["telnet"]
+
+        async def scenario() -> None:
+            driver = Driver(port, hist)
+            client = await driver.start()
+            await driver.wait_for_text("Type your character's name")
+            await driver.line("create Player sesame123")
+            await until(lambda: client.state.room_name == "The Hall", "logged in")
+            await driver.line("north")
+            await until(lambda: client.state.room_name == "The Library", "the library")
+            first = client.state.protocol
+
+            admin = server.telnet()
+            admin.command("connect Root secret")
+            reply = admin.command("@bounce Player")
+            assert "You bounce Player" in reply, reply
+            await driver.wait_for_text("logging you back in")
+            await until(lambda: client.state.is_connected and client.state.protocol is not first,
+                        "the client to reconnect by itself")
+            await until(lambda: client.state.room_name == "The Library", "back in the library")
+            assert "please log in again" not in scrollback(client)
+            assert client.state.resume_token is None
+            await driver.line("say I am back")
+            await driver.wait_for_text('You say, "I am back"')
+            assert "Player" in admin.command("who")
+            admin.close()
+            assert await driver.quit() == 0
+
+        run(scenario())
