@@ -15,6 +15,10 @@ typed there is neither echoed into the scrollback nor kept in history;
 ``password <old> <new>`` are echoed with the passwords starred and are not
 kept either.
 
+After a close that came with GMCP ``Client.Resume`` (the server is
+upgrading, or an admin typed ``@bounce``) the client reconnects by itself
+and presents the token: the player lands logged in.
+
 Keys: Enter sends (or reconnects, when disconnected); Tab completes verbs,
 exits, names in the room and what you carry; Up/Down walk the history,
 Ctrl-R searches it (the line shows the match as you type; Enter takes it,
