@@ -594,3 +594,24 @@ def test_session_never_raises(commands, junk):
     out = feed(session, data + junk + b"\r\n")
     assert b"SERVERBUG" not in out
     session.release()
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(
+    letter=st.sampled_from([SIMPLE, MULTIPART, b"no header at all", b"\r\nbody only\r\n"]),
+    start=st.integers(0, 400),
+    length=st.integers(1, 400),
+)
+def test_whole_octets_read_without_parsing_equal_the_parsed_answer(letter, start, length):
+    """BODY.PEEK[] and RFC822 answered from the stored octets (the sync fast path) are the
+    same bytes as when the letter is parsed for another item of the same FETCH."""
+    session, store = logged_in()
+    store.deliver("alice", "INBOX", letter)
+    feed(session, b"x NOOP\r\n")
+    items = b"BODY.PEEK[] BODY.PEEK[]<%d.%d> RFC822.SIZE" % (start, length)
+    fast = feed(session, b"a FETCH 1 (" + items + b")\r\n")
+    parsed = feed(session, b"b FETCH 1 (ENVELOPE " + items + b")\r\n")
+    assert parsed.startswith(b"* 1 FETCH (ENVELOPE ")
+    body_at = parsed.index(b" BODY[] {")
+    rest = parsed[body_at + 1 : parsed.index(b"b OK")]
+    assert fast[: fast.index(b"a OK")] == b"* 1 FETCH (" + rest

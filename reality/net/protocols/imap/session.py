@@ -1020,7 +1020,9 @@ class IMAPSession:
         flags = self._flags[uid]
         parts: list[bytes] = []
         part: Part | None = None
-        if data is not None:
+        # The MIME structure is read only for items that need it: a mail
+        # app's sync asks BODY.PEEK[] (the octets as stored) of thousands.
+        if data is not None and any(_needs_structure(item) for item in state.items):
             cached = self._parsed
             if cached is not None and cached[0] == uid:
                 part = cached[1]
@@ -1039,6 +1041,18 @@ class IMAPSession:
                 parts.append(b"INTERNALDATE " + _internaldate(info.internaldate))
             elif name == "RFC822.SIZE":
                 parts.append(b"RFC822.SIZE %d" % info.size)
+            elif data is not None and part is None:
+                # Whole octets only (RFC822, BODY[] and BODY.PEEK[], maybe partial).
+                if name == "RFC822":
+                    parts.append(b"RFC822 " + literal(data))
+                elif name == "SECTION":
+                    whole = data
+                    label = item.label.encode()
+                    if item.partial is not None:
+                        start, length = item.partial
+                        whole = whole[start : start + length]
+                        label += b"<%d>" % start
+                    parts.append(label + b" " + literal(whole))
             elif part is not None and data is not None:
                 if name == "ENVELOPE":
                     parts.append(b"ENVELOPE " + envelope(part))
@@ -1520,3 +1534,14 @@ def run_sync(session: IMAPSession, actions: list[IMAPAction]) -> list[IMAPAction
         else:
             out.append(action)
     return out
+
+
+#: FETCH items answered from the stored octets alone, without the MIME structure.
+_WHOLE_OCTETS = frozenset({"FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE", "RFC822"})
+
+
+def _needs_structure(item: Any) -> bool:
+    """Whether a FETCH item needs the message parsed (headers, parts, envelope)."""
+    if item.name == "SECTION":
+        return bool(item.numbers) or bool(item.text)
+    return item.name not in _WHOLE_OCTETS
