@@ -377,7 +377,8 @@ class Server:
         figures = self.stats()
         ctx.tell(
             "{bold}Server statistics{/}\n"
-            f"uptime {figures['uptime']:.0f} s; {plural(int(figures['online']), 'player')}"
+            f"process {os.getpid()}; uptime {figures['uptime']:.0f} s;"
+            f" {plural(int(figures['online']), 'player')}"
             f" online; {plural(int(figures['connections']), 'connection')};"
             f" {plural(int(figures['commands']), 'command')}\n"
             f"tick lateness p50 {figures['lateness_p50_ms']:.2f} ms, "
