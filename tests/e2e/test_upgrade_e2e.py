@@ -119,13 +119,14 @@ def test_upgrade_keeps_telnet_players_and_never_refuses(tmp_path: Path) -> None:
         alice = RawTelnet(port, width=132)
         alice.expect("\n> ")
         alice.command("create Alice wonderland1")
-        bob = RawTelnet(port, width=60, ttype="DUMB")
+        bob = RawTelnet(port, width=60, ttype="DUMB", mccp=True)
         bob.expect("\n> ")
         bob.command("create Bobby builder12")
         seen = alice.command("look")
         assert "\x1b[" in seen, seen  # an XTERM-256COLOR terminal gets colour
         assert "\x1b[" not in bob.command("look")  # a dumb one does not
         alice.command("north")
+        assert bob.streams_started == 1 and bob.streams_ended == 0  # MCCP2 on
         commands_before = _metric(server.ports["http"], "reality_commands_total")
         assert commands_before >= 4
 
@@ -162,6 +163,8 @@ def test_upgrade_keeps_telnet_players_and_never_refuses(tmp_path: Path) -> None:
         assert words in wide, wide
         narrow = bob.command(f"say {words}")
         assert words not in narrow and "\x1b[" not in narrow, narrow
+        # MCCP2: the old stream ended cleanly and the new process started another.
+        assert bob.streams_ended == 1 and bob.streams_started == 2
 
         # The SMTP transaction finishes on the old process; the letter is kept.
         code, _ = smtp.data(b"Subject: across\r\n\r\nSent during an upgrade.\r\n")

@@ -9,21 +9,28 @@ from __future__ import annotations
 
 import socket
 import time
+import zlib
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
-TTYPE, NAWS = 24, 31
+TTYPE, NAWS, MCCP2 = 24, 31, 86
 
 
 class RawTelnet:
     """One connection; :meth:`expect` reads until a text arrives (bounded)."""
 
     def __init__(self, port: int, *, width: int = 132, height: int = 40,
-                 ttype: str = "XTERM-256COLOR", timeout: float = 10.0) -> None:
+                 ttype: str = "XTERM-256COLOR", timeout: float = 10.0,
+                 mccp: bool = False) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.width, self.height, self.ttype = width, height, ttype.encode()
         self.timeout = timeout
         self.text = bytearray()
         self._pending = b""
+        #: With ``mccp``: accept MCCP2; count the compressed streams started and ended.
+        self.mccp = mccp
+        self._inflater: zlib._Decompress | None = None
+        self.streams_started = 0
+        self.streams_ended = 0
 
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)
@@ -40,10 +47,26 @@ class RawTelnet:
             self.send(bytes([IAC, WILL, TTYPE]))
         elif verb == DO:
             self.send(bytes([IAC, WONT, option]))
+        elif verb == WILL and option == MCCP2 and self.mccp:
+            self.send(bytes([IAC, DO, MCCP2]))
         elif verb == WILL:
             self.send(bytes([IAC, DONT, option]))
 
     def _feed(self, data: bytes) -> None:
+        if self._inflater is not None:
+            inflater = self._inflater
+            plain = inflater.decompress(data)
+            if inflater.eof:
+                # The stream ended cleanly (Z_FINISH): what follows is plain.
+                self._inflater = None
+                self.streams_ended += 1
+                self._feed_plain(plain)
+                self._feed(inflater.unused_data)
+                return
+            data = plain
+        self._feed_plain(data)
+
+    def _feed_plain(self, data: bytes) -> None:
         data = self._pending + data
         self._pending = b""
         i, n = 0, len(data)
@@ -77,6 +100,12 @@ class RawTelnet:
                 if payload[:2] == bytes([TTYPE, 1]):
                     self.send(bytes([IAC, SB, TTYPE, 0]) + self.ttype + bytes([IAC, SE]))
                 i = end + 2
+                if payload[:1] == bytes([MCCP2]):
+                    # Everything after IAC SB MCCP2 IAC SE is a zlib stream.
+                    self.streams_started += 1
+                    self._inflater = zlib.decompressobj()
+                    self._feed(data[i:])
+                    return
             else:
                 i += 2
 

@@ -307,13 +307,14 @@ class TelnetSession(TelnetProtocol):
         from reality.net.protocols.telnet.events import TextLine
 
         self._spill()
+        codec_state = self.codec.export_state()  # before the stream ends: it says it was on
         self.codec.end_compression()
         TelnetProtocol.flush(self)
         queued = list(self._queued)
         queued += [e.text for e in self._events if type(e) is TextLine]
         player = self.player
         state: dict[str, Any] = {
-            "codec": self.codec.export_state(),
+            "codec": codec_state,
             "player": player.name if player is not None and self.state == "playing" else None,
             "capability": self.capability,
             "width": self.width,
