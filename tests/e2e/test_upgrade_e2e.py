@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.serverproc import ROOT, ServerProcess
-from tests.e2e.upgradeclient import RawTelnet
+from serverproc import ROOT, ServerProcess
+from terminal import Tmux
+from upgradeclient import RawTelnet
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGUSR2"), reason="POSIX only")
 
@@ -150,9 +151,13 @@ def test_upgrade_keeps_telnet_players_and_never_refuses(tmp_path: Path) -> None:
         new_pid = int(pid_file.read_text())
         assert new_pid != old_pid
 
+        for client in (admin, bob):
+            client.drain()
         alice.send(b"way there\r\n")
-        said = alice.expect("\n> ")
-        assert "halfway there" in said, said
+        said = alice.expect("halfway there")  # one line: "say half" + "way there"
+        assert "You say" in said, said
+        alice.expect("\n> ")
+        alice.drain()
         # The same sockets answer, from the new process.
         assert _pid_of(admin.command("@stats")) == new_pid
         here = alice.command("look")
@@ -244,4 +249,47 @@ def test_upgrade_to_broken_code_leaves_the_old_process_serving(tmp_path: Path) -
         assert _pid_of(admin.command("@stats")) == old_pid
         admin.close()
     finally:
+        server.kill()
+
+
+def _tintin() -> str | None:
+    found = shutil.which("tt++")
+    if found is None and os.access("/usr/games/tt++", os.X_OK):
+        found = "/usr/games/tt++"
+    return found
+
+
+@pytest.mark.skipif(_tintin() is None, reason="TinTin++ (tt++) is not installed")
+def test_tintin_keeps_playing_across_an_upgrade(tmp_path: Path) -> None:
+    """TinTin++ (MCCP2, NAWS, TTYPE/MTTS, GMCP on) under tmux: same session, new process."""
+    pid_file = tmp_path / "reality.pid"
+    tmux = Tmux(columns=110, rows=45)
+    server = ServerProcess(tmp_path, extra=("--pid-file", str(pid_file)))
+    server.start()
+    new_pid = 0
+    try:
+        old_pid = server.proc.pid  # type: ignore[union-attr]
+        tmux.start(f"cd {tmp_path} && HOME={tmp_path} TERM=xterm {_tintin()}")
+        tmux.wait_for("T I N T I N")
+        tmux.keys(f"#session s 127.0.0.1 {server.ports['telnet']}", "Enter")
+        tmux.wait_for("create <name> <password>")
+        tmux.keys("create Tina secret12", "Enter")
+        tmux.wait_for("Welcome to Tiny Test World, Tina!")
+        tmux.keys("north", "Enter")
+        tmux.wait_for("Dusty shelves.")
+        os.kill(old_pid, signal.SIGUSR2)
+        tmux.wait_for(SHIMMER, timeout=30)
+        _wait(lambda: pid_file.exists() and pid_file.read_text().strip() != str(old_pid),
+              what="the new process's pid file")
+        new_pid = int(pid_file.read_text())
+        assert server.proc.wait(timeout=20) == 0  # type: ignore[union-attr]
+        tmux.keys("say still here", "Enter")
+        tmux.wait_for('You say, "still here"')
+        tmux.keys("look", "Enter")
+        screen = tmux.wait_for("Exits: south")
+        assert "#SESSION 's' DIED" not in screen, screen
+    finally:
+        tmux.kill()
+        if new_pid:
+            _kill_pid(new_pid)
         server.kill()

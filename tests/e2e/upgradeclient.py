@@ -130,6 +130,22 @@ class RawTelnet:
         del self.text[:cut]
         return got
 
+    def drain(self, seconds: float = 0.3) -> str:
+        """Read for ``seconds`` and forget it all (a prompt sent again, others' comings)."""
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            self.sock.settimeout(remaining)
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                break
+            if not data:
+                break
+            self._feed(data)
+        got = bytes(self.text).decode("utf-8", "replace")
+        self.text.clear()
+        return got
+
     def command(self, line: str, until: str = "\n> ") -> str:
         self.line(line)
         return self.expect(until)
