@@ -19,7 +19,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from serverproc import ROOT, ServerProcess
 from terminal import Tmux
 from upgradeclient import RawTelnet
