@@ -148,6 +148,9 @@ class Upgrader:
         """Start an upgrade; None if it is under way, else why not."""
         if self.phase != "idle":
             return "an upgrade is already under way"
+        successor = getattr(self.server, "successor", None)
+        if successor is not None and successor.control is not None:
+            return "this process is still taking over from the previous one"
         self.reply = reply
         self.requester = who if who != "signal" else None
         self.server.ops.notifier.reloading()
@@ -473,7 +476,7 @@ class Successor:
         while self.control is not None:
             control = self.control
             try:
-                data, fds, _flags, _addr = socket.recv_fds(control, 1 << 20, 4)
+                data, fds, _flags, _addr = socket.recv_fds(control, MAX_MESSAGE + 4096, 4)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:

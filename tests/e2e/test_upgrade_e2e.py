@@ -122,6 +122,10 @@ def test_upgrade_keeps_telnet_players_and_never_refuses(tmp_path: Path) -> None:
         bob = RawTelnet(port, width=60, ttype="DUMB", mccp=True)
         bob.expect("\n> ")
         bob.command("create Bobby builder12")
+        carol = RawTelnet(port)  # half-way through the login dialogue
+        carol.expect("\n> ")
+        carol.line("Carol")
+        carol.expect("(y/n)")
         seen = alice.command("look")
         assert "\x1b[" in seen, seen  # an XTERM-256COLOR terminal gets colour
         assert "\x1b[" not in bob.command("look")  # a dumb one does not
@@ -143,7 +147,7 @@ def test_upgrade_keeps_telnet_players_and_never_refuses(tmp_path: Path) -> None:
         alice.send(b"say half")  # half a line, finished after the upgrade
 
         os.kill(old_pid, signal.SIGUSR2)
-        for client in (admin, alice, bob):
+        for client in (admin, alice, bob, carol):
             client.expect(SHIMMER, timeout=30)
         _wait(lambda: pid_file.exists() and pid_file.read_text().strip() != str(old_pid),
               what="the new process's pid file")
@@ -152,6 +156,8 @@ def test_upgrade_keeps_telnet_players_and_never_refuses(tmp_path: Path) -> None:
 
         for client in (admin, bob):
             client.drain()
+        carol.line("y")  # the dialogue carries on where it was
+        carol.expect("assword", timeout=10)
         alice.send(b"way there\r\n")
         said = alice.expect("halfway there")  # one line: "say half" + "way there"
         assert "You say" in said, said
@@ -187,7 +193,7 @@ def test_upgrade_keeps_telnet_players_and_never_refuses(tmp_path: Path) -> None:
         assert ok > 20 and refused == 0, out
         hammer = None
         assert _pid_of(admin.command("@stats")) == new_pid
-        for client in (admin, alice, bob):
+        for client in (admin, alice, bob, carol):
             client.close()
     finally:
         if hammer is not None:

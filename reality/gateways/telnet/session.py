@@ -77,6 +77,10 @@ log = logging.getLogger("reality.gateways.telnet")
 __all__ = ["LOGIN_WORDS", "PROMPT", "RoomLog", "SessionHost", "TelnetSession"]
 
 
+#: The login dialogue's states a code upgrade carries over (reality.game.login).
+LOGIN_STATES = ("login", "confirm", "password", "new_password", "repeat_password")
+
+
 class RoomLog:
     """What a room's bystanders heard in one output window, noted once.
 
@@ -326,6 +330,12 @@ class TelnetSession(TelnetProtocol):
             "queued": queued,
             "unparsed": bytes(self._held).hex(),
             "after_prompt": self._after_prompt,
+            # The login dialogue where it stands (a name asked, a password
+            # typed once): carried on a private socketpair, never logged.
+            "login": None if self.state in ("playing", "waiting", "closed") else {
+                "state": self.state, "name": self.pending_name,
+                "password": self.pending_password,
+            },
         }
         sock, unsent = self.transport.detach()  # type: ignore[attr-defined]
         state["unsent"] = unsent.hex()
@@ -381,11 +391,16 @@ class TelnetSession(TelnetProtocol):
         )
         self._gmcp_on = self.codec.gmcp_enabled
         name = state.get("player")
+        login = state.get("login")
         if name:
             self.state = "playing"
             self.player = self.world.resume(str(name), self)
+        elif isinstance(login, dict) and login.get("state") in LOGIN_STATES:
+            self.state = str(login["state"])
+            self.pending_name = login.get("name")
+            self.pending_password = login.get("password")
         self.show(self.UPGRADE_LINE)
-        if self.state != "playing" or state.get("after_prompt"):
+        if self.state == "login" or (self.state == "playing" and state.get("after_prompt")):
             self.send_prompt(PROMPT)
         self._reset_idle()
         self._queued.extend(str(line) for line in state.get("queued", ()))
