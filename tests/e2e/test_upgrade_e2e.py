@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import smtplib
+import socket
 import subprocess
 import sys
 import time
@@ -298,3 +299,46 @@ def test_tintin_keeps_playing_across_an_upgrade(tmp_path: Path) -> None:
         if new_pid:
             _kill_pid(new_pid)
         server.kill()
+
+
+def test_systemd_hears_reloading_then_the_new_main_pid(tmp_path: Path) -> None:
+    """A fake NOTIFY_SOCKET: RELOADING=1 from the old process, MAINPID=<new> READY=1 from the
+    new one, and no STOPPING=1 from the old one as it hands over."""
+    path = str(tmp_path / "notify.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(path)
+    listener.settimeout(10)
+    os.environ["NOTIFY_SOCKET"] = path
+    try:
+        server = ServerProcess(tmp_path, extra=("--pid-file", str(tmp_path / "reality.pid")))
+        server.start()
+    finally:
+        del os.environ["NOTIFY_SOCKET"]
+    new_pid = 0
+    try:
+        old_pid = server.proc.pid  # type: ignore[union-attr]
+        assert "READY=1" in listener.recv(4096).decode()
+        os.kill(old_pid, signal.SIGUSR2)
+        messages = []
+        while not any("MAINPID=" in m for m in messages):
+            messages.append(listener.recv(4096).decode())
+        assert "RELOADING=1" in messages[0], messages
+        match = re.search(r"MAINPID=(\d+)", messages[-1])
+        assert match and "READY=1" in messages[-1], messages
+        new_pid = int(match.group(1))
+        assert new_pid != old_pid
+        assert server.proc.wait(timeout=20) == 0  # type: ignore[union-attr]
+        listener.settimeout(0.5)
+        later = []
+        try:
+            while True:
+                later.append(listener.recv(4096).decode())
+        except TimeoutError:
+            pass
+        assert not any("STOPPING=1" in m for m in later), later
+        assert (tmp_path / "reality.pid").read_text().strip() == str(new_pid)
+    finally:
+        if new_pid:
+            _kill_pid(new_pid)
+        server.kill()
+        listener.close()
