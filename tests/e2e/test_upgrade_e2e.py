@@ -85,6 +85,15 @@ def _log_until(server: ServerProcess, text: str, timeout: float = 30.0) -> None:
         server.read_line(remaining)
 
 
+def _successor(pid_file: Path, old_pid: int) -> int:
+    """The new process's pid from the pid file (0: none yet): a failed test must stop it too."""
+    try:
+        pid = int(pid_file.read_text())
+    except (OSError, ValueError):
+        return 0
+    return pid if pid != old_pid else 0
+
+
 def _kill_pid(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGTERM)
@@ -200,6 +209,7 @@ def test_upgrade_keeps_telnet_players_and_never_refuses(tmp_path: Path) -> None:
         if hammer is not None:
             hammer.kill()
             hammer.wait(timeout=10)
+        new_pid = new_pid or _successor(pid_file, server.proc.pid)  # type: ignore[union-attr]
         if new_pid:
             _kill_pid(new_pid)
         server.kill()
@@ -296,6 +306,7 @@ def test_tintin_keeps_playing_across_an_upgrade(tmp_path: Path) -> None:
         assert "#SESSION 's' DIED" not in screen, screen
     finally:
         tmux.kill()
+        new_pid = new_pid or _successor(pid_file, server.proc.pid)  # type: ignore[union-attr]
         if new_pid:
             _kill_pid(new_pid)
         server.kill()
@@ -338,6 +349,8 @@ def test_systemd_hears_reloading_then_the_new_main_pid(tmp_path: Path) -> None:
         assert not any("STOPPING=1" in m for m in later), later
         assert (tmp_path / "reality.pid").read_text().strip() == str(new_pid)
     finally:
+        old = server.proc.pid  # type: ignore[union-attr]
+        new_pid = new_pid or _successor(tmp_path / "reality.pid", old)
         if new_pid:
             _kill_pid(new_pid)
         server.kill()
