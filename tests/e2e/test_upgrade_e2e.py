@@ -277,7 +277,7 @@ def _tintin() -> str | None:
 
 @pytest.mark.skipif(_tintin() is None, reason="TinTin++ (tt++) is not installed")
 def test_tintin_keeps_playing_across_an_upgrade(tmp_path: Path) -> None:
-    """TinTin++ (MCCP2, NAWS, TTYPE/MTTS, GMCP on) under tmux: same session, new process."""
+    """TinTin++ under tmux (its own negotiation: NAWS, TTYPE/MTTS...): same session, new process."""
     pid_file = tmp_path / "reality.pid"
     tmux = Tmux(columns=110, rows=45)
     server = ServerProcess(tmp_path, extra=("--pid-file", str(pid_file)))
