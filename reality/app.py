@@ -61,6 +61,7 @@ from reality.net.tls import TLSConfigError, TLSContexts
 from reality.ops import OpsService
 from reality.settings import Settings
 from reality.systemd import Notifier
+from reality.upgrade import ENV_LISTEN, Successor, Upgrader, inherited_listeners
 
 log = logging.getLogger("reality")
 
@@ -140,6 +141,18 @@ class Server:
     ) -> None:
         self.settings = settings
         self.reactor = reactor
+        #: The world file as loaded at start (an upgrade's new process reloads
+        #: the world's state with it once the old one has saved).
+        self.definition = definition
+        #: Every listening port's service, in the order they open.
+        self.listeners: list[TCPServer] = []
+        #: Set by the old process of an upgrade once it has handed over.
+        self.upgraded = False
+        #: Listening sockets inherited from the process this one upgrades.
+        self._inherited = inherited_listeners()
+        os.environ.pop(ENV_LISTEN, None)
+        #: This process's side of the upgrade that started it, or None.
+        self.successor = Successor.from_environ(self)
         self.shutdown_message: str | None = None
         self.gateways: list[Gateway] = []
         self.addresses: dict[str, Address] = {}
@@ -169,6 +182,12 @@ class Server:
         self.world.on_shutdown = self.shutdown
         self.lag = LagMonitor(reactor)
         self.started = reactor.seconds()
+        self.world.verbs.register(
+            "@reload", self._reload_verb, admin=True, usage="@reload",
+            help="Upgrade the server's code without dropping anyone: a new process starts"
+            " from the code and world file on disk and takes over every telnet player.",
+            category="admin",
+        )
         self.world.verbs.register(
             "@stats", self._stats_verb, admin=True, usage="@stats [reset]",
             help="Show the server's health: players, commands, tick lateness, memory.",
@@ -229,6 +248,8 @@ class Server:
         #: (every port listens by then) and the first to stop.
         self.ops = OpsService(self, notifier)
         self.ops.set_service_parent(self.app)
+        #: @reload and SIGUSR2: the code upgrade (reality.upgrade).
+        self.upgrader = Upgrader(self)
 
     def _gateway(self, kind: type[_G]) -> _G:
         for gateway in self.gateways:
@@ -279,10 +300,13 @@ class Server:
             if on_listening is not None:
                 on_listening(address)
 
+        fd = self._inherited.pop(service, None)
+        sock = socket.socket(fileno=fd) if fd is not None else None
         server = TCPServer(
-            self.reactor, port, factory, self.settings.bind, on_listening=listening
+            self.reactor, port, factory, self.settings.bind, on_listening=listening, sock=sock
         )
         server.set_name(service)
+        self.listeners.append(server)
         server.set_service_parent(self.app)
         return server
 
@@ -329,6 +353,22 @@ class Server:
             "rss_kib": _rss_kib(),
         }
 
+    def _reload_verb(self, ctx: Any, args: str) -> None:
+        player = ctx.player
+        world = self.world
+        assert player is not None
+        key, show = player.key, player.show
+
+        def reply(text: str) -> None:
+            if world.online.get(key) is player:
+                show(text)
+
+        reason = self.upgrader.start(player.name, reply)
+        if reason is None:
+            ctx.tell("Upgrading: a new server process is starting from the code on disk.")
+        else:
+            ctx.tell(f"Cannot upgrade now: {reason}.")
+
     def _stats_verb(self, ctx: Any, args: str) -> None:
         if args.strip().lower() == "reset":
             self.lag.samples.clear()
@@ -337,7 +377,8 @@ class Server:
         figures = self.stats()
         ctx.tell(
             "{bold}Server statistics{/}\n"
-            f"uptime {figures['uptime']:.0f} s; {plural(int(figures['online']), 'player')}"
+            f"process {os.getpid()}; uptime {figures['uptime']:.0f} s;"
+            f" {plural(int(figures['online']), 'player')}"
             f" online; {plural(int(figures['connections']), 'connection')};"
             f" {plural(int(figures['commands']), 'command')}\n"
             f"tick lateness p50 {figures['lateness_p50_ms']:.2f} ms, "

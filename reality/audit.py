@@ -68,7 +68,7 @@ EVENTS: dict[str, tuple[int, tuple[str, ...]]] = {
     # The server itself (who: "signal" or an admin's name).
     "server.start": (INFO, ("pid", "version", "ports")),
     "server.shutdown": (WARNING, ("who", "reason")),
-    "server.reload": (WARNING, ("who", "address", "result", "reason")),
+    "server.reload": (WARNING, ("who", "result", "reason", "pid", "connections")),
     "server.backup": (INFO, ("target", "result", "reason")),
     "world.load": (INFO, ("target", "rooms", "result")),
     # Accounts (never a password: who changed theirs, and from where).

@@ -467,6 +467,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "export-world":
         return export_world(args)
     if args.command == "serve":
+        from reality.upgrade import set_serve_argv
+
+        set_serve_argv(list(argv) if argv is not None else sys.argv[1:])
         return serve(args)
     if args.command == "admin":
         return admin(args)

@@ -156,9 +156,13 @@ class OpsService(Service):
     def start_service(self) -> None:
         super().start_service()
         settings = self.server.settings
-        if settings.pid_file:
+        successor = getattr(self.server, "successor", None)
+        if settings.pid_file and successor is None:
             self.write_pid_file(settings.pid_file)
         self.on_signal(signal.SIGUSR1, logs.reopen)
+        upgrader = getattr(self.server, "upgrader", None)
+        if upgrader is not None and hasattr(signal, "SIGUSR2"):
+            self.on_signal(signal.SIGUSR2, lambda: upgrader.start("signal"))
         if self.backups is not None:
             self.backups.start()
         interval = self.notifier.watchdog_interval()
@@ -170,14 +174,23 @@ class OpsService(Service):
         audit("world.load", target=settings.world, rooms=len(getattr(world, "rooms", ())),
               result="ok")
         audit("server.start", pid=os.getpid(), version=__version__, ports=ports)
-        self.notifier.ready(f"serving ({ports})")
+        if successor is not None:
+            # An upgrade's new process: systemd hears MAINPID= and READY=1, and
+            # the pid file is written, once the connections are ours.
+            successor.ready()
+        else:
+            self.notifier.ready(f"serving ({ports})")
 
     def stop_service(self) -> None:
         super().stop_service()
-        self.notifier.stopping()
-        message = self.server.shutdown_message
-        audit("server.shutdown", who="admin" if message is not None else "signal",
-              reason=message)
+        if getattr(self.server, "upgraded", False):
+            # The new process is the service now: no STOPPING=1 for it.
+            audit("server.shutdown", who="upgrade", reason="handed over to a new process")
+        else:
+            self.notifier.stopping()
+            message = self.server.shutdown_message
+            audit("server.shutdown", who="admin" if message is not None else "signal",
+                  reason=message)
         if self._watchdog is not None and self._watchdog.active():
             self._watchdog.cancel()
         self._watchdog = None

@@ -719,6 +719,49 @@ class World:
         self.changed("online", key)
         return player
 
+    def resume(self, name: str, session: Session) -> Player:
+        """Bring a player back with a session carried over from another process (an upgrade).
+
+        Quietly: the player never left, so nobody hears them arrive and
+        they are not greeted again. They are put in the room the old
+        process saved (it checkpointed before handing the connection over).
+        """
+        key = name_key(name)
+        if key in self.online:
+            return self.connect(name, session)
+        player = self._player(key)
+        if player is None:
+            raise UnknownAccount(f"no account named {name!r}")
+        player.admin = self.is_admin(key)
+        player.session = session
+        session.attach(player)
+        player.connected_at = self.wall()
+        room = self.rooms.get(player.room_id or "") or self.start_room
+        self.players[key] = player
+        self.online[key] = player
+        self._online_version += 1
+        self.move(player, room, action="connect", check=False)
+        self.changed("online", key)
+        return player
+
+    def hand_off(self, player: Player) -> None:
+        """The player's connection went to another process (an upgrade): forget them here.
+
+        Nothing is saved (the world was checkpointed before the handover,
+        and the other process owns the database from now on) and nobody
+        is told: for everyone else the player is still there.
+        """
+        if self.online.get(player.key) is not player:
+            return
+        room = player.location
+        if isinstance(room, Room):
+            room.leave(player)
+        player.location = None
+        player.session = None
+        del self.online[player.key]
+        self._online_version += 1
+        self._dirty_players.discard(player)
+
     def _welcome(self, player: Player) -> None:
         session = player.session
         if session is None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -27,9 +28,9 @@ from types import FrameType
 from typing import Any
 
 from reality.net.defer import Deferred, Failure, deferred_list, maybe_deferred
-from reality.net.interfaces import IClientFactory, IProcessProtocol, IProtocolFactory
+from reality.net.interfaces import IClientFactory, IProcessProtocol, IProtocol, IProtocolFactory
 from reality.net.process import Process
-from reality.net.tcp import Connector, Port
+from reality.net.tcp import Connector, Port, Server, _address
 from reality.net.timers import DelayedCall, TimerQueue
 
 log = logging.getLogger("reality.net.reactor")
@@ -123,6 +124,27 @@ class ReactorBase:
         p = Port(self, port, factory, interface, backlog)
         p.start_listening()
         return p
+
+    def adopt_tcp_port(self, sock: socket.socket, factory: IProtocolFactory) -> Port:
+        """Listen on a socket already bound and listening (inherited from another process).
+
+        A code upgrade's new process takes over the old one's ports this way:
+        the socket never closes, so no connection attempt is refused.
+        """
+        p = Port(self, 0, factory, sock=sock)
+        p.start_listening()
+        return p
+
+    def adopt_tcp_connection(self, sock: socket.socket, protocol: IProtocol) -> Server:
+        """Run ``protocol`` on a connected socket received from another process.
+
+        ``protocol.make_connection`` is called as for an accepted connection.
+        """
+        sock.setblocking(False)
+        peer = _address(sock.family, sock.getpeername())
+        transport = Server(self, sock, protocol, peer)
+        transport._start()
+        return transport
 
     def connect_tcp(
         self, host: str, port: int, factory: IClientFactory, timeout: float = 30

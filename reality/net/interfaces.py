@@ -37,6 +37,7 @@ every module may import this one without a cycle.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -295,6 +296,14 @@ class IReactorTCP(Protocol):
         self, port: int, factory: IProtocolFactory, interface: str = "", backlog: int = 511
     ) -> IListeningPort:
         """Listen on ``interface:port``; raises ``CannotListenError`` if it cannot."""
+        ...
+
+    def adopt_tcp_port(self, sock: socket.socket, factory: IProtocolFactory) -> IListeningPort:
+        """Listen on a socket already bound and listening (inherited across an upgrade)."""
+        ...
+
+    def adopt_tcp_connection(self, sock: socket.socket, protocol: IProtocol) -> ITransport:
+        """Run ``protocol`` on a connected socket received from another process."""
         ...
 
     def connect_tcp(

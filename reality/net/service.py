@@ -14,6 +14,7 @@ the services once the reactor runs and stops them in the reactor's
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -153,8 +154,12 @@ class TCPServer(Service):
         interface: str = "",
         backlog: int = 511,
         on_listening: Callable[[Address], Any] | None = None,
+        *,
+        sock: socket.socket | None = None,
     ) -> None:
         self.reactor = reactor
+        #: A listening socket to adopt instead of binding (a code upgrade's).
+        self.sock = sock
         self.port_number = port
         self.factory = factory
         self.interface = interface
@@ -165,9 +170,13 @@ class TCPServer(Service):
 
     def start_service(self) -> None:
         """Open the port (raises CannotListenError when it cannot)."""
-        self.port = port = self.reactor.listen_tcp(
-            self.port_number, self.factory, interface=self.interface, backlog=self.backlog
-        )
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            self.port = port = self.reactor.adopt_tcp_port(sock, self.factory)
+        else:
+            self.port = port = self.reactor.listen_tcp(
+                self.port_number, self.factory, interface=self.interface, backlog=self.backlog
+            )
         self.address = address = port.get_host()
         Service.start_service(self)
         if self.on_listening is not None:

@@ -341,6 +341,27 @@ class Connection:
             return "a connection"
         return f"{peer.host}:{peer.port}"
 
+    def detach(self) -> tuple[socket.socket, bytes]:
+        """Hand the socket over: stop watching it and forget it, without closing it.
+
+        For a code upgrade: the caller passes the descriptor to another
+        process (``socket.send_fds``) and closes its own copy, and the TCP
+        connection lives on there. The protocol is not told (it is
+        being handed over, not lost).
+        Returns the socket and the output the kernel had not taken yet,
+        which the other process must write first.
+        """
+        self.disconnected = True
+        self.disconnecting = True
+        self.connected = False
+        call, self._close_call = self._close_call, None
+        if call is not None and call.active():
+            call.cancel()
+        self.reactor.remove_all(self.fileno)
+        unsent = bytes(self._buffer or b"")
+        self._buffer = None
+        return self.socket, unsent
+
     def abort_connection(self) -> None:
         """Close the connection now, dropping anything still buffered."""
         if self.disconnected:
@@ -464,8 +485,13 @@ class Port:
         factory: IProtocolFactory,
         interface: str = "",
         backlog: int = 511,
+        *,
+        sock: socket.socket | None = None,
     ) -> None:
         self.reactor = reactor
+        #: A socket already bound and listening to adopt instead of binding
+        #: one (inherited across a code upgrade: no connection is refused).
+        self._adopt = sock
         self.port = port
         self.factory = factory
         self.interface = interface
@@ -484,17 +510,25 @@ class Port:
         self._reported = False  # a "cannot accept" line awaits its "accepting again"
 
     def start_listening(self) -> None:
-        """Open, bind and listen; raises CannotListenError on failure."""
+        """Open, bind and listen (or adopt the socket given); CannotListenError on failure."""
         family = _family_for(self.interface)
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.interface, self.port))
-            sock.listen(self.backlog)
-            sock.setblocking(False)
-        except OSError as exc:
-            sock.close()
-            raise error.CannotListenError(self.interface, self.port, exc) from exc
+        if self._adopt is not None:
+            sock, self._adopt = self._adopt, None
+            family = sock.family
+            try:
+                sock.setblocking(False)
+            except OSError as exc:
+                raise error.CannotListenError(self.interface, self.port, exc) from exc
+        else:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((self.interface, self.port))
+                sock.listen(self.backlog)
+                sock.setblocking(False)
+            except OSError as exc:
+                sock.close()
+                raise error.CannotListenError(self.interface, self.port, exc) from exc
         self.socket = sock
         self._address = _address(family, sock.getsockname())
         self.listening = True

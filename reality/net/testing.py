@@ -386,6 +386,18 @@ class MemoryReactor:
         factory.do_start()
         return FakePort(record, Address("TCP", interface or "0.0.0.0", port))
 
+    def adopt_tcp_port(self, sock: Any, factory: IProtocolFactory) -> FakePort:
+        """Record an adopted listening socket as a listen on its port."""
+        try:
+            port = int(sock.getsockname()[1])
+        except (OSError, AttributeError):
+            port = 0
+        return self.listen_tcp(port, factory)
+
+    def adopt_tcp_connection(self, sock: Any, protocol: Any) -> Any:
+        """Not supported in memory: tests of the handover use real sockets."""
+        raise NotImplementedError("MemoryReactor cannot adopt a socket")
+
     def connect_tcp(
         self, host: str, port: int, factory: IClientFactory, timeout: float = 30
     ) -> FakeConnector:

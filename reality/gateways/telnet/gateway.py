@@ -179,6 +179,27 @@ class TelnetGateway(Factory):
                   reason=_AUDIT_REASONS.get(reason, "per-service"))
         return reason
 
+    def adopt(self, sock: Any, state: dict[str, Any]) -> TelnetSession:
+        """Carry on a connection a previous process handed over (a code upgrade).
+
+        ``state`` is what :meth:`TelnetSession.hand_over` gave there; the
+        session runs on this process's reactor from now on.
+        """
+        session = TelnetSession(self, resume=state)
+        session.factory = self
+        self.clock.adopt_tcp_connection(sock, session)
+        return session
+
+    def handover_sessions(self) -> tuple[list[TelnetSession], list[TelnetSession]]:
+        """Open sessions as (those that can cross to a new process, those that cannot)."""
+        crossing: list[TelnetSession] = []
+        staying: list[TelnetSession] = []
+        for session in self.connections.matching(lambda host: True):
+            if not isinstance(session, TelnetSession):
+                continue
+            (crossing if session.can_hand_over else staying).append(session)
+        return crossing, staying
+
     def websocket_session(self, config: TelnetConfig) -> TelnetSession:
         """A session for a player over WebSocket, with its own ``config`` (no MCCP there)."""
         session = TelnetSession(self, config)

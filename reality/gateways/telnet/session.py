@@ -86,6 +86,10 @@ log = logging.getLogger("reality.gateways.telnet")
 __all__ = ["LOGIN_WORDS", "PROMPT", "RoomLog", "SessionHost", "TelnetSession"]
 
 
+#: The login dialogue's states a code upgrade carries over (reality.game.login).
+LOGIN_STATES = ("login", "confirm", "password", "new_password", "repeat_password")
+
+
 class RoomLog:
     """What a room's bystanders heard in one output window, noted once.
 
@@ -205,7 +209,12 @@ class TelnetSession(TelnetProtocol):
     #: Whether GMCP is agreed (kept by option_changed: read once per channel line).
     _gmcp_on: bool = False
 
-    def __init__(self, gateway: SessionHost, config: TelnetConfig | None = None) -> None:
+    def __init__(
+        self, gateway: SessionHost, config: TelnetConfig | None = None,
+        *, resume: dict[str, Any] | None = None,
+    ) -> None:
+        # ``resume``: the state of a connection carried over from another
+        # process (:meth:`hand_over` there); see :meth:`_resume_connection`.
         # ``config``: the gateway's, unless the connection needs its own (no
         # MCCP over WebSocket: reality.gateways.websocket).
         super().__init__(gateway.telnet_config if config is None else config, gateway.clock)
@@ -247,10 +256,15 @@ class TelnetSession(TelnetProtocol):
         self._greeted = False
         self._first_read = True
         self._banner_call: Any = None
+        self._resume = resume
 
     # -- connection ------------------------------------------------------------------
 
     def connection_made(self) -> None:
+        if self._resume is not None:
+            state, self._resume = self._resume, None
+            self._resume_connection(state)
+            return
         super().connection_made()
         self.peer_host = self.transport.get_peer().host
         self.gateway.connections.add(self, self.peer_host)
@@ -264,6 +278,145 @@ class TelnetSession(TelnetProtocol):
             self._banner_call = self.clock.call_later(wait, self._greet)
         else:
             self._greet()
+
+    #: The one line a player sees when a code upgrade carried them to a new process.
+    UPGRADE_LINE = "{bright_cyan}The world shimmers, and steadies.{/}"
+
+    @property
+    def can_hand_over(self) -> bool:
+        """Whether this connection can cross to another process (plain TCP, no client MCCP).
+
+        TLS and WebSocket keep state in this process's memory (keys, frames)
+        that no descriptor carries; a client-side zlib stream cannot be
+        restarted from our end.
+        """
+        transport = self.transport
+        return (
+            not self._closed
+            and not self._closing
+            and callable(getattr(transport, "detach", None))
+            and not getattr(transport, "tls_active", False)
+            and not self.codec.decompressing
+        )
+
+    def quiesce(self) -> None:
+        """Stop reading and running this connection's commands (a handover is coming)."""
+        transport = self.transport
+        if transport is not None:
+            transport.pause_reading()
+        call, self._drain_call = self._drain_call, None
+        if call is not None and call.active():
+            call.cancel()
+
+    def hand_over(self) -> tuple[Any, dict[str, Any]]:
+        """Give up the connection to another process: ``(socket, state)``.
+
+        Output still held is written out first; an MCCP2 stream is ended
+        (the new process starts another); what the kernel had not taken is
+        in the state (``unsent``) for the new process to write first. The
+        player leaves this world without a word or a save
+        (:meth:`World.hand_off`): for everyone else they never left.
+        """
+        from reality.net.protocols.telnet.events import TextLine
+
+        self._spill()
+        codec_state = self.codec.export_state()  # before the stream ends: it says it was on
+        self.codec.end_compression()
+        TelnetProtocol.flush(self)
+        queued = list(self._queued)
+        queued += [e.text for e in self._events if type(e) is TextLine]
+        player = self.player
+        state: dict[str, Any] = {
+            "codec": codec_state,
+            "player": player.name if player is not None and self.state == "playing" else None,
+            "capability": self.capability,
+            "width": self.width,
+            "height": self.height,
+            "client_name": self.client_name,
+            "screen_reader": self.screen_reader,
+            "gmcp_client": list(self.gmcp_client) if self.gmcp_client else None,
+            "gmcp_supports": self.gmcp_supports,
+            "queued": queued,
+            "unparsed": bytes(self._held).hex(),
+            "after_prompt": self._after_prompt,
+            # The login dialogue where it stands (a name asked, a password
+            # typed once): carried on a private socketpair, never logged.
+            "login": None if self.state in ("playing", "waiting", "closed") else {
+                "state": self.state, "name": self.pending_name,
+                "password": self.pending_password,
+            },
+        }
+        sock, unsent = self.transport.detach()  # type: ignore[attr-defined]
+        state["unsent"] = unsent.hex()
+        self._closed = True
+        self._closing = True
+        self._heard = None
+        for name in ("_idle", "_login_deadline", "_banner_call", "_drain_call"):
+            call = getattr(self, name)
+            setattr(self, name, None)
+            if call is not None and call.active():
+                call.cancel()
+        self._queued.clear()
+        self._held.clear()
+        self._events.clear()
+        self.gateway.connections.discard(self)
+        if player is not None:
+            self.player = None
+            self.world.hand_off(player)
+        self.state = "closed"
+        self.transport = None  # type: ignore[assignment]
+        return sock, state
+
+    def _resume_connection(self, state: dict[str, Any]) -> None:
+        """Carry on a connection another process handed over (a code upgrade).
+
+        What the old process had not sent goes first, then (if it
+        compressed) a new MCCP2 stream; the player is back in their room
+        without a login, sees :data:`UPGRADE_LINE`, and what they had typed
+        (half a line included) carries on.
+        """
+        unsent = bytes.fromhex(state.get("unsent", ""))
+        if unsent:
+            self.transport.write(unsent)
+        self.resume_state = state["codec"]
+        try:
+            TelnetProtocol.connection_made(self)
+        finally:
+            self.resume_state = None
+        self.peer_host = self.transport.get_peer().host
+        self.gateway.connections.add(self, self.peer_host)
+        self._greeted = True
+        self._first_read = False
+        self.capability = str(state.get("capability", PLAIN_TEXT))
+        self.width = int(state.get("width", 80))
+        self.height = int(state.get("height", 24))
+        self.client_name = str(state.get("client_name", ""))
+        self.screen_reader = bool(state.get("screen_reader", False))
+        hello = state.get("gmcp_client")
+        self.gmcp_client = (str(hello[0]), str(hello[1])) if hello else None
+        supports = state.get("gmcp_supports")
+        self.gmcp_supports = (
+            {str(k): int(v) for k, v in supports.items()} if isinstance(supports, dict) else None
+        )
+        self._gmcp_on = self.codec.gmcp_enabled
+        name = state.get("player")
+        login = state.get("login")
+        if name:
+            self.state = "playing"
+            self.player = self.world.resume(str(name), self)
+        elif isinstance(login, dict) and login.get("state") in LOGIN_STATES:
+            self.state = str(login["state"])
+            self.pending_name = login.get("name")
+            self.pending_password = login.get("password")
+        self.show(self.UPGRADE_LINE)
+        if self.state == "login" or (self.state == "playing" and state.get("after_prompt")):
+            self.send_prompt(PROMPT)
+        self._reset_idle()
+        self._queued.extend(str(line) for line in state.get("queued", ()))
+        self._held += bytes.fromhex(state.get("unparsed", ""))
+        if self._queued:
+            self._drain_queue()
+        self._pump()
 
     def _greet(self) -> None:
         """Send the banner and the first prompt: once, as soon as the client is known.

@@ -79,6 +79,7 @@ from reality.net.protocols.telnet.options import (
     TTYPE,
     WILL,
     WONT,
+    Mtts,
     charset_key,
     decode_charset_request,
     decode_gmcp,
@@ -292,6 +293,60 @@ class TelnetCodec:
     def gmcp_enabled(self) -> bool:
         """True when GMCP was agreed in either direction."""
         return self.local_enabled(GMCP) or self.remote_enabled(GMCP)
+
+    # -- handing a connection to another process --------------------------------------
+
+    def export_state(self) -> dict[str, Any]:
+        """What a new process needs to carry on this connection, JSON-ready.
+
+        Option states (both sides), the agreed charset, the window size, the
+        terminal type, the unfinished input line and whether output was
+        compressed. A zlib stream cannot cross: the caller ends it
+        (:meth:`end_compression`) and the new codec starts a new one, as
+        MCCP2 allows (:meth:`restore_state`). Input compressed by the
+        client (``decompressing``) cannot be carried at all.
+        """
+        terminal = self.terminal_type
+        return {
+            "options": self._options.export(),
+            "charset": self.charset,
+            "window_size": list(self.window_size) if self.window_size is not None else None,
+            "terminal": None if terminal is None else {
+                "names": list(terminal.names), "client": terminal.client,
+                "terminal": terminal.terminal,
+                "mtts": None if terminal.mtts is None else int(terminal.mtts),
+            },
+            "line": bytes(self._line).hex(),
+            "after_cr": self._after_cr,
+            "compressing": self._deflater is not None,
+            "ttype_names": list(self._ttype_names),
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Carry on a connection another process's codec exported (instead of :meth:`start`).
+
+        Nothing is negotiated again; if the old codec compressed, a new
+        MCCP2 stream starts (``IAC SB MCCP2 IAC SE``, then zlib).
+        """
+        self._options.restore(state["options"])
+        self.charset = state.get("charset")
+        size = state.get("window_size")
+        self.window_size = (int(size[0]), int(size[1])) if size else self.window_size
+        terminal = state.get("terminal")
+        if terminal:
+            names = tuple(str(n) for n in terminal.get("names", ()))
+            mtts = terminal.get("mtts")
+            self.terminal_type = TerminalType(
+                names, str(terminal.get("client", "")), str(terminal.get("terminal", "")),
+                None if mtts is None else Mtts(int(mtts)),
+            )
+        line = bytes.fromhex(state.get("line", ""))
+        self._line = bytearray(line)
+        self._line_len = len(line)
+        self._after_cr = bool(state.get("after_cr", False))
+        self._ttype_names = [str(n) for n in state.get("ttype_names", ())]
+        if state.get("compressing"):
+            self.start_compression()
 
     # -- output -------------------------------------------------------------------
 

@@ -104,6 +104,10 @@ class TelnetProtocol(Protocol):
     max_unsent_output: int = 1024 * 1024
     #: Input parsed at once while output flows (the rest waits unparsed).
     input_chunk: int = 4096
+    #: A connection carried on from another process (a code upgrade): the
+    #: codec state it exported (:meth:`TelnetCodec.export_state`), restored
+    #: at connection_made instead of sending our offers again.
+    resume_state: dict[str, Any] | None = None
 
     _HOOKS = _hook_table()
 
@@ -138,7 +142,10 @@ class TelnetProtocol(Protocol):
         self._read_paused = False
         self._pumping = False
         self._flood_hold = None
-        self.codec.start()
+        if self.resume_state is not None:
+            self.codec.restore_state(self.resume_state)
+        else:
+            self.codec.start()
         self.flush()
 
     def data_received(self, data: bytes) -> None:

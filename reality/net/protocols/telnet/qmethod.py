@@ -143,6 +143,25 @@ class OptionStates:
         """True if the peer refused our request to enable ``option`` on ``side``."""
         return option in (self._refused_local if side is Side.LOCAL else self._refused_remote)
 
+    def export(self) -> dict[str, object]:
+        """Both sides' states and the refusals, JSON-ready (a code upgrade carries them)."""
+        return {
+            "us": self._us.hex(),
+            "him": self._him.hex(),
+            "refused_local": sorted(self._refused_local),
+            "refused_remote": sorted(self._refused_remote),
+        }
+
+    def restore(self, state: dict[str, object]) -> None:
+        """Take the states :meth:`export` gave (another process's, for the same connection)."""
+        us, him = bytes.fromhex(str(state["us"])), bytes.fromhex(str(state["him"]))
+        if len(us) != 256 or len(him) != 256:
+            raise ValueError("option states must cover 256 options")
+        self._us[:] = us
+        self._him[:] = him
+        self._refused_local = {int(o) for o in state.get("refused_local", ())}  # type: ignore[attr-defined]
+        self._refused_remote = {int(o) for o in state.get("refused_remote", ())}  # type: ignore[attr-defined]
+
     def step(self, side: Side, option: int, what: QInput) -> tuple[int, bool, bool]:
         """Run one transition: ``(verb to send or 0, enabled before, enabled after)``.
 
