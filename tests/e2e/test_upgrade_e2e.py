@@ -355,3 +355,80 @@ def test_systemd_hears_reloading_then_the_new_main_pid(tmp_path: Path) -> None:
             _kill_pid(new_pid)
         server.kill()
         listener.close()
+
+
+def _imap_line(sock: socket.socket, tag: bytes, timeout: float = 10.0) -> bytes:
+    """Read until the tagged answer ``tag`` (or the close); everything read."""
+    sock.settimeout(timeout)
+    data = b""
+    while not re.search(rb"(^|\r\n)" + re.escape(tag) + rb" (OK|NO|BAD)", data):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_upgrade_closes_websocket_and_imap_cleanly_and_the_web_player_resumes(
+    tmp_path: Path,
+) -> None:
+    """What cannot cross the process boundary is told and closed cleanly: a WebSocket player
+    gets a resume token, the line and a clean close, then lands logged in on the new process
+    with the token alone; an IMAP session gets ``* BYE`` (issues 17 and 18)."""
+    from wsclient import WSPlayer
+
+    pid_file = tmp_path / "reality.pid"
+    server = ServerProcess(tmp_path, extra=("--pid-file", str(pid_file)),
+                           expect=("telnet", "http", "imap"))
+    server.start()
+    new_pid = 0
+    try:
+        old_pid = server.proc.pid  # type: ignore[union-attr]
+        web = WSPlayer(server.ports["http"])
+        assert "Welcome" in web.command("create Webby secret99")
+        web.command("north")
+
+        imap = socket.create_connection(("127.0.0.1", server.ports["imap"]), timeout=10)
+        assert _imap_line(imap, b"*").startswith(b"* OK")
+        imap.sendall(b"a LOGIN Webby secret99\r\n")
+        assert b"a OK" in _imap_line(imap, b"a")
+        imap.sendall(b"b SELECT INBOX\r\n")
+        assert b"b OK" in _imap_line(imap, b"b")
+
+        os.kill(old_pid, signal.SIGUSR2)
+        token = web.gmcp_named("Client.Resume", timeout=30)["token"]
+        said = web.closed_with(timeout=30)
+        assert "upgrade" in said.lower() or "shimmer" in said.lower(), said
+        imap.settimeout(30)
+        rest = b""
+        while True:
+            chunk = imap.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+        assert rest.startswith(b"* BYE"), rest
+        imap.close()
+
+        _wait(lambda: pid_file.exists() and pid_file.read_text().strip() != str(old_pid),
+              what="the new process's pid file")
+        new_pid = int(pid_file.read_text())
+        # The web client's way back: a new socket, GMCP Client.Resume, no password.
+        again = WSPlayer(server.ports["http"])
+        assert again.codec.send_gmcp("Client.Resume", {"token": token}), again.raw[:200]
+        again.ws.send(again.codec.data_to_send())
+        back = again.expect("Library", timeout=15)
+        assert "Webby" in back or "Library" in back, back
+        assert "Library" in again.command("look")
+        # The token was single use.
+        third = WSPlayer(server.ports["http"])
+        third.codec.send_gmcp("Client.Resume", {"token": token})
+        third.ws.send(third.codec.data_to_send())
+        assert "please log in again" in third.expect("please log in again", timeout=15)
+        for player in (again, third):
+            player.close()
+        assert server.proc.wait(timeout=20) == 0  # type: ignore[union-attr]
+    finally:
+        new_pid = new_pid or _successor(pid_file, server.proc.pid)  # type: ignore[union-attr]
+        if new_pid:
+            _kill_pid(new_pid)
+        server.kill()

@@ -256,13 +256,13 @@ class TelnetSession(TelnetProtocol):
         self._greeted = False
         self._first_read = True
         self._banner_call: Any = None
-        self._resume = resume
+        self._resume_state = resume
 
     # -- connection ------------------------------------------------------------------
 
     def connection_made(self) -> None:
-        if self._resume is not None:
-            state, self._resume = self._resume, None
+        if self._resume_state is not None:
+            state, self._resume_state = self._resume_state, None
             self._resume_connection(state)
             return
         super().connection_made()
