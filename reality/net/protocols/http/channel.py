@@ -192,6 +192,7 @@ class HTTPChannel(Protocol):
         self._stream_call: IDelayedCall | None = None
         self._eof = False  # the client has closed its sending side
         self._switched: IProtocol | None = None  # the protocol after a 101
+        self._first_read = True
 
     # -- Protocol hooks ------------------------------------------------------------
 
@@ -220,6 +221,20 @@ class HTTPChannel(Protocol):
                     left = self._linger_until - self.clock.seconds()
                     self._linger_timer.reset(max(0.0, min(_LINGER_QUIET, left)))
             return
+        if self._first_read and data:
+            self._first_read = False
+            if data[0] == 0x16:
+                # A TLS ClientHello on the plain port (https:// to the http
+                # port): no request line starts with byte 0x16, and the
+                # client could not read a plain 400. Close now rather than
+                # at the header timer.
+                address = host_of(self.transport)
+                log.info("http %s: TLS handshake on the plain port; closing", address)
+                audit("connection.refused", service="http", address=address,
+                      reason="tls-on-plain")
+                self._closing = True
+                self.transport.abort_connection()
+                return
         self._last_activity = self.clock.seconds()
         queue = self._queue
         parser = self._parser
