@@ -49,6 +49,7 @@ from typing import IO, Any
 
 from reality.audit import audit
 from reality.game.accounts import name_key
+from reality.game.things import plural
 
 __all__ = [
     "CLOSE_MESSAGE",
@@ -547,4 +548,4 @@ class Successor:
             player = server.world.online.get(name_key(self.requester))
             if player is not None:
                 player.show(f"{{green}}Upgrade complete:{{/}} process {pid} now runs the world"
-                            f" ({self.adopted} connections carried over).")
+                            f" ({plural(self.adopted, 'connection')} carried over).")
