@@ -679,19 +679,7 @@ class World:
             self._welcome(player)
             return player
 
-        player = self._player(key)
-        if player is None:
-            # The gateway authenticates first; a player without an account
-            # could never be saved, so refuse loudly instead.
-            raise UnknownAccount(f"no account named {name!r}: create it before connecting")
-        player.admin = self.is_admin(key)
-        player.session = session
-        session.attach(player)
-        player.connected_at = self.wall()
-        room = self.rooms.get(player.room_id or "") or self.start_room
-        self.players[key] = player
-        self.online[key] = player
-        self._online_version += 1
+        player, room = self._bring_online(name, key, session)
         self._dirty_players.add(player)
         # Written by the next checkpoint: a burst of logins must not cost a
         # disk sync each on the reactor's loop.
@@ -729,9 +717,22 @@ class World:
         key = name_key(name)
         if key in self.online:
             return self.connect(name, session)
+        player, room = self._bring_online(name, key, session)
+        self.move(player, room, action="connect", check=False)
+        self.changed("online", key)
+        return player
+
+    def _bring_online(self, name: str, key: str, session: Session) -> tuple[Player, Room]:
+        """The player of ``key`` attached to ``session`` and counted online; and their room.
+
+        What a login and an upgrade's resume share; the caller puts the
+        player in the room (loudly or quietly).
+        """
         player = self._player(key)
         if player is None:
-            raise UnknownAccount(f"no account named {name!r}")
+            # The gateway authenticates first; a player without an account
+            # could never be saved, so refuse loudly instead.
+            raise UnknownAccount(f"no account named {name!r}: create it before connecting")
         player.admin = self.is_admin(key)
         player.session = session
         session.attach(player)
@@ -740,9 +741,7 @@ class World:
         self.players[key] = player
         self.online[key] = player
         self._online_version += 1
-        self.move(player, room, action="connect", check=False)
-        self.changed("online", key)
-        return player
+        return player, room
 
     def hand_off(self, player: Player) -> None:
         """The player's connection went to another process (an upgrade): forget them here.

@@ -55,8 +55,6 @@ import attrs
 
 from reality.audit import audit
 from reality.gateways.connections import BANNED, refusal_message
-from reality.net import error
-from reality.net.defer import Failure
 from reality.net.interfaces import IReactorTime, ITransport
 from reality.net.protocol import Address
 from reality.net.protocols.http import Request, Response
@@ -330,10 +328,16 @@ class BridgedTransport:
         return getattr(self.inner, name)
 
 
-class BridgedHandler(WebSocketHandler):
-    """A session over a :class:`TelnetBridge` (gmcp and terminal): messages to and from it."""
+class BridgedHandler(ByteStreamHandler):
+    """A session over a :class:`TelnetBridge` (gmcp and terminal): messages to and from it.
+
+    Closing and flow control are :class:`ByteStreamHandler`'s; what differs
+    is the transport (the bridge turns telnet into the subprotocol's
+    messages) and the way a client's messages reach the session.
+    """
 
     def __init__(self, session: TelnetSession, subprotocol: str) -> None:
+        super().__init__(session)
         self.session = session
         self.subprotocol = subprotocol
         self.bridge: TelnetBridge | None = None
@@ -355,21 +359,6 @@ class BridgedHandler(WebSocketHandler):
             bridge.from_client_gmcp(message.text)  # type: ignore[union-attr]
         else:
             bridge.from_client_text(message.text)  # type: ignore[union-attr]
-
-    def connection_closed(self, code: int | None, reason: str) -> None:
-        exc: Exception
-        if code in (1000, 1001, None):
-            exc = error.ConnectionDone(f"WebSocket closed ({code}) {reason}".rstrip())
-        else:
-            exc = error.ConnectionLost(f"WebSocket closed ({code}) {reason}".rstrip())
-        self.session.connected = False
-        self.session.connection_lost(Failure(exc))
-
-    def pause_writing(self) -> None:
-        self.session.pause_writing()
-
-    def resume_writing(self) -> None:
-        self.session.resume_writing()
 
 
 class GameSocket:
