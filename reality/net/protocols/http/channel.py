@@ -294,17 +294,7 @@ class HTTPChannel(Protocol):
                 log.exception("Unhandled error in %r.connection_lost", switched)
         self._closed = True
         self._closing = True
-        for timer in (
-            self._header_timer,
-            self._idle_timer,
-            self._linger_timer,
-            self._stream_call,
-            self._body_timer,
-        ):
-            if timer is not None and timer.active():
-                timer.cancel()
-        self._header_timer = self._idle_timer = self._linger_timer = self._stream_call = None
-        self._body_timer = None
+        self._cancel_timers()
         for slot in self._queue:
             self._close_stream(slot)
         self._queue.clear()
@@ -639,10 +629,8 @@ class HTTPChannel(Protocol):
             self._parser.upgrade_declined()
         return False
 
-    def _switch(self, protocol: IProtocol) -> None:
-        """Hand the connection to ``protocol``: HTTP is over on it."""
-        self._closing = True
-        self._switched = protocol
+    def _cancel_timers(self) -> None:
+        """Stop every timer of the HTTP exchange (the connection ends, or is switched)."""
         for timer in (
             self._header_timer,
             self._idle_timer,
@@ -654,6 +642,12 @@ class HTTPChannel(Protocol):
                 timer.cancel()
         self._header_timer = self._idle_timer = self._linger_timer = self._stream_call = None
         self._body_timer = None
+
+    def _switch(self, protocol: IProtocol) -> None:
+        """Hand the connection to ``protocol``: HTTP is over on it."""
+        self._closing = True
+        self._switched = protocol
+        self._cancel_timers()
         self._queue.clear()
         data = self._parser.take_upgrade_data()
         if self._reading_paused:
